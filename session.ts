@@ -1,0 +1,174 @@
+/**
+ * One connected peer: its socket, its framer, its bounded send queue, and
+ * what the chat knows of it (codec, nickname, room, away status).
+ *
+ * @module
+ */
+
+import { OutboundQueue } from "./outbound.ts";
+import {
+  type Codec,
+  EncodedEvent,
+  LineFramer,
+  type RoomMessage,
+  type ServerEvent,
+} from "./protocol.ts";
+
+/** Where a session is in its life. */
+export type SessionState = "login" | "active" | "closing";
+
+/** A room as the server holds it. */
+export interface Room {
+  /** Display name, as its first member typed it (with `#`). */
+  name: string;
+  members: Set<Session>;
+  /** The most recent room messages, oldest first, bounded by the limits. */
+  history: RoomMessage[];
+}
+
+/** What a session needs to be told by the server that owns it. */
+export interface SessionOwner {
+  /** The send queue overflowed or a write failed: the peer must go. */
+  onSendFailure(session: Session, why: "slow" | "lost"): void;
+}
+
+/** What a session needs from its socket. */
+export interface SessionSocket {
+  write(bytes: Uint8Array): Promise<number>;
+  close(): void;
+}
+
+let nextSessionId = 1;
+
+/** One connected peer. */
+export class Session {
+  /** Unique for the process's life; used in logs. */
+  readonly id: number = nextSessionId++;
+  /** The peer's IP address, for logs and per-address limits. */
+  readonly address: string;
+  readonly connectedAt: number;
+  readonly framer: LineFramer;
+  readonly outbound: OutboundQueue;
+  state: SessionState = "login";
+  /** Decided by the first line: JSON if it is a JSON object. */
+  codec: Codec = "text";
+  /** Whether the first line has been seen (and so the codec decided). */
+  codecChosen = false;
+  nick: string | null = null;
+  room: Room | null = null;
+  /** The away reason ("" for none given), or null when present. */
+  away: string | null = null;
+  /** Lines received before login, bounded against handshake floods. */
+  loginLines = 0;
+  #socket: SessionSocket;
+  #socketClosed = false;
+  #finished: Promise<void> | null = null;
+  #owner: SessionOwner;
+
+  /**
+   * @param socket the connection
+   * @param address the peer's IP address
+   * @param maxLineBytes the framer's line limit
+   * @param maxSendQueueBytes the send queue's bound
+   * @param owner told when sending fails
+   */
+  constructor(
+    socket: SessionSocket,
+    address: string,
+    maxLineBytes: number,
+    maxSendQueueBytes: number,
+    owner: SessionOwner,
+  ) {
+    this.#socket = socket;
+    this.address = address;
+    this.connectedAt = Date.now();
+    this.framer = new LineFramer(maxLineBytes);
+    this.#owner = owner;
+    this.outbound = new OutboundQueue(
+      socket,
+      maxSendQueueBytes,
+      () => this.#owner.onSendFailure(this, "lost"),
+    );
+  }
+
+  /** A name for logs: the nickname once known, else the session id. */
+  get label(): string {
+    return this.nick ?? `#${this.id}`;
+  }
+
+  /** Sends one event, encoded for this session's codec. */
+  send(event: ServerEvent): void {
+    this.sendEncoded(new EncodedEvent(event));
+  }
+
+  /**
+   * Queues an already-encoded event. Never blocks: a reader too far behind
+   * is reported to the owner, which disconnects it.
+   */
+  sendEncoded(encoded: EncodedEvent): void {
+    if (this.state === "closing") return;
+    const bytes = encoded.bytes(this.codec);
+    if (bytes.length === 0) return;
+    if (!this.outbound.enqueue(bytes)) {
+      this.#owner.onSendFailure(this, "slow");
+    }
+  }
+
+  /**
+   * Queues a last event past the queue's bound (after dropping whatever the
+   * peer has not yet received, if `dropQueued`), then closes the socket once
+   * it is written or `graceMs` has passed, whichever is first. Only the
+   * first call counts.
+   */
+  finish(
+    last: ServerEvent | null,
+    graceMs: number,
+    dropQueued: boolean,
+  ): Promise<void> {
+    this.#finished ??= this.#finish(last, graceMs, dropQueued);
+    return this.#finished;
+  }
+
+  /** Settles once the socket is closed after {@linkcode Session.finish}. */
+  get finished(): Promise<void> {
+    return this.#finished ?? Promise.resolve();
+  }
+
+  async #finish(
+    last: ServerEvent | null,
+    graceMs: number,
+    dropQueued: boolean,
+  ): Promise<void> {
+    if (dropQueued) this.outbound.discardQueued();
+    if (last !== null) {
+      this.outbound.enqueue(new EncodedEvent(last).bytes(this.codec), true);
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const graceOver = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+    });
+    try {
+      await Promise.race([this.outbound.idle(), graceOver]);
+    } finally {
+      clearTimeout(timer);
+      this.closeSocket();
+    }
+  }
+
+  /** Closes the socket once; a pending read then ends the read loop. */
+  closeSocket(): void {
+    this.outbound.close();
+    if (this.#socketClosed) return;
+    this.#socketClosed = true;
+    try {
+      this.#socket.close();
+    } catch {
+      // Already closed by the runtime after a failed write: nothing to free.
+    }
+  }
+
+  /** Whether the socket has been closed. */
+  get socketClosed(): boolean {
+    return this.#socketClosed;
+  }
+}

@@ -1,0 +1,294 @@
+/**
+ * Test tools: a server on an ephemeral loopback port, and a raw TCP line
+ * client (what `nc` does) whose waits are driven by arriving lines and
+ * bounded by a timeout that fails the test instead of hanging it.
+ *
+ * @module
+ */
+
+import { type Limits } from "../limits.ts";
+import { LineFramer, type ServerEvent } from "../protocol.ts";
+import { ChatServer, type ServerOptions } from "../server.ts";
+
+/** How long any single wait may take before the test fails. */
+export const WAIT_MS = 5000;
+
+/** Resolves `promise`, or rejects after `ms` naming what was awaited. */
+export async function within<T>(
+  promise: Promise<T>,
+  what: string,
+  ms = WAIT_MS,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A started server that closes itself at the end of a `using` block. */
+export interface TestServer extends AsyncDisposable {
+  server: ChatServer;
+  port: number;
+}
+
+/** Starts a server on 127.0.0.1 with an OS-assigned port. */
+export function startServer(
+  limits: Partial<Limits> = {},
+  options: ServerOptions = {},
+): TestServer {
+  const server = new ChatServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    ...options,
+    limits: { closeGraceMs: 500, ...limits },
+  });
+  const { port } = server.start();
+  return {
+    server,
+    port,
+    [Symbol.asyncDispose]: () => server.close(),
+  };
+}
+
+/** What a line must look like: exact text, a pattern, or a test. */
+export type LineMatch = string | RegExp | ((line: string) => boolean);
+
+/** The last lines seen, shortened, for a failure message. */
+function seen(lines: string[]): string {
+  const tail = lines.slice(-15).map((line) =>
+    line.length > 120 ? `${line.slice(0, 120)}... (${line.length} chars)` : line
+  );
+  const skipped = lines.length - tail.length;
+  return (skipped > 0 ? `(${skipped} earlier lines)\n` : "") + tail.join("\n");
+}
+
+function matches(line: string, match: LineMatch): boolean {
+  if (typeof match === "string") return line === match;
+  if (match instanceof RegExp) return match.test(line);
+  return match(line);
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Lines arriving on any byte stream (a socket, a child's stdout), read in the
+ * background, with waits that wake on each arrival.
+ */
+export class LineStream {
+  /** Every line received so far, in order. */
+  readonly received: string[] = [];
+  /** Settles when the stream ends. */
+  readonly done: Promise<void>;
+  #cursor = 0;
+  #ended = false;
+  #waiters: Array<() => void> = [];
+
+  /** @param source the bytes to split into lines */
+  constructor(source: AsyncIterable<Uint8Array> | null) {
+    this.done = source === null ? Promise.resolve() : this.#pump(source);
+  }
+
+  async #pump(source: AsyncIterable<Uint8Array>): Promise<void> {
+    const framer = new LineFramer(1 << 24);
+    try {
+      for await (const chunk of source) {
+        for (const frame of framer.push(chunk)) {
+          if (frame.kind === "line") this.received.push(frame.text);
+        }
+        this.#notify();
+      }
+    } catch {
+      // Reset by the peer, or closed by the test.
+    } finally {
+      this.#ended = true;
+      this.#notify();
+    }
+  }
+
+  #notify(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  #arrival(): Promise<void> {
+    return new Promise<void>((resolve) => this.#waiters.push(resolve));
+  }
+
+  /** Whether the stream has ended. */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /**
+   * Consumes lines until one matches and returns it; fails if the stream
+   * ends first or the wait times out, showing what was seen.
+   */
+  async expect(match: LineMatch, ms = WAIT_MS): Promise<string> {
+    const start = this.#cursor;
+    const found = async (): Promise<string> => {
+      while (true) {
+        while (this.#cursor < this.received.length) {
+          const line = this.received[this.#cursor++]!;
+          if (matches(line, match)) return line;
+        }
+        if (this.#ended) {
+          throw new Error(
+            `Stream ended before a line matching ${String(match)}; saw:\n` +
+              seen(this.received.slice(start)),
+          );
+        }
+        await this.#arrival();
+      }
+    };
+    try {
+      return await within(found(), `a line matching ${String(match)}`, ms);
+    } catch (error) {
+      if (error instanceof Error && error.message.startsWith("Timed out")) {
+        throw new Error(
+          `${error.message}; saw:\n${seen(this.received.slice(start))}`,
+        );
+      }
+      throw error;
+    }
+  }
+
+  /** Consumes lines until a JSON event of `type` (and `test`) arrives. */
+  async expectEvent<T extends ServerEvent["type"]>(
+    type: T,
+    test: (event: ServerEvent & { type: T }) => boolean = () => true,
+    ms = WAIT_MS,
+  ): Promise<ServerEvent & { type: T }> {
+    const line = await this.expect((text) => {
+      if (!text.startsWith("{")) return false;
+      const event = JSON.parse(text) as ServerEvent;
+      return event.type === type && test(event as ServerEvent & { type: T });
+    }, ms);
+    return JSON.parse(line);
+  }
+
+  /** How many lines have been consumed by `expect` so far. */
+  get consumed(): number {
+    return this.#cursor;
+  }
+
+  /** Waits, on each arrival, until `condition` holds over what was received. */
+  async waitFor(
+    condition: (received: string[]) => boolean,
+    what: string,
+    ms = WAIT_MS,
+  ): Promise<void> {
+    await within(
+      (async () => {
+        while (!condition(this.received)) {
+          if (this.#ended) throw new Error(`Stream ended waiting for ${what}`);
+          await this.#arrival();
+        }
+      })(),
+      what,
+      ms,
+    );
+  }
+
+  /** Waits for the stream to end (the server closed the connection). */
+  async closed(ms = WAIT_MS): Promise<void> {
+    await within(this.done, "the stream to end", ms);
+  }
+}
+
+/** A raw TCP client, what `nc` does, reading lines in the background. */
+export class LineClient extends LineStream implements AsyncDisposable {
+  readonly conn: Deno.TcpConn;
+
+  private constructor(conn: Deno.TcpConn, read: boolean) {
+    super(read ? conn.readable : null);
+    this.conn = conn;
+  }
+
+  /** Connects to the test server; `read: false` makes a client that never reads. */
+  static async connect(port: number, read = true): Promise<LineClient> {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    return new LineClient(conn, read);
+  }
+
+  /** Connects and logs in with a nickname in text mode. */
+  static async text(port: number, nick: string): Promise<LineClient> {
+    const client = await LineClient.connect(port);
+    await client.send(nick);
+    await client.expect(`*** ${nick} joined #lobby`);
+    await client.expect(/^\*\*\* #lobby \(\d+\):/);
+    return client;
+  }
+
+  /** Connects and logs in with a JSON hello. */
+  static async json(port: number, nick: string): Promise<LineClient> {
+    const client = await LineClient.connect(port);
+    await client.sendJson({ type: "hello", nick });
+    await client.expectEvent("welcome");
+    await client.expectEvent("who");
+    return client;
+  }
+
+  /** Sends one line (a newline is added). */
+  async send(line: string): Promise<void> {
+    await this.sendBytes(encoder.encode(line + "\n"));
+  }
+
+  /** Sends one JSON object as a line. */
+  async sendJson(value: unknown): Promise<void> {
+    await this.send(JSON.stringify(value));
+  }
+
+  /** Sends raw bytes, all of them. */
+  async sendBytes(bytes: Uint8Array): Promise<void> {
+    let offset = 0;
+    while (offset < bytes.length) {
+      offset += await this.conn.write(bytes.subarray(offset));
+    }
+  }
+
+  /**
+   * Lines from here up to a ping's answer: a barrier proving the server has
+   * handled everything sent before it, so a test can assert what did *not*
+   * arrive without sleeping.
+   */
+  async linesUntilPong(json = false): Promise<string[]> {
+    const start = this.consumed;
+    const token = `barrier-${crypto.randomUUID()}`;
+    if (json) await this.sendJson({ type: "ping", token });
+    else await this.send(`/ping ${token}`);
+    await this.expect((line) => line.includes(token));
+    return this.received.slice(start, this.consumed - 1);
+  }
+
+  /** Closes the socket and waits for the reader to finish. */
+  async close(): Promise<void> {
+    try {
+      this.conn.close();
+    } catch {
+      // Already closed.
+    }
+    await this.done;
+  }
+
+  /** Closes at the end of a `using` block. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/** Resolves once the server holds at most `count` connections. */
+export async function connectionsDropTo(
+  server: ChatServer,
+  count: number,
+): Promise<void> {
+  await within(server.connectionsAtMost(count), `${count} connections left`);
+}
