@@ -1,0 +1,224 @@
+/**
+ * The real programs as users run them: `server.ts` and `client.ts` as
+ * subprocesses under the permissions the README gives, the client driven
+ * through its stdin, and a raw TCP client standing in for `nc`.
+ */
+
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { LineClient, LineStream, WAIT_MS, within } from "./helpers.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const encoder = new TextEncoder();
+
+/** A child process with its output read line by line. */
+class Program implements AsyncDisposable {
+  readonly child: Deno.ChildProcess;
+  readonly stdout: LineStream;
+  readonly stderr: LineStream;
+  #stdin: WritableStreamDefaultWriter<Uint8Array> | null;
+
+  constructor(script: string, args: string[], stdin: boolean) {
+    this.child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-net", "--allow-env=NO_COLOR", script, ...args],
+      cwd: ROOT,
+      stdin: stdin ? "piped" : "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    this.stdout = new LineStream(this.child.stdout);
+    this.stderr = new LineStream(this.child.stderr);
+    this.#stdin = stdin ? this.child.stdin.getWriter() : null;
+  }
+
+  /** Types a line into the program's stdin. */
+  async type(line: string): Promise<void> {
+    await this.#stdin!.write(encoder.encode(line + "\n"));
+  }
+
+  /** Ends the program's stdin, as a pipe closing. */
+  async endInput(): Promise<void> {
+    const writer = this.#stdin;
+    this.#stdin = null;
+    await writer?.close();
+  }
+
+  /** Waits for exit; returns the exit code. */
+  async exit(ms = WAIT_MS): Promise<number> {
+    const status = await within(this.child.status, "the program to exit", ms);
+    await Promise.all([this.stdout.done, this.stderr.done]);
+    return status.code;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      this.child.kill("SIGKILL");
+    } catch {
+      // Already exited.
+    }
+    await this.endInput().catch(() => {});
+    await this.child.status;
+    await Promise.all([this.stdout.done, this.stderr.done]);
+  }
+}
+
+/** Starts `server.ts` on a free port; resolves once it prints where. */
+async function startServerProcess(
+  args: string[] = ["--port", "0"],
+): Promise<Program & { port: number }> {
+  const server = new Program(
+    "server.ts",
+    ["--host", "127.0.0.1", ...args],
+    false,
+  );
+  const line = await server.stdout.expect(/ listening on /, 15_000);
+  const port = Number(line.split(":").at(-1));
+  return Object.assign(server, { port });
+}
+
+function startClient(port: number, ...args: string[]): Program {
+  return new Program("client.ts", ["--port", String(port), ...args], true);
+}
+
+Deno.test("e2e: the client and an nc-style client talk through the server", async () => {
+  await using server = await startServerProcess();
+  await using nc = await LineClient.text(server.port, "bob");
+  await using alice = startClient(server.port, "--nick", "alice");
+  await alice.stdout.expect("-- Connected to tern as alice", 15_000);
+  await nc.expect("*** alice joined #lobby");
+  await alice.type("hello from the client");
+  await nc.expect("<alice> hello from the client");
+  await nc.send("hello from nc");
+  await alice.stdout.expect(/^\d\d:\d\d <bob> hello from nc$/);
+  await alice.type("/msg bob just for you");
+  await nc.expect("*alice -> bob* just for you");
+  await alice.stdout.expect(/-> \*bob\* just for you$/);
+  await alice.type("/quit off to lunch");
+  await nc.expect("*** alice left #lobby (quit: off to lunch)");
+  assert.equal(await alice.exit(), 0);
+  server.child.kill("SIGTERM");
+  assert.equal(await server.exit(), 0);
+  await nc.expect("*** Disconnected: Server shutting down");
+});
+
+Deno.test("e2e: lines piped before login are sent after it; end of input quits", async () => {
+  await using server = await startServerProcess();
+  await using nc = await LineClient.text(server.port, "watcher");
+  await using bot = startClient(server.port, "--nick", "piper");
+  await bot.type("first");
+  await bot.type("/me second");
+  await bot.endInput();
+  await nc.expect("<piper> first");
+  await nc.expect("* piper second");
+  await nc.expect("*** piper left #lobby (quit)");
+  assert.equal(await bot.exit(), 0);
+});
+
+Deno.test("e2e: without --nick, the first line typed is the nickname", async () => {
+  await using server = await startServerProcess();
+  await using nc = await LineClient.text(server.port, "watcher");
+  await using client = startClient(server.port);
+  await client.type("dora");
+  await client.type("hi");
+  await nc.expect("*** dora joined #lobby");
+  await nc.expect("<dora> hi");
+  await client.type("/quit");
+  assert.equal(await client.exit(), 0);
+});
+
+Deno.test("e2e: a killed client is removed and its room told", async () => {
+  await using server = await startServerProcess();
+  await using nc = await LineClient.text(server.port, "watcher");
+  await using victim = startClient(server.port, "--nick", "victim");
+  await nc.expect("*** victim joined #lobby", 15_000);
+  victim.child.kill("SIGKILL");
+  await victim.exit();
+  await nc.expect("*** victim left #lobby (lost connection)");
+  await nc.send("/who");
+  await nc.expect("*** #lobby (1): watcher");
+});
+
+Deno.test("e2e: the client reconnects after a server restart and rejoins its room", async () => {
+  const first = await startServerProcess();
+  const port = first.port;
+  await using alice = startClient(port, "--nick", "alice", "--room", "#ops");
+  await alice.stdout.expect("-- Connected to tern as alice", 15_000);
+  await alice.stdout.expect(/-- alice joined #ops$/);
+  first.child.kill("SIGTERM");
+  assert.equal(await first.exit(), 0);
+  await first[Symbol.asyncDispose]();
+  await alice.stdout.expect("-- Disconnected: Server shutting down");
+  await alice.stdout.expect(/^-- Connection lost; reconnecting in/);
+  await using second = await startServerProcess(["--port", String(port)]);
+  await alice.stdout.expect("-- Connected to tern as alice", 20_000);
+  await alice.stdout.expect(/-- alice joined #ops$/);
+  await using nc = await LineClient.text(second.port, "watcher");
+  await nc.send("/who #ops");
+  await nc.expect("*** #ops (1): alice");
+  await alice.type("/quit");
+  assert.equal(await alice.exit(), 0);
+});
+
+Deno.test("e2e: bad flags and an unreachable server give one line and an exit code", async () => {
+  for (
+    const [script, args, code, pattern] of [
+      ["client.ts", ["--port", "nope"], 2, /^client: --port must be/],
+      [
+        "client.ts",
+        ["--frobnicate"],
+        2,
+        /^client: Unknown option '--frobnicate'/,
+      ],
+      ["server.ts", ["--max-line=-5"], 2, /^server: --max-line must be/],
+      [
+        "server.ts",
+        ["--max-line", "-5"],
+        2,
+        /^server: Option '--max-line' argument is ambiguous/,
+      ],
+      [
+        "server.ts",
+        ["--write-timeout", "soon"],
+        2,
+        /^server: --write-timeout must be/,
+      ],
+      ["server.ts", ["--port", "70000"], 2, /^server: --port must be/],
+    ] as const
+  ) {
+    await using program = new Program(script, [...args], false);
+    assert.equal(await program.exit(15_000), code, `${script} ${args}`);
+    assert.equal(
+      program.stderr.received.length,
+      1,
+      program.stderr.received.join("\n"),
+    );
+    assert.match(program.stderr.received[0]!, pattern);
+  }
+  // A port nothing listens on: bind one, note it, close it.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const freePort = listener.addr.port;
+  listener.close();
+  await using client = startClient(freePort, "--nick", "x");
+  assert.equal(await client.exit(15_000), 1);
+  assert.match(
+    client.stderr.received.join("\n"),
+    /^client: cannot connect to 127\.0\.0\.1:\d+: /,
+  );
+  assert.equal(client.stderr.received.length, 1);
+});
+
+Deno.test("e2e: a port already in use is one line and exit 1", async () => {
+  await using server = await startServerProcess();
+  await using second = new Program("server.ts", [
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(server.port),
+  ], false);
+  assert.equal(await second.exit(15_000), 1);
+  assert.match(
+    second.stderr.received.join("\n"),
+    /^server: cannot listen on 127\.0\.0\.1:\d+: /,
+  );
+});

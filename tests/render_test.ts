@@ -1,0 +1,83 @@
+import assert from "node:assert/strict";
+import type { ServerEvent } from "../protocol.ts";
+import { nickColor, renderEvent } from "../render.ts";
+
+const plain = { self: "alice", color: false };
+
+Deno.test("renderEvent shows messages with a time and the sender", () => {
+  const [line] = renderEvent(
+    {
+      type: "message",
+      id: 1,
+      ts: Date.now(),
+      room: "#lobby",
+      from: "bob",
+      text: "hi",
+    },
+    plain,
+  );
+  assert.match(line!, /^\d\d:\d\d <bob> hi$/);
+});
+
+Deno.test("renderEvent tells sent and received private messages apart", () => {
+  const base = { type: "private", id: 1, ts: 0, text: "psst" } as const;
+  const [sent] = renderEvent({ ...base, from: "alice", to: "bob" }, plain);
+  const [received] = renderEvent({ ...base, from: "bob", to: "alice" }, plain);
+  assert.match(sent!, /-> \*bob\* psst$/);
+  assert.match(received!, / \*bob\* psst$/);
+});
+
+Deno.test("renderEvent strips escapes a hostile server might send", () => {
+  const event: ServerEvent = {
+    type: "message",
+    id: 1,
+    ts: 0,
+    room: "#x",
+    from: "b\x1b[2Jad",
+    text: "\x1b]0;owned\x07hi",
+  };
+  const [line] = renderEvent(event, plain);
+  assert.ok(!line!.includes("\x1b"), JSON.stringify(line));
+});
+
+Deno.test("renderEvent colors nicknames the same way every time", () => {
+  assert.equal(nickColor("Bob"), nickColor("bob"));
+  const event: ServerEvent = {
+    type: "message",
+    id: 1,
+    ts: 0,
+    room: "#x",
+    from: "bob",
+    text: "x",
+  };
+  const [line] = renderEvent(event, { self: "alice", color: true });
+  assert.ok(line!.includes(`\x1b[${nickColor("bob")}mbob\x1b[0m`));
+});
+
+Deno.test("renderEvent renders every event type without throwing", () => {
+  const events: ServerEvent[] = [
+    { type: "welcome", nick: "alice", server: "tern", version: 1 },
+    { type: "join", ts: 0, room: "#a", nick: "b" },
+    { type: "leave", ts: 0, room: "#a", nick: "b", reason: "lost" },
+    { type: "nick", ts: 0, room: "#a", old: "b", nick: "c" },
+    { type: "away", ts: 0, room: "#a", nick: "b", reason: "" },
+    { type: "back", ts: 0, room: "#a", nick: "b" },
+    { type: "rooms", rooms: [] },
+    { type: "who", room: "#a", members: [{ nick: "b", away: "x" }] },
+    { type: "history", room: "#a", messages: [] },
+    { type: "help", commands: [{ usage: "/x", summary: "y" }] },
+    { type: "notice", text: "n" },
+    { type: "error", code: "usage", message: "m" },
+    { type: "pong" },
+    { type: "bye", reason: "r" },
+  ];
+  for (const event of events) {
+    const lines = renderEvent(event, plain);
+    assert.ok(Array.isArray(lines), event.type);
+    for (const line of lines) assert.ok(line.length > 0, event.type);
+  }
+  assert.match(
+    renderEvent({ type: "error", code: "usage", message: "m" }, plain)[0]!,
+    /^!! m$/,
+  );
+});
