@@ -18,9 +18,23 @@ class Program implements AsyncDisposable {
   readonly stderr: LineStream;
   #stdin: WritableStreamDefaultWriter<Uint8Array> | null;
 
-  constructor(script: string, args: string[], stdin: boolean) {
-    this.child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-net", "--allow-env=NO_COLOR", script, ...args],
+  /**
+   * @param command a Deno script with its arguments (run with the README's
+   *   permissions), or a whole command line as an array
+   */
+  constructor(command: string | string[], args: string[], stdin: boolean) {
+    const [program, ...programArgs] = typeof command === "string"
+      ? [
+        Deno.execPath(),
+        "run",
+        "--allow-net",
+        "--allow-env=NO_COLOR",
+        command,
+        ...args,
+      ]
+      : command;
+    this.child = new Deno.Command(program!, {
+      args: programArgs,
       cwd: ROOT,
       stdin: stdin ? "piped" : "null",
       stdout: "piped",
@@ -34,7 +48,12 @@ class Program implements AsyncDisposable {
 
   /** Types a line into the program's stdin. */
   async type(line: string): Promise<void> {
-    await this.#stdin!.write(encoder.encode(line + "\n"));
+    await this.write(encoder.encode(line + "\n"));
+  }
+
+  /** Writes raw bytes to the program's stdin. */
+  async write(bytes: Uint8Array): Promise<void> {
+    await this.#stdin!.write(bytes);
   }
 
   /** Ends the program's stdin, as a pipe closing. */
@@ -60,6 +79,32 @@ class Program implements AsyncDisposable {
     await this.endInput().catch(() => {});
     await this.child.status;
     await Promise.all([this.stdout.done, this.stderr.done]);
+  }
+}
+
+/**
+ * The client in a pseudo-terminal, through util-linux `script`, so it runs in
+ * raw mode with its line editor as a person would see it.
+ */
+class TerminalProgram extends Program {
+  constructor(port: number, nick: string) {
+    const client = [
+      Deno.execPath(),
+      "run",
+      "--allow-net",
+      "--allow-env=NO_COLOR",
+      "client.ts",
+      "--port",
+      String(port),
+      "--nick",
+      nick,
+    ].map((word) => `'${word}'`).join(" ");
+    super(["script", "-qfec", client, "/dev/null"], [], true);
+  }
+
+  /** Sends keystrokes as typed, without adding a newline. */
+  async keys(keys: string): Promise<void> {
+    await this.write(encoder.encode(keys));
   }
 }
 
@@ -221,4 +266,51 @@ Deno.test("e2e: a port already in use is one line and exit 1", async () => {
     second.stderr.received.join("\n"),
     /^server: cannot listen on 127\.0\.0\.1:\d+: /,
   );
+});
+
+Deno.test("e2e: in a terminal, incoming lines print above the unfinished input", async () => {
+  await using server = await startServerProcess();
+  await using bob = await LineClient.text(server.port, "bob");
+  await using alice = new TerminalProgram(server.port, "alice");
+  await alice.stdout.expect(
+    (line) => line.includes("Connected to tern as alice"),
+    15_000,
+  );
+  await bob.expect("*** alice joined #lobby");
+  await alice.keys("hel");
+  await alice.stdout.waitFor(
+    () => alice.stdout.partial.endsWith("#lobby alice> hel\r\x1b[17C"),
+    "the typed text on the input line",
+  );
+  await bob.send("incoming!");
+  // The incoming line clears the input line, prints, then redraws the input.
+  const incoming = await alice.stdout.expect((line) =>
+    line.includes("<bob> incoming!")
+  );
+  assert.match(
+    incoming,
+    // deno-lint-ignore no-control-regex -- terminal output is the subject
+    /alice> hel\r\x1b\[17C\r\x1b\[2K\d\d:\d\d <bob> incoming!\r$/,
+  );
+  await alice.stdout.waitFor(
+    () => alice.stdout.partial.includes("#lobby alice> hel"),
+    "the unfinished input redrawn below the incoming line",
+  );
+  await alice.keys("lo\r");
+  await bob.expect("<alice> hello");
+  await alice.keys("\x1b[A\x7f!\r"); // recall, backspace, edit, send
+  await bob.expect("<alice> hell!");
+  await alice.keys("\x03"); // Ctrl-C
+  assert.equal(await alice.exit(), 0);
+  await bob.expect("*** alice left #lobby (quit)");
+});
+
+Deno.test("e2e: in a terminal, Ctrl-D on an empty line quits with status 0", async () => {
+  await using server = await startServerProcess();
+  await using bob = await LineClient.text(server.port, "bob");
+  await using alice = new TerminalProgram(server.port, "alice");
+  await bob.expect("*** alice joined #lobby", 15_000);
+  await alice.keys("x\x7f\x04");
+  assert.equal(await alice.exit(), 0);
+  await bob.expect("*** alice left #lobby (quit)");
 });

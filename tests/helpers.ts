@@ -85,6 +85,8 @@ const encoder = new TextEncoder();
 export class LineStream {
   /** Every line received so far, in order. */
   readonly received: string[] = [];
+  /** What has arrived after the last newline (a prompt, say). */
+  partial = "";
   /** Settles when the stream ends. */
   readonly done: Promise<void>;
   #cursor = 0;
@@ -98,11 +100,17 @@ export class LineStream {
 
   async #pump(source: AsyncIterable<Uint8Array>): Promise<void> {
     const framer = new LineFramer(1 << 24);
+    const decoder = new TextDecoder();
     try {
       for await (const chunk of source) {
         for (const frame of framer.push(chunk)) {
-          if (frame.kind === "line") this.received.push(frame.text);
+          if (frame.kind === "line") {
+            this.received.push(frame.text);
+            this.partial = "";
+          }
         }
+        const lastNewline = chunk.lastIndexOf(0x0a);
+        this.partial += decoder.decode(chunk.subarray(lastNewline + 1));
         this.#notify();
       }
     } catch {
