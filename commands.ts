@@ -1,14 +1,26 @@
 /**
  * What each request does. The server's read loop hands every complete line to
  * {@linkcode handleLine}; this module decodes it with the connection's codec,
- * checks it against the connection's state, and applies it through the
- * {@linkcode ChatHub}, so the rules of the chat live here and the socket
- * handling lives in server.ts.
+ * checks it against the connection's state and limits, and applies it
+ * through the `ChatHub` (hub.ts), so the rules of the chat live here and the
+ * socket handling lives in server.ts. Operator commands are in
+ * operator_commands.ts.
  *
  * @module
  */
 
-import { checkNick, checkRoom, foldKey, type NameRegistry } from "./names.ts";
+import {
+  type ChatHub,
+  cleanReason,
+  whoEvent,
+  withRef,
+  wrongPassword,
+} from "./hub.ts";
+import { checkNick, checkRoom, foldKey } from "./names.ts";
+import {
+  handleOperatorRequest,
+  isOperatorRequest,
+} from "./operator_commands.ts";
 import {
   type ClientRequest,
   commandHelp,
@@ -16,76 +28,62 @@ import {
   decodeTextRequest,
   type ErrorEvent,
   errorEvent,
-  type LeaveReason,
   LOBBY,
   PROTOCOL_VERSION,
   type RoomMessage,
   sanitizeText,
   type ServerEvent,
 } from "./protocol.ts";
-import type { Room, Session } from "./session.ts";
-
-/** What the command handlers need from the server. */
-export interface ChatHub {
-  /** Shown to clients in the welcome. */
-  readonly serverName: string;
-  /** Nicknames of logged-in sessions. */
-  readonly nicks: NameRegistry<Session>;
-  /** Rooms by their fold key. */
-  readonly rooms: ReadonlyMap<string, Room>;
-  /** A fresh message id. */
-  nextMessageId(): number;
-  /** Server time in milliseconds since the epoch. */
-  now(): number;
-  /**
-   * Delivers `event` to every member of `room`. A text-mode `sender` gets no
-   * copy of its own line; a JSON-mode one does, as its confirmation with the
-   * message's id and time.
-   */
-  broadcast(room: Room, event: ServerEvent, sender?: Session): void;
-  /** Stores a room message in the room's history. */
-  remember(room: Room, message: RoomMessage): void;
-  /**
-   * Moves `session` into the room named `name` (creating it), telling the old
-   * room it left and the new one it joined, and sending it the new room's
-   * recent history and member list.
-   */
-  enterRoom(session: Session, name: string): void;
-  /** Ends a session, telling its room why. */
-  disconnect(session: Session, reason: LeaveReason, detail?: string): void;
-}
+import type { Session } from "./session.ts";
 
 /** A first line that is an HTTP request: someone pointed a browser here. */
 const HTTP_REQUEST = /^[A-Z]+ \S+ HTTP\/\d(?:\.\d)?$/;
 
-/** Longest away or quit reason kept, in characters. */
-const MAX_REASON_LENGTH = 200;
+/** How long refused lines count towards a flood disconnect. */
+export const FLOOD_WINDOW_MS = 10_000;
 
-/** Requests allowed before login, besides `hello`. */
+/** Requests allowed before login, besides `hello` and `pass`. */
 const LOGIN_REQUESTS: ReadonlySet<ClientRequest["type"]> = new Set([
   "help",
   "ping",
+  "pong",
   "quit",
 ]);
 
-/** Text of a reason, cleaned and shortened. */
-function cleanReason(reason: string | undefined): string {
-  return sanitizeText(reason ?? "").slice(0, MAX_REASON_LENGTH);
-}
+/** Requests never refused for flooding: answering a ping, and leaving. */
+const FLOOD_EXEMPT: ReadonlySet<ClientRequest["type"]> = new Set([
+  "pong",
+  "quit",
+]);
 
-/** Decodes a line for a session still choosing a nickname in text mode. */
-function decodeTextLogin(line: string): ClientRequest | ErrorEvent | null {
+/** Decodes a line for a text-mode session that has not logged in. */
+function decodeTextLogin(
+  session: Session,
+  line: string,
+): ClientRequest | ErrorEvent | null {
   if (line.trim() === "") return null;
-  if (!line.startsWith("/")) return { type: "hello", nick: line.trim() };
+  if (!line.startsWith("/")) {
+    return session.authenticated
+      ? { type: "hello", nick: line.trim() }
+      : { type: "pass", password: line.trim() };
+  }
   const request = decodeTextRequest(line);
   if (request?.type === "nick") return { type: "hello", nick: request.nick };
   return request;
 }
 
+/** The prompt a text-mode session sees before login. */
+function loginPrompt(session: Session): string {
+  return session.authenticated
+    ? "Choose a nickname (letters, digits, _ and -; up to 32):"
+    : "This server needs a password. Password:";
+}
+
 /**
  * Handles one complete line from a session: decodes it with the session's
- * codec (the first line decides it) and applies it. Bad input becomes an error
- * event to that session; nothing here throws on a peer's account.
+ * codec (the first line decides it), applies the login and flood rules, and
+ * carries it out. Bad input becomes an error event to that session; nothing
+ * here throws on a peer's account.
  */
 export function handleLine(hub: ChatHub, session: Session, line: string): void {
   if (session.state === "closing") return;
@@ -102,10 +100,16 @@ export function handleLine(hub: ChatHub, session: Session, line: string): void {
       return;
     }
   }
+  if (session.state === "login") {
+    if (++session.loginLines > hub.limits.maxLoginLines) {
+      hub.disconnect(session, "lost", "Too many lines before login");
+      return;
+    }
+  }
   const request = session.codec === "json"
     ? decodeJsonRequest(line)
     : session.state === "login"
-    ? decodeTextLogin(line)
+    ? decodeTextLogin(session, line)
     : decodeTextRequest(line);
   if (request === null) return;
   if (request.type === "error") {
@@ -114,9 +118,65 @@ export function handleLine(hub: ChatHub, session: Session, line: string): void {
   }
   if (session.state === "login") {
     handleLoginRequest(hub, session, request);
-  } else {
+  } else if (allowedByFloodControl(hub, session, request)) {
     handleRequest(hub, session, request);
   }
+}
+
+/**
+ * Takes a token for the request; refuses it with a notice when the bucket is
+ * empty, and disconnects a session that keeps flooding.
+ */
+function allowedByFloodControl(
+  hub: ChatHub,
+  session: Session,
+  request: ClientRequest,
+): boolean {
+  const bucket = session.flood;
+  if (bucket === null || FLOOD_EXEMPT.has(request.type)) return true;
+  const now = hub.now();
+  if (bucket.take(now)) return true;
+  if (session.floodRefusals?.record(now)) {
+    hub.log("warn", "flood", {
+      session: session.id,
+      nick: session.nick ?? undefined,
+      address: session.address,
+    });
+    hub.disconnect(session, "flood", "Too many lines too fast");
+    return false;
+  }
+  session.send(errorEvent(
+    "rate_limited",
+    `Rate limited: that line was not sent; at most ${bucket.ratePerSecond} lines per second`,
+    request.ref,
+  ));
+  return false;
+}
+
+/** Checks a server password before login; true when it was right. */
+function acceptPassword(
+  hub: ChatHub,
+  session: Session,
+  password: string | undefined,
+  ref: string | undefined,
+): boolean {
+  if (session.authenticated) return true;
+  if (password !== undefined && hub.checkPassword(password)) {
+    session.authenticated = true;
+    return true;
+  }
+  if (password === undefined) {
+    session.send(errorEvent(
+      "bad_password",
+      session.codec === "json"
+        ? 'This server needs a password: add "password" to your hello'
+        : "This server needs a password",
+      ref,
+    ));
+    return false;
+  }
+  wrongPassword(hub, session, "server", ref);
+  return false;
 }
 
 function handleLoginRequest(
@@ -124,18 +184,36 @@ function handleLoginRequest(
   session: Session,
   request: ClientRequest,
 ): void {
-  if (request.type === "hello") {
-    login(hub, session, request.nick, request.room, request.ref);
-  } else if (LOGIN_REQUESTS.has(request.type)) {
-    handleRequest(hub, session, request);
-  } else {
-    session.send(errorEvent(
-      "not_ready",
-      session.codec === "json"
-        ? `Send {"type":"hello","nick":"..."} first`
-        : "Choose a nickname first",
-      request.ref,
-    ));
+  switch (request.type) {
+    case "hello":
+      if (!acceptPassword(hub, session, request.password, request.ref)) return;
+      login(hub, session, request.nick, request.room, request.ref);
+      return;
+    case "pass":
+      if (session.authenticated) {
+        session.send(errorEvent("already_there", "No password is needed now"));
+      } else if (acceptPassword(hub, session, request.password, request.ref)) {
+        session.send({
+          type: "notice",
+          text: `Password accepted. ${loginPrompt(session)}`,
+          ...withRef(request.ref),
+        });
+      }
+      return;
+    default:
+      if (LOGIN_REQUESTS.has(request.type)) {
+        handleRequest(hub, session, request);
+        return;
+      }
+      session.send(errorEvent(
+        "not_ready",
+        session.codec === "json"
+          ? `Send {"type":"hello","nick":"..."} first`
+          : session.authenticated
+          ? "Choose a nickname first"
+          : "Send the server password first",
+        request.ref,
+      ));
   }
 }
 
@@ -148,35 +226,43 @@ function login(
   ref: string | undefined,
 ): void {
   const nick = checkNick(proposedNick);
-  const refusal = !nick.ok
-    ? errorEvent("nick_invalid", `${nick.reason}; choose another`, ref)
-    : hub.nicks.find(nick.name) !== undefined
-    ? errorEvent(
+  if (!nick.ok) {
+    session.send(
+      errorEvent("nick_invalid", `${nick.reason}; choose another`, ref),
+    );
+    return;
+  }
+  if (hub.nicks.find(nick.name) !== undefined) {
+    session.send(errorEvent(
       "nick_taken",
       `Nickname ${nick.name} is taken; choose another`,
       ref,
-    )
-    : null;
-  if (refusal !== null || !nick.ok) {
-    session.send(refusal!);
+    ));
     return;
   }
-  const room = proposedRoom === undefined ? null : checkRoom(proposedRoom);
-  if (room !== null && !room.ok) {
+  const room = checkRoom(proposedRoom ?? LOBBY);
+  if (!room.ok) {
     session.send(errorEvent("room_invalid", room.reason, ref));
+    return;
+  }
+  const full = hub.roomRefusal(session, room.name);
+  if (full !== null) {
+    session.send(errorEvent("full", full, ref));
     return;
   }
   hub.nicks.add(nick.name, session);
   session.nick = nick.name;
+  session.muted = hub.mutedNicks.has(foldKey(nick.name));
   session.state = "active";
   session.send({
     type: "welcome",
     nick: nick.name,
     server: hub.serverName,
     version: PROTOCOL_VERSION,
-    ...(ref === undefined ? {} : { ref }),
+    ...withRef(ref),
   });
-  hub.enterRoom(session, room?.name ?? LOBBY);
+  if (hub.motd.length > 0) session.send({ type: "motd", lines: hub.motd });
+  hub.enterRoom(session, room.name);
 }
 
 /**
@@ -188,6 +274,10 @@ export function handleRequest(
   session: Session,
   request: ClientRequest,
 ): void {
+  if (isOperatorRequest(request)) {
+    handleOperatorRequest(hub, session, request);
+    return;
+  }
   const ref = request.ref;
   const fail = (code: ErrorEvent["code"], message: string) =>
     session.send(errorEvent(code, message, ref));
@@ -196,11 +286,14 @@ export function handleRequest(
   switch (request.type) {
     case "hello":
       return fail("bad_request", `You are already logged in as ${nick}`);
+    case "pass":
+      return fail("already_there", "No password is needed now");
     case "message":
     case "action": {
       const text = sanitizeText(request.text);
       if (text === "") return fail("bad_request", "Message is empty");
       if (room === null || nick === null) return fail("not_ready", "No room");
+      if (session.muted) return fail("muted", "You are muted");
       const message: RoomMessage = {
         type: request.type,
         id: hub.nextMessageId(),
@@ -220,6 +313,7 @@ export function handleRequest(
       if (target === undefined || target.nick === null || nick === null) {
         return fail("no_such_nick", `Nobody is called ${request.to}`);
       }
+      if (session.muted) return fail("muted", "You are muted");
       const event: ServerEvent = {
         type: "private",
         id: hub.nextMessageId(),
@@ -254,6 +348,10 @@ export function handleRequest(
       hub.nicks.delete(nick, session);
       hub.nicks.add(checked.name, session);
       session.nick = checked.name;
+      if (session.muted) {
+        hub.mutedNicks.delete(foldKey(nick));
+        hub.mutedNicks.add(foldKey(checked.name));
+      }
       hub.broadcast(room, {
         type: "nick",
         ts: hub.now(),
@@ -269,18 +367,23 @@ export function handleRequest(
       if (room !== null && foldKey(room.name) === foldKey(target.name)) {
         return fail("already_there", `You are already in ${room.name}`);
       }
+      const full = hub.roomRefusal(session, target.name);
+      if (full !== null) return fail("full", full);
       hub.enterRoom(session, target.name);
       return;
     }
-    case "part":
+    case "part": {
       if (room === null || foldKey(room.name) === foldKey(LOBBY)) {
         return fail(
           "already_there",
           `You are in ${LOBBY}, where everyone starts; /quit leaves the chat`,
         );
       }
+      const full = hub.roomRefusal(session, LOBBY);
+      if (full !== null) return fail("full", full);
       hub.enterRoom(session, LOBBY);
       return;
+    }
     case "rooms":
       session.send({
         type: "rooms",
@@ -289,7 +392,7 @@ export function handleRequest(
           .sort((a, b) =>
             b.members - a.members || a.name.localeCompare(b.name)
           ),
-        ...(ref === undefined ? {} : { ref }),
+        ...withRef(ref),
       });
       return;
     case "who": {
@@ -302,10 +405,7 @@ export function handleRequest(
       if (target === null) {
         return fail("room_invalid", `There is no room ${request.room}`);
       }
-      session.send({
-        ...whoEvent(target),
-        ...(ref === undefined ? {} : { ref }),
-      });
+      session.send({ ...whoEvent(target), ...withRef(ref) });
       return;
     }
     case "away": {
@@ -334,34 +434,20 @@ export function handleRequest(
       });
       return;
     case "help":
-      session.send({
-        type: "help",
-        commands: commandHelp(),
-        ...(ref === undefined ? {} : { ref }),
-      });
+      session.send({ type: "help", commands: commandHelp(), ...withRef(ref) });
       return;
     case "ping":
       session.send({
         type: "pong",
         ...(request.token === undefined ? {} : { token: request.token }),
-        ...(ref === undefined ? {} : { ref }),
+        ...withRef(ref),
       });
+      return;
+    case "pong":
+      // Any line proves the peer is alive; the server already noted it.
       return;
     case "quit":
       hub.disconnect(session, "quit", cleanReason(request.reason));
       return;
   }
-}
-
-/** The member list of a room, sorted by nickname. */
-export function whoEvent(room: Room): ServerEvent & { type: "who" } {
-  const members = [...room.members]
-    .filter((member) => member.nick !== null)
-    .map((member) =>
-      member.away === null
-        ? { nick: member.nick! }
-        : { nick: member.nick!, away: member.away }
-    )
-    .sort((a, b) => a.nick.localeCompare(b.nick));
-  return { type: "who", room: room.name, members };
 }

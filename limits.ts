@@ -21,10 +21,36 @@ export interface Limits {
   historyLength: number;
   /** Time allowed between a goodbye and closing the socket. */
   closeGraceMs: number;
+  /** Lines a client may send at once before the rate applies. */
+  floodBurst: number;
+  /** Lines per second a client may keep sending; 0 turns flood control off. */
+  floodRate: number;
+  /** Refused lines within ten seconds that disconnect a flooder. */
+  floodDisconnect: number;
+  /** Open connections in total. */
+  maxConnections: number;
+  /** Open connections from one address; 0 for no limit. */
+  maxPerAddress: number;
+  /** Time to finish logging in (password, nickname, TLS handshake). */
+  loginTimeoutMs: number;
+  /** Lines accepted before login. */
+  maxLoginLines: number;
+  /** Silence from a JSON client before the server pings it. */
+  pingIntervalMs: number;
+  /** Time a pinged JSON client has to answer. */
+  pingTimeoutMs: number;
+  /** Silence after which a text client is disconnected; 0 for never. */
+  idleTimeoutMs: number;
+  /** Rooms that may exist at once. */
+  maxRooms: number;
+  /** Members one room may hold. */
+  maxRoomMembers: number;
+  /** Wrong passwords before a connection is closed. */
+  maxPasswordAttempts: number;
 }
 
 /** How a limit's flag value is written on the command line. */
-type Unit = "bytes" | "count" | "seconds";
+type Unit = "bytes" | "count" | "seconds" | "per-second";
 
 /** One row of the limits table. */
 export interface LimitSpec {
@@ -84,6 +110,114 @@ export const LIMIT_SPECS: readonly LimitSpec[] = [
     description:
       "time a disconnected client gets to receive its last line before the socket closes",
   },
+  {
+    key: "floodBurst",
+    flag: "flood-burst",
+    unit: "count",
+    default: 10,
+    allowZero: false,
+    description: "lines a client may send at once before the rate applies",
+  },
+  {
+    key: "floodRate",
+    flag: "flood-rate",
+    unit: "per-second",
+    default: 2,
+    allowZero: true,
+    description:
+      "lines per second a client may keep sending; more are refused (0 turns flood control off)",
+  },
+  {
+    key: "floodDisconnect",
+    flag: "flood-disconnect",
+    unit: "count",
+    default: 30,
+    allowZero: false,
+    description: "refused lines within ten seconds that disconnect a flooder",
+  },
+  {
+    key: "maxConnections",
+    flag: "max-connections",
+    unit: "count",
+    default: 10_000,
+    allowZero: false,
+    description: "open connections in total; more are told the server is full",
+  },
+  {
+    key: "maxPerAddress",
+    flag: "max-per-address",
+    unit: "count",
+    default: 16,
+    allowZero: true,
+    description: "open connections from one IP address (0 for no limit)",
+  },
+  {
+    key: "loginTimeoutMs",
+    flag: "login-timeout",
+    unit: "seconds",
+    default: 60,
+    allowZero: false,
+    description:
+      "time to finish the TLS handshake, password and nickname before the connection is closed",
+  },
+  {
+    key: "maxLoginLines",
+    flag: "max-login-lines",
+    unit: "count",
+    default: 20,
+    allowZero: false,
+    description: "lines accepted before login; more close the connection",
+  },
+  {
+    key: "pingIntervalMs",
+    flag: "ping-interval",
+    unit: "seconds",
+    default: 90,
+    allowZero: false,
+    description: "silence from a JSON-mode client before the server pings it",
+  },
+  {
+    key: "pingTimeoutMs",
+    flag: "ping-timeout",
+    unit: "seconds",
+    default: 60,
+    allowZero: false,
+    description:
+      "time a pinged JSON-mode client has to answer before it is disconnected",
+  },
+  {
+    key: "idleTimeoutMs",
+    flag: "idle-timeout",
+    unit: "seconds",
+    default: 0,
+    allowZero: true,
+    description:
+      "silence after which a text-mode client is disconnected (0 for never: nc cannot answer pings)",
+  },
+  {
+    key: "maxRooms",
+    flag: "max-rooms",
+    unit: "count",
+    default: 1000,
+    allowZero: false,
+    description: "rooms that may exist at once",
+  },
+  {
+    key: "maxRoomMembers",
+    flag: "max-room-members",
+    unit: "count",
+    default: 10_000,
+    allowZero: false,
+    description: "members one room may hold",
+  },
+  {
+    key: "maxPasswordAttempts",
+    flag: "max-password-attempts",
+    unit: "count",
+    default: 3,
+    allowZero: false,
+    description: "wrong server passwords before the connection is closed",
+  },
 ];
 
 function toInternal(spec: LimitSpec, value: number): number {
@@ -110,13 +244,17 @@ export function parseLimitFlags(
     if (raw === undefined) continue;
     const text = String(raw);
     const value = Number(text);
-    const integral = spec.unit !== "seconds";
+    const integral = spec.unit === "bytes" || spec.unit === "count";
     if (
       text.trim() === "" || !Number.isFinite(value) || value < 0 ||
       (value === 0 && !spec.allowZero) ||
       (integral && !Number.isInteger(value))
     ) {
-      const kind = integral ? "a whole number" : "a number of seconds";
+      const kind = integral
+        ? "a whole number"
+        : spec.unit === "seconds"
+        ? "a number of seconds"
+        : "a number per second";
       const floor = spec.allowZero ? "0 or more" : "above 0";
       return {
         ok: false,
@@ -134,4 +272,81 @@ export function limitsHelp(): string {
     `  --${spec.flag} ${spec.unit.toUpperCase()}`.padEnd(30) +
     `${spec.description} (default ${spec.default})`
   ).join("\n");
+}
+
+/**
+ * A token bucket: `burst` tokens, refilled at `ratePerSecond`. Each line
+ * takes one; an empty bucket refuses. The clock is passed in, so tests drive
+ * time instead of sleeping.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TokenBucket } from "./limits.ts";
+ * const bucket = new TokenBucket(2, 1, 0);
+ * assert.equal(bucket.take(0), true);
+ * assert.equal(bucket.take(0), true);
+ * assert.equal(bucket.take(0), false);
+ * assert.equal(bucket.take(1000), true);
+ * ```
+ */
+export class TokenBucket {
+  readonly burst: number;
+  readonly ratePerSecond: number;
+  #tokens: number;
+  #updatedAt: number;
+
+  /**
+   * @param burst most tokens held, and the starting amount
+   * @param ratePerSecond refill rate
+   * @param now the clock's current reading, in milliseconds
+   */
+  constructor(burst: number, ratePerSecond: number, now: number) {
+    this.burst = burst;
+    this.ratePerSecond = ratePerSecond;
+    this.#tokens = burst;
+    this.#updatedAt = now;
+  }
+
+  /** Takes one token if there is one. */
+  take(now: number): boolean {
+    const elapsed = Math.max(0, now - this.#updatedAt) / 1000;
+    this.#tokens = Math.min(
+      this.burst,
+      this.#tokens + elapsed * this.ratePerSecond,
+    );
+    this.#updatedAt = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+}
+
+/**
+ * Counts events in a sliding window, for "too many refusals lately". Keeps
+ * at most `limit` timestamps.
+ */
+export class RecentEvents {
+  readonly windowMs: number;
+  readonly limit: number;
+  #times: number[] = [];
+
+  /**
+   * @param windowMs how far back events count
+   * @param limit the count that {@linkcode RecentEvents.record} reports
+   */
+  constructor(windowMs: number, limit: number) {
+    this.windowMs = windowMs;
+    this.limit = limit;
+  }
+
+  /** Records an event; returns true once `limit` fall within the window. */
+  record(now: number): boolean {
+    this.#times.push(now);
+    while (this.#times.length > 0 && this.#times[0]! <= now - this.windowMs) {
+      this.#times.shift();
+    }
+    if (this.#times.length > this.limit) this.#times.shift();
+    return this.#times.length >= this.limit;
+  }
 }

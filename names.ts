@@ -249,6 +249,11 @@ export class NameRegistry<Owner> {
     }
   }
 
+  /** Every owner, once each. */
+  owners(): IterableIterator<Owner> {
+    return this.#byFold.values();
+  }
+
   /** How many names are held. */
   get size(): number {
     return this.#byFold.size;

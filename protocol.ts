@@ -215,6 +215,11 @@ export type ErrorCode =
   | "room_invalid"
   | "no_such_nick"
   | "already_there"
+  | "bad_password"
+  | "not_permitted"
+  | "muted"
+  | "rate_limited"
+  | "full"
   | "internal";
 
 /** Why somebody left a room. */
@@ -223,6 +228,8 @@ export type LeaveReason =
   | "quit"
   | "lost"
   | "kicked"
+  | "banned"
+  | "flood"
   | "slow"
   | "timeout"
   | "shutdown";
@@ -250,12 +257,27 @@ export interface MemberSummary {
   nick: string;
   /** Present when the member is away; may be empty when no reason was given. */
   away?: string;
+  /** Present (true) when the member is an operator. */
+  op?: boolean;
+}
+
+/** One row of a `bans` reply. */
+export interface BanSummary {
+  /** The banned IP address. */
+  address: string;
+  /** The nickname that was using it, when the ban was by nickname. */
+  nick?: string;
+  /** When the ban ends, in milliseconds since the epoch; absent if never. */
+  until?: number;
+  reason?: string;
 }
 
 /** One row of the `help` reply. */
 export interface CommandHelp {
   usage: string;
   summary: string;
+  /** Present (true) for commands only operators may use. */
+  operator?: boolean;
 }
 
 /**
@@ -264,7 +286,14 @@ export interface CommandHelp {
  * the rest. `ref` is chosen by the client and echoed on the direct reply.
  */
 export type ClientRequest =
-  | { type: "hello"; nick: string; room?: string; ref?: string }
+  | {
+    type: "hello";
+    nick: string;
+    room?: string;
+    password?: string;
+    ref?: string;
+  }
+  | { type: "pass"; password: string; ref?: string }
   | { type: "message"; text: string; ref?: string }
   | { type: "action"; text: string; ref?: string }
   | { type: "private"; to: string; text: string; ref?: string }
@@ -277,7 +306,23 @@ export type ClientRequest =
   | { type: "back"; ref?: string }
   | { type: "help"; ref?: string }
   | { type: "quit"; reason?: string; ref?: string }
-  | { type: "ping"; token?: string; ref?: string };
+  | { type: "ping"; token?: string; ref?: string }
+  | { type: "pong"; token: string; ref?: string }
+  | { type: "oper"; password: string; ref?: string }
+  | { type: "kick"; nick: string; reason?: string; ref?: string }
+  | {
+    type: "ban";
+    target: string;
+    duration?: string;
+    reason?: string;
+    ref?: string;
+  }
+  | { type: "unban"; target: string; ref?: string }
+  | { type: "bans"; ref?: string }
+  | { type: "mute"; nick: string; ref?: string }
+  | { type: "unmute"; nick: string; ref?: string }
+  | { type: "topic"; text?: string; ref?: string }
+  | { type: "motd"; text?: string; ref?: string };
 
 /** The `type` of every request, for exhaustive tables. */
 export type RequestType = ClientRequest["type"];
@@ -327,6 +372,17 @@ export type ServerEvent =
   | { type: "notice"; text: string; ref?: string }
   | ErrorEvent
   | { type: "pong"; token?: string; ref?: string }
+  | { type: "ping"; token: string }
+  | {
+    type: "topic";
+    room: string;
+    topic: string;
+    by?: string;
+    ts?: number;
+    ref?: string;
+  }
+  | { type: "motd"; lines: string[]; ref?: string }
+  | { type: "bans"; bans: BanSummary[]; ref?: string }
   | { type: "bye"; reason: string };
 
 /** The `type` of every event, for exhaustive tables. */
@@ -358,6 +414,8 @@ interface CommandSyntax {
   aliases: readonly string[];
   usage: string;
   summary: string;
+  /** Whether only operators may use it. */
+  operator: boolean;
   /** `args` is everything after the command word, trimmed. */
   parse(args: string): ClientRequest | string;
   /** The text-mode line for a request of this command. */
@@ -390,6 +448,7 @@ export const COMMANDS: readonly CommandSyntax[] = [
     aliases: ["?"],
     usage: "/help",
     summary: "list the commands",
+    operator: false,
     parse: () => ({ type: "help" }),
     format: () => "/help",
   },
@@ -399,6 +458,7 @@ export const COMMANDS: readonly CommandSyntax[] = [
     aliases: [],
     usage: "/nick NEW",
     summary: "change your nickname",
+    operator: false,
     parse: (args) => {
       const [nick, rest] = firstWord(args);
       return nick === "" || rest !== "" ? "/nick NEW" : { type: "nick", nick };
@@ -411,6 +471,7 @@ export const COMMANDS: readonly CommandSyntax[] = [
     aliases: ["j"],
     usage: "/join #ROOM",
     summary: "move to a room, creating it if new",
+    operator: false,
     parse: (args) => {
       const [room, rest] = firstWord(args);
       return room === "" || rest !== ""
@@ -425,6 +486,7 @@ export const COMMANDS: readonly CommandSyntax[] = [
     aliases: ["leave"],
     usage: "/part",
     summary: `leave the current room for ${LOBBY}`,
+    operator: false,
     parse: () => ({ type: "part" }),
     format: () => "/part",
   },
@@ -434,6 +496,7 @@ export const COMMANDS: readonly CommandSyntax[] = [
     aliases: ["list"],
     usage: "/rooms",
     summary: "list the rooms and how many are in each",
+    operator: false,
     parse: () => ({ type: "rooms" }),
     format: () => "/rooms",
   },
@@ -443,6 +506,7 @@ export const COMMANDS: readonly CommandSyntax[] = [
     aliases: ["names"],
     usage: "/who [#ROOM]",
     summary: "list who is in the current room (or another)",
+    operator: false,
     parse: (args) => {
       const [room, rest] = firstWord(args);
       return rest !== ""
@@ -460,6 +524,7 @@ export const COMMANDS: readonly CommandSyntax[] = [
     aliases: ["m", "tell"],
     usage: "/msg NICK TEXT",
     summary: "send a private message",
+    operator: false,
     parse: (args) => {
       const [to, text] = firstWord(args);
       return to === "" || text === ""
@@ -477,6 +542,7 @@ export const COMMANDS: readonly CommandSyntax[] = [
     aliases: [],
     usage: "/me ACTION",
     summary: "describe what you are doing",
+    operator: false,
     parse: (args) =>
       args === "" ? "/me ACTION" : { type: "action", text: args },
     format: (r) => `/me ${(r as { text: string }).text}`,
@@ -487,6 +553,7 @@ export const COMMANDS: readonly CommandSyntax[] = [
     aliases: [],
     usage: "/away [REASON]",
     summary: "mark yourself away",
+    operator: false,
     parse: (args) => ({ type: "away", ...optional("reason", args) }),
     format: (r) => {
       const reason = (r as { reason?: string }).reason;
@@ -499,6 +566,7 @@ export const COMMANDS: readonly CommandSyntax[] = [
     aliases: [],
     usage: "/back",
     summary: "mark yourself back",
+    operator: false,
     parse: () => ({ type: "back" }),
     format: () => "/back",
   },
@@ -508,6 +576,7 @@ export const COMMANDS: readonly CommandSyntax[] = [
     aliases: [],
     usage: "/ping",
     summary: "check that the server answers",
+    operator: false,
     parse: (args) => ({ type: "ping", ...optional("token", args) }),
     format: (r) => {
       const token = (r as { token?: string }).token;
@@ -515,11 +584,161 @@ export const COMMANDS: readonly CommandSyntax[] = [
     },
   },
   {
+    name: "topic",
+    request: "topic",
+    aliases: [],
+    usage: "/topic [TEXT]",
+    summary: "show the room's topic (operators: set it)",
+    operator: false,
+    parse: (args) => ({ type: "topic", ...optional("text", args) }),
+    format: (r) => {
+      const text = (r as { text?: string }).text;
+      return text === undefined ? "/topic" : `/topic ${text}`;
+    },
+  },
+  {
+    name: "motd",
+    request: "motd",
+    aliases: [],
+    usage: "/motd [TEXT]",
+    summary: "show the message of the day (operators: set it)",
+    operator: false,
+    parse: (args) => ({ type: "motd", ...optional("text", args) }),
+    format: (r) => {
+      const text = (r as { text?: string }).text;
+      return text === undefined ? "/motd" : `/motd ${text}`;
+    },
+  },
+  {
+    name: "pass",
+    request: "pass",
+    aliases: [],
+    usage: "/pass PASSWORD",
+    summary: "give the server password (when the server has one)",
+    operator: false,
+    parse: (args) =>
+      args === "" ? "/pass PASSWORD" : { type: "pass", password: args },
+    format: (r) => `/pass ${(r as { password: string }).password}`,
+  },
+  {
+    name: "oper",
+    request: "oper",
+    aliases: [],
+    usage: "/oper PASSWORD",
+    summary: "become an operator",
+    operator: false,
+    parse: (args) =>
+      args === "" ? "/oper PASSWORD" : { type: "oper", password: args },
+    format: (r) => `/oper ${(r as { password: string }).password}`,
+  },
+  {
+    name: "kick",
+    request: "kick",
+    aliases: [],
+    usage: "/kick NICK [REASON]",
+    summary: "disconnect someone",
+    operator: true,
+    parse: (args) => {
+      const [nick, reason] = firstWord(args);
+      return nick === ""
+        ? "/kick NICK [REASON]"
+        : { type: "kick", nick, ...optional("reason", reason) };
+    },
+    format: (r) => {
+      const { nick, reason } = r as { nick: string; reason?: string };
+      return reason === undefined ? `/kick ${nick}` : `/kick ${nick} ${reason}`;
+    },
+  },
+  {
+    name: "ban",
+    request: "ban",
+    aliases: [],
+    usage: "/ban NICK|IP [DURATION] [REASON]",
+    summary: "keep an address out, for a time like 30m, 12h or 7d, or for good",
+    operator: true,
+    parse: (args) => {
+      const [target, rest] = firstWord(args);
+      if (target === "") return "/ban NICK|IP [DURATION] [REASON]";
+      const [maybeDuration, afterDuration] = firstWord(rest);
+      const hasDuration = DURATION_PATTERN.test(maybeDuration);
+      const reason = hasDuration ? afterDuration : rest;
+      return {
+        type: "ban",
+        target,
+        ...optional("duration", hasDuration ? maybeDuration : ""),
+        ...optional("reason", reason),
+      };
+    },
+    format: (r) => {
+      const { target, duration, reason } = r as {
+        target: string;
+        duration?: string;
+        reason?: string;
+      };
+      return ["/ban", target, duration, reason].filter((w) => w !== undefined)
+        .join(" ");
+    },
+  },
+  {
+    name: "unban",
+    request: "unban",
+    aliases: [],
+    usage: "/unban NICK|IP",
+    summary: "lift a ban",
+    operator: true,
+    parse: (args) => {
+      const [target, rest] = firstWord(args);
+      return target === "" || rest !== ""
+        ? "/unban NICK|IP"
+        : { type: "unban", target };
+    },
+    format: (r) => `/unban ${(r as { target: string }).target}`,
+  },
+  {
+    name: "bans",
+    request: "bans",
+    aliases: [],
+    usage: "/bans",
+    summary: "list the bans",
+    operator: true,
+    parse: () => ({ type: "bans" }),
+    format: () => "/bans",
+  },
+  {
+    name: "mute",
+    request: "mute",
+    aliases: [],
+    usage: "/mute NICK",
+    summary: "stop someone's messages reaching anyone",
+    operator: true,
+    parse: (args) => {
+      const [nick, rest] = firstWord(args);
+      return nick === "" || rest !== "" ? "/mute NICK" : { type: "mute", nick };
+    },
+    format: (r) => `/mute ${(r as { nick: string }).nick}`,
+  },
+  {
+    name: "unmute",
+    request: "unmute",
+    aliases: [],
+    usage: "/unmute NICK",
+    summary: "let someone talk again",
+    operator: true,
+    parse: (args) => {
+      const [nick, rest] = firstWord(args);
+      return nick === "" || rest !== ""
+        ? "/unmute NICK"
+        : { type: "unmute", nick };
+    },
+    format: (r) => `/unmute ${(r as { nick: string }).nick}`,
+  },
+  {
     name: "quit",
     request: "quit",
     aliases: ["exit"],
     usage: "/quit [REASON]",
     summary: "leave the chat",
+    operator: false,
     parse: (args) => ({ type: "quit", ...optional("reason", args) }),
     format: (r) => {
       const reason = (r as { reason?: string }).reason;
@@ -539,9 +758,23 @@ const commandsByRequest = new Map<RequestType, CommandSyntax>(
 /** The `help` reply's rows, from {@linkcode COMMANDS}. */
 export function commandHelp(): CommandHelp[] {
   return [
-    ...COMMANDS.map(({ usage, summary }) => ({ usage, summary })),
+    ...COMMANDS.map(({ usage, summary, operator }) =>
+      operator ? { usage, summary, operator } : { usage, summary }
+    ),
     { usage: "//TEXT", summary: "send a message that starts with /" },
   ];
+}
+
+/** A ban duration: a number and a unit (seconds, minutes, hours, days). */
+export const DURATION_PATTERN = /^\d+[smhd]$/;
+
+/** Milliseconds in a duration such as `30m`; undefined if it is not one. */
+export function parseDuration(text: string): number | undefined {
+  if (!DURATION_PATTERN.test(text)) return undefined;
+  const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
+    text.at(-1) as "s" | "m" | "h" | "d"
+  ];
+  return Number(text.slice(0, -1)) * unit;
 }
 
 // ---------------------------------------------------------------------------
@@ -617,11 +850,23 @@ export const LEAVE_WORDS: Readonly<Record<LeaveReason, string>> = {
   part: "left",
   quit: "quit",
   lost: "lost connection",
-  kicked: "was kicked",
+  kicked: "kicked",
+  banned: "banned",
+  flood: "flooding",
   slow: "could not keep up",
   timeout: "timed out",
   shutdown: "server shutting down",
 };
+
+/** One ban as a person reads it. */
+export function describeBan(ban: BanSummary): string {
+  const details = [
+    ban.nick,
+    ban.until === undefined ? "permanent" : `until ${clockTime(ban.until)} UTC`,
+    ban.reason,
+  ].filter((detail) => detail !== undefined && detail !== "");
+  return `${ban.address} (${details.join(", ")})`;
+}
 
 /** How a room line looks in text mode; history adds the time in front. */
 function roomLine(message: RoomMessage): string {
@@ -677,9 +922,10 @@ export function encodeTextEvent(event: ServerEvent): string {
       return notice(
         `${event.room} (${event.members.length}): ` +
           event.members.map((m) =>
-            m.away === undefined
-              ? m.nick
-              : `${m.nick} (away${m.away ? `: ${m.away}` : ""})`
+            (m.op ? "@" : "") + m.nick +
+            (m.away === undefined
+              ? ""
+              : ` (away${m.away ? `: ${m.away}` : ""})`)
           ).join(", "),
       );
     case "history":
@@ -691,7 +937,11 @@ export function encodeTextEvent(event: ServerEvent): string {
       const width = Math.max(...event.commands.map((c) => c.usage.length));
       return notice("Commands:") +
         event.commands.map((c) =>
-          notice(`  ${c.usage.padEnd(width)}  ${c.summary}`)
+          notice(
+            `  ${c.usage.padEnd(width)}  ${c.summary}${
+              c.operator ? " (operators)" : ""
+            }`,
+          )
         ).join("");
     }
     case "notice":
@@ -700,6 +950,26 @@ export function encodeTextEvent(event: ServerEvent): string {
       return notice(`Error: ${event.message}`);
     case "pong":
       return notice(event.token === undefined ? "pong" : `pong ${event.token}`);
+    case "ping":
+      return notice(`ping ${event.token}`);
+    case "topic":
+      return notice(
+        event.topic === ""
+          ? `${event.room} has no topic`
+          : `Topic for ${event.room}: ${event.topic}${
+            event.by ? ` (set by ${event.by})` : ""
+          }`,
+      );
+    case "motd":
+      return event.lines.length === 0
+        ? notice("There is no message of the day")
+        : notice("Message of the day:") +
+          event.lines.map((line) => notice(`  ${line}`)).join("");
+    case "bans":
+      return notice(
+        `Bans (${event.bans.length})` + (event.bans.length === 0 ? "" : ": ") +
+          event.bans.map(describeBan).join(", "),
+      );
     case "bye":
       return notice(`Disconnected: ${event.reason}`);
   }
@@ -780,10 +1050,50 @@ export function decodeJsonRequest(line: string): ClientRequest | ErrorEvent {
   switch (type) {
     case "hello":
       request = withOptional(
-        { type, nick: fields.string("nick") },
-        "room",
-        fields.optionalString("room"),
+        withOptional(
+          { type, nick: fields.string("nick") },
+          "room",
+          fields.optionalString("room"),
+        ),
+        "password",
+        fields.optionalString("password"),
       );
+      break;
+    case "pass":
+    case "oper":
+      request = { type, password: fields.string("password") };
+      break;
+    case "pong":
+      request = { type, token: fields.string("token") };
+      break;
+    case "kick":
+      request = withOptional(
+        { type, nick: fields.string("nick") },
+        "reason",
+        fields.optionalString("reason"),
+      );
+      break;
+    case "ban":
+      request = withOptional(
+        withOptional(
+          { type, target: fields.string("target") },
+          "duration",
+          fields.optionalString("duration"),
+        ),
+        "reason",
+        fields.optionalString("reason"),
+      );
+      break;
+    case "unban":
+      request = { type, target: fields.string("target") };
+      break;
+    case "mute":
+    case "unmute":
+      request = { type, nick: fields.string("nick") };
+      break;
+    case "topic":
+    case "motd":
+      request = withOptional({ type }, "text", fields.optionalString("text"));
       break;
     case "message":
     case "action":
@@ -816,6 +1126,7 @@ export function decodeJsonRequest(line: string): ClientRequest | ErrorEvent {
     case "rooms":
     case "back":
     case "help":
+    case "bans":
       request = { type };
       break;
     default:
@@ -860,6 +1171,10 @@ const EVENT_TYPES: ReadonlySet<string> = new Set<EventType>([
   "notice",
   "error",
   "pong",
+  "ping",
+  "topic",
+  "motd",
+  "bans",
   "bye",
 ]);
 

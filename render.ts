@@ -9,6 +9,7 @@
 
 import { foldKey } from "./names.ts";
 import {
+  describeBan,
   LEAVE_WORDS,
   type RoomMessage,
   sanitizeText,
@@ -139,7 +140,9 @@ export function renderEvent(
         note(
           `${event.room} (${event.members.length}): ${
             event.members.map((m) =>
-              m.away === undefined ? m.nick : `${m.nick} (away)`
+              `${m.op ? "@" : ""}${m.nick}${
+                m.away === undefined ? "" : " (away)"
+              }`
             ).join(", ")
           }`,
         ),
@@ -164,6 +167,30 @@ export function renderEvent(
       return [paint("31", `!! ${clean(event.message)}`, color)];
     case "pong":
       return [note("pong")];
+    case "ping":
+      return [];
+    case "topic":
+      return [
+        note(
+          event.topic === ""
+            ? `${event.room} has no topic`
+            : `Topic for ${event.room}: ${event.topic}${
+              event.by ? ` (set by ${event.by})` : ""
+            }`,
+        ),
+      ];
+    case "motd":
+      return event.lines.length === 0
+        ? [note("There is no message of the day")]
+        : event.lines.map((line) => note(line));
+    case "bans":
+      return [
+        note(
+          event.bans.length === 0
+            ? "No bans"
+            : `Bans: ${event.bans.map(describeBan).join(", ")}`,
+        ),
+      ];
     case "bye":
       return [note(`Disconnected: ${event.reason}`)];
   }

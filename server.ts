@@ -5,57 +5,60 @@
  * # Layout
  * - protocol.ts: the wire (framing, events, codecs); pure.
  * - names.ts: nickname and room rules; pure.
- * - commands.ts: what each request does, against the {@linkcode ChatHub}
- *   this server implements.
+ * - hub.ts: the {@linkcode ChatHub} interface this server implements.
+ * - commands.ts / operator_commands.ts: what each request does.
  * - session.ts / outbound.ts: one connection's state and its bounded,
  *   never-blocking send queue.
- * - limits.ts: every limit with its default and flag.
+ * - limits.ts: every limit with its default and flag; flood control.
+ * - moderation.ts: bans. auth.ts: password comparison.
+ * - config.ts: the command line.
  *
- * Run it: `deno run -A server.ts [--host H] [--port P] [--name N] ...`
+ * Run it: `deno run -A server.ts [--host H] [--port P] ...` (see --help).
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { type ChatHub, handleLine, whoEvent } from "./commands.ts";
+import { secretsEqual } from "./auth.ts";
+import { FLOOD_WINDOW_MS, handleLine } from "./commands.ts";
+import {
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  firstLine,
+  parseServerArgs,
+  type ServerOptions,
+  USAGE,
+  UsageError,
+} from "./config.ts";
+import { type ChatHub, topicEvent, whoEvent } from "./hub.ts";
 import {
   DEFAULT_LIMITS,
-  LIMIT_SPECS,
   type Limits,
-  limitsHelp,
-  parseLimitFlags,
+  RecentEvents,
+  TokenBucket,
 } from "./limits.ts";
-import { describeError, Logger, silentLogger } from "./log.ts";
+import {
+  describeError,
+  type LogFields,
+  Logger,
+  type LogLevel,
+  silentLogger,
+} from "./log.ts";
+import { BanList, normalizeAddress } from "./moderation.ts";
 import { foldKey, NameRegistry } from "./names.ts";
 import {
+  clockTime,
   EncodedEvent,
   type Frame,
   type LeaveReason,
   LOBBY,
   type RoomMessage,
+  sanitizeText,
   type ServerEvent,
 } from "./protocol.ts";
 import { type Room, Session, type SessionOwner } from "./session.ts";
+import { type ChatConnection, TlsListener } from "./tls_listener.ts";
 
-/** Where and how the server runs. */
-export interface ServerOptions {
-  /** Address to listen on. @default {"127.0.0.1"} */
-  hostname?: string;
-  /** TCP port; 0 lets the system pick one. @default {7000} */
-  port?: number;
-  /** The name clients see in the welcome. @default {"tern"} */
-  name?: string;
-  /** Limits; anything left out takes its default. */
-  limits?: Partial<Limits>;
-  /** Where log lines go. @default a silent logger */
-  logger?: Logger;
-}
-
-/** Default TCP port. */
-export const DEFAULT_PORT = 7000;
-
-/** Default listen address: loopback, so exposing the server is a choice. */
-export const DEFAULT_HOST = "127.0.0.1";
+export { DEFAULT_HOST, DEFAULT_PORT, firstLine, type ServerOptions };
 
 /**
  * Bytes read per `read` call. Small on purpose: every idle connection keeps
@@ -66,6 +69,19 @@ const READ_BUFFER_BYTES = 4096;
 /** Accept errors back off from 5 ms, doubling, to at most 1 s. */
 const ACCEPT_BACKOFF_MIN_MS = 5;
 const ACCEPT_BACKOFF_MAX_MS = 1000;
+
+/** The addresses a started server listens on. */
+export interface ListenAddresses {
+  plain: Deno.NetAddr | null;
+  tls: Deno.NetAddr | null;
+}
+
+/** A listener of either kind: plain TCP, or TLS (tls_listener.ts). */
+interface Acceptor {
+  readonly addr: Deno.NetAddr;
+  accept(): Promise<ChatConnection>;
+  close(): void;
+}
 
 /** Errors that only mean the peer or our own close ended the connection. */
 function isDisconnect(error: unknown): boolean {
@@ -78,6 +94,8 @@ function isDisconnect(error: unknown): boolean {
     error instanceof Deno.errors.BadResource;
 }
 
+const encoder = new TextEncoder();
+
 /** The chat server. */
 export class ChatServer implements ChatHub, SessionOwner {
   readonly serverName: string;
@@ -86,53 +104,80 @@ export class ChatServer implements ChatHub, SessionOwner {
   readonly rooms: Map<string, Room> = new Map();
   /** Every open connection, logged in or not. */
   readonly sessions: Set<Session> = new Set();
-  readonly #hostname: string;
-  readonly #port: number;
+  readonly bans: BanList = new BanList();
+  readonly mutedNicks: Set<string> = new Set();
+  motd: string[];
+  readonly #options: ServerOptions;
   readonly #log: Logger;
-  #listener: Deno.TcpListener | null = null;
-  #acceptLoop: Promise<void> | null = null;
+  #listeners: Acceptor[] = [];
+  #acceptLoops: Promise<void>[] = [];
   #connectionTasks = new Set<Promise<void>>();
+  #perAddress = new Map<string, number>();
   #sweeper: ReturnType<typeof setInterval> | undefined;
   #lastMessageId = 0;
   #closing = false;
-  #wakeAcceptBackoff: (() => void) | null = null;
+  #wakeAcceptBackoff = new Set<() => void>();
   #countWaiters: Array<{ count: number; resolve: () => void }> = [];
 
-  /** @param options where to listen, limits, logging */
+  /** @param options where to listen, limits, secrets, logging */
   constructor(options: ServerOptions = {}) {
-    this.#hostname = options.hostname ?? DEFAULT_HOST;
-    this.#port = options.port ?? DEFAULT_PORT;
+    this.#options = options;
     this.serverName = options.name ?? "tern";
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.#log = options.logger ?? silentLogger;
+    this.motd = (options.motd ?? []).map(sanitizeText);
+    while (this.motd.at(-1) === "") this.motd.pop();
   }
 
   /**
-   * Starts listening and accepting; resolves to the bound address once the
-   * port is open.
-   * @throws Deno.errors.AddrInUse and the like when the port cannot be bound
+   * Opens the listeners and starts accepting.
+   * @throws Deno.errors.AddrInUse and the like when a port cannot be bound
    */
-  start(): Deno.NetAddr {
-    const listener = Deno.listen({
-      hostname: this.#hostname,
-      port: this.#port,
-      transport: "tcp",
-    });
-    this.#listener = listener;
-    this.#acceptLoop = this.#accept(listener);
+  async start(): Promise<ListenAddresses> {
+    const hostname = this.#options.hostname ?? DEFAULT_HOST;
+    const port = this.#options.port === undefined
+      ? DEFAULT_PORT
+      : this.#options.port;
+    const addresses: ListenAddresses = { plain: null, tls: null };
+    try {
+      if (port !== null) {
+        const listener = Deno.listen({ hostname, port, transport: "tcp" });
+        this.#listeners.push(listener);
+        addresses.plain = listener.addr;
+      }
+      const tls = this.#options.tls;
+      if (tls !== undefined) {
+        const listener = await TlsListener.open({
+          hostname,
+          port: tls.port,
+          cert: tls.cert,
+          key: tls.key,
+          handshakeTimeoutMs: this.limits.loginTimeoutMs,
+          maxPendingHandshakes: this.limits.maxConnections,
+          onHandshakeError: (address, message) =>
+            this.#log.info("tls_handshake_failed", { address, message }),
+        });
+        this.#listeners.push(listener);
+        addresses.tls = listener.addr;
+      }
+    } catch (error) {
+      for (const listener of this.#listeners) listener.close();
+      this.#listeners = [];
+      throw error;
+    }
+    this.#acceptLoops = this.#listeners.map((listener) =>
+      this.#accept(listener)
+    );
     this.#sweeper = setInterval(() => this.#sweep(), this.#sweepIntervalMs());
-    const address = listener.addr;
-    this.#log.info("listen", {
-      host: address.hostname,
-      port: address.port,
-    });
-    return address;
-  }
-
-  /** The bound address; only valid after {@linkcode ChatServer.start}. */
-  get address(): Deno.NetAddr {
-    if (this.#listener === null) throw new Error("Server is not started");
-    return this.#listener.addr;
+    for (const [kind, address] of Object.entries(addresses)) {
+      if (address === null) continue;
+      this.#log.info("listen", {
+        kind,
+        host: address.hostname,
+        port: address.port,
+      });
+    }
+    return addresses;
   }
 
   /**
@@ -146,7 +191,34 @@ export class ChatServer implements ChatHub, SessionOwner {
     );
   }
 
+  /** The id of the last room or private message accepted. */
+  get lastMessageId(): number {
+    return this.#lastMessageId;
+  }
+
   // -- ChatHub -------------------------------------------------------------
+
+  /** Whether a server password is set. */
+  get passwordRequired(): boolean {
+    return this.#options.password !== undefined;
+  }
+
+  /** Compares with the server password in constant time. */
+  checkPassword(given: string): boolean {
+    const expected = this.#options.password;
+    return expected === undefined || secretsEqual(given, expected);
+  }
+
+  /** Whether an operator password is set. */
+  get operatorsEnabled(): boolean {
+    return this.#options.operatorPassword !== undefined;
+  }
+
+  /** Compares with the operator password in constant time. */
+  checkOperPassword(given: string): boolean {
+    const expected = this.#options.operatorPassword;
+    return expected !== undefined && secretsEqual(given, expected);
+  }
 
   /** A fresh message id. */
   nextMessageId(): number {
@@ -156,6 +228,11 @@ export class ChatServer implements ChatHub, SessionOwner {
   /** Server time. */
   now(): number {
     return Date.now();
+  }
+
+  /** Records a notable event. */
+  log(level: LogLevel, event: string, fields?: LogFields): void {
+    this.#log.log(level, event, fields);
   }
 
   /**
@@ -178,6 +255,19 @@ export class ChatServer implements ChatHub, SessionOwner {
     if (room.history.length > this.limits.historyLength) room.history.shift();
   }
 
+  /** Why a session cannot enter a room now, or null if it can. */
+  roomRefusal(_session: Session, name: string): string | null {
+    const room = this.rooms.get(foldKey(name));
+    if (room === undefined) {
+      return this.rooms.size >= this.limits.maxRooms
+        ? `No new rooms can be made: there are already ${this.limits.maxRooms}`
+        : null;
+    }
+    return room.members.size >= this.limits.maxRoomMembers
+      ? `${room.name} is full (${this.limits.maxRoomMembers} members)`
+      : null;
+  }
+
   /** Moves a session into a room; see {@linkcode ChatHub.enterRoom}. */
   enterRoom(session: Session, name: string): void {
     if (session.nick === null) return;
@@ -185,7 +275,7 @@ export class ChatServer implements ChatHub, SessionOwner {
     const key = foldKey(name);
     let room = this.rooms.get(key);
     if (room === undefined) {
-      room = { name, members: new Set(), history: [] };
+      room = { name, members: new Set(), history: [], topic: "" };
       this.rooms.set(key, room);
     }
     room.members.add(session);
@@ -197,6 +287,7 @@ export class ChatServer implements ChatHub, SessionOwner {
       nick: session.nick,
     });
     session.send({ type: "history", room: room.name, messages: room.history });
+    if (room.topic !== "") session.send(topicEvent(room));
     session.send(whoEvent(room));
   }
 
@@ -264,13 +355,15 @@ export class ChatServer implements ChatHub, SessionOwner {
     if (this.#closing) return;
     this.#closing = true;
     clearInterval(this.#sweeper);
-    try {
-      this.#listener?.close();
-    } catch {
-      // Already closed.
+    for (const listener of this.#listeners) {
+      try {
+        listener.close();
+      } catch {
+        // Already closed.
+      }
     }
-    this.#wakeAcceptBackoff?.();
-    await this.#acceptLoop;
+    for (const wake of this.#wakeAcceptBackoff) wake();
+    await Promise.all(this.#acceptLoops);
     for (const session of this.sessions) {
       if (session.state === "closing") continue;
       session.state = "closing";
@@ -284,10 +377,10 @@ export class ChatServer implements ChatHub, SessionOwner {
     this.#log.info("closed");
   }
 
-  async #accept(listener: Deno.TcpListener): Promise<void> {
+  async #accept(listener: Acceptor): Promise<void> {
     let backoffMs = 0;
     while (!this.#closing) {
-      let conn: Deno.TcpConn;
+      let conn: ChatConnection;
       try {
         conn = await listener.accept();
         backoffMs = 0;
@@ -304,42 +397,101 @@ export class ChatServer implements ChatHub, SessionOwner {
         await this.#backoff(backoffMs);
         continue;
       }
-      const task = this.#serve(conn).catch((error) =>
-        this.#log.error("connection_failed", { error: describeError(error) })
-      );
-      this.#connectionTasks.add(task);
-      task.finally(() => this.#connectionTasks.delete(task)).catch(() => {});
+      this.#track(this.#admit(conn));
     }
+  }
+
+  #track(task: Promise<void>): void {
+    const tracked = task.catch((error) =>
+      this.#log.error("connection_failed", { error: describeError(error) })
+    );
+    this.#connectionTasks.add(tracked);
+    tracked.finally(() => this.#connectionTasks.delete(tracked)).catch(
+      () => {},
+    );
   }
 
   #backoff(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
+      const done = () => {
         clearTimeout(timer);
+        this.#wakeAcceptBackoff.delete(done);
         resolve();
-      }
-      this.#wakeAcceptBackoff = done;
+      };
+      const timer = setTimeout(done, ms);
+      this.#wakeAcceptBackoff.add(done);
     });
   }
 
+  /** Refuses a banned address or one over a connection limit, else serves. */
+  async #admit(conn: ChatConnection): Promise<void> {
+    const address = normalizeAddress(conn.remoteAddr.hostname);
+    const ban = this.bans.find(address, this.now());
+    const refusal = ban !== undefined
+      ? `You are banned${
+        ban.until === undefined ? "" : ` until ${clockTime(ban.until)} UTC`
+      }${ban.reason ? `: ${ban.reason}` : ""}`
+      : this.sessions.size >= this.limits.maxConnections
+      ? "The server is full; try again later"
+      : this.limits.maxPerAddress > 0 &&
+          (this.#perAddress.get(address) ?? 0) >= this.limits.maxPerAddress
+      ? `Too many connections from your address (at most ${this.limits.maxPerAddress})`
+      : null;
+    if (refusal === null) {
+      await this.#serve(conn, address);
+      return;
+    }
+    this.#log.warn("refused", { address, reason: refusal });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        conn.write(encoder.encode(`*** ${refusal}\n`)),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, this.limits.closeGraceMs);
+        }),
+      ]);
+    } catch {
+      // The peer is already gone; nothing more to tell it.
+    } finally {
+      clearTimeout(timer);
+      try {
+        conn.close();
+      } catch {
+        // Already closed.
+      }
+    }
+  }
+
   /** One connection's read loop; everything it reads goes to handleLine. */
-  async #serve(conn: Deno.TcpConn): Promise<void> {
+  async #serve(conn: ChatConnection, address: string): Promise<void> {
     const session = new Session(
       conn,
-      conn.remoteAddr.hostname,
+      address,
       this.limits.maxLineBytes,
       this.limits.maxSendQueueBytes,
       this,
     );
+    session.authenticated = !this.passwordRequired;
+    if (this.limits.floodRate > 0) {
+      session.flood = new TokenBucket(
+        this.limits.floodBurst,
+        this.limits.floodRate,
+        this.now(),
+      );
+      session.floodRefusals = new RecentEvents(
+        FLOOD_WINDOW_MS,
+        this.limits.floodDisconnect,
+      );
+    }
     this.sessions.add(session);
-    this.#log.info("connect", {
-      session: session.id,
-      address: session.address,
-    });
+    this.#perAddress.set(address, (this.#perAddress.get(address) ?? 0) + 1);
+    this.#log.info("connect", { session: session.id, address });
     try {
-      conn.setNoDelay(true);
-      conn.setKeepAlive(true);
+      if ("setNoDelay" in conn) {
+        const tcp = conn as Deno.TcpConn;
+        tcp.setNoDelay(true);
+        tcp.setKeepAlive(true);
+      }
       this.#greet(session);
       const buffer = new Uint8Array(READ_BUFFER_BYTES);
       while (session.state !== "closing") {
@@ -364,6 +516,9 @@ export class ChatServer implements ChatHub, SessionOwner {
       this.disconnect(session, "lost");
       await session.finished;
       this.sessions.delete(session);
+      const left = (this.#perAddress.get(address) ?? 1) - 1;
+      if (left === 0) this.#perAddress.delete(address);
+      else this.#perAddress.set(address, left);
       this.#countWaiters = this.#countWaiters.filter((waiter) => {
         if (this.sessions.size > waiter.count) return true;
         waiter.resolve();
@@ -384,11 +539,16 @@ export class ChatServer implements ChatHub, SessionOwner {
     });
     session.send({
       type: "notice",
-      text: "Choose a nickname (letters, digits, _ and -; up to 32):",
+      text: session.authenticated
+        ? "Choose a nickname (letters, digits, _ and -; up to 32):"
+        : "This server needs a password. Password:",
     });
   }
 
   #handleFrames(session: Session, frames: Frame[]): void {
+    if (frames.length === 0) return;
+    session.lastInputAt = this.now();
+    session.pingToken = null;
     for (const frame of frames) {
       if (session.state === "closing") return;
       if (frame.kind === "too_long") {
@@ -439,6 +599,7 @@ export class ChatServer implements ChatHub, SessionOwner {
   }
 
   #byeFor(reason: LeaveReason, detail?: string): string | null {
+    const withDetail = (text: string) => detail ? `${text} ${detail}` : text;
     switch (reason) {
       case "quit":
         return "Goodbye";
@@ -447,9 +608,13 @@ export class ChatServer implements ChatHub, SessionOwner {
       case "slow":
         return `You fell too far behind: ${detail ?? "output backed up"}`;
       case "kicked":
-        return `Kicked${detail ? `: ${detail}` : ""}`;
+        return withDetail("Kicked");
+      case "banned":
+        return withDetail("Banned");
+      case "flood":
+        return `Disconnected for flooding: ${detail ?? "too many lines"}`;
       case "timeout":
-        return `Timed out${detail ? `: ${detail}` : ""}`;
+        return `Timed out: ${detail ?? "no activity"}`;
       case "shutdown":
         return "Server shutting down";
       case "part":
@@ -457,103 +622,61 @@ export class ChatServer implements ChatHub, SessionOwner {
     }
   }
 
-  /** One timer for every connection's deadlines, rather than one each. */
+  /**
+   * One timer for every connection's deadlines, rather than one each: login,
+   * pings for JSON clients, idle text clients, and writes stuck on a peer
+   * that does not read.
+   */
   #sweep(): void {
-    const now = Date.now();
+    const now = this.now();
+    const limits = this.limits;
     for (const session of this.sessions) {
-      const since = session.outbound.writePendingSince;
-      if (since !== 0 && now - since > this.limits.writeTimeoutMs) {
+      if (session.state === "closing") continue;
+      const silentFor = now - session.lastInputAt;
+      const writeSince = session.outbound.writePendingSince;
+      if (writeSince !== 0 && now - writeSince > limits.writeTimeoutMs) {
         this.disconnect(
           session,
           "slow",
-          `a write waited more than ${this.limits.writeTimeoutMs} ms`,
+          `a write waited more than ${limits.writeTimeoutMs} ms`,
         );
+      } else if (
+        session.state === "login" &&
+        now - session.connectedAt > limits.loginTimeoutMs
+      ) {
+        this.disconnect(session, "timeout", "login took too long");
+      } else if (session.state !== "active") {
+        continue;
+      } else if (session.codec === "json") {
+        if (session.pingToken === null && silentFor > limits.pingIntervalMs) {
+          session.pingToken = String(now);
+          session.pingSentAt = now;
+          session.send({ type: "ping", token: session.pingToken });
+        } else if (
+          session.pingToken !== null &&
+          now - session.pingSentAt > limits.pingTimeoutMs
+        ) {
+          this.disconnect(session, "timeout", "no answer to ping");
+        }
+      } else if (
+        limits.idleTimeoutMs > 0 && silentFor > limits.idleTimeoutMs
+      ) {
+        this.disconnect(session, "timeout", "idle too long");
       }
     }
   }
 
   #sweepIntervalMs(): number {
-    return Math.max(20, Math.min(1000, this.limits.writeTimeoutMs / 4));
+    const limits = this.limits;
+    const deadlines = [
+      limits.writeTimeoutMs,
+      limits.loginTimeoutMs,
+      limits.pingIntervalMs,
+      limits.pingTimeoutMs,
+      ...(limits.idleTimeoutMs > 0 ? [limits.idleTimeoutMs] : []),
+    ];
+    return Math.max(20, Math.min(1000, Math.min(...deadlines) / 4));
   }
-}
-
-const USAGE = `Usage: deno run -A server.ts [options]
-
-  --host HOST                 address to listen on (default ${DEFAULT_HOST})
-  --port PORT                 TCP port, 0 for any free one (default ${DEFAULT_PORT})
-  --name NAME                 server name shown to clients (default tern)
-  --log-level LEVEL           debug, info, warn or error (default info)
-  --log-format FORMAT         text or json (default text)
-  --help                      show this help
-
-Limits:
-${limitsHelp()}`;
-
-/** The first line of an error's message: flag errors are one line. */
-export function firstLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.split("\n")[0]!;
-}
-
-/** A command-line failure: printed as one line, exit code 2. */
-class UsageError extends Error {}
-
-/** Parses the command line into server options. */
-export function parseServerArgs(args: string[]): ServerOptions & {
-  help: boolean;
-} {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        host: { type: "string" },
-        port: { type: "string" },
-        name: { type: "string" },
-        "log-level": { type: "string" },
-        "log-format": { type: "string" },
-        help: { type: "boolean", short: "h" },
-        ...Object.fromEntries(
-          LIMIT_SPECS.map((spec) => [spec.flag, { type: "string" as const }]),
-        ),
-      },
-    });
-  } catch (error) {
-    throw new UsageError(firstLine(error));
-  }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
-  const port = values.port === undefined ? DEFAULT_PORT : Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new UsageError(
-      `--port must be a whole number from 0 to 65535; got "${values.port}"`,
-    );
-  }
-  const limits = parseLimitFlags(values);
-  if (!limits.ok) throw new UsageError(limits.error);
-  const level = String(values["log-level"] ?? "info");
-  const format = String(values["log-format"] ?? "text");
-  if (!["debug", "info", "warn", "error"].includes(level)) {
-    throw new UsageError(
-      `--log-level must be debug, info, warn or error; got "${level}"`,
-    );
-  }
-  if (format !== "text" && format !== "json") {
-    throw new UsageError(`--log-format must be text or json; got "${format}"`);
-  }
-  const name = String(values.name ?? "tern");
-  return {
-    help: values.help === true,
-    hostname: String(values.host ?? DEFAULT_HOST),
-    port,
-    name,
-    limits: limits.limits,
-    logger: new Logger(
-      level as "debug" | "info" | "warn" | "error",
-      format,
-    ),
-  };
 }
 
 /** Runs the server from the command line until SIGINT or SIGTERM. */
@@ -571,20 +694,28 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   const server = new ChatServer(options);
-  let address: Deno.NetAddr;
+  let addresses: ListenAddresses;
   try {
-    address = server.start();
+    addresses = await server.start();
   } catch (error) {
+    const ports = [options.port, options.tls?.port].filter((p) =>
+      p !== undefined && p !== null
+    );
     console.error(
-      `server: cannot listen on ${options.hostname}:${options.port}: ${
-        error instanceof Error ? error.message : String(error)
+      `server: cannot listen on ${options.hostname}:${ports.join(",")}: ${
+        firstLine(error)
       }`,
     );
     return 1;
   }
-  console.log(
-    `${server.serverName} listening on ${address.hostname}:${address.port}`,
-  );
+  for (const [kind, address] of Object.entries(addresses)) {
+    if (address === null) continue;
+    console.log(
+      `${server.serverName} listening on ${address.hostname}:${address.port}${
+        kind === "tls" ? " (TLS)" : ""
+      }`,
+    );
+  }
   const stopped = new Promise<void>((resolve) => {
     const stop = () => {
       Deno.removeSignalListener("SIGINT", stop);

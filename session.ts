@@ -5,6 +5,7 @@
  * @module
  */
 
+import { RecentEvents, TokenBucket } from "./limits.ts";
 import { OutboundQueue } from "./outbound.ts";
 import {
   type Codec,
@@ -24,6 +25,10 @@ export interface Room {
   members: Set<Session>;
   /** The most recent room messages, oldest first, bounded by the limits. */
   history: RoomMessage[];
+  /** The topic ("" for none), who set it and when. */
+  topic: string;
+  topicBy?: string;
+  topicAt?: number;
 }
 
 /** What a session needs to be told by the server that owns it. */
@@ -60,6 +65,23 @@ export class Session {
   away: string | null = null;
   /** Lines received before login, bounded against handshake floods. */
   loginLines = 0;
+  /** Whether the server password has been given (or none is needed). */
+  authenticated = false;
+  /** Wrong server or operator passwords so far. */
+  passwordAttempts = 0;
+  /** Whether this session holds the operator role. */
+  isOp = false;
+  /** Whether an operator has silenced this session. */
+  muted = false;
+  /** When the peer last sent a line; silence is measured from here. */
+  lastInputAt: number;
+  /** The token of an unanswered server ping, with when it was sent. */
+  pingToken: string | null = null;
+  pingSentAt = 0;
+  /** Flood control: null when turned off. */
+  flood: TokenBucket | null = null;
+  /** Lines refused for flooding lately; too many disconnect. */
+  floodRefusals: RecentEvents | null = null;
   #socket: SessionSocket;
   #socketClosed = false;
   #finished: Promise<void> | null = null;
@@ -82,6 +104,7 @@ export class Session {
     this.#socket = socket;
     this.address = address;
     this.connectedAt = Date.now();
+    this.lastInputAt = this.connectedAt;
     this.framer = new LineFramer(maxLineBytes);
     this.#owner = owner;
     this.outbound = new OutboundQueue(

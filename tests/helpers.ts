@@ -39,18 +39,22 @@ export interface TestServer extends AsyncDisposable {
   port: number;
 }
 
-/** Starts a server on 127.0.0.1 with an OS-assigned port. */
-export function startServer(
+/**
+ * Starts a server on 127.0.0.1 with an OS-assigned port. Flood control and
+ * the per-address cap are off unless a test sets them: every test client
+ * comes from 127.0.0.1, and most tests send faster than a person.
+ */
+export async function startServer(
   limits: Partial<Limits> = {},
   options: ServerOptions = {},
-): TestServer {
+): Promise<TestServer> {
   const server = new ChatServer({
     hostname: "127.0.0.1",
     port: 0,
     ...options,
-    limits: { closeGraceMs: 500, ...limits },
+    limits: { closeGraceMs: 500, floodRate: 0, maxPerAddress: 0, ...limits },
   });
-  const { port } = server.start();
+  const port = (await server.start()).plain!.port;
   return {
     server,
     port,
@@ -222,8 +226,12 @@ export class LineClient extends LineStream implements AsyncDisposable {
   }
 
   /** Connects to the test server; `read: false` makes a client that never reads. */
-  static async connect(port: number, read = true): Promise<LineClient> {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  static async connect(
+    port: number,
+    read = true,
+    hostname = "127.0.0.1",
+  ): Promise<LineClient> {
+    const conn = await Deno.connect({ hostname, port });
     return new LineClient(conn, read);
   }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DEFAULT_LIMITS, LIMIT_SPECS, parseLimitFlags } from "../limits.ts";
-import { parseServerArgs } from "../server.ts";
+import { parseServerArgs } from "../config.ts";
 
 Deno.test("parseLimitFlags takes defaults, units and refusals from the table", () => {
   assert.deepEqual(parseLimitFlags({}), { ok: true, limits: DEFAULT_LIMITS });
@@ -51,9 +51,9 @@ Deno.test("README documents every limit with its flag and default", async () => 
   );
   for (const spec of LIMIT_SPECS) {
     const row = readme.split("\n").find((line) =>
-      line.includes(`\`--${spec.flag}\``)
+      line.split("|")[1]?.trim() === `\`--${spec.flag}\``
     );
-    assert.ok(row, `README has no line for --${spec.flag}`);
+    assert.ok(row, `README has no table row for --${spec.flag}`);
     assert.ok(
       row.includes(String(spec.default)),
       `README line for --${spec.flag} lacks its default ${spec.default}`,

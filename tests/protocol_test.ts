@@ -12,6 +12,7 @@ import {
   encodeTextRequest,
   type Frame,
   LineFramer,
+  parseDuration,
   sanitizeText,
   type ServerEvent,
 } from "../protocol.ts";
@@ -242,6 +243,21 @@ const SAMPLE_REQUESTS: ClientRequest[] = [
   { type: "quit", reason: "bye" },
   { type: "quit" },
   { type: "ping", token: "t1" },
+  { type: "pass", password: "s3cret" },
+  { type: "oper", password: "0per" },
+  { type: "kick", nick: "mallory", reason: "spam" },
+  { type: "kick", nick: "mallory" },
+  { type: "ban", target: "mallory", duration: "30m", reason: "spam links" },
+  { type: "ban", target: "10.0.0.1" },
+  { type: "ban", target: "mallory", reason: "no duration" },
+  { type: "unban", target: "10.0.0.1" },
+  { type: "bans" },
+  { type: "mute", nick: "mallory" },
+  { type: "unmute", nick: "mallory" },
+  { type: "topic", text: "release day" },
+  { type: "topic" },
+  { type: "motd", text: "be kind" },
+  { type: "motd" },
 ];
 
 Deno.test("text codec round-trips every request", () => {
@@ -264,6 +280,8 @@ Deno.test("every text command has a JSON request", () => {
 Deno.test("JSON codec round-trips every request, with ref", () => {
   const requests: ClientRequest[] = [
     { type: "hello", nick: "alice", room: "#dev" },
+    { type: "hello", nick: "alice", password: "pw" },
+    { type: "pong", token: "p1" },
     ...SAMPLE_REQUESTS,
     { type: "rooms", ref: "r1" },
   ];
@@ -359,6 +377,14 @@ const SAMPLE_EVENTS: ServerEvent[] = [
   { type: "notice", text: "hello" },
   { type: "error", code: "nick_taken", message: "taken", ref: "r" },
   { type: "pong", token: "t" },
+  { type: "ping", token: "p" },
+  { type: "topic", room: "#lobby", topic: "hi", by: "op", ts: 5 },
+  { type: "topic", room: "#lobby", topic: "" },
+  { type: "motd", lines: ["be kind", "have fun"] },
+  {
+    type: "bans",
+    bans: [{ address: "10.0.0.1", nick: "m", until: 0, reason: "spam" }],
+  },
   { type: "bye", reason: "Goodbye" },
 ];
 
@@ -407,4 +433,14 @@ Deno.test("EncodedEvent encodes once per codec however often it is asked", () =>
     '{"type":"notice","text":"hi"}\n',
   );
   assert.equal(new TextDecoder().decode(encoded.bytes("text")), "*** hi\n");
+});
+
+Deno.test("parseDuration reads ban durations", () => {
+  assert.equal(parseDuration("30s"), 30_000);
+  assert.equal(parseDuration("10m"), 600_000);
+  assert.equal(parseDuration("2h"), 7_200_000);
+  assert.equal(parseDuration("7d"), 604_800_000);
+  for (const text of ["", "10", "m", "1.5h", "-1d", "10y"]) {
+    assert.equal(parseDuration(text), undefined, text);
+  }
 });

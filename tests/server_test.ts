@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { connectionsDropTo, LineClient, startServer } from "./helpers.ts";
 
 Deno.test("text mode: greeting, refused nicknames asked again, welcome", async () => {
-  await using chat = startServer();
+  await using chat = await startServer();
   await using alice = await LineClient.text(chat.port, "alice");
   await using bob = await LineClient.connect(chat.port);
   await bob.expect("*** Welcome to tern. 1 person is here.");
@@ -25,7 +25,7 @@ Deno.test("text mode: greeting, refused nicknames asked again, welcome", async (
 });
 
 Deno.test("broadcast reaches everyone in the room but the sender", async () => {
-  await using chat = startServer();
+  await using chat = await startServer();
   await using alice = await LineClient.text(chat.port, "alice");
   await using bob = await LineClient.text(chat.port, "bob");
   await using carol = await LineClient.text(chat.port, "carol");
@@ -43,7 +43,7 @@ Deno.test("broadcast reaches everyone in the room but the sender", async () => {
 });
 
 Deno.test("private messages reach only their target", async () => {
-  await using chat = startServer();
+  await using chat = await startServer();
   await using alice = await LineClient.text(chat.port, "alice");
   await using bob = await LineClient.text(chat.port, "bob");
   await using carol = await LineClient.text(chat.port, "carol");
@@ -63,7 +63,7 @@ Deno.test("private messages reach only their target", async () => {
 });
 
 Deno.test("rooms keep their conversations apart", async () => {
-  await using chat = startServer();
+  await using chat = await startServer();
   await using alice = await LineClient.text(chat.port, "alice");
   await using bob = await LineClient.text(chat.port, "bob");
   await using carol = await LineClient.text(chat.port, "carol");
@@ -100,7 +100,7 @@ Deno.test("rooms keep their conversations apart", async () => {
 });
 
 Deno.test("an empty room disappears, #lobby stays", async () => {
-  await using chat = startServer();
+  await using chat = await startServer();
   await using alice = await LineClient.text(chat.port, "alice");
   await alice.send("/join #tmp");
   await alice.expect("*** alice joined #tmp");
@@ -112,7 +112,7 @@ Deno.test("an empty room disappears, #lobby stays", async () => {
 });
 
 Deno.test("rename is announced and a taken name refused", async () => {
-  await using chat = startServer();
+  await using chat = await startServer();
   await using alice = await LineClient.text(chat.port, "alice");
   await using bob = await LineClient.text(chat.port, "bob");
   await alice.send("/nick alicia");
@@ -131,7 +131,7 @@ Deno.test("rename is announced and a taken name refused", async () => {
 });
 
 Deno.test("joining a room replays its recent history", async () => {
-  await using chat = startServer({ historyLength: 3 });
+  await using chat = await startServer({ historyLength: 3 });
   await using alice = await LineClient.text(chat.port, "alice");
   for (const n of [1, 2, 3, 4]) await alice.send(`message ${n}`);
   await alice.send("/me is done");
@@ -153,7 +153,7 @@ Deno.test("joining a room replays its recent history", async () => {
 });
 
 Deno.test("an abrupt disconnect is announced and cleaned up", async () => {
-  await using chat = startServer();
+  await using chat = await startServer();
   await using alice = await LineClient.text(chat.port, "alice");
   const bob = await LineClient.text(chat.port, "bob");
   await bob.close();
@@ -164,7 +164,7 @@ Deno.test("an abrupt disconnect is announced and cleaned up", async () => {
 });
 
 Deno.test("a reset connection (unread data at close) is cleaned up", async () => {
-  await using chat = startServer();
+  await using chat = await startServer();
   await using alice = await LineClient.text(chat.port, "alice");
   // Never reading the greeting, then closing, makes the kernel send RST.
   const silent = await LineClient.connect(chat.port, false);
@@ -179,7 +179,7 @@ Deno.test("a reset connection (unread data at close) is cleaned up", async () =>
 });
 
 Deno.test("a half-closed client's last lines are handled before it leaves", async () => {
-  await using chat = startServer();
+  await using chat = await startServer();
   await using alice = await LineClient.text(chat.port, "alice");
   await using bob = await LineClient.connect(chat.port);
   await bob.sendBytes(new TextEncoder().encode("bob\nlast words\nno newline"));
@@ -192,7 +192,7 @@ Deno.test("a half-closed client's last lines are handled before it leaves", asyn
 });
 
 Deno.test("a connection dropped before choosing a nickname leaves no trace", async () => {
-  await using chat = startServer();
+  await using chat = await startServer();
   for (let i = 0; i < 20; i++) {
     const client = await LineClient.connect(chat.port);
     if (i % 2 === 0) await client.send('{"type":"hel');
@@ -204,7 +204,7 @@ Deno.test("a connection dropped before choosing a nickname leaves no trace", asy
 });
 
 Deno.test("/quit says goodbye, tells the room why, and closes", async () => {
-  await using chat = startServer();
+  await using chat = await startServer();
   await using alice = await LineClient.text(chat.port, "alice");
   await using bob = await LineClient.text(chat.port, "bob");
   await bob.send("/quit see you \x1b[31mtomorrow");
@@ -215,7 +215,7 @@ Deno.test("/quit says goodbye, tells the room why, and closes", async () => {
 });
 
 Deno.test("a client that stops reading is cut off while others keep receiving", async () => {
-  await using chat = startServer({
+  await using chat = await startServer({
     maxSendQueueBytes: 32 * 1024,
     writeTimeoutMs: 60_000,
   });
@@ -255,7 +255,7 @@ Deno.test("a client that stops reading is cut off while others keep receiving", 
 });
 
 Deno.test("a write stuck on a non-reader past the deadline disconnects it", async () => {
-  await using chat = startServer({
+  await using chat = await startServer({
     maxSendQueueBytes: 64 * 1024 * 1024,
     writeTimeoutMs: 300,
   });
@@ -275,7 +275,7 @@ Deno.test("a write stuck on a non-reader past the deadline disconnects it", asyn
 });
 
 Deno.test("every message arrives, in order, at text and JSON readers", async () => {
-  await using chat = startServer();
+  await using chat = await startServer();
   await using sender = await LineClient.text(chat.port, "sender");
   await using textReader = await LineClient.text(chat.port, "t");
   await using jsonReader = await LineClient.json(chat.port, "j");
@@ -292,7 +292,7 @@ Deno.test("every message arrives, in order, at text and JSON readers", async () 
 });
 
 Deno.test("lines over the limit are refused and the next line works", async () => {
-  await using chat = startServer({ maxLineBytes: 100 });
+  await using chat = await startServer({ maxLineBytes: 100 });
   await using alice = await LineClient.text(chat.port, "alice");
   await using bob = await LineClient.text(chat.port, "bob");
   await alice.send("z".repeat(100));
@@ -306,7 +306,7 @@ Deno.test("lines over the limit are refused and the next line works", async () =
 });
 
 Deno.test("escapes and controls never reach another terminal", async () => {
-  await using chat = startServer();
+  await using chat = await startServer();
   await using alice = await LineClient.text(chat.port, "alice");
   await using bob = await LineClient.text(chat.port, "bob");
   await alice.sendBytes(
@@ -322,7 +322,7 @@ Deno.test("escapes and controls never reach another terminal", async () => {
 });
 
 Deno.test("an HTTP request gets one line of explanation and is closed", async () => {
-  await using chat = startServer();
+  await using chat = await startServer();
   await using browser = await LineClient.connect(chat.port);
   await browser.send("GET / HTTP/1.1\r\nHost: localhost\r\n");
   await browser.expect(
@@ -332,7 +332,7 @@ Deno.test("an HTTP request gets one line of explanation and is closed", async ()
 });
 
 Deno.test("JSON mode: typed events with ids and times, and replies with ref", async () => {
-  await using chat = startServer();
+  await using chat = await startServer();
   await using text = await LineClient.text(chat.port, "texter");
   await using bot = await LineClient.connect(chat.port);
   await bot.sendJson({ type: "hello", nick: "bot", ref: "h1" });
@@ -370,7 +370,7 @@ Deno.test("JSON mode: typed events with ids and times, and replies with ref", as
 });
 
 Deno.test("JSON mode: every request a person can make works for a bot", async () => {
-  await using chat = startServer();
+  await using chat = await startServer();
   await using human = await LineClient.text(chat.port, "human");
   await using bot = await LineClient.json(chat.port, "bot");
   await bot.sendJson({ type: "action", text: "beeps" });
@@ -406,7 +406,7 @@ Deno.test("JSON mode: every request a person can make works for a bot", async ()
 });
 
 Deno.test("JSON mode: bad lines get error events and the connection stays", async () => {
-  await using chat = startServer();
+  await using chat = await startServer();
   await using bot = await LineClient.connect(chat.port);
   await bot.sendJson({ type: "message", text: "too early" });
   assert.equal((await bot.expectEvent("error")).code, "not_ready");
@@ -433,7 +433,7 @@ Deno.test("JSON mode: bad lines get error events and the connection stays", asyn
 });
 
 Deno.test("a JSON hello can name the first room", async () => {
-  await using chat = startServer();
+  await using chat = await startServer();
   await using bot = await LineClient.connect(chat.port);
   await bot.sendJson({ type: "hello", nick: "bot", room: "#ops" });
   await bot.expectEvent("join", (e) => e.room === "#ops");
@@ -442,7 +442,7 @@ Deno.test("a JSON hello can name the first room", async () => {
 });
 
 Deno.test("close() says goodbye to everyone and leaves no connection", async () => {
-  const chat = startServer();
+  const chat = await startServer();
   const alice = await LineClient.text(chat.port, "alice");
   const bot = await LineClient.json(chat.port, "bot");
   const lurker = await LineClient.connect(chat.port);

@@ -1,0 +1,213 @@
+/**
+ * The server's command line: flags, environment variables and the files they
+ * name (TLS certificate and key, message of the day), read into
+ * {@linkcode ServerOptions}. Any problem is a one-line {@linkcode UsageError}.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import {
+  LIMIT_SPECS,
+  type Limits,
+  limitsHelp,
+  parseLimitFlags,
+} from "./limits.ts";
+import { LOG_LEVELS, type LogFormat, Logger, type LogLevel } from "./log.ts";
+
+/** Default TCP port. */
+export const DEFAULT_PORT = 7000;
+
+/** Default TLS port, used when a certificate is given. */
+export const DEFAULT_TLS_PORT = 7443;
+
+/** Default listen address: loopback, so exposing the server is a choice. */
+export const DEFAULT_HOST = "127.0.0.1";
+
+/** Environment variable holding the server password. */
+export const PASSWORD_ENV = "TERN_PASSWORD";
+
+/** Environment variable holding the operator password. */
+export const OPER_PASSWORD_ENV = "TERN_OP_PASSWORD";
+
+/** A TLS listener's certificate chain and key, as PEM text. */
+export interface TlsOptions {
+  cert: string;
+  key: string;
+  port: number;
+}
+
+/** Where and how the server runs. */
+export interface ServerOptions {
+  /** Address to listen on. @default {"127.0.0.1"} */
+  hostname?: string;
+  /**
+   * Plain TCP port; 0 lets the system pick one, null turns the plain
+   * listener off (TLS only). @default {7000}
+   */
+  port?: number | null;
+  /** A TLS listener as well (or instead, with `port: null`). */
+  tls?: TlsOptions;
+  /** The name clients see in the welcome. @default {"tern"} */
+  name?: string;
+  /** Limits; anything left out takes its default. */
+  limits?: Partial<Limits>;
+  /** Where log lines go. @default a silent logger */
+  logger?: Logger;
+  /** A password every connection must give before it can talk. */
+  password?: string;
+  /** The password of `/oper`; without one there are no operators. */
+  operatorPassword?: string;
+  /** The message of the day, one entry per line. */
+  motd?: string[];
+}
+
+/** A command-line failure: printed as one line, exit code 2. */
+export class UsageError extends Error {}
+
+/** The first line of an error's message: flag errors are one line. */
+export function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split("\n")[0]!;
+}
+
+/** The `--help` text. */
+export const USAGE = `Usage: deno run -A server.ts [options]
+
+  --host HOST                 address to listen on (default ${DEFAULT_HOST})
+  --port PORT                 plain TCP port, 0 for any free one (default ${DEFAULT_PORT})
+  --no-plain                  no plain listener (with --tls-cert: TLS only)
+  --tls-cert FILE             PEM certificate chain: also listen with TLS
+  --tls-key FILE              PEM private key for --tls-cert
+  --tls-port PORT             TLS port (default ${DEFAULT_TLS_PORT})
+  --password PASSWORD         server password (or $${PASSWORD_ENV})
+  --op-password PASSWORD      operator password for /oper (or $${OPER_PASSWORD_ENV})
+  --motd FILE                 message of the day shown after login
+  --name NAME                 server name shown to clients (default tern)
+  --log-level LEVEL           debug, info, warn or error (default info)
+  --log-format FORMAT         text or json (default text)
+  --help                      show this help
+
+Limits:
+${limitsHelp()}`;
+
+function readPort(flag: string, text: string, fallback: number): number {
+  const port = text === "" ? fallback : Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new UsageError(
+      `--${flag} must be a whole number from 0 to 65535; got "${text}"`,
+    );
+  }
+  return port;
+}
+
+function readFile(flag: string, path: string): string {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch (error) {
+    throw new UsageError(`--${flag} ${path}: ${firstLine(error)}`);
+  }
+}
+
+/**
+ * An environment variable's value, or undefined when unset or not permitted.
+ * The permission is queried first: reading without it would make Deno stop
+ * and prompt in a terminal.
+ */
+export function readEnv(name: string): string | undefined {
+  const status = Deno.permissions.querySync({ name: "env", variable: name });
+  if (status.state !== "granted") return undefined;
+  const value = Deno.env.get(name);
+  return value === "" ? undefined : value;
+}
+
+/**
+ * Parses the command line into server options.
+ * @throws UsageError with a one-line message for any bad flag or file
+ */
+export function parseServerArgs(args: string[]): ServerOptions & {
+  help: boolean;
+} {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        host: { type: "string" },
+        port: { type: "string" },
+        "no-plain": { type: "boolean" },
+        "tls-cert": { type: "string" },
+        "tls-key": { type: "string" },
+        "tls-port": { type: "string" },
+        password: { type: "string" },
+        "op-password": { type: "string" },
+        motd: { type: "string" },
+        name: { type: "string" },
+        "log-level": { type: "string" },
+        "log-format": { type: "string" },
+        help: { type: "boolean", short: "h" },
+        ...Object.fromEntries(
+          LIMIT_SPECS.map((spec) => [spec.flag, { type: "string" as const }]),
+        ),
+      },
+    });
+  } catch (error) {
+    throw new UsageError(firstLine(error));
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const text = (flag: string) =>
+    typeof values[flag] === "string" ? values[flag] as string : undefined;
+  const help = values.help === true;
+  const limits = parseLimitFlags(values);
+  if (!limits.ok) throw new UsageError(limits.error);
+  const level = text("log-level") ?? "info";
+  const format = text("log-format") ?? "text";
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new UsageError(
+      `--log-level must be debug, info, warn or error; got "${level}"`,
+    );
+  }
+  if (format !== "text" && format !== "json") {
+    throw new UsageError(`--log-format must be text or json; got "${format}"`);
+  }
+  const port = values["no-plain"] === true
+    ? null
+    : readPort("port", text("port") ?? "", DEFAULT_PORT);
+  const certPath = text("tls-cert");
+  const keyPath = text("tls-key");
+  if ((certPath === undefined) !== (keyPath === undefined)) {
+    throw new UsageError("--tls-cert and --tls-key go together");
+  }
+  if (port === null && certPath === undefined) {
+    throw new UsageError("--no-plain needs --tls-cert and --tls-key");
+  }
+  const options: ServerOptions & { help: boolean } = {
+    help,
+    hostname: text("host") ?? DEFAULT_HOST,
+    port,
+    name: text("name") ?? "tern",
+    limits: limits.limits,
+    logger: new Logger(level as LogLevel, format as LogFormat),
+  };
+  if (help) return options;
+  if (certPath !== undefined && keyPath !== undefined) {
+    options.tls = {
+      cert: readFile("tls-cert", certPath),
+      key: readFile("tls-key", keyPath),
+      port: readPort("tls-port", text("tls-port") ?? "", DEFAULT_TLS_PORT),
+    };
+  }
+  const password = text("password") ?? readEnv(PASSWORD_ENV);
+  if (password !== undefined) options.password = password;
+  const operatorPassword = text("op-password") ?? readEnv(OPER_PASSWORD_ENV);
+  if (operatorPassword !== undefined) {
+    options.operatorPassword = operatorPassword;
+  }
+  const motdPath = text("motd");
+  if (motdPath !== undefined) {
+    options.motd = readFile("motd", motdPath).split(/\r?\n/);
+  }
+  return options;
+}

@@ -1,0 +1,129 @@
+/**
+ * What the command handlers need from the server, as an interface, and the
+ * small reply builders they share. commands.ts and operator_commands.ts are
+ * written against {@linkcode ChatHub}; server.ts implements it.
+ *
+ * @module
+ */
+
+import type { Limits } from "./limits.ts";
+import type { LogFields, LogLevel } from "./log.ts";
+import type { BanList } from "./moderation.ts";
+import type { NameRegistry } from "./names.ts";
+import {
+  errorEvent,
+  type LeaveReason,
+  type RoomMessage,
+  sanitizeText,
+  type ServerEvent,
+} from "./protocol.ts";
+import type { Room, Session } from "./session.ts";
+
+/** What the command handlers need from the server. */
+export interface ChatHub {
+  /** Shown to clients in the welcome. */
+  readonly serverName: string;
+  readonly limits: Readonly<Limits>;
+  /** Every open connection, logged in or not. */
+  readonly sessions: ReadonlySet<Session>;
+  /** Nicknames of logged-in sessions. */
+  readonly nicks: NameRegistry<Session>;
+  /** Rooms by their fold key. */
+  readonly rooms: ReadonlyMap<string, Room>;
+  /** Addresses kept out. */
+  readonly bans: BanList;
+  /** Fold keys of muted nicknames, so a mute survives a reconnect. */
+  readonly mutedNicks: Set<string>;
+  /** The message of the day, one entry per line. */
+  motd: string[];
+  /** Whether connections must give the server password. */
+  readonly passwordRequired: boolean;
+  /** Whether `given` is the server password. */
+  checkPassword(given: string): boolean;
+  /** Whether an operator password is configured at all. */
+  readonly operatorsEnabled: boolean;
+  /** Whether `given` is the operator password. */
+  checkOperPassword(given: string): boolean;
+  /** A fresh message id. */
+  nextMessageId(): number;
+  /** Server time in milliseconds since the epoch. */
+  now(): number;
+  /**
+   * Delivers `event` to every member of `room`. A text-mode `sender` gets no
+   * copy of its own line; a JSON-mode one does, as its confirmation with the
+   * message's id and time.
+   */
+  broadcast(room: Room, event: ServerEvent, sender?: Session): void;
+  /** Stores a room message in the room's history. */
+  remember(room: Room, message: RoomMessage): void;
+  /** Why `session` cannot enter room `name` now (full), or null if it can. */
+  roomRefusal(session: Session, name: string): string | null;
+  /**
+   * Moves `session` into the room named `name` (creating it), telling the old
+   * room it left and the new one it joined, and sending it the new room's
+   * recent history, topic and member list.
+   */
+  enterRoom(session: Session, name: string): void;
+  /** Ends a session, telling its room why. */
+  disconnect(session: Session, reason: LeaveReason, detail?: string): void;
+  /** Records a notable event; never given a secret. */
+  log(level: LogLevel, event: string, fields?: LogFields): void;
+}
+
+/** Longest away, quit or kick reason kept, in characters. */
+export const MAX_REASON_LENGTH = 200;
+
+/** Text of a reason, cleaned and shortened. */
+export function cleanReason(reason: string | undefined): string {
+  return sanitizeText(reason ?? "").slice(0, MAX_REASON_LENGTH);
+}
+
+/** `{ ref }` when the request carried one, for spreading into a reply. */
+export function withRef(ref: string | undefined): { ref?: string } {
+  return ref === undefined ? {} : { ref };
+}
+
+/** Counts a wrong password; returns true if the session was closed for it. */
+export function wrongPassword(
+  hub: ChatHub,
+  session: Session,
+  what: string,
+  ref: string | undefined,
+): boolean {
+  session.passwordAttempts++;
+  hub.log("warn", "bad_password", {
+    session: session.id,
+    address: session.address,
+    what,
+  });
+  if (session.passwordAttempts >= hub.limits.maxPasswordAttempts) {
+    hub.disconnect(session, "lost", `Too many wrong ${what} passwords`);
+    return true;
+  }
+  session.send(errorEvent("bad_password", `Wrong ${what} password`, ref));
+  return false;
+}
+
+/** The member list of a room, sorted by nickname. */
+export function whoEvent(room: Room): ServerEvent & { type: "who" } {
+  const members = [...room.members]
+    .filter((member) => member.nick !== null)
+    .map((member) => ({
+      nick: member.nick!,
+      ...(member.away === null ? {} : { away: member.away }),
+      ...(member.isOp ? { op: true } : {}),
+    }))
+    .sort((a, b) => a.nick.localeCompare(b.nick));
+  return { type: "who", room: room.name, members };
+}
+
+/** The topic event of a room, for joiners and `/topic`. */
+export function topicEvent(room: Room): ServerEvent & { type: "topic" } {
+  return {
+    type: "topic",
+    room: room.name,
+    topic: room.topic,
+    ...(room.topicBy === undefined ? {} : { by: room.topicBy }),
+    ...(room.topicAt === undefined ? {} : { ts: room.topicAt }),
+  };
+}
