@@ -26,7 +26,13 @@ import {
   type ServerEvent,
 } from "./protocol.ts";
 import { renderEvent } from "./render.ts";
-import { DEFAULT_HOST, DEFAULT_PORT, firstLine } from "./server.ts";
+import {
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  firstLine,
+  PASSWORD_ENV,
+  readEnv,
+} from "./config.ts";
 
 /** How the client was asked to run. */
 export interface ClientOptions {
@@ -35,14 +41,20 @@ export interface ClientOptions {
   nick: string | null;
   room: string | null;
   color: boolean;
+  /** Connect with TLS. */
+  tls: boolean;
+  /** A CA certificate (PEM) to trust besides the system's, for TLS. */
+  caCert: string | null;
+  /** The server password, if the server needs one. */
+  password: string | null;
 }
 
 /** Where input comes from and output goes. */
 export interface Terminal {
   /** Prints a line above the input line. */
   print(line: string): void;
-  /** Sets the prompt shown before the input line. */
-  setPrompt(prompt: string): void;
+  /** Sets the prompt shown before the input line; `masked` hides input. */
+  setPrompt(prompt: string, masked?: boolean): void;
   /** Input lines; ends on quit (Ctrl-C, Ctrl-D, end of piped input). */
   lines(): AsyncIterable<string>;
   /** Restores the terminal. */
@@ -83,7 +95,7 @@ export class PipeTerminal implements Terminal {
   }
 
   /** Pipes show no prompt. */
-  setPrompt(_prompt: string): void {}
+  setPrompt(_prompt: string, _masked?: boolean): void {}
 
   /** Lines from stdin until it ends. */
   async *lines(): AsyncIterable<string> {
@@ -109,6 +121,7 @@ export class PipeTerminal implements Terminal {
 export class TtyTerminal implements Terminal {
   #editor = new LineEditor();
   #prompt = "> ";
+  #masked = false;
   #raw = false;
 
   /** Puts stdin in raw mode so keys arrive one at a time. */
@@ -118,7 +131,7 @@ export class TtyTerminal implements Terminal {
   }
 
   #redraw(): void {
-    writeOut(this.#editor.render(this.#prompt, this.#columns()));
+    writeOut(this.#editor.render(this.#prompt, this.#columns(), this.#masked));
   }
 
   #columns(): number {
@@ -135,9 +148,11 @@ export class TtyTerminal implements Terminal {
     this.#redraw();
   }
 
-  /** Changes the prompt and redraws. */
-  setPrompt(prompt: string): void {
+  /** Changes the prompt and redraws; a masked line shows `*` per key. */
+  setPrompt(prompt: string, masked = false): void {
     this.#prompt = prompt;
+    this.#masked = masked;
+    this.#editor.secret = masked;
     this.#redraw();
   }
 
@@ -197,6 +212,9 @@ export class ChatClient {
   #terminal: Terminal;
   #nick: string | null;
   #room: string | null;
+  #password: string | null;
+  /** The next line typed is the server password, not a message. */
+  #askingPassword = false;
   #conn: Deno.Conn | null = null;
   #loggedIn = false;
   #pending: ClientRequest[] = [];
@@ -219,6 +237,7 @@ export class ChatClient {
     this.#terminal = terminal;
     this.#nick = options.nick;
     this.#room = options.room;
+    this.#password = options.password;
   }
 
   /** Runs until the person quits; resolves to the exit code. */
@@ -273,9 +292,12 @@ export class ChatClient {
   }
 
   #connect(): Promise<Deno.Conn> {
-    return Deno.connect({
-      hostname: this.#options.hostname,
-      port: this.#options.port,
+    const { hostname, port, tls, caCert } = this.#options;
+    if (!tls) return Deno.connect({ hostname, port });
+    return Deno.connectTls({
+      hostname,
+      port,
+      ...(caCert === null ? {} : { caCerts: [caCert] }),
     });
   }
 
@@ -284,6 +306,10 @@ export class ChatClient {
     if (this.#nick !== null) this.#hello(conn);
     const framer = new LineFramer(MAX_EVENT_LINE_BYTES);
     const buffer = new Uint8Array(64 * 1024);
+    // The server's text lines before its first JSON reply: a greeting,
+    // or why it turned us away, which is worth showing if it closes.
+    const greeting: string[] = [];
+    let answered = false;
     try {
       while (true) {
         const count = await conn.read(buffer);
@@ -293,13 +319,30 @@ export class ChatClient {
         for (const frame of frames) {
           if (frame.kind !== "line") continue;
           const event = decodeJsonEvent(frame.text);
-          if (event !== null) this.#onEvent(conn, event);
+          if (event !== null) {
+            answered = true;
+            this.#onEvent(conn, event);
+          } else if (!answered && greeting.length < 10) {
+            greeting.push(frame.text);
+          }
         }
         if (count === null) break;
       }
-    } catch {
-      // A reset or our own close: either way this connection is over.
+    } catch (error) {
+      if (!answered) greeting.push(`*** ${firstLine(error)}`);
     } finally {
+      if (!answered) {
+        for (const line of greeting.slice(-1)) {
+          for (
+            const text of renderEvent(
+              { type: "notice", text: line.replace(/^\*\*\* /, "") },
+              { self: this.#nick ?? "", color: this.#options.color },
+            )
+          ) {
+            this.#terminal.print(text);
+          }
+        }
+      }
       try {
         conn.close();
       } catch {
@@ -313,6 +356,7 @@ export class ChatClient {
       type: "hello",
       nick: this.#nick!,
       ...(this.#room === null ? {} : { room: this.#room }),
+      ...(this.#password === null ? {} : { password: this.#password }),
     });
   }
 
@@ -334,7 +378,14 @@ export class ChatClient {
       case "nick":
         if (event.old === self) this.#nick = event.nick;
         break;
+      case "ping":
+        this.#send(conn, { type: "pong", token: event.token });
+        return;
       case "error":
+        if (!this.#loggedIn && event.code === "bad_password") {
+          this.#onPasswordRefused(conn, event.message);
+          return;
+        }
         if (
           !this.#loggedIn &&
           (event.code === "nick_taken" || event.code === "nick_invalid")
@@ -368,7 +419,24 @@ export class ChatClient {
     }
   }
 
+  #onPasswordRefused(conn: Deno.Conn, message: string): void {
+    if (this.#terminal instanceof PipeTerminal) {
+      this.#fatal = `${message} (give it with --password or $${PASSWORD_ENV})`;
+      this.#quit.abort();
+      conn.close();
+      return;
+    }
+    this.#terminal.print(`!! ${message}`);
+    this.#password = null;
+    this.#askingPassword = true;
+    this.#updatePrompt();
+  }
+
   #updatePrompt(): void {
+    if (this.#askingPassword) {
+      this.#terminal.setPrompt("password> ", true);
+      return;
+    }
     this.#terminal.setPrompt(
       this.#nick === null
         ? "nickname> "
@@ -406,6 +474,13 @@ export class ChatClient {
 
   /** Handles one typed line; returns true once the person has quit. */
   #onInputLine(line: string): boolean {
+    if (this.#askingPassword) {
+      this.#askingPassword = false;
+      this.#password = line;
+      this.#updatePrompt();
+      if (this.#conn !== null && this.#nick !== null) this.#hello(this.#conn);
+      return false;
+    }
     if (this.#nick === null) {
       const nick = line.trim();
       if (nick === "") return false;
@@ -501,18 +576,13 @@ const USAGE = `Usage: deno run -A client.ts [options]
   --port PORT    server port (default ${DEFAULT_PORT})
   --nick NICK    nickname; asked for when not given
   --room ROOM    room to join instead of #lobby
+  --tls          connect with TLS
+  --ca FILE      trust this CA certificate (PEM) for --tls
+  --password PW  server password (or $${PASSWORD_ENV}; asked for in a terminal)
   --no-color     plain output (also when NO_COLOR is set)
   --help         show this help
 
 Type /help once connected for the chat's commands.`;
-
-function noColorRequested(): boolean {
-  try {
-    return (Deno.env.get("NO_COLOR") ?? "") !== "";
-  } catch {
-    return false;
-  }
-}
 
 /** Parses the command line; a string is the one-line error for bad flags. */
 export function parseClientArgs(
@@ -529,6 +599,9 @@ export function parseClientArgs(
         port: { type: "string" },
         nick: { type: "string" },
         room: { type: "string" },
+        tls: { type: "boolean" },
+        ca: { type: "string" },
+        password: { type: "string" },
         "no-color": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -540,14 +613,26 @@ export function parseClientArgs(
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     return `--port must be a whole number from 1 to 65535; got "${values.port}"`;
   }
+  let caCert: string | null = null;
+  if (values.ca !== undefined) {
+    if (values.tls !== true) return "--ca needs --tls";
+    try {
+      caCert = Deno.readTextFileSync(values.ca);
+    } catch (error) {
+      return `--ca ${values.ca}: ${firstLine(error)}`;
+    }
+  }
   return {
     help: values.help === true,
     hostname: values.host ?? DEFAULT_HOST,
     port,
     nick: values.nick ?? null,
     room: values.room ?? null,
-    color: values["no-color"] !== true && !noColorRequested() &&
+    color: values["no-color"] !== true && readEnv("NO_COLOR") === undefined &&
       Deno.stdout.isTerminal(),
+    tls: values.tls === true,
+    caCert,
+    password: values.password ?? readEnv(PASSWORD_ENV) ?? null,
   };
 }
 

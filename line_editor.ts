@@ -81,6 +81,8 @@ export class LineEditor {
   #draft: string[] = [];
   /** Bytes of an escape sequence split across reads. */
   #pendingEscape = "";
+  /** While set, submitted lines (passwords) are kept out of history. */
+  secret = false;
 
   /** The current line's text. */
   get text(): string {
@@ -128,7 +130,9 @@ export class LineEditor {
       case "\r":
       case "\n": {
         const line = this.text;
-        if (line.trim() !== "" && this.#history.at(-1) !== line) {
+        if (
+          !this.secret && line.trim() !== "" && this.#history.at(-1) !== line
+        ) {
           this.#history.push(line);
           if (this.#history.length > HISTORY_LIMIT) this.#history.shift();
         }
@@ -231,9 +235,10 @@ export class LineEditor {
 
   /**
    * The escape string that redraws the prompt and line in place, scrolled
-   * sideways so the cursor stays visible within `columns`.
+   * sideways so the cursor stays visible within `columns`; `masked` shows
+   * each character as `*` (for passwords).
    */
-  render(prompt: string, columns: number): string {
+  render(prompt: string, columns: number, masked = false): string {
     const promptWidth = [...prompt.replace(COLOR_CODE, "")]
       .reduce((sum, c) => sum + charWidth(c), 0);
     const room = Math.max(8, columns - promptWidth - 1);
@@ -254,7 +259,7 @@ export class LineEditor {
       const w = charWidth(this.#chars[i]!);
       if (visibleWidth + w > room) break;
       if (i < this.#cursor) cursorColumn += w;
-      visible += this.#chars[i];
+      visible += masked ? "*" : this.#chars[i];
       visibleWidth += w;
     }
     const moveTo = cursorColumn === 0 ? "" : `\x1b[${cursorColumn}C`;

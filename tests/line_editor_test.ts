@@ -83,3 +83,17 @@ Deno.test("LineEditor.render keeps the cursor visible on a narrow screen", () =>
     "cursor after the prompt",
   );
 });
+
+Deno.test("LineEditor keeps secret lines out of history and masks them", () => {
+  const editor = new LineEditor();
+  editor.feed("public\r");
+  editor.secret = true;
+  assert.deepEqual(editor.feed("hunter2\r"), [
+    { type: "submit", line: "hunter2" },
+  ]);
+  editor.feed("abc");
+  assert.ok(editor.render("password> ", 80, true).includes("password> ***"));
+  editor.secret = false;
+  editor.feed("\x15\x1b[A");
+  assert.equal(editor.text, "public", "the password was never recorded");
+});
