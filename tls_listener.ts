@@ -1,0 +1,252 @@
+/**
+ * The TLS listener, built on `node:tls` rather than `Deno.listenTls`.
+ *
+ * Why: a `Deno.TlsConn` closed before its handshake finishes keeps its TCP
+ * socket open until the handshake completes (the runtime finishes the
+ * handshake before shutting down), so a peer that connects and stays silent
+ * pins a file descriptor indefinitely, past any limit the server keeps.
+ * `node:tls` exposes the raw socket, which can be destroyed at once. This
+ * module enforces the handshake deadline on that raw socket (the runtime's
+ * own `handshakeTimeout` reports but does not close) and adapts each secured
+ * socket to the small part of `Deno.Conn` the server reads and writes.
+ *
+ * @module
+ */
+
+import type { Socket } from "node:net";
+import tls from "node:tls";
+
+/** What the server needs from an accepted connection, TCP or TLS. */
+export interface ChatConnection {
+  readonly remoteAddr: { hostname: string };
+  /** Like `Deno.Conn.read`: bytes read, or null at the end of the stream. */
+  read(buffer: Uint8Array): Promise<number | null>;
+  /** Like `Deno.Conn.write`: resolves once the bytes are handed on. */
+  write(bytes: Uint8Array): Promise<number>;
+  close(): void;
+}
+
+/** Where and how to listen. */
+export interface TlsListenerOptions {
+  hostname: string;
+  port: number;
+  /** PEM certificate chain. */
+  cert: string;
+  /** PEM private key. */
+  key: string;
+  /** Time a peer has to complete the handshake before it is dropped. */
+  handshakeTimeoutMs: number;
+  /** Handshakes in progress at once; more connections are dropped. */
+  maxPendingHandshakes: number;
+  /** Told about failed handshakes, for the log. */
+  onHandshakeError?: (address: string, message: string) => void;
+}
+
+/** Received bytes held before the socket is paused (flow control). */
+const READ_HIGH_WATER = 64 * 1024;
+
+/** A secured socket as a {@linkcode ChatConnection}. */
+class NodeTlsConnection implements ChatConnection {
+  readonly remoteAddr: { hostname: string };
+  #socket: tls.TLSSocket;
+  #chunks: Uint8Array[] = [];
+  #bufferedBytes = 0;
+  #ended = false;
+  #failure: string | null = null;
+  #closed = false;
+  #wake: (() => void) | null = null;
+
+  constructor(socket: tls.TLSSocket) {
+    this.#socket = socket;
+    this.remoteAddr = { hostname: socket.remoteAddress ?? "unknown" };
+    socket.on("data", (chunk: Uint8Array) => {
+      this.#chunks.push(chunk);
+      this.#bufferedBytes += chunk.length;
+      if (this.#bufferedBytes > READ_HIGH_WATER) socket.pause();
+      this.#notify();
+    });
+    socket.on("end", () => {
+      this.#ended = true;
+      this.#notify();
+    });
+    socket.on("close", () => {
+      this.#ended = true;
+      this.#notify();
+    });
+    socket.on("error", (error: Error) => {
+      this.#failure = error.message;
+      this.#notify();
+    });
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = null;
+    wake?.();
+  }
+
+  async read(buffer: Uint8Array): Promise<number | null> {
+    while (true) {
+      if (this.#closed) throw new Deno.errors.BadResource("Connection closed");
+      const chunk = this.#chunks[0];
+      if (chunk !== undefined) {
+        const count = Math.min(chunk.length, buffer.length);
+        buffer.set(chunk.subarray(0, count));
+        if (count === chunk.length) this.#chunks.shift();
+        else this.#chunks[0] = chunk.subarray(count);
+        this.#bufferedBytes -= count;
+        if (this.#bufferedBytes <= READ_HIGH_WATER / 2) this.#socket.resume();
+        return count;
+      }
+      if (this.#failure !== null) {
+        throw new Deno.errors.ConnectionReset(this.#failure);
+      }
+      if (this.#ended) return null;
+      await new Promise<void>((resolve) => this.#wake = resolve);
+    }
+  }
+
+  write(bytes: Uint8Array): Promise<number> {
+    return new Promise((resolve, reject) => {
+      if (this.#closed || this.#socket.destroyed) {
+        reject(new Deno.errors.BrokenPipe("Connection closed"));
+        return;
+      }
+      this.#socket.write(bytes, (error?: Error | null) => {
+        if (error) reject(new Deno.errors.BrokenPipe(error.message));
+        else resolve(bytes.length);
+      });
+    });
+  }
+
+  close(): void {
+    if (this.#closed) throw new Deno.errors.BadResource("Already closed");
+    this.#closed = true;
+    this.#socket.destroy();
+    this.#notify();
+  }
+}
+
+/** A TLS listener whose accepted connections are already secured. */
+export class TlsListener {
+  #server: tls.Server;
+  #options: TlsListenerOptions;
+  /** Raw sockets still in their handshake, by "address port". */
+  #handshaking = new Map<string, Socket>();
+  #ready: ChatConnection[] = [];
+  #waiting: Array<{
+    resolve: (conn: ChatConnection) => void;
+    reject: (error: Error) => void;
+  }> = [];
+  #closed = false;
+  #addr: Deno.NetAddr | null = null;
+
+  private constructor(options: TlsListenerOptions) {
+    this.#options = options;
+    this.#server = tls.createServer({ cert: options.cert, key: options.key });
+    this.#server.on("connection", (raw: Socket) => this.#onConnection(raw));
+    this.#server.on("secureConnection", (socket: tls.TLSSocket) => {
+      this.#handshaking.delete(`${socket.remoteAddress} ${socket.remotePort}`);
+      this.#deliver(new NodeTlsConnection(socket));
+    });
+    this.#server.on(
+      "tlsClientError",
+      (error: Error, socket: tls.TLSSocket) => {
+        options.onHandshakeError?.(
+          socket.remoteAddress ?? "unknown",
+          error.message,
+        );
+        this.#drop(`${socket.remoteAddress} ${socket.remotePort}`);
+        socket.destroy();
+      },
+    );
+    this.#server.on("error", () => {
+      // Listener errors surface through accept() rejecting after close.
+    });
+  }
+
+  /**
+   * Binds and starts listening.
+   * @throws the bind error (address in use, permission) as Deno would
+   */
+  static async open(options: TlsListenerOptions): Promise<TlsListener> {
+    const listener = new TlsListener(options);
+    await new Promise<void>((resolve, reject) => {
+      listener.#server.once("error", reject);
+      listener.#server.listen(options.port, options.hostname, () => {
+        listener.#server.off("error", reject);
+        resolve();
+      });
+    });
+    const address = listener.#server.address();
+    if (address === null || typeof address === "string") {
+      throw new Error("TLS listener has no address");
+    }
+    listener.#addr = {
+      transport: "tcp",
+      hostname: address.address,
+      port: address.port,
+    };
+    return listener;
+  }
+
+  /** The bound address. */
+  get addr(): Deno.NetAddr {
+    return this.#addr!;
+  }
+
+  #onConnection(raw: Socket): void {
+    raw.on("error", () => {
+      // Reported through tlsClientError or the connection's own handler.
+    });
+    if (this.#handshaking.size >= this.#options.maxPendingHandshakes) {
+      raw.destroy();
+      return;
+    }
+    const key = `${raw.remoteAddress} ${raw.remotePort}`;
+    this.#handshaking.set(key, raw);
+    const deadline = setTimeout(() => {
+      if (this.#handshaking.get(key) === raw) this.#drop(key);
+    }, this.#options.handshakeTimeoutMs);
+    raw.once("close", () => {
+      clearTimeout(deadline);
+      if (this.#handshaking.get(key) === raw) this.#handshaking.delete(key);
+    });
+  }
+
+  #drop(key: string): void {
+    const raw = this.#handshaking.get(key);
+    this.#handshaking.delete(key);
+    raw?.destroy();
+  }
+
+  #deliver(conn: ChatConnection): void {
+    const waiter = this.#waiting.shift();
+    if (waiter !== undefined) waiter.resolve(conn);
+    else this.#ready.push(conn);
+  }
+
+  /** The next secured connection; rejects once the listener is closed. */
+  accept(): Promise<ChatConnection> {
+    const ready = this.#ready.shift();
+    if (ready !== undefined) return Promise.resolve(ready);
+    if (this.#closed) {
+      return Promise.reject(new Deno.errors.BadResource("Listener closed"));
+    }
+    return new Promise((resolve, reject) =>
+      this.#waiting.push({ resolve, reject })
+    );
+  }
+
+  /** Stops listening and drops every connection still in its handshake. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#server.close();
+    for (const key of [...this.#handshaking.keys()]) this.#drop(key);
+    for (const conn of this.#ready.splice(0)) conn.close();
+    for (const waiter of this.#waiting.splice(0)) {
+      waiter.reject(new Deno.errors.BadResource("Listener closed"));
+    }
+  }
+}
