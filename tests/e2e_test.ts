@@ -11,6 +11,20 @@ import { LineClient, LineStream, WAIT_MS, within } from "./helpers.ts";
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const encoder = new TextEncoder();
 
+/**
+ * The permission flags of a deno.json task, so the programs run here with
+ * exactly what the README's commands grant them.
+ */
+function taskPermissions(task: string): string[] {
+  const config = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`));
+  return String(config.tasks[task]).split(/\s+/)
+    .filter((word) => word.startsWith("--allow-"));
+}
+const PERMISSIONS: Record<string, string[]> = {
+  "server.ts": taskPermissions("start"),
+  "client.ts": taskPermissions("client"),
+};
+
 /** A child process with its output read line by line. */
 class Program implements AsyncDisposable {
   readonly child: Deno.ChildProcess;
@@ -24,14 +38,7 @@ class Program implements AsyncDisposable {
    */
   constructor(command: string | string[], args: string[], stdin: boolean) {
     const [program, ...programArgs] = typeof command === "string"
-      ? [
-        Deno.execPath(),
-        "run",
-        "--allow-net",
-        "--allow-env=NO_COLOR",
-        command,
-        ...args,
-      ]
+      ? [Deno.execPath(), "run", ...PERMISSIONS[command]!, command, ...args]
       : command;
     this.child = new Deno.Command(program!, {
       args: programArgs,
@@ -91,8 +98,7 @@ class TerminalProgram extends Program {
     const client = [
       Deno.execPath(),
       "run",
-      "--allow-net",
-      "--allow-env=NO_COLOR",
+      ...PERMISSIONS["client.ts"]!,
       "client.ts",
       "--port",
       String(port),
