@@ -291,14 +291,23 @@ export class ChatClient {
     return 0;
   }
 
-  #connect(): Promise<Deno.Conn> {
+  async #connect(): Promise<Deno.Conn> {
     const { hostname, port, tls, caCert } = this.#options;
-    if (!tls) return Deno.connect({ hostname, port });
-    return Deno.connectTls({
+    if (!tls) return await Deno.connect({ hostname, port });
+    const conn = await Deno.connectTls({
       hostname,
       port,
       ...(caCert === null ? {} : { caCerts: [caCert] }),
     });
+    // Settle the handshake here, so a certificate the client does not trust
+    // is a failure to connect rather than a connection that drops later.
+    try {
+      await conn.handshake();
+    } catch (error) {
+      conn.close();
+      throw error;
+    }
+    return conn;
   }
 
   /** Logs in on `conn` and shows its events until it closes. */

@@ -36,7 +36,12 @@ class Program implements AsyncDisposable {
    * @param command a Deno script with its arguments (run with the README's
    *   permissions), or a whole command line as an array
    */
-  constructor(command: string | string[], args: string[], stdin: boolean) {
+  constructor(
+    command: string | string[],
+    args: string[],
+    stdin: boolean,
+    env: Record<string, string> = {},
+  ) {
     const [program, ...programArgs] = typeof command === "string"
       ? [Deno.execPath(), "run", ...PERMISSIONS[command]!, command, ...args]
       : command;
@@ -46,7 +51,7 @@ class Program implements AsyncDisposable {
       stdin: stdin ? "piped" : "null",
       stdout: "piped",
       stderr: "piped",
-      env: { NO_COLOR: "1" },
+      env: { NO_COLOR: "1", ...env },
     }).spawn();
     this.stdout = new LineStream(this.child.stdout);
     this.stderr = new LineStream(this.child.stderr);
@@ -319,4 +324,118 @@ Deno.test("e2e: in a terminal, Ctrl-D on an empty line quits with status 0", asy
   await alice.keys("x\x7f\x04");
   assert.equal(await alice.exit(), 0);
   await bob.expect("*** alice left #lobby (quit)");
+});
+
+Deno.test("e2e: the client over TLS with the right CA talks; with the wrong one exits 1", async () => {
+  const fixtures = `${ROOT}/tests/fixtures`;
+  await using server = await startServerProcess([
+    "--port",
+    "0",
+    "--tls-cert",
+    `${fixtures}/server.pem`,
+    "--tls-key",
+    `${fixtures}/server.key`,
+    "--tls-port",
+    "0",
+  ]);
+  const tlsLine = await server.stdout.expect(/ listening on .* \(TLS\)$/);
+  const tlsPort = Number(tlsLine.match(/:(\d+) \(TLS\)$/)![1]);
+  await using nc = await LineClient.text(server.port, "plain");
+  await using alice = startClient(
+    tlsPort,
+    "--nick",
+    "alice",
+    "--tls",
+    "--ca",
+    `${fixtures}/ca.pem`,
+  );
+  await nc.expect("*** alice joined #lobby", 15_000);
+  await alice.type("secret plans");
+  await nc.expect("<alice> secret plans");
+  await alice.type("/quit");
+  assert.equal(await alice.exit(), 0);
+
+  await using wrong = startClient(
+    tlsPort,
+    "--nick",
+    "mallory",
+    "--tls",
+    "--ca",
+    `${fixtures}/other-ca.pem`,
+  );
+  assert.equal(await wrong.exit(15_000), 1);
+  assert.equal(wrong.stderr.received.length, 1);
+  assert.match(
+    wrong.stderr.received[0]!,
+    /^client: cannot connect to .*UnknownIssuer/,
+  );
+});
+
+Deno.test("e2e: a server password from the environment; the client gives it or exits 1", async () => {
+  const server = new Program(
+    "server.ts",
+    ["--host", "127.0.0.1", "--port", "0"],
+    false,
+    {
+      TERN_PASSWORD: "hunter22",
+    },
+  );
+  try {
+    const line = await server.stdout.expect(/ listening on /, 15_000);
+    const port = Number(line.split(":").at(-1));
+    await using refused = startClient(
+      port,
+      "--nick",
+      "eve",
+      "--password",
+      "guess",
+    );
+    assert.equal(await refused.exit(15_000), 1);
+    assert.match(
+      refused.stderr.received.join("\n"),
+      /^client: Wrong server password/,
+    );
+    await using bob = startClient(
+      port,
+      "--nick",
+      "bob",
+      "--password",
+      "hunter22",
+    );
+    await bob.stdout.expect("-- Connected to tern as bob", 15_000);
+    await bob.type("/quit");
+    assert.equal(await bob.exit(), 0);
+  } finally {
+    await server[Symbol.asyncDispose]();
+  }
+});
+
+Deno.test("e2e: the accept loop survives running out of file descriptors", async () => {
+  // Few descriptors: the runtime itself uses some, so about a dozen
+  // connections exhaust the rest and accept() starts failing.
+  const deno = [
+    Deno.execPath(),
+    "run",
+    ...PERMISSIONS["server.ts"]!,
+    "server.ts",
+  ];
+  const command = `ulimit -n 48 && exec ${
+    deno.map((w) => `'${w}'`).join(" ")
+  } --host 127.0.0.1 --port 0 --max-per-address 0`;
+  await using server = new Program(["sh", "-c", command], [], false);
+  const line = await server.stdout.expect(/ listening on /, 15_000);
+  const port = Number(line.split(":").at(-1));
+  const hogs: Deno.TcpConn[] = [];
+  try {
+    for (let i = 0; i < 60; i++) {
+      hogs.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+    }
+    await server.stderr.expect(/accept_failed .*Too many open files/, 15_000);
+  } finally {
+    for (const hog of hogs) hog.close();
+  }
+  // With descriptors free again, a newcomer is served as usual.
+  await using nc = await LineClient.connect(port);
+  await nc.send("survivor");
+  await nc.expect("*** survivor joined #lobby", 15_000);
 });
