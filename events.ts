@@ -1,0 +1,215 @@
+/**
+ * The event model both codecs share: every request a client may make
+ * ({@linkcode ClientRequest}) and every event the server sends
+ * ({@linkcode ServerEvent}), as discriminated unions. Types and small
+ * constructors only.
+ *
+ * @module
+ */
+
+/** Version of the JSON protocol, sent in `welcome` so bots can check it. */
+export const PROTOCOL_VERSION = 1;
+
+/** The room every connection starts in, and returns to on `/part`. */
+export const LOBBY = "#lobby";
+
+/** Stable machine-readable reasons carried by every `error` event. */
+export type ErrorCode =
+  | "line_too_long"
+  | "bad_json"
+  | "bad_request"
+  | "unknown_type"
+  | "unknown_command"
+  | "usage"
+  | "not_ready"
+  | "nick_invalid"
+  | "nick_taken"
+  | "room_invalid"
+  | "no_such_nick"
+  | "already_there"
+  | "bad_password"
+  | "not_permitted"
+  | "muted"
+  | "rate_limited"
+  | "full"
+  | "internal";
+
+/** Why somebody left a room. */
+export type LeaveReason =
+  | "part"
+  | "quit"
+  | "lost"
+  | "kicked"
+  | "banned"
+  | "flood"
+  | "slow"
+  | "timeout"
+  | "shutdown";
+
+/** A room line as stored in history and delivered live. */
+export interface RoomMessage {
+  type: "message" | "action";
+  /** Server-assigned, increasing over the server's life. */
+  id: number;
+  /** Server time, milliseconds since the epoch. */
+  ts: number;
+  room: string;
+  from: string;
+  text: string;
+}
+
+/** One row of a `rooms` reply. */
+export interface RoomSummary {
+  name: string;
+  members: number;
+}
+
+/** One row of a `who` reply. */
+export interface MemberSummary {
+  nick: string;
+  /** Present when the member is away; may be empty when no reason was given. */
+  away?: string;
+  /** Present (true) when the member is an operator. */
+  op?: boolean;
+}
+
+/** One row of a `bans` reply. */
+export interface BanSummary {
+  /** The banned IP address. */
+  address: string;
+  /** The nickname that was using it, when the ban was by nickname. */
+  nick?: string;
+  /** When the ban ends, in milliseconds since the epoch; absent if never. */
+  until?: number;
+  reason?: string;
+}
+
+/** One row of the `help` reply. */
+export interface CommandHelp {
+  usage: string;
+  summary: string;
+  /** Present (true) for commands only operators may use. */
+  operator?: boolean;
+}
+
+/**
+ * Everything a client may ask of the server. In JSON mode each is one object
+ * per line; in text mode a plain line is a `message` and `/commands` map onto
+ * the rest. `ref` is chosen by the client and echoed on the direct reply.
+ */
+export type ClientRequest =
+  | {
+    type: "hello";
+    nick: string;
+    room?: string;
+    password?: string;
+    ref?: string;
+  }
+  | { type: "pass"; password: string; ref?: string }
+  | { type: "message"; text: string; ref?: string }
+  | { type: "action"; text: string; ref?: string }
+  | { type: "private"; to: string; text: string; ref?: string }
+  | { type: "nick"; nick: string; ref?: string }
+  | { type: "join"; room: string; ref?: string }
+  | { type: "part"; ref?: string }
+  | { type: "rooms"; ref?: string }
+  | { type: "who"; room?: string; ref?: string }
+  | { type: "away"; reason?: string; ref?: string }
+  | { type: "back"; ref?: string }
+  | { type: "help"; ref?: string }
+  | { type: "quit"; reason?: string; ref?: string }
+  | { type: "ping"; token?: string; ref?: string }
+  | { type: "pong"; token: string; ref?: string }
+  | { type: "oper"; password: string; ref?: string }
+  | { type: "kick"; nick: string; reason?: string; ref?: string }
+  | {
+    type: "ban";
+    target: string;
+    duration?: string;
+    reason?: string;
+    ref?: string;
+  }
+  | { type: "unban"; target: string; ref?: string }
+  | { type: "bans"; ref?: string }
+  | { type: "mute"; nick: string; ref?: string }
+  | { type: "unmute"; nick: string; ref?: string }
+  | { type: "topic"; text?: string; ref?: string }
+  | { type: "motd"; text?: string; ref?: string };
+
+/** The `type` of every request, for exhaustive tables. */
+export type RequestType = ClientRequest["type"];
+
+/** An error reply: the value a bad line or a refused request becomes. */
+export interface ErrorEvent {
+  type: "error";
+  code: ErrorCode;
+  message: string;
+  ref?: string;
+}
+
+/** Everything the server sends. Encoded once per codec however many receive it. */
+export type ServerEvent =
+  | {
+    type: "welcome";
+    nick: string;
+    server: string;
+    version: number;
+    ref?: string;
+  }
+  | RoomMessage
+  | {
+    type: "private";
+    id: number;
+    ts: number;
+    from: string;
+    to: string;
+    text: string;
+  }
+  | { type: "join"; ts: number; room: string; nick: string }
+  | {
+    type: "leave";
+    ts: number;
+    room: string;
+    nick: string;
+    reason: LeaveReason;
+    message?: string;
+  }
+  | { type: "nick"; ts: number; room: string; old: string; nick: string }
+  | { type: "away"; ts: number; room: string; nick: string; reason: string }
+  | { type: "back"; ts: number; room: string; nick: string }
+  | { type: "rooms"; rooms: RoomSummary[]; ref?: string }
+  | { type: "who"; room: string; members: MemberSummary[]; ref?: string }
+  | { type: "history"; room: string; messages: RoomMessage[]; ref?: string }
+  | { type: "help"; commands: CommandHelp[]; ref?: string }
+  | { type: "notice"; text: string; ref?: string }
+  | ErrorEvent
+  | { type: "pong"; token?: string; ref?: string }
+  | { type: "ping"; token: string }
+  | {
+    type: "topic";
+    room: string;
+    topic: string;
+    by?: string;
+    ts?: number;
+    ref?: string;
+  }
+  | { type: "motd"; lines: string[]; ref?: string }
+  | { type: "bans"; bans: BanSummary[]; ref?: string }
+  | { type: "bye"; reason: string };
+
+/** The `type` of every event, for exhaustive tables. */
+export type EventType = ServerEvent["type"];
+
+/** Builds an error event. */
+export function errorEvent(
+  code: ErrorCode,
+  message: string,
+  ref?: string,
+): ErrorEvent {
+  return ref === undefined ? { type: "error", code, message } : {
+    type: "error",
+    code,
+    message,
+    ref,
+  };
+}

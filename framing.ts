@@ -1,0 +1,174 @@
+/**
+ * Framing and cleaning of text from the wire: a bounded line framer over a
+ * byte stream, and {@linkcode sanitizeText}, which decides what may reach
+ * another person's terminal. Pure.
+ *
+ * @module
+ */
+
+/**
+ * Longest line accepted from a peer, in bytes without the newline. Mature line
+ * servers cap a control line at 4 KiB (NATS), so a hostile peer cannot make the
+ * server buffer without bound.
+ * @default {4096}
+ */
+export const DEFAULT_MAX_LINE_BYTES = 4096;
+
+/** One unit the framer produces: a decoded line, or notice of a discarded one. */
+export type Frame =
+  | { kind: "line"; text: string }
+  | { kind: "too_long"; limit: number };
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/**
+ * Splits a byte stream into lines on LF (an optional CR before it is
+ * dropped), decoding each whole line as UTF-8 so a character split across two
+ * reads is never decoded in halves; invalid bytes become U+FFFD.
+ *
+ * A line longer than `maxLineBytes` yields one `too_long` frame as soon as the
+ * limit is passed, and the rest of it is discarded up to its newline without
+ * being buffered: the framer never holds more than `maxLineBytes` bytes.
+ *
+ * @example Lines split across reads
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LineFramer } from "./protocol.ts";
+ * const framer = new LineFramer(64);
+ * const bytes = new TextEncoder().encode("hel");
+ * assert.deepEqual(framer.push(bytes), []);
+ * assert.deepEqual(framer.push(new TextEncoder().encode("lo\r\nx\n")), [
+ *   { kind: "line", text: "hello" },
+ *   { kind: "line", text: "x" },
+ * ]);
+ * ```
+ */
+export class LineFramer {
+  readonly maxLineBytes: number;
+  #pending: Uint8Array | null = null;
+  #pendingLength = 0;
+  #discarding = false;
+  static readonly #decoder = new TextDecoder("utf-8", { ignoreBOM: false });
+
+  /** @param maxLineBytes longest accepted line, without its newline */
+  constructor(maxLineBytes: number = DEFAULT_MAX_LINE_BYTES) {
+    this.maxLineBytes = maxLineBytes;
+  }
+
+  /** Bytes held for an unfinished line; bounded by `maxLineBytes`. */
+  get bufferedBytes(): number {
+    return this.#pendingLength;
+  }
+
+  /** Feeds one chunk read from the peer; returns the frames it completes. */
+  push(chunk: Uint8Array): Frame[] {
+    const frames: Frame[] = [];
+    let start = 0;
+    while (start < chunk.length) {
+      const newline = chunk.indexOf(LF, start);
+      const end = newline === -1 ? chunk.length : newline;
+      if (this.#discarding) {
+        if (newline !== -1) this.#discarding = false;
+      } else if (this.#pendingLength + (end - start) > this.maxLineBytes + 1) {
+        // +1 leaves room for the CR of a CRLF that lands exactly at the limit.
+        this.#dropPending();
+        frames.push({ kind: "too_long", limit: this.maxLineBytes });
+        if (newline === -1) this.#discarding = true;
+      } else if (newline === -1) {
+        this.#append(chunk.subarray(start, end));
+      } else {
+        const line = this.#takeLine(chunk.subarray(start, end));
+        if (line === null) {
+          frames.push({ kind: "too_long", limit: this.maxLineBytes });
+        } else {
+          frames.push({ kind: "line", text: line });
+        }
+      }
+      start = newline === -1 ? chunk.length : newline + 1;
+    }
+    return frames;
+  }
+
+  /**
+   * Ends the stream: a final line without a newline is still delivered, as a
+   * pipe into `nc` often omits the last newline.
+   */
+  end(): Frame[] {
+    if (this.#discarding || this.#pendingLength === 0) {
+      this.#discarding = false;
+      this.#dropPending();
+      return [];
+    }
+    const line = this.#takeLine(new Uint8Array(0));
+    return line === null ? [] : [{ kind: "line", text: line }];
+  }
+
+  #append(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    this.#pending ??= new Uint8Array(this.maxLineBytes + 1);
+    this.#pending.set(bytes, this.#pendingLength);
+    this.#pendingLength += bytes.length;
+  }
+
+  /** Joins the pending bytes with `tail`, strips one trailing CR, decodes. */
+  #takeLine(tail: Uint8Array): string | null {
+    let bytes = tail;
+    if (this.#pendingLength > 0 && this.#pending) {
+      this.#append(tail);
+      bytes = this.#pending.subarray(0, this.#pendingLength);
+    }
+    let length = bytes.length;
+    if (length > 0 && bytes[length - 1] === CR) length--;
+    const text = length > this.maxLineBytes
+      ? null
+      : LineFramer.#decoder.decode(bytes.subarray(0, length));
+    this.#dropPending();
+    return text;
+  }
+
+  #dropPending(): void {
+    this.#pendingLength = 0;
+    // A long line's buffer is released so idle connections stay small.
+    this.#pending = null;
+  }
+}
+
+/**
+ * ANSI/VT escape sequences: CSI (`ESC [` or the 8-bit U+009B), OSC (`ESC ]`
+ * up to BEL or ST), DCS/SOS/PM/APC strings, and two-character escapes.
+ */
+const ESCAPE_SEQUENCE =
+  // deno-lint-ignore no-control-regex -- matching escapes is the point
+  /\x1b\[[0-?]*[ -/]*[@-~]?|\x9b[0-?]*[ -/]*[@-~]?|\x1b\][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?|\x1b[PX^_][^\x1b\x9c]*(?:\x1b\\|\x9c)?|\x1b[ -~]?/g;
+
+/** Whitespace controls that become a plain space rather than vanish. */
+const CONTROL_WHITESPACE = /[\t\n\v\f\r\u0085\u2028\u2029]/g;
+
+/**
+ * Other control characters, and the bidirectional overrides, embeddings and
+ * isolates that can reorder what a reader sees (CVE-2021-42574). Zero-width
+ * joiners stay: emoji sequences and several scripts need them.
+ */
+const INVISIBLE_CONTROLS =
+  /[\p{Cc}\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufff9-\ufffb]/gu;
+
+/**
+ * Makes text safe to print on another person's terminal: escape sequences and
+ * control characters are removed, line breaks and tabs become spaces, and
+ * surrounding whitespace is trimmed.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sanitizeText } from "./protocol.ts";
+ * assert.equal(sanitizeText("\x1b[2Jhi\x07 there\n"), "hi there");
+ * ```
+ */
+export function sanitizeText(text: string): string {
+  return text
+    .replace(ESCAPE_SEQUENCE, "")
+    .replace(CONTROL_WHITESPACE, " ")
+    .replace(INVISIBLE_CONTROLS, "")
+    .trim();
+}
