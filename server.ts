@@ -29,6 +29,7 @@ import {
   USAGE,
   UsageError,
 } from "./config.ts";
+import { dueDeadline, sweepIntervalMs } from "./deadlines.ts";
 import { type ChatHub, topicEvent, whoEvent } from "./hub.ts";
 import {
   DEFAULT_LIMITS,
@@ -168,7 +169,10 @@ export class ChatServer implements ChatHub, SessionOwner {
     this.#acceptLoops = this.#listeners.map((listener) =>
       this.#accept(listener)
     );
-    this.#sweeper = setInterval(() => this.#sweep(), this.#sweepIntervalMs());
+    this.#sweeper = setInterval(
+      () => this.#sweep(),
+      sweepIntervalMs(this.limits),
+    );
     for (const [kind, address] of Object.entries(addresses)) {
       if (address === null) continue;
       this.#log.info("listen", {
@@ -623,59 +627,34 @@ export class ChatServer implements ChatHub, SessionOwner {
   }
 
   /**
-   * One timer for every connection's deadlines, rather than one each: login,
-   * pings for JSON clients, idle text clients, and writes stuck on a peer
-   * that does not read.
+   * One timer for every connection's deadlines, rather than one each;
+   * deadlines.ts decides what is due.
    */
   #sweep(): void {
     const now = this.now();
-    const limits = this.limits;
     for (const session of this.sessions) {
-      if (session.state === "closing") continue;
-      const silentFor = now - session.lastInputAt;
-      const writeSince = session.outbound.writePendingSince;
-      if (writeSince !== 0 && now - writeSince > limits.writeTimeoutMs) {
-        this.disconnect(
-          session,
-          "slow",
-          `a write waited more than ${limits.writeTimeoutMs} ms`,
-        );
-      } else if (
-        session.state === "login" &&
-        now - session.connectedAt > limits.loginTimeoutMs
-      ) {
-        this.disconnect(session, "timeout", "login took too long");
-      } else if (session.state !== "active") {
-        continue;
-      } else if (session.codec === "json") {
-        if (session.pingToken === null && silentFor > limits.pingIntervalMs) {
-          session.pingToken = String(now);
-          session.pingSentAt = now;
-          session.send({ type: "ping", token: session.pingToken });
-        } else if (
-          session.pingToken !== null &&
-          now - session.pingSentAt > limits.pingTimeoutMs
-        ) {
-          this.disconnect(session, "timeout", "no answer to ping");
-        }
-      } else if (
-        limits.idleTimeoutMs > 0 && silentFor > limits.idleTimeoutMs
-      ) {
-        this.disconnect(session, "timeout", "idle too long");
+      const due = dueDeadline(
+        {
+          state: session.state,
+          codec: session.codec,
+          connectedAt: session.connectedAt,
+          lastInputAt: session.lastInputAt,
+          pingToken: session.pingToken,
+          pingSentAt: session.pingSentAt,
+          writePendingSince: session.outbound.writePendingSince,
+        },
+        now,
+        this.limits,
+      );
+      if (due === null) continue;
+      if (due.action === "ping") {
+        session.pingToken = String(now);
+        session.pingSentAt = now;
+        session.send({ type: "ping", token: session.pingToken });
+      } else {
+        this.disconnect(session, due.reason, due.detail);
       }
     }
-  }
-
-  #sweepIntervalMs(): number {
-    const limits = this.limits;
-    const deadlines = [
-      limits.writeTimeoutMs,
-      limits.loginTimeoutMs,
-      limits.pingIntervalMs,
-      limits.pingTimeoutMs,
-      ...(limits.idleTimeoutMs > 0 ? [limits.idleTimeoutMs] : []),
-    ];
-    return Math.max(20, Math.min(1000, Math.min(...deadlines) / 4));
   }
 }
 

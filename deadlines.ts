@@ -1,0 +1,100 @@
+/**
+ * Which deadline, if any, a connection has passed: a write stuck on a peer
+ * that does not read, a login that takes too long, a silent JSON client due
+ * a ping or past answering one, an idle text client. Pure, with the clock
+ * passed in, so the server's one sweep timer only acts on the verdict.
+ *
+ * @module
+ */
+
+import type { Limits } from "./limits.ts";
+import type { Codec } from "./protocol.ts";
+
+/** The parts of a connection's state the deadlines depend on. */
+export interface DeadlineState {
+  state: "login" | "active" | "closing";
+  codec: Codec;
+  connectedAt: number;
+  lastInputAt: number;
+  /** The unanswered ping's token, or null. */
+  pingToken: string | null;
+  pingSentAt: number;
+  /** When the write in flight started, or 0 when none is waiting. */
+  writePendingSince: number;
+}
+
+/** What is due for a connection now. */
+export type Deadline =
+  | { action: "disconnect"; reason: "slow" | "timeout"; detail: string }
+  | { action: "ping" };
+
+/**
+ * The deadline `connection` has reached at `now`, or null. Disconnections
+ * win over pings; a stuck write is checked first, whatever the state.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { dueDeadline } from "./deadlines.ts";
+ * import { DEFAULT_LIMITS } from "./limits.ts";
+ * const fresh = {
+ *   state: "login", codec: "text", connectedAt: 0, lastInputAt: 0,
+ *   pingToken: null, pingSentAt: 0, writePendingSince: 0,
+ * } as const;
+ * assert.equal(dueDeadline(fresh, 1000, DEFAULT_LIMITS), null);
+ * assert.deepEqual(dueDeadline(fresh, 61_000, DEFAULT_LIMITS), {
+ *   action: "disconnect", reason: "timeout", detail: "login took too long",
+ * });
+ * ```
+ */
+export function dueDeadline(
+  connection: DeadlineState,
+  now: number,
+  limits: Readonly<Limits>,
+): Deadline | null {
+  if (connection.state === "closing") return null;
+  const since = connection.writePendingSince;
+  if (since !== 0 && now - since > limits.writeTimeoutMs) {
+    return {
+      action: "disconnect",
+      reason: "slow",
+      detail: `a write waited more than ${limits.writeTimeoutMs} ms`,
+    };
+  }
+  if (connection.state === "login") {
+    return now - connection.connectedAt > limits.loginTimeoutMs
+      ? {
+        action: "disconnect",
+        reason: "timeout",
+        detail: "login took too long",
+      }
+      : null;
+  }
+  const silentFor = now - connection.lastInputAt;
+  if (connection.codec === "json") {
+    if (connection.pingToken === null) {
+      return silentFor > limits.pingIntervalMs ? { action: "ping" } : null;
+    }
+    return now - connection.pingSentAt > limits.pingTimeoutMs
+      ? { action: "disconnect", reason: "timeout", detail: "no answer to ping" }
+      : null;
+  }
+  return limits.idleTimeoutMs > 0 && silentFor > limits.idleTimeoutMs
+    ? { action: "disconnect", reason: "timeout", detail: "idle too long" }
+    : null;
+}
+
+/**
+ * How often to sweep: a quarter of the shortest deadline, between 20 ms
+ * and 1 s, so a deadline is enforced at most a quarter late.
+ */
+export function sweepIntervalMs(limits: Readonly<Limits>): number {
+  const deadlines = [
+    limits.writeTimeoutMs,
+    limits.loginTimeoutMs,
+    limits.pingIntervalMs,
+    limits.pingTimeoutMs,
+    ...(limits.idleTimeoutMs > 0 ? [limits.idleTimeoutMs] : []),
+  ];
+  return Math.max(20, Math.min(1000, Math.min(...deadlines) / 4));
+}
