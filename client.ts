@@ -47,6 +47,8 @@ export interface ClientOptions {
   caCert: string | null;
   /** The server password, if the server needs one. */
   password: string | null;
+  /** The password of a registered nickname, to identify on every connect. */
+  nickPassword: string | null;
 }
 
 /** Where input comes from and output goes. */
@@ -60,6 +62,9 @@ export interface Terminal {
   /** Restores the terminal. */
   close(): void;
 }
+
+/** Environment variable holding the password of the client's nickname. */
+export const NICK_PASSWORD_ENV = "TERN_NICK_PASSWORD";
 
 /** Largest event line the client accepts (a history reply can be long). */
 const MAX_EVENT_LINE_BYTES = 4 * 1024 * 1024;
@@ -213,8 +218,9 @@ export class ChatClient {
   #nick: string | null;
   #room: string | null;
   #password: string | null;
-  /** The next line typed is the server password, not a message. */
-  #askingPassword = false;
+  #nickPassword: string | null;
+  /** What the next line typed is: a password, not a message. */
+  #asking: "server" | "nick" | null = null;
   #conn: Deno.Conn | null = null;
   #loggedIn = false;
   #pending: ClientRequest[] = [];
@@ -238,6 +244,7 @@ export class ChatClient {
     this.#nick = options.nick;
     this.#room = options.room;
     this.#password = options.password;
+    this.#nickPassword = options.nickPassword;
   }
 
   /** Runs until the person quits; resolves to the exit code. */
@@ -366,6 +373,7 @@ export class ChatClient {
       nick: this.#nick!,
       ...(this.#room === null ? {} : { room: this.#room }),
       ...(this.#password === null ? {} : { password: this.#password }),
+      ...(this.#nickPassword === null ? {} : { identify: this.#nickPassword }),
     });
   }
 
@@ -392,7 +400,12 @@ export class ChatClient {
         return;
       case "error":
         if (!this.#loggedIn && event.code === "bad_password") {
-          this.#onPasswordRefused(conn, event.message);
+          const which = /nickname/.test(event.message) ? "nick" : "server";
+          this.#onPasswordRefused(conn, event.message, which);
+          return;
+        }
+        if (!this.#loggedIn && event.code === "nick_registered") {
+          this.#onPasswordRefused(conn, event.message, "nick");
           return;
         }
         if (
@@ -428,22 +441,34 @@ export class ChatClient {
     }
   }
 
-  #onPasswordRefused(conn: Deno.Conn, message: string): void {
+  #onPasswordRefused(
+    conn: Deno.Conn,
+    message: string,
+    which: "server" | "nick",
+  ): void {
     if (this.#terminal instanceof PipeTerminal) {
-      this.#fatal = `${message} (give it with --password or $${PASSWORD_ENV})`;
+      this.#fatal = which === "server"
+        ? `${message} (give it with --password or $${PASSWORD_ENV})`
+        : `${message} (give it with $${NICK_PASSWORD_ENV})`;
       this.#quit.abort();
       conn.close();
       return;
     }
     this.#terminal.print(`!! ${message}`);
-    this.#password = null;
-    this.#askingPassword = true;
+    if (which === "server") this.#password = null;
+    else this.#nickPassword = null;
+    this.#asking = which;
     this.#updatePrompt();
   }
 
   #updatePrompt(): void {
-    if (this.#askingPassword) {
-      this.#terminal.setPrompt("password> ", true);
+    if (this.#asking !== null) {
+      this.#terminal.setPrompt(
+        this.#asking === "server"
+          ? "server password> "
+          : `password for ${this.#nick}> `,
+        true,
+      );
       return;
     }
     this.#terminal.setPrompt(
@@ -483,9 +508,10 @@ export class ChatClient {
 
   /** Handles one typed line; returns true once the person has quit. */
   #onInputLine(line: string): boolean {
-    if (this.#askingPassword) {
-      this.#askingPassword = false;
-      this.#password = line;
+    if (this.#asking !== null) {
+      if (this.#asking === "server") this.#password = line;
+      else this.#nickPassword = line;
+      this.#asking = null;
       this.#updatePrompt();
       if (this.#conn !== null && this.#nick !== null) this.#hello(this.#conn);
       return false;
@@ -588,6 +614,8 @@ const USAGE = `Usage: deno run -A client.ts [options]
   --tls          connect with TLS
   --ca FILE      trust this CA certificate (PEM) for --tls
   --password PW  server password (or $${PASSWORD_ENV}; asked for in a terminal)
+                 a registered nickname's password comes from $${NICK_PASSWORD_ENV},
+                 or is asked for in a terminal
   --no-color     plain output (also when NO_COLOR is set)
   --help         show this help
 
@@ -642,6 +670,7 @@ export function parseClientArgs(
     tls: values.tls === true,
     caCert,
     password: values.password ?? readEnv(PASSWORD_ENV) ?? null,
+    nickPassword: readEnv(NICK_PASSWORD_ENV) ?? null,
   };
 }
 

@@ -18,6 +18,12 @@ import {
 } from "./hub.ts";
 import { checkNick, checkRoom, foldKey } from "./names.ts";
 import {
+  deliverPending,
+  handleAccountRequest,
+  loginToAccount,
+  wholePassword,
+} from "./accounts.ts";
+import {
   handleOperatorRequest,
   isOperatorRequest,
 } from "./operator_commands.ts";
@@ -29,15 +35,19 @@ import {
   type ErrorEvent,
   errorEvent,
   LOBBY,
+  MAX_HISTORY_PAGE,
+  type PrivateMessage,
   PROTOCOL_VERSION,
   type RoomMessage,
   sanitizeText,
-  type ServerEvent,
 } from "./protocol.ts";
 import type { Session } from "./session.ts";
 
 /** A first line that is an HTTP request: someone pointed a browser here. */
 const HTTP_REQUEST = /^[A-Z]+ \S+ HTTP\/\d(?:\.\d)?$/;
+
+/** Messages in a `/history` page when the request names no count. */
+const DEFAULT_HISTORY_PAGE = 50;
 
 /** How long refused lines count towards a flood disconnect. */
 export const FLOOD_WINDOW_MS = 10_000;
@@ -85,7 +95,11 @@ function loginPrompt(session: Session): string {
  * carries it out. Bad input becomes an error event to that session; nothing
  * here throws on a peer's account.
  */
-export function handleLine(hub: ChatHub, session: Session, line: string): void {
+export function handleLine(
+  hub: ChatHub,
+  session: Session,
+  line: string,
+): void | Promise<void> {
   if (session.state === "closing") return;
   if (!session.codecChosen) {
     if (line.trim() === "") return;
@@ -117,9 +131,9 @@ export function handleLine(hub: ChatHub, session: Session, line: string): void {
     return;
   }
   if (session.state === "login") {
-    handleLoginRequest(hub, session, request);
+    return handleLoginRequest(hub, session, request);
   } else if (allowedByFloodControl(hub, session, request)) {
-    handleRequest(hub, session, request);
+    return handleRequest(hub, session, request);
   }
 }
 
@@ -183,12 +197,38 @@ function handleLoginRequest(
   hub: ChatHub,
   session: Session,
   request: ClientRequest,
-): void {
+): void | Promise<void> {
   switch (request.type) {
     case "hello":
       if (!acceptPassword(hub, session, request.password, request.ref)) return;
-      login(hub, session, request.nick, request.room, request.ref);
-      return;
+      return login(
+        hub,
+        session,
+        request.nick,
+        request.room,
+        request.ref,
+        request.identify,
+      );
+    case "identify": {
+      const pending = session.pendingLogin;
+      if (pending === null) {
+        session.send(errorEvent(
+          "not_ready",
+          "Choose a registered nickname first",
+          request.ref,
+        ));
+        return;
+      }
+      // The nickname is the pending one: all the words are the password.
+      return login(
+        hub,
+        session,
+        pending.nick,
+        pending.room,
+        request.ref,
+        wholePassword(request),
+      );
+    }
     case "pass":
       if (session.authenticated) {
         session.send(errorEvent("already_there", "No password is needed now"));
@@ -217,20 +257,43 @@ function handleLoginRequest(
   }
 }
 
-/** Accepts a nickname and enters the first room. */
+/**
+ * Accepts a nickname and enters the first room; a registered nickname goes
+ * through its password first (accounts.ts).
+ */
 function login(
   hub: ChatHub,
   session: Session,
   proposedNick: string,
   proposedRoom: string | undefined,
   ref: string | undefined,
-): void {
+  identify: string | undefined,
+): void | Promise<void> {
+  session.pendingLogin = null;
   const nick = checkNick(proposedNick);
   if (!nick.ok) {
     session.send(
       errorEvent("nick_invalid", `${nick.reason}; choose another`, ref),
     );
     return;
+  }
+  const room = checkRoom(proposedRoom ?? LOBBY);
+  if (!room.ok) {
+    session.send(errorEvent("room_invalid", room.reason, ref));
+    return;
+  }
+  const account = hub.history.findAccount(nick.name);
+  if (account !== undefined) {
+    return loginToAccount(
+      hub,
+      session,
+      nick.name,
+      account,
+      room.name,
+      identify,
+      ref,
+      completeLogin,
+    );
   }
   if (hub.nicks.find(nick.name) !== undefined) {
     session.send(errorEvent(
@@ -240,29 +303,36 @@ function login(
     ));
     return;
   }
-  const room = checkRoom(proposedRoom ?? LOBBY);
-  if (!room.ok) {
-    session.send(errorEvent("room_invalid", room.reason, ref));
-    return;
-  }
-  const full = hub.roomRefusal(session, room.name);
+  completeLogin(hub, session, nick.name, room.name, ref);
+}
+
+/** Takes the nickname, welcomes the session and enters its first room. */
+function completeLogin(
+  hub: ChatHub,
+  session: Session,
+  nick: string,
+  room: string,
+  ref: string | undefined,
+): void {
+  const full = hub.roomRefusal(session, room);
   if (full !== null) {
     session.send(errorEvent("full", full, ref));
     return;
   }
-  hub.nicks.add(nick.name, session);
-  session.nick = nick.name;
-  session.muted = hub.mutedNicks.has(foldKey(nick.name));
+  hub.nicks.add(nick, session);
+  session.nick = nick;
+  session.muted = hub.mutedNicks.has(foldKey(nick));
   session.state = "active";
   session.send({
     type: "welcome",
-    nick: nick.name,
+    nick,
     server: hub.serverName,
     version: PROTOCOL_VERSION,
     ...withRef(ref),
   });
   if (hub.motd.length > 0) session.send({ type: "motd", lines: hub.motd });
-  hub.enterRoom(session, room.name);
+  hub.enterRoom(session, room);
+  deliverPending(hub, session);
 }
 
 /**
@@ -273,7 +343,7 @@ export function handleRequest(
   hub: ChatHub,
   session: Session,
   request: ClientRequest,
-): void {
+): void | Promise<void> {
   if (isOperatorRequest(request)) {
     handleOperatorRequest(hub, session, request);
     return;
@@ -302,35 +372,45 @@ export function handleRequest(
         from: nick,
         text,
       };
-      hub.remember(room, message);
-      hub.broadcast(room, message, session);
+      hub.publish(room, message, session);
       return;
     }
     case "private": {
       const text = sanitizeText(request.text);
       if (text === "") return fail("bad_request", "Message is empty");
-      const target = hub.nicks.get(request.to);
-      if (target === undefined || target.nick === null || nick === null) {
+      if (nick === null) return fail("not_ready", "Log in first");
+      const target = hub.nicks.get(request.to) ?? null;
+      const account = target === null
+        ? hub.history.findAccount(request.to)
+        : undefined;
+      const offline = account !== undefined &&
+        foldKey(account.nick) === foldKey(request.to);
+      if (target === null && !offline) {
         return fail("no_such_nick", `Nobody is called ${request.to}`);
       }
       if (session.muted) return fail("muted", "You are muted");
-      const event: ServerEvent = {
+      const message: PrivateMessage = {
         type: "private",
         id: hub.nextMessageId(),
         ts: hub.now(),
         from: nick,
-        to: target.nick,
+        to: target?.nick ?? account!.nick,
         text,
       };
-      target.send(event);
-      if (target !== session) session.send(event);
-      if (target.away !== null) {
-        session.send({
-          type: "notice",
-          text: `${target.nick} is away${
-            target.away ? `: ${target.away}` : ""
-          }`,
-        });
+      // Stored only when a registered account is one of the two parties.
+      const store = target === null
+        ? "pending"
+        : session.account !== null || target.account !== null
+        ? "delivered"
+        : "no";
+      hub.sendPrivate(message, session, target, store);
+      const note = target === null
+        ? `${message.to} is offline; they will get your message when they identify`
+        : target.away !== null
+        ? `${target.nick} is away${target.away ? `: ${target.away}` : ""}`
+        : null;
+      if (note !== null) {
+        hub.inOrder(() => session.send({ type: "notice", text: note }));
       }
       return;
     }
@@ -344,6 +424,17 @@ export function handleRequest(
       const holder = hub.nicks.find(checked.name);
       if (holder !== undefined && holder !== session) {
         return fail("nick_taken", `Nickname ${checked.name} is taken`);
+      }
+      const account = hub.history.findAccount(checked.name);
+      if (
+        account !== undefined &&
+        (session.account === null ||
+          foldKey(session.account) !== foldKey(account.nick))
+      ) {
+        return fail(
+          "nick_registered",
+          `Nickname ${account.nick} is registered; /identify ${account.nick} PASSWORD if it is yours`,
+        );
       }
       hub.nicks.delete(nick, session);
       hub.nicks.add(checked.name, session);
@@ -446,8 +537,71 @@ export function handleRequest(
     case "pong":
       // Any line proves the peer is alive; the server already noted it.
       return;
+    case "register":
+    case "identify":
+    case "drop":
+      return handleAccountRequest(hub, session, request);
+    case "history":
+      return sendHistory(hub, session, request);
     case "quit":
       hub.disconnect(session, "quit", cleanReason(request.reason));
       return;
   }
+}
+
+/** Answers `/history`: a page of a room's messages or of a conversation. */
+function sendHistory(
+  hub: ChatHub,
+  session: Session,
+  request: ClientRequest & { type: "history" },
+): void {
+  const limit = Math.min(
+    request.limit ?? DEFAULT_HISTORY_PAGE,
+    MAX_HISTORY_PAGE,
+  );
+  const ref = request.ref;
+  if (request.with !== undefined) {
+    const account = session.account;
+    if (account === null) {
+      session.send(errorEvent(
+        "not_permitted",
+        "Private messages are kept only for registered nicknames; /register or /identify first",
+        ref,
+      ));
+      return;
+    }
+    const other = request.with;
+    hub.inOrder(() =>
+      session.send({
+        type: "conversation",
+        with: other,
+        messages: hub.history.conversation(
+          account,
+          other,
+          limit,
+          request.before,
+        ),
+        ...withRef(ref),
+      })
+    );
+    return;
+  }
+  const named = request.room === undefined ? null : checkRoom(request.room);
+  if (named !== null && !named.ok) {
+    session.send(errorEvent("room_invalid", named.reason, ref));
+    return;
+  }
+  const room = named?.name ?? session.room?.name;
+  if (room === undefined) {
+    session.send(errorEvent("not_ready", "No room", ref));
+    return;
+  }
+  hub.inOrder(() =>
+    session.send({
+      type: "history",
+      room,
+      messages: hub.history.roomMessages(room, limit, request.before),
+      ...withRef(ref),
+    })
+  );
 }

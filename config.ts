@@ -13,6 +13,7 @@ import {
   limitsHelp,
   parseLimitFlags,
 } from "./limits.ts";
+import { defaultDatabasePath } from "./history.ts";
 import { LOG_LEVELS, type LogFormat, Logger, type LogLevel } from "./log.ts";
 
 /** Default TCP port. */
@@ -60,6 +61,33 @@ export interface ServerOptions {
   operatorPassword?: string;
   /** The message of the day, one entry per line. */
   motd?: string[];
+  /**
+   * The history database file, or `:memory:` to keep nothing past a
+   * restart. @default {":memory:"} (the command line defaults to a file in
+   * the user's data directory)
+   */
+  database?: string;
+}
+
+/**
+ * The default database file, its directory created if needed: the command
+ * line must work on a fresh machine with no flag.
+ */
+function defaultDatabaseFile(): string {
+  let path: string;
+  try {
+    path = defaultDatabasePath(readEnv);
+  } catch (error) {
+    throw new UsageError(firstLine(error));
+  }
+  try {
+    Deno.mkdirSync(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+  } catch (error) {
+    throw new UsageError(
+      `cannot create the directory of ${path}: ${firstLine(error)}`,
+    );
+  }
+  return path;
 }
 
 /** A command-line failure: printed as one line, exit code 2. */
@@ -83,6 +111,9 @@ export const USAGE = `Usage: deno run -A server.ts [options]
   --password PASSWORD         server password (or $${PASSWORD_ENV})
   --op-password PASSWORD      operator password for /oper (or $${OPER_PASSWORD_ENV})
   --motd FILE                 message of the day shown after login
+  --db PATH                   history database (default
+                              $XDG_DATA_HOME/tern/chat.db or
+                              ~/.local/share/tern/chat.db; :memory: keeps nothing)
   --name NAME                 server name shown to clients (default tern)
   --log-level LEVEL           debug, info, warn or error (default info)
   --log-format FORMAT         text or json (default text)
@@ -144,6 +175,7 @@ export function parseServerArgs(args: string[]): ServerOptions & {
         password: { type: "string" },
         "op-password": { type: "string" },
         motd: { type: "string" },
+        db: { type: "string" },
         name: { type: "string" },
         "log-level": { type: "string" },
         "log-format": { type: "string" },
@@ -205,6 +237,7 @@ export function parseServerArgs(args: string[]): ServerOptions & {
   if (operatorPassword !== undefined) {
     options.operatorPassword = operatorPassword;
   }
+  options.database = text("db") ?? defaultDatabaseFile();
   const motdPath = text("motd");
   if (motdPath !== undefined) {
     options.motd = readFile("motd", motdPath).split(/\r?\n/);

@@ -32,6 +32,7 @@ export type ErrorCode =
   | "muted"
   | "rate_limited"
   | "full"
+  | "nick_registered"
   | "internal";
 
 /** Why somebody left a room. */
@@ -102,7 +103,10 @@ export type ClientRequest =
     type: "hello";
     nick: string;
     room?: string;
+    /** The server password, when the server has one. */
     password?: string;
+    /** The password of the nickname's account, when it is registered. */
+    identify?: string;
     ref?: string;
   }
   | { type: "pass"; password: string; ref?: string }
@@ -134,7 +138,21 @@ export type ClientRequest =
   | { type: "mute"; nick: string; ref?: string }
   | { type: "unmute"; nick: string; ref?: string }
   | { type: "topic"; text?: string; ref?: string }
-  | { type: "motd"; text?: string; ref?: string };
+  | { type: "motd"; text?: string; ref?: string }
+  | { type: "register"; password: string; ref?: string }
+  | { type: "identify"; password: string; nick?: string; ref?: string }
+  | { type: "drop"; nick?: string; ref?: string }
+  | {
+    type: "history";
+    /** A room (default: the current one). */
+    room?: string;
+    /** A private conversation with this nickname instead of a room. */
+    with?: string;
+    /** Only messages older than this id: the cursor for paging back. */
+    before?: number;
+    limit?: number;
+    ref?: string;
+  };
 
 /** The `type` of every request, for exhaustive tables. */
 export type RequestType = ClientRequest["type"];
@@ -147,6 +165,16 @@ export interface ErrorEvent {
   ref?: string;
 }
 
+/** A private message, as delivered and as stored for registered accounts. */
+export interface PrivateMessage {
+  type: "private";
+  id: number;
+  ts: number;
+  from: string;
+  to: string;
+  text: string;
+}
+
 /** Everything the server sends. Encoded once per codec however many receive it. */
 export type ServerEvent =
   | {
@@ -157,14 +185,7 @@ export type ServerEvent =
     ref?: string;
   }
   | RoomMessage
-  | {
-    type: "private";
-    id: number;
-    ts: number;
-    from: string;
-    to: string;
-    text: string;
-  }
+  | PrivateMessage
   | { type: "join"; ts: number; room: string; nick: string }
   | {
     type: "leave";
@@ -180,6 +201,12 @@ export type ServerEvent =
   | { type: "rooms"; rooms: RoomSummary[]; ref?: string }
   | { type: "who"; room: string; members: MemberSummary[]; ref?: string }
   | { type: "history"; room: string; messages: RoomMessage[]; ref?: string }
+  | {
+    type: "conversation";
+    with: string;
+    messages: PrivateMessage[];
+    ref?: string;
+  }
   | { type: "help"; commands: CommandHelp[]; ref?: string }
   | { type: "notice"; text: string; ref?: string }
   | ErrorEvent

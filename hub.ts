@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { PasswordHash } from "./auth.ts";
+import type { HistoryStore } from "./history.ts";
 import type { Limits } from "./limits.ts";
 import type { LogFields, LogLevel } from "./log.ts";
 import type { BanList } from "./moderation.ts";
@@ -13,6 +15,7 @@ import type { NameRegistry } from "./names.ts";
 import {
   errorEvent,
   type LeaveReason,
+  type PrivateMessage,
   type RoomMessage,
   sanitizeText,
   type ServerEvent,
@@ -54,8 +57,31 @@ export interface ChatHub {
    * message's id and time.
    */
   broadcast(room: Room, event: ServerEvent, sender?: Session): void;
-  /** Stores a room message in the room's history. */
-  remember(room: Room, message: RoomMessage): void;
+  /** Room history, topics, accounts and stored private messages. */
+  readonly history: HistoryStore;
+  /**
+   * Stores a room message and then delivers it as {@linkcode broadcast}
+   * does: nobody receives a message that is not yet in the history.
+   */
+  publish(room: Room, message: RoomMessage, sender: Session): void;
+  /**
+   * Delivers a private message to its sender and, if connected, its target;
+   * stores it first unless `store` is "no" (it is stored only for registered
+   * accounts), marked pending when the target gets it on identifying.
+   */
+  sendPrivate(
+    message: PrivateMessage,
+    sender: Session,
+    target: Session | null,
+    store: "no" | "delivered" | "pending",
+  ): void;
+  /**
+   * Runs `action` once everything published before it has been stored and
+   * delivered, so replies that follow a broadcast arrive after it.
+   */
+  inOrder(action: () => void): void;
+  /** Hashes a new account password with the configured cost. */
+  hashPassword(password: string): Promise<PasswordHash>;
   /** Why `session` cannot enter room `name` now (full), or null if it can. */
   roomRefusal(session: Session, name: string): string | null;
   /**

@@ -51,6 +51,17 @@ class FieldReader {
     return "";
   }
 
+  /** A whole number of at least 1, when present. */
+  optionalCount(key: string): number | undefined {
+    const value = this.source[key];
+    if (value === undefined || value === null) return undefined;
+    if (typeof value === "number" && Number.isSafeInteger(value) && value > 0) {
+      return value;
+    }
+    this.problem ??= `"${key}" must be a whole number above 0 when present`;
+    return undefined;
+  }
+
   optionalString(key: string): string | undefined {
     const value = this.source[key];
     if (value === undefined || value === null) return undefined;
@@ -94,7 +105,38 @@ export function decodeJsonRequest(line: string): ClientRequest | ErrorEvent {
         "password",
         fields.optionalString("password"),
       );
+      request = withOptional(
+        request,
+        "identify",
+        fields.optionalString("identify"),
+      );
       break;
+    case "register":
+      request = { type, password: fields.string("password") };
+      break;
+    case "identify":
+      request = withOptional(
+        { type, password: fields.string("password") },
+        "nick",
+        fields.optionalString("nick"),
+      );
+      break;
+    case "drop":
+      request = withOptional({ type }, "nick", fields.optionalString("nick"));
+      break;
+    case "history": {
+      const history: ClientRequest & { type: "history" } = { type };
+      const room = fields.optionalString("room");
+      const other = fields.optionalString("with");
+      const before = fields.optionalCount("before");
+      const limit = fields.optionalCount("limit");
+      if (room !== undefined) history.room = room;
+      if (other !== undefined) history.with = other;
+      if (before !== undefined) history.before = before;
+      if (limit !== undefined) history.limit = limit;
+      request = history;
+      break;
+    }
     case "pass":
     case "oper":
       request = { type, password: fields.string("password") };
@@ -211,6 +253,7 @@ const EVENT_TYPES: ReadonlySet<string> = new Set<EventType>([
   "topic",
   "motd",
   "bans",
+  "conversation",
   "bye",
 ]);
 

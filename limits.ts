@@ -17,8 +17,14 @@ export interface Limits {
   maxSendQueueBytes: number;
   /** How long one write may wait on a peer that does not read. */
   writeTimeoutMs: number;
-  /** Room messages kept per room and replayed on join. */
+  /** Room messages replayed to whoever joins a room. */
   historyLength: number;
+  /** Age past which room history is deleted; 0 keeps it forever. */
+  historyMaxAgeMs: number;
+  /** Messages kept per room; 0 for no limit. */
+  historyMaxPerRoom: number;
+  /** PBKDF2 iterations for new account passwords. */
+  passwordIterations: number;
   /** Time allowed between a goodbye and closing the socket. */
   closeGraceMs: number;
   /** Lines a client may send at once before the rate applies. */
@@ -50,7 +56,7 @@ export interface Limits {
 }
 
 /** How a limit's flag value is written on the command line. */
-type Unit = "bytes" | "count" | "seconds" | "per-second";
+type Unit = "bytes" | "count" | "seconds" | "days" | "per-second";
 
 /** One row of the limits table. */
 export interface LimitSpec {
@@ -99,7 +105,34 @@ export const LIMIT_SPECS: readonly LimitSpec[] = [
     unit: "count",
     default: 20,
     allowZero: true,
-    description: "room messages kept per room and replayed to whoever joins",
+    description: "room messages replayed to whoever joins a room",
+  },
+  {
+    key: "historyMaxAgeMs",
+    flag: "history-days",
+    unit: "days",
+    default: 0,
+    allowZero: true,
+    description:
+      "days of room history kept; older messages are pruned (0 keeps them forever)",
+  },
+  {
+    key: "historyMaxPerRoom",
+    flag: "history-max",
+    unit: "count",
+    default: 0,
+    allowZero: true,
+    description:
+      "messages kept per room; older ones are pruned (0 for no limit)",
+  },
+  {
+    key: "passwordIterations",
+    flag: "password-iterations",
+    unit: "count",
+    default: 600_000,
+    allowZero: false,
+    description:
+      "PBKDF2-SHA256 iterations for new account passwords (each account keeps its own)",
   },
   {
     key: "closeGraceMs",
@@ -221,7 +254,9 @@ export const LIMIT_SPECS: readonly LimitSpec[] = [
 ];
 
 function toInternal(spec: LimitSpec, value: number): number {
-  return spec.unit === "seconds" ? Math.round(value * 1000) : value;
+  if (spec.unit === "seconds") return Math.round(value * 1000);
+  if (spec.unit === "days") return Math.round(value * 86_400_000);
+  return value;
 }
 
 /** The defaults of every limit. */
@@ -254,6 +289,8 @@ export function parseLimitFlags(
         ? "a whole number"
         : spec.unit === "seconds"
         ? "a number of seconds"
+        : spec.unit === "days"
+        ? "a number of days"
         : "a number per second";
       const floor = spec.allowZero ? "0 or more" : "above 0";
       return {

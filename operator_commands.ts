@@ -206,6 +206,11 @@ export function handleOperatorRequest(
       room.topic = sanitizeText(request.text).slice(0, MAX_TOPIC_LENGTH);
       room.topicBy = actor;
       room.topicAt = hub.now();
+      hub.history.queueTopic(
+        room.name,
+        { topic: room.topic, by: actor, ts: room.topicAt },
+        hub.nextMessageId(),
+      );
       hub.broadcast(room, topicEvent(room));
       return;
     }

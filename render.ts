@@ -169,6 +169,13 @@ export function renderEvent(
       return [note("pong")];
     case "ping":
       return [];
+    case "conversation":
+      return event.messages.length === 0
+        ? [note(`No private messages with ${event.with}`)]
+        : [
+          note(`Private messages with ${event.with}:`),
+          ...event.messages.map((m) => renderEvent(m, options)[0]!),
+        ];
     case "topic":
       return [
         note(

@@ -18,7 +18,7 @@
  * @module
  */
 
-import { secretsEqual } from "./auth.ts";
+import { hashPassword, type PasswordHash, secretsEqual } from "./auth.ts";
 import { FLOOD_WINDOW_MS, handleLine } from "./commands.ts";
 import {
   DEFAULT_HOST,
@@ -30,6 +30,7 @@ import {
   UsageError,
 } from "./config.ts";
 import { dueDeadline, sweepIntervalMs } from "./deadlines.ts";
+import { HistoryStore } from "./history.ts";
 import { type ChatHub, topicEvent, whoEvent } from "./hub.ts";
 import {
   DEFAULT_LIMITS,
@@ -52,6 +53,7 @@ import {
   type Frame,
   type LeaveReason,
   LOBBY,
+  type PrivateMessage,
   type RoomMessage,
   sanitizeText,
   type ServerEvent,
@@ -66,6 +68,9 @@ export { DEFAULT_HOST, DEFAULT_PORT, firstLine, type ServerOptions };
  * one such buffer, and 10,000 of them must fit in little memory.
  */
 const READ_BUFFER_BYTES = 4096;
+
+/** How often old history is pruned, when retention is set. */
+const PRUNE_INTERVAL_MS = 60_000;
 
 /** Accept errors back off from 5 ms, doubling, to at most 1 s. */
 const ACCEPT_BACKOFF_MIN_MS = 5;
@@ -107,6 +112,7 @@ export class ChatServer implements ChatHub, SessionOwner {
   readonly sessions: Set<Session> = new Set();
   readonly bans: BanList = new BanList();
   readonly mutedNicks: Set<string> = new Set();
+  readonly history: HistoryStore;
   motd: string[];
   readonly #options: ServerOptions;
   readonly #log: Logger;
@@ -115,17 +121,26 @@ export class ChatServer implements ChatHub, SessionOwner {
   #connectionTasks = new Set<Promise<void>>();
   #perAddress = new Map<string, number>();
   #sweeper: ReturnType<typeof setInterval> | undefined;
+  #pruner: ReturnType<typeof setInterval> | undefined;
+  /** Deliveries waiting for the history to commit, in acceptance order. */
+  #outbox: Array<() => void> = [];
+  #flushScheduled = false;
   #lastMessageId = 0;
   #closing = false;
   #wakeAcceptBackoff = new Set<() => void>();
   #countWaiters: Array<{ count: number; resolve: () => void }> = [];
 
-  /** @param options where to listen, limits, secrets, logging */
+  /**
+   * @param options where to listen, limits, secrets, logging, database
+   * @throws if the history database cannot be opened
+   */
   constructor(options: ServerOptions = {}) {
     this.#options = options;
     this.serverName = options.name ?? "tern";
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.#log = options.logger ?? silentLogger;
+    this.history = new HistoryStore(options.database ?? ":memory:");
+    this.#lastMessageId = this.history.lastMessageId();
     this.motd = (options.motd ?? []).map(sanitizeText);
     while (this.motd.at(-1) === "") this.motd.pop();
   }
@@ -173,6 +188,10 @@ export class ChatServer implements ChatHub, SessionOwner {
       () => this.#sweep(),
       sweepIntervalMs(this.limits),
     );
+    if (this.limits.historyMaxAgeMs > 0 || this.limits.historyMaxPerRoom > 0) {
+      this.#prune();
+      this.#pruner = setInterval(() => this.#prune(), PRUNE_INTERVAL_MS);
+    }
     for (const [kind, address] of Object.entries(addresses)) {
       if (address === null) continue;
       this.#log.info("listen", {
@@ -246,17 +265,91 @@ export class ChatServer implements ChatHub, SessionOwner {
    */
   broadcast(room: Room, event: ServerEvent, sender?: Session): void {
     const encoded = new EncodedEvent(event);
-    for (const member of room.members) {
-      if (member === sender && member.codec === "text") continue;
-      member.sendEncoded(encoded);
+    const deliver = (members: Iterable<Session>) => {
+      for (const member of members) {
+        if (member === sender && member.codec === "text") continue;
+        member.sendEncoded(encoded);
+      }
+    };
+    if (this.#outbox.length === 0 && this.history.queued === 0) {
+      deliver(room.members);
+    } else {
+      // Delivered after the pending commit, to whoever was in the room now.
+      const members = [...room.members];
+      this.inOrder(() => deliver(members));
     }
   }
 
-  /** Keeps the room's last messages, up to the history limit. */
-  remember(room: Room, message: RoomMessage): void {
-    if (this.limits.historyLength === 0) return;
-    room.history.push(message);
-    if (room.history.length > this.limits.historyLength) room.history.shift();
+  /** Stores a room message, then delivers it in order. */
+  publish(room: Room, message: RoomMessage, sender: Session): void {
+    this.history.queueRoomMessage(message);
+    this.broadcast(room, message, sender);
+  }
+
+  /** Stores a private message if asked, then delivers it in order. */
+  sendPrivate(
+    message: PrivateMessage,
+    sender: Session,
+    target: Session | null,
+    store: "no" | "delivered" | "pending",
+  ): void {
+    if (store !== "no") this.history.queuePrivate(message, store === "pending");
+    const encoded = new EncodedEvent(message);
+    this.inOrder(() => {
+      target?.sendEncoded(encoded);
+      if (target !== sender) sender.sendEncoded(encoded);
+    });
+  }
+
+  /** Runs `action` after everything accepted before it is stored and sent. */
+  inOrder(action: () => void): void {
+    if (this.#outbox.length === 0 && this.history.queued === 0) {
+      action();
+      return;
+    }
+    this.#outbox.push(action);
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    // A microtask runs after every read handled in this turn of the event
+    // loop, so one transaction covers them all and delivery waits for it.
+    queueMicrotask(() => this.#flushOutbox());
+  }
+
+  #flushOutbox(): void {
+    this.#flushScheduled = false;
+    try {
+      this.history.flush();
+    } catch (error) {
+      // Delivery goes on: losing history beats losing the conversation.
+      this.#log.error("history_write_failed", { error: describeError(error) });
+    }
+    const actions = this.#outbox;
+    this.#outbox = [];
+    for (const action of actions) {
+      try {
+        action();
+      } catch (error) {
+        this.#log.error("delivery_failed", { error: describeError(error) });
+      }
+    }
+  }
+
+  /** Hashes a new account password with the configured cost. */
+  hashPassword(password: string): Promise<PasswordHash> {
+    return hashPassword(password, this.limits.passwordIterations);
+  }
+
+  #prune(): void {
+    try {
+      const removed = this.history.prune(
+        this.now(),
+        this.limits.historyMaxAgeMs,
+        this.limits.historyMaxPerRoom,
+      );
+      if (removed > 0) this.#log.info("history_pruned", { removed });
+    } catch (error) {
+      this.#log.error("history_prune_failed", { error: describeError(error) });
+    }
   }
 
   /** Why a session cannot enter a room now, or null if it can. */
@@ -279,7 +372,13 @@ export class ChatServer implements ChatHub, SessionOwner {
     const key = foldKey(name);
     let room = this.rooms.get(key);
     if (room === undefined) {
-      room = { name, members: new Set(), history: [], topic: "" };
+      room = { name, members: new Set(), topic: "" };
+      const stored = this.history.topic(name);
+      if (stored !== undefined) {
+        room.topic = stored.topic;
+        room.topicBy = stored.by;
+        room.topicAt = stored.ts;
+      }
       this.rooms.set(key, room);
     }
     room.members.add(session);
@@ -290,9 +389,18 @@ export class ChatServer implements ChatHub, SessionOwner {
       room: room.name,
       nick: session.nick,
     });
-    session.send({ type: "history", room: room.name, messages: room.history });
-    if (room.topic !== "") session.send(topicEvent(room));
-    session.send(whoEvent(room));
+    const joined = room;
+    this.inOrder(() => {
+      session.send({
+        type: "history",
+        room: joined.name,
+        messages: this.limits.historyLength === 0
+          ? []
+          : this.history.roomMessages(joined.name, this.limits.historyLength),
+      });
+      if (joined.topic !== "") session.send(topicEvent(joined));
+      session.send(whoEvent(joined));
+    });
   }
 
   /** Ends a session; see {@linkcode ChatHub.disconnect}. */
@@ -359,6 +467,7 @@ export class ChatServer implements ChatHub, SessionOwner {
     if (this.#closing) return;
     this.#closing = true;
     clearInterval(this.#sweeper);
+    clearInterval(this.#pruner);
     for (const listener of this.#listeners) {
       try {
         listener.close();
@@ -368,6 +477,7 @@ export class ChatServer implements ChatHub, SessionOwner {
     }
     for (const wake of this.#wakeAcceptBackoff) wake();
     await Promise.all(this.#acceptLoops);
+    this.#flushOutbox();
     for (const session of this.sessions) {
       if (session.state === "closing") continue;
       session.state = "closing";
@@ -378,6 +488,11 @@ export class ChatServer implements ChatHub, SessionOwner {
       ).catch(() => session.closeSocket());
     }
     await Promise.all(this.#connectionTasks);
+    try {
+      this.history.close();
+    } catch (error) {
+      this.#log.error("history_close_failed", { error: describeError(error) });
+    }
     this.#log.info("closed");
   }
 
@@ -500,14 +615,12 @@ export class ChatServer implements ChatHub, SessionOwner {
       const buffer = new Uint8Array(READ_BUFFER_BYTES);
       while (session.state !== "closing") {
         const count = await conn.read(buffer);
-        if (count === null) {
-          this.#handleFrames(session, session.framer.end());
-          break;
-        }
-        this.#handleFrames(
-          session,
-          session.framer.push(buffer.subarray(0, count)),
-        );
+        const frames = count === null
+          ? session.framer.end()
+          : session.framer.push(buffer.subarray(0, count));
+        const pending = this.#handleFrames(session, frames);
+        if (pending !== undefined) await pending;
+        if (count === null) break;
       }
     } catch (error) {
       if (!isDisconnect(error)) {
@@ -549,35 +662,74 @@ export class ChatServer implements ChatHub, SessionOwner {
     });
   }
 
-  #handleFrames(session: Session, frames: Frame[]): void {
+  /**
+   * Handles a read's frames in order. Most requests finish synchronously;
+   * one that returns a promise (hashing a password) is awaited before the
+   * next frame, so a connection's lines keep their order while every other
+   * connection carries on.
+   */
+  #handleFrames(session: Session, frames: Frame[]): Promise<void> | void {
     if (frames.length === 0) return;
     session.lastInputAt = this.now();
     session.pingToken = null;
-    for (const frame of frames) {
-      if (session.state === "closing") return;
-      if (frame.kind === "too_long") {
-        session.send({
-          type: "error",
-          code: "line_too_long",
-          message: `Line longer than ${frame.limit} bytes; it was discarded`,
-        });
-        continue;
-      }
-      try {
-        handleLine(this, session, frame.text);
-      } catch (error) {
-        // A bug in one command must cost one reply, not the server.
-        this.#log.error("command_failed", {
-          session: session.id,
-          error: describeError(error),
-        });
-        session.send({
-          type: "error",
-          code: "internal",
-          message: "Internal error; the request was not completed",
-        });
+    for (let i = 0; i < frames.length; i++) {
+      const pending = this.#handleFrame(session, frames[i]!);
+      if (pending !== undefined) {
+        return this.#handleRemainingFrames(session, frames, i, pending);
       }
     }
+  }
+
+  async #handleRemainingFrames(
+    session: Session,
+    frames: Frame[],
+    index: number,
+    pending: Promise<void>,
+  ): Promise<void> {
+    await this.#settle(session, pending);
+    for (let i = index + 1; i < frames.length; i++) {
+      const next = this.#handleFrame(session, frames[i]!);
+      if (next !== undefined) await this.#settle(session, next);
+    }
+  }
+
+  /** One frame; a promise if its request is still running. */
+  #handleFrame(session: Session, frame: Frame): Promise<void> | undefined {
+    if (session.state === "closing") return;
+    if (frame.kind === "too_long") {
+      session.send({
+        type: "error",
+        code: "line_too_long",
+        message: `Line longer than ${frame.limit} bytes; it was discarded`,
+      });
+      return;
+    }
+    try {
+      return handleLine(this, session, frame.text) ?? undefined;
+    } catch (error) {
+      this.#commandFailed(session, error);
+    }
+  }
+
+  async #settle(session: Session, pending: Promise<void>): Promise<void> {
+    try {
+      await pending;
+    } catch (error) {
+      this.#commandFailed(session, error);
+    }
+  }
+
+  /** A bug in one command must cost one reply, not the server. */
+  #commandFailed(session: Session, error: unknown): void {
+    this.#log.error("command_failed", {
+      session: session.id,
+      error: describeError(error),
+    });
+    session.send({
+      type: "error",
+      code: "internal",
+      message: "Internal error; the request was not completed",
+    });
   }
 
   #leaveRoom(session: Session, reason: LeaveReason, detail?: string): void {

@@ -11,7 +11,6 @@ import {
   type Codec,
   EncodedEvent,
   LineFramer,
-  type RoomMessage,
   type ServerEvent,
 } from "./protocol.ts";
 
@@ -23,8 +22,6 @@ export interface Room {
   /** Display name, as its first member typed it (with `#`). */
   name: string;
   members: Set<Session>;
-  /** The most recent room messages, oldest first, bounded by the limits. */
-  history: RoomMessage[];
   /** The topic ("" for none), who set it and when. */
   topic: string;
   topicBy?: string;
@@ -73,6 +70,10 @@ export class Session {
   isOp = false;
   /** Whether an operator has silenced this session. */
   muted = false;
+  /** The registered nickname this session has proved is its own, if any. */
+  account: string | null = null;
+  /** A registered nickname chosen at the text prompt, awaiting /identify. */
+  pendingLogin: { nick: string; room?: string } | null = null;
   /** When the peer last sent a line; silence is measured from here. */
   lastInputAt: number;
   /** The token of an unanswered server ping, with when it was sent. */

@@ -348,6 +348,81 @@ export const COMMANDS: readonly CommandSyntax[] = [
     format: (r) => `/unmute ${(r as { nick: string }).nick}`,
   },
   {
+    name: "history",
+    request: "history",
+    aliases: [],
+    usage: "/history [#ROOM|@NICK] [before ID] [N]",
+    summary:
+      "page back through a room's messages, or your private ones with NICK",
+    operator: false,
+    parse: parseHistoryArgs,
+    format: (r) => {
+      const { room, with: other, before, limit } = r as {
+        room?: string;
+        with?: string;
+        before?: number;
+        limit?: number;
+      };
+      return [
+        "/history",
+        room,
+        other === undefined ? undefined : `@${other}`,
+        before === undefined ? undefined : `before ${before}`,
+        limit === undefined ? undefined : String(limit),
+      ].filter((w) => w !== undefined).join(" ");
+    },
+  },
+  {
+    name: "register",
+    request: "register",
+    aliases: [],
+    usage: "/register PASSWORD",
+    summary: "claim your nickname so only you can use it",
+    operator: false,
+    parse: (args) =>
+      args === "" ? "/register PASSWORD" : { type: "register", password: args },
+    format: (r) => `/register ${(r as { password: string }).password}`,
+  },
+  {
+    name: "identify",
+    request: "identify",
+    aliases: [],
+    usage: "/identify [NICK] PASSWORD",
+    summary: "prove a registered nickname is yours",
+    operator: false,
+    parse: (args) => {
+      const [first, rest] = firstWord(args);
+      if (first === "") return "/identify [NICK] PASSWORD";
+      return rest === ""
+        ? { type: "identify", password: first }
+        : { type: "identify", nick: first, password: rest };
+    },
+    format: (r) => {
+      const { nick, password } = r as { nick?: string; password: string };
+      return nick === undefined
+        ? `/identify ${password}`
+        : `/identify ${nick} ${password}`;
+    },
+  },
+  {
+    name: "drop",
+    request: "drop",
+    aliases: [],
+    usage: "/drop [NICK]",
+    summary: "release your registered nickname (operators: anyone's)",
+    operator: false,
+    parse: (args) => {
+      const [nick, rest] = firstWord(args);
+      return rest !== ""
+        ? "/drop [NICK]"
+        : { type: "drop", ...optional("nick", nick) };
+    },
+    format: (r) => {
+      const nick = (r as { nick?: string }).nick;
+      return nick === undefined ? "/drop" : `/drop ${nick}`;
+    },
+  },
+  {
     name: "quit",
     request: "quit",
     aliases: ["exit"],
@@ -361,6 +436,31 @@ export const COMMANDS: readonly CommandSyntax[] = [
     },
   },
 ];
+
+/** Most messages one `/history` page may hold. */
+export const MAX_HISTORY_PAGE = 200;
+
+/** `/history [#ROOM|@NICK] [before ID] [N]`, in any order. */
+function parseHistoryArgs(args: string): ClientRequest | string {
+  const usage = "/history [#ROOM|@NICK] [before ID] [N]";
+  const request: ClientRequest & { type: "history" } = { type: "history" };
+  const words = args.split(/\s+/).filter((word) => word !== "");
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i]!;
+    if (word === "before" && /^\d+$/.test(words[i + 1] ?? "")) {
+      request.before = Number(words[++i]);
+    } else if (/^\d+$/.test(word) && request.limit === undefined) {
+      request.limit = Math.min(Number(word), MAX_HISTORY_PAGE);
+    } else if (word.startsWith("@") && word.length > 1) {
+      request.with = word.slice(1);
+    } else if (word.startsWith("#")) {
+      request.room = word;
+    } else {
+      return usage;
+    }
+  }
+  return request;
+}
 
 const commandsByName = new Map<string, CommandSyntax>(
   COMMANDS.flatMap((c) => [c.name, ...c.aliases].map((n) => [n, c])),
@@ -577,6 +677,14 @@ export function encodeTextEvent(event: ServerEvent): string {
         ? notice("There is no message of the day")
         : notice("Message of the day:") +
           event.lines.map((line) => notice(`  ${line}`)).join("");
+    case "conversation":
+      if (event.messages.length === 0) {
+        return notice(`No private messages with ${event.with}`);
+      }
+      return notice(`Private messages with ${event.with}:`) +
+        event.messages.map((m) =>
+          `[${clockTime(m.ts)}] *${m.from} -> ${m.to}* ${m.text}\n`
+        ).join("");
     case "bans":
       return notice(
         `Bans (${event.bans.length})` + (event.bans.length === 0 ? "" : ": ") +

@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import { fileURLToPath } from "node:url";
 import { LineClient, LineStream, WAIT_MS, within } from "./helpers.ts";
 
@@ -42,8 +43,19 @@ class Program implements AsyncDisposable {
     stdin: boolean,
     env: Record<string, string> = {},
   ) {
+    // A server under test never writes the user's data directory.
+    const database = command === "server.ts" && !args.includes("--db")
+      ? ["--db", ":memory:"]
+      : [];
     const [program, ...programArgs] = typeof command === "string"
-      ? [Deno.execPath(), "run", ...PERMISSIONS[command]!, command, ...args]
+      ? [
+        Deno.execPath(),
+        "run",
+        ...PERMISSIONS[command]!,
+        command,
+        ...args,
+        ...database,
+      ]
       : command;
     this.child = new Deno.Command(program!, {
       args: programArgs,
@@ -421,7 +433,7 @@ Deno.test("e2e: the accept loop survives running out of file descriptors", async
   ];
   const command = `ulimit -n 48 && exec ${
     deno.map((w) => `'${w}'`).join(" ")
-  } --host 127.0.0.1 --port 0 --max-per-address 0`;
+  } --host 127.0.0.1 --port 0 --max-per-address 0 --db :memory:`;
   await using server = new Program(["sh", "-c", command], [], false);
   const line = await server.stdout.expect(/ listening on /, 15_000);
   const port = Number(line.split(":").at(-1));
@@ -438,4 +450,171 @@ Deno.test("e2e: the accept loop survives running out of file descriptors", async
   await using nc = await LineClient.connect(port);
   await nc.send("survivor");
   await nc.expect("*** survivor joined #lobby", 15_000);
+});
+
+Deno.test("e2e: after kill -9 under traffic, every message a client received is in the history", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tern-crash-" });
+  const database = `${dir}/chat.db`;
+  try {
+    const first = await startServerProcess([
+      "--port",
+      "0",
+      "--db",
+      database,
+      "--flood-rate",
+      "0",
+    ]);
+    const received: number[] = [];
+    {
+      await using reader = await LineClient.json(first.port, "reader");
+      await using sender = await LineClient.text(first.port, "sender");
+      const blasting = (async () => {
+        for (let i = 0; i < 20_000 && !sender.ended; i++) {
+          await sender.send(`message ${i}`).catch(() => {});
+        }
+      })();
+      await reader.waitFor(
+        (lines) =>
+          lines.filter((line) => line.includes('"message"')).length > 300,
+        "traffic to be flowing",
+      );
+      first.child.kill("SIGKILL");
+      await first.exit();
+      await first[Symbol.asyncDispose]();
+      await reader.closed();
+      await blasting;
+      for (const line of reader.received) {
+        if (!line.startsWith("{")) continue;
+        const event = JSON.parse(line);
+        if (event.type === "message") received.push(event.id);
+      }
+    }
+    assert.ok(received.length > 300);
+    // The restarted server opens the file cleanly and serves its history.
+    await using second = await startServerProcess([
+      "--port",
+      "0",
+      "--db",
+      database,
+    ]);
+    await using bot = await LineClient.json(second.port, "bot");
+    await bot.sendJson({ type: "history", limit: 1 });
+    const newest = await bot.expectEvent(
+      "history",
+      (e) => e.messages.length === 1,
+    );
+    assert.ok(newest.messages[0]!.id >= received.at(-1)!);
+    second.child.kill("SIGTERM");
+    assert.equal(await second.exit(), 0);
+    const file = new DatabaseSync(database, { readOnly: true });
+    try {
+      const integrity = file.prepare("PRAGMA integrity_check").get() as {
+        integrity_check: string;
+      };
+      assert.equal(integrity.integrity_check, "ok");
+      const stored = new Set(
+        (file.prepare("SELECT id FROM messages").all() as Array<{ id: number }>)
+          .map((row) => row.id),
+      );
+      const missing = received.filter((id) => !stored.has(id));
+      assert.deepEqual(
+        missing,
+        [],
+        `${missing.length} received messages are not stored`,
+      );
+    } finally {
+      file.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("e2e: with no --db the server keeps its history in the user's data directory", async () => {
+  const dataHome = await Deno.makeTempDir({ prefix: "tern-xdg-" });
+  try {
+    // Nothing on the command line about the database: only the environment.
+    const deno = [
+      Deno.execPath(),
+      "run",
+      ...PERMISSIONS["server.ts"]!,
+      "server.ts",
+    ];
+    await using defaulted = new Program(
+      [...deno, "--host", "127.0.0.1", "--port", "0"],
+      [],
+      false,
+      { XDG_DATA_HOME: dataHome },
+    );
+    const line = await defaulted.stdout.expect(/ listening on /, 15_000);
+    const port = Number(line.split(":").at(-1));
+    await using alice = await LineClient.text(port, "alice");
+    await alice.send("remember me");
+    await alice.linesUntilPong();
+    defaulted.child.kill("SIGTERM");
+    assert.equal(await defaulted.exit(), 0);
+    await using exporter = new Program(
+      [
+        Deno.execPath(),
+        "task",
+        "--quiet",
+        "export-history",
+        "--room",
+        "#lobby",
+      ],
+      [],
+      false,
+      { XDG_DATA_HOME: dataHome },
+    );
+    assert.equal(await exporter.exit(15_000), 0);
+    const lines = exporter.stdout.received.map((text) => JSON.parse(text));
+    assert.deepEqual(
+      lines.map((m) => [m.from, m.text]),
+      [["alice", "remember me"]],
+    );
+  } finally {
+    await Deno.remove(dataHome, { recursive: true });
+  }
+});
+
+Deno.test("e2e: the client identifies a registered nickname from the environment", async () => {
+  await using server = await startServerProcess([
+    "--port",
+    "0",
+    "--password-iterations",
+    "1000",
+  ]);
+  {
+    await using owner = await LineClient.text(server.port, "alice");
+    await owner.send("/register alices password");
+    await owner.expect(/now registered to you/);
+    await owner.send("/quit");
+    await owner.closed();
+  }
+  await using nc = await LineClient.text(server.port, "watcher");
+  const client = new Program(
+    "client.ts",
+    ["--port", String(server.port), "--nick", "alice"],
+    true,
+    { TERN_NICK_PASSWORD: "alices password" },
+  );
+  try {
+    await client.stdout.expect("-- Connected to tern as alice", 15_000);
+    await nc.expect("*** alice joined #lobby");
+    await client.type("/quit");
+    assert.equal(await client.exit(), 0);
+  } finally {
+    await client[Symbol.asyncDispose]();
+  }
+  await using wrong = new Program(
+    "client.ts",
+    ["--port", String(server.port), "--nick", "alice"],
+    true,
+    {},
+  );
+  assert.equal(await wrong.exit(15_000), 1);
+  assert.match(
+    wrong.stderr.received.join("\n"),
+    /is registered.*TERN_NICK_PASSWORD/,
+  );
 });

@@ -293,12 +293,13 @@ Deno.test("topic and message of the day: everyone reads, operators set", async (
 
 Deno.test("a command that throws costs one error reply, not the server", async () => {
   class FaultyServer extends ChatServer {
-    override remember(
-      room: Parameters<ChatServer["remember"]>[0],
+    override publish(
+      room: Parameters<ChatServer["publish"]>[0],
       message: RoomMessage,
+      sender: Parameters<ChatServer["publish"]>[2],
     ): void {
       if (message.text === "boom") throw new Error("injected fault");
-      super.remember(room, message);
+      super.publish(room, message, sender);
     }
   }
   const server = new FaultyServer({

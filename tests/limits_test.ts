@@ -38,9 +38,8 @@ Deno.test("parseServerArgs reads every limit flag", () => {
   ) => [`--${spec.flag}`, String(spec.default + 1)]);
   const options = parseServerArgs(args);
   for (const spec of LIMIT_SPECS) {
-    const expected = spec.unit === "seconds"
-      ? (spec.default + 1) * 1000
-      : spec.default + 1;
+    const scale = { seconds: 1000, days: 86_400_000 }[spec.unit as string] ?? 1;
+    const expected = (spec.default + 1) * scale;
     assert.equal(options.limits?.[spec.key], expected, spec.flag);
   }
 });

@@ -258,6 +258,15 @@ const SAMPLE_REQUESTS: ClientRequest[] = [
   { type: "topic" },
   { type: "motd", text: "be kind" },
   { type: "motd" },
+  { type: "register", password: "correct horse" },
+  { type: "identify", password: "secret" },
+  { type: "identify", nick: "alice", password: "secret" },
+  { type: "drop" },
+  { type: "drop", nick: "mallory" },
+  { type: "history" },
+  { type: "history", limit: 20 },
+  { type: "history", room: "#dev", before: 120, limit: 10 },
+  { type: "history", with: "bob" },
 ];
 
 Deno.test("text codec round-trips every request", () => {
@@ -281,6 +290,7 @@ Deno.test("JSON codec round-trips every request, with ref", () => {
   const requests: ClientRequest[] = [
     { type: "hello", nick: "alice", room: "#dev" },
     { type: "hello", nick: "alice", password: "pw" },
+    { type: "hello", nick: "alice", identify: "account pw" },
     { type: "pong", token: "p1" },
     ...SAMPLE_REQUESTS,
     { type: "rooms", ref: "r1" },
@@ -385,6 +395,18 @@ const SAMPLE_EVENTS: ServerEvent[] = [
     type: "bans",
     bans: [{ address: "10.0.0.1", nick: "m", until: 0, reason: "spam" }],
   },
+  {
+    type: "conversation",
+    with: "bob",
+    messages: [{
+      type: "private",
+      id: 9,
+      ts: 0,
+      from: "a",
+      to: "bob",
+      text: "x",
+    }],
+  },
   { type: "bye", reason: "Goodbye" },
 ];
 
@@ -413,6 +435,11 @@ Deno.test("text events: messages are exactly <nick> text, notices start ***", ()
         assert.equal(line, "* bob waves");
       } else if (event.type === "private") {
         assert.equal(line, "*bob -> alice* psst");
+      } else if (event.type === "conversation") {
+        assert.ok(
+          /^(\*\*\* |\[\d\d:\d\d:\d\d\] \*a -> bob\* x$)/.test(line),
+          line,
+        );
       } else if (event.type === "history") {
         assert.ok(/^(\*\*\* |\[\d\d:\d\d:\d\d\] <a> x$)/.test(line), line);
       } else {
@@ -433,6 +460,20 @@ Deno.test("EncodedEvent encodes once per codec however often it is asked", () =>
     '{"type":"notice","text":"hi"}\n',
   );
   assert.equal(new TextDecoder().decode(encoded.bytes("text")), "*** hi\n");
+});
+
+Deno.test("history requests reject counts that are not whole numbers above 0", () => {
+  for (
+    const field of ['"limit":0', '"limit":-3', '"limit":1.5', '"before":"9"']
+  ) {
+    const result = decodeJsonRequest(`{"type":"history",${field}}`);
+    assert.equal(result.type, "error", field);
+  }
+  assert.deepEqual(decodeTextRequest("/history 999"), {
+    type: "history",
+    limit: 200,
+  });
+  assert.equal(decodeTextRequest("/history sideways")?.type, "error");
 });
 
 Deno.test("parseDuration reads ban durations", () => {
