@@ -476,15 +476,19 @@ export function handleRequest(
       return;
     }
     case "rooms":
-      session.send({
-        type: "rooms",
-        rooms: [...hub.rooms.values()]
-          .map((r) => ({ name: r.name, members: r.members.size }))
-          .sort((a, b) =>
-            b.members - a.members || a.name.localeCompare(b.name)
-          ),
-        ...withRef(ref),
-      });
+      // Replies go in order after what was accepted before them: a ping
+      // is a barrier, and a list reflects the joins before it.
+      hub.inOrder(() =>
+        session.send({
+          type: "rooms",
+          rooms: [...hub.rooms.values()]
+            .map((r) => ({ name: r.name, members: r.members.size }))
+            .sort((a, b) =>
+              b.members - a.members || a.name.localeCompare(b.name)
+            ),
+          ...withRef(ref),
+        })
+      );
       return;
     case "who": {
       const named = request.room === undefined ? null : checkRoom(request.room);
@@ -496,7 +500,7 @@ export function handleRequest(
       if (target === null) {
         return fail("room_invalid", `There is no room ${request.room}`);
       }
-      session.send({ ...whoEvent(target), ...withRef(ref) });
+      hub.inOrder(() => session.send({ ...whoEvent(target), ...withRef(ref) }));
       return;
     }
     case "away": {
@@ -528,11 +532,13 @@ export function handleRequest(
       session.send({ type: "help", commands: commandHelp(), ...withRef(ref) });
       return;
     case "ping":
-      session.send({
-        type: "pong",
-        ...(request.token === undefined ? {} : { token: request.token }),
-        ...withRef(ref),
-      });
+      hub.inOrder(() =>
+        session.send({
+          type: "pong",
+          ...(request.token === undefined ? {} : { token: request.token }),
+          ...withRef(ref),
+        })
+      );
       return;
     case "pong":
       // Any line proves the peer is alive; the server already noted it.

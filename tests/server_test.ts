@@ -458,3 +458,20 @@ Deno.test("close() says goodbye to everyone and leaves no connection", async () 
     Deno.errors.ConnectionRefused,
   );
 });
+
+Deno.test("replies keep their place behind messages accepted before them", async () => {
+  await using chat = await startServer();
+  await using bot = await LineClient.json(chat.port, "bot");
+  const lines = [
+    { type: "message", text: "first" },
+    { type: "ping", token: "after-first" },
+    { type: "who", ref: "after-ping" },
+  ].map((request) => JSON.stringify(request)).join("\n") + "\n";
+  await bot.sendBytes(new TextEncoder().encode(lines));
+  const echo = await bot.expectEvent("message");
+  assert.equal(echo.text, "first");
+  const next = await bot.expect((line) => line.startsWith("{"));
+  assert.deepEqual(JSON.parse(next), { type: "pong", token: "after-first" });
+  const who = await bot.expectEvent("who");
+  assert.equal(who.ref, "after-ping");
+});
