@@ -10,7 +10,7 @@
 import { foldKey } from "./names.ts";
 import {
   describeBan,
-  LEAVE_WORDS,
+  describeNotice,
   type RoomMessage,
   sanitizeText,
   type ServerEvent,
@@ -98,35 +98,13 @@ export function renderEvent(
           : `${stamp(event.ts)} *${nick(event.from)}* ${clean(event.text)}`,
       ];
     case "join":
-      return [
-        `${stamp(event.ts)} ${note(`${event.nick} joined ${event.room}`)}`,
-      ];
-    case "leave": {
-      const why = event.reason === "part"
-        ? ""
-        : ` (${LEAVE_WORDS[event.reason]}${
-          event.message ? `: ${event.message}` : ""
-        })`;
-      return [
-        `${stamp(event.ts)} ${note(`${event.nick} left ${event.room}${why}`)}`,
-      ];
-    }
+    case "leave":
     case "nick":
-      return [
-        `${stamp(event.ts)} ${
-          note(`${event.old} is now known as ${event.nick}`)
-        }`,
-      ];
     case "away":
-      return [
-        `${stamp(event.ts)} ${
-          note(
-            `${event.nick} is away${event.reason ? `: ${event.reason}` : ""}`,
-          )
-        }`,
-      ];
     case "back":
-      return [`${stamp(event.ts)} ${note(`${event.nick} is back`)}`];
+      return [`${stamp(event.ts)} ${note(describeNotice(event))}`];
+    case "topic":
+      return [note(describeNotice(event))];
     case "rooms":
       return [
         note(
@@ -176,16 +154,7 @@ export function renderEvent(
           note(`Private messages with ${event.with}:`),
           ...event.messages.map((m) => renderEvent(m, options)[0]!),
         ];
-    case "topic":
-      return [
-        note(
-          event.topic === ""
-            ? `${event.room} has no topic`
-            : `Topic for ${event.room}: ${event.topic}${
-              event.by ? ` (set by ${event.by})` : ""
-            }`,
-        ),
-      ];
+
     case "motd":
       return event.lines.length === 0
         ? [note("There is no message of the day")]

@@ -580,6 +580,40 @@ export function describeBan(ban: BanSummary): string {
   return `${ban.address} (${details.join(", ")})`;
 }
 
+/** Room events that both the text codec and the terminal client word alike. */
+export type RoomNotice = ServerEvent & {
+  type: "join" | "leave" | "nick" | "away" | "back" | "topic";
+};
+
+/**
+ * A room event in words, such as `alice left #dev (quit: bye)`: one wording
+ * for text-mode clients and the terminal client alike.
+ */
+export function describeNotice(event: RoomNotice): string {
+  switch (event.type) {
+    case "join":
+      return `${event.nick} joined ${event.room}`;
+    case "leave":
+      return event.reason === "part"
+        ? `${event.nick} left ${event.room}`
+        : `${event.nick} left ${event.room} (${LEAVE_WORDS[event.reason]}${
+          event.message ? `: ${event.message}` : ""
+        })`;
+    case "nick":
+      return `${event.old} is now known as ${event.nick}`;
+    case "away":
+      return `${event.nick} is away${event.reason ? `: ${event.reason}` : ""}`;
+    case "back":
+      return `${event.nick} is back`;
+    case "topic":
+      return event.topic === ""
+        ? `${event.room} has no topic`
+        : `Topic for ${event.room}: ${event.topic}${
+          event.by ? ` (set by ${event.by})` : ""
+        }`;
+  }
+}
+
 /** How a room line looks in text mode; history adds the time in front. */
 function roomLine(message: RoomMessage): string {
   return message.type === "message"
@@ -605,26 +639,12 @@ export function encodeTextEvent(event: ServerEvent): string {
     case "private":
       return `*${event.from} -> ${event.to}* ${event.text}\n`;
     case "join":
-      return notice(`${event.nick} joined ${event.room}`);
-    case "leave": {
-      if (event.reason === "part") {
-        return notice(`${event.nick} left ${event.room}`);
-      }
-      const detail = event.message ? `: ${event.message}` : "";
-      return notice(
-        `${event.nick} left ${event.room} (${
-          LEAVE_WORDS[event.reason]
-        }${detail})`,
-      );
-    }
+    case "leave":
     case "nick":
-      return notice(`${event.old} is now known as ${event.nick}`);
     case "away":
-      return notice(
-        `${event.nick} is away${event.reason ? `: ${event.reason}` : ""}`,
-      );
     case "back":
-      return notice(`${event.nick} is back`);
+    case "topic":
+      return notice(describeNotice(event));
     case "rooms":
       return notice(
         `Rooms (${event.rooms.length}): ` +
@@ -664,14 +684,7 @@ export function encodeTextEvent(event: ServerEvent): string {
       return notice(event.token === undefined ? "pong" : `pong ${event.token}`);
     case "ping":
       return notice(`ping ${event.token}`);
-    case "topic":
-      return notice(
-        event.topic === ""
-          ? `${event.room} has no topic`
-          : `Topic for ${event.room}: ${event.topic}${
-            event.by ? ` (set by ${event.by})` : ""
-          }`,
-      );
+
     case "motd":
       return event.lines.length === 0
         ? notice("There is no message of the day")
