@@ -558,7 +558,7 @@ export function clockTime(ts: number): string {
 }
 
 /** How each leave reason reads in a notice. */
-export const LEAVE_WORDS: Readonly<Record<LeaveReason, string>> = {
+const LEAVE_WORDS: Readonly<Record<LeaveReason, string>> = {
   part: "left",
   quit: "quit",
   lost: "lost connection",
