@@ -1,0 +1,177 @@
+/**
+ * What the load generator needs to know about a chat protocol, and the
+ * benchmark's own message format.
+ *
+ * Every benchmark message carries, in plain ASCII that all three servers
+ * relay untouched, a marker, the sender's number, a sequence number and the
+ * send time in microseconds of this process's clock:
+ *
+ * ```
+ * ^b<sender>,<seq>,<send-time-us>;xxxxxxxx...
+ * ```
+ *
+ * Sender and receivers live in the same process, so one clock serves both
+ * ends and the difference is the one-way latency. Receivers find the marker
+ * by byte search and parse the three numbers from bytes: no line is decoded
+ * into a string on the hot path.
+ *
+ * @module
+ */
+
+/** How one client logs in: what it sends, and the lines that prove it. */
+export interface LoginPlan {
+  /** Sent once, right after connecting (may be empty). */
+  send: string;
+  /**
+   * Byte strings that must each appear in a received line, in this order;
+   * the client is ready when the last one has been seen.
+   */
+  expect: string[];
+}
+
+/** How a client should log in. */
+export interface LoginOptions {
+  /** Room to join; null for the shared benchmark room. */
+  room: string | null;
+  /** Ask for relaxed flood control where a server needs a privilege for it. */
+  privileged: boolean;
+}
+
+/** What a line that is not a benchmark message means to the client. */
+export interface ControlAction {
+  /** Bytes to send back (an IRC PONG). */
+  reply?: string;
+  /** The server says it is disconnecting us, and why. */
+  closing?: string;
+}
+
+/** One protocol as the load generator drives it. */
+export interface Protocol {
+  /** Short name, as on the command line. */
+  readonly name: string;
+  /** The login of the client named `nick`. */
+  login(nick: string, options: LoginOptions): LoginPlan;
+  /** The bytes (as ASCII text) that send `payload` to the shared room. */
+  frame(payload: string): string;
+  /**
+   * Looks at a received line that holds no benchmark message; null when it
+   * needs nothing. Called rarely (joins, pings), so it may decode text.
+   */
+  control(line: Uint8Array): ControlAction | null;
+}
+
+/** First byte of the marker ("^"). */
+export const MARK = 0x5e;
+/** Second byte of the marker ("b"). */
+export const MARK_2 = 0x62;
+const COMMA = 0x2c;
+const SEMICOLON = 0x3b;
+const DIGIT_0 = 0x30;
+const DIGIT_9 = 0x39;
+
+/** Filler for payloads; a run of one printable ASCII letter. */
+const PADDING = "x".repeat(4096);
+
+/**
+ * A payload of about `size` bytes (never shorter than its header) for
+ * message `seq` of sender `sender`, stamped `sentUs`.
+ */
+export function payload(
+  sender: number,
+  seq: number,
+  sentUs: number,
+  size: number,
+): string {
+  const head = `^b${sender},${seq},${Math.round(sentUs)};`;
+  return head.length >= size
+    ? head
+    : head + PADDING.slice(0, size - head.length);
+}
+
+/** One parsed message header. */
+export interface ParsedMessage {
+  sender: number;
+  seq: number;
+  sentUs: number;
+}
+
+/**
+ * Parses the header whose marker starts at `at` in `bytes` (not past `end`)
+ * into `out`. Returns the index just past the header's ";", or -1 when the
+ * bytes there are not a whole header: another "^" in the text, or a message
+ * that a relay cut in two.
+ */
+export function parseHeader(
+  bytes: Uint8Array,
+  at: number,
+  end: number,
+  out: ParsedMessage,
+): number {
+  if (bytes[at + 1] !== MARK_2) return -1;
+  let i = at + 2;
+  let value = 0;
+  let digits = 0;
+  let c = 0;
+  for (; i < end; i++) {
+    c = bytes[i]!;
+    if (c < DIGIT_0 || c > DIGIT_9) break;
+    value = value * 10 + (c - DIGIT_0);
+    digits++;
+  }
+  if (digits === 0 || c !== COMMA || i >= end) return -1;
+  out.sender = value;
+  value = 0;
+  digits = 0;
+  for (i++; i < end; i++) {
+    c = bytes[i]!;
+    if (c < DIGIT_0 || c > DIGIT_9) break;
+    value = value * 10 + (c - DIGIT_0);
+    digits++;
+  }
+  if (digits === 0 || c !== COMMA || i >= end) return -1;
+  out.seq = value;
+  value = 0;
+  digits = 0;
+  for (i++; i < end; i++) {
+    c = bytes[i]!;
+    if (c < DIGIT_0 || c > DIGIT_9) break;
+    value = value * 10 + (c - DIGIT_0);
+    digits++;
+  }
+  if (digits === 0 || c !== SEMICOLON || i >= end) return -1;
+  out.sentUs = value;
+  return i + 1;
+}
+
+/** Whether `bytes[start..end)` contains `needle`. */
+export function containsBytes(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  needle: Uint8Array,
+): boolean {
+  const first = needle[0];
+  if (first === undefined) return true;
+  const last = end - needle.length;
+  for (let i = bytes.indexOf(first, start); i !== -1 && i <= last;) {
+    let j = 1;
+    while (j < needle.length && bytes[i + j] === needle[j]) j++;
+    if (j === needle.length) return true;
+    i = bytes.indexOf(first, i + 1);
+  }
+  return false;
+}
+
+/** Whether `bytes[start..end)` begins with `prefix`. */
+export function startsWithBytes(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  prefix: Uint8Array,
+): boolean {
+  if (end - start < prefix.length) return false;
+  for (let j = 0; j < prefix.length; j++) {
+    if (bytes[start + j] !== prefix[j]) return false;
+  }
+  return true;
+}

@@ -1,0 +1,517 @@
+/**
+ * The four scenarios, each a function from a target and the options to one
+ * run's figures. Each run starts a fresh server, so a run's peak memory and
+ * CPU belong to that run alone, and stops it in `finally`.
+ *
+ * - a: throughput. Clients, a few senders each keeping a bounded window of
+ *   messages in flight (closed loop: a sender's window opens when one
+ *   designated observer client receives its message).
+ * - b: latency under moderate load. Many clients, senders paced to a fixed
+ *   total rate (open loop).
+ * - c: idle connections: time to connect and log in all of them, and the
+ *   server's resident memory per connection.
+ * - d: a slow consumer. The paced load of b among fewer clients, once
+ *   without and once with one client that logs in and never reads; the
+ *   others' latency and the server's memory over time are compared.
+ *
+ * @module
+ */
+
+import {
+  type BenchClient,
+  connectAll,
+  type Connected,
+  LagProbe,
+  Meter,
+  nowUs,
+  PacedLoad,
+  WindowedLoad,
+} from "./loadgen.ts";
+import { readCpu, readMemory, serverSideTcpState } from "./procstat.ts";
+import type { RunningServer, Target } from "./targets.ts";
+
+/** Every knob of every scenario; see run.ts for the flags and defaults. */
+export interface ScenarioOptions {
+  duration: number;
+  payloadBytes: number;
+  concurrency: number;
+  loginTimeoutMs: number;
+  setupTimeoutMs: number;
+  drainMs: number;
+  settleMs: number;
+  sampleMs: number;
+  a: { clients: number; senders: number; window: number };
+  b: { clients: number; senders: number; rate: number };
+  c: { clients: number; ownRoom: boolean };
+  d: {
+    clients: number;
+    senders: number;
+    rate: number;
+    payloadBytes: number;
+    duration: number;
+  };
+}
+
+/** One run's figures by name; null when not measurable for this target. */
+export type Metrics = Record<string, number | null>;
+
+/** One run of one scenario against one target. */
+export interface RunResult {
+  metrics: Metrics;
+  /** Disconnects by reason, connect failures, RSS series, notes. */
+  details: Record<string, unknown>;
+}
+
+const sleep = (ms: number) =>
+  new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+const MiB = 1024;
+
+/** Counts clients by why they ended, leaving out the ones we closed. */
+function endReasons(clients: BenchClient[]): Record<string, number> {
+  const reasons: Record<string, number> = {};
+  for (const client of clients) {
+    const reason = client.end?.reason;
+    if (reason === undefined || reason === "local") continue;
+    const key = reason.length > 120 ? `${reason.slice(0, 117)}...` : reason;
+    reasons[key] = (reasons[key] ?? 0) + 1;
+  }
+  return reasons;
+}
+
+/** Connects `count` clients for `target`. */
+function connect(
+  target: Target,
+  server: RunningServer,
+  meter: Meter,
+  options: ScenarioOptions,
+  count: number,
+  client: (index: number) => {
+    room: string | null;
+    privileged: boolean;
+    stall?: boolean;
+  },
+  readBufferBytes: number,
+  payloadBytes: number,
+): Promise<Connected> {
+  return connectAll({
+    count,
+    concurrency: options.concurrency,
+    loginTimeoutMs: options.loginTimeoutMs,
+    deadlineMs: options.setupTimeoutMs,
+    client: (index) => {
+      const how = client(index);
+      return {
+        port: server.port,
+        protocol: target.protocol,
+        meter,
+        nick: `c${index}`,
+        login: { room: how.room, privileged: how.privileged },
+        readBufferBytes,
+        payloadBytes,
+        stallAfterLogin: how.stall ?? false,
+      };
+    },
+  });
+}
+
+function failureDetails(connected: Connected): Record<string, number> {
+  return Object.fromEntries(connected.failures);
+}
+
+/** How a measured run loads the server. */
+type Load =
+  | { kind: "window"; window: number }
+  | { kind: "paced"; rate: number };
+
+/** What {@linkcode measuredRun} needs. */
+interface MeasuredRun {
+  clients: number;
+  /** Seconds of load. */
+  duration: number;
+  senders: number;
+  load: Load;
+  payloadBytes: number;
+  /** Add one client that logs in and then never reads. */
+  stalled: boolean;
+  defaultSendQueue: boolean;
+}
+
+/**
+ * The common body of scenarios a, b and d: connect, let the login traffic
+ * settle, load the server for the duration, let in-flight messages drain,
+ * and compute the figures.
+ */
+async function measuredRun(
+  target: Target,
+  options: ScenarioOptions,
+  run: MeasuredRun,
+): Promise<RunResult> {
+  const total = run.clients + (run.stalled ? 1 : 0);
+  const server = await target.start({
+    clients: total,
+    defaultSendQueue: run.defaultSendQueue,
+  });
+  const meter = new Meter();
+  let clients: BenchClient[] = [];
+  try {
+    const stalledIndex = run.stalled ? total - 1 : -1;
+    const connected = await connect(
+      target,
+      server,
+      meter,
+      options,
+      total,
+      (index) => ({
+        room: null,
+        privileged: index < run.senders,
+        stall: index === stalledIndex,
+      }),
+      64 * 1024,
+      run.payloadBytes,
+    );
+    clients = connected.clients;
+    const stalled = clients.find((c) => c.nick === `c${stalledIndex}`) ?? null;
+    const active = clients.filter((c) => c !== stalled);
+    const senders = active.filter((c) => Number(c.nick.slice(1)) < run.senders);
+    senders.forEach((client, id) => client.senderId = id);
+    const observer = active.find((c) => c.senderId === -1) ?? null;
+    if (observer) observer.observer = true;
+    for (const client of active) {
+      client.lastSeq = new Int32Array(senders.length);
+    }
+    if (senders.length === 0 || observer === null) {
+      throw new Error(
+        `not enough clients logged in (${clients.length} of ${total}): ${
+          JSON.stringify(failureDetails(connected))
+        }`,
+      );
+    }
+    meter.begin();
+    // Logins make join notices (O(n^2) of them for one shared room); let
+    // them drain so they are not counted against the message load.
+    await settle(server.process.pid, options.settleMs);
+
+    const loadOptions = {
+      senders,
+      protocol: target.protocol,
+      meter,
+      payloadBytes: run.payloadBytes,
+    };
+    const load = run.load.kind === "window"
+      ? new WindowedLoad(loadOptions, run.load.window)
+      : new PacedLoad(loadOptions, run.load.rate);
+    const pid = server.process.pid;
+    const rssSeries: Array<[number, number]> = [];
+    let stalledCutAt: number | null = null;
+    const lag = new LagProbe();
+    lag.start();
+    const cpu0 = readCpu(pid);
+    const self0 = readCpu("self");
+    const t0 = performance.now();
+    const sample = () => {
+      const memory = readMemory(pid);
+      const t = (performance.now() - t0) / 1000;
+      if (memory) rssSeries.push([round(t, 2), round(memory.rssKiB / MiB, 1)]);
+      if (stalled && stalledCutAt === null) {
+        const state = serverSideTcpState(stalled.localPort);
+        if (state !== "ESTABLISHED") stalledCutAt = t;
+      }
+    };
+    sample();
+    const sampler = setInterval(sample, options.sampleMs);
+    let t1 = t0;
+    let cpu1 = cpu0;
+    let self1 = self0;
+    try {
+      meter.windowEndUs = nowUs() + run.duration * 1e6;
+      load.start();
+      await sleep(run.duration * 1000);
+      load.stop();
+      t1 = performance.now();
+      cpu1 = readCpu(pid);
+      self1 = readCpu("self");
+      // Drain: every reader still connected gets what was sent.
+      const drainUntil = performance.now() + options.drainMs;
+      while (performance.now() < drainUntil) {
+        if (active.every((c) => !c.live || c.received >= c.expected)) break;
+        await sleep(20);
+      }
+      sample();
+    } finally {
+      clearInterval(sampler);
+      load.stop();
+      lag.stop();
+    }
+    const seconds = (t1 - t0) / 1000;
+    let expected = 0;
+    let received = 0;
+    let minRatio = Infinity;
+    for (const client of active) {
+      const want = client.expected;
+      expected += want;
+      received += Math.min(client.received, want);
+      if (want > 0) minRatio = Math.min(minRatio, client.received / want);
+    }
+    const serverCpu = cpu0 && cpu1 ? cpu1.total - cpu0.total : null;
+    const selfCpu = self0 && self1 ? self1.total - self0.total : null;
+    const memory = readMemory(pid);
+    const latency = meter.latency;
+    const disconnected = active.filter((c) => c.end && c.end.reason !== "local")
+      .length;
+    const stalledState = stalled ? serverSideTcpState(stalled.localPort) : null;
+    const metrics: Metrics = {
+      clients: clients.length,
+      senders: senders.length,
+      connectS: connected.seconds,
+      sent: meter.sent,
+      sentPerS: meter.sent / seconds,
+      deliveries: meter.deliveries,
+      deliveriesPerS: meter.windowDeliveries / seconds,
+      deliveryRatio: expected === 0 ? null : received / expected,
+      minReaderRatio: Number.isFinite(minRatio) ? minRatio : null,
+      p50Ms: latency.quantile(0.5) / 1000,
+      p90Ms: latency.quantile(0.9) / 1000,
+      p99Ms: latency.quantile(0.99) / 1000,
+      maxMs: latency.max / 1000,
+      serverCpuS: serverCpu,
+      serverCpuPct: serverCpu === null ? null : (100 * serverCpu) / seconds,
+      deliveriesPerCpuS: serverCpu ? meter.windowDeliveries / serverCpu : null,
+      serverRssPeakMiB: memory ? memory.hwmKiB / MiB : null,
+      serverRssEndMiB: memory ? memory.rssKiB / MiB : null,
+      loadgenCpuPct: selfCpu === null ? null : (100 * selfCpu) / seconds,
+      loadgenLagMaxMs: lag.maxMs,
+      disconnected,
+      garbled: meter.garbled,
+      outOfOrder: meter.outOfOrder,
+      windowResets: load instanceof WindowedLoad ? load.resets : null,
+      stalledCutS: stalled
+        ? (stalledCutAt ?? (stalledState === "ESTABLISHED" ? null : seconds))
+        : null,
+    };
+    return {
+      metrics,
+      details: {
+        connectFailures: failureDetails(connected),
+        disconnectReasons: endReasons(active),
+        stalledClient: stalled
+          ? { serverSideTcpStateAtEnd: stalledState, cutAfterS: stalledCutAt }
+          : null,
+        rssMiBSeries: rssSeries,
+        serverSettings: server.settings,
+        serverNotes: server.notes,
+      },
+    };
+  } finally {
+    for (const client of clients) client.close();
+    await server.stop();
+  }
+}
+
+/** Most time {@linkcode settle} waits for a server to go quiet. */
+const SETTLE_MAX_MS = 30_000;
+
+/**
+ * Waits at least `minMs`, then until the server has used at most one clock
+ * tick of CPU in 300 ms (it has finished the login traffic), or 30 s.
+ */
+async function settle(pid: number, minMs: number): Promise<void> {
+  await sleep(minMs);
+  const until = performance.now() + SETTLE_MAX_MS;
+  let before = readCpu(pid)?.total ?? 0;
+  while (performance.now() < until) {
+    await sleep(300);
+    const now = readCpu(pid)?.total ?? 0;
+    if (now - before <= 0.01) return;
+    before = now;
+  }
+}
+
+function round(value: number, digits: number): number {
+  const scale = 10 ** digits;
+  return Math.round(value * scale) / scale;
+}
+
+/** Caps a client count at the target's hard limit, saying so. */
+function capped(target: Target, wanted: number): {
+  count: number;
+  note: string | null;
+} {
+  if (wanted <= target.maxClients) return { count: wanted, note: null };
+  return {
+    count: target.maxClients,
+    note: `capped at ${target.maxClients} clients: ${target.maxClientsReason}`,
+  };
+}
+
+/** Scenario a: throughput with a bounded window per sender. */
+export async function scenarioA(
+  target: Target,
+  options: ScenarioOptions,
+): Promise<RunResult> {
+  const { count, note } = capped(target, options.a.clients);
+  const result = await measuredRun(target, options, {
+    clients: count,
+    duration: options.duration,
+    senders: options.a.senders,
+    load: { kind: "window", window: options.a.window },
+    payloadBytes: options.payloadBytes,
+    stalled: false,
+    defaultSendQueue: false,
+  });
+  if (note) result.details.capped = note;
+  return result;
+}
+
+/** Scenario b: latency at a fixed, moderate total rate. */
+export async function scenarioB(
+  target: Target,
+  options: ScenarioOptions,
+): Promise<RunResult> {
+  const { count, note } = capped(target, options.b.clients);
+  const result = await measuredRun(target, options, {
+    clients: count,
+    duration: options.duration,
+    senders: options.b.senders,
+    load: { kind: "paced", rate: options.b.rate },
+    payloadBytes: options.payloadBytes,
+    stalled: false,
+    defaultSendQueue: false,
+  });
+  if (note) result.details.capped = note;
+  return result;
+}
+
+/** Scenario c: connect time and memory per idle connection. */
+export async function scenarioC(
+  target: Target,
+  options: ScenarioOptions,
+): Promise<RunResult> {
+  const { count, note } = capped(target, options.c.clients);
+  const server = await target.start({
+    clients: count,
+    defaultSendQueue: false,
+  });
+  const meter = new Meter();
+  let clients: BenchClient[] = [];
+  try {
+    const pid = server.process.pid;
+    await settle(pid, options.settleMs);
+    const before = readMemory(pid);
+    const cpu0 = readCpu(pid);
+    const self0 = readCpu("self");
+    const connected = await connect(
+      target,
+      server,
+      meter,
+      options,
+      count,
+      (index) => ({
+        room: options.c.ownRoom ? `#i${index}` : null,
+        privileged: false,
+      }),
+      // Idle clients read little; 10,000 64 KiB buffers would be 640 MiB
+      // of load generator for nothing.
+      16 * 1024,
+      options.payloadBytes,
+    );
+    clients = connected.clients;
+    const cpu1 = readCpu(pid);
+    const self1 = readCpu("self");
+    await settle(pid, options.settleMs);
+    const after = readMemory(pid);
+    const alive = clients.filter((c) => c.live).length;
+    const serverCpu = cpu0 && cpu1 ? cpu1.total - cpu0.total : null;
+    const selfCpu = self0 && self1 ? self1.total - self0.total : null;
+    const metrics: Metrics = {
+      clients: alive,
+      connectS: connected.seconds,
+      connectsPerS: alive / connected.seconds,
+      serverRssBeforeMiB: before ? before.rssKiB / MiB : null,
+      serverRssAfterMiB: after ? after.rssKiB / MiB : null,
+      rssPerConnKiB: before && after && alive > 0
+        ? (after.rssKiB - before.rssKiB) / alive
+        : null,
+      serverRssPeakMiB: after ? after.hwmKiB / MiB : null,
+      serverCpuS: serverCpu,
+      serverCpuMsPerConn: serverCpu === null || alive === 0
+        ? null
+        : (1000 * serverCpu) / alive,
+      loadgenCpuPct: selfCpu === null
+        ? null
+        : (100 * selfCpu) / connected.seconds,
+      failed: count - alive,
+    };
+    return {
+      metrics,
+      details: {
+        requestedClients: options.c.clients,
+        ...(note ? { capped: note } : {}),
+        connectFailures: failureDetails(connected),
+        disconnectReasons: endReasons(clients),
+        serverSettings: server.settings,
+        serverNotes: server.notes,
+      },
+    };
+  } finally {
+    for (const client of clients) client.close();
+    await server.stop();
+  }
+}
+
+/** Scenario d: the same paced load without and with a client that never reads. */
+export async function scenarioD(
+  target: Target,
+  options: ScenarioOptions,
+): Promise<RunResult> {
+  const run = {
+    clients: options.d.clients - 1,
+    duration: options.d.duration,
+    senders: options.d.senders,
+    load: { kind: "paced", rate: options.d.rate } as const,
+    payloadBytes: options.d.payloadBytes,
+    defaultSendQueue: true,
+  };
+  const without = await measuredRun(target, options, {
+    ...run,
+    stalled: false,
+  });
+  const withStalled = await measuredRun(target, options, {
+    ...run,
+    stalled: true,
+  });
+  const a = without.metrics;
+  const b = withStalled.metrics;
+  const growth = (series: unknown): number | null => {
+    if (!Array.isArray(series) || series.length === 0) return null;
+    const values = (series as Array<[number, number]>).map(([, mib]) => mib);
+    return Math.max(...values) - values[0]!;
+  };
+  const div = (x: number | null | undefined, y: number | null | undefined) =>
+    x === null || x === undefined || !y ? null : x / y;
+  return {
+    metrics: {
+      clients: b.clients ?? null,
+      p50WithoutMs: a.p50Ms ?? null,
+      p50WithMs: b.p50Ms ?? null,
+      p99WithoutMs: a.p99Ms ?? null,
+      p99WithMs: b.p99Ms ?? null,
+      p99WithOverWithout: div(b.p99Ms, a.p99Ms),
+      maxWithMs: b.maxMs ?? null,
+      deliveryRatioWithout: a.deliveryRatio ?? null,
+      deliveryRatioWith: b.deliveryRatio ?? null,
+      rssPeakWithoutMiB: a.serverRssPeakMiB ?? null,
+      rssPeakWithMiB: b.serverRssPeakMiB ?? null,
+      rssGrowthWithoutMiB: growth(without.details.rssMiBSeries),
+      rssGrowthWithMiB: growth(withStalled.details.rssMiBSeries),
+      stalledCutS: b.stalledCutS ?? null,
+      othersDisconnected: b.disconnected ?? null,
+      serverCpuPctWith: b.serverCpuPct ?? null,
+      loadgenCpuPct: b.loadgenCpuPct ?? null,
+    },
+    details: {
+      without: { metrics: a, ...without.details },
+      withStalled: { metrics: b, ...withStalled.details },
+    },
+  };
+}
