@@ -64,10 +64,12 @@ import { type ChatConnection, TlsListener } from "./tls_listener.ts";
 export { DEFAULT_HOST, DEFAULT_PORT, firstLine, type ServerOptions };
 
 /**
- * Bytes read per `read` call. Small on purpose: every idle connection keeps
- * one such buffer, and 10,000 of them must fit in little memory.
+ * Read buffer sizes. Every connection holds its buffer while it waits, so an
+ * idle one gets a small buffer (10,000 of them must fit in little memory);
+ * a read that fills it shows a busy peer, which moves to the large one.
  */
-const READ_BUFFER_BYTES = 4096;
+const READ_BUFFER_IDLE_BYTES = 1024;
+const READ_BUFFER_BUSY_BYTES = 16 * 1024;
 
 /** How often old history is pruned, when retention is set. */
 const PRUNE_INTERVAL_MS = 60_000;
@@ -612,7 +614,7 @@ export class ChatServer implements ChatHub, SessionOwner {
         tcp.setKeepAlive(true);
       }
       this.#greet(session);
-      const buffer = new Uint8Array(READ_BUFFER_BYTES);
+      let buffer = new Uint8Array(READ_BUFFER_IDLE_BYTES);
       while (session.state !== "closing") {
         const count = await conn.read(buffer);
         const frames = count === null
@@ -621,6 +623,9 @@ export class ChatServer implements ChatHub, SessionOwner {
         const pending = this.#handleFrames(session, frames);
         if (pending !== undefined) await pending;
         if (count === null) break;
+        if (count === buffer.length && buffer.length < READ_BUFFER_BUSY_BYTES) {
+          buffer = new Uint8Array(READ_BUFFER_BUSY_BYTES);
+        }
       }
     } catch (error) {
       if (!isDisconnect(error)) {
