@@ -48,20 +48,30 @@ function concat(chunks: Uint8Array[], length: number): Uint8Array {
   return joined;
 }
 
-/** A bounded, ordered, coalescing queue of bytes for one socket. */
+/**
+ * A bounded, ordered, coalescing queue of bytes for one socket.
+ *
+ * Written without async functions on purpose: it runs once per recipient of
+ * every message, so each write costs one promise (the socket's) and two
+ * pre-bound callbacks, and the next write starts straight from the previous
+ * one's completion.
+ */
 export class OutboundQueue {
   /** Bytes the queue may hold, counting the write in flight. */
   readonly maxQueuedBytes: number;
   #writer: ByteWriter;
   #onError: (error: unknown) => void;
+  #now: () => number;
   #chunks: Uint8Array[] = [];
   #chunkBytes = 0;
-  #inFlightBytes = 0;
-  #flushing = false;
+  /** The batch being written, and how much of it the kernel has taken. */
+  #inFlight: Uint8Array | null = null;
+  #inFlightOffset = 0;
+  /** A flush is scheduled for the end of this turn. */
+  #scheduled = false;
   #closed = false;
   #writeStartedAt = 0;
   #idleWaiters: Array<() => void> = [];
-  #now: () => number;
 
   /**
    * @param writer the socket
@@ -83,7 +93,10 @@ export class OutboundQueue {
 
   /** Bytes queued or being written. */
   get queuedBytes(): number {
-    return this.#chunkBytes + this.#inFlightBytes;
+    const inFlight = this.#inFlight === null
+      ? 0
+      : this.#inFlight.length - this.#inFlightOffset;
+    return this.#chunkBytes + inFlight;
   }
 
   /**
@@ -107,11 +120,10 @@ export class OutboundQueue {
     }
     this.#chunks.push(bytes);
     this.#chunkBytes += bytes.length;
-    if (!this.#flushing) {
-      this.#flushing = true;
-      // Errors are reported through onError; the catch keeps a rejection
-      // from ever escaping as an unhandled one.
-      this.#flush().catch(this.#onError);
+    if (this.#inFlight === null && !this.#scheduled) {
+      // Let the rest of this turn queue its lines so they share one write.
+      this.#scheduled = true;
+      queueMicrotask(this.#flush);
     }
     return true;
   }
@@ -127,7 +139,9 @@ export class OutboundQueue {
    * or a write failed; never rejects.
    */
   idle(): Promise<void> {
-    if (!this.#flushing || this.#closed) return Promise.resolve();
+    if (this.#closed || (this.#inFlight === null && !this.#scheduled)) {
+      return Promise.resolve();
+    }
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
@@ -138,34 +152,56 @@ export class OutboundQueue {
     this.#wakeIdleWaiters();
   }
 
-  async #flush(): Promise<void> {
-    try {
-      // Let the rest of this turn queue its lines so they share one write.
-      await Promise.resolve();
-      while (this.#chunks.length > 0 && !this.#closed) {
-        const batch = concat(this.#chunks, this.#chunkBytes);
-        this.#chunks = [];
-        this.#inFlightBytes = batch.length;
-        this.#chunkBytes = 0;
-        this.#writeStartedAt = this.#now();
-        await writeAll(this.#writer, batch);
-        this.#inFlightBytes = 0;
-        this.#writeStartedAt = 0;
-      }
-    } catch (error) {
-      if (!this.#closed) {
-        this.close();
-        this.#onError(error);
-      }
-    } finally {
-      this.#inFlightBytes = 0;
+  readonly #flush = (): void => {
+    this.#scheduled = false;
+    if (this.#inFlight === null) this.#writeNext();
+  };
+
+  /** Starts writing everything queued, or goes idle. */
+  #writeNext(): void {
+    if (this.#closed || this.#chunks.length === 0) {
+      this.#inFlight = null;
       this.#writeStartedAt = 0;
-      this.#flushing = false;
       this.#wakeIdleWaiters();
+      return;
     }
+    this.#inFlight = concat(this.#chunks, this.#chunkBytes);
+    this.#inFlightOffset = 0;
+    this.#chunks = [];
+    this.#chunkBytes = 0;
+    this.#writeStartedAt = this.#now();
+    this.#writer.write(this.#inFlight).then(this.#written, this.#failed);
   }
 
+  readonly #written = (count: number): void => {
+    const batch = this.#inFlight;
+    if (batch === null || this.#closed) {
+      this.#inFlight = null;
+      this.#writeStartedAt = 0;
+      return;
+    }
+    this.#inFlightOffset += count;
+    if (this.#inFlightOffset < batch.length) {
+      // A partial write: the kernel took some; send the rest.
+      this.#writer.write(batch.subarray(this.#inFlightOffset))
+        .then(this.#written, this.#failed);
+      return;
+    }
+    this.#writeNext();
+  };
+
+  readonly #failed = (error: unknown): void => {
+    this.#inFlight = null;
+    this.#writeStartedAt = 0;
+    if (!this.#closed) {
+      this.close();
+      this.#onError(error);
+    }
+    this.#wakeIdleWaiters();
+  };
+
   #wakeIdleWaiters(): void {
+    if (this.#idleWaiters.length === 0) return;
     const waiters = this.#idleWaiters;
     this.#idleWaiters = [];
     for (const wake of waiters) wake();
