@@ -53,6 +53,8 @@ export interface Limits {
   maxRoomMembers: number;
   /** Wrong passwords before a connection is closed. */
   maxPasswordAttempts: number;
+  /** Longest a busy server holds output to coalesce writes; 0: never. */
+  writeCoalesceMs: number;
 }
 
 /** How a limit's flag value is written on the command line. */
@@ -250,6 +252,15 @@ export const LIMIT_SPECS: readonly LimitSpec[] = [
     default: 3,
     allowZero: false,
     description: "wrong server passwords before the connection is closed",
+  },
+  {
+    key: "writeCoalesceMs",
+    flag: "write-coalesce",
+    unit: "seconds",
+    default: 0.01,
+    allowZero: true,
+    description:
+      "longest a busy server holds output so several lines share a write (0: never hold)",
   },
 ];
 

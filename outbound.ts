@@ -7,7 +7,8 @@
  * 2. bytes go out in the order they were queued;
  * 3. only one write to the socket is in flight at a time;
  * 4. everything queued in one turn of the event loop leaves in one write, so
- *    a burst of lines costs one syscall, while a lone line goes out at once.
+ *    a burst of lines costs one syscall, while a lone line goes out at once
+ *    (unless the server is busy: see coalescing.ts).
  *
  * Memory is bounded: bytes count against the limit until the kernel has taken
  * them, and `enqueue` refuses what would pass it. The caller decides what a
@@ -15,6 +16,8 @@
  *
  * @module
  */
+
+import { END_OF_TURN, type FlushScheduler } from "./coalescing.ts";
 
 /** The one thing the queue needs from a socket. */
 export interface ByteWriter {
@@ -72,23 +75,28 @@ export class OutboundQueue {
   #closed = false;
   #writeStartedAt = 0;
   #idleWaiters: Array<() => void> = [];
+  #scheduler: FlushScheduler;
 
   /**
    * @param writer the socket
    * @param maxQueuedBytes the bound; see {@linkcode OutboundQueue.enqueue}
    * @param onError called once if a write fails; the queue is then closed
    * @param now clock for {@linkcode OutboundQueue.writePendingSince}
+   * @param scheduler when a flush runs (coalescing.ts); by default at the
+   *   end of the turn
    */
   constructor(
     writer: ByteWriter,
     maxQueuedBytes: number,
     onError: (error: unknown) => void,
     now: () => number = Date.now,
+    scheduler: FlushScheduler = END_OF_TURN,
   ) {
     this.#writer = writer;
     this.maxQueuedBytes = maxQueuedBytes;
     this.#onError = onError;
     this.#now = now;
+    this.#scheduler = scheduler;
   }
 
   /** Bytes queued or being written. */
@@ -121,9 +129,10 @@ export class OutboundQueue {
     this.#chunks.push(bytes);
     this.#chunkBytes += bytes.length;
     if (this.#inFlight === null && !this.#scheduled) {
-      // Let the rest of this turn queue its lines so they share one write.
+      // Let the rest of this turn (or, when busy, of a short hold) queue its
+      // lines so they share one write.
       this.#scheduled = true;
-      queueMicrotask(this.#flush);
+      this.#scheduler.schedule(this.#flush);
     }
     return true;
   }

@@ -29,6 +29,8 @@ import {
   USAGE,
   UsageError,
 } from "./config.ts";
+import process from "node:process";
+import { CoalescingController, FlushScheduler } from "./coalescing.ts";
 import { dueDeadline, sweepIntervalMs } from "./deadlines.ts";
 import { HistoryStore } from "./history.ts";
 import { type ChatHub, topicEvent, whoEvent } from "./hub.ts";
@@ -70,6 +72,9 @@ export { DEFAULT_HOST, DEFAULT_PORT, firstLine, type ServerOptions };
  */
 const READ_BUFFER_IDLE_BYTES = 1024;
 const READ_BUFFER_BUSY_BYTES = 16 * 1024;
+
+/** How often the server's CPU use is sampled for write coalescing. */
+const LOAD_SAMPLE_MS = 100;
 
 /** How often old history is pruned, when retention is set. */
 const PRUNE_INTERVAL_MS = 60_000;
@@ -124,6 +129,9 @@ export class ChatServer implements ChatHub, SessionOwner {
   #perAddress = new Map<string, number>();
   #sweeper: ReturnType<typeof setInterval> | undefined;
   #pruner: ReturnType<typeof setInterval> | undefined;
+  /** When connections write: at once, or coalesced while busy. */
+  readonly #flushes = new FlushScheduler();
+  #loadSampler: ReturnType<typeof setInterval> | undefined;
   /** Deliveries waiting for the history to commit, in acceptance order. */
   #outbox: Array<() => void> = [];
   #flushScheduled = false;
@@ -190,6 +198,7 @@ export class ChatServer implements ChatHub, SessionOwner {
       () => this.#sweep(),
       sweepIntervalMs(this.limits),
     );
+    if (this.limits.writeCoalesceMs > 0) this.#startLoadSampling();
     if (this.limits.historyMaxAgeMs > 0 || this.limits.historyMaxPerRoom > 0) {
       this.#prune();
       this.#pruner = setInterval(() => this.#prune(), PRUNE_INTERVAL_MS);
@@ -336,6 +345,27 @@ export class ChatServer implements ChatHub, SessionOwner {
     }
   }
 
+  /**
+   * Samples the process's CPU use every 100 ms and lets the coalescing
+   * controller set how long busy output is held (coalescing.ts).
+   */
+  #startLoadSampling(): void {
+    const controller = new CoalescingController(this.#flushes, {
+      maxDelayMs: this.limits.writeCoalesceMs,
+    });
+    let lastCpu = process.cpuUsage();
+    let lastAt = performance.now();
+    this.#loadSampler = setInterval(() => {
+      const cpu = process.cpuUsage();
+      const at = performance.now();
+      const cpuMs = (cpu.user + cpu.system - lastCpu.user - lastCpu.system) /
+        1000;
+      controller.observe(cpuMs / Math.max(1, at - lastAt));
+      lastCpu = cpu;
+      lastAt = at;
+    }, LOAD_SAMPLE_MS);
+  }
+
   /** Hashes a new account password with the configured cost. */
   hashPassword(password: string): Promise<PasswordHash> {
     return hashPassword(password, this.limits.passwordIterations);
@@ -470,6 +500,8 @@ export class ChatServer implements ChatHub, SessionOwner {
     this.#closing = true;
     clearInterval(this.#sweeper);
     clearInterval(this.#pruner);
+    clearInterval(this.#loadSampler);
+    this.#flushes.close();
     for (const listener of this.#listeners) {
       try {
         listener.close();
@@ -591,6 +623,7 @@ export class ChatServer implements ChatHub, SessionOwner {
       this.limits.maxLineBytes,
       this.limits.maxSendQueueBytes,
       this,
+      this.#flushes,
     );
     session.authenticated = !this.passwordRequired;
     if (this.limits.floodRate > 0) {

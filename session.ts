@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { FlushScheduler } from "./coalescing.ts";
 import { RecentEvents, TokenBucket } from "./limits.ts";
 import { OutboundQueue } from "./outbound.ts";
 import {
@@ -94,6 +95,7 @@ export class Session {
    * @param maxLineBytes the framer's line limit
    * @param maxSendQueueBytes the send queue's bound
    * @param owner told when sending fails
+   * @param flushes when the send queue writes (shared by the server)
    */
   constructor(
     socket: SessionSocket,
@@ -101,6 +103,7 @@ export class Session {
     maxLineBytes: number,
     maxSendQueueBytes: number,
     owner: SessionOwner,
+    flushes?: FlushScheduler,
   ) {
     this.#socket = socket;
     this.address = address;
@@ -112,6 +115,8 @@ export class Session {
       socket,
       maxSendQueueBytes,
       () => this.#owner.onSendFailure(this, "lost"),
+      Date.now,
+      flushes,
     );
   }
 
