@@ -15,6 +15,8 @@
 /** When queued bytes are written: at the end of this turn, or after a hold. */
 export class FlushScheduler {
   #delayMs = 0;
+  #writes = 0;
+  #lines = 0;
   #due: Array<() => void> = [];
   #timer: ReturnType<typeof setTimeout> | null = null;
 
@@ -37,6 +39,23 @@ export class FlushScheduler {
     }
     this.#due.push(flush);
     this.#timer ??= setTimeout(this.#tick, this.#delayMs);
+  }
+
+  /** Counts one write carrying `lines` lines, for the controller. */
+  countWrite(lines: number): void {
+    this.#writes++;
+    this.#lines += lines;
+  }
+
+  /**
+   * Lines per write since the last call, and resets the count; null when
+   * nothing was written.
+   */
+  takeLinesPerWrite(): number | null {
+    const perWrite = this.#writes === 0 ? null : this.#lines / this.#writes;
+    this.#writes = 0;
+    this.#lines = 0;
+    return perWrite;
   }
 
   /** Runs everything held and stops holding. */
@@ -74,11 +93,20 @@ export interface CoalescingOptions {
   calm?: number;
 }
 
+/** Writes carrying fewer lines than this are worth coalescing. */
+const SPARSE_LINES_PER_WRITE = 2;
+
+/** Writes carrying more lines than this are full enough without a hold. */
+const FULL_LINES_PER_WRITE = 8;
+
 /**
- * Grows the hold while the server is busy and shrinks it while calm: it
- * doubles (from 1 ms, up to the maximum) each sample above `busy`, halves
- * (down to 0) each sample below `calm`, and stays put between the two, so it
- * settles instead of swinging.
+ * Holds output only when that helps: the hold doubles (from 1 ms, up to the
+ * maximum) each sample in which the server is busy and its writes carry
+ * fewer than two lines, and halves (down to 0) each sample in which it is
+ * calm or its writes are already well filled; in between it stays put, so it
+ * settles instead of swinging. A busy server whose writes already carry many
+ * lines (messages arriving together) gains nothing from holding, and a
+ * closed-loop sender would only wait longer.
  *
  * @example
  * ```ts
@@ -86,11 +114,11 @@ export interface CoalescingOptions {
  * import { CoalescingController, FlushScheduler } from "./coalescing.ts";
  * const scheduler = new FlushScheduler();
  * const controller = new CoalescingController(scheduler, { maxDelayMs: 8 });
- * controller.observe(0.9);
- * controller.observe(0.9);
+ * controller.observe(0.9, 1);
+ * controller.observe(0.9, 1);
  * assert.equal(scheduler.delayMs, 2);
- * controller.observe(0.1);
- * controller.observe(0.1);
+ * controller.observe(0.1, 1);
+ * controller.observe(0.1, 1);
  * assert.equal(scheduler.delayMs, 0);
  * ```
  */
@@ -111,13 +139,19 @@ export class CoalescingController {
     this.#calm = options.calm ?? 0.3;
   }
 
-  /** Takes one sample of CPU use (CPU seconds per second of wall time). */
-  observe(utilization: number): void {
+  /**
+   * Takes one sample: CPU use (CPU seconds per second of wall time) and the
+   * lines per write meanwhile (null if nothing was written).
+   */
+  observe(utilization: number, linesPerWrite: number | null): void {
     const current = this.#scheduler.delayMs;
+    const sparse = linesPerWrite !== null &&
+      linesPerWrite < SPARSE_LINES_PER_WRITE;
+    const full = linesPerWrite === null || linesPerWrite > FULL_LINES_PER_WRITE;
     let next = current;
-    if (utilization > this.#busy) {
+    if (utilization > this.#busy && sparse) {
       next = Math.min(this.#maxDelayMs, current === 0 ? 1 : current * 2);
-    } else if (utilization < this.#calm) {
+    } else if (utilization < this.#calm || full) {
       next = current <= 1 ? 0 : Math.floor(current / 2);
     }
     if (next !== current) this.#scheduler.setDelay(next);

@@ -39,16 +39,38 @@ export async function writeAll(
   }
 }
 
-/** Joins chunks into one buffer; a single chunk is passed through uncopied. */
-function concat(chunks: Uint8Array[], length: number): Uint8Array {
+/** The last batch {@linkcode concat} built, and the chunks it joined. */
+let lastChunks: Uint8Array[] = [];
+let lastJoined: Uint8Array = new Uint8Array(0);
+
+/**
+ * Joins chunks into one buffer; a single chunk is passed through uncopied.
+ *
+ * A broadcast queues the same encoded events, in the same order, on every
+ * recipient, so their flushes ask for the same join one after another: the
+ * last one is kept and reused when the chunks are the very same objects.
+ * Batches are never written to after they are built, so sharing is safe.
+ */
+export function concat(chunks: Uint8Array[], length: number): Uint8Array {
   if (chunks.length === 1) return chunks[0]!;
+  if (sameChunks(chunks, lastChunks)) return lastJoined;
   const joined = new Uint8Array(length);
   let offset = 0;
   for (const chunk of chunks) {
     joined.set(chunk, offset);
     offset += chunk.length;
   }
+  lastChunks = chunks;
+  lastJoined = joined;
   return joined;
+}
+
+function sameChunks(a: Uint8Array[], b: Uint8Array[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) return false;
+  }
+  return true;
 }
 
 /**
@@ -174,6 +196,7 @@ export class OutboundQueue {
       this.#wakeIdleWaiters();
       return;
     }
+    this.#scheduler.countWrite(this.#chunks.length);
     this.#inFlight = concat(this.#chunks, this.#chunkBytes);
     this.#inFlightOffset = 0;
     this.#chunks = [];

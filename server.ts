@@ -360,7 +360,10 @@ export class ChatServer implements ChatHub, SessionOwner {
       const at = performance.now();
       const cpuMs = (cpu.user + cpu.system - lastCpu.user - lastCpu.system) /
         1000;
-      controller.observe(cpuMs / Math.max(1, at - lastAt));
+      controller.observe(
+        cpuMs / Math.max(1, at - lastAt),
+        this.#flushes.takeLinesPerWrite(),
+      );
       lastCpu = cpu;
       lastAt = at;
     }, LOAD_SAMPLE_MS);

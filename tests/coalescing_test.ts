@@ -64,7 +64,7 @@ Deno.test("CoalescingController grows the hold while busy, shrinks it while calm
   for (
     const load of [0.1, 0.9, 0.9, 0.9, 0.9, 0.9, 0.45, 0.2, 0.2, 0.2, 0.2, 0.2]
   ) {
-    controller.observe(load);
+    controller.observe(load, 1);
     delays.push(scheduler.delayMs);
   }
   assert.deepEqual(delays, [0, 1, 2, 4, 8, 10, 10, 5, 2, 1, 0, 0]);
@@ -74,6 +74,34 @@ Deno.test("CoalescingController grows the hold while busy, shrinks it while calm
 Deno.test("CoalescingController with no hold allowed never holds", () => {
   const scheduler = new FlushScheduler();
   const controller = new CoalescingController(scheduler, { maxDelayMs: 0 });
-  controller.observe(5);
+  controller.observe(5, 1);
   assert.equal(scheduler.delayMs, 0);
+});
+
+Deno.test("CoalescingController does not hold when writes are already full", () => {
+  const scheduler = new FlushScheduler();
+  const controller = new CoalescingController(scheduler, { maxDelayMs: 10 });
+  controller.observe(0.95, 30);
+  assert.equal(scheduler.delayMs, 0, "busy, but each write carries 30 lines");
+  controller.observe(0.95, 1);
+  controller.observe(0.95, 1);
+  assert.equal(scheduler.delayMs, 2);
+  controller.observe(0.95, 5);
+  assert.equal(
+    scheduler.delayMs,
+    2,
+    "holding, and writes now carry some lines",
+  );
+  controller.observe(0.95, 12);
+  assert.equal(scheduler.delayMs, 1, "full enough: let go");
+  scheduler.close();
+});
+
+Deno.test("FlushScheduler counts lines per write between samples", () => {
+  const scheduler = new FlushScheduler();
+  assert.equal(scheduler.takeLinesPerWrite(), null);
+  scheduler.countWrite(1);
+  scheduler.countWrite(5);
+  assert.equal(scheduler.takeLinesPerWrite(), 3);
+  assert.equal(scheduler.takeLinesPerWrite(), null);
 });

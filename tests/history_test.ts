@@ -82,6 +82,28 @@ Deno.test("HistoryStore commits queued writes together and pages back by id", ()
   }
 });
 
+Deno.test("HistoryStore writes a large batch in several statements, in order", () => {
+  using db = temporaryDatabase();
+  const store = new HistoryStore(db.path);
+  try {
+    for (let id = 1; id <= 75; id++) {
+      store.queueRoomMessage(message(id, id % 3 ? "#a" : "#b", `m${id}`));
+      if (id === 40) {
+        store.queueTopic("#a", { topic: "mid", by: "op", ts: 0 }, 1000);
+      }
+    }
+    store.flush();
+    const a = store.roomMessages("#a", 100).map((m) => m.id);
+    const b = store.roomMessages("#b", 100).map((m) => m.id);
+    assert.equal(a.length + b.length, 75);
+    assert.deepEqual([...a].sort((x, y) => x - y), a, "oldest first");
+    assert.deepEqual(b, Array.from({ length: 25 }, (_, i) => (i + 1) * 3));
+    assert.equal(store.topic("#a")?.topic, "mid");
+  } finally {
+    store.close();
+  }
+});
+
 Deno.test("HistoryStore prunes by age and by count per room, keeping topics", () => {
   using db = temporaryDatabase();
   const store = new HistoryStore(db.path);

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { type ByteWriter, OutboundQueue, writeAll } from "../outbound.ts";
+import {
+  type ByteWriter,
+  concat,
+  OutboundQueue,
+  writeAll,
+} from "../outbound.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const text = (chunks: Uint8Array[]) =>
@@ -148,4 +153,16 @@ Deno.test("OutboundQueue reports how long a write has been pending", async () =>
   writer.releaseOne();
   await queue.idle();
   assert.equal(queue.writePendingSince, 0);
+});
+
+Deno.test("concat shares one join among recipients of the same chunks", () => {
+  const a = bytes("one\n");
+  const b = bytes("two\n");
+  const first = concat([a, b], 8);
+  assert.equal(new TextDecoder().decode(first), "one\ntwo\n");
+  assert.equal(concat([a, b], 8), first, "same chunk objects: the same join");
+  const other = concat([a, bytes("two\n")], 8);
+  assert.notEqual(other, first, "equal bytes in another object: joined anew");
+  assert.equal(new TextDecoder().decode(other), "one\ntwo\n");
+  assert.equal(concat([b], 4), b, "a single chunk is not copied");
 });
