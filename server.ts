@@ -73,6 +73,9 @@ export { DEFAULT_HOST, DEFAULT_PORT, firstLine, type ServerOptions };
 const READ_BUFFER_IDLE_BYTES = 1024;
 const READ_BUFFER_BUSY_BYTES = 16 * 1024;
 
+/** A write pending this long means the peer has stopped reading. */
+const STUCK_WRITE_MS = 1000;
+
 /** How often the server's CPU use is sampled for write coalescing. */
 const LOAD_SAMPLE_MS = 100;
 
@@ -455,9 +458,16 @@ export class ChatServer implements ChatHub, SessionOwner {
       detail: detail || undefined,
     });
     const bye = this.#byeFor(reason, detail);
+    // A reader whose writes are stuck gets no grace: its goodbye would wait
+    // behind everything it has not read, while its buffers stay held. One
+    // that is slow but still reading gets the usual grace.
+    const since = session.outbound.writePendingSince;
+    const stuck = reason === "slow" && since !== 0 &&
+      this.now() - since > STUCK_WRITE_MS;
+    const grace = bye === null || stuck ? 0 : this.limits.closeGraceMs;
     session.finish(
       bye === null ? null : { type: "bye", reason: bye },
-      bye === null ? 0 : this.limits.closeGraceMs,
+      grace,
       reason === "slow",
     ).catch((error) =>
       this.#log.error("close_failed", {
