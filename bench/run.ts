@@ -183,6 +183,8 @@ generator. Prints a table per scenario and writes JSON.
   --drain S             time allowed for in-flight messages after a run (3)
   --sample S            server RSS sampling interval (0.5)
   --tern-server PATH    tern's server.ts (default: this checkout's)
+    --tern-profile DIR    write a V8 CPU profile of each tern server to DIR
+                        (summarize one with: deno run -R bench/cpuprofile.ts FILE)
   --tern-db file|memory tern's history database: a fresh file per run in a
                         temporary directory, or SQLite :memory: (file)
   --out PATH            JSON results file (bench/results/latest.json)
@@ -200,6 +202,8 @@ interface RunOptions {
   scenario: ScenarioOptions;
   ternServer: string;
   ternDb: TernDb;
+  /** Where tern's CPU profiles go, if anywhere. */
+  ternProfile: string | null;
   out: string;
   markdown: boolean;
 }
@@ -258,6 +262,7 @@ function parseOptions(args: string[]): RunOptions | "help" {
         "c-room": { type: "string" },
         "tern-server": { type: "string" },
         "tern-db": { type: "string" },
+        "tern-profile": { type: "string" },
         out: { type: "string" },
         markdown: { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -363,6 +368,9 @@ function parseOptions(args: string[]): RunOptions | "help" {
     scenario,
     ternServer: String(values["tern-server"] ?? `${REPO_DIR}server.ts`),
     ternDb,
+    ternProfile: values["tern-profile"] === undefined
+      ? null
+      : String(values["tern-profile"]),
     out: String(values.out ?? `${BENCH_DIR}results/latest.json`),
     markdown: values.markdown === true,
   };
@@ -515,7 +523,7 @@ async function main(args: string[]): Promise<number> {
   }
 
   const all: Record<TargetName, Target> = {
-    tern: ternTarget(options.ternServer, options.ternDb),
+    tern: ternTarget(options.ternServer, options.ternDb, options.ternProfile),
     ncat: ncatTarget(),
     ngircd: ngircdTarget(`${BENCH_DIR}ngircd.conf`),
   };

@@ -174,7 +174,11 @@ function ternHelpFlags(serverPath: string): Promise<Set<string>> {
  * deployment pays: SQLite, WAL, one commit per event-loop turn), or
  * SQLite's `:memory:` with `db` = "memory".
  */
-export function ternTarget(serverPath: string, db: TernDb): Target {
+export function ternTarget(
+  serverPath: string,
+  db: TernDb,
+  profileDir: string | null = null,
+): Target {
   return {
     name: "tern",
     protocol: ternProtocol,
@@ -200,9 +204,15 @@ export function ternTarget(serverPath: string, db: TernDb): Target {
         needs,
         dir === null ? ":memory:" : `${dir}/chat.db`,
       );
+      // With a profile directory, V8 writes a CPU profile there when the
+      // server exits (bench/cpuprofile.ts summarizes it).
+      const profile = profileDir === null
+        ? []
+        : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`];
       const process = startProcess("tern", Deno.execPath(), [
         "run",
         "-A",
+        ...profile,
         serverPath,
         "--host",
         "127.0.0.1",
