@@ -622,3 +622,12 @@ Deno.test("e2e: the client identifies a registered nickname from the environment
     /is registered.*TERN_NICK_PASSWORD/,
   );
 });
+
+Deno.test("deno task compile grants the binaries what start and client grant", () => {
+  const config = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`));
+  const [server, client] = String(config.tasks.compile).split("&&").map((
+    part,
+  ) => part.trim().split(/\s+/).filter((word) => word.startsWith("--allow-")));
+  assert.deepEqual(server, PERMISSIONS["server.ts"]);
+  assert.deepEqual(client, PERMISSIONS["client.ts"]);
+});
