@@ -216,14 +216,22 @@ function memoryGrew(samplesKiB: number[]): { grew: boolean; detail: string } {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function startServer(): Promise<
-  { child: Deno.ChildProcess; port: number }
-> {
+/**
+ * Starts the server with its history in a SQLite file under `dir`, as a
+ * deployment would run it.
+ */
+async function startServer(
+  dir: string,
+): Promise<{ child: Deno.ChildProcess; port: number }> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--allow-net",
+      "--allow-read",
+      "--allow-write",
       new URL("../server.ts", import.meta.url).pathname,
+      "--db",
+      `${dir}/chat.db`,
       "--host",
       "127.0.0.1",
       "--port",
@@ -252,7 +260,8 @@ async function startServer(): Promise<
 
 /** Runs one soak; resolves to the exit code. */
 export async function soak(options: SoakOptions): Promise<number> {
-  const { child, port } = await startServer();
+  const dir = await Deno.makeTempDir({ prefix: "tern-soak-" });
+  const { child, port } = await startServer(dir);
   const rooms = Array.from({ length: options.rooms }, (_, i) => `#room${i}`);
   const clients = Array.from(
     { length: options.clients },
@@ -324,6 +333,7 @@ export async function soak(options: SoakOptions): Promise<number> {
       // Already gone.
     }
     await child.status;
+    await Deno.remove(dir, { recursive: true });
   }
   const sent = clients.reduce((sum, c) => sum + c.sent, 0);
   const received = clients.reduce((sum, c) => sum + c.received, 0);
