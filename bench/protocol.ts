@@ -108,39 +108,36 @@ export function parseHeader(
   out: ParsedMessage,
 ): number {
   if (bytes[at + 1] !== MARK_2) return -1;
-  let i = at + 2;
-  let value = 0;
-  let digits = 0;
-  let c = 0;
-  for (; i < end; i++) {
-    c = bytes[i]!;
-    if (c < DIGIT_0 || c > DIGIT_9) break;
-    value = value * 10 + (c - DIGIT_0);
-    digits++;
-  }
-  if (digits === 0 || c !== COMMA || i >= end) return -1;
-  out.sender = value;
-  value = 0;
-  digits = 0;
-  for (i++; i < end; i++) {
-    c = bytes[i]!;
-    if (c < DIGIT_0 || c > DIGIT_9) break;
-    value = value * 10 + (c - DIGIT_0);
-    digits++;
-  }
-  if (digits === 0 || c !== COMMA || i >= end) return -1;
-  out.seq = value;
-  value = 0;
-  digits = 0;
-  for (i++; i < end; i++) {
-    c = bytes[i]!;
-    if (c < DIGIT_0 || c > DIGIT_9) break;
-    value = value * 10 + (c - DIGIT_0);
-    digits++;
-  }
-  if (digits === 0 || c !== SEMICOLON || i >= end) return -1;
-  out.sentUs = value;
+  let i = digitsAt(bytes, at + 2, end);
+  if (i < 0 || i >= end || bytes[i] !== COMMA) return -1;
+  out.sender = digitsValue;
+  i = digitsAt(bytes, i + 1, end);
+  if (i < 0 || i >= end || bytes[i] !== COMMA) return -1;
+  out.seq = digitsValue;
+  i = digitsAt(bytes, i + 1, end);
+  if (i < 0 || i >= end || bytes[i] !== SEMICOLON) return -1;
+  out.sentUs = digitsValue;
   return i + 1;
+}
+
+/** The number {@linkcode digitsAt} read last (kept here: no allocation). */
+let digitsValue = 0;
+
+/**
+ * Reads decimal digits from `i` (not past `end`) into `digitsValue`;
+ * returns the index after them, or -1 when there are none.
+ */
+function digitsAt(bytes: Uint8Array, i: number, end: number): number {
+  const start = i;
+  let value = 0;
+  for (; i < end; i++) {
+    const c = bytes[i]!;
+    if (c < DIGIT_0 || c > DIGIT_9) break;
+    value = value * 10 + (c - DIGIT_0);
+  }
+  if (i === start) return -1;
+  digitsValue = value;
+  return i;
 }
 
 /** Whether `bytes[start..end)` contains `needle`. */

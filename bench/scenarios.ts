@@ -344,17 +344,20 @@ function capped(target: Target, wanted: number): {
   };
 }
 
-/** Scenario a: throughput with a bounded window per sender. */
-export async function scenarioA(
+/** A loaded run of `clients` (capped to the target) with `senders`. */
+async function loadedRun(
   target: Target,
   options: ScenarioOptions,
+  clients: number,
+  senders: number,
+  load: Load,
 ): Promise<RunResult> {
-  const { count, note } = capped(target, options.a.clients);
+  const { count, note } = capped(target, clients);
   const result = await measuredRun(target, options, {
     clients: count,
     duration: options.duration,
-    senders: options.a.senders,
-    load: { kind: "window", window: options.a.window },
+    senders,
+    load,
     payloadBytes: options.payloadBytes,
     stalled: false,
     defaultSendQueue: false,
@@ -363,23 +366,26 @@ export async function scenarioA(
   return result;
 }
 
-/** Scenario b: latency at a fixed, moderate total rate. */
-export async function scenarioB(
+/** Scenario a: throughput with a bounded window per sender. */
+export function scenarioA(
   target: Target,
   options: ScenarioOptions,
 ): Promise<RunResult> {
-  const { count, note } = capped(target, options.b.clients);
-  const result = await measuredRun(target, options, {
-    clients: count,
-    duration: options.duration,
-    senders: options.b.senders,
-    load: { kind: "paced", rate: options.b.rate },
-    payloadBytes: options.payloadBytes,
-    stalled: false,
-    defaultSendQueue: false,
+  return loadedRun(target, options, options.a.clients, options.a.senders, {
+    kind: "window",
+    window: options.a.window,
   });
-  if (note) result.details.capped = note;
-  return result;
+}
+
+/** Scenario b: latency at a fixed, moderate total rate. */
+export function scenarioB(
+  target: Target,
+  options: ScenarioOptions,
+): Promise<RunResult> {
+  return loadedRun(target, options, options.b.clients, options.b.senders, {
+    kind: "paced",
+    rate: options.b.rate,
+  });
 }
 
 /** Scenario c: connect time and memory per idle connection. */
