@@ -12,6 +12,8 @@
  * @module
  */
 
+import process from "node:process";
+
 /** When queued bytes are written: at the end of this turn, or after a hold. */
 export class FlushScheduler {
   #delayMs = 0;
@@ -156,4 +158,34 @@ export class CoalescingController {
     }
     if (next !== current) this.#scheduler.setDelay(next);
   }
+}
+
+/** How often {@linkcode sampleLoad} samples. */
+const LOAD_SAMPLE_MS = 100;
+
+/**
+ * Samples this process's CPU use every 100 ms and lets a
+ * {@linkcode CoalescingController} set the scheduler's hold from it and from
+ * how full writes were. Returns the function that stops sampling.
+ */
+export function sampleLoad(
+  scheduler: FlushScheduler,
+  maxDelayMs: number,
+): () => void {
+  const controller = new CoalescingController(scheduler, { maxDelayMs });
+  let lastCpu = process.cpuUsage();
+  let lastAt = performance.now();
+  const timer = setInterval(() => {
+    const cpu = process.cpuUsage();
+    const at = performance.now();
+    const cpuMs = (cpu.user + cpu.system - lastCpu.user - lastCpu.system) /
+      1000;
+    controller.observe(
+      cpuMs / Math.max(1, at - lastAt),
+      scheduler.takeLinesPerWrite(),
+    );
+    lastCpu = cpu;
+    lastAt = at;
+  }, LOAD_SAMPLE_MS);
+  return () => clearInterval(timer);
 }

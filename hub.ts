@@ -153,3 +153,34 @@ export function topicEvent(room: Room): ServerEvent & { type: "topic" } {
     ...(room.topicAt === undefined ? {} : { ts: room.topicAt }),
   };
 }
+
+/**
+ * What a departing session is told in its `bye`, by why it leaves; null when
+ * it gets no goodbye (its connection is already gone, or it only left a room).
+ */
+export function goodbyeFor(
+  reason: LeaveReason,
+  detail?: string,
+): string | null {
+  const withDetail = (text: string) => detail ? `${text} ${detail}` : text;
+  switch (reason) {
+    case "quit":
+      return "Goodbye";
+    case "lost":
+      return detail ?? null;
+    case "slow":
+      return `You fell too far behind: ${detail ?? "output backed up"}`;
+    case "kicked":
+      return withDetail("Kicked");
+    case "banned":
+      return withDetail("Banned");
+    case "flood":
+      return `Disconnected for flooding: ${detail ?? "too many lines"}`;
+    case "timeout":
+      return `Timed out: ${detail ?? "no activity"}`;
+    case "shutdown":
+      return "Server shutting down";
+    case "part":
+      return null;
+  }
+}

@@ -29,11 +29,10 @@ import {
   USAGE,
   UsageError,
 } from "./config.ts";
-import process from "node:process";
-import { CoalescingController, FlushScheduler } from "./coalescing.ts";
+import { FlushScheduler, sampleLoad } from "./coalescing.ts";
 import { dueDeadline, sweepIntervalMs } from "./deadlines.ts";
 import { HistoryStore } from "./history.ts";
-import { type ChatHub, topicEvent, whoEvent } from "./hub.ts";
+import { type ChatHub, goodbyeFor } from "./hub.ts";
 import {
   DEFAULT_LIMITS,
   type Limits,
@@ -48,18 +47,19 @@ import {
   silentLogger,
 } from "./log.ts";
 import { BanList, normalizeAddress } from "./moderation.ts";
-import { foldKey, NameRegistry } from "./names.ts";
+import { NameRegistry } from "./names.ts";
 import {
   clockTime,
   EncodedEvent,
   type Frame,
   type LeaveReason,
-  LOBBY,
   type PrivateMessage,
   type RoomMessage,
   sanitizeText,
   type ServerEvent,
 } from "./protocol.ts";
+import { Outbox } from "./outbox.ts";
+import { RoomDirectory } from "./rooms.ts";
 import { type Room, Session, type SessionOwner } from "./session.ts";
 import { type ChatConnection, TlsListener } from "./tls_listener.ts";
 
@@ -75,9 +75,6 @@ const READ_BUFFER_BUSY_BYTES = 16 * 1024;
 
 /** A write pending this long means the peer has stopped reading. */
 const STUCK_WRITE_MS = 1000;
-
-/** How often the server's CPU use is sampled for write coalescing. */
-const LOAD_SAMPLE_MS = 100;
 
 /** How often old history is pruned, when retention is set. */
 const PRUNE_INTERVAL_MS = 60_000;
@@ -117,7 +114,7 @@ export class ChatServer implements ChatHub, SessionOwner {
   readonly serverName: string;
   readonly limits: Readonly<Limits>;
   readonly nicks: NameRegistry<Session> = new NameRegistry<Session>();
-  readonly rooms: Map<string, Room> = new Map();
+  readonly #rooms: RoomDirectory = new RoomDirectory(this);
   /** Every open connection, logged in or not. */
   readonly sessions: Set<Session> = new Set();
   readonly bans: BanList = new BanList();
@@ -134,10 +131,9 @@ export class ChatServer implements ChatHub, SessionOwner {
   #pruner: ReturnType<typeof setInterval> | undefined;
   /** When connections write: at once, or coalesced while busy. */
   readonly #flushes = new FlushScheduler();
-  #loadSampler: ReturnType<typeof setInterval> | undefined;
+  #stopLoadSampling: () => void = () => {};
   /** Deliveries waiting for the history to commit, in acceptance order. */
-  #outbox: Array<() => void> = [];
-  #flushScheduled = false;
+  readonly #outbox: Outbox;
   #lastMessageId = 0;
   #closing = false;
   #wakeAcceptBackoff = new Set<() => void>();
@@ -153,6 +149,10 @@ export class ChatServer implements ChatHub, SessionOwner {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.#log = options.logger ?? silentLogger;
     this.history = new HistoryStore(options.database ?? ":memory:");
+    this.#outbox = new Outbox(
+      this.history,
+      (event, error) => this.#log.error(event, { error: describeError(error) }),
+    );
     this.#lastMessageId = this.history.lastMessageId();
     this.motd = (options.motd ?? []).map(sanitizeText);
     while (this.motd.at(-1) === "") this.motd.pop();
@@ -201,7 +201,12 @@ export class ChatServer implements ChatHub, SessionOwner {
       () => this.#sweep(),
       sweepIntervalMs(this.limits),
     );
-    if (this.limits.writeCoalesceMs > 0) this.#startLoadSampling();
+    if (this.limits.writeCoalesceMs > 0) {
+      this.#stopLoadSampling = sampleLoad(
+        this.#flushes,
+        this.limits.writeCoalesceMs,
+      );
+    }
     if (this.limits.historyMaxAgeMs > 0 || this.limits.historyMaxPerRoom > 0) {
       this.#prune();
       this.#pruner = setInterval(() => this.#prune(), PRUNE_INTERVAL_MS);
@@ -285,12 +290,12 @@ export class ChatServer implements ChatHub, SessionOwner {
         member.sendEncoded(encoded);
       }
     };
-    if (this.#outbox.length === 0 && this.history.queued === 0) {
+    if (!this.#outbox.busy) {
       deliver(room.members);
     } else {
       // Delivered after the pending commit, to whoever was in the room now.
       const members = [...room.members];
-      this.inOrder(() => deliver(members));
+      this.#outbox.inOrder(() => deliver(members));
     }
   }
 
@@ -317,59 +322,7 @@ export class ChatServer implements ChatHub, SessionOwner {
 
   /** Runs `action` after everything accepted before it is stored and sent. */
   inOrder(action: () => void): void {
-    if (this.#outbox.length === 0 && this.history.queued === 0) {
-      action();
-      return;
-    }
-    this.#outbox.push(action);
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
-    // A microtask runs after every read handled in this turn of the event
-    // loop, so one transaction covers them all and delivery waits for it.
-    queueMicrotask(() => this.#flushOutbox());
-  }
-
-  #flushOutbox(): void {
-    this.#flushScheduled = false;
-    try {
-      this.history.flush();
-    } catch (error) {
-      // Delivery goes on: losing history beats losing the conversation.
-      this.#log.error("history_write_failed", { error: describeError(error) });
-    }
-    const actions = this.#outbox;
-    this.#outbox = [];
-    for (const action of actions) {
-      try {
-        action();
-      } catch (error) {
-        this.#log.error("delivery_failed", { error: describeError(error) });
-      }
-    }
-  }
-
-  /**
-   * Samples the process's CPU use every 100 ms and lets the coalescing
-   * controller set how long busy output is held (coalescing.ts).
-   */
-  #startLoadSampling(): void {
-    const controller = new CoalescingController(this.#flushes, {
-      maxDelayMs: this.limits.writeCoalesceMs,
-    });
-    let lastCpu = process.cpuUsage();
-    let lastAt = performance.now();
-    this.#loadSampler = setInterval(() => {
-      const cpu = process.cpuUsage();
-      const at = performance.now();
-      const cpuMs = (cpu.user + cpu.system - lastCpu.user - lastCpu.system) /
-        1000;
-      controller.observe(
-        cpuMs / Math.max(1, at - lastAt),
-        this.#flushes.takeLinesPerWrite(),
-      );
-      lastCpu = cpu;
-      lastAt = at;
-    }, LOAD_SAMPLE_MS);
+    this.#outbox.inOrder(action);
   }
 
   /** Hashes a new account password with the configured cost. */
@@ -390,62 +343,26 @@ export class ChatServer implements ChatHub, SessionOwner {
     }
   }
 
+  /** The rooms, by fold key of their name. */
+  get rooms(): ReadonlyMap<string, Room> {
+    return this.#rooms.byKey;
+  }
+
   /** Why a session cannot enter a room now, or null if it can. */
   roomRefusal(_session: Session, name: string): string | null {
-    const room = this.rooms.get(foldKey(name));
-    if (room === undefined) {
-      return this.rooms.size >= this.limits.maxRooms
-        ? `No new rooms can be made: there are already ${this.limits.maxRooms}`
-        : null;
-    }
-    return room.members.size >= this.limits.maxRoomMembers
-      ? `${room.name} is full (${this.limits.maxRoomMembers} members)`
-      : null;
+    return this.#rooms.refusal(name);
   }
 
   /** Moves a session into a room; see {@linkcode ChatHub.enterRoom}. */
   enterRoom(session: Session, name: string): void {
-    if (session.nick === null) return;
-    this.#leaveRoom(session, "part");
-    const key = foldKey(name);
-    let room = this.rooms.get(key);
-    if (room === undefined) {
-      room = { name, members: new Set(), topic: "" };
-      const stored = this.history.topic(name);
-      if (stored !== undefined) {
-        room.topic = stored.topic;
-        room.topicBy = stored.by;
-        room.topicAt = stored.ts;
-      }
-      this.rooms.set(key, room);
-    }
-    room.members.add(session);
-    session.room = room;
-    this.broadcast(room, {
-      type: "join",
-      ts: this.now(),
-      room: room.name,
-      nick: session.nick,
-    });
-    const joined = room;
-    this.inOrder(() => {
-      session.send({
-        type: "history",
-        room: joined.name,
-        messages: this.limits.historyLength === 0
-          ? []
-          : this.history.roomMessages(joined.name, this.limits.historyLength),
-      });
-      if (joined.topic !== "") session.send(topicEvent(joined));
-      session.send(whoEvent(joined));
-    });
+    this.#rooms.enter(session, name);
   }
 
   /** Ends a session; see {@linkcode ChatHub.disconnect}. */
   disconnect(session: Session, reason: LeaveReason, detail?: string): void {
     if (session.state === "closing") return;
     const wasActive = session.state === "active";
-    this.#leaveRoom(session, reason, detail);
+    this.#rooms.leave(session, reason, detail);
     session.state = "closing";
     if (wasActive && session.nick !== null) {
       this.nicks.delete(session.nick, session);
@@ -457,7 +374,7 @@ export class ChatServer implements ChatHub, SessionOwner {
       reason,
       detail: detail || undefined,
     });
-    const bye = this.#byeFor(reason, detail);
+    const bye = goodbyeFor(reason, detail);
     // A reader whose writes are stuck gets no grace: its goodbye would wait
     // behind everything it has not read, while its buffers stay held. One
     // that is slow but still reading gets the usual grace.
@@ -513,7 +430,7 @@ export class ChatServer implements ChatHub, SessionOwner {
     this.#closing = true;
     clearInterval(this.#sweeper);
     clearInterval(this.#pruner);
-    clearInterval(this.#loadSampler);
+    this.#stopLoadSampling();
     this.#flushes.close();
     for (const listener of this.#listeners) {
       try {
@@ -524,7 +441,7 @@ export class ChatServer implements ChatHub, SessionOwner {
     }
     for (const wake of this.#wakeAcceptBackoff) wake();
     await Promise.all(this.#acceptLoops);
-    this.#flushOutbox();
+    this.#outbox.flush();
     for (const session of this.sessions) {
       if (session.state === "closing") continue;
       session.state = "closing";
@@ -781,52 +698,6 @@ export class ChatServer implements ChatHub, SessionOwner {
       code: "internal",
       message: "Internal error; the request was not completed",
     });
-  }
-
-  #leaveRoom(session: Session, reason: LeaveReason, detail?: string): void {
-    const room = session.room;
-    if (room === null || session.nick === null) return;
-    const event: ServerEvent = {
-      type: "leave",
-      ts: this.now(),
-      room: room.name,
-      nick: session.nick,
-      reason,
-      ...(detail ? { message: detail } : {}),
-    };
-    // The leaver sees its own part (it is still connected); after a quit or
-    // a lost connection only the others are told.
-    if (reason !== "part") room.members.delete(session);
-    this.broadcast(room, event);
-    room.members.delete(session);
-    session.room = null;
-    if (room.members.size === 0 && foldKey(room.name) !== foldKey(LOBBY)) {
-      this.rooms.delete(foldKey(room.name));
-    }
-  }
-
-  #byeFor(reason: LeaveReason, detail?: string): string | null {
-    const withDetail = (text: string) => detail ? `${text} ${detail}` : text;
-    switch (reason) {
-      case "quit":
-        return "Goodbye";
-      case "lost":
-        return detail ?? null;
-      case "slow":
-        return `You fell too far behind: ${detail ?? "output backed up"}`;
-      case "kicked":
-        return withDetail("Kicked");
-      case "banned":
-        return withDetail("Banned");
-      case "flood":
-        return `Disconnected for flooding: ${detail ?? "too many lines"}`;
-      case "timeout":
-        return `Timed out: ${detail ?? "no activity"}`;
-      case "shutdown":
-        return "Server shutting down";
-      case "part":
-        return null;
-    }
   }
 
   /**

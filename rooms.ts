@@ -1,0 +1,117 @@
+/**
+ * The rooms: who is in which, moving between them, their capacity, and
+ * what a newcomer is sent (recent history, topic, member list). A room is
+ * made on first entry, with its topic restored from the history, and goes
+ * when its last member leaves (#lobby stays).
+ *
+ * @module
+ */
+
+import type { HistoryStore } from "./history.ts";
+import { topicEvent, whoEvent } from "./hub.ts";
+import type { Limits } from "./limits.ts";
+import { foldKey } from "./names.ts";
+import { type LeaveReason, LOBBY, type ServerEvent } from "./protocol.ts";
+import type { Room, Session } from "./session.ts";
+
+/** What the rooms need from the hub around them. */
+export interface RoomHost {
+  readonly limits: Readonly<Limits>;
+  readonly history: HistoryStore;
+  now(): number;
+  broadcast(room: Room, event: ServerEvent, sender?: Session): void;
+  inOrder(action: () => void): void;
+}
+
+/** Every room, by fold key. */
+export class RoomDirectory {
+  /** Rooms by the fold key of their name. */
+  readonly byKey: Map<string, Room> = new Map();
+  readonly #host: RoomHost;
+
+  /** @param host the hub the rooms broadcast through */
+  constructor(host: RoomHost) {
+    this.#host = host;
+  }
+
+  /** Why a session cannot enter room `name` now, or null if it can. */
+  refusal(name: string): string | null {
+    const limits = this.#host.limits;
+    const room = this.byKey.get(foldKey(name));
+    if (room === undefined) {
+      return this.byKey.size >= limits.maxRooms
+        ? `No new rooms can be made: there are already ${limits.maxRooms}`
+        : null;
+    }
+    return room.members.size >= limits.maxRoomMembers
+      ? `${room.name} is full (${limits.maxRoomMembers} members)`
+      : null;
+  }
+
+  /**
+   * Moves a session into room `name` (making it), telling the old room it
+   * left and the new one it joined, and sending it the new room's recent
+   * history, topic and member list.
+   */
+  enter(session: Session, name: string): void {
+    if (session.nick === null) return;
+    const host = this.#host;
+    this.leave(session, "part");
+    const key = foldKey(name);
+    let room = this.byKey.get(key);
+    if (room === undefined) {
+      room = { name, members: new Set(), topic: "" };
+      const stored = host.history.topic(name);
+      if (stored !== undefined) {
+        room.topic = stored.topic;
+        room.topicBy = stored.by;
+        room.topicAt = stored.ts;
+      }
+      this.byKey.set(key, room);
+    }
+    room.members.add(session);
+    session.room = room;
+    host.broadcast(room, {
+      type: "join",
+      ts: host.now(),
+      room: room.name,
+      nick: session.nick,
+    });
+    const joined = room;
+    const replay = host.limits.historyLength;
+    host.inOrder(() => {
+      session.send({
+        type: "history",
+        room: joined.name,
+        messages: replay === 0
+          ? []
+          : host.history.roomMessages(joined.name, replay),
+      });
+      if (joined.topic !== "") session.send(topicEvent(joined));
+      session.send(whoEvent(joined));
+    });
+  }
+
+  /** Takes a session out of its room, telling the room why. */
+  leave(session: Session, reason: LeaveReason, detail?: string): void {
+    const room = session.room;
+    if (room === null || session.nick === null) return;
+    const event: ServerEvent = {
+      type: "leave",
+      ts: this.#host.now(),
+      room: room.name,
+      nick: session.nick,
+      reason,
+      ...(detail ? { message: detail } : {}),
+    };
+    // The leaver sees its own part (it is still connected); after a quit or
+    // a lost connection only the others are told.
+    if (reason !== "part") room.members.delete(session);
+    this.#host.broadcast(room, event);
+    room.members.delete(session);
+    session.room = null;
+    if (room.members.size === 0 && foldKey(room.name) !== foldKey(LOBBY)) {
+      this.byKey.delete(foldKey(room.name));
+    }
+  }
+}
