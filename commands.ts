@@ -82,6 +82,20 @@ function decodeTextLogin(
   return request;
 }
 
+/** The first lines a connection gets: who is here, and what to send. */
+export function greet(hub: ChatHub, session: Session): void {
+  const here = hub.nicks.size;
+  session.send({
+    type: "notice",
+    text: `Welcome to ${hub.serverName}. ${
+      here === 0
+        ? "Nobody is here yet."
+        : `${here} ${here === 1 ? "person is" : "people are"} here.`
+    }`,
+  });
+  session.send({ type: "notice", text: loginPrompt(session) });
+}
+
 /** The prompt a text-mode session sees before login. */
 function loginPrompt(session: Session): string {
   return session.authenticated

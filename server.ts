@@ -6,11 +6,16 @@
  * - protocol.ts: the wire (framing, events, codecs); pure.
  * - names.ts: nickname and room rules; pure.
  * - hub.ts: the {@linkcode ChatHub} interface this server implements.
- * - commands.ts / operator_commands.ts: what each request does.
+ * - dispatch.ts: a read's lines, in order, to the handlers.
+ * - commands.ts / operator_commands.ts / accounts.ts: what each request does.
+ * - rooms.ts: entering and leaving rooms.
+ * - outbox.ts: deliveries wait for the history to commit, in order.
+ * - history.ts: the SQLite history, accounts and waiting private messages.
  * - session.ts / outbound.ts: one connection's state and its bounded,
- *   never-blocking send queue.
+ *   never-blocking send queue; coalescing.ts: fewer writes when busy.
  * - limits.ts: every limit with its default and flag; flood control.
- * - moderation.ts: bans. auth.ts: password comparison.
+ * - deadlines.ts: login, ping, idle and stuck-write deadlines.
+ * - moderation.ts: bans. auth.ts: passwords. tls_listener.ts: TLS.
  * - config.ts: the command line.
  *
  * Run it: `deno run -A server.ts [--host H] [--port P] ...` (see --help).
@@ -19,7 +24,7 @@
  */
 
 import { hashPassword, type PasswordHash, secretsEqual } from "./auth.ts";
-import { FLOOD_WINDOW_MS, handleLine } from "./commands.ts";
+import { FLOOD_WINDOW_MS, greet } from "./commands.ts";
 import {
   DEFAULT_HOST,
   DEFAULT_PORT,
@@ -31,6 +36,7 @@ import {
 } from "./config.ts";
 import { FlushScheduler, sampleLoad } from "./coalescing.ts";
 import { dueDeadline, sweepIntervalMs } from "./deadlines.ts";
+import { handleFrames } from "./dispatch.ts";
 import { HistoryStore } from "./history.ts";
 import { type ChatHub, goodbyeFor } from "./hub.ts";
 import {
@@ -51,7 +57,6 @@ import { NameRegistry } from "./names.ts";
 import {
   clockTime,
   EncodedEvent,
-  type Frame,
   type LeaveReason,
   type PrivateMessage,
   type RoomMessage,
@@ -576,14 +581,14 @@ export class ChatServer implements ChatHub, SessionOwner {
         tcp.setNoDelay(true);
         tcp.setKeepAlive(true);
       }
-      this.#greet(session);
+      greet(this, session);
       let buffer = new Uint8Array(READ_BUFFER_IDLE_BYTES);
       while (session.state !== "closing") {
         const count = await conn.read(buffer);
         const frames = count === null
           ? session.framer.end()
           : session.framer.push(buffer.subarray(0, count));
-        const pending = this.#handleFrames(session, frames);
+        const pending = handleFrames(this, session, frames);
         if (pending !== undefined) await pending;
         if (count === null) break;
         if (count === buffer.length && buffer.length < READ_BUFFER_BUSY_BYTES) {
@@ -610,94 +615,6 @@ export class ChatServer implements ChatHub, SessionOwner {
         return false;
       });
     }
-  }
-
-  #greet(session: Session): void {
-    const here = this.nicks.size;
-    session.send({
-      type: "notice",
-      text: `Welcome to ${this.serverName}. ${
-        here === 0
-          ? "Nobody is here yet."
-          : `${here} ${here === 1 ? "person is" : "people are"} here.`
-      }`,
-    });
-    session.send({
-      type: "notice",
-      text: session.authenticated
-        ? "Choose a nickname (letters, digits, _ and -; up to 32):"
-        : "This server needs a password. Password:",
-    });
-  }
-
-  /**
-   * Handles a read's frames in order. Most requests finish synchronously;
-   * one that returns a promise (hashing a password) is awaited before the
-   * next frame, so a connection's lines keep their order while every other
-   * connection carries on.
-   */
-  #handleFrames(session: Session, frames: Frame[]): Promise<void> | void {
-    if (frames.length === 0) return;
-    session.lastInputAt = this.now();
-    session.pingToken = null;
-    for (let i = 0; i < frames.length; i++) {
-      const pending = this.#handleFrame(session, frames[i]!);
-      if (pending !== undefined) {
-        return this.#handleRemainingFrames(session, frames, i, pending);
-      }
-    }
-  }
-
-  async #handleRemainingFrames(
-    session: Session,
-    frames: Frame[],
-    index: number,
-    pending: Promise<void>,
-  ): Promise<void> {
-    await this.#settle(session, pending);
-    for (let i = index + 1; i < frames.length; i++) {
-      const next = this.#handleFrame(session, frames[i]!);
-      if (next !== undefined) await this.#settle(session, next);
-    }
-  }
-
-  /** One frame; a promise if its request is still running. */
-  #handleFrame(session: Session, frame: Frame): Promise<void> | undefined {
-    if (session.state === "closing") return;
-    if (frame.kind === "too_long") {
-      session.send({
-        type: "error",
-        code: "line_too_long",
-        message: `Line longer than ${frame.limit} bytes; it was discarded`,
-      });
-      return;
-    }
-    try {
-      return handleLine(this, session, frame.text) ?? undefined;
-    } catch (error) {
-      this.#commandFailed(session, error);
-    }
-  }
-
-  async #settle(session: Session, pending: Promise<void>): Promise<void> {
-    try {
-      await pending;
-    } catch (error) {
-      this.#commandFailed(session, error);
-    }
-  }
-
-  /** A bug in one command must cost one reply, not the server. */
-  #commandFailed(session: Session, error: unknown): void {
-    this.#log.error("command_failed", {
-      session: session.id,
-      error: describeError(error),
-    });
-    session.send({
-      type: "error",
-      code: "internal",
-      message: "Internal error; the request was not completed",
-    });
   }
 
   /**
