@@ -353,7 +353,7 @@ function completeLogin(
  * Applies a request from a logged-in session (and the few allowed before
  * login). Exhaustive over {@linkcode ClientRequest}.
  */
-export function handleRequest(
+function handleRequest(
   hub: ChatHub,
   session: Session,
   request: ClientRequest,

@@ -18,10 +18,7 @@
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { foldKey, skeletonKey } from "./names.ts";
-import type { RoomMessage, ServerEvent } from "./protocol.ts";
-
-/** A private message as stored and delivered. */
-export type PrivateMessage = ServerEvent & { type: "private" };
+import type { PrivateMessage, RoomMessage } from "./protocol.ts";
 
 /** A stored account: a nickname claimed with a password. */
 export interface Account {

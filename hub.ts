@@ -97,7 +97,7 @@ export interface ChatHub {
 }
 
 /** Longest away, quit or kick reason kept, in characters. */
-export const MAX_REASON_LENGTH = 200;
+const MAX_REASON_LENGTH = 200;
 
 /** Text of a reason, cleaned and shortened. */
 export function cleanReason(reason: string | undefined): string {

@@ -28,11 +28,6 @@ export * from "./text_codec.ts";
 /** Which of the two codecs a connection speaks. */
 export type Codec = "text" | "json";
 
-/** Encodes an event with either codec. */
-export function encodeEvent(event: ServerEvent, codec: Codec): string {
-  return codec === "json" ? encodeJsonEvent(event) : encodeTextEvent(event);
-}
-
 const encoder = new TextEncoder();
 
 /**

@@ -195,9 +195,4 @@ export class Session {
       // Already closed by the runtime after a failed write: nothing to free.
     }
   }
-
-  /** Whether the socket has been closed. */
-  get socketClosed(): boolean {
-    return this.#socketClosed;
-  }
 }

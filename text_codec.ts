@@ -481,7 +481,7 @@ export function commandHelp(): CommandHelp[] {
 }
 
 /** A ban duration: a number and a unit (seconds, minutes, hours, days). */
-export const DURATION_PATTERN = /^\d+[smhd]$/;
+const DURATION_PATTERN = /^\d+[smhd]$/;
 
 /** Milliseconds in a duration such as `30m`; undefined if it is not one. */
 export function parseDuration(text: string): number | undefined {
