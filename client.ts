@@ -15,8 +15,8 @@
  */
 
 import { parseArgs } from "node:util";
-import { LineEditor } from "./line_editor.ts";
-import { writeAll } from "./outbound.ts";
+import { LineEditor } from "./client/line_editor.ts";
+import { writeAll } from "./wire/write_all.ts";
 import {
   type ClientRequest,
   decodeJsonEvent,
@@ -25,14 +25,14 @@ import {
   LineFramer,
   type ServerEvent,
 } from "./protocol.ts";
-import { renderEvent } from "./render.ts";
+import { renderEvent } from "./client/render.ts";
 import {
   DEFAULT_HOST,
   DEFAULT_PORT,
   firstLine,
   PASSWORD_ENV,
   readEnv,
-} from "./config.ts";
+} from "./wire/endpoint.ts";
 
 /** How the client was asked to run. */
 export interface ClientOptions {

@@ -16,14 +16,14 @@
  * @module
  */
 
-import type { ServerEvent } from "./events.ts";
-import { encodeJsonEvent } from "./json_codec.ts";
-import { encodeTextEvent } from "./text_codec.ts";
+import type { ServerEvent } from "./wire/events.ts";
+import { encodeJsonEvent } from "./wire/json_codec.ts";
+import { encodeTextEvent } from "./wire/text_codec.ts";
 
-export * from "./events.ts";
-export * from "./framing.ts";
-export * from "./json_codec.ts";
-export * from "./text_codec.ts";
+export * from "./wire/events.ts";
+export * from "./wire/framing.ts";
+export * from "./wire/json_codec.ts";
+export * from "./wire/text_codec.ts";
 
 /** Which of the two codecs a connection speaks. */
 export type Codec = "text" | "json";

@@ -23,37 +23,39 @@
  * @module
  */
 
-import { hashPassword, type PasswordHash, secretsEqual } from "./auth.ts";
-import { FLOOD_WINDOW_MS, greet } from "./commands.ts";
 import {
-  DEFAULT_HOST,
-  DEFAULT_PORT,
-  firstLine,
+  hashPassword,
+  type PasswordHash,
+  secretsEqual,
+} from "./server/passwords.ts";
+import { FLOOD_WINDOW_MS, greet } from "./server/commands/chat.ts";
+import {
   parseServerArgs,
   type ServerOptions,
   USAGE,
   UsageError,
-} from "./config.ts";
-import { FlushScheduler, sampleLoad } from "./coalescing.ts";
-import { dueDeadline, sweepIntervalMs } from "./deadlines.ts";
-import { handleFrames } from "./dispatch.ts";
-import { HistoryStore } from "./history.ts";
-import { type ChatHub, goodbyeFor } from "./hub.ts";
+} from "./server/options.ts";
+import { DEFAULT_HOST, DEFAULT_PORT, firstLine } from "./wire/endpoint.ts";
+import { FlushScheduler, sampleLoad } from "./server/net/coalescing.ts";
+import { dueDeadline, sweepIntervalMs } from "./server/net/deadlines.ts";
+import { handleFrames } from "./server/commands/dispatch.ts";
+import { HistoryStore } from "./server/store/history_store.ts";
+import { type ChatHub, goodbyeFor } from "./server/hub.ts";
 import {
   DEFAULT_LIMITS,
   type Limits,
   RecentEvents,
   TokenBucket,
-} from "./limits.ts";
+} from "./server/limits.ts";
 import {
   describeError,
   type LogFields,
   Logger,
   type LogLevel,
   silentLogger,
-} from "./log.ts";
-import { BanList, normalizeAddress } from "./moderation.ts";
-import { NameRegistry } from "./names.ts";
+} from "./server/log.ts";
+import { BanList, normalizeAddress } from "./server/ban_list.ts";
+import { NameRegistry } from "./wire/names.ts";
 import {
   clockTime,
   EncodedEvent,
@@ -63,10 +65,10 @@ import {
   sanitizeText,
   type ServerEvent,
 } from "./protocol.ts";
-import { Outbox } from "./outbox.ts";
-import { RoomDirectory } from "./rooms.ts";
-import { type Room, Session, type SessionOwner } from "./session.ts";
-import { type ChatConnection, TlsListener } from "./tls_listener.ts";
+import { Outbox } from "./server/store/outbox.ts";
+import { RoomDirectory } from "./server/rooms.ts";
+import { type Room, Session, type SessionOwner } from "./server/session.ts";
+import { type ChatConnection, TlsListener } from "./server/net/tls_listener.ts";
 
 export { DEFAULT_HOST, DEFAULT_PORT, firstLine, type ServerOptions };
 

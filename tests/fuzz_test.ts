@@ -15,7 +15,7 @@ import {
   LineFramer,
   sanitizeText,
 } from "../protocol.ts";
-import { checkNick, checkRoom, skeletonKey } from "../names.ts";
+import { checkNick, checkRoom, skeletonKey } from "../wire/names.ts";
 import { connectionsDropTo, LineClient, startServer } from "./helpers.ts";
 
 const SEED = Number(Deno.env.get("FUZZ_SEED") ?? 20261124);

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { Logger } from "../log.ts";
+import { Logger } from "../server/log.ts";
 import type { RoomMessage } from "../protocol.ts";
 import { ChatServer } from "../server.ts";
 import { connectionsDropTo, LineClient, startServer } from "./helpers.ts";

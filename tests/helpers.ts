@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type Limits } from "../limits.ts";
+import { type Limits } from "../server/limits.ts";
 import { LineFramer, type ServerEvent } from "../protocol.ts";
 import { ChatServer, type ServerOptions } from "../server.ts";
 

@@ -8,8 +8,8 @@
 
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { exportRoom } from "../export_history.ts";
-import { HistoryStore, SCHEMA_VERSION } from "../history.ts";
+import { exportRoom } from "../server/store/export_history.ts";
+import { HistoryStore, SCHEMA_VERSION } from "../server/store/history_store.ts";
 import type { RoomMessage } from "../protocol.ts";
 import { ChatServer } from "../server.ts";
 import { LineClient, startServer } from "./helpers.ts";

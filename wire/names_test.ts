@@ -6,7 +6,7 @@ import {
   MAX_NICK_LENGTH,
   NameRegistry,
   skeletonKey,
-} from "../names.ts";
+} from "./names.ts";
 
 Deno.test("checkNick accepts letters of any script, digits, _ and -", () => {
   for (

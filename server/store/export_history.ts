@@ -9,10 +9,10 @@
 
 import { DatabaseSync } from "node:sqlite";
 import { parseArgs } from "node:util";
-import { firstLine, readEnv } from "./config.ts";
-import { defaultDatabasePath } from "./history.ts";
-import { checkRoom, foldKey } from "./names.ts";
-import type { RoomMessage } from "./protocol.ts";
+import { firstLine, readEnv } from "../../wire/endpoint.ts";
+import { defaultDatabasePath } from "./history_store.ts";
+import { checkRoom, foldKey } from "../../wire/names.ts";
+import type { RoomMessage } from "../../protocol.ts";
 
 /** One exported line: a room message, action or topic change. */
 export interface ExportedMessage {

@@ -15,18 +15,15 @@ import {
   whoEvent,
   withRef,
   wrongPassword,
-} from "./hub.ts";
-import { checkNick, checkRoom, foldKey } from "./names.ts";
+} from "../hub.ts";
+import { checkNick, checkRoom, foldKey } from "../../wire/names.ts";
 import {
   deliverPending,
   handleAccountRequest,
   loginToAccount,
   wholePassword,
 } from "./accounts.ts";
-import {
-  handleOperatorRequest,
-  isOperatorRequest,
-} from "./operator_commands.ts";
+import { handleOperatorRequest, isOperatorRequest } from "./operator.ts";
 import {
   type ClientRequest,
   commandHelp,
@@ -40,8 +37,8 @@ import {
   PROTOCOL_VERSION,
   type RoomMessage,
   sanitizeText,
-} from "./protocol.ts";
-import type { Session } from "./session.ts";
+} from "../../protocol.ts";
+import type { Session } from "../session.ts";
 
 /** A first line that is an HTTP request: someone pointed a browser here. */
 const HTTP_REQUEST = /^[A-Z]+ \S+ HTTP\/\d(?:\.\d)?$/;

@@ -7,8 +7,8 @@
  * @module
  */
 
-import type { Limits } from "./limits.ts";
-import type { Codec } from "./protocol.ts";
+import type { Limits } from "../limits.ts";
+import type { Codec } from "../../protocol.ts";
 
 /** The parts of a connection's state the deadlines depend on. */
 export interface DeadlineState {
@@ -36,7 +36,7 @@ export type Deadline =
  * ```ts
  * import assert from "node:assert/strict";
  * import { dueDeadline } from "./deadlines.ts";
- * import { DEFAULT_LIMITS } from "./limits.ts";
+ * import { DEFAULT_LIMITS } from "../limits.ts";
  * const fresh = {
  *   state: "login", codec: "text", connectedAt: 0, lastInputAt: 0,
  *   pingToken: null, pingSentAt: 0, writePendingSince: 0,

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { DEFAULT_MAX_LINE_BYTES } from "./protocol.ts";
+import { DEFAULT_MAX_LINE_BYTES } from "../protocol.ts";
 
 /** The server's limits, in bytes, counts and milliseconds. */
 export interface Limits {

@@ -6,12 +6,12 @@
  * @module
  */
 
-import type { PasswordHash } from "./auth.ts";
-import type { HistoryStore } from "./history.ts";
+import type { PasswordHash } from "./passwords.ts";
+import type { HistoryStore } from "./store/history_store.ts";
 import type { Limits } from "./limits.ts";
 import type { LogFields, LogLevel } from "./log.ts";
-import type { BanList } from "./moderation.ts";
-import type { NameRegistry } from "./names.ts";
+import type { BanList } from "./ban_list.ts";
+import type { NameRegistry } from "../wire/names.ts";
 import {
   errorEvent,
   type LeaveReason,
@@ -19,7 +19,7 @@ import {
   type RoomMessage,
   sanitizeText,
   type ServerEvent,
-} from "./protocol.ts";
+} from "../protocol.ts";
 import type { Room, Session } from "./session.ts";
 
 /** What the command handlers need from the server. */

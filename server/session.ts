@@ -5,15 +5,15 @@
  * @module
  */
 
-import type { FlushScheduler } from "./coalescing.ts";
+import type { FlushScheduler } from "./net/coalescing.ts";
 import { RecentEvents, TokenBucket } from "./limits.ts";
-import { OutboundQueue } from "./outbound.ts";
+import { OutboundQueue } from "./net/outbound_queue.ts";
 import {
   type Codec,
   EncodedEvent,
   LineFramer,
   type ServerEvent,
-} from "./protocol.ts";
+} from "../protocol.ts";
 
 /** Where a session is in its life. */
 export type SessionState = "login" | "active" | "closing";

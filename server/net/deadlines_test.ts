@@ -3,7 +3,7 @@ import {
   type DeadlineState,
   dueDeadline,
   sweepIntervalMs,
-} from "../deadlines.ts";
+} from "./deadlines.ts";
 import { DEFAULT_LIMITS, type Limits } from "../limits.ts";
 
 const limits: Limits = {

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { foldKey } from "./names.ts";
-import type { BanSummary } from "./protocol.ts";
+import { foldKey } from "../wire/names.ts";
+import type { BanSummary } from "../protocol.ts";
 
 /** One ban. */
 export interface Ban {

@@ -17,8 +17,8 @@
  */
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { foldKey, skeletonKey } from "./names.ts";
-import type { PrivateMessage, RoomMessage } from "./protocol.ts";
+import { foldKey, skeletonKey } from "../../wire/names.ts";
+import type { PrivateMessage, RoomMessage } from "../../protocol.ts";
 
 /** A stored account: a nickname claimed with a password. */
 export interface Account {

@@ -1,10 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  type ByteWriter,
-  concat,
-  OutboundQueue,
-  writeAll,
-} from "../outbound.ts";
+import { concat, OutboundQueue } from "./outbound_queue.ts";
+import { type ByteWriter, writeAll } from "../../wire/write_all.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const text = (chunks: Uint8Array[]) =>

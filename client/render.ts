@@ -7,14 +7,14 @@
  * @module
  */
 
-import { foldKey } from "./names.ts";
+import { foldKey } from "../wire/names.ts";
 import {
   describeBan,
   describeNotice,
   type RoomMessage,
   sanitizeText,
   type ServerEvent,
-} from "./protocol.ts";
+} from "../protocol.ts";
 
 /** Who is looking, and whether their terminal takes colors. */
 export interface RenderOptions {

@@ -12,12 +12,12 @@
  * @module
  */
 
-import { verifyPassword } from "./auth.ts";
-import type { Account } from "./history.ts";
-import { type ChatHub, withRef, wrongPassword } from "./hub.ts";
-import { foldKey } from "./names.ts";
-import { type ClientRequest, errorEvent } from "./protocol.ts";
-import type { Session } from "./session.ts";
+import { verifyPassword } from "../passwords.ts";
+import type { Account } from "../store/history_store.ts";
+import { type ChatHub, withRef, wrongPassword } from "../hub.ts";
+import { foldKey } from "../../wire/names.ts";
+import { type ClientRequest, errorEvent } from "../../protocol.ts";
+import type { Session } from "../session.ts";
 
 /** Shortest account password accepted. */
 export const MIN_PASSWORD_LENGTH = 8;

@@ -13,20 +13,16 @@ import {
   limitsHelp,
   parseLimitFlags,
 } from "./limits.ts";
-import { defaultDatabasePath } from "./history.ts";
+import { defaultDatabasePath } from "./store/history_store.ts";
+import {
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  DEFAULT_TLS_PORT,
+  firstLine,
+  PASSWORD_ENV,
+  readEnv,
+} from "../wire/endpoint.ts";
 import { LOG_LEVELS, type LogFormat, Logger, type LogLevel } from "./log.ts";
-
-/** Default TCP port. */
-export const DEFAULT_PORT = 7000;
-
-/** Default TLS port, used when a certificate is given. */
-export const DEFAULT_TLS_PORT = 7443;
-
-/** Default listen address: loopback, so exposing the server is a choice. */
-export const DEFAULT_HOST = "127.0.0.1";
-
-/** Environment variable holding the server password. */
-export const PASSWORD_ENV = "TERN_PASSWORD";
 
 /** Environment variable holding the operator password. */
 export const OPER_PASSWORD_ENV = "TERN_OP_PASSWORD";
@@ -93,12 +89,6 @@ function defaultDatabaseFile(): string {
 /** A command-line failure: printed as one line, exit code 2. */
 export class UsageError extends Error {}
 
-/** The first line of an error's message: flag errors are one line. */
-export function firstLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.split("\n")[0]!;
-}
-
 /** The `--help` text. */
 export const USAGE = `Usage: deno run -A server.ts [options]
 
@@ -138,18 +128,6 @@ function readFile(flag: string, path: string): string {
   } catch (error) {
     throw new UsageError(`--${flag} ${path}: ${firstLine(error)}`);
   }
-}
-
-/**
- * An environment variable's value, or undefined when unset or not permitted.
- * The permission is queried first: reading without it would make Deno stop
- * and prompt in a terminal.
- */
-export function readEnv(name: string): string | undefined {
-  const status = Deno.permissions.querySync({ name: "env", variable: name });
-  if (status.state !== "granted") return undefined;
-  const value = Deno.env.get(name);
-  return value === "" ? undefined : value;
 }
 
 /**

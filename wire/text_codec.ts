@@ -500,7 +500,7 @@ export function parseDuration(text: string): number | undefined {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { decodeTextRequest } from "./protocol.ts";
+ * import { decodeTextRequest } from "../protocol.ts";
  * assert.deepEqual(decodeTextRequest("/msg bob hi there"), {
  *   type: "private", to: "bob", text: "hi there",
  * });

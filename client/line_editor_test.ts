@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { LineEditor } from "../line_editor.ts";
+import { LineEditor } from "./line_editor.ts";
 
 const LEFT = "\x1b[D";
 const RIGHT = "\x1b[C";

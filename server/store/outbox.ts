@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { HistoryStore } from "./history.ts";
+import type { HistoryStore } from "./history_store.ts";
 
 /** The ordered queue of deliveries waiting on the history's commit. */
 export class Outbox {

@@ -14,7 +14,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { secretsEqual } from "./auth.ts";
+ * import { secretsEqual } from "./passwords.ts";
  * assert.equal(secretsEqual("hunter2", "hunter2"), true);
  * assert.equal(secretsEqual("hunter3", "hunter2"), false);
  * ```

@@ -9,11 +9,11 @@
  * @module
  */
 
-import { handleLine } from "./commands.ts";
-import type { ChatHub } from "./hub.ts";
-import { describeError } from "./log.ts";
-import type { Frame } from "./protocol.ts";
-import type { Session } from "./session.ts";
+import { handleLine } from "./chat.ts";
+import type { ChatHub } from "../hub.ts";
+import { describeError } from "../log.ts";
+import type { Frame } from "../../protocol.ts";
+import type { Session } from "../session.ts";
 
 /**
  * Handles a read's frames; returns a promise only when a request is still

@@ -34,7 +34,7 @@ const CR = 0x0d;
  * @example Lines split across reads
  * ```ts
  * import assert from "node:assert/strict";
- * import { LineFramer } from "./protocol.ts";
+ * import { LineFramer } from "../protocol.ts";
  * const framer = new LineFramer(64);
  * const bytes = new TextEncoder().encode("hel");
  * assert.deepEqual(framer.push(bytes), []);
@@ -161,7 +161,7 @@ const INVISIBLE_CONTROLS =
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { sanitizeText } from "./protocol.ts";
+ * import { sanitizeText } from "../protocol.ts";
  * assert.equal(sanitizeText("\x1b[2Jhi\x07 there\n"), "hi there");
  * ```
  */

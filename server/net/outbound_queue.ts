@@ -17,27 +17,8 @@
  * @module
  */
 
+import type { ByteWriter } from "../../wire/write_all.ts";
 import { END_OF_TURN, type FlushScheduler } from "./coalescing.ts";
-
-/** The one thing the queue needs from a socket. */
-export interface ByteWriter {
-  /** May write only part of `bytes`; resolves to how many were taken. */
-  write(bytes: Uint8Array): Promise<number>;
-}
-
-/**
- * Writes all of `bytes`, continuing after partial writes.
- * @throws whatever the writer throws (a reset peer, a closed socket)
- */
-export async function writeAll(
-  writer: ByteWriter,
-  bytes: Uint8Array,
-): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.length) {
-    offset += await writer.write(bytes.subarray(offset));
-  }
-}
 
 /** The last batch {@linkcode concat} built, and the chunks it joined. */
 let lastChunks: Uint8Array[] = [];

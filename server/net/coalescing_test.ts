@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { CoalescingController, FlushScheduler } from "../coalescing.ts";
-import { type ByteWriter, OutboundQueue } from "../outbound.ts";
+import { CoalescingController, FlushScheduler } from "./coalescing.ts";
+import { OutboundQueue } from "./outbound_queue.ts";
+import type { ByteWriter } from "../../wire/write_all.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 

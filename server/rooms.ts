@@ -7,11 +7,11 @@
  * @module
  */
 
-import type { HistoryStore } from "./history.ts";
+import type { HistoryStore } from "./store/history_store.ts";
 import { topicEvent, whoEvent } from "./hub.ts";
 import type { Limits } from "./limits.ts";
-import { foldKey } from "./names.ts";
-import { type LeaveReason, LOBBY, type ServerEvent } from "./protocol.ts";
+import { foldKey } from "../wire/names.ts";
+import { type LeaveReason, LOBBY, type ServerEvent } from "../protocol.ts";
 import type { Room, Session } from "./session.ts";
 
 /** What the rooms need from the hub around them. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { ServerEvent } from "../protocol.ts";
-import { nickColor, renderEvent } from "../render.ts";
+import { nickColor, renderEvent } from "./render.ts";
 
 const plain = { self: "alice", color: false };
 

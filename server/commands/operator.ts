@@ -13,17 +13,17 @@ import {
   topicEvent,
   withRef,
   wrongPassword,
-} from "./hub.ts";
-import { isIpAddress, normalizeAddress } from "./moderation.ts";
-import { foldKey } from "./names.ts";
+} from "../hub.ts";
+import { isIpAddress, normalizeAddress } from "../ban_list.ts";
+import { foldKey } from "../../wire/names.ts";
 import {
   type ClientRequest,
   describeBan,
   errorEvent,
   parseDuration,
   sanitizeText,
-} from "./protocol.ts";
-import type { Session } from "./session.ts";
+} from "../../protocol.ts";
+import type { Session } from "../session.ts";
 
 const OPERATOR_REQUEST_TYPES = new Set(
   [

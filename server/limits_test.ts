@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { DEFAULT_LIMITS, LIMIT_SPECS, parseLimitFlags } from "../limits.ts";
-import { parseServerArgs } from "../config.ts";
+import { DEFAULT_LIMITS, LIMIT_SPECS, parseLimitFlags } from "./limits.ts";
+import { parseServerArgs } from "./options.ts";
 
 Deno.test("parseLimitFlags takes defaults, units and refusals from the table", () => {
   assert.deepEqual(parseLimitFlags({}), { ok: true, limits: DEFAULT_LIMITS });
