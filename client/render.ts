@@ -116,13 +116,23 @@ export function renderEvent(
     case "who":
       return [
         note(
-          `${event.room} (${event.members.length}): ${
+          `${event.room} (${event.count ?? event.members.length}): ${
             event.members.map((m) =>
               `${m.op ? "@" : ""}${m.nick}${
                 m.away === undefined ? "" : " (away)"
               }`
             ).join(", ")
+          }${
+            event.next === undefined
+              ? ""
+              : `; more: /who ${event.room} after ${event.next}`
           }`,
+        ),
+      ];
+    case "members":
+      return [
+        note(
+          `${event.room} has ${event.count} members; /who lists them a page at a time`,
         ),
       ];
     case "history":

@@ -12,9 +12,12 @@ import type { Limits } from "./limits.ts";
 import type { LogFields, LogLevel } from "./log.ts";
 import type { BanList } from "./ban_list.ts";
 import type { NameRegistry } from "../wire/names.ts";
+import { memberPage } from "./member_pages.ts";
 import {
+  DEFAULT_WHO_PAGE,
   errorEvent,
   type LeaveReason,
+  MAX_WHO_PAGE,
   type PrivateMessage,
   type RoomMessage,
   sanitizeText,
@@ -130,17 +133,24 @@ export function wrongPassword(
   return false;
 }
 
-/** The member list of a room, sorted by nickname. */
-export function whoEvent(room: Room): ServerEvent & { type: "who" } {
-  const members = [...room.members]
-    .filter((member) => member.nick !== null)
-    .map((member) => ({
-      nick: member.nick!,
-      ...(member.away === null ? {} : { away: member.away }),
-      ...(member.isOp ? { op: true } : {}),
-    }))
-    .sort((a, b) => a.nick.localeCompare(b.nick));
-  return { type: "who", room: room.name, members };
+/**
+ * One page of a room's member list, in fold-key order of the nicknames,
+ * starting after the nickname `after` (member_pages.ts). `count` and `next`
+ * are there only when the page is not the whole list.
+ */
+export function whoEvent(
+  room: Room,
+  after?: string,
+  limit: number = DEFAULT_WHO_PAGE,
+): ServerEvent & { type: "who" } {
+  const page = memberPage(room.members, after, Math.min(limit, MAX_WHO_PAGE));
+  return {
+    type: "who",
+    room: room.name,
+    members: page.members,
+    ...(page.members.length === page.count ? {} : { count: page.count }),
+    ...(page.next === undefined ? {} : { next: page.next }),
+  };
 }
 
 /** The topic event of a room, for joiners and `/topic`. */

@@ -51,6 +51,11 @@ export interface Limits {
   maxRooms: number;
   /** Members one room may hold. */
   maxRoomMembers: number;
+  /**
+   * Members from which a room is big: its joins and leaves are not announced
+   * and a newcomer gets the count instead of the list; 0: no room is big.
+   */
+  bigRoomMembers: number;
   /** Wrong passwords before a connection is closed. */
   maxPasswordAttempts: number;
   /** Longest a busy server holds output to coalesce writes; 0: never. */
@@ -244,6 +249,15 @@ export const LIMIT_SPECS: readonly LimitSpec[] = [
     default: 10_000,
     allowZero: false,
     description: "members one room may hold",
+  },
+  {
+    key: "bigRoomMembers",
+    flag: "big-room",
+    unit: "count",
+    default: 100,
+    allowZero: true,
+    description:
+      "members from which a room is big: joins and leaves are not announced and a newcomer gets the member count, not the list (0: no room is big)",
   },
   {
     key: "maxPasswordAttempts",

@@ -1,6 +1,7 @@
 /**
  * The rooms: who is in which, moving between them, their capacity, and
- * what a newcomer is sent (recent history, topic, member list). A room is
+ * what a newcomer is sent (recent history, topic, member list or, in a big
+ * room, only its size). A room is
  * made on first entry, with its topic restored from the history, and goes
  * when its last member leaves (#lobby stays).
  *
@@ -11,7 +12,12 @@ import type { HistoryStore } from "./store/history_store.ts";
 import { topicEvent, whoEvent } from "./hub.ts";
 import type { Limits } from "./limits.ts";
 import { foldKey } from "../wire/names.ts";
-import { type LeaveReason, LOBBY, type ServerEvent } from "../protocol.ts";
+import {
+  type LeaveReason,
+  LOBBY,
+  MAX_WHO_PAGE,
+  type ServerEvent,
+} from "../protocol.ts";
 import type { Room, Session } from "./session.ts";
 
 /** What the rooms need from the hub around them. */
@@ -71,15 +77,19 @@ export class RoomDirectory {
     }
     room.members.add(session);
     session.room = room;
-    host.broadcast(room, {
+    const join: ServerEvent = {
       type: "join",
       ts: host.now(),
       room: room.name,
       nick: session.nick,
-    });
+    };
+    const big = this.isBig(room);
+    // A big room hears nothing: only the newcomer sees its own join.
+    if (!big) host.broadcast(room, join);
     const joined = room;
     const replay = host.limits.historyLength;
     host.inOrder(() => {
+      if (big) session.send(join);
       session.send({
         type: "history",
         room: joined.name,
@@ -88,8 +98,22 @@ export class RoomDirectory {
           : host.history.roomMessages(joined.name, replay),
       });
       if (joined.topic !== "") session.send(topicEvent(joined));
-      session.send(whoEvent(joined));
+      session.send(
+        big
+          ? { type: "members", room: joined.name, count: joined.members.size }
+          : whoEvent(joined, undefined, MAX_WHO_PAGE),
+      );
     });
+  }
+
+  /**
+   * Whether a room is big: at or past the limit, its joins and leaves go
+   * unannounced (a notice to every member for every arrival is O(n²) as a
+   * room fills), and a newcomer gets its size rather than its member list.
+   */
+  isBig(room: Room): boolean {
+    const limit = this.#host.limits.bigRoomMembers;
+    return limit > 0 && room.members.size >= limit;
   }
 
   /** Takes a session out of its room, telling the room why. */
@@ -104,10 +128,17 @@ export class RoomDirectory {
       reason,
       ...(detail ? { message: detail } : {}),
     };
+    // A big room is told only of moderation; the rest go unannounced.
+    const announced = !this.isBig(room) || reason === "kicked" ||
+      reason === "banned";
     // The leaver sees its own part (it is still connected); after a quit or
     // a lost connection only the others are told.
     if (reason !== "part") room.members.delete(session);
-    this.#host.broadcast(room, event);
+    if (announced) {
+      this.#host.broadcast(room, event);
+    } else if (reason === "part") {
+      this.#host.inOrder(() => session.send(event));
+    }
     room.members.delete(session);
     session.room = null;
     if (room.members.size === 0 && foldKey(room.name) !== foldKey(LOBBY)) {

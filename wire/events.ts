@@ -65,6 +65,12 @@ export interface RoomSummary {
   members: number;
 }
 
+/** Most members one `who` page may hold. */
+export const MAX_WHO_PAGE = 1000;
+
+/** Members in a `who` page when the request names no limit. */
+export const DEFAULT_WHO_PAGE = 100;
+
 /** One row of a `who` reply. */
 export interface MemberSummary {
   nick: string;
@@ -117,7 +123,18 @@ export type ClientRequest =
   | { type: "join"; room: string; ref?: string }
   | { type: "part"; ref?: string }
   | { type: "rooms"; ref?: string }
-  | { type: "who"; room?: string; ref?: string }
+  | {
+    type: "who";
+    room?: string;
+    /**
+     * Only members whose fold key sorts after this nickname's: the cursor a
+     * paged reply's `next` gives.
+     */
+    after?: string;
+    /** Most members in the reply (capped at {@linkcode MAX_WHO_PAGE}). */
+    limit?: number;
+    ref?: string;
+  }
   | { type: "away"; reason?: string; ref?: string }
   | { type: "back"; ref?: string }
   | { type: "help"; ref?: string }
@@ -199,7 +216,19 @@ export type ServerEvent =
   | { type: "away"; ts: number; room: string; nick: string; reason: string }
   | { type: "back"; ts: number; room: string; nick: string }
   | { type: "rooms"; rooms: RoomSummary[]; ref?: string }
-  | { type: "who"; room: string; members: MemberSummary[]; ref?: string }
+  | {
+    type: "who";
+    room: string;
+    /** One page of members, in fold-key order of their nicknames. */
+    members: MemberSummary[];
+    /** Members in the room in all; present when this is not all of them. */
+    count?: number;
+    /** Present when more pages follow: ask again with this as `after`. */
+    next?: string;
+    ref?: string;
+  }
+  /** A big room's size, sent to a newcomer in place of its member list. */
+  | { type: "members"; room: string; count: number }
   | { type: "history"; room: string; messages: RoomMessage[]; ref?: string }
   | {
     type: "conversation";

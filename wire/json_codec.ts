@@ -186,9 +186,17 @@ export function decodeJsonRequest(line: string): ClientRequest | ErrorEvent {
     case "join":
       request = { type, room: fields.string("room") };
       break;
-    case "who":
-      request = withOptional({ type }, "room", fields.optionalString("room"));
+    case "who": {
+      const who: ClientRequest & { type: "who" } = { type };
+      const room = fields.optionalString("room");
+      const after = fields.optionalString("after");
+      const limit = fields.optionalCount("limit");
+      if (room !== undefined) who.room = room;
+      if (after !== undefined) who.after = after;
+      if (limit !== undefined) who.limit = limit;
+      request = who;
       break;
+    }
     case "away":
     case "quit":
       request = withOptional(
@@ -244,6 +252,7 @@ const EVENT_TYPES: ReadonlySet<string> = new Set<EventType>([
   "back",
   "rooms",
   "who",
+  "members",
   "history",
   "help",
   "notice",

@@ -119,18 +119,18 @@ export const COMMANDS: readonly CommandSyntax[] = [
     name: "who",
     request: "who",
     aliases: ["names"],
-    usage: "/who [#ROOM]",
-    summary: "list who is in the current room (or another)",
+    usage: "/who [#ROOM] [after NICK]",
+    summary:
+      "list who is in the current room (or another), a page at a time in a big room",
     operator: false,
-    parse: (args) => {
-      const [room, rest] = firstWord(args);
-      return rest !== ""
-        ? "/who [#ROOM]"
-        : { type: "who", ...optional("room", room) };
-    },
+    parse: parseWhoArgs,
     format: (r) => {
-      const room = (r as { room?: string }).room;
-      return room === undefined ? "/who" : `/who ${room}`;
+      const { room, after } = r as { room?: string; after?: string };
+      return [
+        "/who",
+        room,
+        after === undefined ? undefined : `after ${after}`,
+      ].filter((w) => w !== undefined).join(" ");
     },
   },
   {
@@ -437,6 +437,20 @@ export const COMMANDS: readonly CommandSyntax[] = [
   },
 ];
 
+/** `/who [#ROOM] [after NICK]`: a room, a cursor, both or neither. */
+function parseWhoArgs(args: string): ClientRequest | string {
+  const words = args.split(/\s+/).filter((word) => word !== "");
+  const at = words.indexOf("after");
+  const cursor = at !== -1 && at === words.length - 2 ? words[at + 1] : null;
+  const rest = cursor === null ? words : words.slice(0, at);
+  if (rest.length > 1) return "/who [#ROOM] [after NICK]";
+  return {
+    type: "who",
+    ...optional("room", rest[0] ?? ""),
+    ...optional("after", cursor ?? ""),
+  };
+}
+
 /** Most messages one `/history` page may hold. */
 export const MAX_HISTORY_PAGE = 200;
 
@@ -652,13 +666,20 @@ export function encodeTextEvent(event: ServerEvent): string {
       );
     case "who":
       return notice(
-        `${event.room} (${event.members.length}): ` +
+        `${event.room} (${event.count ?? event.members.length}): ` +
           event.members.map((m) =>
             (m.op ? "@" : "") + m.nick +
             (m.away === undefined
               ? ""
               : ` (away${m.away ? `: ${m.away}` : ""})`)
-          ).join(", "),
+          ).join(", ") +
+          (event.next === undefined
+            ? ""
+            : `; more: /who ${event.room} after ${event.next}`),
+      );
+    case "members":
+      return notice(
+        `${event.room} has ${event.count} members; /who lists them a page at a time`,
       );
     case "history":
       if (event.messages.length === 0) return "";

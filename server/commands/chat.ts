@@ -511,7 +511,13 @@ function handleRequest(
       if (target === null) {
         return fail("room_invalid", `There is no room ${request.room}`);
       }
-      hub.inOrder(() => session.send({ ...whoEvent(target), ...withRef(ref) }));
+      // One page, whatever the room's size: a reply never grows with it.
+      hub.inOrder(() =>
+        session.send({
+          ...whoEvent(target, request.after, request.limit),
+          ...withRef(ref),
+        })
+      );
       return;
     }
     case "away": {

@@ -1,0 +1,205 @@
+/**
+ * The big-room policy over real sockets: past `--big-room` members a room
+ * announces no joins or leaves, a newcomer gets the member count, and `/who`
+ * comes a page at a time, however big the room.
+ */
+
+import assert from "node:assert/strict";
+import { LineClient, startServer } from "./helpers.ts";
+import { type ServerEvent } from "../protocol.ts";
+import { foldKey } from "../wire/names.ts";
+import { Session, type SessionSocket } from "../server/session.ts";
+import type { ChatServer } from "../server.ts";
+
+/** Connects and logs in a text-mode client, up to its welcome. */
+async function textLogin(port: number, nick: string): Promise<LineClient> {
+  const client = await LineClient.connect(port);
+  await client.send(nick);
+  await client.expect(/^\*\*\* Welcome, /);
+  return client;
+}
+
+/** A socket that takes every write whole and goes nowhere. */
+const NOWHERE: SessionSocket = {
+  write: (bytes) => Promise.resolve(bytes.length),
+  close: () => {},
+};
+
+/**
+ * Seats `count` members in #lobby without a socket each: sessions built and
+ * entered through the server's own room code, writing to nowhere. The room's
+ * structures are the real ones; only the peers are missing.
+ */
+function seatMembers(server: ChatServer, count: number): void {
+  for (let i = 0; i < count; i++) {
+    const session = new Session(
+      NOWHERE,
+      "127.0.0.1",
+      server.limits.maxLineBytes,
+      server.limits.maxSendQueueBytes,
+      server,
+    );
+    const nick = `m${String(i).padStart(5, "0")}`;
+    session.nick = nick;
+    session.state = "active";
+    server.nicks.add(nick, session);
+    server.enterRoom(session, "#lobby");
+  }
+}
+
+/** The names and next cursor of a text-mode `/who` line. */
+function parseWhoLine(line: string): { names: string[]; next?: string } {
+  const match =
+    /^\*\*\* #lobby \((\d+)\): (.*?)(?:; more: \/who #lobby after (\S+))?$/
+      .exec(line);
+  assert.ok(match, `not a /who line: ${line.slice(0, 120)}`);
+  const names = match[2]!.split(", ");
+  return match[3] === undefined ? { names } : { names, next: match[3] };
+}
+
+Deno.test("a room at the big-room size announces no joins or leaves to its members", async () => {
+  await using chat = await startServer({ bigRoomMembers: 3 });
+  await using alice = await LineClient.text(chat.port, "alice");
+  await using bob = await LineClient.text(chat.port, "bob");
+  await alice.expect("*** bob joined #lobby");
+  // carol makes three: the room is big from her arrival on.
+  await using carol = await textLogin(chat.port, "carol");
+  await carol.expect("*** carol joined #lobby");
+  await carol.expect(
+    "*** #lobby has 3 members; /who lists them a page at a time",
+  );
+  await using dave = await textLogin(chat.port, "dave");
+  await dave.expect(
+    "*** #lobby has 4 members; /who lists them a page at a time",
+  );
+  await dave.send("/quit bye");
+  await dave.closed();
+  await bob.send("/join #dev");
+  await bob.expect("*** bob left #lobby");
+  await bob.expect("*** bob joined #dev");
+  const aliceSaw = await alice.linesUntilPong();
+  assert.deepEqual(
+    aliceSaw.filter((line) => /carol|dave|bob/.test(line)),
+    [],
+    "alice heard nothing of the big room's comings and goings",
+  );
+  // Down to two, the room announces again.
+  await carol.send("/quit");
+  await alice.expect("*** carol left #lobby (quit)");
+  await using _erin = await LineClient.text(chat.port, "erin");
+  await alice.expect("*** erin joined #lobby");
+});
+
+Deno.test("a big room still announces kicks", async () => {
+  await using chat = await startServer({ bigRoomMembers: 2 }, {
+    operatorPassword: "secret-op",
+  });
+  await using alice = await LineClient.text(chat.port, "alice");
+  await using bob = await textLogin(chat.port, "bob");
+  await bob.expect(
+    "*** #lobby has 2 members; /who lists them a page at a time",
+  );
+  await alice.send("/oper secret-op");
+  await alice.expect(/^\*\*\* You are now an operator/);
+  await alice.send("/kick bob spam");
+  await alice.expect(/^\*\*\* bob left #lobby \(kicked/);
+});
+
+Deno.test("a newcomer to a big room gets the count, then pages /who to the end (JSON)", async () => {
+  await using chat = await startServer({ bigRoomMembers: 3 });
+  const nicks = ["dora", "Ann", "cy", "bea", "Eve"];
+  const clients: LineClient[] = [];
+  try {
+    for (const nick of nicks) {
+      const client = await LineClient.connect(chat.port);
+      clients.push(client);
+      await client.sendJson({ type: "hello", nick });
+      await client.expectEvent("welcome");
+    }
+    const eve = clients.at(-1)!;
+    const count = await eve.expectEvent("members");
+    assert.deepEqual(count, { type: "members", room: "#lobby", count: 5 });
+    const seen: string[] = [];
+    let after: string | undefined;
+    for (let page = 0; page < 5; page++) {
+      await eve.sendJson({
+        type: "who",
+        limit: 2,
+        ref: `p${page}`,
+        ...(after === undefined ? {} : { after }),
+      });
+      const reply = await eve.expectEvent("who", (e) => e.ref === `p${page}`);
+      assert.equal(reply.count, 5);
+      assert.ok(reply.members.length <= 2);
+      seen.push(...reply.members.map((m) => m.nick));
+      after = reply.next;
+      if (after === undefined) break;
+    }
+    assert.deepEqual(seen, ["Ann", "bea", "cy", "dora", "Eve"]);
+    const first = clients[0]!;
+    const firstSaw = await first.linesUntilPong(true);
+    const joins = firstSaw.map((line) => JSON.parse(line) as ServerEvent)
+      .filter((e) => e.type === "join").map((e) => (e as { nick: string }).nick)
+      .filter((nick) => nick !== "dora");
+    // dora heard Ann join (two members), and nobody after the room was big.
+    assert.deepEqual(joins, ["Ann"]);
+  } finally {
+    for (const client of clients) await client.close();
+  }
+});
+
+Deno.test("a 10,000-member room (members seated in-process, requesters on real sockets) pages /who completely without a disconnect", async () => {
+  await using chat = await startServer({ maxConnections: 10_010 });
+  seatMembers(chat.server, 9_998);
+  await using text = await textLogin(chat.port, "zt");
+  await text.expect(
+    "*** #lobby has 9999 members; /who lists them a page at a time",
+  );
+  await using json = await LineClient.connect(chat.port);
+  await json.sendJson({ type: "hello", nick: "zj" });
+  const count = await json.expectEvent("members");
+  assert.equal(count.count, 10_000);
+
+  // JSON: the largest pages, following the cursor.
+  const jsonNames: string[] = [];
+  let after: string | undefined;
+  let pages = 0;
+  do {
+    await json.sendJson({
+      type: "who",
+      limit: 1000,
+      ref: String(pages),
+      ...(after === undefined ? {} : { after }),
+    });
+    const ref = String(pages);
+    const page = await json.expectEvent("who", (e) => e.ref === ref);
+    assert.equal(page.count, 10_000);
+    jsonNames.push(...page.members.map((m) => m.nick));
+    after = page.next;
+    pages++;
+  } while (after !== undefined && pages < 20);
+  assert.equal(pages, 10);
+
+  // Text: the default pages of 100, as a person would with "after".
+  const textNames: string[] = [];
+  let line = "/who";
+  for (let page = 0; page < 150; page++) {
+    await text.send(line);
+    const parsed = parseWhoLine(await text.expect(/^\*\*\* #lobby \(\d+\):/));
+    textNames.push(...parsed.names);
+    if (parsed.next === undefined) break;
+    line = `/who after ${parsed.next}`;
+  }
+
+  for (const names of [jsonNames, textNames]) {
+    assert.equal(names.length, 10_000);
+    assert.equal(new Set(names).size, 10_000);
+    assert.ok(names.includes("zt") && names.includes("zj"));
+    const keys = names.map(foldKey);
+    assert.deepEqual(keys, [...keys].sort());
+  }
+  // Both requesters are still connected and answered.
+  await json.linesUntilPong(true);
+  await text.linesUntilPong();
+  assert.ok(!json.ended && !text.ended);
+});
