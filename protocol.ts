@@ -8,6 +8,8 @@
  *   and {@linkcode sanitizeText}.
  * - events.ts: {@linkcode ClientRequest} / {@linkcode ServerEvent}, the
  *   event model both codecs share.
+ * - commands.ts: {@linkcode REQUESTS}, the command table: one row per
+ *   request with its text syntax, JSON fields and dispatch policy.
  * - text_codec.ts: {@linkcode decodeTextRequest}, {@linkcode encodeTextRequest},
  *   {@linkcode encodeTextEvent}, and the command table.
  * - json_codec.ts: {@linkcode decodeJsonRequest}, {@linkcode encodeJsonRequest},
@@ -20,6 +22,7 @@ import type { ServerEvent } from "./wire/events.ts";
 import { encodeJsonEvent } from "./wire/json_codec.ts";
 import { encodeTextEvent } from "./wire/text_codec.ts";
 
+export * from "./wire/commands.ts";
 export * from "./wire/events.ts";
 export * from "./wire/framing.ts";
 export * from "./wire/json_codec.ts";

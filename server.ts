@@ -28,7 +28,7 @@ import {
   type PasswordHash,
   secretsEqual,
 } from "./server/passwords.ts";
-import { FLOOD_WINDOW_MS, greet } from "./server/commands/chat.ts";
+import { greet } from "./server/commands/login.ts";
 import {
   parseServerArgs,
   type ServerOptions,
@@ -38,7 +38,7 @@ import {
 import { DEFAULT_HOST, DEFAULT_PORT, firstLine } from "./wire/endpoint.ts";
 import { FlushScheduler, sampleLoad } from "./server/net/coalescing.ts";
 import { dueDeadline, sweepIntervalMs } from "./server/net/deadlines.ts";
-import { handleFrames } from "./server/commands/dispatch.ts";
+import { FLOOD_WINDOW_MS, handleFrames } from "./server/commands/dispatch.ts";
 import { HistoryStore } from "./server/store/history_store.ts";
 import { type ChatHub, goodbyeFor } from "./server/hub.ts";
 import {

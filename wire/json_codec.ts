@@ -10,9 +10,9 @@ import {
   type ClientRequest,
   type ErrorEvent,
   errorEvent,
-  type EventType,
   type ServerEvent,
 } from "./events.ts";
+import { type FieldKind, isRequestType, requestSpec } from "./commands.ts";
 
 /** A parsed JSON value narrowed to a plain object. */
 type JsonObject = Record<string, unknown>;
@@ -71,20 +71,37 @@ class FieldReader {
   }
 }
 
-/** Copies `value` into `target[key]` only when it is defined. */
-function withOptional<T extends object>(
-  target: T,
+/** Reads one field of the kind the command table gives it. */
+function readField(
+  fields: FieldReader,
   key: string,
-  value: string | undefined,
-): T {
-  if (value !== undefined) (target as Record<string, unknown>)[key] = value;
-  return target;
+  kind: FieldKind,
+): string | number | undefined {
+  switch (kind) {
+    case "string":
+      return fields.string(key);
+    case "string?":
+      return fields.optionalString(key);
+    case "count?":
+      return fields.optionalCount(key);
+  }
 }
 
 /**
- * Reads one JSON-mode line into a request, validating every field; a bad line
- * becomes an error event naming the problem (and echoing `ref` when it could
- * be read), never an exception.
+ * Reads one JSON-mode line into a request, validating every field the
+ * command table (commands.ts) lists for its type; a bad line becomes
+ * an error event naming the problem (and echoing `ref` when it could be
+ * read), never an exception.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeJsonRequest } from "../protocol.ts";
+ * assert.deepEqual(decodeJsonRequest('{"type":"join","room":"#dev"}'), {
+ *   type: "join", room: "#dev",
+ * });
+ * assert.equal(decodeJsonRequest('{"type":"join"}').type, "error");
+ * ```
  */
 export function decodeJsonRequest(line: string): ClientRequest | ErrorEvent {
   const parsed = parseObject(line);
@@ -93,141 +110,25 @@ export function decodeJsonRequest(line: string): ClientRequest | ErrorEvent {
   const fields = new FieldReader(source);
   const ref = fields.optionalString("ref");
   const type = source.type;
-  let request: ClientRequest;
-  switch (type) {
-    case "hello":
-      request = withOptional(
-        withOptional(
-          { type, nick: fields.string("nick") },
-          "room",
-          fields.optionalString("room"),
-        ),
-        "password",
-        fields.optionalString("password"),
-      );
-      request = withOptional(
-        request,
-        "identify",
-        fields.optionalString("identify"),
-      );
-      break;
-    case "register":
-      request = { type, password: fields.string("password") };
-      break;
-    case "identify":
-      request = withOptional(
-        { type, password: fields.string("password") },
-        "nick",
-        fields.optionalString("nick"),
-      );
-      break;
-    case "drop":
-      request = withOptional({ type }, "nick", fields.optionalString("nick"));
-      break;
-    case "history": {
-      const history: ClientRequest & { type: "history" } = { type };
-      const room = fields.optionalString("room");
-      const other = fields.optionalString("with");
-      const before = fields.optionalCount("before");
-      const limit = fields.optionalCount("limit");
-      if (room !== undefined) history.room = room;
-      if (other !== undefined) history.with = other;
-      if (before !== undefined) history.before = before;
-      if (limit !== undefined) history.limit = limit;
-      request = history;
-      break;
-    }
-    case "pass":
-    case "oper":
-      request = { type, password: fields.string("password") };
-      break;
-    case "pong":
-      request = { type, token: fields.string("token") };
-      break;
-    case "kick":
-      request = withOptional(
-        { type, nick: fields.string("nick") },
-        "reason",
-        fields.optionalString("reason"),
-      );
-      break;
-    case "ban":
-      request = withOptional(
-        withOptional(
-          { type, target: fields.string("target") },
-          "duration",
-          fields.optionalString("duration"),
-        ),
-        "reason",
-        fields.optionalString("reason"),
-      );
-      break;
-    case "unban":
-      request = { type, target: fields.string("target") };
-      break;
-    case "mute":
-    case "unmute":
-      request = { type, nick: fields.string("nick") };
-      break;
-    case "topic":
-    case "motd":
-      request = withOptional({ type }, "text", fields.optionalString("text"));
-      break;
-    case "message":
-    case "action":
-      request = { type, text: fields.string("text") };
-      break;
-    case "private":
-      request = { type, to: fields.string("to"), text: fields.string("text") };
-      break;
-    case "nick":
-      request = { type, nick: fields.string("nick") };
-      break;
-    case "join":
-      request = { type, room: fields.string("room") };
-      break;
-    case "who": {
-      const who: ClientRequest & { type: "who" } = { type };
-      const room = fields.optionalString("room");
-      const after = fields.optionalString("after");
-      const limit = fields.optionalCount("limit");
-      if (room !== undefined) who.room = room;
-      if (after !== undefined) who.after = after;
-      if (limit !== undefined) who.limit = limit;
-      request = who;
-      break;
-    }
-    case "away":
-    case "quit":
-      request = withOptional(
-        { type },
-        "reason",
-        fields.optionalString("reason"),
-      );
-      break;
-    case "ping":
-      request = withOptional({ type }, "token", fields.optionalString("token"));
-      break;
-    case "part":
-    case "rooms":
-    case "back":
-    case "help":
-    case "bans":
-      request = { type };
-      break;
-    default:
-      return errorEvent(
-        typeof type === "string" ? "unknown_type" : "bad_request",
-        typeof type === "string"
-          ? `Unknown request type "${type.slice(0, 32)}"`
-          : `Cannot accept request: "type" must be a string`,
-        ref,
-      );
+  if (!isRequestType(type)) {
+    return errorEvent(
+      typeof type === "string" ? "unknown_type" : "bad_request",
+      typeof type === "string"
+        ? `Unknown request type "${type.slice(0, 32)}"`
+        : `Cannot accept request: "type" must be a string`,
+      ref,
+    );
+  }
+  const request: Record<string, unknown> = { type };
+  for (const [key, kind] of Object.entries(requestSpec(type).json)) {
+    const value = readField(fields, key, kind);
+    if (value !== undefined) request[key] = value;
   }
   if (fields.problem !== null) {
     return errorEvent("bad_request", `Bad ${type}: ${fields.problem}`, ref);
   }
-  return withOptional(request, "ref", ref);
+  if (ref !== undefined) request.ref = ref;
+  return request as ClientRequest;
 }
 
 /** Writes a request as one JSON line, newline-terminated. */
@@ -240,31 +141,35 @@ export function encodeJsonEvent(event: ServerEvent): string {
   return JSON.stringify(event) + "\n";
 }
 
-const EVENT_TYPES: ReadonlySet<string> = new Set<EventType>([
-  "welcome",
-  "message",
-  "action",
-  "private",
-  "join",
-  "leave",
-  "nick",
-  "away",
-  "back",
-  "rooms",
-  "who",
-  "members",
-  "history",
-  "help",
-  "notice",
-  "error",
-  "pong",
-  "ping",
-  "topic",
-  "motd",
-  "bans",
-  "conversation",
-  "bye",
-]);
+/**
+ * Every event type, checked by the compiler: a new event missing here is a
+ * type error rather than an event clients silently drop.
+ */
+const EVENT_TYPES = {
+  welcome: true,
+  message: true,
+  action: true,
+  private: true,
+  join: true,
+  leave: true,
+  nick: true,
+  away: true,
+  back: true,
+  rooms: true,
+  who: true,
+  members: true,
+  history: true,
+  help: true,
+  notice: true,
+  error: true,
+  pong: true,
+  ping: true,
+  topic: true,
+  motd: true,
+  bans: true,
+  conversation: true,
+  bye: true,
+} as const satisfies Record<ServerEvent["type"], true>;
 
 /**
  * Reads one JSON line from the server. Lines that are not JSON objects of a
@@ -276,7 +181,9 @@ export function decodeJsonEvent(line: string): ServerEvent | null {
   const parsed = parseObject(line);
   if (!parsed.ok) return null;
   const source = parsed.value;
-  if (typeof source.type !== "string" || !EVENT_TYPES.has(source.type)) {
+  if (
+    typeof source.type !== "string" || !Object.hasOwn(EVENT_TYPES, source.type)
+  ) {
     return null;
   }
   return source as unknown as ServerEvent;

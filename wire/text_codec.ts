@@ -8,34 +8,45 @@
  */
 
 import {
+  DURATION_PATTERN,
+  REQUESTS,
+  type RequestTable,
+  type TextSyntax,
+} from "./commands.ts";
+import {
   type BanSummary,
   type ClientRequest,
   type CommandHelp,
   type ErrorEvent,
   errorEvent,
   type LeaveReason,
-  LOBBY,
   type RequestType,
   type RoomMessage,
   type ServerEvent,
 } from "./events.ts";
 
-/** How a command's words become a request. */
-interface CommandSyntax {
-  /** Canonical name, without the slash. */
-  name: string;
+/** A text-mode command: its row's text syntax, with the facts `/help` shows. */
+export interface TextCommand extends TextSyntax<RequestType> {
   /** The request this command produces. */
   request: RequestType;
-  aliases: readonly string[];
-  usage: string;
-  summary: string;
-  /** Whether only operators may use it. */
+  /** Whether only operators may use it (always, not just to change). */
   operator: boolean;
-  /** `args` is everything after the command word, trimmed. */
-  parse(args: string): ClientRequest | string;
-  /** The text-mode line for a request of this command. */
-  format(request: ClientRequest): string;
 }
+
+/**
+ * Every text-mode command, in the order `/help` lists them, drawn from the
+ * command table ({@linkcode REQUESTS}): the parser, the help text and the
+ * encoder all come from there.
+ */
+export const COMMANDS: readonly TextCommand[] = Object.entries(
+  REQUESTS as RequestTable,
+).flatMap(([request, spec]) =>
+  spec.text === undefined ? [] : [{
+    ...(spec.text as TextSyntax<RequestType>),
+    request: request as RequestType,
+    operator: spec.policy.operator === true,
+  }]
+);
 
 /** Splits the first word off `args`. */
 function firstWord(args: string): [string, string] {
@@ -45,442 +56,11 @@ function firstWord(args: string): [string, string] {
     : [args.slice(0, space), args.slice(space + 1).trim()];
 }
 
-function optional<K extends string>(
-  key: K,
-  value: string,
-): Partial<Record<K, string>> {
-  return value === "" ? {} : { [key]: value } as Record<K, string>;
-}
-
-/**
- * Every text-mode command, in the order `/help` lists them. The parser, the
- * help text and the encoder all come from this one table.
- */
-export const COMMANDS: readonly CommandSyntax[] = [
-  {
-    name: "help",
-    request: "help",
-    aliases: ["?"],
-    usage: "/help",
-    summary: "list the commands",
-    operator: false,
-    parse: () => ({ type: "help" }),
-    format: () => "/help",
-  },
-  {
-    name: "nick",
-    request: "nick",
-    aliases: [],
-    usage: "/nick NEW",
-    summary: "change your nickname",
-    operator: false,
-    parse: (args) => {
-      const [nick, rest] = firstWord(args);
-      return nick === "" || rest !== "" ? "/nick NEW" : { type: "nick", nick };
-    },
-    format: (r) => `/nick ${(r as { nick: string }).nick}`,
-  },
-  {
-    name: "join",
-    request: "join",
-    aliases: ["j"],
-    usage: "/join #ROOM",
-    summary: "move to a room, creating it if new",
-    operator: false,
-    parse: (args) => {
-      const [room, rest] = firstWord(args);
-      return room === "" || rest !== ""
-        ? "/join #ROOM"
-        : { type: "join", room };
-    },
-    format: (r) => `/join ${(r as { room: string }).room}`,
-  },
-  {
-    name: "part",
-    request: "part",
-    aliases: ["leave"],
-    usage: "/part",
-    summary: `leave the current room for ${LOBBY}`,
-    operator: false,
-    parse: () => ({ type: "part" }),
-    format: () => "/part",
-  },
-  {
-    name: "rooms",
-    request: "rooms",
-    aliases: ["list"],
-    usage: "/rooms",
-    summary: "list the rooms and how many are in each",
-    operator: false,
-    parse: () => ({ type: "rooms" }),
-    format: () => "/rooms",
-  },
-  {
-    name: "who",
-    request: "who",
-    aliases: ["names"],
-    usage: "/who [#ROOM] [after NICK]",
-    summary:
-      "list who is in the current room (or another), a page at a time in a big room",
-    operator: false,
-    parse: parseWhoArgs,
-    format: (r) => {
-      const { room, after } = r as { room?: string; after?: string };
-      return [
-        "/who",
-        room,
-        after === undefined ? undefined : `after ${after}`,
-      ].filter((w) => w !== undefined).join(" ");
-    },
-  },
-  {
-    name: "msg",
-    request: "private",
-    aliases: ["m", "tell"],
-    usage: "/msg NICK TEXT",
-    summary: "send a private message",
-    operator: false,
-    parse: (args) => {
-      const [to, text] = firstWord(args);
-      return to === "" || text === ""
-        ? "/msg NICK TEXT"
-        : { type: "private", to, text };
-    },
-    format: (r) => {
-      const { to, text } = r as { to: string; text: string };
-      return `/msg ${to} ${text}`;
-    },
-  },
-  {
-    name: "me",
-    request: "action",
-    aliases: [],
-    usage: "/me ACTION",
-    summary: "describe what you are doing",
-    operator: false,
-    parse: (args) =>
-      args === "" ? "/me ACTION" : { type: "action", text: args },
-    format: (r) => `/me ${(r as { text: string }).text}`,
-  },
-  {
-    name: "away",
-    request: "away",
-    aliases: [],
-    usage: "/away [REASON]",
-    summary: "mark yourself away",
-    operator: false,
-    parse: (args) => ({ type: "away", ...optional("reason", args) }),
-    format: (r) => {
-      const reason = (r as { reason?: string }).reason;
-      return reason === undefined ? "/away" : `/away ${reason}`;
-    },
-  },
-  {
-    name: "back",
-    request: "back",
-    aliases: [],
-    usage: "/back",
-    summary: "mark yourself back",
-    operator: false,
-    parse: () => ({ type: "back" }),
-    format: () => "/back",
-  },
-  {
-    name: "ping",
-    request: "ping",
-    aliases: [],
-    usage: "/ping",
-    summary: "check that the server answers",
-    operator: false,
-    parse: (args) => ({ type: "ping", ...optional("token", args) }),
-    format: (r) => {
-      const token = (r as { token?: string }).token;
-      return token === undefined ? "/ping" : `/ping ${token}`;
-    },
-  },
-  {
-    name: "topic",
-    request: "topic",
-    aliases: [],
-    usage: "/topic [TEXT]",
-    summary: "show the room's topic (operators: set it)",
-    operator: false,
-    parse: (args) => ({ type: "topic", ...optional("text", args) }),
-    format: (r) => {
-      const text = (r as { text?: string }).text;
-      return text === undefined ? "/topic" : `/topic ${text}`;
-    },
-  },
-  {
-    name: "motd",
-    request: "motd",
-    aliases: [],
-    usage: "/motd [TEXT]",
-    summary: "show the message of the day (operators: set it)",
-    operator: false,
-    parse: (args) => ({ type: "motd", ...optional("text", args) }),
-    format: (r) => {
-      const text = (r as { text?: string }).text;
-      return text === undefined ? "/motd" : `/motd ${text}`;
-    },
-  },
-  {
-    name: "pass",
-    request: "pass",
-    aliases: [],
-    usage: "/pass PASSWORD",
-    summary: "give the server password (when the server has one)",
-    operator: false,
-    parse: (args) =>
-      args === "" ? "/pass PASSWORD" : { type: "pass", password: args },
-    format: (r) => `/pass ${(r as { password: string }).password}`,
-  },
-  {
-    name: "oper",
-    request: "oper",
-    aliases: [],
-    usage: "/oper PASSWORD",
-    summary: "become an operator",
-    operator: false,
-    parse: (args) =>
-      args === "" ? "/oper PASSWORD" : { type: "oper", password: args },
-    format: (r) => `/oper ${(r as { password: string }).password}`,
-  },
-  {
-    name: "kick",
-    request: "kick",
-    aliases: [],
-    usage: "/kick NICK [REASON]",
-    summary: "disconnect someone",
-    operator: true,
-    parse: (args) => {
-      const [nick, reason] = firstWord(args);
-      return nick === ""
-        ? "/kick NICK [REASON]"
-        : { type: "kick", nick, ...optional("reason", reason) };
-    },
-    format: (r) => {
-      const { nick, reason } = r as { nick: string; reason?: string };
-      return reason === undefined ? `/kick ${nick}` : `/kick ${nick} ${reason}`;
-    },
-  },
-  {
-    name: "ban",
-    request: "ban",
-    aliases: [],
-    usage: "/ban NICK|IP [DURATION] [REASON]",
-    summary: "keep an address out, for a time like 30m, 12h or 7d, or for good",
-    operator: true,
-    parse: (args) => {
-      const [target, rest] = firstWord(args);
-      if (target === "") return "/ban NICK|IP [DURATION] [REASON]";
-      const [maybeDuration, afterDuration] = firstWord(rest);
-      const hasDuration = DURATION_PATTERN.test(maybeDuration);
-      const reason = hasDuration ? afterDuration : rest;
-      return {
-        type: "ban",
-        target,
-        ...optional("duration", hasDuration ? maybeDuration : ""),
-        ...optional("reason", reason),
-      };
-    },
-    format: (r) => {
-      const { target, duration, reason } = r as {
-        target: string;
-        duration?: string;
-        reason?: string;
-      };
-      return ["/ban", target, duration, reason].filter((w) => w !== undefined)
-        .join(" ");
-    },
-  },
-  {
-    name: "unban",
-    request: "unban",
-    aliases: [],
-    usage: "/unban NICK|IP",
-    summary: "lift a ban",
-    operator: true,
-    parse: (args) => {
-      const [target, rest] = firstWord(args);
-      return target === "" || rest !== ""
-        ? "/unban NICK|IP"
-        : { type: "unban", target };
-    },
-    format: (r) => `/unban ${(r as { target: string }).target}`,
-  },
-  {
-    name: "bans",
-    request: "bans",
-    aliases: [],
-    usage: "/bans",
-    summary: "list the bans",
-    operator: true,
-    parse: () => ({ type: "bans" }),
-    format: () => "/bans",
-  },
-  {
-    name: "mute",
-    request: "mute",
-    aliases: [],
-    usage: "/mute NICK",
-    summary: "stop someone's messages reaching anyone",
-    operator: true,
-    parse: (args) => {
-      const [nick, rest] = firstWord(args);
-      return nick === "" || rest !== "" ? "/mute NICK" : { type: "mute", nick };
-    },
-    format: (r) => `/mute ${(r as { nick: string }).nick}`,
-  },
-  {
-    name: "unmute",
-    request: "unmute",
-    aliases: [],
-    usage: "/unmute NICK",
-    summary: "let someone talk again",
-    operator: true,
-    parse: (args) => {
-      const [nick, rest] = firstWord(args);
-      return nick === "" || rest !== ""
-        ? "/unmute NICK"
-        : { type: "unmute", nick };
-    },
-    format: (r) => `/unmute ${(r as { nick: string }).nick}`,
-  },
-  {
-    name: "history",
-    request: "history",
-    aliases: [],
-    usage: "/history [#ROOM|@NICK] [before ID] [N]",
-    summary:
-      "page back through a room's messages, or your private ones with NICK",
-    operator: false,
-    parse: parseHistoryArgs,
-    format: (r) => {
-      const { room, with: other, before, limit } = r as {
-        room?: string;
-        with?: string;
-        before?: number;
-        limit?: number;
-      };
-      return [
-        "/history",
-        room,
-        other === undefined ? undefined : `@${other}`,
-        before === undefined ? undefined : `before ${before}`,
-        limit === undefined ? undefined : String(limit),
-      ].filter((w) => w !== undefined).join(" ");
-    },
-  },
-  {
-    name: "register",
-    request: "register",
-    aliases: [],
-    usage: "/register PASSWORD",
-    summary: "claim your nickname so only you can use it",
-    operator: false,
-    parse: (args) =>
-      args === "" ? "/register PASSWORD" : { type: "register", password: args },
-    format: (r) => `/register ${(r as { password: string }).password}`,
-  },
-  {
-    name: "identify",
-    request: "identify",
-    aliases: [],
-    usage: "/identify [NICK] PASSWORD",
-    summary: "prove a registered nickname is yours",
-    operator: false,
-    parse: (args) => {
-      const [first, rest] = firstWord(args);
-      if (first === "") return "/identify [NICK] PASSWORD";
-      return rest === ""
-        ? { type: "identify", password: first }
-        : { type: "identify", nick: first, password: rest };
-    },
-    format: (r) => {
-      const { nick, password } = r as { nick?: string; password: string };
-      return nick === undefined
-        ? `/identify ${password}`
-        : `/identify ${nick} ${password}`;
-    },
-  },
-  {
-    name: "drop",
-    request: "drop",
-    aliases: [],
-    usage: "/drop [NICK]",
-    summary: "release your registered nickname (operators: anyone's)",
-    operator: false,
-    parse: (args) => {
-      const [nick, rest] = firstWord(args);
-      return rest !== ""
-        ? "/drop [NICK]"
-        : { type: "drop", ...optional("nick", nick) };
-    },
-    format: (r) => {
-      const nick = (r as { nick?: string }).nick;
-      return nick === undefined ? "/drop" : `/drop ${nick}`;
-    },
-  },
-  {
-    name: "quit",
-    request: "quit",
-    aliases: ["exit"],
-    usage: "/quit [REASON]",
-    summary: "leave the chat",
-    operator: false,
-    parse: (args) => ({ type: "quit", ...optional("reason", args) }),
-    format: (r) => {
-      const reason = (r as { reason?: string }).reason;
-      return reason === undefined ? "/quit" : `/quit ${reason}`;
-    },
-  },
-];
-
-/** `/who [#ROOM] [after NICK]`: a room, a cursor, both or neither. */
-function parseWhoArgs(args: string): ClientRequest | string {
-  const words = args.split(/\s+/).filter((word) => word !== "");
-  const at = words.indexOf("after");
-  const cursor = at !== -1 && at === words.length - 2 ? words[at + 1] : null;
-  const rest = cursor === null ? words : words.slice(0, at);
-  if (rest.length > 1) return "/who [#ROOM] [after NICK]";
-  return {
-    type: "who",
-    ...optional("room", rest[0] ?? ""),
-    ...optional("after", cursor ?? ""),
-  };
-}
-
-/** Most messages one `/history` page may hold. */
-export const MAX_HISTORY_PAGE = 200;
-
-/** `/history [#ROOM|@NICK] [before ID] [N]`, in any order. */
-function parseHistoryArgs(args: string): ClientRequest | string {
-  const usage = "/history [#ROOM|@NICK] [before ID] [N]";
-  const request: ClientRequest & { type: "history" } = { type: "history" };
-  const words = args.split(/\s+/).filter((word) => word !== "");
-  for (let i = 0; i < words.length; i++) {
-    const word = words[i]!;
-    if (word === "before" && /^\d+$/.test(words[i + 1] ?? "")) {
-      request.before = Number(words[++i]);
-    } else if (/^\d+$/.test(word) && request.limit === undefined) {
-      request.limit = Math.min(Number(word), MAX_HISTORY_PAGE);
-    } else if (word.startsWith("@") && word.length > 1) {
-      request.with = word.slice(1);
-    } else if (word.startsWith("#")) {
-      request.room = word;
-    } else {
-      return usage;
-    }
-  }
-  return request;
-}
-
-const commandsByName = new Map<string, CommandSyntax>(
+const commandsByName = new Map<string, TextCommand>(
   COMMANDS.flatMap((c) => [c.name, ...c.aliases].map((n) => [n, c])),
 );
 
-const commandsByRequest = new Map<RequestType, CommandSyntax>(
+const commandsByRequest = new Map<RequestType, TextCommand>(
   COMMANDS.map((c) => [c.request, c]),
 );
 
@@ -493,9 +73,6 @@ export function commandHelp(): CommandHelp[] {
     { usage: "//TEXT", summary: "send a message that starts with /" },
   ];
 }
-
-/** A ban duration: a number and a unit (seconds, minutes, hours, days). */
-const DURATION_PATTERN = /^\d+[smhd]$/;
 
 /** Milliseconds in a duration such as `30m`; undefined if it is not one. */
 export function parseDuration(text: string): number | undefined {

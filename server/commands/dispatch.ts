@@ -1,6 +1,9 @@
 /**
- * From a read's frames to the handlers: each complete line goes to
- * `handleLine` in order, and a line too long becomes an error reply. Most
+ * From a read's frames to the handlers. Each complete line is decoded with
+ * the connection's codec, checked against its request's row in the command
+ * table (usable before login? operators only? flood-exempt?) and handed to
+ * the handler for its type in {@linkcode HANDLERS}; a line too long becomes an
+ * error reply. Most
  * requests finish synchronously; one that returns a promise (hashing a
  * password) is awaited before the next frame, so a connection's lines keep
  * their order while every other connection carries on. A handler that throws
@@ -9,11 +12,47 @@
  * @module
  */
 
-import { handleLine } from "./chat.ts";
 import type { ChatHub } from "../hub.ts";
 import { describeError } from "../log.ts";
-import type { Frame } from "../../protocol.ts";
+import {
+  type ClientRequest,
+  decodeJsonRequest,
+  decodeTextRequest,
+  type Frame,
+  needsOperator,
+  requestSpec,
+  type RequestType,
+} from "../../protocol.ts";
 import type { Session } from "../session.ts";
+import { ACCOUNT_HANDLERS } from "./accounts.ts";
+import { Call } from "./call.ts";
+import { CHAT_HANDLERS } from "./chat.ts";
+import { decodeTextLogin, LOGIN_HANDLERS, notLoggedIn } from "./login.ts";
+import { OPERATOR_HANDLERS } from "./operator.ts";
+
+/** What a request does, given that its row's policy allowed it. */
+export type Handler<K extends RequestType> = (
+  call: Call<K>,
+) => void | Promise<void>;
+
+/** One handler per request type, checked by the compiler. */
+export type Handlers = { readonly [K in RequestType]: Handler<K> };
+
+/**
+ * Every request's handler once logged in, by request type (before login,
+ * `hello`, `pass` and `identify` go to login.ts's instead).
+ */
+export const HANDLERS: Handlers = {
+  ...CHAT_HANDLERS,
+  ...OPERATOR_HANDLERS,
+  ...ACCOUNT_HANDLERS,
+};
+
+/** A first line that is an HTTP request: someone pointed a browser here. */
+const HTTP_REQUEST = /^[A-Z]+ \S+ HTTP\/\d(?:\.\d)?$/;
+
+/** How long refused lines count towards a flood disconnect. */
+export const FLOOD_WINDOW_MS = 10_000;
 
 /**
  * Handles a read's frames; returns a promise only when a request is still
@@ -69,6 +108,115 @@ function handleFrame(
   } catch (error) {
     commandFailed(hub, session, error);
   }
+}
+
+/**
+ * Handles one complete line: decodes it with the session's codec (the first
+ * line decides it), applies its row's policy, and runs its handler. Bad input
+ * becomes an error event to that session; nothing here throws on a peer's
+ * account.
+ */
+export function handleLine(
+  hub: ChatHub,
+  session: Session,
+  line: string,
+): void | Promise<void> {
+  if (session.state === "closing") return;
+  if (!session.codecChosen && !chooseCodec(hub, session, line)) return;
+  if (session.state === "login") {
+    if (++session.loginLines > hub.limits.maxLoginLines) {
+      hub.disconnect(session, "lost", "Too many lines before login");
+      return;
+    }
+  }
+  const request = session.codec === "json"
+    ? decodeJsonRequest(line)
+    : session.state === "login"
+    ? decodeTextLogin(session, line)
+    : decodeTextRequest(line);
+  if (request === null) return;
+  if (request.type === "error") {
+    session.send(request);
+    return;
+  }
+  return dispatch(hub, session, request);
+}
+
+/**
+ * Decides the codec from the first non-blank line; false when the line ends
+ * here (blank, or an HTTP request that closes the connection).
+ */
+function chooseCodec(hub: ChatHub, session: Session, line: string): boolean {
+  if (line.trim() === "") return false;
+  session.codecChosen = true;
+  if (line.trimStart().startsWith("{")) session.codec = "json";
+  if (HTTP_REQUEST.test(line.trim())) {
+    hub.disconnect(
+      session,
+      "lost",
+      "This is a chat server, not a web server: connect with nc or the tern client",
+    );
+    return false;
+  }
+  return true;
+}
+
+/**
+ * Checks a decoded request against its row's policy, in order (login, flood,
+ * operator), then runs its handler.
+ */
+export function dispatch(
+  hub: ChatHub,
+  session: Session,
+  request: ClientRequest,
+): void | Promise<void> {
+  const call = new Call(hub, session, request);
+  const policy = requestSpec(request.type).policy;
+  if (session.state === "login") {
+    const login = LOGIN_HANDLERS[request.type] as Handler<RequestType>;
+    if (login !== undefined) return login(call);
+    if (!policy.beforeLogin) return notLoggedIn(call);
+  } else if (
+    !policy.floodExempt && !allowedByFloodControl(hub, session, call)
+  ) {
+    return;
+  }
+  if (needsOperator(request) && !session.isOp) {
+    return call.fail(
+      "not_permitted",
+      `Only operators may use /${request.type}; /oper PASSWORD if you are one`,
+    );
+  }
+  return (HANDLERS[request.type] as Handler<RequestType>)(call);
+}
+
+/**
+ * Takes a flood token for the request; refuses it with an error when the
+ * bucket is empty, and disconnects a session that keeps flooding.
+ */
+function allowedByFloodControl(
+  hub: ChatHub,
+  session: Session,
+  call: Call,
+): boolean {
+  const bucket = session.flood;
+  if (bucket === null) return true;
+  const now = hub.now();
+  if (bucket.take(now)) return true;
+  if (session.floodRefusals?.record(now)) {
+    hub.log("warn", "flood", {
+      session: session.id,
+      nick: session.nick ?? undefined,
+      address: session.address,
+    });
+    hub.disconnect(session, "flood", "Too many lines too fast");
+    return false;
+  }
+  call.fail(
+    "rate_limited",
+    `Rate limited: that line was not sent; at most ${bucket.ratePerSecond} lines per second`,
+  );
+  return false;
 }
 
 async function settle(

@@ -1,0 +1,80 @@
+/**
+ * One request being handled: who asked, what they asked, and the ways to
+ * answer. Every handler takes a {@linkcode Call}, so replies carry the
+ * request's `ref` and respect its row's "replies in order" policy without
+ * each handler repeating it.
+ *
+ * @module
+ */
+
+import type { ChatHub } from "../hub.ts";
+import {
+  type ErrorCode,
+  errorEvent,
+  type RequestOf,
+  requestSpec,
+  type RequestType,
+  type ServerEvent,
+} from "../../protocol.ts";
+import type { Session } from "../session.ts";
+
+/** An event, or a function that builds it when it is sent. */
+export type Reply = ServerEvent | (() => ServerEvent);
+
+/** A request of type `K` from `session`, being handled. */
+export class Call<K extends RequestType = RequestType> {
+  /** The server the request acts on. */
+  readonly hub: ChatHub;
+  /** Who asked. */
+  readonly session: Session;
+  /** What they asked, decoded and checked against its row's policy. */
+  readonly request: RequestOf<K>;
+  readonly #ordered: boolean;
+
+  /**
+   * @param hub the server the request acts on
+   * @param session who asked
+   * @param request what they asked
+   */
+  constructor(hub: ChatHub, session: Session, request: RequestOf<K>) {
+    this.hub = hub;
+    this.session = session;
+    this.request = request;
+    this.#ordered = requestSpec(request.type).policy.inOrder;
+  }
+
+  /** Refuses the request: an error reply, sent at once, with its ref. */
+  fail(code: ErrorCode, message: string): void {
+    this.session.send(errorEvent(code, message, this.request.ref));
+  }
+
+  /**
+   * Sends the direct reply with the request's ref. For a row whose replies
+   * go in order, it (and a builder's work, such as a history query) waits
+   * until everything accepted before it is stored and delivered.
+   */
+  reply(event: Reply): void {
+    const ref = this.request.ref;
+    this.send(
+      ref === undefined
+        ? event
+        : () => ({ ...build(event), ref }) as ServerEvent,
+    );
+  }
+
+  /** A notice as the direct reply. */
+  tell(text: string): void {
+    this.reply({ type: "notice", text });
+  }
+
+  /** Sends `event` without a ref, in order when the row says so. */
+  send(event: Reply): void {
+    const session = this.session;
+    if (this.#ordered) this.hub.inOrder(() => session.send(build(event)));
+    else session.send(build(event));
+  }
+}
+
+function build(event: Reply): ServerEvent {
+  return typeof event === "function" ? event() : event;
+}

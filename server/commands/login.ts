@@ -1,0 +1,246 @@
+/**
+ * Login: the greeting, the server password, choosing a nickname, and (for a
+ * registered nickname) proving it with its password. A session leaves the
+ * `login` state only through {@linkcode completeLogin}.
+ *
+ * @module
+ */
+
+import { verifyPassword } from "../passwords.ts";
+import type { Account } from "../store/history_store.ts";
+import { type ChatHub, withRef, wrongPassword } from "../hub.ts";
+import { checkNick, checkRoom, foldKey } from "../../wire/names.ts";
+import {
+  type ClientRequest,
+  decodeTextRequest,
+  type ErrorEvent,
+  errorEvent,
+  LOBBY,
+  PROTOCOL_VERSION,
+  type RequestType,
+} from "../../protocol.ts";
+import type { Session } from "../session.ts";
+import { deliverPending, wholePassword } from "./accounts.ts";
+import type { Call } from "./call.ts";
+import { claimNick, takeOver } from "../nicknames.ts";
+
+/** The first lines a connection gets: who is here, and what to send. */
+export function greet(hub: ChatHub, session: Session): void {
+  const here = hub.nicks.size;
+  session.send({
+    type: "notice",
+    text: `Welcome to ${hub.serverName}. ${
+      here === 0
+        ? "Nobody is here yet."
+        : `${here} ${here === 1 ? "person is" : "people are"} here.`
+    }`,
+  });
+  session.send({ type: "notice", text: loginPrompt(session) });
+}
+
+/** The prompt a text-mode session sees before login. */
+function loginPrompt(session: Session): string {
+  return session.authenticated
+    ? "Choose a nickname (letters, digits, _ and -; up to 32):"
+    : "This server needs a password. Password:";
+}
+
+/**
+ * Decodes a line for a text-mode session that has not logged in: a bare
+ * line is the password (when one is still needed) or the nickname.
+ */
+export function decodeTextLogin(
+  session: Session,
+  line: string,
+): ClientRequest | ErrorEvent | null {
+  if (line.trim() === "") return null;
+  if (!line.startsWith("/")) {
+    return session.authenticated
+      ? { type: "hello", nick: line.trim() }
+      : { type: "pass", password: line.trim() };
+  }
+  const request = decodeTextRequest(line);
+  if (request?.type === "nick") return { type: "hello", nick: request.nick };
+  return request;
+}
+
+/** The refusal of a request that needs a login first. */
+export function notLoggedIn(call: Call): void {
+  const session = call.session;
+  call.fail(
+    "not_ready",
+    session.codec === "json"
+      ? `Send {"type":"hello","nick":"..."} first`
+      : session.authenticated
+      ? "Choose a nickname first"
+      : "Send the server password first",
+  );
+}
+
+/** Checks a server password before login; true when it was right. */
+function acceptPassword(
+  call: Call,
+  password: string | undefined,
+): boolean {
+  const { hub, session } = call;
+  if (session.authenticated) return true;
+  if (password !== undefined && hub.checkPassword(password)) {
+    session.authenticated = true;
+    return true;
+  }
+  if (password === undefined) {
+    call.fail(
+      "bad_password",
+      session.codec === "json"
+        ? 'This server needs a password: add "password" to your hello'
+        : "This server needs a password",
+    );
+    return false;
+  }
+  wrongPassword(hub, session, "server", call.request.ref);
+  return false;
+}
+
+/** `hello`: the server password if needed, then the nickname. */
+function hello(call: Call<"hello">): void | Promise<void> {
+  const request = call.request;
+  if (!acceptPassword(call, request.password)) return;
+  return login(call, request.nick, request.room, request.identify);
+}
+
+/** `/pass` at the prompt. */
+function pass(call: Call<"pass">): void {
+  const { session } = call;
+  if (session.authenticated) {
+    session.send(errorEvent("already_there", "No password is needed now"));
+  } else if (acceptPassword(call, call.request.password)) {
+    call.tell(`Password accepted. ${loginPrompt(session)}`);
+  }
+}
+
+/** `/identify PASSWORD` after choosing a registered nickname at the prompt. */
+function identifyPending(call: Call<"identify">): void | Promise<void> {
+  const pending = call.session.pendingLogin;
+  if (pending === null) {
+    return call.fail("not_ready", "Choose a registered nickname first");
+  }
+  // The nickname is the pending one: all the words are the password.
+  return login(call, pending.nick, pending.room, wholePassword(call.request));
+}
+
+/** What a session may send while logging in, besides the rows' `beforeLogin` ones. */
+export const LOGIN_HANDLERS: {
+  readonly [K in RequestType]?: (call: Call<K>) => void | Promise<void>;
+} = { hello, pass, identify: identifyPending };
+
+/**
+ * Accepts a nickname and enters the first room; a registered nickname goes
+ * through its password first.
+ */
+function login(
+  call: Call,
+  proposedNick: string,
+  proposedRoom: string | undefined,
+  password: string | undefined,
+): void | Promise<void> {
+  const { hub, session } = call;
+  session.pendingLogin = null;
+  const nick = checkNick(proposedNick);
+  if (!nick.ok) {
+    return call.fail("nick_invalid", `${nick.reason}; choose another`);
+  }
+  const room = checkRoom(proposedRoom ?? LOBBY);
+  if (!room.ok) return call.fail("room_invalid", room.reason);
+  const account = hub.history.findAccount(nick.name);
+  if (account !== undefined) {
+    return loginToAccount(call, {
+      nick: nick.name,
+      account,
+      room: room.name,
+      password,
+    });
+  }
+  if (hub.nicks.find(nick.name) !== undefined) {
+    return call.fail(
+      "nick_taken",
+      `Nickname ${nick.name} is taken; choose another`,
+    );
+  }
+  completeLogin(call, nick.name, room.name);
+}
+
+/** A login to a registered nickname, as {@linkcode loginToAccount} takes it. */
+interface AccountLogin {
+  /** The nickname as the client typed it. */
+  nick: string;
+  /** The account it matched (perhaps only by looking alike). */
+  account: Account;
+  /** The first room. */
+  room: string;
+  /** The account's password, if the client sent one. */
+  password: string | undefined;
+}
+
+/**
+ * Logs in with a registered nickname: asks for the password if none came
+ * with the request, checks it, and takes the nickname over from a stale
+ * connection of the same owner.
+ */
+async function loginToAccount(call: Call, login: AccountLogin): Promise<void> {
+  const { hub, session } = call;
+  const { nick, account, room, password } = login;
+  if (foldKey(account.nick) !== foldKey(nick)) {
+    return call.fail(
+      "nick_taken",
+      `Nickname ${nick} looks like the registered nickname ${account.nick}; choose another`,
+    );
+  }
+  if (password === undefined) {
+    if (session.codec === "json") {
+      return call.fail(
+        "nick_registered",
+        `Nickname ${account.nick} is registered: add "identify" with its password to your hello`,
+      );
+    }
+    session.pendingLogin = { nick: account.nick, room };
+    session.send({
+      type: "notice",
+      text:
+        `Nickname ${account.nick} is registered. Send /identify PASSWORD to use it, or choose another nickname:`,
+    });
+    return;
+  }
+  const valid = await verifyPassword(password, account);
+  if (session.state !== "login") return;
+  if (!valid) {
+    // Text mode may try /identify again for the same nickname.
+    if (session.codec === "text") {
+      session.pendingLogin = { nick: account.nick, room };
+    }
+    wrongPassword(hub, session, "nickname", call.request.ref);
+    return;
+  }
+  takeOver(hub, session, account.nick);
+  session.account = account.nick;
+  hub.log("info", "identify", { session: session.id, nick: account.nick });
+  completeLogin(call, account.nick, room);
+}
+
+/** Takes the nickname, welcomes the session and enters its first room. */
+function completeLogin(call: Call, nick: string, room: string): void {
+  const { hub, session } = call;
+  const full = hub.roomRefusal(session, room);
+  if (full !== null) return call.fail("full", full);
+  claimNick(hub, session, nick);
+  session.state = "active";
+  session.send({
+    type: "welcome",
+    nick,
+    server: hub.serverName,
+    version: PROTOCOL_VERSION,
+    ...withRef(call.request.ref),
+  });
+  if (hub.motd.length > 0) session.send({ type: "motd", lines: hub.motd });
+  hub.enterRoom(session, room);
+  deliverPending(hub, session);
+}

@@ -1,0 +1,590 @@
+/**
+ * The command table: one row per request type, holding everything the
+ * project knows about that request apart from what it does. The text
+ * codec's parser, encoder and `/help`, the JSON decoder, and the server's
+ * dispatch policy (before login? operators only? exempt from flood control?
+ * replies in order?) all read this one table, so adding a command is one row
+ * here and one handler in the server.
+ *
+ * @module
+ */
+
+import { type ClientRequest, LOBBY, type RequestType } from "./events.ts";
+
+/** The request of type `K`. */
+export type RequestOf<K extends RequestType> = ClientRequest & { type: K };
+
+/**
+ * How one JSON field is read: a required string, an optional string, or an
+ * optional whole number above 0.
+ */
+export type FieldKind = "string" | "string?" | "count?";
+
+/** How a command reads in text mode: `/name args`. */
+export interface TextSyntax<K extends RequestType> {
+  /** Canonical name, without the slash. */
+  name: string;
+  /** Other names it answers to. */
+  aliases: readonly string[];
+  /** The usage line `/help` shows and a bad command is answered with. */
+  usage: string;
+  /** One line on what it does, for `/help`. */
+  summary: string;
+  /**
+   * Reads the words after the command (trimmed) into the request, or returns
+   * the usage line when they do not fit.
+   */
+  parse(args: string): RequestOf<K> | string;
+  /** The line a person would type for `request`. */
+  format(request: RequestOf<K>): string;
+}
+
+/**
+ * What the server checks before a handler runs. Every flag is a fact about
+ * the request type, so dispatch applies it the same way for every command.
+ */
+export interface RequestPolicy<K extends RequestType> {
+  /** Usable before login (besides the login requests themselves). */
+  beforeLogin: boolean;
+  /**
+   * Whether only operators may make it: always, never, or (for settings
+   * everyone may read) only when the request changes something.
+   */
+  operator: boolean | ((request: RequestOf<K>) => boolean);
+  /** Never refused by flood control: answering a ping, and leaving. */
+  floodExempt: boolean;
+  /**
+   * Its direct reply waits until everything accepted before it has been
+   * stored and delivered: a ping is a barrier, and a list reflects the joins
+   * before it. Errors are never held back.
+   */
+  inOrder: boolean;
+}
+
+/** Everything known about one request type. */
+export interface RequestSpec<K extends RequestType> {
+  /** Its text-mode command; absent when text mode has none (`hello`...). */
+  text?: TextSyntax<K>;
+  /** Its JSON fields besides `type` and `ref`, in the order they are checked. */
+  json: Readonly<Record<string, FieldKind>>;
+  /** What dispatch checks before the handler runs. */
+  policy: RequestPolicy<K>;
+}
+
+/** The table's type: exactly one row per request type. */
+export type RequestTable = { readonly [K in RequestType]: RequestSpec<K> };
+
+/** Splits the first word off `args`. */
+function firstWord(args: string): [string, string] {
+  const space = args.search(/\s/);
+  return space === -1
+    ? [args, ""]
+    : [args.slice(0, space), args.slice(space + 1).trim()];
+}
+
+/** `{ [key]: value }` unless `value` is empty. */
+function optional<K extends string>(
+  key: K,
+  value: string,
+): Partial<Record<K, string>> {
+  return value === "" ? {} : { [key]: value } as Record<K, string>;
+}
+
+/** `/name` followed by the defined words. */
+function line(...words: Array<string | undefined>): string {
+  return words.filter((word) => word !== undefined).join(" ");
+}
+
+/** The policy of most requests: after login, anyone, flood-controlled. */
+const PLAIN: RequestPolicy<RequestType> = {
+  beforeLogin: false,
+  operator: false,
+  floodExempt: false,
+  inOrder: false,
+};
+
+/** The policy of the operator-only commands. */
+const OPERATOR_ONLY: RequestPolicy<RequestType> = { ...PLAIN, operator: true };
+
+/** Readable by all; changing it needs an operator. */
+const changesText = (request: { text?: string }): boolean =>
+  request.text !== undefined;
+
+/** A ban duration: a number and a unit (seconds, minutes, hours, days). */
+export const DURATION_PATTERN = /^\d+[smhd]$/;
+
+/** `/who [#ROOM] [after NICK]`: a room, a cursor, both or neither. */
+function parseWhoArgs(args: string): RequestOf<"who"> | string {
+  const words = args.split(/\s+/).filter((word) => word !== "");
+  const at = words.indexOf("after");
+  const cursor = at !== -1 && at === words.length - 2 ? words[at + 1] : null;
+  const rest = cursor === null ? words : words.slice(0, at);
+  if (rest.length > 1) return "/who [#ROOM] [after NICK]";
+  return {
+    type: "who",
+    ...optional("room", rest[0] ?? ""),
+    ...optional("after", cursor ?? ""),
+  };
+}
+
+/** Most messages one `/history` page may hold. */
+export const MAX_HISTORY_PAGE = 200;
+
+/** `/history [#ROOM|@NICK] [before ID] [N]`, in any order. */
+function parseHistoryArgs(args: string): RequestOf<"history"> | string {
+  const usage = "/history [#ROOM|@NICK] [before ID] [N]";
+  const request: RequestOf<"history"> = { type: "history" };
+  const words = args.split(/\s+/).filter((word) => word !== "");
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i]!;
+    if (word === "before" && /^\d+$/.test(words[i + 1] ?? "")) {
+      request.before = Number(words[++i]);
+    } else if (/^\d+$/.test(word) && request.limit === undefined) {
+      request.limit = Math.min(Number(word), MAX_HISTORY_PAGE);
+    } else if (word.startsWith("@") && word.length > 1) {
+      request.with = word.slice(1);
+    } else if (word.startsWith("#")) {
+      request.room = word;
+    } else {
+      return usage;
+    }
+  }
+  return request;
+}
+
+/** `/ban NICK|IP [DURATION] [REASON]`. */
+function parseBanArgs(args: string): RequestOf<"ban"> | string {
+  const [target, rest] = firstWord(args);
+  if (target === "") return "/ban NICK|IP [DURATION] [REASON]";
+  const [maybeDuration, afterDuration] = firstWord(rest);
+  const hasDuration = DURATION_PATTERN.test(maybeDuration);
+  return {
+    type: "ban",
+    target,
+    ...optional("duration", hasDuration ? maybeDuration : ""),
+    ...optional("reason", hasDuration ? afterDuration : rest),
+  };
+}
+
+/**
+ * Every request, one row each; text commands in the order `/help` lists
+ * them. `satisfies` makes a missing or extra request type a compile error.
+ */
+export const REQUESTS = {
+  hello: {
+    json: {
+      nick: "string",
+      room: "string?",
+      password: "string?",
+      identify: "string?",
+    },
+    policy: { ...PLAIN, beforeLogin: true },
+  },
+  message: { json: { text: "string" }, policy: PLAIN },
+  pong: {
+    json: { token: "string" },
+    policy: { ...PLAIN, beforeLogin: true, floodExempt: true },
+  },
+  help: {
+    text: {
+      name: "help",
+      aliases: ["?"],
+      usage: "/help",
+      summary: "list the commands",
+      parse: () => ({ type: "help" }),
+      format: () => "/help",
+    },
+    json: {},
+    policy: { ...PLAIN, beforeLogin: true },
+  },
+  nick: {
+    text: {
+      name: "nick",
+      aliases: [],
+      usage: "/nick NEW",
+      summary: "change your nickname",
+      parse: (args) => {
+        const [nick, rest] = firstWord(args);
+        return nick === "" || rest !== ""
+          ? "/nick NEW"
+          : { type: "nick", nick };
+      },
+      format: (r) => `/nick ${r.nick}`,
+    },
+    json: { nick: "string" },
+    policy: PLAIN,
+  },
+  join: {
+    text: {
+      name: "join",
+      aliases: ["j"],
+      usage: "/join #ROOM",
+      summary: "move to a room, creating it if new",
+      parse: (args) => {
+        const [room, rest] = firstWord(args);
+        return room === "" || rest !== ""
+          ? "/join #ROOM"
+          : { type: "join", room };
+      },
+      format: (r) => `/join ${r.room}`,
+    },
+    json: { room: "string" },
+    policy: PLAIN,
+  },
+  part: {
+    text: {
+      name: "part",
+      aliases: ["leave"],
+      usage: "/part",
+      summary: `leave the current room for ${LOBBY}`,
+      parse: () => ({ type: "part" }),
+      format: () => "/part",
+    },
+    json: {},
+    policy: PLAIN,
+  },
+  rooms: {
+    text: {
+      name: "rooms",
+      aliases: ["list"],
+      usage: "/rooms",
+      summary: "list the rooms and how many are in each",
+      parse: () => ({ type: "rooms" }),
+      format: () => "/rooms",
+    },
+    json: {},
+    policy: { ...PLAIN, inOrder: true },
+  },
+  who: {
+    text: {
+      name: "who",
+      aliases: ["names"],
+      usage: "/who [#ROOM] [after NICK]",
+      summary:
+        "list who is in the current room (or another), a page at a time in a big room",
+      parse: parseWhoArgs,
+      format: (r) =>
+        line(
+          "/who",
+          r.room,
+          r.after === undefined ? undefined : `after ${r.after}`,
+        ),
+    },
+    json: { room: "string?", after: "string?", limit: "count?" },
+    policy: { ...PLAIN, inOrder: true },
+  },
+  private: {
+    text: {
+      name: "msg",
+      aliases: ["m", "tell"],
+      usage: "/msg NICK TEXT",
+      summary: "send a private message",
+      parse: (args) => {
+        const [to, text] = firstWord(args);
+        return to === "" || text === ""
+          ? "/msg NICK TEXT"
+          : { type: "private", to, text };
+      },
+      format: (r) => `/msg ${r.to} ${r.text}`,
+    },
+    json: { to: "string", text: "string" },
+    policy: { ...PLAIN, inOrder: true },
+  },
+  action: {
+    text: {
+      name: "me",
+      aliases: [],
+      usage: "/me ACTION",
+      summary: "describe what you are doing",
+      parse: (args) =>
+        args === "" ? "/me ACTION" : { type: "action", text: args },
+      format: (r) => `/me ${r.text}`,
+    },
+    json: { text: "string" },
+    policy: PLAIN,
+  },
+  away: {
+    text: {
+      name: "away",
+      aliases: [],
+      usage: "/away [REASON]",
+      summary: "mark yourself away",
+      parse: (args) => ({ type: "away", ...optional("reason", args) }),
+      format: (r) => line("/away", r.reason),
+    },
+    json: { reason: "string?" },
+    policy: PLAIN,
+  },
+  back: {
+    text: {
+      name: "back",
+      aliases: [],
+      usage: "/back",
+      summary: "mark yourself back",
+      parse: () => ({ type: "back" }),
+      format: () => "/back",
+    },
+    json: {},
+    policy: PLAIN,
+  },
+  ping: {
+    text: {
+      name: "ping",
+      aliases: [],
+      usage: "/ping",
+      summary: "check that the server answers",
+      parse: (args) => ({ type: "ping", ...optional("token", args) }),
+      format: (r) => line("/ping", r.token),
+    },
+    json: { token: "string?" },
+    policy: { ...PLAIN, beforeLogin: true, inOrder: true },
+  },
+  topic: {
+    text: {
+      name: "topic",
+      aliases: [],
+      usage: "/topic [TEXT]",
+      summary: "show the room's topic (operators: set it)",
+      parse: (args) => ({ type: "topic", ...optional("text", args) }),
+      format: (r) => line("/topic", r.text),
+    },
+    json: { text: "string?" },
+    policy: { ...PLAIN, operator: changesText },
+  },
+  motd: {
+    text: {
+      name: "motd",
+      aliases: [],
+      usage: "/motd [TEXT]",
+      summary: "show the message of the day (operators: set it)",
+      parse: (args) => ({ type: "motd", ...optional("text", args) }),
+      format: (r) => line("/motd", r.text),
+    },
+    json: { text: "string?" },
+    policy: { ...PLAIN, operator: changesText },
+  },
+  pass: {
+    text: {
+      name: "pass",
+      aliases: [],
+      usage: "/pass PASSWORD",
+      summary: "give the server password (when the server has one)",
+      parse: (args) =>
+        args === "" ? "/pass PASSWORD" : { type: "pass", password: args },
+      format: (r) => `/pass ${r.password}`,
+    },
+    json: { password: "string" },
+    policy: { ...PLAIN, beforeLogin: true },
+  },
+  oper: {
+    text: {
+      name: "oper",
+      aliases: [],
+      usage: "/oper PASSWORD",
+      summary: "become an operator",
+      parse: (args) =>
+        args === "" ? "/oper PASSWORD" : { type: "oper", password: args },
+      format: (r) => `/oper ${r.password}`,
+    },
+    json: { password: "string" },
+    policy: PLAIN,
+  },
+  kick: {
+    text: {
+      name: "kick",
+      aliases: [],
+      usage: "/kick NICK [REASON]",
+      summary: "disconnect someone",
+      parse: (args) => {
+        const [nick, reason] = firstWord(args);
+        return nick === ""
+          ? "/kick NICK [REASON]"
+          : { type: "kick", nick, ...optional("reason", reason) };
+      },
+      format: (r) => line("/kick", r.nick, r.reason),
+    },
+    json: { nick: "string", reason: "string?" },
+    policy: OPERATOR_ONLY,
+  },
+  ban: {
+    text: {
+      name: "ban",
+      aliases: [],
+      usage: "/ban NICK|IP [DURATION] [REASON]",
+      summary:
+        "keep an address out, for a time like 30m, 12h or 7d, or for good",
+      parse: parseBanArgs,
+      format: (r) => line("/ban", r.target, r.duration, r.reason),
+    },
+    json: { target: "string", duration: "string?", reason: "string?" },
+    policy: OPERATOR_ONLY,
+  },
+  unban: {
+    text: {
+      name: "unban",
+      aliases: [],
+      usage: "/unban NICK|IP",
+      summary: "lift a ban",
+      parse: (args) => {
+        const [target, rest] = firstWord(args);
+        return target === "" || rest !== ""
+          ? "/unban NICK|IP"
+          : { type: "unban", target };
+      },
+      format: (r) => `/unban ${r.target}`,
+    },
+    json: { target: "string" },
+    policy: OPERATOR_ONLY,
+  },
+  bans: {
+    text: {
+      name: "bans",
+      aliases: [],
+      usage: "/bans",
+      summary: "list the bans",
+      parse: () => ({ type: "bans" }),
+      format: () => "/bans",
+    },
+    json: {},
+    policy: OPERATOR_ONLY,
+  },
+  mute: {
+    text: {
+      name: "mute",
+      aliases: [],
+      usage: "/mute NICK",
+      summary: "stop someone's messages reaching anyone",
+      parse: (args) => {
+        const [nick, rest] = firstWord(args);
+        return nick === "" || rest !== ""
+          ? "/mute NICK"
+          : { type: "mute", nick };
+      },
+      format: (r) => `/mute ${r.nick}`,
+    },
+    json: { nick: "string" },
+    policy: OPERATOR_ONLY,
+  },
+  unmute: {
+    text: {
+      name: "unmute",
+      aliases: [],
+      usage: "/unmute NICK",
+      summary: "let someone talk again",
+      parse: (args) => {
+        const [nick, rest] = firstWord(args);
+        return nick === "" || rest !== ""
+          ? "/unmute NICK"
+          : { type: "unmute", nick };
+      },
+      format: (r) => `/unmute ${r.nick}`,
+    },
+    json: { nick: "string" },
+    policy: OPERATOR_ONLY,
+  },
+  history: {
+    text: {
+      name: "history",
+      aliases: [],
+      usage: "/history [#ROOM|@NICK] [before ID] [N]",
+      summary:
+        "page back through a room's messages, or your private ones with NICK",
+      parse: parseHistoryArgs,
+      format: (r) =>
+        line(
+          "/history",
+          r.room,
+          r.with === undefined ? undefined : `@${r.with}`,
+          r.before === undefined ? undefined : `before ${r.before}`,
+          r.limit === undefined ? undefined : String(r.limit),
+        ),
+    },
+    json: {
+      room: "string?",
+      with: "string?",
+      before: "count?",
+      limit: "count?",
+    },
+    policy: { ...PLAIN, inOrder: true },
+  },
+  register: {
+    text: {
+      name: "register",
+      aliases: [],
+      usage: "/register PASSWORD",
+      summary: "claim your nickname so only you can use it",
+      parse: (args) =>
+        args === ""
+          ? "/register PASSWORD"
+          : { type: "register", password: args },
+      format: (r) => `/register ${r.password}`,
+    },
+    json: { password: "string" },
+    policy: PLAIN,
+  },
+  identify: {
+    text: {
+      name: "identify",
+      aliases: [],
+      usage: "/identify [NICK] PASSWORD",
+      summary: "prove a registered nickname is yours",
+      parse: (args) => {
+        const [first, rest] = firstWord(args);
+        if (first === "") return "/identify [NICK] PASSWORD";
+        return rest === ""
+          ? { type: "identify", password: first }
+          : { type: "identify", nick: first, password: rest };
+      },
+      format: (r) => line("/identify", r.nick, r.password),
+    },
+    json: { password: "string", nick: "string?" },
+    policy: { ...PLAIN, beforeLogin: true },
+  },
+  drop: {
+    text: {
+      name: "drop",
+      aliases: [],
+      usage: "/drop [NICK]",
+      summary: "release your registered nickname (operators: anyone's)",
+      parse: (args) => {
+        const [nick, rest] = firstWord(args);
+        return rest !== ""
+          ? "/drop [NICK]"
+          : { type: "drop", ...optional("nick", nick) };
+      },
+      format: (r) => line("/drop", r.nick),
+    },
+    json: { nick: "string?" },
+    policy: PLAIN,
+  },
+  quit: {
+    text: {
+      name: "quit",
+      aliases: ["exit"],
+      usage: "/quit [REASON]",
+      summary: "leave the chat",
+      parse: (args) => ({ type: "quit", ...optional("reason", args) }),
+      format: (r) => line("/quit", r.reason),
+    },
+    json: { reason: "string?" },
+    policy: { ...PLAIN, beforeLogin: true, floodExempt: true },
+  },
+} satisfies RequestTable;
+
+/** The row for `type`, typed for it. */
+export function requestSpec<K extends RequestType>(type: K): RequestSpec<K> {
+  return (REQUESTS as RequestTable)[type];
+}
+
+/** Whether `type` names a request (an own key of the table, not `__proto__`). */
+export function isRequestType(type: unknown): type is RequestType {
+  return typeof type === "string" && Object.hasOwn(REQUESTS, type);
+}
+
+/** Whether `request` needs the operator role, by its row's policy. */
+export function needsOperator<K extends RequestType>(
+  request: RequestOf<K>,
+): boolean {
+  const operator = requestSpec(request.type as K).policy.operator;
+  return typeof operator === "function" ? operator(request) : operator;
+}
