@@ -56,6 +56,7 @@ import {
 } from "./server/log.ts";
 import { BanList, normalizeAddress } from "./server/ban_list.ts";
 import { NameRegistry } from "./wire/names.ts";
+import { skeletonKey } from "./server/names/lookalikes.ts";
 import {
   clockTime,
   EncodedEvent,
@@ -120,7 +121,9 @@ const encoder = new TextEncoder();
 export class ChatServer implements ChatHub, SessionOwner {
   readonly serverName: string;
   readonly limits: Readonly<Limits>;
-  readonly nicks: NameRegistry<Session> = new NameRegistry<Session>();
+  readonly nicks: NameRegistry<Session> = new NameRegistry<Session>(
+    skeletonKey,
+  );
   readonly #rooms: RoomDirectory = new RoomDirectory(this);
   /** Every open connection, logged in or not. */
   readonly sessions: Set<Session> = new Set();

@@ -16,6 +16,7 @@ import { memberPage } from "./member_pages.ts";
 import {
   DEFAULT_WHO_PAGE,
   errorEvent,
+  hasVisibleText,
   type LeaveReason,
   MAX_WHO_PAGE,
   type PrivateMessage,
@@ -102,9 +103,10 @@ export interface ChatHub {
 /** Longest away, quit or kick reason kept, in characters. */
 const MAX_REASON_LENGTH = 200;
 
-/** Text of a reason, cleaned and shortened. */
+/** Text of a reason, cleaned and shortened; "" if it shows nothing. */
 export function cleanReason(reason: string | undefined): string {
-  return sanitizeText(reason ?? "").slice(0, MAX_REASON_LENGTH);
+  const text = sanitizeText(reason ?? "").slice(0, MAX_REASON_LENGTH);
+  return hasVisibleText(text) ? text : "";
 }
 
 /** `{ ref }` when the request carried one, for spreading into a reply. */

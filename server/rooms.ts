@@ -12,6 +12,7 @@ import type { HistoryStore } from "./store/history_store.ts";
 import { topicEvent, whoEvent } from "./hub.ts";
 import type { Limits } from "./limits.ts";
 import { foldKey } from "../wire/names.ts";
+import { skeletonKey } from "./names/lookalikes.ts";
 import {
   type LeaveReason,
   LOBBY,
@@ -29,10 +30,12 @@ export interface RoomHost {
   inOrder(action: () => void): void;
 }
 
-/** Every room, by fold key. */
+/** Every room, by fold key, and by looks. */
 export class RoomDirectory {
   /** Rooms by the fold key of their name. */
   readonly byKey: Map<string, Room> = new Map();
+  /** The same rooms by the look-alike key of their name. */
+  readonly #bySkeleton = new Map<string, Room>();
   readonly #host: RoomHost;
 
   /** @param host the hub the rooms broadcast through */
@@ -40,10 +43,20 @@ export class RoomDirectory {
     this.#host = host;
   }
 
+  /**
+   * The room `name` means: the one of that name ignoring case, or the one
+   * whose name looks the same (`#dеv` with a Cyrillic е is `#dev`), so a
+   * look-alike never makes a second room beside the real one.
+   */
+  find(name: string): Room | undefined {
+    return this.byKey.get(foldKey(name)) ??
+      this.#bySkeleton.get(skeletonKey(name));
+  }
+
   /** Why a session cannot enter room `name` now, or null if it can. */
   refusal(name: string): string | null {
     const limits = this.#host.limits;
-    const room = this.byKey.get(foldKey(name));
+    const room = this.find(name);
     if (room === undefined) {
       return this.byKey.size >= limits.maxRooms
         ? `No new rooms can be made: there are already ${limits.maxRooms}`
@@ -62,9 +75,10 @@ export class RoomDirectory {
   enter(session: Session, name: string): void {
     if (session.nick === null) return;
     const host = this.#host;
+    const existing = this.find(name);
+    if (existing !== undefined && existing === session.room) return;
     this.leave(session, "part");
-    const key = foldKey(name);
-    let room = this.byKey.get(key);
+    let room = this.find(name);
     if (room === undefined) {
       room = { name, members: new Set(), topic: "" };
       const stored = host.history.topic(name);
@@ -73,7 +87,8 @@ export class RoomDirectory {
         room.topicBy = stored.by;
         room.topicAt = stored.ts;
       }
-      this.byKey.set(key, room);
+      this.byKey.set(foldKey(name), room);
+      this.#bySkeleton.set(skeletonKey(name), room);
     }
     room.members.add(session);
     session.room = room;
@@ -143,6 +158,7 @@ export class RoomDirectory {
     session.room = null;
     if (room.members.size === 0 && foldKey(room.name) !== foldKey(LOBBY)) {
       this.byKey.delete(foldKey(room.name));
+      this.#bySkeleton.delete(skeletonKey(room.name));
     }
   }
 }

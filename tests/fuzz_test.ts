@@ -15,7 +15,8 @@ import {
   LineFramer,
   sanitizeText,
 } from "../protocol.ts";
-import { checkNick, checkRoom, skeletonKey } from "../wire/names.ts";
+import { checkNick, checkRoom } from "../wire/names.ts";
+import { skeletonKey } from "../server/names/lookalikes.ts";
 import { connectionsDropTo, LineClient, startServer } from "./helpers.ts";
 
 const SEED = Number(Deno.env.get("FUZZ_SEED") ?? 20261124);

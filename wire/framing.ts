@@ -172,3 +172,27 @@ export function sanitizeText(text: string): string {
     .replace(INVISIBLE_CONTROLS, "")
     .trim();
 }
+
+/**
+ * Characters that show nothing: whitespace, default-ignorable code points
+ * (zero-width spaces and joiners, variation selectors, the Hangul fillers),
+ * other format characters, and the blank braille pattern.
+ */
+const INVISIBLE_ONLY =
+  /^[\s\p{Default_Ignorable_Code_Point}\p{Cf}\u2800\u3164\uffa0]*$/u;
+
+/**
+ * Whether `text` shows anything at all: a message made only of invisible
+ * characters would reach every reader as a blank line.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { hasVisibleText } from "../protocol.ts";
+ * assert.equal(hasVisibleText("hi\u200b"), true);
+ * assert.equal(hasVisibleText("\u200b\u2060\ufe0f"), false);
+ * ```
+ */
+export function hasVisibleText(text: string): boolean {
+  return !INVISIBLE_ONLY.test(text);
+}

@@ -2,11 +2,13 @@
  * What counts as a nickname or a room name, and when two names are the same
  * name. Pure, like protocol.ts; the server's registry uses these keys.
  *
- * Two nicknames collide when they fold to the same case-insensitive key, or
- * when they look alike: Latin `a` vs Cyrillic `а`, `l` vs `I`, fullwidth
- * letters, and the like. Each name has both keys and a new name is refused if
+ * Two names collide when they fold to the same case-insensitive key, or when
+ * they look alike (Latin `a` vs Cyrillic `а`, `l` vs `I`, `rn` vs `m`): a
+ * {@linkcode NameRegistry} holds both keys and a new name is refused if
  * either is in use, so case-insensitivity and look-alike checks never weaken
- * one another.
+ * one another. The look-alike key comes from Unicode's confusables data,
+ * which only the server needs (server/names/lookalikes.ts); the client uses
+ * the fold key alone.
  *
  * @module
  */
@@ -31,6 +33,16 @@ const NAME_PATTERN = /^[\p{L}\p{Nd}_-][\p{L}\p{M}\p{Nd}_-]*$/u;
  * them through, and `ali\u034fce` would pose as `alice`.
  */
 const INVISIBLE = /\p{Default_Ignorable_Code_Point}/u;
+
+/**
+ * Most combining marks in a row after one letter. Scripts that need marks
+ * stack two or three (Vietnamese tone over a vowel sign, Devanagari vowel
+ * signs with a nasal mark); a longer run only smears over the neighbouring
+ * text ("Zalgo") and makes one name look like several.
+ */
+export const MAX_MARKS_PER_LETTER = 4;
+
+const MARK_RUN = new RegExp(`\\p{M}{${MAX_MARKS_PER_LETTER + 1}}`, "u");
 
 /** A verdict on a proposed name: the normalized name, or why it is refused. */
 export type NameCheck = { ok: true; name: string } | {
@@ -71,6 +83,13 @@ export function checkNick(proposed: string): NameCheck {
       reason: "Nickname may hold only letters, digits, _ and -",
     };
   }
+  if (MARK_RUN.test(nick)) {
+    return {
+      ok: false,
+      reason:
+        `Nickname stacks more than ${MAX_MARKS_PER_LETTER} accents on one letter`,
+    };
+  }
   return { ok: true, name: nick };
 }
 
@@ -95,6 +114,13 @@ export function checkRoom(proposed: string): NameCheck {
       reason: "Room name may hold only #, letters, digits, _ and -",
     };
   }
+  if (MARK_RUN.test(bare)) {
+    return {
+      ok: false,
+      reason:
+        `Room name stacks more than ${MAX_MARKS_PER_LETTER} accents on one letter`,
+    };
+  }
   return { ok: true, name: `#${bare}` };
 }
 
@@ -107,125 +133,26 @@ export function foldKey(name: string): string {
 }
 
 /**
- * Characters that render like a Latin letter or digit in common fonts, mapped
- * to it. Drawn from Unicode's confusables data (TR39) for the Cyrillic, Greek
- * and Latin blocks people actually use to impersonate; upper- and lower-case
- * forms are both listed because the map is applied before lower-casing.
- */
-const LOOKALIKES: Readonly<Record<string, string>> = {
-  // Latin and digits that are confused with one another
-  "I": "l",
-  "1": "l",
-  "|": "l",
-  "ı": "i",
-  "ɩ": "i",
-  "0": "o",
-  "ɡ": "g",
-  "ȷ": "j",
-  // Cyrillic
-  "А": "a",
-  "а": "a",
-  "В": "b",
-  "Е": "e",
-  "е": "e",
-  "Ё": "e",
-  "ё": "e",
-  "З": "3",
-  "І": "l",
-  "і": "i",
-  "Ї": "l",
-  "ї": "i",
-  "Ј": "j",
-  "ј": "j",
-  "К": "k",
-  "к": "k",
-  "М": "m",
-  "Н": "h",
-  "һ": "h",
-  "О": "o",
-  "о": "o",
-  "Р": "p",
-  "р": "p",
-  "С": "c",
-  "с": "c",
-  "Т": "t",
-  "У": "y",
-  "у": "y",
-  "Х": "x",
-  "х": "x",
-  "Ѕ": "s",
-  "ѕ": "s",
-  "ԁ": "d",
-  "Ԛ": "q",
-  "ԛ": "q",
-  "Ԝ": "w",
-  "ԝ": "w",
-  "Ү": "y",
-  "ү": "y",
-  "Ӏ": "l",
-  "ӏ": "l",
-  "ь": "b",
-  "п": "n",
-  // Greek
-  "Α": "a",
-  "α": "a",
-  "Β": "b",
-  "Ε": "e",
-  "Ζ": "z",
-  "Η": "h",
-  "Ι": "l",
-  "ι": "i",
-  "Κ": "k",
-  "κ": "k",
-  "Μ": "m",
-  "Ν": "n",
-  "ν": "v",
-  "Ο": "o",
-  "ο": "o",
-  "Ρ": "p",
-  "ρ": "p",
-  "Τ": "t",
-  "Υ": "y",
-  "υ": "u",
-  "Χ": "x",
-  "χ": "x",
-  "ϲ": "c",
-  "ϳ": "j",
-};
-
-/**
- * The look-alike identity of a name: what it reads as on screen. `аlice`
- * (Cyrillic а) and `aIice` (capital I) both read as `alice`. `ALICE` does not
- * (its `I` reads as `l`), but the fold key catches it: both keys are checked.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { skeletonKey } from "./names.ts";
- * assert.equal(skeletonKey("\u0430lice"), skeletonKey("alice"));
- * assert.equal(skeletonKey("aIice"), skeletonKey("alice"));
- * ```
- */
-export function skeletonKey(name: string): string {
-  let skeleton = "";
-  for (const char of name.normalize("NFKC")) {
-    skeleton += LOOKALIKES[char] ?? char;
-  }
-  return skeleton.toLowerCase();
-}
-
-/**
- * Owners of names, found by either identity key. Used for nicknames so a new
- * name is refused when it matches a taken one by case or by looks.
+ * Owners of names, found by either identity key. Used for nicknames and rooms
+ * so a new name matches a taken one by case or by looks.
  */
 export class NameRegistry<Owner> {
   #byFold = new Map<string, Owner>();
   #bySkeleton = new Map<string, Owner>();
+  readonly #skeletonKey: (name: string) => string;
+
+  /**
+   * @param skeletonKey the look-alike identity of a name (the server passes
+   *   the TR39 skeleton from server/names/lookalikes.ts)
+   */
+  constructor(skeletonKey: (name: string) => string) {
+    this.#skeletonKey = skeletonKey;
+  }
 
   /** The owner of a name that collides with `name`, if any. */
   find(name: string): Owner | undefined {
     return this.#byFold.get(foldKey(name)) ??
-      this.#bySkeleton.get(skeletonKey(name));
+      this.#bySkeleton.get(this.#skeletonKey(name));
   }
 
   /** The owner of exactly this name, ignoring case only (for addressing). */
@@ -236,14 +163,14 @@ export class NameRegistry<Owner> {
   /** Claims `name` for `owner`; the caller has checked {@linkcode find}. */
   add(name: string, owner: Owner): void {
     this.#byFold.set(foldKey(name), owner);
-    this.#bySkeleton.set(skeletonKey(name), owner);
+    this.#bySkeleton.set(this.#skeletonKey(name), owner);
   }
 
   /** Releases `name` if `owner` holds it. */
   delete(name: string, owner: Owner): void {
     const fold = foldKey(name);
     if (this.#byFold.get(fold) === owner) this.#byFold.delete(fold);
-    const skeleton = skeletonKey(name);
+    const skeleton = this.#skeletonKey(name);
     if (this.#bySkeleton.get(skeleton) === owner) {
       this.#bySkeleton.delete(skeleton);
     }

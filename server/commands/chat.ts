@@ -11,6 +11,7 @@ import { cleanReason, whoEvent } from "../hub.ts";
 import { checkNick, checkRoom, foldKey } from "../../wire/names.ts";
 import {
   commandHelp,
+  hasVisibleText,
   LOBBY,
   MAX_HISTORY_PAGE,
   type PrivateMessage,
@@ -19,6 +20,13 @@ import {
 } from "../../protocol.ts";
 import type { Call } from "./call.ts";
 import { renameSession } from "../nicknames.ts";
+
+/** Why a message that shows nothing is refused. */
+function emptyMessage(text: string): string {
+  return text === ""
+    ? "Message is empty"
+    : "Message is empty: it holds only invisible characters";
+}
 
 /** Messages in a `/history` page when the request names no count. */
 const DEFAULT_HISTORY_PAGE = 50;
@@ -37,7 +45,9 @@ function pass(call: Call<"pass">): void {
 function say(call: Call<"message" | "action">): void {
   const { hub, session, request } = call;
   const text = sanitizeText(request.text);
-  if (text === "") return call.fail("bad_request", "Message is empty");
+  if (!hasVisibleText(text)) {
+    return call.fail("bad_request", emptyMessage(text));
+  }
   const { room, nick } = session;
   if (room === null || nick === null) return call.fail("not_ready", "No room");
   if (session.muted) return call.fail("muted", "You are muted");
@@ -59,7 +69,9 @@ function say(call: Call<"message" | "action">): void {
 function privateMessage(call: Call<"private">): void {
   const { hub, session, request } = call;
   const text = sanitizeText(request.text);
-  if (text === "") return call.fail("bad_request", "Message is empty");
+  if (!hasVisibleText(text)) {
+    return call.fail("bad_request", emptyMessage(text));
+  }
   const nick = session.nick;
   if (nick === null) return call.fail("not_ready", "Log in first");
   const target = hub.nicks.get(request.to) ?? null;

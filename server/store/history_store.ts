@@ -17,7 +17,8 @@
  */
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { foldKey, skeletonKey } from "../../wire/names.ts";
+import { foldKey } from "../../wire/names.ts";
+import { skeletonKey } from "../names/lookalikes.ts";
 import type { PrivateMessage, RoomMessage } from "../../protocol.ts";
 
 /** A stored account: a nickname claimed with a password. */
