@@ -38,6 +38,7 @@ import {
 import { DEFAULT_HOST, DEFAULT_PORT, firstLine } from "./wire/endpoint.ts";
 import { FlushScheduler, sampleLoad } from "./server/net/coalescing.ts";
 import { dueDeadline, sweepIntervalMs } from "./server/net/deadlines.ts";
+import { slowDetail } from "./server/net/slowness.ts";
 import { FLOOD_WINDOW_MS, handleFrames } from "./server/commands/dispatch.ts";
 import { HistoryStore } from "./server/store/history_store.ts";
 import { type ChatHub, goodbyeFor } from "./server/hub.ts";
@@ -422,11 +423,17 @@ export class ChatServer implements ChatHub, SessionOwner {
       this.disconnect(
         session,
         why,
-        why === "slow"
-          ? `more than ${this.limits.maxSendQueueBytes} bytes were waiting`
-          : undefined,
+        why === "slow" ? slowDetail("hard_limit", this.limits) : undefined,
       )
     );
+  }
+
+  /** A reply's next event could not be built: logged, the rest dropped. */
+  onReplyError(session: Session, error: unknown): void {
+    this.#log.error("reply_failed", {
+      session: session.id,
+      error: describeError(error),
+    });
   }
 
   // -- Lifecycle ---------------------------------------------------------------
@@ -561,7 +568,7 @@ export class ChatServer implements ChatHub, SessionOwner {
       conn,
       address,
       this.limits.maxLineBytes,
-      this.limits.maxSendQueueBytes,
+      this.limits,
       this,
       this.#flushes,
     );
@@ -638,6 +645,7 @@ export class ChatServer implements ChatHub, SessionOwner {
           pingToken: session.pingToken,
           pingSentAt: session.pingSentAt,
           writePendingSince: session.outbound.writePendingSince,
+          overSoftSince: session.outbound.overSoftSince,
         },
         now,
         this.limits,

@@ -13,8 +13,15 @@ import { DEFAULT_MAX_LINE_BYTES } from "../protocol.ts";
 export interface Limits {
   /** Longest line accepted, without its newline. */
   maxLineBytes: number;
-  /** Bytes queued for one connection before it is cut off as too slow. */
+  /**
+   * The hard limit: output waiting for one connection past which it is cut
+   * off at once (see net/slowness.ts).
+   */
   maxSendQueueBytes: number;
+  /** The soft limit: output that may wait for a connection for a while. */
+  sendQueueSoftBytes: number;
+  /** How long output may stay above the soft limit before the cut. */
+  sendQueueSoftMs: number;
   /** How long one write may wait on a peer that does not read. */
   writeTimeoutMs: number;
   /** Room messages replayed to whoever joins a room. */
@@ -92,10 +99,28 @@ export const LIMIT_SPECS: readonly LimitSpec[] = [
     key: "maxSendQueueBytes",
     flag: "max-send-queue",
     unit: "bytes",
-    default: 96 * 1024,
+    default: 32 * 1024 * 1024,
     allowZero: false,
     description:
-      "output queued for one client before it is disconnected as too slow",
+      "output waiting for one client past which it is disconnected at once as too slow (the hard limit)",
+  },
+  {
+    key: "sendQueueSoftBytes",
+    flag: "send-queue-soft",
+    unit: "bytes",
+    default: 1024 * 1024,
+    allowZero: false,
+    description:
+      "output that may wait for one client; more, for longer than --send-queue-soft-time, disconnects it as too slow",
+  },
+  {
+    key: "sendQueueSoftMs",
+    flag: "send-queue-soft-time",
+    unit: "seconds",
+    default: 10,
+    allowZero: false,
+    description:
+      "how long a client's waiting output may stay above --send-queue-soft before it is disconnected",
   },
   {
     key: "writeTimeoutMs",

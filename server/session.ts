@@ -33,6 +33,16 @@ export interface Room {
 export interface SessionOwner {
   /** The send queue overflowed or a write failed: the peer must go. */
   onSendFailure(session: Session, why: "slow" | "lost"): void;
+  /** Building a reply's next event threw; the reply was cut short. */
+  onReplyError(session: Session, error: unknown): void;
+}
+
+/** How big a session's send queue may grow (see net/slowness.ts). */
+export interface SendQueueLimits {
+  /** The hard limit: past it the peer is cut off at once. */
+  maxSendQueueBytes: number;
+  /** The soft limit: above it for a while, the peer is cut off. */
+  sendQueueSoftBytes: number;
 }
 
 /** What a session needs from its socket. */
@@ -93,7 +103,7 @@ export class Session {
    * @param socket the connection
    * @param address the peer's IP address
    * @param maxLineBytes the framer's line limit
-   * @param maxSendQueueBytes the send queue's bound
+   * @param queueLimits the send queue's hard and soft limits
    * @param owner told when sending fails
    * @param flushes when the send queue writes (shared by the server)
    */
@@ -101,7 +111,7 @@ export class Session {
     socket: SessionSocket,
     address: string,
     maxLineBytes: number,
-    maxSendQueueBytes: number,
+    queueLimits: SendQueueLimits,
     owner: SessionOwner,
     flushes?: FlushScheduler,
   ) {
@@ -111,13 +121,12 @@ export class Session {
     this.lastInputAt = this.connectedAt;
     this.framer = new LineFramer(maxLineBytes);
     this.#owner = owner;
-    this.outbound = new OutboundQueue(
-      socket,
-      maxSendQueueBytes,
-      () => this.#owner.onSendFailure(this, "lost"),
-      Date.now,
-      flushes,
-    );
+    this.outbound = new OutboundQueue(socket, {
+      maxQueuedBytes: queueLimits.maxSendQueueBytes,
+      softQueuedBytes: queueLimits.sendQueueSoftBytes,
+      onError: () => this.#owner.onSendFailure(this, "lost"),
+      ...(flushes === undefined ? {} : { scheduler: flushes }),
+    });
   }
 
   /** A name for logs: the nickname once known, else the session id. */
@@ -141,6 +150,43 @@ export class Session {
     if (!this.outbound.enqueue(bytes)) {
       this.#owner.onSendFailure(this, "slow");
     }
+  }
+
+  /**
+   * Queues a reply of any size after everything sent before it. Its events
+   * are encoded and queued one at a time, only as the reader drains its
+   * backlog (net/outbound_queue.ts), so a large reply never counts as this
+   * reader's slowness; anything sent meanwhile waits behind it. Take what
+   * the reply shows (rows, lists) when it is asked for, and hand over
+   * events built from that: only their encoding is deferred. `written` is
+   * told of each event once the socket has taken all of its bytes.
+   *
+   * This is the path for every reply whose size depends on data: history
+   * pages, the join replay, the MOTD, waiting messages, member lists.
+   */
+  reply(
+    events: Iterable<ServerEvent>,
+    written?: (event: ServerEvent) => void,
+  ): void {
+    if (this.state === "closing") return;
+    const iterator = events[Symbol.iterator]();
+    this.outbound.enqueueReply({
+      next: () => {
+        let step: IteratorResult<ServerEvent>;
+        try {
+          step = iterator.next();
+        } catch (error) {
+          this.#owner.onReplyError(this, error);
+          return null;
+        }
+        if (step.done) return null;
+        const event = step.value;
+        const bytes = new EncodedEvent(event).bytes(this.codec);
+        return written === undefined
+          ? { bytes }
+          : { bytes, written: () => written(event) };
+      },
+    });
   }
 
   /**

@@ -215,8 +215,12 @@ Deno.test("/quit says goodbye, tells the room why, and closes", async () => {
 });
 
 Deno.test("a client that stops reading is cut off while others keep receiving", async () => {
+  // Slowness is judged over time: the stalled client goes once more than
+  // its soft limit has waited for it for half a second (the write deadline
+  // is set out of reach, so this is the soft-limit rule at work).
   await using chat = await startServer({
-    maxSendQueueBytes: 32 * 1024,
+    sendQueueSoftBytes: 32 * 1024,
+    sendQueueSoftMs: 500,
     writeTimeoutMs: 60_000,
   });
   await using sender = await LineClient.text(chat.port, "sender");
@@ -228,7 +232,7 @@ Deno.test("a client that stops reading is cut off while others keep receiving", 
   const payload = "x".repeat(3000);
   let dropped = false;
   const watch = reader.expect(
-    /^\*\*\* stalled left #lobby \(could not keep up: more than 32768 bytes/,
+    /^\*\*\* stalled left #lobby \(could not keep up: more than 32768 bytes waited for it for 0.5 seconds/,
     60_000,
   ).then(() => dropped = true);
   let sent = 0;
@@ -276,7 +280,7 @@ Deno.test("a write stuck on a non-reader past the deadline disconnects it", asyn
   const payload = "y".repeat(3000);
   let left = false;
   const watch = sender.expect(
-    /stalled left #lobby \(could not keep up: a write waited/,
+    /stalled left #lobby \(could not keep up: nothing it was sent could be delivered for 0.3 seconds/,
     30_000,
   )
     .then(() => left = true);

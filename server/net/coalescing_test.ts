@@ -45,7 +45,11 @@ Deno.test("a held queue sends several lines in one write", async () => {
   };
   const scheduler = new FlushScheduler();
   scheduler.setDelay(15);
-  const queue = new OutboundQueue(writer, 1024, () => {}, Date.now, scheduler);
+  const queue = new OutboundQueue(writer, {
+    maxQueuedBytes: 1024,
+    onError: () => {},
+    scheduler,
+  });
   queue.enqueue(bytes("1\n"));
   await new Promise((resolve) => setTimeout(resolve, 1));
   queue.enqueue(bytes("2\n"));

@@ -9,9 +9,10 @@
 
 import type { Limits } from "../limits.ts";
 import type { Codec } from "../../protocol.ts";
+import { type BacklogState, slowDetail, slowRuleDue } from "./slowness.ts";
 
 /** The parts of a connection's state the deadlines depend on. */
-export interface DeadlineState {
+export interface DeadlineState extends BacklogState {
   state: "login" | "active" | "closing";
   codec: Codec;
   connectedAt: number;
@@ -19,8 +20,6 @@ export interface DeadlineState {
   /** The unanswered ping's token, or null. */
   pingToken: string | null;
   pingSentAt: number;
-  /** When the write in flight started, or 0 when none is waiting. */
-  writePendingSince: number;
 }
 
 /** What is due for a connection now. */
@@ -30,7 +29,8 @@ export type Deadline =
 
 /**
  * The deadline `connection` has reached at `now`, or null. Disconnections
- * win over pings; a stuck write is checked first, whatever the state.
+ * win over pings; slowness (slowness.ts) is checked first, whatever the
+ * state.
  *
  * @example
  * ```ts
@@ -39,7 +39,7 @@ export type Deadline =
  * import { DEFAULT_LIMITS } from "../limits.ts";
  * const fresh = {
  *   state: "login", codec: "text", connectedAt: 0, lastInputAt: 0,
- *   pingToken: null, pingSentAt: 0, writePendingSince: 0,
+ *   pingToken: null, pingSentAt: 0, writePendingSince: 0, overSoftSince: 0,
  * } as const;
  * assert.equal(dueDeadline(fresh, 1000, DEFAULT_LIMITS), null);
  * assert.deepEqual(dueDeadline(fresh, 61_000, DEFAULT_LIMITS), {
@@ -53,12 +53,12 @@ export function dueDeadline(
   limits: Readonly<Limits>,
 ): Deadline | null {
   if (connection.state === "closing") return null;
-  const since = connection.writePendingSince;
-  if (since !== 0 && now - since > limits.writeTimeoutMs) {
+  const slow = slowRuleDue(connection, now, limits);
+  if (slow !== null) {
     return {
       action: "disconnect",
       reason: "slow",
-      detail: `a write waited more than ${limits.writeTimeoutMs} ms`,
+      detail: slowDetail(slow, limits),
     };
   }
   if (connection.state === "login") {
@@ -91,6 +91,7 @@ export function dueDeadline(
 export function sweepIntervalMs(limits: Readonly<Limits>): number {
   const deadlines = [
     limits.writeTimeoutMs,
+    limits.sendQueueSoftMs,
     limits.loginTimeoutMs,
     limits.pingIntervalMs,
     limits.pingTimeoutMs,

@@ -23,6 +23,7 @@ const connection = (changes: Partial<DeadlineState>): DeadlineState => ({
   pingToken: null,
   pingSentAt: 0,
   writePendingSince: 0,
+  overSoftSince: 0,
   ...changes,
 });
 
@@ -64,7 +65,7 @@ Deno.test("dueDeadline: a write stuck past its deadline wins over everything", (
   assert.deepEqual(dueDeadline(stuck, 15_001, limits), {
     action: "disconnect",
     reason: "slow",
-    detail: "a write waited more than 10000 ms",
+    detail: "nothing it was sent could be delivered for 10 seconds",
   });
   assert.equal(
     dueDeadline({ ...stuck, state: "closing" }, 99_999, limits),
@@ -76,4 +77,5 @@ Deno.test("sweepIntervalMs is a quarter of the shortest deadline, within 20 ms t
   assert.equal(sweepIntervalMs(limits), 1000);
   assert.equal(sweepIntervalMs({ ...limits, loginTimeoutMs: 400 }), 100);
   assert.equal(sweepIntervalMs({ ...limits, writeTimeoutMs: 10 }), 20);
+  assert.equal(sweepIntervalMs({ ...limits, sendQueueSoftMs: 2000 }), 500);
 });

@@ -1,24 +1,64 @@
 /**
- * The send path of one connection: a bounded queue of encoded bytes drained
- * by a single writer.
+ * The send path of one connection: an ordered queue of encoded bytes drained
+ * by a single writer, with large replies pulled in as the reader drains.
  *
  * Its contract, which the broadcast loop relies on:
  * 1. `enqueue` never blocks and never awaits the socket;
- * 2. bytes go out in the order they were queued;
+ * 2. bytes go out in the order they were queued, replies included;
  * 3. only one write to the socket is in flight at a time;
  * 4. everything queued in one turn of the event loop leaves in one write, so
  *    a burst of lines costs one syscall, while a lone line goes out at once
  *    (unless the server is busy: see coalescing.ts).
  *
- * Memory is bounded: bytes count against the limit until the kernel has taken
- * them, and `enqueue` refuses what would pass it. The caller decides what a
- * refusal means (the server disconnects a reader that fell that far behind).
+ * A queue holds references to the bytes it is given (a broadcast's bytes are
+ * shared by every recipient), never copies, except the one batch being
+ * written, which is at most {@linkcode MAX_BATCH_BYTES}.
+ *
+ * Slowness is judged over time, not at the moment bytes arrive (see
+ * slowness.ts): the queue only measures its backlog, the bytes the socket
+ * has not yet taken, and notes since when that backlog has stayed above the
+ * soft limit. It refuses bytes only past the hard limit.
+ *
+ * Large replies (history pages, the MOTD, waiting messages, member lists) are
+ * {@linkcode ReplySource}s: the queue asks them for their next piece only
+ * while its backlog is below {@linkcode REPLY_LOW_WATER_BYTES}, so a reply
+ * of any size costs the reader no more than one piece of backlog at a time.
+ * Whatever is queued after a reply waits behind it, keeping the order.
  *
  * @module
  */
 
 import type { ByteWriter } from "../../wire/write_all.ts";
 import { END_OF_TURN, type FlushScheduler } from "./coalescing.ts";
+
+/**
+ * Replies are pulled while the backlog is below this. Large enough that a
+ * reader on a fast link is never starved between pieces, small enough that
+ * a reply never holds much of the soft limit.
+ */
+export const REPLY_LOW_WATER_BYTES = 64 * 1024;
+
+/**
+ * Most bytes joined into one write. The kernel rarely takes more at once,
+ * and it bounds the one copy a queue makes, however long its backlog.
+ */
+export const MAX_BATCH_BYTES = 64 * 1024;
+
+/** Once this many sent chunks sit at the front of the array, it is compacted. */
+const COMPACT_AFTER_CHUNKS = 1024;
+
+/** One piece of a reply, and what to do once the socket has taken it. */
+export interface ReplyPiece {
+  bytes: Uint8Array;
+  /** Called once every byte of the piece has been written to the socket. */
+  written?: () => void;
+}
+
+/** A reply produced piece by piece as the reader drains. */
+export interface ReplySource {
+  /** The next piece, or null when the reply is complete. */
+  next(): ReplyPiece | null;
+}
 
 /** The last batch {@linkcode concat} built, and the chunks it joined. */
 let lastChunks: Uint8Array[] = [];
@@ -54,8 +94,34 @@ function sameChunks(a: Uint8Array[], b: Uint8Array[]): boolean {
   return true;
 }
 
+/** How an {@linkcode OutboundQueue} is bounded and driven. */
+export interface OutboundQueueOptions {
+  /**
+   * The hard limit: `enqueue` refuses bytes that would take the backlog
+   * past it.
+   */
+  maxQueuedBytes: number;
+  /**
+   * The soft limit: {@linkcode OutboundQueue.overSoftSince} notes since when
+   * the backlog has stayed above it. @default {maxQueuedBytes}
+   */
+  softQueuedBytes?: number;
+  /** Called once if a write fails; the queue is then closed. */
+  onError: (error: unknown) => void;
+  /** The clock, in milliseconds. @default {Date.now} */
+  now?: () => number;
+  /** When a flush runs (coalescing.ts). @default {END_OF_TURN} */
+  scheduler?: FlushScheduler;
+}
+
+/** Where a piece's `written` callback fires: the end of its bytes. */
+interface WriteMark {
+  end: number;
+  written: () => void;
+}
+
 /**
- * A bounded, ordered, coalescing queue of bytes for one socket.
+ * An ordered, coalescing queue of bytes for one socket.
  *
  * Written without async functions on purpose: it runs once per recipient of
  * every message, so each write costs one promise (the socket's) and two
@@ -63,51 +129,61 @@ function sameChunks(a: Uint8Array[], b: Uint8Array[]): boolean {
  * one's completion.
  */
 export class OutboundQueue {
-  /** Bytes the queue may hold, counting the write in flight. */
+  /** The hard limit on the backlog. */
   readonly maxQueuedBytes: number;
+  /** The soft limit on the backlog. */
+  readonly softQueuedBytes: number;
   #writer: ByteWriter;
   #onError: (error: unknown) => void;
   #now: () => number;
+  /** Bytes ready to write, from `#head` on. */
   #chunks: Uint8Array[] = [];
+  #head = 0;
   #chunkBytes = 0;
   /** The batch being written, and how much of it the kernel has taken. */
   #inFlight: Uint8Array | null = null;
   #inFlightOffset = 0;
+  /**
+   * Replies not yet pulled, and the bytes queued behind them: empty unless
+   * a reply is under way.
+   */
+  #later: Array<Uint8Array | ReplySource> = [];
+  #laterBytes = 0;
+  /** Bytes ever made ready, and ever written: positions for write marks. */
+  #readyTotal = 0;
+  #writtenTotal = 0;
+  #marks: WriteMark[] = [];
   /** A flush is scheduled for the end of this turn. */
   #scheduled = false;
   #closed = false;
   #writeStartedAt = 0;
+  #overSoftSince = 0;
   #idleWaiters: Array<() => void> = [];
   #scheduler: FlushScheduler;
 
   /**
    * @param writer the socket
-   * @param maxQueuedBytes the bound; see {@linkcode OutboundQueue.enqueue}
-   * @param onError called once if a write fails; the queue is then closed
-   * @param now clock for {@linkcode OutboundQueue.writePendingSince}
-   * @param scheduler when a flush runs (coalescing.ts); by default at the
-   *   end of the turn
+   * @param options limits, error callback, clock and scheduler
    */
-  constructor(
-    writer: ByteWriter,
-    maxQueuedBytes: number,
-    onError: (error: unknown) => void,
-    now: () => number = Date.now,
-    scheduler: FlushScheduler = END_OF_TURN,
-  ) {
+  constructor(writer: ByteWriter, options: OutboundQueueOptions) {
     this.#writer = writer;
-    this.maxQueuedBytes = maxQueuedBytes;
-    this.#onError = onError;
-    this.#now = now;
-    this.#scheduler = scheduler;
+    this.maxQueuedBytes = options.maxQueuedBytes;
+    this.softQueuedBytes = options.softQueuedBytes ?? options.maxQueuedBytes;
+    this.#onError = options.onError;
+    this.#now = options.now ?? Date.now;
+    this.#scheduler = options.scheduler ?? END_OF_TURN;
   }
 
-  /** Bytes queued or being written. */
+  /**
+   * The backlog: bytes queued, being written, or waiting behind a reply,
+   * that the socket has not yet taken. A reply's pieces count only once
+   * pulled, which happens only below the low-water mark.
+   */
   get queuedBytes(): number {
     const inFlight = this.#inFlight === null
       ? 0
       : this.#inFlight.length - this.#inFlightOffset;
-    return this.#chunkBytes + inFlight;
+    return this.#chunkBytes + inFlight + this.#laterBytes;
   }
 
   /**
@@ -120,30 +196,64 @@ export class OutboundQueue {
   }
 
   /**
+   * Since when the backlog has stayed above the soft limit, or 0 when it is
+   * at or below it. Updated as bytes arrive and as the socket takes them.
+   */
+  get overSoftSince(): number {
+    return this.#overSoftSince;
+  }
+
+  /** Whether a reply is still being pulled. */
+  get replying(): boolean {
+    return this.#later.length !== 0;
+  }
+
+  /**
    * Queues bytes and returns at once. Returns false, queuing nothing, when the
-   * queue is closed or the bytes would take it past `maxQueuedBytes`, unless
-   * `force` is set (for a last line such as a goodbye, whose size is known).
+   * queue is closed or the bytes would take the backlog past the hard limit,
+   * unless `force` is set (for a last line such as a goodbye, whose size is
+   * known).
    */
   enqueue(bytes: Uint8Array, force = false): boolean {
     if (this.#closed) return false;
-    if (!force && this.queuedBytes + bytes.length > this.maxQueuedBytes) {
-      return false;
+    const backlog = this.queuedBytes + bytes.length;
+    if (!force && backlog > this.maxQueuedBytes) return false;
+    if (this.#later.length !== 0) {
+      this.#later.push(bytes);
+      this.#laterBytes += bytes.length;
+    } else {
+      this.#chunks.push(bytes);
+      this.#chunkBytes += bytes.length;
+      this.#readyTotal += bytes.length;
+      this.#scheduleFlush();
     }
-    this.#chunks.push(bytes);
-    this.#chunkBytes += bytes.length;
-    if (this.#inFlight === null && !this.#scheduled) {
-      // Let the rest of this turn (or, when busy, of a short hold) queue its
-      // lines so they share one write.
-      this.#scheduled = true;
-      this.#scheduler.schedule(this.#flush);
+    if (this.#overSoftSince === 0 && backlog > this.softQueuedBytes) {
+      this.#overSoftSince = this.#now();
     }
     return true;
   }
 
-  /** Drops every queued byte not yet handed to the socket. */
+  /**
+   * Queues a reply to be pulled piece by piece as the backlog falls below
+   * the low-water mark, after everything queued before it. A closed queue
+   * drops it.
+   */
+  enqueueReply(source: ReplySource): void {
+    if (this.#closed) return;
+    this.#later.push(source);
+    this.#pull();
+    if (this.#chunkBytes !== 0) this.#scheduleFlush();
+  }
+
+  /** Drops every queued byte and reply not yet handed to the socket. */
   discardQueued(): void {
     this.#chunks = [];
+    this.#head = 0;
     this.#chunkBytes = 0;
+    this.#later = [];
+    this.#laterBytes = 0;
+    this.#marks = [];
+    if (this.queuedBytes <= this.softQueuedBytes) this.#overSoftSince = 0;
   }
 
   /**
@@ -164,26 +274,111 @@ export class OutboundQueue {
     this.#wakeIdleWaiters();
   }
 
+  #scheduleFlush(): void {
+    if (this.#inFlight === null && !this.#scheduled) {
+      // Let the rest of this turn (or, when busy, of a short hold) queue its
+      // lines so they share one write.
+      this.#scheduled = true;
+      this.#scheduler.schedule(this.#flush);
+    }
+  }
+
+  /**
+   * Moves what waits behind a reply, and the reply's next pieces, into the
+   * ready bytes while the backlog the socket holds is below the low-water
+   * mark.
+   */
+  #pull(): void {
+    const later = this.#later;
+    while (later.length !== 0) {
+      const inFlight = this.#inFlight === null
+        ? 0
+        : this.#inFlight.length - this.#inFlightOffset;
+      if (this.#chunkBytes + inFlight >= REPLY_LOW_WATER_BYTES) break;
+      const head = later[0]!;
+      let bytes: Uint8Array;
+      if (head instanceof Uint8Array) {
+        later.shift();
+        this.#laterBytes -= head.length;
+        bytes = head;
+      } else {
+        const piece = head.next();
+        if (piece === null) {
+          later.shift();
+          continue;
+        }
+        bytes = piece.bytes;
+        if (bytes.length === 0) {
+          piece.written?.();
+          continue;
+        }
+        if (piece.written !== undefined) {
+          this.#marks.push({
+            end: this.#readyTotal + bytes.length,
+            written: piece.written,
+          });
+        }
+      }
+      this.#chunks.push(bytes);
+      this.#chunkBytes += bytes.length;
+      this.#readyTotal += bytes.length;
+    }
+  }
+
   readonly #flush = (): void => {
     this.#scheduled = false;
     if (this.#inFlight === null) this.#writeNext();
   };
 
-  /** Starts writing everything queued, or goes idle. */
+  /** Starts writing what is ready (up to one batch), or goes idle. */
   #writeNext(): void {
-    if (this.#closed || this.#chunks.length === 0) {
+    if (this.#later.length !== 0 && !this.#closed) this.#pull();
+    if (this.#closed || this.#chunkBytes === 0) {
       this.#inFlight = null;
       this.#writeStartedAt = 0;
       this.#wakeIdleWaiters();
       return;
     }
-    this.#scheduler.countWrite(this.#chunks.length);
-    this.#inFlight = concat(this.#chunks, this.#chunkBytes);
+    this.#inFlight = this.#takeBatch();
     this.#inFlightOffset = 0;
-    this.#chunks = [];
-    this.#chunkBytes = 0;
     this.#writeStartedAt = this.#now();
     this.#writer.write(this.#inFlight).then(this.#written, this.#failed);
+  }
+
+  /** Takes the ready chunks, up to one batch, off the front. */
+  #takeBatch(): Uint8Array {
+    const chunks = this.#chunks;
+    const head = this.#head;
+    if (head === 0 && this.#chunkBytes <= MAX_BATCH_BYTES) {
+      // The usual case: everything ready goes, without slicing.
+      const length = this.#chunkBytes;
+      this.#scheduler.countWrite(chunks.length);
+      this.#chunks = [];
+      this.#chunkBytes = 0;
+      return concat(chunks, length);
+    }
+    let end = head;
+    let length = 0;
+    while (
+      end < chunks.length &&
+      (end === head || length + chunks[end]!.length <= MAX_BATCH_BYTES)
+    ) {
+      length += chunks[end]!.length;
+      end++;
+    }
+    const batch = chunks.slice(head, end);
+    this.#scheduler.countWrite(batch.length);
+    this.#chunkBytes -= length;
+    if (end === chunks.length) {
+      this.#chunks = [];
+      this.#head = 0;
+    } else if (end > COMPACT_AFTER_CHUNKS) {
+      this.#chunks = chunks.slice(end);
+      this.#head = 0;
+    } else {
+      this.#head = end;
+    }
+    return concat(batch, length);
   }
 
   readonly #written = (count: number): void => {
@@ -194,14 +389,35 @@ export class OutboundQueue {
       return;
     }
     this.#inFlightOffset += count;
+    this.#writtenTotal += count;
+    if (this.#marks.length !== 0) this.#fireMarks();
+    if (
+      this.#overSoftSince !== 0 && this.queuedBytes <= this.softQueuedBytes
+    ) {
+      this.#overSoftSince = 0;
+    }
     if (this.#inFlightOffset < batch.length) {
       // A partial write: the kernel took some; send the rest.
+      this.#writeStartedAt = this.#now();
       this.#writer.write(batch.subarray(this.#inFlightOffset))
         .then(this.#written, this.#failed);
       return;
     }
+    this.#inFlight = null;
     this.#writeNext();
   };
+
+  /** Tells every piece whose bytes have all been written. */
+  #fireMarks(): void {
+    const marks = this.#marks;
+    let done = 0;
+    while (done < marks.length && marks[done]!.end <= this.#writtenTotal) {
+      done++;
+    }
+    if (done === 0) return;
+    const fired = marks.splice(0, done);
+    for (const mark of fired) mark.written();
+  }
 
   readonly #failed = (error: unknown): void => {
     this.#inFlight = null;

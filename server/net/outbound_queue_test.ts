@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { concat, OutboundQueue } from "./outbound_queue.ts";
+import {
+  concat,
+  MAX_BATCH_BYTES,
+  OutboundQueue,
+  REPLY_LOW_WATER_BYTES,
+  type ReplySource,
+} from "./outbound_queue.ts";
 import { type ByteWriter, writeAll } from "../../wire/write_all.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -52,11 +58,10 @@ Deno.test("writeAll continues after partial writes", async () => {
 
 Deno.test("OutboundQueue sends everything queued in one turn as one write", async () => {
   const writer = new InstantWriter();
-  const queue = new OutboundQueue(
-    writer,
-    1024,
-    () => assert.fail("no error expected"),
-  );
+  const queue = new OutboundQueue(writer, {
+    maxQueuedBytes: 1024,
+    onError: () => assert.fail("no error expected"),
+  });
   for (const line of ["a\n", "b\n", "c\n"]) {
     assert.ok(queue.enqueue(bytes(line)));
   }
@@ -68,7 +73,10 @@ Deno.test("OutboundQueue sends everything queued in one turn as one write", asyn
 
 Deno.test("OutboundQueue keeps order and one write in flight", async () => {
   const writer = new ManualWriter();
-  const queue = new OutboundQueue(writer, 1024, () => {});
+  const queue = new OutboundQueue(writer, {
+    maxQueuedBytes: 1024,
+    onError: () => {},
+  });
   queue.enqueue(bytes("1\n"));
   await Promise.resolve();
   await Promise.resolve();
@@ -94,16 +102,22 @@ Deno.test("OutboundQueue survives partial writes", async () => {
       return Promise.resolve(Math.min(2, chunk.length));
     },
   };
-  const queue = new OutboundQueue(writer, 1024, () => {});
+  const queue = new OutboundQueue(writer, {
+    maxQueuedBytes: 1024,
+    onError: () => {},
+  });
   queue.enqueue(bytes("hello\n"));
   queue.enqueue(bytes("world\n"));
   await queue.idle();
   assert.equal(text(writes), "hello\nworld\n");
 });
 
-Deno.test("OutboundQueue refuses bytes past its bound, counting the write in flight", async () => {
+Deno.test("OutboundQueue refuses bytes past its hard limit, counting the write in flight", async () => {
   const writer = new ManualWriter();
-  const queue = new OutboundQueue(writer, 10, () => {});
+  const queue = new OutboundQueue(writer, {
+    maxQueuedBytes: 10,
+    onError: () => {},
+  });
   assert.ok(queue.enqueue(bytes("12345678")));
   await Promise.resolve();
   await Promise.resolve();
@@ -127,7 +141,10 @@ Deno.test("OutboundQueue reports a failed write once and closes", async () => {
   const writer: ByteWriter = {
     write: () => Promise.reject(new Deno.errors.BrokenPipe("gone")),
   };
-  const queue = new OutboundQueue(writer, 1024, (error) => errors.push(error));
+  const queue = new OutboundQueue(writer, {
+    maxQueuedBytes: 1024,
+    onError: (error) => errors.push(error),
+  });
   queue.enqueue(bytes("a\n"));
   await queue.idle();
   queue.enqueue(bytes("b\n"));
@@ -139,7 +156,11 @@ Deno.test("OutboundQueue reports a failed write once and closes", async () => {
 Deno.test("OutboundQueue reports how long a write has been pending", async () => {
   let now = 1000;
   const writer = new ManualWriter();
-  const queue = new OutboundQueue(writer, 1024, () => {}, () => now);
+  const queue = new OutboundQueue(writer, {
+    maxQueuedBytes: 1024,
+    onError: () => {},
+    now: () => now,
+  });
   assert.equal(queue.writePendingSince, 0);
   queue.enqueue(bytes("x\n"));
   await Promise.resolve();
@@ -161,4 +182,216 @@ Deno.test("concat shares one join among recipients of the same chunks", () => {
   assert.notEqual(other, first, "equal bytes in another object: joined anew");
   assert.equal(new TextDecoder().decode(other), "one\ntwo\n");
   assert.equal(concat([b], 4), b, "a single chunk is not copied");
+});
+
+/** Lets the queue's promise callbacks and microtasks run. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+/** Releases writes one at a time until the queue has nothing left. */
+async function drain(writer: ManualWriter, queue: OutboundQueue) {
+  const idle = queue.idle();
+  await settle();
+  while (writer.pending > 0) {
+    writer.releaseOne();
+    await settle();
+  }
+  await idle;
+}
+
+Deno.test("OutboundQueue takes a burst far above the soft limit: only time judges it", async () => {
+  let now = 1000;
+  const writer = new ManualWriter();
+  const queue = new OutboundQueue(writer, {
+    maxQueuedBytes: 1_000_000,
+    softQueuedBytes: 1000,
+    onError: () => {},
+    now: () => now,
+  });
+  for (let i = 0; i < 10; i++) {
+    assert.ok(queue.enqueue(new Uint8Array(100)), `line ${i} accepted`);
+  }
+  assert.equal(queue.overSoftSince, 0, "at 1,000 bytes: not over yet");
+  now = 1500;
+  for (let i = 0; i < 90; i++) {
+    assert.ok(queue.enqueue(new Uint8Array(100)), `line ${i} accepted`);
+  }
+  assert.equal(queue.queuedBytes, 10_000);
+  assert.equal(queue.overSoftSince, 1500, "the clock started when it passed");
+  now = 2000;
+  await drain(writer, queue);
+  assert.equal(queue.queuedBytes, 0);
+  assert.equal(queue.overSoftSince, 0, "drained: the clock stops");
+});
+
+Deno.test("OutboundQueue notes since when its backlog stays above the soft limit", async () => {
+  let now = 1000;
+  const writer = new ManualWriter(600);
+  const queue = new OutboundQueue(writer, {
+    maxQueuedBytes: 100_000,
+    softQueuedBytes: 1000,
+    onError: () => {},
+    now: () => now,
+  });
+  queue.enqueue(new Uint8Array(900));
+  assert.equal(queue.overSoftSince, 0);
+  now = 2000;
+  queue.enqueue(new Uint8Array(900));
+  assert.equal(queue.overSoftSince, 2000, "1,800 bytes: over since 2000");
+  now = 3000;
+  queue.enqueue(new Uint8Array(100));
+  assert.equal(queue.overSoftSince, 2000, "still over: the start stays");
+  await settle();
+  writer.releaseOne(); // the kernel takes 600 of 1,900: 1,300 left
+  await settle();
+  assert.equal(queue.queuedBytes, 1300);
+  assert.equal(queue.overSoftSince, 2000);
+  writer.releaseOne(); // 700 left: under the soft limit again
+  await settle();
+  assert.equal(queue.queuedBytes, 700);
+  assert.equal(queue.overSoftSince, 0);
+  await drain(writer, queue);
+});
+
+Deno.test("OutboundQueue refuses only past the hard limit", () => {
+  const queue = new OutboundQueue(new ManualWriter(), {
+    maxQueuedBytes: 3000,
+    softQueuedBytes: 1000,
+    onError: () => {},
+  });
+  assert.ok(queue.enqueue(new Uint8Array(2000)));
+  assert.ok(queue.enqueue(new Uint8Array(1000)), "exactly at the hard limit");
+  assert.equal(queue.enqueue(new Uint8Array(1)), false, "past it");
+  queue.close();
+});
+
+Deno.test("OutboundQueue writes a long backlog in bounded batches, in order", async () => {
+  const writer = new InstantWriter();
+  const queue = new OutboundQueue(writer, {
+    maxQueuedBytes: 1 << 24,
+    onError: () => {},
+  });
+  const lines: string[] = [];
+  for (let i = 0; i < 5000; i++) {
+    const line = `${i} ${"z".repeat(60)}\n`;
+    lines.push(line);
+    queue.enqueue(bytes(line));
+  }
+  await queue.idle();
+  assert.ok(writer.writes.length > 1);
+  for (const write of writer.writes) {
+    assert.ok(write.length <= MAX_BATCH_BYTES, `${write.length} bytes`);
+  }
+  assert.equal(text(writer.writes), lines.join(""));
+});
+
+/** A reply of `count` pieces of `size` bytes, counting what was asked. */
+function countingReply(count: number, size: number, written?: () => void) {
+  const state = { pulled: 0 };
+  const source: ReplySource = {
+    next() {
+      if (state.pulled === count) return null;
+      state.pulled++;
+      const piece = new Uint8Array(size).fill(0x61 + (state.pulled % 26));
+      return written === undefined
+        ? { bytes: piece }
+        : { bytes: piece, written };
+    },
+  };
+  return { source, state };
+}
+
+Deno.test("OutboundQueue pulls a reply only as the backlog drains below the low-water mark", async () => {
+  const writer = new ManualWriter();
+  const queue = new OutboundQueue(writer, {
+    maxQueuedBytes: 1 << 24,
+    softQueuedBytes: 2 * REPLY_LOW_WATER_BYTES,
+    onError: () => {},
+  });
+  const piece = 16 * 1024;
+  const { source, state } = countingReply(100, piece);
+  queue.enqueueReply(source);
+  const atOnce = REPLY_LOW_WATER_BYTES / piece;
+  assert.equal(state.pulled, atOnce, "pulled up to the low-water mark");
+  assert.ok(queue.queuedBytes <= REPLY_LOW_WATER_BYTES);
+  assert.equal(queue.overSoftSince, 0, "a reply is not slowness");
+  await drain(writer, queue);
+  assert.equal(state.pulled, 100, "the whole reply, as the writes finished");
+  assert.equal(
+    writer.writes.reduce((sum, write) => sum + write.length, 0),
+    100 * piece,
+  );
+});
+
+Deno.test("OutboundQueue keeps what is queued after a reply behind it", async () => {
+  const writer = new ManualWriter();
+  const queue = new OutboundQueue(writer, {
+    maxQueuedBytes: 1 << 24,
+    onError: () => {},
+  });
+  queue.enqueue(bytes("before\n"));
+  let n = 0;
+  const pieces = 20;
+  const size = 8 * 1024;
+  queue.enqueueReply({
+    next: () =>
+      n === pieces ? null : { bytes: bytes(`${n++}`.padEnd(size - 1) + "\n") },
+  });
+  assert.ok(queue.replying);
+  assert.ok(queue.enqueue(bytes("after\n")));
+  assert.ok(queue.queuedBytes >= 6, "bytes behind a reply are backlog");
+  await drain(writer, queue);
+  assert.equal(queue.replying, false);
+  const lines = text(writer.writes).split("\n").slice(0, -1);
+  assert.equal(lines.length, pieces + 2);
+  assert.equal(lines[0], "before");
+  for (let i = 0; i < pieces; i++) assert.equal(lines[i + 1]!.trim(), `${i}`);
+  assert.equal(lines.at(-1), "after");
+});
+
+Deno.test("OutboundQueue tells a reply's piece it was written only once the socket took it", async () => {
+  const writer = new ManualWriter(1000);
+  const queue = new OutboundQueue(writer, {
+    maxQueuedBytes: 1 << 24,
+    onError: () => {},
+  });
+  let written = 0;
+  const { source } = countingReply(3, 1500, () => written++);
+  queue.enqueueReply(source);
+  await settle();
+  assert.equal(written, 0, "nothing taken yet");
+  writer.releaseOne(); // 1,000 of 4,500 bytes
+  await settle();
+  assert.equal(written, 0);
+  writer.releaseOne(); // 2,000: the first piece is out
+  await settle();
+  assert.equal(written, 1);
+  queue.close();
+  await settle();
+  writer.releaseOne();
+  await settle();
+  assert.equal(written, 1, "pieces never written are never reported");
+});
+
+Deno.test("OutboundQueue drops a reply when discarding or closed", async () => {
+  const writer = new InstantWriter();
+  const queue = new OutboundQueue(writer, {
+    maxQueuedBytes: 1 << 24,
+    onError: () => {},
+  });
+  const { source, state } = countingReply(1000, 32 * 1024);
+  queue.enqueueReply(source);
+  queue.enqueue(bytes("behind\n"));
+  queue.discardQueued();
+  assert.equal(queue.queuedBytes, 0);
+  await queue.idle();
+  const pulledBefore = state.pulled;
+  assert.ok(pulledBefore < 1000);
+  queue.enqueue(bytes("goodbye\n"), true);
+  await queue.idle();
+  assert.equal(state.pulled, pulledBefore, "the reply is gone");
+  assert.ok(text(writer.writes).endsWith("goodbye\n"));
+  queue.close();
+  const late = countingReply(5, 10);
+  queue.enqueueReply(late.source);
+  assert.equal(late.state.pulled, 0, "a closed queue takes no reply");
 });
