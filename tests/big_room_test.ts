@@ -36,7 +36,7 @@ function seatMembers(server: ChatServer, count: number): void {
       NOWHERE,
       "127.0.0.1",
       server.limits.maxLineBytes,
-      server.limits.maxSendQueueBytes,
+      server.limits,
       server,
     );
     const nick = `m${String(i).padStart(5, "0")}`;
