@@ -1,34 +1,27 @@
 /**
- * The chat server: the hub that accepts connections, runs one read loop per
- * connection, and fans every event out to the rooms.
+ * The chat server's network edge, top to bottom: the listeners and the
+ * accept loop, admission, one read loop per connection, the deadline sweep,
+ * and close. What the lines mean lives below it:
  *
- * # Layout
- * - protocol.ts: the wire (framing, events, codecs); pure.
- * - names.ts: nickname and room rules; pure.
- * - hub.ts: the {@linkcode ChatHub} interface this server implements.
- * - dispatch.ts: a read's lines, in order, to the handlers.
- * - commands.ts / operator_commands.ts / accounts.ts: what each request does.
- * - rooms.ts: entering and leaving rooms.
- * - outbox.ts: deliveries wait for the history to commit, in order.
- * - history.ts: the SQLite history, accounts and waiting private messages.
- * - session.ts / outbound.ts: one connection's state and its bounded,
- *   never-blocking send queue; coalescing.ts: fewer writes when busy.
- * - limits.ts: every limit with its default and flag; flood control.
- * - deadlines.ts: login, ping, idle and stuck-write deadlines.
- * - moderation.ts: bans. auth.ts: passwords. tls_listener.ts: TLS.
- * - config.ts: the command line.
+ * - the Set of sessions and every other piece of chat state: `Hub`
+ *   (server/hub.ts); its broadcast, the one fan-out, is `LocalRoomFeed`
+ *   there, behind the `RoomFeed` seam a cluster mode would replace.
+ * - a read's lines, decoded, checked against the command table and run:
+ *   server/commands/dispatch.ts; the handlers beside it.
+ * - rooms.ts, nicknames.ts, session.ts, admission.ts, flood.ts, limits.ts
+ *   (every limit with its flag), options.ts (the command line), log.ts;
+ *   net/ (send queue, write coalescing, deadlines, TLS); store/ (SQLite
+ *   history and accounts, deliveries after commit).
+ * - the wire (framing, events, the command table, both codecs) is
+ *   protocol.ts and wire/, shared with the client.
+ *
+ * README.md's "How a message travels" follows one line through them.
  *
  * Run it: `deno run -A server.ts [--host H] [--port P] ...` (see --help).
  *
  * @module
  */
 
-import {
-  hashPassword,
-  type PasswordHash,
-  secretsEqual,
-} from "./server/passwords.ts";
-import { greet } from "./server/commands/login.ts";
 import {
   parseServerArgs,
   type ServerOptions,
@@ -38,38 +31,13 @@ import {
 import { DEFAULT_HOST, DEFAULT_PORT, firstLine } from "./wire/endpoint.ts";
 import { FlushScheduler, sampleLoad } from "./server/net/coalescing.ts";
 import { dueDeadline, sweepIntervalMs } from "./server/net/deadlines.ts";
-import { slowDetail } from "./server/net/slowness.ts";
-import { FLOOD_WINDOW_MS, handleFrames } from "./server/commands/dispatch.ts";
-import { HistoryStore } from "./server/store/history_store.ts";
-import { type ChatHub, goodbyeFor } from "./server/hub.ts";
-import {
-  DEFAULT_LIMITS,
-  type Limits,
-  RecentEvents,
-  TokenBucket,
-} from "./server/limits.ts";
-import {
-  describeError,
-  type LogFields,
-  Logger,
-  type LogLevel,
-  silentLogger,
-} from "./server/log.ts";
-import { BanList, normalizeAddress } from "./server/ban_list.ts";
-import { NameRegistry } from "./wire/names.ts";
-import { skeletonKey } from "./server/names/lookalikes.ts";
-import {
-  clockTime,
-  EncodedEvent,
-  type LeaveReason,
-  type PrivateMessage,
-  type RoomMessage,
-  sanitizeText,
-  type ServerEvent,
-} from "./protocol.ts";
-import { Outbox } from "./server/store/outbox.ts";
-import { RoomDirectory } from "./server/rooms.ts";
-import { type Room, Session, type SessionOwner } from "./server/session.ts";
+import { handleFrames } from "./server/commands/dispatch.ts";
+import { greet } from "./server/commands/login.ts";
+import { Hub } from "./server/hub.ts";
+import { AddressCounts, admissionRefusal } from "./server/admission.ts";
+import { describeError, type Logger, silentLogger } from "./server/log.ts";
+import { normalizeAddress } from "./server/ban_list.ts";
+import { Session } from "./server/session.ts";
 import { type ChatConnection, TlsListener } from "./server/net/tls_listener.ts";
 
 export { DEFAULT_HOST, DEFAULT_PORT, firstLine, type ServerOptions };
@@ -82,9 +50,6 @@ export { DEFAULT_HOST, DEFAULT_PORT, firstLine, type ServerOptions };
 const READ_BUFFER_IDLE_BYTES = 1024;
 const READ_BUFFER_BUSY_BYTES = 16 * 1024;
 
-/** A write pending this long means the peer has stopped reading. */
-const STUCK_WRITE_MS = 1000;
-
 /** How often old history is pruned, when retention is set. */
 const PRUNE_INTERVAL_MS = 60_000;
 
@@ -94,7 +59,9 @@ const ACCEPT_BACKOFF_MAX_MS = 1000;
 
 /** The addresses a started server listens on. */
 export interface ListenAddresses {
+  /** The plain TCP listener's address, or null when it is off. */
   plain: Deno.NetAddr | null;
+  /** The TLS listener's address, or null when there is none. */
   tls: Deno.NetAddr | null;
 }
 
@@ -118,34 +85,35 @@ function isDisconnect(error: unknown): boolean {
 
 const encoder = new TextEncoder();
 
-/** The chat server. */
-export class ChatServer implements ChatHub, SessionOwner {
+/**
+ * The chat server: listens, admits, reads each connection's lines into the
+ * hub, and closes.
+ *
+ * @example
+ * ```ts
+ * import { ChatServer } from "./server.ts";
+ * const server = new ChatServer({ hostname: "127.0.0.1", port: 0 });
+ * const { plain } = await server.start();
+ * const conn = await Deno.connect({ hostname: "127.0.0.1", port: plain!.port });
+ * conn.close();
+ * await server.close();
+ * ```
+ */
+export class ChatServer {
+  /** Shown to clients in the welcome. */
   readonly serverName: string;
-  readonly limits: Readonly<Limits>;
-  readonly nicks: NameRegistry<Session> = new NameRegistry<Session>(
-    skeletonKey,
-  );
-  readonly #rooms: RoomDirectory = new RoomDirectory(this);
-  /** Every open connection, logged in or not. */
-  readonly sessions: Set<Session> = new Set();
-  readonly bans: BanList = new BanList();
-  readonly mutedNicks: Set<string> = new Set();
-  readonly history: HistoryStore;
-  motd: string[];
+  readonly #hub: Hub;
   readonly #options: ServerOptions;
   readonly #log: Logger;
   #listeners: Acceptor[] = [];
   #acceptLoops: Promise<void>[] = [];
   #connectionTasks = new Set<Promise<void>>();
-  #perAddress = new Map<string, number>();
+  readonly #perAddress = new AddressCounts();
   #sweeper: ReturnType<typeof setInterval> | undefined;
   #pruner: ReturnType<typeof setInterval> | undefined;
   /** When connections write: at once, or coalesced while busy. */
   readonly #flushes = new FlushScheduler();
   #stopLoadSampling: () => void = () => {};
-  /** Deliveries waiting for the history to commit, in acceptance order. */
-  readonly #outbox: Outbox;
-  #lastMessageId = 0;
   #closing = false;
   #wakeAcceptBackoff = new Set<() => void>();
   #countWaiters: Array<{ count: number; resolve: () => void }> = [];
@@ -156,17 +124,46 @@ export class ChatServer implements ChatHub, SessionOwner {
    */
   constructor(options: ServerOptions = {}) {
     this.#options = options;
-    this.serverName = options.name ?? "tern";
-    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.#hub = new Hub(options);
+    this.serverName = this.#hub.serverName;
     this.#log = options.logger ?? silentLogger;
-    this.history = new HistoryStore(options.database ?? ":memory:");
-    this.#outbox = new Outbox(
-      this.history,
-      (event, error) => this.#log.error(event, { error: describeError(error) }),
-    );
-    this.#lastMessageId = this.history.lastMessageId();
-    this.motd = (options.motd ?? []).map(sanitizeText);
-    while (this.motd.at(-1) === "") this.motd.pop();
+  }
+
+  /**
+   * The chat state, for tests that look inside (not an API).
+   * @ignore
+   */
+  get hub(): Hub {
+    return this.#hub;
+  }
+
+  /**
+   * Every open connection, for tests (not an API).
+   * @ignore
+   */
+  get sessions(): ReadonlySet<Session> {
+    return this.#hub.sessions;
+  }
+
+  /**
+   * The nick registry, for tests (not an API).
+   * @ignore
+   */
+  get nicks(): Hub["nicks"] {
+    return this.#hub.nicks;
+  }
+
+  /**
+   * The rooms by fold key, for tests (not an API).
+   * @ignore
+   */
+  get rooms(): Hub["rooms"] {
+    return this.#hub.rooms;
+  }
+
+  /** The id of the last room or private message accepted. */
+  get lastMessageId(): number {
+    return this.#hub.lastMessageId;
   }
 
   /**
@@ -174,6 +171,35 @@ export class ChatServer implements ChatHub, SessionOwner {
    * @throws Deno.errors.AddrInUse and the like when a port cannot be bound
    */
   async start(): Promise<ListenAddresses> {
+    const addresses = await this.#listen();
+    this.#acceptLoops = this.#listeners.map((listener) =>
+      this.#accept(listener)
+    );
+    const limits = this.#hub.limits;
+    this.#sweeper = setInterval(() => this.#sweep(), sweepIntervalMs(limits));
+    if (limits.writeCoalesceMs > 0) {
+      this.#stopLoadSampling = sampleLoad(
+        this.#flushes,
+        limits.writeCoalesceMs,
+      );
+    }
+    if (limits.historyMaxAgeMs > 0 || limits.historyMaxPerRoom > 0) {
+      this.#prune();
+      this.#pruner = setInterval(() => this.#prune(), PRUNE_INTERVAL_MS);
+    }
+    for (const [kind, address] of Object.entries(addresses)) {
+      if (address === null) continue;
+      this.#log.info("listen", {
+        kind,
+        host: address.hostname,
+        port: address.port,
+      });
+    }
+    return addresses;
+  }
+
+  /** Binds the plain and TLS listeners; on failure, none stays open. */
+  async #listen(): Promise<ListenAddresses> {
     const hostname = this.#options.hostname ?? DEFAULT_HOST;
     const port = this.#options.port === undefined
       ? DEFAULT_PORT
@@ -192,8 +218,8 @@ export class ChatServer implements ChatHub, SessionOwner {
           port: tls.port,
           cert: tls.cert,
           key: tls.key,
-          handshakeTimeoutMs: this.limits.loginTimeoutMs,
-          maxPendingHandshakes: this.limits.maxConnections,
+          handshakeTimeoutMs: this.#hub.limits.loginTimeoutMs,
+          maxPendingHandshakes: this.#hub.limits.maxConnections,
           onHandshakeError: (address, message) =>
             this.#log.info("tls_handshake_failed", { address, message }),
         });
@@ -205,278 +231,10 @@ export class ChatServer implements ChatHub, SessionOwner {
       this.#listeners = [];
       throw error;
     }
-    this.#acceptLoops = this.#listeners.map((listener) =>
-      this.#accept(listener)
-    );
-    this.#sweeper = setInterval(
-      () => this.#sweep(),
-      sweepIntervalMs(this.limits),
-    );
-    if (this.limits.writeCoalesceMs > 0) {
-      this.#stopLoadSampling = sampleLoad(
-        this.#flushes,
-        this.limits.writeCoalesceMs,
-      );
-    }
-    if (this.limits.historyMaxAgeMs > 0 || this.limits.historyMaxPerRoom > 0) {
-      this.#prune();
-      this.#pruner = setInterval(() => this.#prune(), PRUNE_INTERVAL_MS);
-    }
-    for (const [kind, address] of Object.entries(addresses)) {
-      if (address === null) continue;
-      this.#log.info("listen", {
-        kind,
-        host: address.hostname,
-        port: address.port,
-      });
-    }
     return addresses;
   }
 
-  /**
-   * Resolves once at most `count` connections are open: lets tests and
-   * shutdown wait on the event rather than poll for it.
-   */
-  connectionsAtMost(count: number): Promise<void> {
-    if (this.sessions.size <= count) return Promise.resolve();
-    return new Promise((resolve) =>
-      this.#countWaiters.push({ count, resolve })
-    );
-  }
-
-  /** The id of the last room or private message accepted. */
-  get lastMessageId(): number {
-    return this.#lastMessageId;
-  }
-
-  // -- ChatHub -------------------------------------------------------------
-
-  /** Whether a server password is set. */
-  get passwordRequired(): boolean {
-    return this.#options.password !== undefined;
-  }
-
-  /** Compares with the server password in constant time. */
-  checkPassword(given: string): boolean {
-    const expected = this.#options.password;
-    return expected === undefined || secretsEqual(given, expected);
-  }
-
-  /** Whether an operator password is set. */
-  get operatorsEnabled(): boolean {
-    return this.#options.operatorPassword !== undefined;
-  }
-
-  /** Compares with the operator password in constant time. */
-  checkOperPassword(given: string): boolean {
-    const expected = this.#options.operatorPassword;
-    return expected !== undefined && secretsEqual(given, expected);
-  }
-
-  /** A fresh message id. */
-  nextMessageId(): number {
-    return ++this.#lastMessageId;
-  }
-
-  /** Server time. */
-  now(): number {
-    return Date.now();
-  }
-
-  /** Records a notable event. */
-  log(level: LogLevel, event: string, fields?: LogFields): void {
-    this.#log.log(level, event, fields);
-  }
-
-  /**
-   * The one fan-out: encodes `event` at most once per codec and queues the
-   * bytes on every member. Never awaits a socket; a member too slow to keep
-   * up is cut off by its own queue, not waited for.
-   */
-  broadcast(room: Room, event: ServerEvent, sender?: Session): void {
-    const encoded = new EncodedEvent(event);
-    const deliver = (members: Iterable<Session>) => {
-      for (const member of members) {
-        if (member === sender && member.codec === "text") continue;
-        member.sendEncoded(encoded);
-      }
-    };
-    if (!this.#outbox.busy) {
-      deliver(room.members);
-    } else {
-      // Delivered after the pending commit, to whoever was in the room now.
-      const members = [...room.members];
-      this.#outbox.inOrder(() => deliver(members));
-    }
-  }
-
-  /** Stores a room message, then delivers it in order. */
-  publish(room: Room, message: RoomMessage, sender: Session): void {
-    this.history.queueRoomMessage(message);
-    this.broadcast(room, message, sender);
-  }
-
-  /** Stores a private message if asked, then delivers it in order. */
-  sendPrivate(
-    message: PrivateMessage,
-    sender: Session,
-    target: Session | null,
-    store: "no" | "delivered" | "pending",
-  ): void {
-    if (store !== "no") this.history.queuePrivate(message, store === "pending");
-    const encoded = new EncodedEvent(message);
-    this.inOrder(() => {
-      target?.sendEncoded(encoded);
-      if (target !== sender) sender.sendEncoded(encoded);
-    });
-  }
-
-  /** Runs `action` after everything accepted before it is stored and sent. */
-  inOrder(action: () => void): void {
-    this.#outbox.inOrder(action);
-  }
-
-  /** Hashes a new account password with the configured cost. */
-  hashPassword(password: string): Promise<PasswordHash> {
-    return hashPassword(password, this.limits.passwordIterations);
-  }
-
-  #prune(): void {
-    try {
-      const removed = this.history.prune(
-        this.now(),
-        this.limits.historyMaxAgeMs,
-        this.limits.historyMaxPerRoom,
-      );
-      if (removed > 0) this.#log.info("history_pruned", { removed });
-    } catch (error) {
-      this.#log.error("history_prune_failed", { error: describeError(error) });
-    }
-  }
-
-  /** The rooms, by fold key of their name. */
-  get rooms(): ReadonlyMap<string, Room> {
-    return this.#rooms.byKey;
-  }
-
-  /** Why a session cannot enter a room now, or null if it can. */
-  roomRefusal(_session: Session, name: string): string | null {
-    return this.#rooms.refusal(name);
-  }
-
-  /** Moves a session into a room; see {@linkcode ChatHub.enterRoom}. */
-  enterRoom(session: Session, name: string): void {
-    this.#rooms.enter(session, name);
-  }
-
-  /** Ends a session; see {@linkcode ChatHub.disconnect}. */
-  disconnect(session: Session, reason: LeaveReason, detail?: string): void {
-    if (session.state === "closing") return;
-    const wasActive = session.state === "active";
-    this.#rooms.leave(session, reason, detail);
-    session.state = "closing";
-    if (wasActive && session.nick !== null) {
-      this.nicks.delete(session.nick, session);
-    }
-    this.#log.info("disconnect", {
-      session: session.id,
-      nick: session.nick ?? undefined,
-      address: session.address,
-      reason,
-      detail: detail || undefined,
-    });
-    const bye = goodbyeFor(reason, detail);
-    // A reader whose writes are stuck gets no grace: its goodbye would wait
-    // behind everything it has not read, while its buffers stay held. One
-    // that is slow but still reading gets the usual grace.
-    const since = session.outbound.writePendingSince;
-    const stuck = reason === "slow" && since !== 0 &&
-      this.now() - since > STUCK_WRITE_MS;
-    const grace = bye === null || stuck ? 0 : this.limits.closeGraceMs;
-    session.finish(
-      bye === null ? null : { type: "bye", reason: bye },
-      grace,
-      reason === "slow",
-    ).catch((error) =>
-      this.#log.error("close_failed", {
-        session: session.id,
-        error: describeError(error),
-      })
-    );
-  }
-
-  // -- SessionOwner ----------------------------------------------------------
-
-  /** A send queue overflowed or a write failed. */
-  onSendFailure(session: Session, why: "slow" | "lost"): void {
-    if (session.state === "closing") return;
-    if (why === "slow") {
-      this.#log.warn("slow_consumer", {
-        session: session.id,
-        nick: session.nick ?? undefined,
-        queued: session.outbound.queuedBytes,
-      });
-    }
-    // Deferred: this is called from inside a broadcast, which must finish
-    // its loop before the room changes under it.
-    queueMicrotask(() =>
-      this.disconnect(
-        session,
-        why,
-        why === "slow" ? slowDetail("hard_limit", this.limits) : undefined,
-      )
-    );
-  }
-
-  /** A reply's next event could not be built: logged, the rest dropped. */
-  onReplyError(session: Session, error: unknown): void {
-    this.#log.error("reply_failed", {
-      session: session.id,
-      error: describeError(error),
-    });
-  }
-
-  // -- Lifecycle ---------------------------------------------------------------
-
-  /**
-   * Stops the server: no new connections, a goodbye to everyone, a bounded
-   * wait for their queues to drain, then every socket closed.
-   */
-  async close(reason = "Server shutting down"): Promise<void> {
-    if (this.#closing) return;
-    this.#closing = true;
-    clearInterval(this.#sweeper);
-    clearInterval(this.#pruner);
-    this.#stopLoadSampling();
-    this.#flushes.close();
-    for (const listener of this.#listeners) {
-      try {
-        listener.close();
-      } catch {
-        // Already closed.
-      }
-    }
-    for (const wake of this.#wakeAcceptBackoff) wake();
-    await Promise.all(this.#acceptLoops);
-    this.#outbox.flush();
-    for (const session of this.sessions) {
-      if (session.state === "closing") continue;
-      session.state = "closing";
-      session.finish(
-        { type: "bye", reason },
-        this.limits.closeGraceMs,
-        false,
-      ).catch(() => session.closeSocket());
-    }
-    await Promise.all(this.#connectionTasks);
-    try {
-      this.history.close();
-    } catch (error) {
-      this.#log.error("history_close_failed", { error: describeError(error) });
-    }
-    this.#log.info("closed");
-  }
-
+  /** The accept loop: one per listener, backing off on errors. */
   async #accept(listener: Acceptor): Promise<void> {
     let backoffMs = 0;
     while (!this.#closing) {
@@ -525,18 +283,13 @@ export class ChatServer implements ChatHub, SessionOwner {
 
   /** Refuses a banned address or one over a connection limit, else serves. */
   async #admit(conn: ChatConnection): Promise<void> {
+    const hub = this.#hub;
     const address = normalizeAddress(conn.remoteAddr.hostname);
-    const ban = this.bans.find(address, this.now());
-    const refusal = ban !== undefined
-      ? `You are banned${
-        ban.until === undefined ? "" : ` until ${clockTime(ban.until)} UTC`
-      }${ban.reason ? `: ${ban.reason}` : ""}`
-      : this.sessions.size >= this.limits.maxConnections
-      ? "The server is full; try again later"
-      : this.limits.maxPerAddress > 0 &&
-          (this.#perAddress.get(address) ?? 0) >= this.limits.maxPerAddress
-      ? `Too many connections from your address (at most ${this.limits.maxPerAddress})`
-      : null;
+    const refusal = admissionRefusal({
+      ban: hub.bans.find(address, hub.now()),
+      open: hub.sessions.size,
+      fromAddress: this.#perAddress.get(address),
+    }, hub.limits);
     if (refusal === null) {
       await this.#serve(conn, address);
       return;
@@ -547,7 +300,7 @@ export class ChatServer implements ChatHub, SessionOwner {
       await Promise.race([
         conn.write(encoder.encode(`*** ${refusal}\n`)),
         new Promise((resolve) => {
-          timer = setTimeout(resolve, this.limits.closeGraceMs);
+          timer = setTimeout(resolve, hub.limits.closeGraceMs);
         }),
       ]);
     } catch {
@@ -562,30 +315,23 @@ export class ChatServer implements ChatHub, SessionOwner {
     }
   }
 
-  /** One connection's read loop; everything it reads goes to handleLine. */
+  /**
+   * One connection's read loop: bytes to frames (the session's framer),
+   * frames to handlers (dispatch.ts), until the peer or the hub ends it.
+   */
   async #serve(conn: ChatConnection, address: string): Promise<void> {
-    const session = new Session(
-      conn,
+    const hub = this.#hub;
+    const session = new Session({
+      socket: conn,
       address,
-      this.limits.maxLineBytes,
-      this.limits,
-      this,
-      this.#flushes,
-    );
-    session.authenticated = !this.passwordRequired;
-    if (this.limits.floodRate > 0) {
-      session.flood = new TokenBucket(
-        this.limits.floodBurst,
-        this.limits.floodRate,
-        this.now(),
-      );
-      session.floodRefusals = new RecentEvents(
-        FLOOD_WINDOW_MS,
-        this.limits.floodDisconnect,
-      );
-    }
-    this.sessions.add(session);
-    this.#perAddress.set(address, (this.#perAddress.get(address) ?? 0) + 1);
+      limits: hub.limits,
+      onSendFailure: hub.sendFailed,
+      onReplyError: hub.replyFailed,
+      writes: this.#flushes,
+      passwordRequired: hub.passwordRequired,
+    });
+    hub.sessions.add(session);
+    this.#perAddress.add(address);
     this.#log.info("connect", { session: session.id, address });
     try {
       if ("setNoDelay" in conn) {
@@ -593,14 +339,14 @@ export class ChatServer implements ChatHub, SessionOwner {
         tcp.setNoDelay(true);
         tcp.setKeepAlive(true);
       }
-      greet(this, session);
+      greet(hub, session);
       let buffer = new Uint8Array(READ_BUFFER_IDLE_BYTES);
       while (session.state !== "closing") {
         const count = await conn.read(buffer);
         const frames = count === null
           ? session.framer.end()
           : session.framer.push(buffer.subarray(0, count));
-        const pending = handleFrames(this, session, frames);
+        const pending = handleFrames(hub, session, frames);
         if (pending !== undefined) await pending;
         if (count === null) break;
         if (count === buffer.length && buffer.length < READ_BUFFER_BUSY_BYTES) {
@@ -615,14 +361,12 @@ export class ChatServer implements ChatHub, SessionOwner {
         });
       }
     } finally {
-      this.disconnect(session, "lost");
+      hub.disconnect(session, "lost");
       await session.finished;
-      this.sessions.delete(session);
-      const left = (this.#perAddress.get(address) ?? 1) - 1;
-      if (left === 0) this.#perAddress.delete(address);
-      else this.#perAddress.set(address, left);
+      hub.sessions.delete(session);
+      this.#perAddress.remove(address);
       this.#countWaiters = this.#countWaiters.filter((waiter) => {
-        if (this.sessions.size > waiter.count) return true;
+        if (hub.sessions.size > waiter.count) return true;
         waiter.resolve();
         return false;
       });
@@ -634,8 +378,9 @@ export class ChatServer implements ChatHub, SessionOwner {
    * deadlines.ts decides what is due.
    */
   #sweep(): void {
-    const now = this.now();
-    for (const session of this.sessions) {
+    const hub = this.#hub;
+    const now = hub.now();
+    for (const session of hub.sessions) {
       const due = dueDeadline(
         {
           state: session.state,
@@ -648,7 +393,7 @@ export class ChatServer implements ChatHub, SessionOwner {
           overSoftSince: session.outbound.overSoftSince,
         },
         now,
-        this.limits,
+        hub.limits,
       );
       if (due === null) continue;
       if (due.action === "ping") {
@@ -656,9 +401,74 @@ export class ChatServer implements ChatHub, SessionOwner {
         session.pingSentAt = now;
         session.send({ type: "ping", token: session.pingToken });
       } else {
-        this.disconnect(session, due.reason, due.detail);
+        hub.disconnect(session, due.reason, due.detail);
       }
     }
+  }
+
+  #prune(): void {
+    const hub = this.#hub;
+    try {
+      const removed = hub.history.prune(
+        hub.now(),
+        hub.limits.historyMaxAgeMs,
+        hub.limits.historyMaxPerRoom,
+      );
+      if (removed > 0) this.#log.info("history_pruned", { removed });
+    } catch (error) {
+      this.#log.error("history_prune_failed", { error: describeError(error) });
+    }
+  }
+
+  /**
+   * Resolves once at most `count` connections are open: lets tests and
+   * shutdown wait on the event rather than poll for it.
+   */
+  connectionsAtMost(count: number): Promise<void> {
+    if (this.#hub.sessions.size <= count) return Promise.resolve();
+    return new Promise((resolve) =>
+      this.#countWaiters.push({ count, resolve })
+    );
+  }
+
+  /**
+   * Stops the server: no new connections, a goodbye to everyone, a bounded
+   * wait for their queues to drain, then every socket closed.
+   */
+  async close(reason = "Server shutting down"): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    const hub = this.#hub;
+    clearInterval(this.#sweeper);
+    clearInterval(this.#pruner);
+    this.#stopLoadSampling();
+    this.#flushes.close();
+    for (const listener of this.#listeners) {
+      try {
+        listener.close();
+      } catch {
+        // Already closed.
+      }
+    }
+    for (const wake of this.#wakeAcceptBackoff) wake();
+    await Promise.all(this.#acceptLoops);
+    hub.commitNow();
+    for (const session of hub.sessions) {
+      if (session.state === "closing") continue;
+      session.state = "closing";
+      session.finish(
+        { type: "bye", reason },
+        hub.limits.closeGraceMs,
+        false,
+      ).catch(() => session.closeSocket());
+    }
+    await Promise.all(this.#connectionTasks);
+    try {
+      hub.history.close();
+    } catch (error) {
+      this.#log.error("history_close_failed", { error: describeError(error) });
+    }
+    this.#log.info("closed");
   }
 }
 

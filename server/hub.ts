@@ -1,73 +1,236 @@
 /**
- * What the command handlers need from the server, as an interface, and the
- * small reply builders they share. commands.ts and operator_commands.ts are
- * written against {@linkcode ChatHub}; server.ts implements it.
+ * The hub: the chat's shared state (every session, the nick registry, the
+ * rooms, bans, mutes, the message of the day, the history store) and the
+ * few operations every handler uses on it (ids and time, passwords,
+ * delivery in order, disconnect). server.ts owns one hub and feeds it
+ * connections; the handlers in commands/ and the room code act on it.
+ *
+ * Delivery goes through one seam, {@linkcode RoomFeed}: where a room's
+ * messages and presence go, and (in a cluster) where they would come from.
  *
  * @module
  */
 
-import type { PasswordHash } from "./passwords.ts";
-import type { HistoryStore } from "./store/history_store.ts";
-import type { Limits } from "./limits.ts";
-import type { LogFields, LogLevel } from "./log.ts";
-import type { BanList } from "./ban_list.ts";
-import type { NameRegistry } from "../wire/names.ts";
-import { memberPage } from "./member_pages.ts";
+import { hashPassword, type PasswordHash, secretsEqual } from "./passwords.ts";
+import { HistoryStore } from "./store/history_store.ts";
+import { AfterCommit } from "./store/after_commit.ts";
+import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
 import {
-  DEFAULT_WHO_PAGE,
-  errorEvent,
-  hasVisibleText,
+  describeError,
+  type LogFields,
+  type Logger,
+  type LogLevel,
+  silentLogger,
+} from "./log.ts";
+import { BanList } from "./ban_list.ts";
+import { NameRegistry } from "../wire/names.ts";
+import { skeletonKey } from "./names/lookalikes.ts";
+import {
+  EncodedEvent,
   type LeaveReason,
-  MAX_WHO_PAGE,
   type PrivateMessage,
   type RoomMessage,
   sanitizeText,
   type ServerEvent,
 } from "../protocol.ts";
-import type { Room, Session } from "./session.ts";
+import { leaveRoom } from "./rooms.ts";
+import { slowDetail } from "./net/slowness.ts";
+import { releaseNick } from "./nicknames.ts";
+import type { Room, SendFailure, Session } from "./session.ts";
 
-/** What the command handlers need from the server. */
-export interface ChatHub {
-  /** Shown to clients in the welcome. */
-  readonly serverName: string;
-  readonly limits: Readonly<Limits>;
-  /** Every open connection, logged in or not. */
-  readonly sessions: ReadonlySet<Session>;
-  /** Nicknames of logged-in sessions. */
-  readonly nicks: NameRegistry<Session>;
-  /** Rooms by their fold key. */
-  readonly rooms: ReadonlyMap<string, Room>;
-  /** Addresses kept out. */
-  readonly bans: BanList;
-  /** Fold keys of muted nicknames, so a mute survives a reconnect. */
-  readonly mutedNicks: Set<string>;
+/** A write pending this long means the peer has stopped reading. */
+const STUCK_WRITE_MS = 1000;
+
+/** What a hub is made from: the chat half of the server's options. */
+export interface HubOptions {
+  /** The name clients see in the welcome. @default {"tern"} */
+  name?: string;
+  /** Limits; anything left out takes its default. */
+  limits?: Partial<Limits>;
+  /** Where log lines go. @default a silent logger */
+  logger?: Logger;
+  /** A password every connection must give before it can talk. */
+  password?: string;
+  /** The password of `/oper`; without one there are no operators. */
+  operatorPassword?: string;
   /** The message of the day, one entry per line. */
-  motd: string[];
-  /** Whether connections must give the server password. */
-  readonly passwordRequired: boolean;
-  /** Whether `given` is the server password. */
-  checkPassword(given: string): boolean;
-  /** Whether an operator password is configured at all. */
-  readonly operatorsEnabled: boolean;
-  /** Whether `given` is the operator password. */
-  checkOperPassword(given: string): boolean;
-  /** A fresh message id. */
-  nextMessageId(): number;
-  /** Server time in milliseconds since the epoch. */
-  now(): number;
+  motd?: string[];
+  /** The history database file. @default {":memory:"} */
+  database?: string;
+}
+
+/**
+ * Where a room's messages and presence (joins, leaves, renames, topics) go.
+ * The one seam a cluster mode needs: this process's feed,
+ * {@linkcode LocalRoomFeed}, queues them on the local members; a cluster's
+ * would also relay them to, and take them from, the other nodes. Everything
+ * a room hears passes through here.
+ */
+export interface RoomFeed {
   /**
    * Delivers `event` to every member of `room`. A text-mode `sender` gets no
    * copy of its own line; a JSON-mode one does, as its confirmation with the
    * message's id and time.
    */
   broadcast(room: Room, event: ServerEvent, sender?: Session): void;
-  /** Room history, topics, accounts and stored private messages. */
-  readonly history: HistoryStore;
   /**
-   * Stores a room message and then delivers it as {@linkcode broadcast}
-   * does: nobody receives a message that is not yet in the history.
+   * Stores a room message and then delivers it as `broadcast` does: nobody
+   * receives a message that is not yet in the history.
    */
   publish(room: Room, message: RoomMessage, sender: Session): void;
+}
+
+/** The feed of a single process: the members are all here. */
+export class LocalRoomFeed implements RoomFeed {
+  readonly #history: HistoryStore;
+  readonly #afterCommit: AfterCommit;
+
+  /**
+   * @param history where room messages are stored
+   * @param afterCommit the order deliveries keep behind the history's commits
+   */
+  constructor(history: HistoryStore, afterCommit: AfterCommit) {
+    this.#history = history;
+    this.#afterCommit = afterCommit;
+  }
+
+  /**
+   * The one fan-out: encodes `event` at most once per codec and queues the
+   * bytes on every member. Never awaits a socket; a member too slow to keep
+   * up is cut off by its own queue, not waited for.
+   */
+  broadcast(room: Room, event: ServerEvent, sender?: Session): void {
+    const encoded = new EncodedEvent(event);
+    const deliver = (members: Iterable<Session>) => {
+      for (const member of members) {
+        if (member === sender && member.codec === "text") continue;
+        member.sendEncoded(encoded);
+      }
+    };
+    if (!this.#afterCommit.busy) {
+      deliver(room.members);
+    } else {
+      // Delivered after the pending commit, to whoever was in the room now.
+      const members = [...room.members];
+      this.#afterCommit.run(() => deliver(members));
+    }
+  }
+
+  /** Stores a room message, then delivers it in order. */
+  publish(room: Room, message: RoomMessage, sender: Session): void {
+    this.#history.queueRoomMessage(message);
+    this.broadcast(room, message, sender);
+  }
+}
+
+/** The chat's state, and what every handler does with it. */
+export class Hub {
+  /** Shown to clients in the welcome. */
+  readonly serverName: string;
+  /** Every limit, defaults filled in. */
+  readonly limits: Readonly<Limits>;
+  /** Every open connection, logged in or not. */
+  readonly sessions: Set<Session> = new Set();
+  /** Nicknames of logged-in sessions; changed only by nicknames.ts. */
+  readonly nicks: NameRegistry<Session> = new NameRegistry<Session>(
+    skeletonKey,
+  );
+  /** Rooms by the fold key of their name; changed only by rooms.ts. */
+  readonly rooms: Map<string, Room> = new Map();
+  /** The same rooms by the look-alike key of their name (rooms.ts). */
+  readonly roomsByLooks: Map<string, Room> = new Map();
+  /** Addresses kept out. */
+  readonly bans: BanList = new BanList();
+  /** Fold keys of muted nicknames, so a mute survives a reconnect. */
+  readonly mutedNicks: Set<string> = new Set();
+  /** Room history, topics, accounts and stored private messages. */
+  readonly history: HistoryStore;
+  /** Where room messages and presence go (the cluster seam). */
+  readonly feed: RoomFeed;
+  /** The message of the day, one entry per line. */
+  motd: string[];
+  readonly #options: HubOptions;
+  readonly #log: Logger;
+  readonly #afterCommit: AfterCommit;
+  #lastMessageId: number;
+
+  /**
+   * @param options name, limits, secrets, logging, database
+   * @throws if the history database cannot be opened
+   */
+  constructor(options: HubOptions = {}) {
+    this.#options = options;
+    this.serverName = options.name ?? "tern";
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.#log = options.logger ?? silentLogger;
+    this.history = new HistoryStore(options.database ?? ":memory:");
+    this.#afterCommit = new AfterCommit(
+      this.history,
+      (event, error) => this.#log.error(event, { error: describeError(error) }),
+    );
+    this.feed = new LocalRoomFeed(this.history, this.#afterCommit);
+    this.#lastMessageId = this.history.lastMessageId();
+    this.motd = (options.motd ?? []).map(sanitizeText);
+    while (this.motd.at(-1) === "") this.motd.pop();
+  }
+
+  /** The id of the last room or private message accepted. */
+  get lastMessageId(): number {
+    return this.#lastMessageId;
+  }
+
+  /** A fresh message id. */
+  nextMessageId(): number {
+    return ++this.#lastMessageId;
+  }
+
+  /** Server time in milliseconds since the epoch. */
+  now(): number {
+    return Date.now();
+  }
+
+  /** Records a notable event; never given a secret. */
+  log(level: LogLevel, event: string, fields?: LogFields): void {
+    this.#log.log(level, event, fields);
+  }
+
+  /** Whether connections must give the server password. */
+  get passwordRequired(): boolean {
+    return this.#options.password !== undefined;
+  }
+
+  /** Whether `given` is the server password (constant time). */
+  checkPassword(given: string): boolean {
+    const expected = this.#options.password;
+    return expected === undefined || secretsEqual(given, expected);
+  }
+
+  /** Whether an operator password is configured at all. */
+  get operatorsEnabled(): boolean {
+    return this.#options.operatorPassword !== undefined;
+  }
+
+  /** Whether `given` is the operator password (constant time). */
+  checkOperPassword(given: string): boolean {
+    const expected = this.#options.operatorPassword;
+    return expected !== undefined && secretsEqual(given, expected);
+  }
+
+  /** Hashes a new account password with the configured cost. */
+  hashPassword(password: string): Promise<PasswordHash> {
+    return hashPassword(password, this.limits.passwordIterations);
+  }
+
+  /** Delivers `event` to a room; see {@linkcode RoomFeed.broadcast}. */
+  broadcast(room: Room, event: ServerEvent, sender?: Session): void {
+    this.feed.broadcast(room, event, sender);
+  }
+
+  /** Stores and delivers a room message; see {@linkcode RoomFeed.publish}. */
+  publish(room: Room, message: RoomMessage, sender: Session): void {
+    this.feed.publish(room, message, sender);
+  }
+
   /**
    * Delivers a private message to its sender and, if connected, its target;
    * stores it first unless `store` is "no" (it is stored only for registered
@@ -78,91 +241,89 @@ export interface ChatHub {
     sender: Session,
     target: Session | null,
     store: "no" | "delivered" | "pending",
-  ): void;
+  ): void {
+    if (store !== "no") this.history.queuePrivate(message, store === "pending");
+    const encoded = new EncodedEvent(message);
+    this.inOrder(() => {
+      target?.sendEncoded(encoded);
+      if (target !== sender) sender.sendEncoded(encoded);
+    });
+  }
+
   /**
-   * Runs `action` once everything published before it has been stored and
+   * Runs `action` once everything accepted before it has been stored and
    * delivered, so replies that follow a broadcast arrive after it.
    */
-  inOrder(action: () => void): void;
-  /** Hashes a new account password with the configured cost. */
-  hashPassword(password: string): Promise<PasswordHash>;
-  /** Why `session` cannot enter room `name` now (full), or null if it can. */
-  roomRefusal(session: Session, name: string): string | null;
-  /**
-   * Moves `session` into the room named `name` (creating it), telling the old
-   * room it left and the new one it joined, and sending it the new room's
-   * recent history, topic and member list.
-   */
-  enterRoom(session: Session, name: string): void;
-  /** Ends a session, telling its room why. */
-  disconnect(session: Session, reason: LeaveReason, detail?: string): void;
-  /** Records a notable event; never given a secret. */
-  log(level: LogLevel, event: string, fields?: LogFields): void;
-}
-
-/** Longest away, quit or kick reason kept, in characters. */
-const MAX_REASON_LENGTH = 200;
-
-/** Text of a reason, cleaned and shortened; "" if it shows nothing. */
-export function cleanReason(reason: string | undefined): string {
-  const text = sanitizeText(reason ?? "").slice(0, MAX_REASON_LENGTH);
-  return hasVisibleText(text) ? text : "";
-}
-
-/** `{ ref }` when the request carried one, for spreading into a reply. */
-export function withRef(ref: string | undefined): { ref?: string } {
-  return ref === undefined ? {} : { ref };
-}
-
-/** Counts a wrong password; returns true if the session was closed for it. */
-export function wrongPassword(
-  hub: ChatHub,
-  session: Session,
-  what: string,
-  ref: string | undefined,
-): boolean {
-  session.passwordAttempts++;
-  hub.log("warn", "bad_password", {
-    session: session.id,
-    address: session.address,
-    what,
-  });
-  if (session.passwordAttempts >= hub.limits.maxPasswordAttempts) {
-    hub.disconnect(session, "lost", `Too many wrong ${what} passwords`);
-    return true;
+  inOrder(action: () => void): void {
+    this.#afterCommit.run(action);
   }
-  session.send(errorEvent("bad_password", `Wrong ${what} password`, ref));
-  return false;
-}
 
-/**
- * One page of a room's member list, in fold-key order of the nicknames,
- * starting after the nickname `after` (member_pages.ts). `count` and `next`
- * are there only when the page is not the whole list.
- */
-export function whoEvent(
-  room: Room,
-  after?: string,
-  limit: number = DEFAULT_WHO_PAGE,
-): ServerEvent & { type: "who" } {
-  const page = memberPage(room.members, after, Math.min(limit, MAX_WHO_PAGE));
-  return {
-    type: "who",
-    room: room.name,
-    members: page.members,
-    ...(page.members.length === page.count ? {} : { count: page.count }),
-    ...(page.next === undefined ? {} : { next: page.next }),
+  /** Commits what is queued and runs the waiting deliveries, now. */
+  commitNow(): void {
+    this.#afterCommit.runNow();
+  }
+
+  /** Ends a session, telling its room why, and says goodbye if it can. */
+  disconnect(session: Session, reason: LeaveReason, detail?: string): void {
+    if (session.state === "closing") return;
+    const wasActive = session.state === "active";
+    leaveRoom(this, session, reason, detail);
+    session.state = "closing";
+    if (wasActive) releaseNick(this, session);
+    this.#log.info("disconnect", {
+      session: session.id,
+      nick: session.nick ?? undefined,
+      address: session.address,
+      reason,
+      detail: detail || undefined,
+    });
+    const bye = goodbyeFor(reason, detail);
+    // A reader whose writes are stuck gets no grace: its goodbye would wait
+    // behind everything it has not read, while its buffers stay held. One
+    // that is slow but still reading gets the usual grace.
+    const since = session.outbound.writePendingSince;
+    const stuck = reason === "slow" && since !== 0 &&
+      this.now() - since > STUCK_WRITE_MS;
+    const grace = bye === null || stuck ? 0 : this.limits.closeGraceMs;
+    session.finish(
+      bye === null ? null : { type: "bye", reason: bye },
+      grace,
+      reason === "slow",
+    ).catch((error) =>
+      this.#log.error("close_failed", {
+        session: session.id,
+        error: describeError(error),
+      })
+    );
+  }
+
+  /** A send queue overflowed or a write failed: the peer must go. */
+  readonly sendFailed = (session: Session, why: SendFailure): void => {
+    if (session.state === "closing") return;
+    if (why === "slow") {
+      this.#log.warn("slow_consumer", {
+        session: session.id,
+        nick: session.nick ?? undefined,
+        queued: session.outbound.queuedBytes,
+      });
+    }
+    // Deferred: this is called from inside a broadcast, which must finish
+    // its loop before the room changes under it.
+    queueMicrotask(() =>
+      this.disconnect(
+        session,
+        why,
+        why === "slow" ? slowDetail("hard_limit", this.limits) : undefined,
+      )
+    );
   };
-}
 
-/** The topic event of a room, for joiners and `/topic`. */
-export function topicEvent(room: Room): ServerEvent & { type: "topic" } {
-  return {
-    type: "topic",
-    room: room.name,
-    topic: room.topic,
-    ...(room.topicBy === undefined ? {} : { by: room.topicBy }),
-    ...(room.topicAt === undefined ? {} : { ts: room.topicAt }),
+  /** A reply's next event could not be built: logged, the rest dropped. */
+  readonly replyFailed = (session: Session, error: unknown): void => {
+    this.#log.error("reply_failed", {
+      session: session.id,
+      error: describeError(error),
+    });
   };
 }
 
@@ -170,10 +331,7 @@ export function topicEvent(room: Room): ServerEvent & { type: "topic" } {
  * What a departing session is told in its `bye`, by why it leaves; null when
  * it gets no goodbye (its connection is already gone, or it only left a room).
  */
-export function goodbyeFor(
-  reason: LeaveReason,
-  detail?: string,
-): string | null {
+function goodbyeFor(reason: LeaveReason, detail?: string): string | null {
   const withDetail = (text: string) => detail ? `${text} ${detail}` : text;
   switch (reason) {
     case "quit":

@@ -7,12 +7,12 @@
  * @module
  */
 
-import type { ChatHub } from "./hub.ts";
+import type { Hub } from "./hub.ts";
 import { foldKey } from "../wire/names.ts";
 import type { Session } from "./session.ts";
 
 /** Gives a logging-in session its nickname; a mute on that name applies. */
-export function claimNick(hub: ChatHub, session: Session, nick: string): void {
+export function claimNick(hub: Hub, session: Session, nick: string): void {
   hub.nicks.add(nick, session);
   session.nick = nick;
   session.muted = hub.mutedNicks.has(foldKey(nick));
@@ -26,7 +26,7 @@ export function claimNick(hub: ChatHub, session: Session, nick: string): void {
  * session.
  */
 export function renameSession(
-  hub: ChatHub,
+  hub: Hub,
   session: Session,
   nick: string,
 ): void {
@@ -54,12 +54,12 @@ export function renameSession(
 }
 
 /** Frees a departing session's nickname; its mute stays on the name. */
-export function releaseNick(hub: ChatHub, session: Session): void {
+export function releaseNick(hub: Hub, session: Session): void {
   if (session.nick !== null) hub.nicks.delete(session.nick, session);
 }
 
 /** Disconnects another connection holding `nick`: its owner is back. */
-export function takeOver(hub: ChatHub, session: Session, nick: string): void {
+export function takeOver(hub: Hub, session: Session, nick: string): void {
   const holder = hub.nicks.find(nick);
   if (holder !== undefined && holder !== session) {
     hub.disconnect(holder, "quit", "reconnected from elsewhere");

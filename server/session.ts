@@ -6,7 +6,8 @@
  */
 
 import type { FlushScheduler } from "./net/coalescing.ts";
-import { RecentEvents, TokenBucket } from "./limits.ts";
+import { RecentEvents, TokenBucket } from "./flood.ts";
+import type { Limits } from "./limits.ts";
 import { OutboundQueue } from "./net/outbound_queue.ts";
 import {
   type Codec,
@@ -29,20 +30,36 @@ export interface Room {
   topicAt?: number;
 }
 
-/** What a session needs to be told by the server that owns it. */
-export interface SessionOwner {
-  /** The send queue overflowed or a write failed: the peer must go. */
-  onSendFailure(session: Session, why: "slow" | "lost"): void;
-  /** Building a reply's next event threw; the reply was cut short. */
-  onReplyError(session: Session, error: unknown): void;
-}
+/** Why sending to a peer failed: its queue overflowed, or a write failed. */
+export type SendFailure = "slow" | "lost";
 
-/** How big a session's send queue may grow (see net/slowness.ts). */
-export interface SendQueueLimits {
-  /** The hard limit: past it the peer is cut off at once. */
-  maxSendQueueBytes: number;
-  /** The soft limit: above it for a while, the peer is cut off. */
-  sendQueueSoftBytes: number;
+/** How long refused lines count towards a flood disconnect. */
+export const FLOOD_WINDOW_MS = 10_000;
+
+/** What a session is made from. */
+export interface SessionOptions {
+  /** The connection. */
+  socket: SessionSocket;
+  /** The peer's IP address. */
+  address: string;
+  /** The limits a session applies itself. */
+  limits: Pick<
+    Limits,
+    | "maxLineBytes"
+    | "maxSendQueueBytes"
+    | "sendQueueSoftBytes"
+    | "floodRate"
+    | "floodBurst"
+    | "floodDisconnect"
+  >;
+  /** Told when sending fails: the peer must go. */
+  onSendFailure: (session: Session, why: SendFailure) => void;
+  /** Told when building a reply's next event threw; the reply was cut short. */
+  onReplyError?: (session: Session, error: unknown) => void;
+  /** When the send queue writes (shared by the server). @default at once */
+  writes?: FlushScheduler;
+  /** Whether the server password is still to be given. @default false */
+  passwordRequired?: boolean;
 }
 
 /** What a session needs from its socket. */
@@ -91,42 +108,43 @@ export class Session {
   pingToken: string | null = null;
   pingSentAt = 0;
   /** Flood control: null when turned off. */
-  flood: TokenBucket | null = null;
+  readonly flood: TokenBucket | null = null;
   /** Lines refused for flooding lately; too many disconnect. */
-  floodRefusals: RecentEvents | null = null;
+  readonly floodRefusals: RecentEvents | null = null;
   #socket: SessionSocket;
   #socketClosed = false;
   #finished: Promise<void> | null = null;
-  #owner: SessionOwner;
+  readonly #onSendFailure: (session: Session, why: SendFailure) => void;
+  readonly #onReplyError: (session: Session, error: unknown) => void;
 
-  /**
-   * @param socket the connection
-   * @param address the peer's IP address
-   * @param maxLineBytes the framer's line limit
-   * @param queueLimits the send queue's hard and soft limits
-   * @param owner told when sending fails
-   * @param flushes when the send queue writes (shared by the server)
-   */
-  constructor(
-    socket: SessionSocket,
-    address: string,
-    maxLineBytes: number,
-    queueLimits: SendQueueLimits,
-    owner: SessionOwner,
-    flushes?: FlushScheduler,
-  ) {
+  /** @param options the connection, its limits, and whom to tell of failure */
+  constructor(options: SessionOptions) {
+    const { socket, limits } = options;
     this.#socket = socket;
-    this.address = address;
+    this.address = options.address;
     this.connectedAt = Date.now();
     this.lastInputAt = this.connectedAt;
-    this.framer = new LineFramer(maxLineBytes);
-    this.#owner = owner;
+    this.authenticated = !(options.passwordRequired ?? false);
+    this.framer = new LineFramer(limits.maxLineBytes);
+    this.#onSendFailure = options.onSendFailure;
+    this.#onReplyError = options.onReplyError ?? (() => {});
     this.outbound = new OutboundQueue(socket, {
-      maxQueuedBytes: queueLimits.maxSendQueueBytes,
-      softQueuedBytes: queueLimits.sendQueueSoftBytes,
-      onError: () => this.#owner.onSendFailure(this, "lost"),
-      ...(flushes === undefined ? {} : { scheduler: flushes }),
+      maxQueuedBytes: limits.maxSendQueueBytes,
+      softQueuedBytes: limits.sendQueueSoftBytes,
+      onError: () => this.#onSendFailure(this, "lost"),
+      ...(options.writes === undefined ? {} : { scheduler: options.writes }),
     });
+    if (limits.floodRate > 0) {
+      this.flood = new TokenBucket(
+        limits.floodBurst,
+        limits.floodRate,
+        this.connectedAt,
+      );
+      this.floodRefusals = new RecentEvents(
+        FLOOD_WINDOW_MS,
+        limits.floodDisconnect,
+      );
+    }
   }
 
   /** A name for logs: the nickname once known, else the session id. */
@@ -148,7 +166,7 @@ export class Session {
     const bytes = encoded.bytes(this.codec);
     if (bytes.length === 0) return;
     if (!this.outbound.enqueue(bytes)) {
-      this.#owner.onSendFailure(this, "slow");
+      this.#onSendFailure(this, "slow");
     }
   }
 
@@ -176,7 +194,7 @@ export class Session {
         try {
           step = iterator.next();
         } catch (error) {
-          this.#owner.onReplyError(this, error);
+          this.#onReplyError(this, error);
           return null;
         }
         if (step.done) return null;

@@ -10,6 +10,8 @@ import { type ServerEvent } from "../protocol.ts";
 import { foldKey } from "../wire/names.ts";
 import { Session, type SessionSocket } from "../server/session.ts";
 import type { ChatServer } from "../server.ts";
+import { claimNick } from "../server/nicknames.ts";
+import { enterRoom } from "../server/rooms.ts";
 
 /** Connects and logs in a text-mode client, up to its welcome. */
 async function textLogin(port: number, nick: string): Promise<LineClient> {
@@ -32,18 +34,16 @@ const NOWHERE: SessionSocket = {
  */
 function seatMembers(server: ChatServer, count: number): void {
   for (let i = 0; i < count; i++) {
-    const session = new Session(
-      NOWHERE,
-      "127.0.0.1",
-      server.limits.maxLineBytes,
-      server.limits,
-      server,
-    );
-    const nick = `m${String(i).padStart(5, "0")}`;
-    session.nick = nick;
+    const hub = server.hub;
+    const session = new Session({
+      socket: NOWHERE,
+      address: "127.0.0.1",
+      limits: hub.limits,
+      onSendFailure: hub.sendFailed,
+    });
+    claimNick(hub, session, `m${String(i).padStart(5, "0")}`);
     session.state = "active";
-    server.nicks.add(nick, session);
-    server.enterRoom(session, "#lobby");
+    enterRoom(hub, session, "#lobby");
   }
 }
 

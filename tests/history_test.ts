@@ -57,7 +57,7 @@ Deno.test("HistoryStore commits queued writes together and pages back by id", ()
       [],
       "nothing visible before the commit",
     );
-    store.flush();
+    store.commit();
     assert.equal(store.queued, 0);
     assert.deepEqual(store.roomMessages("#lobby", 2).map((m) => m.text), [
       "m4",
@@ -92,7 +92,7 @@ Deno.test("HistoryStore writes a large batch in several statements, in order", (
         store.queueTopic("#a", { topic: "mid", by: "op", ts: 0 }, 1000);
       }
     }
-    store.flush();
+    store.commit();
     const a = store.roomMessages("#a", 100).map((m) => m.id);
     const b = store.roomMessages("#b", 100).map((m) => m.id);
     assert.equal(a.length + b.length, 75);
@@ -114,7 +114,7 @@ Deno.test("HistoryStore prunes by age and by count per room, keeping topics", ()
       );
     }
     store.queueTopic("#a", { topic: "kept", by: "op", ts: 0 }, 11);
-    store.flush();
+    store.commit();
     assert.equal(
       store.prune(10_500, 5_000, 0),
       5,

@@ -14,7 +14,7 @@
  */
 
 import { verifyPassword } from "../passwords.ts";
-import { type ChatHub, wrongPassword } from "../hub.ts";
+import type { Hub } from "../hub.ts";
 import { foldKey } from "../../wire/names.ts";
 import type { ClientRequest } from "../../protocol.ts";
 import type { Session } from "../session.ts";
@@ -38,7 +38,7 @@ export function wholePassword(
 }
 
 /** Sends the private messages that waited for this account, oldest first. */
-export function deliverPending(hub: ChatHub, session: Session): void {
+export function deliverPending(hub: Hub, session: Session): void {
   const account = session.account;
   if (account === null) return;
   hub.inOrder(() => {
@@ -110,7 +110,7 @@ async function identify(call: Call<"identify">): Promise<void> {
   const valid = await verifyPassword(password, account);
   if (session.state !== "active") return;
   if (!valid) {
-    wrongPassword(hub, session, "nickname", request.ref);
+    call.wrongPassword("nickname");
     return;
   }
   if (foldKey(session.nick!) !== foldKey(account.nick)) {

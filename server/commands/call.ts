@@ -7,13 +7,15 @@
  * @module
  */
 
-import type { ChatHub } from "../hub.ts";
+import type { Hub } from "../hub.ts";
 import {
   type ErrorCode,
   errorEvent,
+  hasVisibleText,
   type RequestOf,
   requestSpec,
   type RequestType,
+  sanitizeText,
   type ServerEvent,
 } from "../../protocol.ts";
 import type { Session } from "../session.ts";
@@ -24,7 +26,7 @@ export type Reply = ServerEvent | (() => ServerEvent);
 /** A request of type `K` from `session`, being handled. */
 export class Call<K extends RequestType = RequestType> {
   /** The server the request acts on. */
-  readonly hub: ChatHub;
+  readonly hub: Hub;
   /** Who asked. */
   readonly session: Session;
   /** What they asked, decoded and checked against its row's policy. */
@@ -36,7 +38,7 @@ export class Call<K extends RequestType = RequestType> {
    * @param session who asked
    * @param request what they asked
    */
-  constructor(hub: ChatHub, session: Session, request: RequestOf<K>) {
+  constructor(hub: Hub, session: Session, request: RequestOf<K>) {
     this.hub = hub;
     this.session = session;
     this.request = request;
@@ -67,6 +69,25 @@ export class Call<K extends RequestType = RequestType> {
     this.reply({ type: "notice", text });
   }
 
+  /**
+   * Counts a wrong password (`what`: server, operator or nickname); too many
+   * close the connection, else the reply says it was wrong.
+   */
+  wrongPassword(what: string): void {
+    const { hub, session } = this;
+    session.passwordAttempts++;
+    hub.log("warn", "bad_password", {
+      session: session.id,
+      address: session.address,
+      what,
+    });
+    if (session.passwordAttempts >= hub.limits.maxPasswordAttempts) {
+      hub.disconnect(session, "lost", `Too many wrong ${what} passwords`);
+      return;
+    }
+    this.fail("bad_password", `Wrong ${what} password`);
+  }
+
   /** Sends `event` without a ref, in order when the row says so. */
   send(event: Reply): void {
     const session = this.session;
@@ -77,4 +98,13 @@ export class Call<K extends RequestType = RequestType> {
 
 function build(event: Reply): ServerEvent {
   return typeof event === "function" ? event() : event;
+}
+
+/** Longest away, quit or kick reason kept, in characters. */
+const MAX_REASON_LENGTH = 200;
+
+/** Text of a reason, cleaned and shortened; "" if it shows nothing. */
+export function cleanReason(reason: string | undefined): string {
+  const text = sanitizeText(reason ?? "").slice(0, MAX_REASON_LENGTH);
+  return hasVisibleText(text) ? text : "";
 }

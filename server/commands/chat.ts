@@ -7,7 +7,7 @@
  * @module
  */
 
-import { cleanReason, whoEvent } from "../hub.ts";
+import { enterRoom, roomRefusal, whoEvent } from "../rooms.ts";
 import { checkNick, checkRoom, foldKey } from "../../wire/names.ts";
 import {
   commandHelp,
@@ -18,7 +18,7 @@ import {
   type RoomMessage,
   sanitizeText,
 } from "../../protocol.ts";
-import type { Call } from "./call.ts";
+import { type Call, cleanReason } from "./call.ts";
 import { renameSession } from "../nicknames.ts";
 
 /** Why a message that shows nothing is refused. */
@@ -146,9 +146,9 @@ function join(call: Call<"join">): void {
   if (room !== null && foldKey(room.name) === foldKey(target.name)) {
     return call.fail("already_there", `You are already in ${room.name}`);
   }
-  const full = hub.roomRefusal(session, target.name);
+  const full = roomRefusal(hub, target.name);
   if (full !== null) return call.fail("full", full);
-  hub.enterRoom(session, target.name);
+  enterRoom(hub, session, target.name);
 }
 
 /** `/part`: back to the lobby. */
@@ -161,9 +161,9 @@ function part(call: Call<"part">): void {
       `You are in ${LOBBY}, where everyone starts; /quit leaves the chat`,
     );
   }
-  const full = hub.roomRefusal(session, LOBBY);
+  const full = roomRefusal(hub, LOBBY);
   if (full !== null) return call.fail("full", full);
-  hub.enterRoom(session, LOBBY);
+  enterRoom(hub, session, LOBBY);
 }
 
 /** `/rooms`: every room with its head count, biggest first. */

@@ -12,7 +12,7 @@
  * @module
  */
 
-import type { ChatHub } from "../hub.ts";
+import type { Hub } from "../hub.ts";
 import { describeError } from "../log.ts";
 import {
   type ClientRequest,
@@ -51,15 +51,12 @@ export const HANDLERS: Handlers = {
 /** A first line that is an HTTP request: someone pointed a browser here. */
 const HTTP_REQUEST = /^[A-Z]+ \S+ HTTP\/\d(?:\.\d)?$/;
 
-/** How long refused lines count towards a flood disconnect. */
-export const FLOOD_WINDOW_MS = 10_000;
-
 /**
  * Handles a read's frames; returns a promise only when a request is still
  * running, so the synchronous path costs no await.
  */
 export function handleFrames(
-  hub: ChatHub,
+  hub: Hub,
   session: Session,
   frames: Frame[],
 ): Promise<void> | void {
@@ -75,7 +72,7 @@ export function handleFrames(
 }
 
 async function handleRemainingFrames(
-  hub: ChatHub,
+  hub: Hub,
   session: Session,
   frames: Frame[],
   index: number,
@@ -90,7 +87,7 @@ async function handleRemainingFrames(
 
 /** One frame; a promise if its request is still running. */
 function handleFrame(
-  hub: ChatHub,
+  hub: Hub,
   session: Session,
   frame: Frame,
 ): Promise<void> | undefined {
@@ -117,7 +114,7 @@ function handleFrame(
  * account.
  */
 export function handleLine(
-  hub: ChatHub,
+  hub: Hub,
   session: Session,
   line: string,
 ): void | Promise<void> {
@@ -146,7 +143,7 @@ export function handleLine(
  * Decides the codec from the first non-blank line; false when the line ends
  * here (blank, or an HTTP request that closes the connection).
  */
-function chooseCodec(hub: ChatHub, session: Session, line: string): boolean {
+function chooseCodec(hub: Hub, session: Session, line: string): boolean {
   if (line.trim() === "") return false;
   session.codecChosen = true;
   if (line.trimStart().startsWith("{")) session.codec = "json";
@@ -166,7 +163,7 @@ function chooseCodec(hub: ChatHub, session: Session, line: string): boolean {
  * operator), then runs its handler.
  */
 export function dispatch(
-  hub: ChatHub,
+  hub: Hub,
   session: Session,
   request: ClientRequest,
 ): void | Promise<void> {
@@ -195,7 +192,7 @@ export function dispatch(
  * bucket is empty, and disconnects a session that keeps flooding.
  */
 function allowedByFloodControl(
-  hub: ChatHub,
+  hub: Hub,
   session: Session,
   call: Call,
 ): boolean {
@@ -220,7 +217,7 @@ function allowedByFloodControl(
 }
 
 async function settle(
-  hub: ChatHub,
+  hub: Hub,
   session: Session,
   pending: Promise<void>,
 ): Promise<void> {
@@ -231,7 +228,7 @@ async function settle(
   }
 }
 
-function commandFailed(hub: ChatHub, session: Session, error: unknown): void {
+function commandFailed(hub: Hub, session: Session, error: unknown): void {
   hub.log("error", "command_failed", {
     session: session.id,
     error: describeError(error),

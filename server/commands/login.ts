@@ -8,7 +8,8 @@
 
 import { verifyPassword } from "../passwords.ts";
 import type { Account } from "../store/history_store.ts";
-import { type ChatHub, withRef, wrongPassword } from "../hub.ts";
+import type { Hub } from "../hub.ts";
+import { enterRoom, roomRefusal } from "../rooms.ts";
 import { checkNick, checkRoom, foldKey } from "../../wire/names.ts";
 import {
   type ClientRequest,
@@ -25,7 +26,7 @@ import type { Call } from "./call.ts";
 import { claimNick, takeOver } from "../nicknames.ts";
 
 /** The first lines a connection gets: who is here, and what to send. */
-export function greet(hub: ChatHub, session: Session): void {
+export function greet(hub: Hub, session: Session): void {
   const here = hub.nicks.size;
   session.send({
     type: "notice",
@@ -97,7 +98,7 @@ function acceptPassword(
     );
     return false;
   }
-  wrongPassword(hub, session, "server", call.request.ref);
+  call.wrongPassword("server");
   return false;
 }
 
@@ -217,7 +218,7 @@ async function loginToAccount(call: Call, login: AccountLogin): Promise<void> {
     if (session.codec === "text") {
       session.pendingLogin = { nick: account.nick, room };
     }
-    wrongPassword(hub, session, "nickname", call.request.ref);
+    call.wrongPassword("nickname");
     return;
   }
   takeOver(hub, session, account.nick);
@@ -229,7 +230,7 @@ async function loginToAccount(call: Call, login: AccountLogin): Promise<void> {
 /** Takes the nickname, welcomes the session and enters its first room. */
 function completeLogin(call: Call, nick: string, room: string): void {
   const { hub, session } = call;
-  const full = hub.roomRefusal(session, room);
+  const full = roomRefusal(hub, room);
   if (full !== null) return call.fail("full", full);
   claimNick(hub, session, nick);
   session.state = "active";
@@ -238,9 +239,9 @@ function completeLogin(call: Call, nick: string, room: string): void {
     nick,
     server: hub.serverName,
     version: PROTOCOL_VERSION,
-    ...withRef(call.request.ref),
+    ...(call.request.ref === undefined ? {} : { ref: call.request.ref }),
   });
   if (hub.motd.length > 0) session.send({ type: "motd", lines: hub.motd });
-  hub.enterRoom(session, room);
+  enterRoom(hub, session, room);
   deliverPending(hub, session);
 }

@@ -8,11 +8,11 @@
  * @module
  */
 
-import { cleanReason, topicEvent, wrongPassword } from "../hub.ts";
+import { topicEvent } from "../rooms.ts";
 import { isIpAddress, normalizeAddress } from "../ban_list.ts";
 import { foldKey } from "../../wire/names.ts";
 import { describeBan, parseDuration, sanitizeText } from "../../protocol.ts";
-import type { Call } from "./call.ts";
+import { type Call, cleanReason } from "./call.ts";
 
 /** Longest topic or message of the day, in characters. */
 const MAX_TOPIC_LENGTH = 300;
@@ -30,7 +30,7 @@ function oper(call: Call<"oper">): void {
   }
   if (session.isOp) return call.fail("already_there", "You are an operator");
   if (!hub.checkOperPassword(call.request.password)) {
-    wrongPassword(hub, session, "operator", call.request.ref);
+    call.wrongPassword("operator");
     return;
   }
   session.isOp = true;

@@ -269,7 +269,7 @@ export class HistoryStore {
    * what is written, go in as many rows per statement as there are (up to
    * 32): a statement call costs about as much as SQLite's work for a row.
    */
-  flush(): void {
+  commit(): void {
     if (this.#queue.length === 0) return;
     const writes = this.#queue;
     this.#queue = [];
@@ -471,7 +471,7 @@ export class HistoryStore {
   /** Commits what is queued and closes the file. */
   close(): void {
     try {
-      this.flush();
+      this.commit();
     } finally {
       this.#db.close();
     }

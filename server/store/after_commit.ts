@@ -11,7 +11,7 @@
 import type { HistoryStore } from "./history_store.ts";
 
 /** The ordered queue of deliveries waiting on the history's commit. */
-export class Outbox {
+export class AfterCommit {
   readonly #history: HistoryStore;
   readonly #onError: (event: string, error: unknown) => void;
   #pending: Array<() => void> = [];
@@ -35,7 +35,7 @@ export class Outbox {
   }
 
   /** Runs `action` now if nothing waits, else after the next commit. */
-  inOrder(action: () => void): void {
+  run(action: () => void): void {
     if (!this.busy) {
       action();
       return;
@@ -45,18 +45,18 @@ export class Outbox {
     this.#scheduled = true;
     // A microtask runs after every read handled in this turn of the event
     // loop, so one transaction covers them all and delivery waits for it.
-    queueMicrotask(this.#flush);
+    queueMicrotask(this.#runWaiting);
   }
 
   /** Commits what is queued and runs the waiting deliveries, now. */
-  flush(): void {
-    this.#flush();
+  runNow(): void {
+    this.#runWaiting();
   }
 
-  readonly #flush = (): void => {
+  readonly #runWaiting = (): void => {
     this.#scheduled = false;
     try {
-      this.#history.flush();
+      this.#history.commit();
     } catch (error) {
       // Delivery goes on: losing history beats losing the conversation.
       this.#onError("history_write_failed", error);

@@ -1,0 +1,77 @@
+/**
+ * Admission: whether a new connection may in, decided before it costs a
+ * session. A banned address, a full server and an address over its share are
+ * refused with one line saying why. Pure: the caller passes what it knows.
+ *
+ * @module
+ */
+
+import type { Ban } from "./ban_list.ts";
+import type { Limits } from "./limits.ts";
+import { clockTime } from "../protocol.ts";
+
+/** What admission looks at for one new connection. */
+export interface Arrival {
+  /** The ban on its address, if any is in force. */
+  ban: Ban | undefined;
+  /** Connections open now, logged in or not. */
+  open: number;
+  /** Connections open now from the same address. */
+  fromAddress: number;
+}
+
+/**
+ * The line a refused connection is told, or null to let it in.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { admissionRefusal } from "./admission.ts";
+ * const limits = { maxConnections: 2, maxPerAddress: 1 };
+ * assert.equal(admissionRefusal({ ban: undefined, open: 0, fromAddress: 0 }, limits), null);
+ * assert.equal(
+ *   admissionRefusal({ ban: undefined, open: 2, fromAddress: 0 }, limits),
+ *   "The server is full; try again later",
+ * );
+ * ```
+ */
+export function admissionRefusal(
+  arrival: Arrival,
+  limits: Pick<Limits, "maxConnections" | "maxPerAddress">,
+): string | null {
+  const { ban } = arrival;
+  if (ban !== undefined) {
+    return `You are banned${
+      ban.until === undefined ? "" : ` until ${clockTime(ban.until)} UTC`
+    }${ban.reason ? `: ${ban.reason}` : ""}`;
+  }
+  if (arrival.open >= limits.maxConnections) {
+    return "The server is full; try again later";
+  }
+  if (limits.maxPerAddress > 0 && arrival.fromAddress >= limits.maxPerAddress) {
+    return `Too many connections from your address (at most ${limits.maxPerAddress})`;
+  }
+  return null;
+}
+
+/** Open connections per address, for the per-address cap. */
+export class AddressCounts {
+  readonly #counts = new Map<string, number>();
+
+  /** Connections open from `address`. */
+  get(address: string): number {
+    return this.#counts.get(address) ?? 0;
+  }
+
+  /** One more from `address`. */
+  add(address: string): void {
+    this.#counts.set(address, this.get(address) + 1);
+  }
+
+  /** One fewer from `address`; an address at zero is forgotten. */
+  remove(address: string): void {
+    const left = this.get(address) - 1;
+    if (left <= 0) this.#counts.delete(address);
+    else this.#counts.set(address, left);
+  }
+}
