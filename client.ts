@@ -36,10 +36,15 @@ import {
 
 /** How the client was asked to run. */
 export interface ClientOptions {
+  /** The server's host name or address. */
   hostname: string;
+  /** The server's port. */
   port: number;
+  /** The nickname to log in with; null asks at the prompt. */
   nick: string | null;
+  /** The first room; null for the lobby. */
   room: string | null;
+  /** Whether to color the output. */
   color: boolean;
   /** Connect with TLS. */
   tls: boolean;
@@ -235,6 +240,8 @@ export class ChatClient {
   #fatal: string | null = null;
 
   /**
+   * A client that has not connected yet; `run` connects.
+   *
    * @param options where to connect and as whom
    * @param terminal where to read input and print events
    */

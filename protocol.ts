@@ -38,11 +38,16 @@ const encoder = new TextEncoder();
  * every recipient: a broadcast to a thousand people encodes at most twice.
  */
 export class EncodedEvent {
+  /** The event itself. */
   readonly event: ServerEvent;
   #text: Uint8Array | undefined;
   #json: Uint8Array | undefined;
 
-  /** @param event the event to deliver */
+  /**
+   * Wraps an event; nothing is encoded until a codec asks.
+   *
+   * @param event the event to deliver
+   */
   constructor(event: ServerEvent) {
     this.event = event;
   }

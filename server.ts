@@ -25,9 +25,11 @@
 import {
   parseServerArgs,
   type ServerOptions,
+  type TlsOptions,
   USAGE,
   UsageError,
 } from "./server/options.ts";
+import type { Limits } from "./server/limits.ts";
 import { DEFAULT_HOST, DEFAULT_PORT, firstLine } from "./wire/endpoint.ts";
 import { FlushScheduler, sampleLoad } from "./server/net/coalescing.ts";
 import { dueDeadline, sweepIntervalMs } from "./server/net/deadlines.ts";
@@ -35,12 +37,32 @@ import { handleFrames } from "./server/commands/dispatch.ts";
 import { greet } from "./server/commands/login.ts";
 import { Hub } from "./server/hub.ts";
 import { AddressCounts, admissionRefusal } from "./server/admission.ts";
-import { describeError, type Logger, silentLogger } from "./server/log.ts";
+import {
+  describeError,
+  type LogFields,
+  type LogFormat,
+  Logger,
+  type LogLevel,
+  type LogSink,
+  silentLogger,
+} from "./server/log.ts";
 import { normalizeAddress } from "./server/ban_list.ts";
 import { Session } from "./server/session.ts";
 import { type ChatConnection, TlsListener } from "./server/net/tls_listener.ts";
 
-export { DEFAULT_HOST, DEFAULT_PORT, firstLine, type ServerOptions };
+export {
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  firstLine,
+  type Limits,
+  type LogFields,
+  type LogFormat,
+  Logger,
+  type LogLevel,
+  type LogSink,
+  type ServerOptions,
+  type TlsOptions,
+};
 
 /**
  * Read buffer sizes. Every connection holds its buffer while it waits, so an
@@ -119,6 +141,8 @@ export class ChatServer {
   #countWaiters: Array<{ count: number; resolve: () => void }> = [];
 
   /**
+   * A server that is not listening yet; `start` opens the listeners.
+   *
    * @param options where to listen, limits, secrets, logging, database
    * @throws if the history database cannot be opened
    */

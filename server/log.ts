@@ -48,11 +48,15 @@ function textValue(value: string | number | boolean): string {
 
 /** A leveled, formatted logger. */
 export class Logger {
+  /** The lowest level written. */
   readonly level: LogLevel;
+  /** Plain `key=value` text, or one JSON object per line. */
   readonly format: LogFormat;
   #sink: LogSink;
 
   /**
+   * A logger writing lines of `format` at `level` and above to `sink`.
+   *
    * @param level lowest level written
    * @param format line format
    * @param sink where lines go

@@ -29,8 +29,11 @@ export const OPER_PASSWORD_ENV = "TERN_OP_PASSWORD";
 
 /** A TLS listener's certificate chain and key, as PEM text. */
 export interface TlsOptions {
+  /** The certificate chain, PEM. */
   cert: string;
+  /** The private key, PEM. */
   key: string;
+  /** The port to listen on with TLS. */
   port: number;
 }
 

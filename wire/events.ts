@@ -49,19 +49,25 @@ export type LeaveReason =
 
 /** A room line as stored in history and delivered live. */
 export interface RoomMessage {
+  /** A plain line, or a `/me` action. */
   type: "message" | "action";
   /** Server-assigned, increasing over the server's life. */
   id: number;
   /** Server time, milliseconds since the epoch. */
   ts: number;
+  /** The room it was said in. */
   room: string;
+  /** The sender's nickname. */
   from: string;
+  /** The text, already cleaned of controls. */
   text: string;
 }
 
 /** One row of a `rooms` reply. */
 export interface RoomSummary {
+  /** The room's display name, with `#`. */
   name: string;
+  /** How many are in it. */
   members: number;
 }
 
@@ -73,6 +79,7 @@ export const DEFAULT_WHO_PAGE = 100;
 
 /** One row of a `who` reply. */
 export interface MemberSummary {
+  /** The member's nickname. */
   nick: string;
   /** Present when the member is away; may be empty when no reason was given. */
   away?: string;
@@ -88,12 +95,15 @@ export interface BanSummary {
   nick?: string;
   /** When the ban ends, in milliseconds since the epoch; absent if never. */
   until?: number;
+  /** Why, as the operator put it. */
   reason?: string;
 }
 
 /** One row of the `help` reply. */
 export interface CommandHelp {
+  /** How to type it, such as `/join #ROOM`. */
   usage: string;
+  /** What it does, in one line. */
   summary: string;
   /** Present (true) for commands only operators may use. */
   operator?: boolean;
@@ -176,19 +186,29 @@ export type RequestType = ClientRequest["type"];
 
 /** An error reply: the value a bad line or a refused request becomes. */
 export interface ErrorEvent {
+  /** Always `error`. */
   type: "error";
+  /** The stable reason, for programs. */
   code: ErrorCode;
+  /** The reason in words, for people. */
   message: string;
+  /** The `ref` of the request refused, when it had one. */
   ref?: string;
 }
 
 /** A private message, as delivered and as stored for registered accounts. */
 export interface PrivateMessage {
+  /** Always `private`. */
   type: "private";
+  /** Server-assigned, from the same sequence as room messages. */
   id: number;
+  /** Server time, milliseconds since the epoch. */
   ts: number;
+  /** The sender's nickname. */
   from: string;
+  /** The recipient's nickname. */
   to: string;
+  /** The text, already cleaned of controls. */
   text: string;
 }
 

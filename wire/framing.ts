@@ -45,13 +45,18 @@ const CR = 0x0d;
  * ```
  */
 export class LineFramer {
+  /** Longest accepted line in bytes, without its newline. */
   readonly maxLineBytes: number;
   #pending: Uint8Array | null = null;
   #pendingLength = 0;
   #discarding = false;
   static readonly #decoder = new TextDecoder("utf-8", { ignoreBOM: false });
 
-  /** @param maxLineBytes longest accepted line, without its newline */
+  /**
+   * A framer with nothing pending.
+   *
+   * @param maxLineBytes longest accepted line, without its newline
+   */
   constructor(maxLineBytes: number = DEFAULT_MAX_LINE_BYTES) {
     this.maxLineBytes = maxLineBytes;
   }
