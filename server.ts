@@ -68,14 +68,21 @@ export {
  * Read buffer sizes. Every connection holds its buffer while it waits, so an
  * idle one gets a small buffer (10,000 of them must fit in little memory);
  * a read that fills it shows a busy peer, which moves to the large one.
+ * Constants: memory tuning; --max-line bounds what a line may hold.
  */
 const READ_BUFFER_IDLE_BYTES = 1024;
 const READ_BUFFER_BUSY_BYTES = 16 * 1024;
 
-/** How often old history is pruned, when retention is set. */
+/**
+ * How often old history is pruned, when retention is set. A constant: the
+ * retention flags decide what goes; this only spreads the work.
+ */
 const PRUNE_INTERVAL_MS = 60_000;
 
-/** Accept errors back off from 5 ms, doubling, to at most 1 s. */
+/**
+ * Accept errors (out of file descriptors, say) back off from 5 ms, doubling,
+ * to at most 1 s. Constants: recovery pacing, not a policy to tune.
+ */
 const ACCEPT_BACKOFF_MIN_MS = 5;
 const ACCEPT_BACKOFF_MAX_MS = 1000;
 
@@ -433,11 +440,7 @@ export class ChatServer {
   #prune(): void {
     const hub = this.#hub;
     try {
-      const removed = hub.history.prune(
-        hub.now(),
-        hub.limits.historyMaxAgeMs,
-        hub.limits.historyMaxPerRoom,
-      );
+      const removed = hub.history.prune(hub.now(), hub.limits);
       if (removed > 0) this.#log.info("history_pruned", { removed });
     } catch (error) {
       this.#log.error("history_prune_failed", { error: describeError(error) });

@@ -38,7 +38,11 @@ import { slowDetail } from "./net/slowness.ts";
 import { releaseNick } from "./nicknames.ts";
 import type { Room, SendFailure, Session } from "./session.ts";
 
-/** A write pending this long means the peer has stopped reading. */
+/**
+ * A write pending this long means the peer has stopped reading, so a
+ * slow reader's goodbye gets no grace. A constant: it only decides the
+ * grace; --write-timeout and the send-queue limits decide the cut-off.
+ */
 const STUCK_WRITE_MS = 1000;
 
 /** What a hub is made from: the chat half of the server's options. */

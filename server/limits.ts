@@ -67,6 +67,16 @@ export interface Limits {
   maxPasswordAttempts: number;
   /** Longest a busy server holds output to coalesce writes; 0: never. */
   writeCoalesceMs: number;
+  /** How long refused lines count towards a flood disconnect. */
+  floodWindowMs: number;
+  /** Shortest account password accepted by `/register`. */
+  minPasswordLength: number;
+  /** Longest topic or message of the day kept, in characters. */
+  maxTopicLength: number;
+  /** Longest away, quit, kick or ban reason kept, in characters. */
+  maxReasonLength: number;
+  /** Messages in a `/history` page when the request names no count. */
+  historyPage: number;
 }
 
 /** How a limit's flag value is written on the command line. */
@@ -198,7 +208,16 @@ export const LIMIT_SPECS: readonly LimitSpec[] = [
     unit: "count",
     default: 30,
     allowZero: false,
-    description: "refused lines within ten seconds that disconnect a flooder",
+    description:
+      "refused lines within --flood-window that disconnect a flooder",
+  },
+  {
+    key: "floodWindowMs",
+    flag: "flood-window",
+    unit: "seconds",
+    default: 10,
+    allowZero: false,
+    description: "how long a refused line counts towards --flood-disconnect",
   },
   {
     key: "maxConnections",
@@ -300,6 +319,41 @@ export const LIMIT_SPECS: readonly LimitSpec[] = [
     allowZero: true,
     description:
       "longest a busy server holds output so several lines share a write (0: never hold)",
+  },
+  {
+    key: "minPasswordLength",
+    flag: "min-password-length",
+    unit: "count",
+    default: 8,
+    allowZero: false,
+    description: "shortest account password /register accepts, in characters",
+  },
+  {
+    key: "maxTopicLength",
+    flag: "max-topic",
+    unit: "count",
+    default: 300,
+    allowZero: false,
+    description:
+      "longest room topic or message of the day kept, in characters; longer is cut",
+  },
+  {
+    key: "maxReasonLength",
+    flag: "max-reason",
+    unit: "count",
+    default: 200,
+    allowZero: false,
+    description:
+      "longest away, quit, kick or ban reason kept, in characters; longer is cut",
+  },
+  {
+    key: "historyPage",
+    flag: "history-page",
+    unit: "count",
+    default: 50,
+    allowZero: false,
+    description:
+      "messages in a /history page when the request names no count (at most 200)",
   },
 ];
 

@@ -33,9 +33,6 @@ export interface Room {
 /** Why sending to a peer failed: its queue overflowed, or a write failed. */
 export type SendFailure = "slow" | "lost";
 
-/** How long refused lines count towards a flood disconnect. */
-export const FLOOD_WINDOW_MS = 10_000;
-
 /** What a session is made from. */
 export interface SessionOptions {
   /** The connection. */
@@ -51,6 +48,7 @@ export interface SessionOptions {
     | "floodRate"
     | "floodBurst"
     | "floodDisconnect"
+    | "floodWindowMs"
   >;
   /** Told when sending fails: the peer must go. */
   onSendFailure: (session: Session, why: SendFailure) => void;
@@ -141,7 +139,7 @@ export class Session {
         this.connectedAt,
       );
       this.floodRefusals = new RecentEvents(
-        FLOOD_WINDOW_MS,
+        limits.floodWindowMs,
         limits.floodDisconnect,
       );
     }

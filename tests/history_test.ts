@@ -116,12 +116,12 @@ Deno.test("HistoryStore prunes by age and by count per room, keeping topics", ()
     store.queueTopic("#a", { topic: "kept", by: "op", ts: 0 }, 11);
     store.commit();
     assert.equal(
-      store.prune(10_500, 5_000, 0),
+      store.prune(10_500, { historyMaxAgeMs: 5_000, historyMaxPerRoom: 0 }),
       5,
       "ids 1-5 are older than 5 s",
     );
     assert.equal(
-      store.prune(10_500, 0, 2),
+      store.prune(10_500, { historyMaxAgeMs: 0, historyMaxPerRoom: 2 }),
       1,
       "#a keeps 7 and 9; #b keeps 8 and 10",
     );

@@ -127,7 +127,11 @@ function parseWhoArgs(args: string): RequestOf<"who"> | string {
   };
 }
 
-/** Most messages one `/history` page may hold. */
+/**
+ * Most messages one `/history` page may hold. Part of the protocol (the text
+ * parser caps a count at it), so a constant; `--history-page` sets the
+ * default page below it.
+ */
 export const MAX_HISTORY_PAGE = 200;
 
 /** `/history [#ROOM|@NICK] [before ID] [N]`, in any order. */

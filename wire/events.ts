@@ -71,7 +71,10 @@ export interface RoomSummary {
   members: number;
 }
 
-/** Most members one `who` page may hold. */
+/**
+ * Most members one `who` page may hold. Part of the protocol, so a constant:
+ * a client can rely on a page never being longer.
+ */
 export const MAX_WHO_PAGE = 1000;
 
 /** Members in a `who` page when the request names no limit. */

@@ -13,7 +13,10 @@
  * @module
  */
 
-/** Longest nickname, in characters (code points). */
+/**
+ * Longest nickname, in characters (code points). Part of the protocol, not a
+ * server flag: clients check names with the same rules before sending.
+ */
 export const MAX_NICK_LENGTH = 32;
 
 /** Longest room name after the leading `#`, in characters. */

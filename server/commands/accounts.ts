@@ -21,9 +21,6 @@ import type { Session } from "../session.ts";
 import type { Call } from "./call.ts";
 import { renameSession, takeOver } from "../nicknames.ts";
 
-/** Shortest account password accepted. */
-export const MIN_PASSWORD_LENGTH = 8;
-
 /**
  * The password of an `/identify` whose first word was read as a nickname:
  * the text form cannot tell `/identify NICK PASSWORD` from a password with a
@@ -52,10 +49,11 @@ export function deliverPending(hub: Hub, session: Session): void {
 async function register(call: Call<"register">): Promise<void> {
   const { hub, session, request } = call;
   const nick = session.nick!;
-  if (request.password.length < MIN_PASSWORD_LENGTH) {
+  const shortest = hub.limits.minPasswordLength;
+  if (request.password.length < shortest) {
     return call.fail(
       "usage",
-      `Choose a password of at least ${MIN_PASSWORD_LENGTH} characters`,
+      `Choose a password of at least ${shortest} characters`,
     );
   }
   if (hub.history.findAccount(nick) !== undefined) {

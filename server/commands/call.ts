@@ -8,6 +8,7 @@
  */
 
 import type { Hub } from "../hub.ts";
+import type { Limits } from "../limits.ts";
 import {
   type ErrorCode,
   errorEvent,
@@ -100,11 +101,14 @@ function build(event: Reply): ServerEvent {
   return typeof event === "function" ? event() : event;
 }
 
-/** Longest away, quit or kick reason kept, in characters. */
-const MAX_REASON_LENGTH = 200;
-
-/** Text of a reason, cleaned and shortened; "" if it shows nothing. */
-export function cleanReason(reason: string | undefined): string {
-  const text = sanitizeText(reason ?? "").slice(0, MAX_REASON_LENGTH);
+/**
+ * Text of a reason (away, quit, kick, ban), cleaned and cut to
+ * `--max-reason`; "" if it shows nothing.
+ */
+export function cleanReason(
+  reason: string | undefined,
+  limits: Pick<Limits, "maxReasonLength">,
+): string {
+  const text = sanitizeText(reason ?? "").slice(0, limits.maxReasonLength);
   return hasVisibleText(text) ? text : "";
 }

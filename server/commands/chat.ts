@@ -28,9 +28,6 @@ function emptyMessage(text: string): string {
     : "Message is empty: it holds only invisible characters";
 }
 
-/** Messages in a `/history` page when the request names no count. */
-const DEFAULT_HISTORY_PAGE = 50;
-
 /** `hello` once logged in. */
 function hello(call: Call<"hello">): void {
   call.fail("bad_request", `You are already logged in as ${call.session.nick}`);
@@ -198,7 +195,7 @@ function away(call: Call<"away">): void {
   const { hub, session } = call;
   const { room, nick } = session;
   if (room === null || nick === null) return call.fail("not_ready", "No room");
-  session.away = cleanReason(call.request.reason);
+  session.away = cleanReason(call.request.reason, call.hub.limits);
   hub.broadcast(room, {
     type: "away",
     ts: hub.now(),
@@ -236,14 +233,18 @@ function pong(_call: Call<"pong">): void {}
 
 /** `/quit [REASON]`. */
 function quit(call: Call<"quit">): void {
-  call.hub.disconnect(call.session, "quit", cleanReason(call.request.reason));
+  call.hub.disconnect(
+    call.session,
+    "quit",
+    cleanReason(call.request.reason, call.hub.limits),
+  );
 }
 
 /** `/history`: a page of a room's messages or of a conversation. */
 function history(call: Call<"history">): void {
   const { hub, session, request } = call;
   const limit = Math.min(
-    request.limit ?? DEFAULT_HISTORY_PAGE,
+    request.limit ?? hub.limits.historyPage,
     MAX_HISTORY_PAGE,
   );
   if (request.with !== undefined) {

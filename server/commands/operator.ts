@@ -14,9 +14,6 @@ import { foldKey } from "../../wire/names.ts";
 import { describeBan, parseDuration, sanitizeText } from "../../protocol.ts";
 import { type Call, cleanReason } from "./call.ts";
 
-/** Longest topic or message of the day, in characters. */
-const MAX_TOPIC_LENGTH = 300;
-
 /** Who did it, for notices and logs. */
 function actor(call: Call): string {
   return call.session.nick ?? call.session.label;
@@ -46,7 +43,7 @@ function kick(call: Call<"kick">): void {
     return call.fail("no_such_nick", `Nobody is called ${request.nick}`);
   }
   const by = actor(call);
-  const reason = cleanReason(request.reason);
+  const reason = cleanReason(request.reason, hub.limits);
   hub.log("info", "kick", {
     by,
     nick: target.nick ?? undefined,
@@ -81,7 +78,7 @@ function ban(call: Call<"ban">): void {
     );
   }
   const by = actor(call);
-  const reason = cleanReason(request.reason);
+  const reason = cleanReason(request.reason, hub.limits);
   const entry = {
     address,
     by,
@@ -152,7 +149,7 @@ function topic(call: Call<"topic">): void {
   if (room === null) return call.fail("not_ready", "No room");
   if (request.text === undefined) return call.reply(topicEvent(room));
   const by = actor(call);
-  room.topic = sanitizeText(request.text).slice(0, MAX_TOPIC_LENGTH);
+  room.topic = sanitizeText(request.text).slice(0, hub.limits.maxTopicLength);
   room.topicBy = by;
   room.topicAt = hub.now();
   hub.history.queueTopic(
@@ -169,7 +166,7 @@ function motd(call: Call<"motd">): void {
   if (request.text === undefined) {
     return call.reply({ type: "motd", lines: hub.motd });
   }
-  hub.motd = [sanitizeText(request.text).slice(0, MAX_TOPIC_LENGTH)]
+  hub.motd = [sanitizeText(request.text).slice(0, hub.limits.maxTopicLength)]
     .filter((line) => line !== "");
   hub.log("info", "motd", { by: actor(call) });
   call.tell("Message of the day set");

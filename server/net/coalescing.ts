@@ -95,7 +95,10 @@ export interface CoalescingOptions {
   calm?: number;
 }
 
-/** Writes carrying fewer lines than this are worth coalescing. */
+/**
+ * Writes carrying fewer lines than this are worth coalescing. This and the
+ * constants below tune the controller; --write-coalesce is the one knob.
+ */
 const SPARSE_LINES_PER_WRITE = 2;
 
 /** Writes carrying more lines than this are full enough without a hold. */

@@ -44,7 +44,10 @@ export const REPLY_LOW_WATER_BYTES = 64 * 1024;
  */
 export const MAX_BATCH_BYTES = 64 * 1024;
 
-/** Once this many sent chunks sit at the front of the array, it is compacted. */
+/**
+ * Once this many sent chunks sit at the front of the array, it is compacted
+ * (bookkeeping, not a limit a user would change).
+ */
 const COMPACT_AFTER_CHUNKS = 1024;
 
 /** One piece of a reply, and what to do once the socket has taken it. */

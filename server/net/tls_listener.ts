@@ -42,7 +42,11 @@ export interface TlsListenerOptions {
   onHandshakeError?: (address: string, message: string) => void;
 }
 
-/** Received bytes held before the socket is paused (flow control). */
+/**
+ * Received bytes held before the socket is paused (flow control). A
+ * constant: the framer's --max-line bounds what a line may hold; this only
+ * sizes the read-ahead.
+ */
 const READ_HIGH_WATER = 64 * 1024;
 
 /** A secured socket as a {@linkcode ChatConnection}. */
