@@ -11,6 +11,7 @@
 
 import type { Hub } from "./hub.ts";
 import { memberPage } from "./member_pages.ts";
+import { historyPage } from "./reply_pages.ts";
 import { foldKey } from "../wire/names.ts";
 import { skeletonKey } from "./names/lookalikes.ts";
 import {
@@ -86,19 +87,27 @@ export function enterRoom(hub: Hub, session: Session, name: string): void {
   // A big room hears nothing: only the newcomer sees its own join.
   if (!big) hub.broadcast(room, join);
   const replay = hub.limits.historyLength;
+  // What the newcomer is sent is a reply: taken now, in order, and sent as
+  // it drains, whatever its size (Session.reply).
   hub.inOrder(() => {
-    if (big) session.send(join);
-    session.send({
-      type: "history",
-      room: room.name,
-      messages: replay === 0 ? [] : hub.history.roomMessages(room.name, replay),
-    });
-    if (room.topic !== "") session.send(topicEvent(room));
-    session.send(
+    const welcome: ServerEvent[] = big ? [join] : [];
+    welcome.push(
+      replay === 0
+        ? { type: "history", room: room.name, messages: [] }
+        : historyPage(
+          room.name,
+          hub.history.roomMessages(room.name, replay + 1),
+          replay,
+          session.codec,
+        ),
+    );
+    if (room.topic !== "") welcome.push(topicEvent(room));
+    welcome.push(
       big
         ? { type: "members", room: room.name, count: room.members.size }
         : whoEvent(room, undefined, MAX_WHO_PAGE),
     );
+    session.reply(welcome);
   });
 }
 

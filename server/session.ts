@@ -231,6 +231,7 @@ export class Session {
     dropQueued: boolean,
   ): Promise<void> {
     if (dropQueued) this.outbound.discardQueued();
+    else this.outbound.dropReplies();
     if (last !== null) {
       this.outbound.enqueue(new EncodedEvent(last).bytes(this.codec), true);
     }

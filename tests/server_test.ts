@@ -148,6 +148,11 @@ Deno.test("joining a room replays its recent history", async () => {
     await bob.expect(() => true),
     /^\[\d\d:\d\d:\d\d\] \* alice is done$/,
   );
+  // The replay holds fewer than the room has, so it says how to see more.
+  assert.equal(
+    await bob.expect(() => true),
+    "*** Older messages: /history #lobby before 3",
+  );
   assert.equal(await bob.expect(() => true), "*** #lobby (2): alice, bob");
   assert.ok(!bob.received.some((line) => line.includes("message 2")));
 });

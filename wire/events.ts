@@ -252,11 +252,24 @@ export type ServerEvent =
   }
   /** A big room's size, sent to a newcomer in place of its member list. */
   | { type: "members"; room: string; count: number }
-  | { type: "history"; room: string; messages: RoomMessage[]; ref?: string }
+  | {
+    type: "history";
+    room: string;
+    messages: RoomMessage[];
+    /**
+     * Present (true) when older messages exist than this page holds: ask
+     * again with `before` set to the first message's id. A page holds at
+     * most the count asked for and at most 64 KiB of messages.
+     */
+    more?: true;
+    ref?: string;
+  }
   | {
     type: "conversation";
     with: string;
     messages: PrivateMessage[];
+    /** As for `history`: older messages exist; page back with `before`. */
+    more?: true;
     ref?: string;
   }
   | { type: "help"; commands: CommandHelp[]; ref?: string }
@@ -272,7 +285,16 @@ export type ServerEvent =
     ts?: number;
     ref?: string;
   }
-  | { type: "motd"; lines: string[]; ref?: string }
+  | {
+    type: "motd";
+    lines: string[];
+    /**
+     * Present (true) when this event carries on the previous one: a long
+     * message of the day comes in several events of at most 64 KiB.
+     */
+    continued?: true;
+    ref?: string;
+  }
   | { type: "bans"; bans: BanSummary[]; ref?: string }
   | { type: "bye"; reason: string };
 

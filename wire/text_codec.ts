@@ -212,6 +212,18 @@ function roomLine(message: RoomMessage): string {
     : `* ${message.from} ${message.text}`;
 }
 
+/** The line that ends a history page with older messages: how to get them. */
+function olderPage(
+  where: string,
+  messages: ReadonlyArray<{ id: number }>,
+  more: true | undefined,
+): string {
+  const first = messages[0];
+  return more && first !== undefined
+    ? `*** Older messages: /history ${where} before ${first.id}\n`
+    : "";
+}
+
 /**
  * Renders an event as the lines a person on `nc` reads, newline-terminated.
  * A room message is exactly `<nick> text`; everything the server says itself
@@ -262,7 +274,8 @@ export function encodeTextEvent(event: ServerEvent): string {
       if (event.messages.length === 0) return "";
       return notice(`Recent messages in ${event.room}:`) +
         event.messages.map((m) => `[${clockTime(m.ts)}] ${roomLine(m)}\n`)
-          .join("");
+          .join("") +
+        olderPage(event.room, event.messages, event.more);
     case "help": {
       const width = Math.max(...event.commands.map((c) => c.usage.length));
       return notice("Commands:") +
@@ -286,7 +299,7 @@ export function encodeTextEvent(event: ServerEvent): string {
     case "motd":
       return event.lines.length === 0
         ? notice("There is no message of the day")
-        : notice("Message of the day:") +
+        : (event.continued ? "" : notice("Message of the day:")) +
           event.lines.map((line) => notice(`  ${line}`)).join("");
     case "conversation":
       if (event.messages.length === 0) {
@@ -295,7 +308,8 @@ export function encodeTextEvent(event: ServerEvent): string {
       return notice(`Private messages with ${event.with}:`) +
         event.messages.map((m) =>
           `[${clockTime(m.ts)}] *${m.from} -> ${m.to}* ${m.text}\n`
-        ).join("");
+        ).join("") +
+        olderPage(`@${event.with}`, event.messages, event.more);
     case "bans":
       return notice(
         `Bans (${event.bans.length})` + (event.bans.length === 0 ? "" : ": ") +

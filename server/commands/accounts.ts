@@ -16,7 +16,8 @@
 import { verifyPassword } from "../passwords.ts";
 import type { Hub } from "../hub.ts";
 import { foldKey } from "../../wire/names.ts";
-import type { ClientRequest } from "../../protocol.ts";
+import type { ClientRequest, PrivateMessage } from "../../protocol.ts";
+import { describeError } from "../log.ts";
 import type { Session } from "../session.ts";
 import type { Call } from "./call.ts";
 import { renameSession, takeOver } from "../nicknames.ts";
@@ -34,14 +35,36 @@ export function wholePassword(
     : `${request.nick} ${request.password}`;
 }
 
-/** Sends the private messages that waited for this account, oldest first. */
+/**
+ * Sends the private messages that waited for this account, oldest first, as
+ * the reader drains them (Session.reply); each is marked delivered only once
+ * the socket has taken it, so a connection lost midway keeps the rest
+ * waiting for the next login.
+ */
 export function deliverPending(hub: Hub, session: Session): void {
   const account = session.account;
   if (account === null) return;
   hub.inOrder(() => {
-    for (const message of hub.history.takePending(account)) {
-      session.send(message);
-    }
+    const waiting = hub.history.pendingFor(account);
+    if (waiting.length === 0) return;
+    let written: number[] = [];
+    const markWritten = () => {
+      const ids = written;
+      written = [];
+      try {
+        hub.history.markDelivered(ids);
+      } catch (error) {
+        hub.log("error", "mark_delivered_failed", {
+          session: session.id,
+          error: describeError(error),
+        });
+      }
+    };
+    session.reply(waiting, (event) => {
+      // Every message the socket took in this turn, in one transaction.
+      if (written.length === 0) queueMicrotask(markWritten);
+      written.push((event as PrivateMessage).id);
+    });
   });
 }
 

@@ -65,6 +65,29 @@ export class Call<K extends RequestType = RequestType> {
     );
   }
 
+  /**
+   * Sends a reply whose size depends on data (a history page, a member list,
+   * the message of the day) as the reader drains it (Session.reply), so it
+   * never counts as the reader's slowness. `build` runs when the reply's
+   * turn comes (after everything accepted before it, for rows whose replies
+   * go in order) and takes what the reply shows then; only the encoding
+   * waits for the reader. Every event of it carries the request's ref.
+   */
+  replyPaged(build: () => ServerEvent[]): void {
+    const ref = this.request.ref;
+    const session = this.session;
+    const send = () => {
+      const events = build();
+      session.reply(
+        ref === undefined
+          ? events
+          : events.map((event) => ({ ...event, ref }) as ServerEvent),
+      );
+    };
+    if (this.#ordered) this.hub.inOrder(send);
+    else send();
+  }
+
   /** A notice as the direct reply. */
   tell(text: string): void {
     this.reply({ type: "notice", text });

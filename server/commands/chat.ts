@@ -8,6 +8,7 @@
  */
 
 import { enterRoom, roomRefusal, whoEvent } from "../rooms.ts";
+import { conversationPage, historyPage } from "../reply_pages.ts";
 import { checkNick, checkRoom, foldKey } from "../../wire/names.ts";
 import {
   commandHelp,
@@ -187,7 +188,7 @@ function who(call: Call<"who">): void {
     return call.fail("room_invalid", `There is no room ${request.room}`);
   }
   // One page, whatever the room's size: a reply never grows with it.
-  call.reply(() => whoEvent(target, request.after, request.limit));
+  call.replyPaged(() => [whoEvent(target, request.after, request.limit)]);
 }
 
 /** `/away [REASON]`. */
@@ -256,11 +257,14 @@ function history(call: Call<"history">): void {
       );
     }
     const other = request.with;
-    return call.reply(() => ({
-      type: "conversation",
-      with: other,
-      messages: hub.history.conversation(account, other, limit, request.before),
-    }));
+    return call.replyPaged(() => [
+      conversationPage(
+        other,
+        hub.history.conversation(account, other, limit + 1, request.before),
+        limit,
+        session.codec,
+      ),
+    ]);
   }
   const named = request.room === undefined ? null : checkRoom(request.room);
   if (named !== null && !named.ok) {
@@ -268,11 +272,14 @@ function history(call: Call<"history">): void {
   }
   const room = named?.name ?? session.room?.name;
   if (room === undefined) return call.fail("not_ready", "No room");
-  call.reply(() => ({
-    type: "history",
-    room,
-    messages: hub.history.roomMessages(room, limit, request.before),
-  }));
+  call.replyPaged(() => [
+    historyPage(
+      room,
+      hub.history.roomMessages(room, limit + 1, request.before),
+      limit,
+      session.codec,
+    ),
+  ]);
 }
 
 /** The chat requests' handlers, by request type. */

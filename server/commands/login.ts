@@ -24,6 +24,7 @@ import type { Session } from "../session.ts";
 import { deliverPending, wholePassword } from "./accounts.ts";
 import type { Call } from "./call.ts";
 import { claimNick, takeOver } from "../nicknames.ts";
+import { motdPages } from "../reply_pages.ts";
 
 /** The first lines a connection gets: who is here, and what to send. */
 export function greet(hub: Hub, session: Session): void {
@@ -241,7 +242,7 @@ function completeLogin(call: Call, nick: string, room: string): void {
     version: PROTOCOL_VERSION,
     ...(call.request.ref === undefined ? {} : { ref: call.request.ref }),
   });
-  if (hub.motd.length > 0) session.send({ type: "motd", lines: hub.motd });
+  if (hub.motd.length > 0) session.reply(motdPages(hub.motd));
   enterRoom(hub, session, room);
   deliverPending(hub, session);
 }

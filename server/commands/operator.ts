@@ -13,6 +13,7 @@ import { isIpAddress, normalizeAddress } from "../ban_list.ts";
 import { foldKey } from "../../wire/names.ts";
 import { describeBan, parseDuration, sanitizeText } from "../../protocol.ts";
 import { type Call, cleanReason } from "./call.ts";
+import { motdPages } from "../reply_pages.ts";
 
 /** Who did it, for notices and logs. */
 function actor(call: Call): string {
@@ -164,7 +165,7 @@ function topic(call: Call<"topic">): void {
 function motd(call: Call<"motd">): void {
   const { hub, request } = call;
   if (request.text === undefined) {
-    return call.reply({ type: "motd", lines: hub.motd });
+    return call.replyPaged(() => motdPages(hub.motd));
   }
   hub.motd = [sanitizeText(request.text).slice(0, hub.limits.maxTopicLength)]
     .filter((line) => line !== "");

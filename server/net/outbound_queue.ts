@@ -248,6 +248,25 @@ export class OutboundQueue {
     if (this.#chunkBytes !== 0) this.#scheduleFlush();
   }
 
+  /**
+   * Drops the replies not yet pulled, keeping every byte queued, in order:
+   * for a connection that is closing, which has no use for the rest of a
+   * reply (waiting messages not sent stay waiting).
+   */
+  dropReplies(): void {
+    if (this.#later.length === 0) return;
+    const later = this.#later;
+    this.#later = [];
+    this.#laterBytes = 0;
+    for (const item of later) {
+      if (!(item instanceof Uint8Array)) continue;
+      this.#chunks.push(item);
+      this.#chunkBytes += item.length;
+      this.#readyTotal += item.length;
+    }
+    if (this.#chunkBytes !== 0) this.#scheduleFlush();
+  }
+
   /** Drops every queued byte and reply not yet handed to the socket. */
   discardQueued(): void {
     this.#chunks = [];

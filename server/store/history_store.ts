@@ -158,7 +158,7 @@ export class HistoryStore {
     insertAccount: StatementSync;
     deleteAccount: StatementSync;
     pending: StatementSync;
-    clearPending: StatementSync;
+    markDelivered: StatementSync;
     conversation: StatementSync;
   };
 
@@ -221,9 +221,8 @@ export class HistoryStore {
         `SELECT id, sender, recipient, text, ts FROM private_messages
          WHERE recipient_key = ? AND pending = 1 ORDER BY id`,
       ),
-      clearPending: prepare(
-        `UPDATE private_messages SET pending = 0
-         WHERE recipient_key = ? AND pending = 1 AND id <= ?`,
+      markDelivered: prepare(
+        `UPDATE private_messages SET pending = 0 WHERE id = ?`,
       ),
       conversation: prepare(
         `SELECT id, sender, recipient, text, ts FROM private_messages
@@ -405,16 +404,28 @@ export class HistoryStore {
   }
 
   /**
-   * Private messages waiting for `nick`, oldest first, marked delivered:
-   * the caller sends them now.
+   * Private messages waiting for `nick`, oldest first. They stay waiting
+   * until {@linkcode HistoryStore.markDelivered}: the caller marks each once
+   * its socket has taken it, so a connection lost midway loses none.
    */
-  takePending(nick: string): PrivateMessage[] {
-    const key = foldKey(nick);
-    const rows = this.#statements.pending.all(key) as unknown as PrivateRow[];
-    if (rows.length > 0) {
-      this.#statements.clearPending.run(key, rows.at(-1)!.id);
-    }
+  pendingFor(nick: string): PrivateMessage[] {
+    const rows = this.#statements.pending.all(
+      foldKey(nick),
+    ) as unknown as PrivateRow[];
     return rows.map(toPrivateMessage);
+  }
+
+  /** Marks waiting private messages delivered, in one transaction. */
+  markDelivered(ids: readonly number[]): void {
+    if (ids.length === 0) return;
+    this.#db.exec("BEGIN");
+    try {
+      for (const id of ids) this.#statements.markDelivered.run(id);
+      this.#db.exec("COMMIT");
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
   }
 
   /** Up to `limit` private messages between two people, oldest first. */
