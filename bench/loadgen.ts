@@ -94,6 +94,11 @@ export class BenchClient implements ScanSink {
   received = 0;
   /** Messages sent by this client (it never receives its own). */
   sentOwn = 0;
+  /**
+   * Lines received that were not benchmark messages: the login's, and every
+   * notice (joins, member lists) the server sent this client.
+   */
+  controlLines = 0;
   /** Set once the client has stopped. */
   end: ClientEnd | null = null;
   /** Local TCP port, to find this socket in /proc/net/tcp. */
@@ -268,6 +273,7 @@ export class BenchClient implements ScanSink {
 
   /** A line that is not a benchmark message (called by the scanner). */
   control(bytes: Uint8Array, start: number, end: number): void {
+    this.controlLines++;
     if (this.state === "login") {
       const next = this.#expect[0];
       if (next !== undefined && containsBytes(bytes, start, end, next)) {

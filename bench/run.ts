@@ -20,7 +20,9 @@ import {
   scenarioA,
   scenarioB,
   scenarioC,
+  scenarioC1,
   scenarioD,
+  scenarioE,
   type ScenarioOptions,
 } from "./scenarios.ts";
 import {
@@ -44,7 +46,7 @@ const BENCH_DIR = decodeURIComponent(new URL(".", import.meta.url).pathname);
 const REPO_DIR = decodeURIComponent(new URL("..", import.meta.url).pathname);
 
 /** Scenario ids in the order they run. */
-const SCENARIO_IDS = ["a", "b", "c", "d"] as const;
+const SCENARIO_IDS = ["a", "b", "c", "c1", "d", "e"] as const;
 type ScenarioId = typeof SCENARIO_IDS[number];
 
 /** One row of a results table: a metric's key and how it is labelled. */
@@ -107,10 +109,31 @@ const SCENARIOS: Record<ScenarioId, {
   },
   c: {
     title: (o) =>
-      `c. idle: ${o.c.clients} connections, each logged in ${
-        o.c.ownRoom ? "alone in its own room" : "to one shared room"
-      }`,
+      `c. one big room: ${o.c.clients} clients join #lobby, ` +
+      `${o.c.concurrency} connecting at a time, ` +
+      `${o.c.joinDeadlineMs / 1000} s allowed`,
     run: scenarioC,
+    rows: [
+      ["joined", "clients joined"],
+      ["failed", "clients not joined or dropped"],
+      ["resets", "connection resets"],
+      ["connectS", "join time, all (s)"],
+      ["connectsPerS", "joins/s"],
+      ["serverRssBeforeMiB", "server RSS empty (MiB)"],
+      ["serverRssAfterMiB", "server RSS after (MiB)"],
+      ["rssAboveEmptyMiB", "server RSS above empty (MiB)"],
+      ["serverRssPeakMiB", "server peak RSS (MiB)"],
+      ["serverCpuMsPerConn", "server CPU per join (ms)"],
+      ["noticeLinesPerClient", "notice lines per client, mean"],
+      ["noticeLinesMax", "notice lines per client, max"],
+      ["noticeLinesTotal", "notice lines, all clients"],
+      ["loadgenCpuPct", "load generator CPU (% of a core)"],
+    ],
+  },
+  c1: {
+    title: (o) =>
+      `c1. idle: ${o.c.clients} connections, each alone in its own room`,
+    run: scenarioC1,
     rows: [
       ["clients", "connections logged in"],
       ["failed", "connections failed"],
@@ -120,6 +143,7 @@ const SCENARIOS: Record<ScenarioId, {
       ["serverRssAfterMiB", "server RSS after (MiB)"],
       ["rssPerConnKiB", "server RSS per connection (KiB)"],
       ["serverCpuMsPerConn", "server CPU per login (ms)"],
+      ["noticeLinesPerClient", "notice lines per client, mean"],
       ["loadgenCpuPct", "load generator CPU (% of a core)"],
     ],
   },
@@ -149,6 +173,32 @@ const SCENARIOS: Record<ScenarioId, {
       ["serverCpuPctWith", "server CPU with (% of a core)"],
     ],
   },
+  e: {
+    title: (o) =>
+      `e. big lobby: ${o.e.clients} clients in one room, ${o.e.senders} ` +
+      `senders, ${o.e.rate} msgs/s in total, ${o.duration} s`,
+    run: scenarioE,
+    rows: [
+      ["clients", "clients joined"],
+      ["failed", "clients not joined"],
+      ["resets", "connection resets"],
+      ["connectS", "join time, all (s)"],
+      ["deliveriesPerS", "deliveries/s"],
+      ["deliveryRatio", "delivery ratio"],
+      ["minReaderRatio", "worst reader's ratio"],
+      ["p50Ms", "latency p50 (ms)"],
+      ["p90Ms", "latency p90 (ms)"],
+      ["p99Ms", "latency p99 (ms)"],
+      ["maxMs", "latency max (ms)"],
+      ["serverCpuPct", "server CPU (% of a core)"],
+      ["serverRssPeakMiB", "server peak RSS (MiB)"],
+      ["serverRssEndMiB", "server RSS at end (MiB)"],
+      ["noticeLinesPerClient", "notice lines per client, mean"],
+      ["loadgenCpuPct", "load generator CPU (% of a core)"],
+      ["loadgenLagMaxMs", "load generator event-loop lag max (ms)"],
+      ["disconnected", "readers disconnected"],
+    ],
+  },
 };
 
 const USAGE = `Usage: deno run -A bench/run.ts [options]
@@ -157,7 +207,7 @@ Benchmarks tern against ncat --chat and ngIRCd on 127.0.0.1 with one load
 generator. Prints a table per scenario and writes JSON.
 
   --targets LIST        tern,ncat,ngircd (default all three)
-  --scenarios LIST      a,b,c,d (default all)
+  --scenarios LIST      a,b,c,c1,d,e (default all)
   --runs N              runs per scenario and target; tables show medians (1)
   --duration S          seconds of load in a, b and d (10)
   --size BYTES          message payload size in a and b (64)
@@ -165,12 +215,17 @@ generator. Prints a table per scenario and writes JSON.
   --a-clients N         a: clients (100)        --a-senders N   (10)
   --b-clients N         b: clients (1000)       --b-senders N   (10)
   --b-rate N            b: messages per second, all senders (200)
-  --c-clients N         c: idle connections (10000)
-  --c-room own|shared   c: each client in its own room, or all in one (own)
+  --c-clients N         c, c1: idle connections (10000)
+  --c-concurrency N     c, c1, e: connections set up at once (256)
+  --join-deadline S     c, c1, e: time all clients get to join; those not in
+                        by then count as not joined (60)
   --d-clients N         d: clients, the stalled one included (50)
   --d-senders N         d: senders (5)
   --d-rate N            d: messages per second, all senders (2000)
   --d-size BYTES        d: message payload size (400)
+  --e-clients N         e: clients in the one room (10000)
+  --e-senders N         e: senders (10)
+  --e-rate N            e: messages per second, all senders (100)
   --d-duration S        d: seconds of load, each of its two runs (--duration);
                         the kernel buffers ~4 MiB for a client that does not
                         read, so at the default rate a server can cut it off
@@ -238,6 +293,11 @@ function parseOptions(args: string[]): RunOptions | "help" {
     "b-senders",
     "b-rate",
     "c-clients",
+    "c-concurrency",
+    "join-deadline",
+    "e-clients",
+    "e-senders",
+    "e-rate",
     "d-clients",
     "d-senders",
     "d-rate",
@@ -259,7 +319,6 @@ function parseOptions(args: string[]): RunOptions | "help" {
       options: {
         targets: { type: "string" },
         scenarios: { type: "string" },
-        "c-room": { type: "string" },
         "tern-server": { type: "string" },
         "tern-db": { type: "string" },
         "tern-profile": { type: "string" },
@@ -298,10 +357,6 @@ function parseOptions(args: string[]): RunOptions | "help" {
   };
   const seconds = (flag: typeof numeric[number], fallback: number) =>
     number(flag, fallback, { integer: false, min: 0 });
-  const room = String(values["c-room"] ?? "own");
-  if (room !== "own" && room !== "shared") {
-    throw new UsageError(`--c-room must be own or shared; got "${room}"`);
-  }
   const ternDb = String(values["tern-db"] ?? "file");
   if (ternDb !== "file" && ternDb !== "memory") {
     throw new UsageError(`--tern-db must be file or memory; got "${ternDb}"`);
@@ -329,7 +384,18 @@ function parseOptions(args: string[]): RunOptions | "help" {
       senders: number("b-senders", 10),
       rate: number("b-rate", 200, { integer: false, min: 0.1 }),
     },
-    c: { clients: number("c-clients", 10000), ownRoom: room === "own" },
+    c: {
+      clients: number("c-clients", 10000),
+      // As many connects in flight as the independent load generator that
+      // first showed the big-room problem used.
+      concurrency: number("c-concurrency", 256),
+      joinDeadlineMs: seconds("join-deadline", 60) * 1000,
+    },
+    e: {
+      clients: number("e-clients", 10000, { min: 2 }),
+      senders: number("e-senders", 10),
+      rate: number("e-rate", 100, { integer: false, min: 0.1 }),
+    },
     d: {
       clients: number("d-clients", 50, { min: 3 }),
       senders: number("d-senders", 5),
@@ -338,7 +404,7 @@ function parseOptions(args: string[]): RunOptions | "help" {
       duration: number("d-duration", duration, { integer: false, min: 0.1 }),
     },
   };
-  for (const id of ["a", "b"] as const) {
+  for (const id of ["a", "b", "e"] as const) {
     if (scenario[id].senders >= scenario[id].clients) {
       throw new UsageError(
         `--${id}-senders must be below --${id}-clients (one client observes)`,
@@ -548,7 +614,9 @@ async function main(args: string[]): Promise<number> {
     a: options.scenario.a.clients,
     b: options.scenario.b.clients,
     c: options.scenario.c.clients,
+    c1: options.scenario.c.clients,
     d: options.scenario.d.clients,
+    e: options.scenario.e.clients,
   };
   const needed = Math.max(...options.scenarios.map((id) => sizes[id])) + 256;
   const files = ensureOpenFiles(needed);
@@ -556,7 +624,7 @@ async function main(args: string[]): Promise<number> {
   if (!files.ok) {
     const fit = Math.max(1, files.soft - 256);
     const tooBig = options.scenarios.filter((id) =>
-      id !== "c" && sizes[id] > fit
+      id !== "c" && id !== "c1" && sizes[id] > fit
     );
     if (tooBig.length > 0) {
       console.error(
@@ -566,7 +634,7 @@ async function main(args: string[]): Promise<number> {
       );
       return 1;
     }
-    console.error(`bench: scenario c will use ${fit} connections instead`);
+    console.error(`bench: scenarios c, c1 will use ${fit} connections instead`);
     options.scenario.c.clients = fit;
   }
 

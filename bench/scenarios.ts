@@ -8,11 +8,18 @@
  *   designated observer client receives its message).
  * - b: latency under moderate load. Many clients, senders paced to a fixed
  *   total rate (open loop).
- * - c: idle connections: time to connect and log in all of them, and the
- *   server's resident memory per connection.
+ * - c: everyone in one room, the big public room: time to connect and join
+ *   all of them, how many made it, the server's memory, connection resets,
+ *   and the notice lines each client received (a server that announces
+ *   every join to every member sends O(n²) of them).
+ * - c1: idle connections each alone in a room of its own: connect time and
+ *   memory per connection with no fan-out at all (what c measured before it
+ *   became the one-room case, which hid the join notices' cost).
  * - d: a slow consumer. The paced load of b among fewer clients, once
  *   without and once with one client that logs in and never reads; the
  *   others' latency and the server's memory over time are compared.
+ * - e: the big lobby under load: 10,000 clients in one room, a few senders
+ *   paced to a total rate; latency, and the server's memory.
  *
  * @module
  */
@@ -42,7 +49,8 @@ export interface ScenarioOptions {
   sampleMs: number;
   a: { clients: number; senders: number; window: number };
   b: { clients: number; senders: number; rate: number };
-  c: { clients: number; ownRoom: boolean };
+  /** c and c1: idle clients, set up `concurrency` at a time by a deadline. */
+  c: { clients: number; concurrency: number; joinDeadlineMs: number };
   d: {
     clients: number;
     senders: number;
@@ -50,6 +58,8 @@ export interface ScenarioOptions {
     payloadBytes: number;
     duration: number;
   };
+  /** e: one big room under paced load; set up as c is. */
+  e: { clients: number; senders: number; rate: number };
 }
 
 /** One run's figures by name; null when not measurable for this target. */
@@ -79,6 +89,14 @@ function endReasons(clients: BenchClient[]): Record<string, number> {
   return reasons;
 }
 
+/** How a scenario sets up its clients, where not as the options say. */
+interface Setup {
+  /** Connections being set up at once. */
+  concurrency?: number;
+  /** Time for all of them; clients not logged in by then are not counted. */
+  deadlineMs?: number;
+}
+
 /** Connects `count` clients for `target`. */
 function connect(
   target: Target,
@@ -93,12 +111,13 @@ function connect(
   },
   readBufferBytes: number,
   payloadBytes: number,
+  setup: Setup = {},
 ): Promise<Connected> {
   return connectAll({
     count,
-    concurrency: options.concurrency,
+    concurrency: setup.concurrency ?? options.concurrency,
     loginTimeoutMs: options.loginTimeoutMs,
-    deadlineMs: options.setupTimeoutMs,
+    deadlineMs: setup.deadlineMs ?? options.setupTimeoutMs,
     client: (index) => {
       const how = client(index);
       return {
@@ -119,6 +138,33 @@ function failureDetails(connected: Connected): Record<string, number> {
   return Object.fromEntries(connected.failures);
 }
 
+/** Connections reset by the server, at login or later. */
+function resets(connected: Connected, clients: BenchClient[]): number {
+  let count = 0;
+  for (const [why, times] of connected.failures) {
+    if (/reset/i.test(why)) count += times;
+  }
+  for (const client of clients) {
+    if (client.end && /reset/i.test(client.end.reason)) count++;
+  }
+  return count;
+}
+
+/** Notice (non-message) lines per client: mean, max and total. */
+function noticeLines(clients: BenchClient[]): Metrics {
+  let total = 0;
+  let max = 0;
+  for (const client of clients) {
+    total += client.controlLines;
+    max = Math.max(max, client.controlLines);
+  }
+  return {
+    noticeLinesPerClient: clients.length === 0 ? null : total / clients.length,
+    noticeLinesMax: clients.length === 0 ? null : max,
+    noticeLinesTotal: total,
+  };
+}
+
 /** How a measured run loads the server. */
 type Load =
   | { kind: "window"; window: number }
@@ -135,6 +181,9 @@ interface MeasuredRun {
   /** Add one client that logs in and then never reads. */
   stalled: boolean;
   defaultSendQueue: boolean;
+  /** Bytes per client read (64 KiB unless given). */
+  readBufferBytes?: number;
+  setup?: Setup;
 }
 
 /**
@@ -167,8 +216,9 @@ async function measuredRun(
         privileged: index < run.senders,
         stall: index === stalledIndex,
       }),
-      64 * 1024,
+      run.readBufferBytes ?? 64 * 1024,
       run.payloadBytes,
+      run.setup,
     );
     clients = connected.clients;
     const stalled = clients.find((c) => c.nick === `c${stalledIndex}`) ?? null;
@@ -288,6 +338,9 @@ async function measuredRun(
       stalledCutS: stalled
         ? (stalledCutAt ?? (stalledState === "ESTABLISHED" ? null : seconds))
         : null,
+      failed: total - clients.length,
+      resets: resets(connected, clients),
+      ...noticeLines(active),
     };
     return {
       metrics,
@@ -388,10 +441,14 @@ export function scenarioB(
   });
 }
 
-/** Scenario c: connect time and memory per idle connection. */
-export async function scenarioC(
+/**
+ * Idle clients, all in one room (`ownRoom` false) or each in its own: join
+ * time, how many joined by the deadline, memory, resets and notice lines.
+ */
+async function idleRun(
   target: Target,
   options: ScenarioOptions,
+  ownRoom: boolean,
 ): Promise<RunResult> {
   const { count, note } = capped(target, options.c.clients);
   const server = await target.start({
@@ -412,18 +469,21 @@ export async function scenarioC(
       meter,
       options,
       count,
-      (index) => ({
-        room: options.c.ownRoom ? `#i${index}` : null,
-        privileged: false,
-      }),
+      (index) => ({ room: ownRoom ? `#i${index}` : null, privileged: false }),
       // Idle clients read little; 10,000 64 KiB buffers would be 640 MiB
       // of load generator for nothing.
       16 * 1024,
       options.payloadBytes,
+      {
+        concurrency: options.c.concurrency,
+        deadlineMs: options.c.joinDeadlineMs,
+      },
     );
     clients = connected.clients;
     const cpu1 = readCpu(pid);
     const self1 = readCpu("self");
+    // The server may still be sending join notices: wait until it is quiet,
+    // so the notices counted are all of them and the memory is at rest.
     await settle(pid, options.settleMs);
     const after = readMemory(pid);
     const alive = clients.filter((c) => c.live).length;
@@ -431,22 +491,28 @@ export async function scenarioC(
     const selfCpu = self0 && self1 ? self1.total - self0.total : null;
     const metrics: Metrics = {
       clients: alive,
+      joined: clients.length,
       connectS: connected.seconds,
-      connectsPerS: alive / connected.seconds,
+      connectsPerS: clients.length / connected.seconds,
       serverRssBeforeMiB: before ? before.rssKiB / MiB : null,
       serverRssAfterMiB: after ? after.rssKiB / MiB : null,
+      rssAboveEmptyMiB: before && after
+        ? (after.rssKiB - before.rssKiB) / MiB
+        : null,
       rssPerConnKiB: before && after && alive > 0
         ? (after.rssKiB - before.rssKiB) / alive
         : null,
       serverRssPeakMiB: after ? after.hwmKiB / MiB : null,
       serverCpuS: serverCpu,
-      serverCpuMsPerConn: serverCpu === null || alive === 0
+      serverCpuMsPerConn: serverCpu === null || clients.length === 0
         ? null
-        : (1000 * serverCpu) / alive,
+        : (1000 * serverCpu) / clients.length,
       loadgenCpuPct: selfCpu === null
         ? null
         : (100 * selfCpu) / connected.seconds,
       failed: count - alive,
+      resets: resets(connected, clients),
+      ...noticeLines(clients),
     };
     return {
       metrics,
@@ -463,6 +529,46 @@ export async function scenarioC(
     for (const client of clients) client.close();
     await server.stop();
   }
+}
+
+/** Scenario c: everyone joins one room, the big public room. */
+export function scenarioC(
+  target: Target,
+  options: ScenarioOptions,
+): Promise<RunResult> {
+  return idleRun(target, options, false);
+}
+
+/** Scenario c1: idle connections, each alone in a room of its own. */
+export function scenarioC1(
+  target: Target,
+  options: ScenarioOptions,
+): Promise<RunResult> {
+  return idleRun(target, options, true);
+}
+
+/** Scenario e: the big lobby, everyone in one room, under paced load. */
+export async function scenarioE(
+  target: Target,
+  options: ScenarioOptions,
+): Promise<RunResult> {
+  const { count, note } = capped(target, options.e.clients);
+  const result = await measuredRun(target, options, {
+    clients: count,
+    duration: options.duration,
+    senders: options.e.senders,
+    load: { kind: "paced", rate: options.e.rate },
+    payloadBytes: options.payloadBytes,
+    stalled: false,
+    defaultSendQueue: false,
+    readBufferBytes: 16 * 1024,
+    setup: {
+      concurrency: options.c.concurrency,
+      deadlineMs: options.c.joinDeadlineMs,
+    },
+  });
+  if (note) result.details.capped = note;
+  return result;
 }
 
 /** Scenario d: the same paced load without and with a client that never reads. */
