@@ -155,7 +155,7 @@ export class ChatServer {
    */
   constructor(options: ServerOptions = {}) {
     this.#options = options;
-    this.#hub = new Hub(options);
+    this.#hub = new Hub(options, this.#flushes);
     this.serverName = this.#hub.serverName;
     this.#log = options.logger ?? silentLogger;
   }
@@ -480,6 +480,7 @@ export class ChatServer {
     for (const wake of this.#wakeAcceptBackoff) wake();
     await Promise.all(this.#acceptLoops);
     hub.commitNow();
+    for (const room of hub.rooms.values()) room.batch?.close();
     for (const session of hub.sessions) {
       if (session.state === "closing") continue;
       session.state = "closing";

@@ -33,7 +33,9 @@ import {
   sanitizeText,
   type ServerEvent,
 } from "../protocol.ts";
-import { leaveRoom } from "./rooms.ts";
+import { isBig, leaveRoom } from "./rooms.ts";
+import { RoomBatch } from "./room_batch.ts";
+import { END_OF_TURN, type FlushScheduler } from "./net/coalescing.ts";
 import { slowDetail } from "./net/slowness.ts";
 import { releaseNick } from "./nicknames.ts";
 import type { Room, SendFailure, Session } from "./session.ts";
@@ -84,27 +86,60 @@ export interface RoomFeed {
   publish(room: Room, message: RoomMessage, sender: Session): void;
 }
 
+/**
+ * Spacing of a big room's flushes per member (room_batch.ts). A flush costs
+ * each member a write, about 5 µs of CPU all told on the benchmark machine
+ * (BENCHMARKS.md), so flushes this far apart keep one room's fan-out within
+ * one core however fast its messages come: 50 ms for 10,000 members (each
+ * write then carries about five messages at 100 a second), 0.5 ms for 100.
+ */
+const FLUSH_MS_PER_MEMBER = 0.005;
+
+/** Longest a big room's broadcasts are held, whatever its size. */
+const BIG_ROOM_MAX_HOLD_MS = 50;
+
 /** The feed of a single process: the members are all here. */
 export class LocalRoomFeed implements RoomFeed {
   readonly #history: HistoryStore;
   readonly #afterCommit: AfterCommit;
+  readonly #limits: Readonly<Limits>;
+  readonly #writes: FlushScheduler;
 
   /**
    * @param history where room messages are stored
    * @param afterCommit the order deliveries keep behind the history's commits
+   * @param limits which rooms are big
+   * @param writes the connections' write coalescing, which big rooms follow
    */
-  constructor(history: HistoryStore, afterCommit: AfterCommit) {
+  constructor(
+    history: HistoryStore,
+    afterCommit: AfterCommit,
+    limits: Readonly<Limits>,
+    writes: FlushScheduler,
+  ) {
     this.#history = history;
     this.#afterCommit = afterCommit;
+    this.#limits = limits;
+    this.#writes = writes;
   }
 
   /**
    * The one fan-out: encodes `event` at most once per codec and queues the
-   * bytes on every member. Never awaits a socket; a member too slow to keep
-   * up is cut off by its own queue, not waited for.
+   * bytes on every member (a big room's through its batch). Never awaits a
+   * socket; a member too slow to keep up is cut off by its own queue, not
+   * waited for.
    */
   broadcast(room: Room, event: ServerEvent, sender?: Session): void {
     const encoded = new EncodedEvent(event);
+    if (isBig(this.#limits, room)) {
+      // O(1) per message: the batch queues one joined chunk per member.
+      const batch = room.batch ??= this.#batchFor(room);
+      const seq = batch.accept();
+      const skip = sender ?? null;
+      if (!this.#afterCommit.busy) batch.add(encoded, seq, skip);
+      else this.#afterCommit.run(() => batch.add(encoded, seq, skip));
+      return;
+    }
     const deliver = (members: Iterable<Session>) => {
       for (const member of members) {
         if (member === sender && member.codec === "text") continue;
@@ -118,6 +153,28 @@ export class LocalRoomFeed implements RoomFeed {
       const members = [...room.members];
       this.#afterCommit.run(() => deliver(members));
     }
+  }
+
+  /**
+   * A big room's batch. Its flushes are spaced at least
+   * {@linkcode FLUSH_MS_PER_MEMBER} per member apart (a quiet room's first
+   * message goes at once), and a busy server holds it at least as long as
+   * it holds any connection's output.
+   */
+  #batchFor(room: Room): RoomBatch<Session> {
+    const writes = this.#writes;
+    return new RoomBatch<Session>({
+      members: () => room.members,
+      holdMs: (sinceLastFlushMs) =>
+        Math.min(
+          BIG_ROOM_MAX_HOLD_MS,
+          Math.max(
+            writes.delayMs,
+            room.members.size * FLUSH_MS_PER_MEMBER - sinceLastFlushMs,
+          ),
+        ),
+      countExtraLines: (lines) => writes.countExtraLines(lines),
+    });
   }
 
   /** Stores a room message, then delivers it in order. */
@@ -160,9 +217,11 @@ export class Hub {
 
   /**
    * @param options name, limits, secrets, logging, database
+   * @param writes the connections' write coalescing (never holds unless
+   *   given)
    * @throws if the history database cannot be opened
    */
-  constructor(options: HubOptions = {}) {
+  constructor(options: HubOptions = {}, writes: FlushScheduler = END_OF_TURN) {
     this.#options = options;
     this.serverName = options.name ?? "tern";
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
@@ -172,7 +231,12 @@ export class Hub {
       this.history,
       (event, error) => this.#log.error(event, { error: describeError(error) }),
     );
-    this.feed = new LocalRoomFeed(this.history, this.#afterCommit);
+    this.feed = new LocalRoomFeed(
+      this.history,
+      this.#afterCommit,
+      this.limits,
+      writes,
+    );
     this.#lastMessageId = this.history.lastMessageId();
     this.motd = (options.motd ?? []).map(sanitizeText);
     while (this.motd.at(-1) === "") this.motd.pop();

@@ -10,6 +10,7 @@
  */
 
 import type { Hub } from "./hub.ts";
+import type { Limits } from "./limits.ts";
 import { memberPage } from "./member_pages.ts";
 import { historyPage } from "./reply_pages.ts";
 import { foldKey } from "../wire/names.ts";
@@ -75,6 +76,7 @@ export function enterRoom(hub: Hub, session: Session, name: string): void {
   if (existing !== undefined && existing === session.room) return;
   leaveRoom(hub, session, "part");
   const room = openRoom(hub, name);
+  room.batch?.joining(session);
   room.members.add(session);
   session.room = room;
   const join: ServerEvent = {
@@ -83,7 +85,7 @@ export function enterRoom(hub: Hub, session: Session, name: string): void {
     room: room.name,
     nick: session.nick,
   };
-  const big = isBig(hub, room);
+  const big = isBig(hub.limits, room);
   // A big room hears nothing: only the newcomer sees its own join.
   if (!big) hub.broadcast(room, join);
   const replay = hub.limits.historyLength;
@@ -116,8 +118,11 @@ export function enterRoom(hub: Hub, session: Session, name: string): void {
  * unannounced (a notice to every member for every arrival is O(n²) as a
  * room fills), and a newcomer gets its size rather than its member list.
  */
-function isBig(hub: Hub, room: Room): boolean {
-  const limit = hub.limits.bigRoomMembers;
+export function isBig(
+  limits: Pick<Limits, "bigRoomMembers">,
+  room: Room,
+): boolean {
+  const limit = limits.bigRoomMembers;
   return limit > 0 && room.members.size >= limit;
 }
 
@@ -139,8 +144,10 @@ export function leaveRoom(
     ...(detail ? { message: detail } : {}),
   };
   // A big room is told only of moderation; the rest go unannounced.
-  const announced = !isBig(hub, room) || reason === "kicked" ||
+  const announced = !isBig(hub.limits, room) || reason === "kicked" ||
     reason === "banned";
+  // What the room held back was sent while the leaver was there.
+  room.batch?.flush();
   // The leaver sees its own part (it is still connected); after a quit or
   // a lost connection only the others are told.
   if (reason !== "part") room.members.delete(session);
@@ -152,6 +159,7 @@ export function leaveRoom(
   room.members.delete(session);
   session.room = null;
   if (room.members.size === 0 && foldKey(room.name) !== foldKey(LOBBY)) {
+    room.batch?.close();
     hub.rooms.delete(foldKey(room.name));
     hub.roomsByLooks.delete(skeletonKey(room.name));
   }

@@ -8,6 +8,7 @@
 import type { FlushScheduler } from "./net/coalescing.ts";
 import { RecentEvents, TokenBucket } from "./flood.ts";
 import type { Limits } from "./limits.ts";
+import type { RoomBatch } from "./room_batch.ts";
 import { OutboundQueue } from "./net/outbound_queue.ts";
 import {
   type Codec,
@@ -28,6 +29,8 @@ export interface Room {
   topic: string;
   topicBy?: string;
   topicAt?: number;
+  /** A big room's held broadcasts (room_batch.ts); made when first needed. */
+  batch?: RoomBatch<Session>;
 }
 
 /** Why sending to a peer failed: its queue overflowed, or a write failed. */
@@ -161,11 +164,21 @@ export class Session {
    */
   sendEncoded(encoded: EncodedEvent): void {
     if (this.state === "closing") return;
-    const bytes = encoded.bytes(this.codec);
-    if (bytes.length === 0) return;
+    this.#roomFirst();
+    this.sendBytes(encoded.bytes(this.codec));
+  }
+
+  /** Queues bytes already encoded for this session's codec. */
+  sendBytes(bytes: Uint8Array): void {
+    if (this.state === "closing" || bytes.length === 0) return;
     if (!this.outbound.enqueue(bytes)) {
       this.#onSendFailure(this, "slow");
     }
+  }
+
+  /** A big room's held broadcasts were sent first: they go first. */
+  #roomFirst(): void {
+    if (this.room?.batch?.pending) this.room.batch.flush();
   }
 
   /**
@@ -185,6 +198,7 @@ export class Session {
     written?: (event: ServerEvent) => void,
   ): void {
     if (this.state === "closing") return;
+    this.#roomFirst();
     const iterator = events[Symbol.iterator]();
     this.outbound.enqueueReply({
       next: () => {

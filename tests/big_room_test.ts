@@ -203,3 +203,31 @@ Deno.test("a 10,000-member room (members seated in-process, requesters on real s
   await text.linesUntilPong();
   assert.ok(!json.ended && !text.ended);
 });
+
+Deno.test("a big room's messages arrive complete and in order, no echo to a text sender", async () => {
+  await using chat = await startServer({ bigRoomMembers: 2 });
+  await using alice = await LineClient.text(chat.port, "alice");
+  await using bob = await LineClient.connect(chat.port);
+  await bob.sendJson({ type: "hello", nick: "bob" });
+  await bob.expectEvent("members");
+  await using carol = await textLogin(chat.port, "carol");
+  await carol.expect(/^\*\*\* #lobby has 3 members/);
+  await alice.sendBytes(new TextEncoder().encode("one\ntwo\nthree\n"));
+  await bob.sendJson({ type: "message", text: "four" });
+  // The pong comes after everything the room was sent before the ping.
+  const carolSaw = await carol.linesUntilPong();
+  const bobSaw = await bob.linesUntilPong(true);
+  const texts = (lines: string[]) =>
+    lines.filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line) as ServerEvent)
+      .flatMap((e) => e.type === "message" ? [e.text] : []);
+  assert.deepEqual(texts(bobSaw), ["one", "two", "three", "four"]);
+  assert.deepEqual(carolSaw.filter((line) => line.startsWith("<")), [
+    "<alice> one",
+    "<alice> two",
+    "<alice> three",
+    "<bob> four",
+  ]);
+  const aliceSaw = await alice.linesUntilPong();
+  assert.deepEqual(aliceSaw, ["<bob> four"]);
+});

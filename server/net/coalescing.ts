@@ -50,6 +50,15 @@ export class FlushScheduler {
   }
 
   /**
+   * Counts lines that writes carried inside one chunk (a big room's joined
+   * batch, room_feed.ts), which {@linkcode FlushScheduler.countWrite} sees
+   * as one line.
+   */
+  countExtraLines(lines: number): void {
+    this.#lines += lines;
+  }
+
+  /**
    * Lines per write since the last call, and resets the count; null when
    * nothing was written.
    */
