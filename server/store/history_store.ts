@@ -111,6 +111,12 @@ interface PrivateRow {
  */
 const ROWS_PER_INSERT = 32;
 
+/**
+ * Recent-history pages kept between writes (one per room joined lately); a
+ * constant because it only bounds a cache: past it the cache starts over.
+ */
+const RECENT_PAGES_KEPT = 1000;
+
 /** A write waiting for the next flush. */
 type QueuedWrite =
   | { kind: "room"; message: RoomMessage }
@@ -144,6 +150,8 @@ export class HistoryStore {
   readonly path: string;
   #db: DatabaseSync;
   #queue: QueuedWrite[] = [];
+  /** The last recent page read per room and size, until the next write. */
+  #recent = new Map<string, RoomMessage[]>();
   /** Multi-row INSERTs of room messages, by row count, prepared on first use. */
   #insertRows = new Map<number, StatementSync>();
   #statements: {
@@ -274,6 +282,7 @@ export class HistoryStore {
    */
   commit(): void {
     if (this.#queue.length === 0) return;
+    this.#recent.clear();
     const writes = this.#queue;
     this.#queue = [];
     const { insertMessage, insertPrivate } = this.#statements;
@@ -347,15 +356,28 @@ export class HistoryStore {
    * those before message `beforeId` when paging back.
    */
   roomMessages(room: string, limit: number, beforeId?: number): RoomMessage[] {
-    const rows =
-      (beforeId === undefined
-        ? this.#statements.recent.all(foldKey(room), limit)
-        : this.#statements.before.all(
-          foldKey(room),
-          beforeId,
-          limit,
-        )) as unknown as MessageRow[];
-    return rows.reverse().map(toRoomMessage);
+    if (beforeId !== undefined) {
+      const rows = this.#statements.before.all(
+        foldKey(room),
+        beforeId,
+        limit,
+      ) as unknown as MessageRow[];
+      return rows.reverse().map(toRoomMessage);
+    }
+    // Every join asks for the same recent page: a room of 10,000 filling up
+    // asks 10,000 times between two messages. Kept until the next write.
+    const key = `${limit} ${foldKey(room)}`;
+    let recent = this.#recent.get(key);
+    if (recent === undefined) {
+      const rows = this.#statements.recent.all(
+        foldKey(room),
+        limit,
+      ) as unknown as MessageRow[];
+      recent = rows.reverse().map(toRoomMessage);
+      if (this.#recent.size >= RECENT_PAGES_KEPT) this.#recent.clear();
+      this.#recent.set(key, recent);
+    }
+    return recent.slice();
   }
 
   /** The last topic set in a room, if any. */
@@ -459,6 +481,7 @@ export class HistoryStore {
     limits: Pick<Limits, "historyMaxAgeMs" | "historyMaxPerRoom">,
   ): number {
     const { historyMaxAgeMs: maxAgeMs, historyMaxPerRoom: maxPerRoom } = limits;
+    this.#recent.clear();
     let removed = 0;
     if (maxAgeMs > 0) {
       // Ids grow with time: everything before the first message young
