@@ -21,33 +21,92 @@ export interface Ban {
   by: string;
 }
 
-const IPV4 = /^(?:\d{1,3}\.){3}\d{1,3}$/;
-const IPV6 = /^[0-9a-f:]+(?:%\w+)?$/i;
+/** Dotted IPv4 with each part 0-255 and no leading zero (`010` is octal to some). */
+const IPV4 =
+  /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/** Something an operator meant as an address: nicknames hold no dot or colon. */
+const ADDRESS_LIKE = /[.:]/;
+
+/** The characters an IPv6 address may hold (before the URL parser's check). */
+const IPV6_CHARACTERS = /^[0-9a-f:.]+$/i;
 
 /**
- * An IP address in one canonical form: IPv4 clients of a dual-stack listener
- * appear as `::ffff:1.2.3.4`, and are the same client as `1.2.3.4`.
+ * An IP address in its one canonical form, or undefined if `text` is not
+ * exactly an IP address: IPv4 in plain dotted form; IPv6 compressed and
+ * lower-cased as the URL standard writes it; an IPv4 client of a dual-stack
+ * listener (`::ffff:1.2.3.4`) as its IPv4 address. Strict, so a typo such as
+ * `127.0.0.02` is refused rather than stored as a ban that matches nobody.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseIpAddress } from "./ban_list.ts";
+ * assert.equal(parseIpAddress("::FFFF:10.0.0.1"), "10.0.0.1");
+ * assert.equal(parseIpAddress("2001:db8:0:0::1"), "2001:db8::1");
+ * assert.equal(parseIpAddress("127.0.0.02"), undefined);
+ * ```
  */
-export function normalizeAddress(address: string): string {
-  const lower = address.toLowerCase();
-  return lower.startsWith("::ffff:") && IPV4.test(lower.slice(7))
-    ? lower.slice(7)
-    : lower;
+export function parseIpAddress(text: string): string | undefined {
+  if (IPV4.test(text)) return text;
+  if (!text.includes(":") || !IPV6_CHARACTERS.test(text)) return undefined;
+  const lower = text.toLowerCase();
+  if (lower.startsWith("::ffff:") && IPV4.test(lower.slice(7))) {
+    return lower.slice(7);
+  }
+  let host: string;
+  try {
+    host = new URL(`http://[${text}]/`).hostname;
+  } catch {
+    return undefined;
+  }
+  const canonical = host.slice(1, -1);
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);
+  if (mapped === null) return canonical;
+  const high = parseInt(mapped[1]!, 16);
+  const low = parseInt(mapped[2]!, 16);
+  return [high >> 8, high & 255, low >> 8, low & 255].join(".");
 }
 
-/** Whether `text` is written as an IP address rather than a nickname. */
+/**
+ * A connection's address in canonical form (see
+ * {@linkcode parseIpAddress}); anything unparsable is kept lower-cased.
+ */
+export function normalizeAddress(address: string): string {
+  return parseIpAddress(address) ?? address.toLowerCase();
+}
+
+/**
+ * Whether an operator wrote `text` as an address rather than a nickname
+ * (nicknames have neither dots nor colons); {@linkcode parseIpAddress} then
+ * says whether it is a valid one.
+ */
 export function isIpAddress(text: string): boolean {
-  return IPV4.test(text) || (text.includes(":") && IPV6.test(text));
+  return ADDRESS_LIKE.test(text);
+}
+
+/** Whether `ms` since the epoch is a time a `Date` can hold. */
+function isRepresentableTime(ms: number): boolean {
+  return Number.isFinite(new Date(ms).getTime());
 }
 
 /** The ban list. */
 export class BanList {
   #bans = new Map<string, Ban>();
 
-  /** Adds or replaces the ban on `ban.address`. */
-  add(ban: Ban): void {
-    const address = normalizeAddress(ban.address);
+  /**
+   * Adds or replaces the ban on `ban.address`; refuses (returning false,
+   * changing nothing) an address that does not parse or an end that is not
+   * a representable time, so no later read of the list can fail on it.
+   */
+  add(ban: Ban): boolean {
+    const address = parseIpAddress(ban.address);
+    if (address === undefined) return false;
+    if (ban.until !== undefined && !isRepresentableTime(ban.until)) {
+      return false;
+    }
     this.#bans.set(address, { ...ban, address });
+    return true;
   }
 
   /** The ban in force on `address` at `now`, if any. */

@@ -12,7 +12,7 @@
  */
 
 import { hashPassword, type PasswordHash, secretsEqual } from "./passwords.ts";
-import { HistoryStore } from "./store/history_store.ts";
+import { HistoryStore, type PrivateParties } from "./store/history_store.ts";
 import { AfterCommit } from "./store/after_commit.ts";
 import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
 import {
@@ -39,6 +39,12 @@ import { END_OF_TURN, type FlushScheduler } from "./net/coalescing.ts";
 import { slowDetail } from "./net/slowness.ts";
 import { releaseNick } from "./nicknames.ts";
 import type { Room, SendFailure, Session } from "./session.ts";
+
+/**
+ * Message ids are reserved in the database this many at a time: one small
+ * write per thousand messages, and a restart skips at most that many ids.
+ */
+const MESSAGE_ID_BLOCK = 1000;
 
 /**
  * A write pending this long means the peer has stopped reading, so a
@@ -214,6 +220,8 @@ export class Hub {
   readonly #log: Logger;
   readonly #afterCommit: AfterCommit;
   #lastMessageId: number;
+  /** Ids up to this are recorded as possibly handed out (see nextMessageId). */
+  #reservedMessageId: number;
 
   /**
    * @param options name, limits, secrets, logging, database
@@ -238,6 +246,7 @@ export class Hub {
       writes,
     );
     this.#lastMessageId = this.history.lastMessageId();
+    this.#reservedMessageId = this.#lastMessageId;
     this.motd = (options.motd ?? []).map(sanitizeText);
     while (this.motd.at(-1) === "") this.motd.pop();
   }
@@ -249,7 +258,20 @@ export class Hub {
 
   /** A fresh message id. */
   nextMessageId(): number {
-    return ++this.#lastMessageId;
+    const id = ++this.#lastMessageId;
+    if (id > this.#reservedMessageId) {
+      // Recorded before the block is used, so ids never repeat after a
+      // restart even when the newest messages were pruned or never stored.
+      this.#reservedMessageId = id + MESSAGE_ID_BLOCK - 1;
+      try {
+        this.history.reserveMessageIds(this.#reservedMessageId);
+      } catch (error) {
+        this.#log.error("message_id_reserve_failed", {
+          error: describeError(error),
+        });
+      }
+    }
+    return id;
   }
 
   /** Server time in milliseconds since the epoch. */
@@ -301,16 +323,17 @@ export class Hub {
 
   /**
    * Delivers a private message to its sender and, if connected, its target;
-   * stores it first unless `store` is "no" (it is stored only for registered
-   * accounts), marked pending when the target gets it on identifying.
+   * stores it first with the accounts it belongs to unless `store` is "no"
+   * (it is stored only when an account is a party), marked pending when the
+   * target's account gets it on identifying.
    */
   sendPrivate(
     message: PrivateMessage,
     sender: Session,
     target: Session | null,
-    store: "no" | "delivered" | "pending",
+    store: "no" | PrivateParties,
   ): void {
-    if (store !== "no") this.history.queuePrivate(message, store === "pending");
+    if (store !== "no") this.history.queuePrivate(message, store);
     const encoded = new EncodedEvent(message);
     this.inOrder(() => {
       target?.sendEncoded(encoded);

@@ -77,6 +77,32 @@ export interface Limits {
   maxReasonLength: number;
   /** Messages in a `/history` page when the request names no count. */
   historyPage: number;
+  /** Connections one address may open at once before the rate applies. */
+  connectBurst: number;
+  /** New connections per second one address may keep opening; 0: off. */
+  connectRate: number;
+  /** Failed logins per account or address before delays start. */
+  loginFailures: number;
+  /** The first delay after those; each further failure doubles it. */
+  loginDelayMs: number;
+  /** The longest delay between failed logins. */
+  loginDelayMaxMs: number;
+  /** Password checks waiting for the hasher before new ones are refused. */
+  hashQueue: number;
+  /** Nicknames one address may register per hour. */
+  maxRegistrations: number;
+  /** Messages waiting in one offline account's inbox. */
+  maxInboxMessages: number;
+  /** Messages from one address waiting for offline recipients. */
+  maxWaitingPerAddress: number;
+  /** Age past which a waiting message is no longer delivered. */
+  offlineExpiryMs: number;
+  /** Nickname changes per minute per connection. */
+  maxNickChanges: number;
+  /** Room joins and parts per minute per connection. */
+  maxJoins: number;
+  /** Longest ban an operator may set. */
+  maxBanMs: number;
 }
 
 /** How a limit's flag value is written on the command line. */
@@ -354,6 +380,119 @@ export const LIMIT_SPECS: readonly LimitSpec[] = [
     allowZero: false,
     description:
       "messages in a /history page when the request names no count (at most 200)",
+  },
+  {
+    key: "connectBurst",
+    flag: "connect-burst",
+    unit: "count",
+    default: 20,
+    allowZero: false,
+    description:
+      "connections one IP address may open in a burst before --connect-rate applies",
+  },
+  {
+    key: "connectRate",
+    flag: "connect-rate",
+    unit: "per-second",
+    default: 0.5,
+    allowZero: true,
+    description:
+      "new connections per second one IP address may keep opening; loopback is exempt (0 turns it off)",
+  },
+  {
+    key: "loginFailures",
+    flag: "login-failures",
+    unit: "count",
+    default: 5,
+    allowZero: false,
+    description:
+      "wrong account, server or operator passwords per account or IP address before each further try must wait",
+  },
+  {
+    key: "loginDelayMs",
+    flag: "login-delay",
+    unit: "seconds",
+    default: 2,
+    allowZero: false,
+    description:
+      "the wait after --login-failures wrong passwords; it doubles with each further one",
+  },
+  {
+    key: "loginDelayMaxMs",
+    flag: "login-delay-max",
+    unit: "seconds",
+    default: 600,
+    allowZero: false,
+    description: "the longest wait between wrong passwords",
+  },
+  {
+    key: "hashQueue",
+    flag: "hash-queue",
+    unit: "count",
+    default: 16,
+    allowZero: false,
+    description:
+      "password checks waiting for the hasher (one runs at a time); past it a login is told to retry",
+  },
+  {
+    key: "maxRegistrations",
+    flag: "max-registrations",
+    unit: "count",
+    default: 3,
+    allowZero: false,
+    description: "nicknames one IP address may register per hour",
+  },
+  {
+    key: "maxInboxMessages",
+    flag: "max-inbox",
+    unit: "count",
+    default: 100,
+    allowZero: false,
+    description:
+      "messages waiting for one offline account; past it senders are told the inbox is full",
+  },
+  {
+    key: "maxWaitingPerAddress",
+    flag: "max-waiting-per-address",
+    unit: "count",
+    default: 200,
+    allowZero: false,
+    description:
+      "messages from one IP address waiting for offline recipients at once",
+  },
+  {
+    key: "offlineExpiryMs",
+    flag: "offline-days",
+    unit: "days",
+    default: 30,
+    allowZero: false,
+    description:
+      "days a message waits for an offline account before it expires",
+  },
+  {
+    key: "maxNickChanges",
+    flag: "max-nick-changes",
+    unit: "count",
+    default: 3,
+    allowZero: false,
+    description: "nickname changes per minute per connection",
+  },
+  {
+    key: "maxJoins",
+    flag: "max-joins",
+    unit: "count",
+    default: 5,
+    allowZero: false,
+    description: "room joins and parts per minute per connection",
+  },
+  {
+    key: "maxBanMs",
+    flag: "max-ban-days",
+    unit: "days",
+    default: 365,
+    allowZero: false,
+    description:
+      "longest ban an operator may set (a ban without a duration is permanent)",
   },
 ];
 

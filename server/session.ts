@@ -17,6 +17,14 @@ import {
   type ServerEvent,
 } from "../protocol.ts";
 
+/** An account a session has identified to. */
+export interface SessionAccount {
+  /** The account's id, never reused. */
+  id: number;
+  /** Its nickname as registered. */
+  nick: string;
+}
+
 /** Where a session is in its life. */
 export type SessionState = "login" | "active" | "closing";
 
@@ -99,8 +107,11 @@ export class Session {
   isOp = false;
   /** Whether an operator has silenced this session. */
   muted = false;
-  /** The registered nickname this session has proved is its own, if any. */
-  account: string | null = null;
+  /**
+   * The account this session has proved is its own, if any: its id (what
+   * private history and waiting messages belong to) and registered nickname.
+   */
+  account: SessionAccount | null = null;
   /** A registered nickname chosen at the text prompt, awaiting /identify. */
   pendingLogin: { nick: string; room?: string } | null = null;
   /** When the peer last sent a line; silence is measured from here. */
@@ -110,6 +121,10 @@ export class Session {
   pingSentAt = 0;
   /** Flood control: null when turned off. */
   readonly flood: TokenBucket | null = null;
+  /** Nickname changes allowed from now: `--max-nick-changes` a minute. */
+  nickChanges: TokenBucket | null = null;
+  /** Joins and parts allowed from now: `--max-joins` a minute. */
+  roomChanges: TokenBucket | null = null;
   /** Lines refused for flooding lately; too many disconnect. */
   readonly floodRefusals: RecentEvents | null = null;
   #socket: SessionSocket;

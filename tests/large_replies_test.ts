@@ -227,7 +227,8 @@ Deno.test("waiting messages the socket never took stay waiting for the next logi
     });
   }
   await sender.linesUntilPong(true);
-  assert.equal(chat.server.hub.history.pendingFor("owner").length, 60);
+  const owner = chat.server.hub.history.findAccount("owner")!.id;
+  assert.equal(chat.server.hub.history.pendingFor(owner).length, 60);
   // A peer whose kernel takes 10,000 bytes and then nothing more.
   let taken = 0;
   const written = Promise.withResolvers<void>();
@@ -250,7 +251,7 @@ Deno.test("waiting messages the socket never took stay waiting for the next logi
   stuck.codec = "json";
   stuck.state = "active";
   stuck.nick = "owner";
-  stuck.account = "owner";
+  stuck.account = { id: owner, nick: "owner" };
   deliverPending(hub, stuck);
   await written.promise;
   // One turn of the event loop: the queue's callbacks for that write, and
@@ -258,5 +259,5 @@ Deno.test("waiting messages the socket never took stay waiting for the next logi
   await new Promise((resolve) => setTimeout(resolve, 0));
   stuck.closeSocket();
   // Three of about 3,050 bytes each were written whole; the rest wait.
-  assert.equal(chat.server.hub.history.pendingFor("owner").length, 57);
+  assert.equal(chat.server.hub.history.pendingFor(owner).length, 57);
 });

@@ -64,3 +64,112 @@ Deno.test("a nickname of one letter and a pile of combining marks is refused", a
   await eve.send("zoe\u0301");
   await eve.expect("*** zoé joined #lobby");
 });
+
+/** A server with an operator logged in, and a text client `bob`. */
+async function withOperator(
+  limits: Parameters<typeof startServer>[0] = {},
+) {
+  // Listening on :: lets clients arrive from two addresses: 127.0.0.1 (as
+  // ::ffff:127.0.0.1) and ::1, so one can ban the other.
+  const chat = await startServer(limits, {
+    operatorPassword: "op-pw",
+    hostname: "::",
+  });
+  const op = await LineClient.text(chat.port, "op");
+  await op.send("/oper op-pw");
+  await op.expect("*** You are now an operator");
+  return { chat, op };
+}
+
+Deno.test("a mute covers away reasons, renames and quit reasons", async () => {
+  const { chat, op } = await withOperator();
+  await using _chat = chat;
+  await using _op = op;
+  const bob = await LineClient.text(chat.port, "bob");
+  await op.send("/mute bob");
+  await bob.expect("*** You have been muted by op");
+  await bob.send("/away buy cheap pills at spam.example");
+  await bob.expect(/You are muted: you are away, but your reason is not shown/);
+  await op.expect("*** bob is away");
+  await bob.send("/nick buy-pills-here");
+  await bob.expect("*** Error: You are muted: you cannot change nickname");
+  await op.send("/who");
+  const who = await op.expect(/^\*\*\* #lobby \(\d+\):/);
+  assert.doesNotMatch(who, /spam|pills/);
+  await bob.send("/quit visit spam.example now");
+  await op.expect("*** bob left #lobby (quit)");
+  const seen = await op.linesUntilPong();
+  assert.ok(
+    !seen.some((line) => /spam|pills/.test(line)),
+    seen.join("\n"),
+  );
+  await bob.closed();
+});
+
+Deno.test("nickname changes are limited to a few a minute", async () => {
+  await using chat = await startServer({ maxNickChanges: 3 });
+  await using alice = await LineClient.text(chat.port, "alice");
+  await using bob = await LineClient.text(chat.port, "bob");
+  for (let i = 1; i <= 3; i++) {
+    await bob.send(`/nick bob${"_".repeat(i)}`);
+    await alice.expect(/is now known as bob_*$/);
+  }
+  await bob.send("/nick robert");
+  await bob.expect(
+    "*** Error: Too many nickname changes: at most 3 a minute; wait a little",
+  );
+  const seen = await alice.linesUntilPong();
+  assert.ok(!seen.some((line) => line.includes("robert")), seen.join("\n"));
+});
+
+Deno.test("join and part churn is limited", async () => {
+  await using chat = await startServer({ maxJoins: 4 });
+  await using alice = await LineClient.text(chat.port, "alice");
+  await using bob = await LineClient.text(chat.port, "bob");
+  for (let i = 0; i < 2; i++) {
+    await bob.send("/join #x");
+    await bob.expect("*** bob joined #x");
+    await bob.send("/part");
+    await alice.expect("*** bob joined #lobby");
+  }
+  await alice.linesUntilPong();
+  await bob.send("/join #x");
+  await bob.expect(
+    "*** Error: Too many joins and parts: at most 4 a minute; wait a little",
+  );
+  const seen = await alice.linesUntilPong();
+  assert.ok(!seen.some((line) => line.includes("bob")), seen.join("\n"));
+});
+
+Deno.test("/ban parses addresses strictly and bounds durations", async () => {
+  const { chat, op } = await withOperator();
+  await using _chat = chat;
+  await using _op = op;
+  for (const bad of ["127.0.0.02", "127.0.0.256", "1.2.3", "::g", "1:2:3"]) {
+    await op.send(`/ban ${bad}`);
+    await op.expect(
+      `*** Error: "${bad}" is not an IP address (like 203.0.113.7 or 2001:db8::7)`,
+    );
+  }
+  await using bob = await LineClient.connect(chat.port, true, "::1");
+  await bob.send("bob");
+  await op.expect("*** bob joined #lobby");
+  await op.send("/ban bob 100000000d");
+  await op.expect(
+    /^\*\*\* Error: Duration "100000000d" is longer than the longest ban, 365 days/,
+  );
+  await op.send("/bans");
+  await op.expect("*** Bans (0)");
+  // The address is still welcome: nothing was half-banned.
+  await using carol = await LineClient.connect(chat.port, true, "::1");
+  await carol.send("carol");
+  await carol.expect("*** carol joined #lobby");
+  await op.send("/ban 203.0.113.007");
+  await op.expect(/is not an IP address/);
+  await op.send("/ban 2001:DB8:0:0::7 1h");
+  await op.expect(/^\*\*\* Banned 2001:db8::7 \(until/);
+  await op.send("/bans");
+  await op.expect(/^\*\*\* Bans \(1\): 2001:db8::7/);
+  await bob.send("still here");
+  await carol.expect("<bob> still here");
+});

@@ -145,7 +145,11 @@ export function encodeTextRequest(request: ClientRequest): string {
 
 /** `HH:MM:SS` in UTC: the server does not know its readers' time zones. */
 export function clockTime(ts: number): string {
-  return new Date(ts).toISOString().slice(11, 19);
+  const date = new Date(ts);
+  // A time no Date can hold reads as unknown rather than throwing.
+  return Number.isFinite(date.getTime())
+    ? date.toISOString().slice(11, 19)
+    : "--:--:--";
 }
 
 /** How each leave reason reads in a notice. */

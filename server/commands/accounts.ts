@@ -44,8 +44,9 @@ export function wholePassword(
 export function deliverPending(hub: Hub, session: Session): void {
   const account = session.account;
   if (account === null) return;
+  const since = hub.now() - hub.limits.offlineExpiryMs;
   hub.inOrder(() => {
-    const waiting = hub.history.pendingFor(account);
+    const waiting = hub.history.pendingFor(account.id, since);
     if (waiting.length === 0) return;
     let written: number[] = [];
     const markWritten = () => {
@@ -93,8 +94,12 @@ async function register(call: Call<"register">): Promise<void> {
       `Nickname ${nick} is already registered`,
     );
   }
-  hub.history.createAccount({ nick, ...hashed, created: hub.now() });
-  session.account = nick;
+  const id = hub.history.createAccount({
+    nick,
+    ...hashed,
+    created: hub.now(),
+  });
+  session.account = { id, nick };
   hub.log("info", "register", { session: session.id, nick });
   call.tell(
     `Nickname ${nick} is now registered to you; use /identify PASSWORD next time`,
@@ -120,9 +125,7 @@ async function identify(call: Call<"identify">): Promise<void> {
   if (account === undefined || foldKey(account.nick) !== foldKey(target)) {
     return call.fail("no_such_nick", `Nickname ${target} is not registered`);
   }
-  if (
-    session.account !== null && foldKey(session.account) === foldKey(target)
-  ) {
+  if (session.account?.id === account.id) {
     return call.fail(
       "already_there",
       `You are already identified as ${account.nick}`,
@@ -138,7 +141,7 @@ async function identify(call: Call<"identify">): Promise<void> {
     takeOver(hub, session, account.nick);
     renameSession(hub, session, account.nick);
   }
-  session.account = account.nick;
+  session.account = { id: account.id, nick: account.nick };
   hub.log("info", "identify", { session: session.id, nick: account.nick });
   call.tell(`You are identified as ${account.nick}`);
   deliverPending(hub, session);
@@ -147,25 +150,23 @@ async function identify(call: Call<"identify">): Promise<void> {
 /** `/drop [NICK]`: releases an account (its owner's, or any for operators). */
 function drop(call: Call<"drop">): void {
   const { hub, session, request } = call;
-  const target = request.nick ?? session.account;
+  const target = request.nick ?? session.account?.nick ?? null;
   if (target === null) {
     return call.fail("not_permitted", "You are not identified to any nickname");
   }
-  const own = session.account !== null &&
-    foldKey(session.account) === foldKey(target);
-  if (!own && !session.isOp) {
+  const account = hub.history.findAccount(target);
+  if (account === undefined || foldKey(account.nick) !== foldKey(target)) {
+    return call.fail("no_such_nick", `Nickname ${target} is not registered`);
+  }
+  if (session.account?.id !== account.id && !session.isOp) {
     return call.fail(
       "not_permitted",
       `Only its owner or an operator may drop ${target}`,
     );
   }
-  if (!hub.history.deleteAccount(target)) {
-    return call.fail("no_such_nick", `Nickname ${target} is not registered`);
-  }
+  hub.history.deleteAccount(account.nick);
   for (const other of hub.nicks.owners()) {
-    if (other.account !== null && foldKey(other.account) === foldKey(target)) {
-      other.account = null;
-    }
+    if (other.account?.id === account.id) other.account = null;
   }
   hub.log("info", "drop", { by: session.nick ?? undefined, nick: target });
   call.tell(`Nickname ${target} is no longer registered`);

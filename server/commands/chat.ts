@@ -20,7 +20,9 @@ import {
   sanitizeText,
 } from "../../protocol.ts";
 import { type Call, cleanReason } from "./call.ts";
+import type { Account } from "../store/history_store.ts";
 import { renameSession } from "../nicknames.ts";
+import { TokenBucket } from "../flood.ts";
 
 /** Why a message that shows nothing is refused. */
 function emptyMessage(text: string): string {
@@ -82,6 +84,7 @@ function privateMessage(call: Call<"private">): void {
     return call.fail("no_such_nick", `Nobody is called ${request.to}`);
   }
   if (session.muted) return call.fail("muted", "You are muted");
+  if (target === null && inboxRefusal(call, account!) !== null) return;
   const message: PrivateMessage = {
     type: "private",
     id: hub.nextMessageId(),
@@ -90,12 +93,16 @@ function privateMessage(call: Call<"private">): void {
     to: target?.nick ?? account!.nick,
     text,
   };
-  // Stored only when a registered account is one of the two parties.
-  const store = target === null
-    ? "pending"
-    : session.account !== null || target.account !== null
-    ? "delivered"
-    : "no";
+  // Stored only when an account is one of the two parties, and kept with
+  // the accounts' ids: whoever holds either nickname later cannot read it.
+  const to = target === null ? account!.id : target.account?.id ?? null;
+  const from = session.account?.id ?? null;
+  const store = from === null && to === null ? "no" : {
+    from,
+    to,
+    pending: target === null,
+    address: session.address,
+  };
   hub.sendPrivate(message, session, target, store);
   const note = target === null
     ? `${message.to} is offline; they will get your message when they identify`
@@ -103,6 +110,28 @@ function privateMessage(call: Call<"private">): void {
     ? `${target.nick} is away${target.away ? `: ${target.away}` : ""}`
     : null;
   if (note !== null) call.send({ type: "notice", text: note });
+}
+
+/**
+ * Refuses a message for an offline account whose inbox is full, or from an
+ * address with too many messages already waiting; returns the refusal.
+ */
+function inboxRefusal(
+  call: Call<"private">,
+  account: Account,
+): string | null {
+  const { hub, session } = call;
+  const limits = hub.limits;
+  const since = hub.now() - limits.offlineExpiryMs;
+  const refusal =
+    hub.history.inboxSize(account.id, since) >= limits.maxInboxMessages
+      ? `${account.nick} is offline and their inbox is full (${limits.maxInboxMessages} waiting messages); try again once they have read them`
+      : hub.history.waitingFromAddress(session.address, since) >=
+          limits.maxWaitingPerAddress
+      ? `You already have ${limits.maxWaitingPerAddress} messages waiting for people who are offline; no more until some are read`
+      : null;
+  if (refusal !== null) call.fail("full", refusal);
+  return refusal;
 }
 
 /** `/nick NEW`: a free, unregistered (or own) nickname. */
@@ -117,19 +146,28 @@ function nick(call: Call<"nick">): void {
   if (checked.name === current) {
     return call.fail("already_there", `You are already ${current}`);
   }
+  if (session.muted) {
+    return call.fail("muted", "You are muted: you cannot change nickname");
+  }
   const holder = hub.nicks.find(checked.name);
   if (holder !== undefined && holder !== session) {
     return call.fail("nick_taken", `Nickname ${checked.name} is taken`);
   }
   const account = hub.history.findAccount(checked.name);
-  if (
-    account !== undefined &&
-    (session.account === null ||
-      foldKey(session.account) !== foldKey(account.nick))
-  ) {
+  if (account !== undefined && session.account?.id !== account.id) {
     return call.fail(
       "nick_registered",
       `Nickname ${account.nick} is registered; /identify ${account.nick} PASSWORD if it is yours`,
+    );
+  }
+  const perMinute = hub.limits.maxNickChanges;
+  const changes = session.nickChanges ??
+    new TokenBucket(perMinute, perMinute / 60, hub.now());
+  session.nickChanges = changes;
+  if (!changes.take(hub.now())) {
+    return call.fail(
+      "rate_limited",
+      `Too many nickname changes: at most ${perMinute} a minute; wait a little`,
     );
   }
   renameSession(hub, session, checked.name);
@@ -146,7 +184,26 @@ function join(call: Call<"join">): void {
   }
   const full = roomRefusal(hub, target.name);
   if (full !== null) return call.fail("full", full);
+  if (!takeRoomChange(call)) return;
   enterRoom(hub, session, target.name);
+}
+
+/**
+ * Takes a token for a join or part; refuses churn that would spam the rooms
+ * with notices (UnrealIRCd's join-flood guard does the same).
+ */
+function takeRoomChange(call: Call<"join" | "part">): boolean {
+  const { hub, session } = call;
+  const perMinute = hub.limits.maxJoins;
+  const changes = session.roomChanges ??
+    new TokenBucket(perMinute, perMinute / 60, hub.now());
+  session.roomChanges = changes;
+  if (changes.take(hub.now())) return true;
+  call.fail(
+    "rate_limited",
+    `Too many joins and parts: at most ${perMinute} a minute; wait a little`,
+  );
+  return false;
 }
 
 /** `/part`: back to the lobby. */
@@ -161,6 +218,7 @@ function part(call: Call<"part">): void {
   }
   const full = roomRefusal(hub, LOBBY);
   if (full !== null) return call.fail("full", full);
+  if (!takeRoomChange(call)) return;
   enterRoom(hub, session, LOBBY);
 }
 
@@ -196,7 +254,12 @@ function away(call: Call<"away">): void {
   const { hub, session } = call;
   const { room, nick } = session;
   if (room === null || nick === null) return call.fail("not_ready", "No room");
-  session.away = cleanReason(call.request.reason, call.hub.limits);
+  const reason = cleanReason(call.request.reason, call.hub.limits);
+  // A mute covers every line a person can put before the room.
+  if (session.muted && reason !== "") {
+    call.tell("You are muted: you are away, but your reason is not shown");
+  }
+  session.away = session.muted ? "" : reason;
   hub.broadcast(room, {
     type: "away",
     ts: hub.now(),
@@ -234,11 +297,10 @@ function pong(_call: Call<"pong">): void {}
 
 /** `/quit [REASON]`. */
 function quit(call: Call<"quit">): void {
-  call.hub.disconnect(
-    call.session,
-    "quit",
-    cleanReason(call.request.reason, call.hub.limits),
-  );
+  const reason = call.session.muted
+    ? ""
+    : cleanReason(call.request.reason, call.hub.limits);
+  call.hub.disconnect(call.session, "quit", reason);
 }
 
 /** `/history`: a page of a room's messages or of a conversation. */
@@ -260,7 +322,7 @@ function history(call: Call<"history">): void {
     return call.replyPaged(() => [
       conversationPage(
         other,
-        hub.history.conversation(account, other, limit + 1, request.before),
+        hub.history.conversation(account.id, other, limit + 1, request.before),
         limit,
         session.codec,
       ),

@@ -223,7 +223,7 @@ async function loginToAccount(call: Call, login: AccountLogin): Promise<void> {
     return;
   }
   takeOver(hub, session, account.nick);
-  session.account = account.nick;
+  session.account = { id: account.id, nick: account.nick };
   hub.log("info", "identify", { session: session.id, nick: account.nick });
   completeLogin(call, account.nick, room);
 }

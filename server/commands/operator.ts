@@ -9,7 +9,7 @@
  */
 
 import { topicEvent } from "../rooms.ts";
-import { isIpAddress, normalizeAddress } from "../ban_list.ts";
+import { isIpAddress, normalizeAddress, parseIpAddress } from "../ban_list.ts";
 import { foldKey } from "../../wire/names.ts";
 import { describeBan, parseDuration, sanitizeText } from "../../protocol.ts";
 import { type Call, cleanReason } from "./call.ts";
@@ -65,19 +65,20 @@ function ban(call: Call<"ban">): void {
       `Nobody is called ${request.target}; to ban an address, give the IP`,
     );
   }
-  const address = normalizeAddress(victim?.address ?? request.target);
+  const address = victim === undefined
+    ? parseIpAddress(request.target)
+    : normalizeAddress(victim.address);
+  if (address === undefined) {
+    return call.fail(
+      "usage",
+      `"${request.target}" is not an IP address (like 203.0.113.7 or 2001:db8::7)`,
+    );
+  }
   if (address === normalizeAddress(session.address)) {
     return call.fail("not_permitted", "You cannot ban your own address");
   }
-  const duration = request.duration === undefined
-    ? undefined
-    : parseDuration(request.duration);
-  if (request.duration !== undefined && duration === undefined) {
-    return call.fail(
-      "usage",
-      `Duration "${request.duration}" is not like 30s, 10m, 12h or 7d`,
-    );
-  }
+  const duration = banDuration(call);
+  if (duration === null) return;
   const by = actor(call);
   const reason = cleanReason(request.reason, hub.limits);
   const entry = {
@@ -87,7 +88,10 @@ function ban(call: Call<"ban">): void {
     ...(duration === undefined ? {} : { until: hub.now() + duration }),
     ...(reason ? { reason } : {}),
   };
-  hub.bans.add(entry);
+  // Everything that could fail is done: the list changes only now.
+  if (!hub.bans.add(entry)) {
+    return call.fail("usage", `Cannot ban ${request.target}`);
+  }
   hub.log("info", "ban", {
     by,
     address,
@@ -103,6 +107,30 @@ function ban(call: Call<"ban">): void {
     removed++;
   }
   call.tell(`Banned ${describeBan(entry)}; ${removed} disconnected`);
+}
+
+/**
+ * The ban's length in milliseconds (undefined: permanent), or null after
+ * refusing one that is malformed or longer than `--max-ban-days`.
+ */
+function banDuration(call: Call<"ban">): number | undefined | null {
+  const text = call.request.duration;
+  if (text === undefined) return undefined;
+  const duration = parseDuration(text);
+  if (duration === undefined) {
+    call.fail("usage", `Duration "${text}" is not like 30s, 10m, 12h or 7d`);
+    return null;
+  }
+  const max = call.hub.limits.maxBanMs;
+  if (duration > max) {
+    const days = Math.floor(max / 86_400_000);
+    call.fail(
+      "usage",
+      `Duration "${text}" is longer than the longest ban, ${days} days; give no duration for a permanent ban`,
+    );
+    return null;
+  }
+  return duration;
 }
 
 /** `/unban NICK|IP`: lifts a ban. */

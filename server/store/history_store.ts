@@ -24,6 +24,12 @@ import type { Limits } from "../limits.ts";
 
 /** A stored account: a nickname claimed with a password. */
 export interface Account {
+  /**
+   * The account's own identity, never reused: private history and waiting
+   * messages belong to it, not to the nickname, which a later account may
+   * take once this one is dropped.
+   */
+  id: number;
   /** The nickname as registered. */
   nick: string;
   salt: Uint8Array<ArrayBuffer>;
@@ -42,7 +48,12 @@ export interface StoredTopic {
 /**
  * Schema steps, in order; step N takes a file from version N-1 to N.
  * Version 1 held room history only; version 2 added accounts and private
- * messages; version 3 dropped the index on message time.
+ * messages; version 3 dropped the index on message time; version 4 gives
+ * accounts ids that are never reused and keys private messages by them (a
+ * row is linked to an account only if the account existed when the message
+ * was sent: earlier ones belonged to a previous holder of the name), records
+ * the sending address of waiting messages for quotas, and adds the `meta`
+ * table (the message id high-water mark, the look-alike key's version).
  */
 export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE messages (
@@ -81,7 +92,63 @@ export const MIGRATIONS: readonly string[] = [
   // Ids grow with time, so pruning by age walks ids; the time index only
   // cost every insert.
   `DROP INDEX messages_by_time;`,
+  `CREATE TABLE accounts_v4 (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     fold_key TEXT NOT NULL UNIQUE,
+     skeleton_key TEXT NOT NULL,
+     nick TEXT NOT NULL,
+     salt BLOB NOT NULL,
+     hash BLOB NOT NULL,
+     iterations INTEGER NOT NULL,
+     created INTEGER NOT NULL
+   );
+   INSERT INTO accounts_v4
+     (fold_key, skeleton_key, nick, salt, hash, iterations, created)
+     SELECT fold_key, skeleton_key, nick, salt, hash, iterations, created
+     FROM accounts ORDER BY created;
+   DROP TABLE accounts;
+   ALTER TABLE accounts_v4 RENAME TO accounts;
+   CREATE INDEX accounts_by_skeleton ON accounts (skeleton_key);
+   ALTER TABLE private_messages ADD COLUMN sender_account INTEGER;
+   ALTER TABLE private_messages ADD COLUMN recipient_account INTEGER;
+   ALTER TABLE private_messages ADD COLUMN sender_address TEXT;
+   UPDATE private_messages SET
+     sender_account = (SELECT id FROM accounts
+       WHERE fold_key = sender_key AND created <= private_messages.ts),
+     recipient_account = (SELECT id FROM accounts
+       WHERE fold_key = recipient_key AND created <= private_messages.ts);
+   UPDATE private_messages SET pending = 0
+     WHERE pending = 1 AND recipient_account IS NULL;
+   DROP INDEX private_pending;
+   DROP INDEX private_by_pair;
+   CREATE INDEX private_pending ON private_messages
+     (recipient_account, id) WHERE pending = 1;
+   CREATE INDEX private_pending_by_address ON private_messages
+     (sender_address, ts) WHERE pending = 1;
+   CREATE INDEX private_by_sender ON private_messages
+     (sender_account, recipient_key, id);
+   CREATE INDEX private_by_recipient ON private_messages
+     (recipient_account, sender_key, id);
+   CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);`,
 ];
+
+/**
+ * The version of the look-alike key stored with each account: when the
+ * skeleton's data changes, stored keys are recomputed at open.
+ */
+export const SKELETON_VERSION = 2;
+
+/** The parties of a stored private message, beyond their nicknames. */
+export interface PrivateParties {
+  /** The sender's account, if it was identified. */
+  from: number | null;
+  /** The recipient's account, if it has one. */
+  to: number | null;
+  /** Marked for delivery when the recipient next identifies. */
+  pending: boolean;
+  /** The sender's IP address, counted against its waiting-message quota. */
+  address: string;
+}
 
 /** The schema version this code writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -121,7 +188,7 @@ const RECENT_PAGES_KEPT = 1000;
 type QueuedWrite =
   | { kind: "room"; message: RoomMessage }
   | { kind: "topic"; room: string; topic: StoredTopic; id: number }
-  | { kind: "private"; message: PrivateMessage; pending: boolean };
+  | { kind: "private"; message: PrivateMessage; parties: PrivateParties };
 
 function toRoomMessage(row: MessageRow): RoomMessage {
   return {
@@ -161,12 +228,17 @@ export class HistoryStore {
     before: StatementSync;
     topic: StatementSync;
     maxId: StatementSync;
+    highWater: StatementSync;
+    setHighWater: StatementSync;
     account: StatementSync;
     accountBySkeleton: StatementSync;
     insertAccount: StatementSync;
     deleteAccount: StatementSync;
     pending: StatementSync;
     markDelivered: StatementSync;
+    dropPending: StatementSync;
+    inboxCount: StatementSync;
+    addressCount: StatementSync;
     conversation: StatementSync;
   };
 
@@ -182,6 +254,7 @@ export class HistoryStore {
     this.#db.exec("PRAGMA synchronous = NORMAL");
     this.#db.exec("PRAGMA busy_timeout = 5000");
     migrate(this.#db);
+    refreshSkeletons(this.#db);
     const prepare = (sql: string) => this.#db.prepare(sql);
     this.#statements = {
       insertMessage: prepare(
@@ -190,8 +263,9 @@ export class HistoryStore {
       ),
       insertPrivate: prepare(
         `INSERT INTO private_messages
-           (id, sender, sender_key, recipient, recipient_key, text, ts, pending)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+           (id, sender, sender_key, recipient, recipient_key, text, ts, pending,
+            sender_account, recipient_account, sender_address)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       recent: prepare(
         `SELECT id, room, kind, sender, text, ts FROM messages
@@ -211,31 +285,52 @@ export class HistoryStore {
         `SELECT max(id) AS id FROM (SELECT max(id) AS id FROM messages
          UNION ALL SELECT max(id) FROM private_messages)`,
       ),
+      highWater: prepare(
+        `SELECT value FROM meta WHERE key = 'message_id_high_water'`,
+      ),
+      setHighWater: prepare(
+        `INSERT INTO meta (key, value) VALUES ('message_id_high_water', ?)
+         ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)`,
+      ),
       account: prepare(
-        `SELECT nick, salt, hash, iterations, created FROM accounts
+        `SELECT id, nick, salt, hash, iterations, created FROM accounts
          WHERE fold_key = ?`,
       ),
       accountBySkeleton: prepare(
-        `SELECT nick, salt, hash, iterations, created FROM accounts
+        `SELECT id, nick, salt, hash, iterations, created FROM accounts
          WHERE skeleton_key = ? LIMIT 1`,
       ),
       insertAccount: prepare(
         `INSERT INTO accounts
            (fold_key, skeleton_key, nick, salt, hash, iterations, created)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
       ),
-      deleteAccount: prepare(`DELETE FROM accounts WHERE fold_key = ?`),
+      deleteAccount: prepare(
+        `DELETE FROM accounts WHERE fold_key = ? RETURNING id`,
+      ),
       pending: prepare(
         `SELECT id, sender, recipient, text, ts FROM private_messages
-         WHERE recipient_key = ? AND pending = 1 ORDER BY id`,
+         WHERE recipient_account = ? AND pending = 1 AND ts >= ? ORDER BY id`,
       ),
       markDelivered: prepare(
         `UPDATE private_messages SET pending = 0 WHERE id = ?`,
       ),
+      dropPending: prepare(
+        `UPDATE private_messages SET pending = 0
+         WHERE recipient_account = ? AND pending = 1`,
+      ),
+      inboxCount: prepare(
+        `SELECT count(*) AS n FROM private_messages
+         WHERE recipient_account = ? AND pending = 1 AND ts >= ?`,
+      ),
+      addressCount: prepare(
+        `SELECT count(*) AS n FROM private_messages
+         WHERE sender_address = ? AND pending = 1 AND ts >= ?`,
+      ),
       conversation: prepare(
         `SELECT id, sender, recipient, text, ts FROM private_messages
-         WHERE ((sender_key = ? AND recipient_key = ?)
-             OR (sender_key = ? AND recipient_key = ?)) AND id < ?
+         WHERE ((sender_account = ? AND recipient_key = ?)
+             OR (recipient_account = ? AND sender_key = ?)) AND id < ?
          ORDER BY id DESC LIMIT ?`,
       ),
     };
@@ -246,10 +341,27 @@ export class HistoryStore {
     return userVersion(this.#db);
   }
 
-  /** The highest message id stored, so new ids continue after a restart. */
+  /**
+   * The highest message id ever handed out as far as the file knows: the
+   * highest stored, or the high-water mark if higher (pruning deletes the
+   * newest rows' predecessors, and some messages are never stored), so new
+   * ids continue after a restart and never repeat.
+   */
   lastMessageId(): number {
     const row = this.#statements.maxId.get() as { id: number | null };
-    return row.id ?? 0;
+    const mark = this.#statements.highWater.get() as
+      | { value: number }
+      | undefined;
+    return Math.max(row.id ?? 0, mark?.value ?? 0);
+  }
+
+  /**
+   * Records that ids up to `id` may have been handed out, at once (not in
+   * the next batch): the server reserves ids in blocks and calls this once
+   * per block, before using any id of it.
+   */
+  reserveMessageIds(id: number): void {
+    this.#statements.setHighWater.run(id);
   }
 
   /** Writes not yet committed. */
@@ -268,11 +380,11 @@ export class HistoryStore {
   }
 
   /**
-   * Queues a private message; `pending` marks it for delivery when its
-   * recipient next identifies.
+   * Queues a private message with the accounts it belongs to; a pending one
+   * waits for its recipient's account to identify.
    */
-  queuePrivate(message: PrivateMessage, pending: boolean): void {
-    this.#queue.push({ kind: "private", message, pending });
+  queuePrivate(message: PrivateMessage, parties: PrivateParties): void {
+    this.#queue.push({ kind: "private", message, parties });
   }
 
   /**
@@ -311,6 +423,7 @@ export class HistoryStore {
             break;
           case "private": {
             const m = write.message;
+            const parties = write.parties;
             insertPrivate.run(
               m.id,
               m.from,
@@ -319,7 +432,10 @@ export class HistoryStore {
               foldKey(m.to),
               m.text,
               m.ts,
-              write.pending ? 1 : 0,
+              parties.pending ? 1 : 0,
+              parties.from,
+              parties.to,
+              parties.pending ? parties.address : null,
             );
             break;
           }
@@ -406,9 +522,12 @@ export class HistoryStore {
     };
   }
 
-  /** Registers a nickname; the caller has checked it is free. */
-  createAccount(account: Account): void {
-    this.#statements.insertAccount.run(
+  /**
+   * Registers a nickname; the caller has checked it is free. Returns the
+   * new account's id.
+   */
+  createAccount(account: Omit<Account, "id">): number {
+    const row = this.#statements.insertAccount.get(
       foldKey(account.nick),
       skeletonKey(account.nick),
       account.nick,
@@ -416,23 +535,34 @@ export class HistoryStore {
       account.hash,
       account.iterations,
       account.created,
-    );
-  }
-
-  /** Releases a registered nickname; returns whether there was one. */
-  deleteAccount(nick: string): boolean {
-    return Number(this.#statements.deleteAccount.run(foldKey(nick)).changes) >
-      0;
+    ) as { id: number };
+    return row.id;
   }
 
   /**
-   * Private messages waiting for `nick`, oldest first. They stay waiting
+   * Releases a registered nickname; returns whether there was one. Its
+   * waiting messages are never delivered: a later holder of the name is
+   * someone else.
+   */
+  deleteAccount(nick: string): boolean {
+    const row = this.#statements.deleteAccount.get(foldKey(nick)) as
+      | { id: number }
+      | undefined;
+    if (row === undefined) return false;
+    this.#statements.dropPending.run(row.id);
+    return true;
+  }
+
+  /**
+   * Private messages waiting for account `accountId` and sent at or after
+   * `since` (older ones have expired), oldest first. They stay waiting
    * until {@linkcode HistoryStore.markDelivered}: the caller marks each once
    * its socket has taken it, so a connection lost midway loses none.
    */
-  pendingFor(nick: string): PrivateMessage[] {
+  pendingFor(accountId: number, since = 0): PrivateMessage[] {
     const rows = this.#statements.pending.all(
-      foldKey(nick),
+      accountId,
+      since,
     ) as unknown as PrivateRow[];
     return rows.map(toPrivateMessage);
   }
@@ -450,20 +580,55 @@ export class HistoryStore {
     }
   }
 
-  /** Up to `limit` private messages between two people, oldest first. */
+  /**
+   * Messages waiting for account `accountId` sent at or after `since`,
+   * counting those not yet committed.
+   */
+  inboxSize(accountId: number, since: number): number {
+    const row = this.#statements.inboxCount.get(accountId, since) as {
+      n: number;
+    };
+    return row.n + this.#queuedPending((p) => p.to === accountId);
+  }
+
+  /**
+   * Messages sent from `address` still waiting for their recipients, sent
+   * at or after `since`, counting those not yet committed.
+   */
+  waitingFromAddress(address: string, since: number): number {
+    const row = this.#statements.addressCount.get(address, since) as {
+      n: number;
+    };
+    return row.n + this.#queuedPending((p) => p.address === address);
+  }
+
+  #queuedPending(match: (parties: PrivateParties) => boolean): number {
+    let count = 0;
+    for (const write of this.#queue) {
+      if (write.kind === "private" && write.parties.pending) {
+        if (match(write.parties)) count++;
+      }
+    }
+    return count;
+  }
+
+  /**
+   * Up to `limit` private messages of account `accountId` with the person
+   * called `other`, oldest first. Only rows the account was a party to:
+   * what a previous holder of its nickname said or was told is not there.
+   */
   conversation(
-    nick: string,
+    accountId: number,
     other: string,
     limit: number,
     beforeId = Number.MAX_SAFE_INTEGER,
   ): PrivateMessage[] {
-    const a = foldKey(nick);
-    const b = foldKey(other);
+    const peer = foldKey(other);
     const rows = this.#statements.conversation.all(
-      a,
-      b,
-      b,
-      a,
+      accountId,
+      peer,
+      accountId,
+      peer,
       beforeId,
       limit,
     ) as unknown as PrivateRow[];
@@ -526,6 +691,37 @@ function userVersion(db: DatabaseSync): number {
     user_version: number;
   };
   return row.user_version;
+}
+
+/**
+ * Recomputes every account's look-alike key when the skeleton's data has
+ * changed since they were stored ({@linkcode SKELETON_VERSION}), so a name
+ * registered under the old data is still found by looks.
+ */
+function refreshSkeletons(db: DatabaseSync): void {
+  const row = db.prepare(
+    `SELECT value FROM meta WHERE key = 'skeleton_version'`,
+  ).get() as { value: number } | undefined;
+  if (row?.value === SKELETON_VERSION) return;
+  db.exec("BEGIN");
+  try {
+    const accounts = db.prepare(`SELECT id, nick FROM accounts`)
+      .all() as unknown as Array<{ id: number; nick: string }>;
+    const update = db.prepare(
+      `UPDATE accounts SET skeleton_key = ? WHERE id = ?`,
+    );
+    for (const account of accounts) {
+      update.run(skeletonKey(account.nick), account.id);
+    }
+    db.prepare(
+      `INSERT INTO meta (key, value) VALUES ('skeleton_version', ?)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+    ).run(SKELETON_VERSION);
+    db.exec("COMMIT");
+  } catch (error) {
+    db.exec("ROLLBACK");
+    throw error;
+  }
 }
 
 /**

@@ -1,0 +1,333 @@
+/**
+ * Identity is an account, not a string: private history and waiting
+ * messages belong to an account id that is never reused, quotas bound what
+ * one address can leave waiting, message ids never repeat across pruning and
+ * restarts, and password guessing is throttled without starving anyone else.
+ */
+
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import {
+  HistoryStore,
+  migrate,
+  SCHEMA_VERSION,
+} from "../server/store/history_store.ts";
+import type { PrivateMessage } from "../protocol.ts";
+import { LineClient, startServer } from "./helpers.ts";
+
+/** A temporary directory for one test's database, removed afterwards. */
+function temporaryDatabase(): { path: string } & Disposable {
+  const dir = Deno.makeTempDirSync({ prefix: "tern-identity-" });
+  return {
+    path: `${dir}/chat.db`,
+    [Symbol.dispose]: () => Deno.removeSync(dir, { recursive: true }),
+  };
+}
+
+/** Fast hashing for tests; the default is deliberately slow. */
+const FAST_KDF = { passwordIterations: 1000 };
+
+/** Logs in over JSON with a registered nickname. */
+async function identified(
+  port: number,
+  nick: string,
+  password: string,
+): Promise<LineClient> {
+  const client = await LineClient.connect(port);
+  await client.sendJson({ type: "hello", nick, identify: password });
+  await client.expectEvent("welcome");
+  await client.expectEvent("who");
+  return client;
+}
+
+/** Registers `nick` from a fresh connection, then leaves. */
+async function register(
+  port: number,
+  nick: string,
+  password: string,
+): Promise<void> {
+  await using client = await LineClient.json(port, nick);
+  await client.sendJson({ type: "register", password });
+  await client.expectEvent("notice", (e) => e.text.includes("registered"));
+}
+
+Deno.test("a later holder of an unregistered nickname cannot read its private history", async () => {
+  using db = temporaryDatabase();
+  await using chat = await startServer(FAST_KDF, { database: db.path });
+  await register(chat.port, "bob", "bobs password");
+  await using bob = await identified(chat.port, "bob", "bobs password");
+  {
+    // carol is not registered; her talk with bob is stored for bob only.
+    await using carol = await LineClient.json(chat.port, "carol");
+    await carol.sendJson({ type: "private", to: "bob", text: "secret plan" });
+    await bob.expectEvent("private", (m) => m.text === "secret plan");
+    await bob.sendJson({ type: "private", to: "carol", text: "noted" });
+    await carol.expectEvent("private", (m) => m.text === "noted");
+  }
+  await chat.server.connectionsAtMost(1);
+  // Someone else takes the name carol, registers it, and asks.
+  await using mallory = await LineClient.json(chat.port, "carol");
+  await mallory.sendJson({ type: "register", password: "mallorys pass" });
+  await mallory.expectEvent("notice", (e) => e.text.includes("registered"));
+  await mallory.sendJson({ type: "history", with: "bob" });
+  const seen = await mallory.expectEvent("conversation");
+  assert.deepEqual(seen.messages, [], "nothing of the first carol's talk");
+  // bob still has his side.
+  await bob.sendJson({ type: "history", with: "carol" });
+  const his = await bob.expectEvent("conversation");
+  assert.deepEqual(his.messages.map((m) => m.text), ["secret plan", "noted"]);
+});
+
+Deno.test("after /drop, the next owner of the name gets neither history nor waiting messages", async () => {
+  using db = temporaryDatabase();
+  await using chat = await startServer(FAST_KDF, { database: db.path });
+  await register(chat.port, "alice", "alices password");
+  await using bob = await LineClient.json(chat.port, "bob");
+  {
+    await using alice = await identified(
+      chat.port,
+      "alice",
+      "alices password",
+    );
+    await bob.sendJson({ type: "private", to: "alice", text: "seen live" });
+    await alice.expectEvent("private", (m) => m.text === "seen live");
+  }
+  await bob.sendJson({ type: "private", to: "alice", text: "while away" });
+  await bob.expectEvent("notice", (e) => e.text.includes("offline"));
+  {
+    await using alice = await identified(
+      chat.port,
+      "alice",
+      "alices password",
+    );
+    await alice.expectEvent("private", (m) => m.text === "while away");
+    await bob.sendJson({ type: "private", to: "alice", text: "one more" });
+    await alice.expectEvent("private", (m) => m.text === "one more");
+  }
+  await bob.sendJson({ type: "private", to: "alice", text: "never read" });
+  await bob.expectEvent("notice", (e) => e.text.includes("offline"));
+  {
+    await using alice = await identified(
+      chat.port,
+      "alice",
+      "alices password",
+    );
+    await alice.expectEvent("private", (m) => m.text === "never read");
+    await bob.sendJson({ type: "private", to: "alice", text: "left waiting" });
+    await alice.expectEvent("private", (m) => m.text === "left waiting");
+    await alice.sendJson({ type: "drop" });
+    await alice.expectEvent("notice", (e) => e.text.includes("no longer"));
+  }
+  await chat.server.connectionsAtMost(1);
+  await register(chat.port, "alice", "someone else");
+  await using next = await identified(chat.port, "alice", "someone else");
+  await next.sendJson({ type: "history", with: "bob" });
+  const seen = await next.expectEvent("conversation");
+  assert.deepEqual(seen.messages, []);
+  const lines = await next.linesUntilPong(true);
+  assert.ok(!lines.some((line) => line.includes('"private"')), lines.join());
+});
+
+Deno.test("waiting messages for a dropped account are not handed to its successor", async () => {
+  using db = temporaryDatabase();
+  await using chat = await startServer(FAST_KDF, {
+    database: db.path,
+    operatorPassword: "op",
+  });
+  await register(chat.port, "dave", "daves password");
+  await using bob = await LineClient.json(chat.port, "bob");
+  await bob.sendJson({
+    type: "private",
+    to: "dave",
+    text: "for the real dave",
+  });
+  await bob.expectEvent("notice", (e) => e.text.includes("offline"));
+  await bob.sendJson({ type: "oper", password: "op" });
+  await bob.expectEvent("notice", (e) => e.text.includes("operator"));
+  await bob.sendJson({ type: "drop", nick: "dave" });
+  await bob.expectEvent("notice", (e) => e.text.includes("no longer"));
+  await register(chat.port, "dave", "impostor pass");
+  await using impostor = await identified(chat.port, "dave", "impostor pass");
+  const lines = await impostor.linesUntilPong(true);
+  assert.ok(!lines.some((line) => line.includes("real dave")), lines.join());
+});
+
+Deno.test("a full inbox and an address with too much waiting get a clear error", async () => {
+  using db = temporaryDatabase();
+  await using chat = await startServer({
+    ...FAST_KDF,
+    maxInboxMessages: 3,
+    maxWaitingPerAddress: 5,
+  }, { database: db.path });
+  await register(chat.port, "erin", "erins password");
+  await register(chat.port, "frank", "franks password");
+  await using bob = await LineClient.json(chat.port, "bob");
+  for (let i = 1; i <= 3; i++) {
+    await bob.sendJson({ type: "private", to: "erin", text: `m${i}` });
+  }
+  await bob.sendJson({ type: "private", to: "erin", text: "m4", ref: "r4" });
+  const full = await bob.expectEvent("error", (e) => e.ref === "r4");
+  assert.equal(full.code, "full");
+  assert.match(full.message, /erin is offline and their inbox is full \(3/);
+  await bob.sendJson({ type: "private", to: "frank", text: "f1" });
+  await bob.sendJson({ type: "private", to: "frank", text: "f2" });
+  await bob.sendJson({ type: "private", to: "frank", text: "f3", ref: "r6" });
+  const quota = await bob.expectEvent("error", (e) => e.ref === "r6");
+  assert.match(quota.message, /You already have 5 messages waiting/);
+  // Reading frees the inbox.
+  {
+    await using erin = await identified(chat.port, "erin", "erins password");
+    for (let i = 1; i <= 3; i++) {
+      await erin.expectEvent("private", (m) => m.text === `m${i}`);
+    }
+  }
+  await bob.sendJson({ type: "private", to: "erin", text: "m5", ref: "r7" });
+  await bob.expectEvent("notice", (e) => e.text.includes("erin is offline"));
+});
+
+Deno.test("waiting messages expire", () => {
+  const store = new HistoryStore(":memory:");
+  try {
+    const id = store.createAccount({
+      nick: "gina",
+      salt: new Uint8Array(16),
+      hash: new Uint8Array(32),
+      iterations: 1,
+      created: 0,
+    });
+    const waiting = (n: number, ts: number): PrivateMessage => ({
+      type: "private",
+      id: n,
+      ts,
+      from: "bob",
+      to: "gina",
+      text: `t${ts}`,
+    });
+    const parties = { from: null, to: id, pending: true, address: "10.0.0.1" };
+    store.queuePrivate(waiting(1, 1_000), parties);
+    store.queuePrivate(waiting(2, 5_000), parties);
+    store.commit();
+    assert.equal(store.inboxSize(id, 2_000), 1, "one expired");
+    assert.equal(store.waitingFromAddress("10.0.0.1", 0), 2);
+    assert.deepEqual(store.pendingFor(id, 2_000).map((m) => m.id), [2]);
+    store.markDelivered([2]);
+    assert.equal(
+      store.inboxSize(id, 2_000),
+      0,
+      "delivered",
+    );
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("message ids never repeat after pruning and two restarts", async () => {
+  using db = temporaryDatabase();
+  let last = 0;
+  {
+    await using chat = await startServer({}, { database: db.path });
+    await using alice = await LineClient.json(chat.port, "alice");
+    for (let i = 0; i < 3; i++) {
+      await alice.sendJson({ type: "message", text: `m${i}` });
+      last = (await alice.expectEvent("message")).id;
+    }
+    // A private message between unregistered people takes an id but is
+    // never stored.
+    await alice.sendJson({ type: "private", to: "alice", text: "to myself" });
+    last = (await alice.expectEvent("private")).id;
+  }
+  {
+    const store = new HistoryStore(db.path);
+    try {
+      assert.ok(
+        store.prune(Date.now() + 1_000, {
+          historyMaxAgeMs: 1,
+          historyMaxPerRoom: 0,
+        }) >= 3,
+        "all pruned",
+      );
+    } finally {
+      store.close();
+    }
+  }
+  for (let restart = 0; restart < 2; restart++) {
+    await using _chat = await startServer({}, { database: db.path });
+  }
+  await using chat = await startServer({}, { database: db.path });
+  await using alice = await LineClient.json(chat.port, "alice");
+  await alice.sendJson({ type: "message", text: "after restarts" });
+  const next = await alice.expectEvent("message");
+  assert.ok(next.id > last, `new id ${next.id} after ${last}`);
+});
+
+Deno.test("a version-3 database is upgraded: accounts get ids, history stays with its owner", () => {
+  using db = temporaryDatabase();
+  const old = new DatabaseSync(db.path);
+  migrate(old, 3);
+  const insertAccount = old.prepare(
+    `INSERT INTO accounts VALUES (?, ?, ?, x'00', x'00', 1, ?)`,
+  );
+  insertAccount.run("alice", "alice", "alice", 2_000);
+  insertAccount.run("bob", "bob", "bob", 500);
+  const insertPrivate = old.prepare(
+    `INSERT INTO private_messages VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  // To an earlier alice (before this account existed), then to this one.
+  insertPrivate.run(
+    1,
+    "bob",
+    "bob",
+    "alice",
+    "alice",
+    "to old alice",
+    1_000,
+    1,
+  );
+  insertPrivate.run(
+    2,
+    "bob",
+    "bob",
+    "alice",
+    "alice",
+    "to new alice",
+    3_000,
+    1,
+  );
+  insertPrivate.run(
+    3,
+    "alice",
+    "alice",
+    "bob",
+    "bob",
+    "from new alice",
+    4_000,
+    0,
+  );
+  old.close();
+  const store = new HistoryStore(db.path);
+  try {
+    assert.equal(store.schemaVersion, SCHEMA_VERSION);
+    const alice = store.findAccount("alice")!;
+    const bob = store.findAccount("bob")!;
+    assert.notEqual(alice.id, bob.id);
+    assert.deepEqual(
+      store.conversation(alice.id, "bob", 10).map((m) => m.text),
+      ["to new alice", "from new alice"],
+    );
+    assert.deepEqual(
+      store.conversation(bob.id, "alice", 10).map((m) => m.text),
+      ["to old alice", "to new alice", "from new alice"],
+    );
+    assert.deepEqual(
+      store.pendingFor(alice.id).map((m) => m.text),
+      ["to new alice"],
+    );
+    assert.equal(store.lastMessageId(), 3);
+    // Ids are never reused: a dropped account's id is not given again.
+    store.deleteAccount("alice");
+    const again = store.createAccount({ ...alice, created: 9_000 });
+    assert.ok(again > alice.id && again > bob.id);
+  } finally {
+    store.close();
+  }
+});
