@@ -36,7 +36,11 @@ import { dueDeadline, sweepIntervalMs } from "./server/net/deadlines.ts";
 import { handleFrames } from "./server/commands/dispatch.ts";
 import { greet } from "./server/commands/login.ts";
 import { Hub } from "./server/hub.ts";
-import { AddressCounts, admissionRefusal } from "./server/admission.ts";
+import {
+  AddressCounts,
+  admissionRefusal,
+  isLoopback,
+} from "./server/admission.ts";
 import {
   describeError,
   type LogFields,
@@ -320,6 +324,8 @@ export class ChatServer {
       ban: hub.bans.find(address, hub.now()),
       open: hub.sessions.size,
       fromAddress: this.#perAddress.get(address),
+      tooFast: (this.#options.throttleLoopback || !isLoopback(address)) &&
+        !hub.guards.connections.allow(address, hub.now()),
     }, hub.limits);
     if (refusal === null) {
       await this.#serve(conn, address);

@@ -10,6 +10,15 @@ import type { Ban } from "./ban_list.ts";
 import type { Limits } from "./limits.ts";
 import { clockTime } from "../protocol.ts";
 
+/**
+ * Whether `address` is this machine's own: exempt from the connection rate,
+ * as ergo exempts localhost, so local bots, tests and benchmarks are not
+ * throttled (the server's own host is trusted anyway).
+ */
+export function isLoopback(address: string): boolean {
+  return address === "::1" || /^127\.\d+\.\d+\.\d+$/.test(address);
+}
+
 /** What admission looks at for one new connection. */
 export interface Arrival {
   /** The ban on its address, if any is in force. */
@@ -18,6 +27,8 @@ export interface Arrival {
   open: number;
   /** Connections open now from the same address. */
   fromAddress: number;
+  /** Whether the address is opening connections faster than allowed. */
+  tooFast?: boolean;
 }
 
 /**
@@ -50,6 +61,9 @@ export function admissionRefusal(
   }
   if (limits.maxPerAddress > 0 && arrival.fromAddress >= limits.maxPerAddress) {
     return `Too many connections from your address (at most ${limits.maxPerAddress})`;
+  }
+  if (arrival.tooFast) {
+    return "Too many new connections from your address; wait a few seconds";
   }
   return null;
 }

@@ -23,6 +23,12 @@ import {
   silentLogger,
 } from "./log.ts";
 import { BanList } from "./ban_list.ts";
+import {
+  ConnectionRate,
+  HashQueue,
+  LoginThrottle,
+  WindowCounter,
+} from "./guards.ts";
 import { NameRegistry } from "../wire/names.ts";
 import { skeletonKey } from "./names/lookalikes.ts";
 import {
@@ -52,6 +58,21 @@ const MESSAGE_ID_BLOCK = 1000;
  * grace; --write-timeout and the send-queue limits decide the cut-off.
  */
 const STUCK_WRITE_MS = 1000;
+
+/** How long registrations count against `--max-registrations`. */
+export const REGISTRATION_WINDOW_MS = 3_600_000;
+
+/** The guards a hub keeps across connections. */
+export interface Guards {
+  /** Growing delays after wrong passwords, by account and by address. */
+  logins: LoginThrottle;
+  /** New connections per address. */
+  connections: ConnectionRate;
+  /** Registrations per address per hour. */
+  registrations: WindowCounter;
+  /** The bounded queue every password hash waits in. */
+  hashes: HashQueue;
+}
 
 /** What a hub is made from: the chat half of the server's options. */
 export interface HubOptions {
@@ -214,6 +235,8 @@ export class Hub {
   readonly history: HistoryStore;
   /** Where room messages and presence go (the cluster seam). */
   readonly feed: RoomFeed;
+  /** Guessing and churn across connections (guards.ts). */
+  readonly guards: Guards;
   /** The message of the day, one entry per line. */
   motd: string[];
   readonly #options: HubOptions;
@@ -245,6 +268,19 @@ export class Hub {
       this.limits,
       writes,
     );
+    this.guards = {
+      logins: new LoginThrottle({
+        freeFailures: this.limits.loginFailures,
+        firstDelayMs: this.limits.loginDelayMs,
+        maxDelayMs: this.limits.loginDelayMaxMs,
+      }),
+      connections: new ConnectionRate(
+        this.limits.connectBurst,
+        this.limits.connectRate,
+      ),
+      registrations: new WindowCounter(REGISTRATION_WINDOW_MS),
+      hashes: new HashQueue(this.limits.hashQueue),
+    };
     this.#lastMessageId = this.history.lastMessageId();
     this.#reservedMessageId = this.#lastMessageId;
     this.motd = (options.motd ?? []).map(sanitizeText);

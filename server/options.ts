@@ -66,6 +66,11 @@ export interface ServerOptions {
    * the user's data directory)
    */
   database?: string;
+  /**
+   * Whether loopback addresses are held to `--connect-rate` too (tests of
+   * the rate set this). @default {false}
+   */
+  throttleLoopback?: boolean;
 }
 
 /**

@@ -331,3 +331,118 @@ Deno.test("a version-3 database is upgraded: accounts get ids, history stays wit
     store.close();
   }
 });
+
+Deno.test("wrong account passwords: growing delays per account and per address", async () => {
+  await using chat = await startServer({
+    ...FAST_KDF,
+    loginFailures: 2,
+    loginDelayMs: 60_000,
+    maxPasswordAttempts: 100,
+  });
+  await register(chat.port, "hank", "hanks password");
+  await register(chat.port, "ivy", "ivys password");
+  await using guesser = await LineClient.json(chat.port, "guesser");
+  for (const guess of ["guess one", "guess two"]) {
+    await guesser.sendJson({ type: "identify", nick: "hank", password: guess });
+    assert.equal((await guesser.expectEvent("error")).code, "bad_password");
+  }
+  // Now even the right password is not checked until the delay is over.
+  await guesser.sendJson({
+    type: "identify",
+    nick: "hank",
+    password: "hanks password",
+  });
+  const held = await guesser.expectEvent("error");
+  assert.equal(held.code, "rate_limited");
+  assert.match(held.message, /^Too many wrong passwords: try again in 60 s$/);
+  // The address is held too, for every account...
+  await guesser.sendJson({ type: "identify", nick: "ivy", password: "x" });
+  assert.equal((await guesser.expectEvent("error")).code, "rate_limited");
+  // ...and the account from every connection on that address.
+  await using again = await LineClient.connect(chat.port);
+  await again.sendJson({
+    type: "hello",
+    nick: "hank",
+    identify: "hanks password",
+  });
+  assert.equal((await again.expectEvent("error")).code, "rate_limited");
+});
+
+Deno.test("wrong operator and server passwords are throttled the same way", async () => {
+  await using chat = await startServer({
+    loginFailures: 2,
+    loginDelayMs: 60_000,
+    maxPasswordAttempts: 100,
+  }, { operatorPassword: "op-pw" });
+  await using guesser = await LineClient.text(chat.port, "guesser");
+  for (const guess of ["a", "b"]) {
+    await guesser.send(`/oper ${guess}`);
+    await guesser.expect("*** Error: Wrong operator password");
+  }
+  await guesser.send("/oper op-pw");
+  await guesser.expect(
+    "*** Error: Too many wrong passwords: try again in 60 s",
+  );
+  await guesser.send("/oper op-pw");
+  await guesser.expect(/^\*\*\* Error: Too many wrong passwords/);
+  const lines = await guesser.linesUntilPong();
+  assert.ok(!lines.some((line) => line.includes("now an operator")));
+});
+
+Deno.test("the server password is throttled by address", async () => {
+  await using chat = await startServer({
+    loginFailures: 1,
+    loginDelayMs: 60_000,
+    maxPasswordAttempts: 100,
+  }, { password: "server-pw" });
+  await using guesser = await LineClient.connect(chat.port);
+  await guesser.send("wrong");
+  await guesser.expect("*** Error: Wrong server password");
+  await guesser.send("server-pw");
+  await guesser.expect(/^\*\*\* Error: Too many wrong passwords/);
+});
+
+Deno.test("one address may register only a few nicknames an hour", async () => {
+  await using chat = await startServer({ ...FAST_KDF, maxRegistrations: 2 });
+  await using client = await LineClient.json(chat.port, "nick1");
+  for (let i = 1; i <= 3; i++) {
+    if (i > 1) {
+      await client.sendJson({ type: "nick", nick: `nick${i}` });
+      await client.expectEvent("nick", (e) => e.nick === `nick${i}`);
+    }
+    await client.sendJson({
+      type: "register",
+      password: "a password",
+      ref: `r${i}`,
+    });
+    if (i <= 2) {
+      await client.expectEvent("notice", (e) => e.text.includes("registered"));
+    } else {
+      const refused = await client.expectEvent("error", (e) => e.ref === "r3");
+      assert.equal(refused.code, "rate_limited");
+      assert.match(refused.message, /registered 2 nicknames in the last hour/);
+    }
+  }
+});
+
+Deno.test("new connections from one address are rate limited", async () => {
+  await using chat = await startServer(
+    { connectBurst: 3, connectRate: 0.01 },
+    { throttleLoopback: true },
+  );
+  const clients: LineClient[] = [];
+  try {
+    for (let i = 0; i < 3; i++) {
+      const client = await LineClient.connect(chat.port);
+      clients.push(client);
+      await client.expect(/^\*\*\* Welcome/);
+    }
+    await using refused = await LineClient.connect(chat.port);
+    await refused.expect(
+      "*** Too many new connections from your address; wait a few seconds",
+    );
+    await refused.closed();
+  } finally {
+    for (const client of clients) await client.close();
+  }
+});

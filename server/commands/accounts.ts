@@ -13,7 +13,7 @@
  * @module
  */
 
-import { verifyPassword } from "../passwords.ts";
+import { checkAccountPassword, hashQueued } from "./password_guard.ts";
 import type { Hub } from "../hub.ts";
 import { foldKey } from "../../wire/names.ts";
 import type { ClientRequest, PrivateMessage } from "../../protocol.ts";
@@ -86,7 +86,17 @@ async function register(call: Call<"register">): Promise<void> {
       `Nickname ${nick} is already registered`,
     );
   }
-  const hashed = await hub.hashPassword(request.password);
+  const registered = hub.guards.registrations;
+  if (
+    registered.count(session.address, hub.now()) >= hub.limits.maxRegistrations
+  ) {
+    return call.fail(
+      "rate_limited",
+      `Your address has registered ${hub.limits.maxRegistrations} nicknames in the last hour; try again later`,
+    );
+  }
+  const hashed = await hashQueued(call, request.password);
+  if (hashed === null) return;
   if (session.state !== "active" || session.nick !== nick) return;
   if (hub.history.findAccount(nick) !== undefined) {
     return call.fail(
@@ -99,6 +109,7 @@ async function register(call: Call<"register">): Promise<void> {
     ...hashed,
     created: hub.now(),
   });
+  registered.record(session.address, hub.now());
   session.account = { id, nick };
   hub.log("info", "register", { session: session.id, nick });
   call.tell(
@@ -131,9 +142,14 @@ async function identify(call: Call<"identify">): Promise<void> {
       `You are already identified as ${account.nick}`,
     );
   }
-  const valid = await verifyPassword(password, account);
-  if (session.state !== "active") return;
-  if (!valid) {
+  const verdict = await checkAccountPassword(
+    call,
+    account.id,
+    password,
+    account,
+  );
+  if (session.state !== "active" || verdict === "refused") return;
+  if (verdict === "wrong") {
     call.wrongPassword("nickname");
     return;
   }

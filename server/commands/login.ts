@@ -6,7 +6,12 @@
  * @module
  */
 
-import { verifyPassword } from "../passwords.ts";
+import {
+  checkAccountPassword,
+  guardKeys,
+  mayTry,
+  recordWrong,
+} from "./password_guard.ts";
 import type { Account } from "../store/history_store.ts";
 import type { Hub } from "../hub.ts";
 import { enterRoom, roomRefusal } from "../rooms.ts";
@@ -86,10 +91,6 @@ function acceptPassword(
 ): boolean {
   const { hub, session } = call;
   if (session.authenticated) return true;
-  if (password !== undefined && hub.checkPassword(password)) {
-    session.authenticated = true;
-    return true;
-  }
   if (password === undefined) {
     call.fail(
       "bad_password",
@@ -99,6 +100,13 @@ function acceptPassword(
     );
     return false;
   }
+  const keys = guardKeys(call);
+  if (!mayTry(call, keys)) return false;
+  if (hub.checkPassword(password)) {
+    session.authenticated = true;
+    return true;
+  }
+  recordWrong(call, keys);
   call.wrongPassword("server");
   return false;
 }
@@ -212,14 +220,19 @@ async function loginToAccount(call: Call, login: AccountLogin): Promise<void> {
     });
     return;
   }
-  const valid = await verifyPassword(password, account);
+  const verdict = await checkAccountPassword(
+    call,
+    account.id,
+    password,
+    account,
+  );
   if (session.state !== "login") return;
-  if (!valid) {
+  if (verdict !== "right") {
     // Text mode may try /identify again for the same nickname.
     if (session.codec === "text") {
       session.pendingLogin = { nick: account.nick, room };
     }
-    call.wrongPassword("nickname");
+    if (verdict === "wrong") call.wrongPassword("nickname");
     return;
   }
   takeOver(hub, session, account.nick);

@@ -14,6 +14,7 @@ import { foldKey } from "../../wire/names.ts";
 import { describeBan, parseDuration, sanitizeText } from "../../protocol.ts";
 import { type Call, cleanReason } from "./call.ts";
 import { motdPages } from "../reply_pages.ts";
+import { guardKeys, mayTry, recordWrong } from "./password_guard.ts";
 
 /** Who did it, for notices and logs. */
 function actor(call: Call): string {
@@ -27,7 +28,10 @@ function oper(call: Call<"oper">): void {
     return call.fail("not_permitted", "This server has no operators");
   }
   if (session.isOp) return call.fail("already_there", "You are an operator");
+  const keys = guardKeys(call);
+  if (!mayTry(call, keys)) return;
   if (!hub.checkOperPassword(call.request.password)) {
+    recordWrong(call, keys);
     call.wrongPassword("operator");
     return;
   }
