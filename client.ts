@@ -6,8 +6,12 @@
  * lines, so scripts and tests can drive it.
  *
  * If the connection drops it says so, reconnects with backoff and rejoins its
- * room under its nickname. Exit code 0 on /quit, Ctrl-D, Ctrl-C and the end of
- * piped input; 1 when the server cannot be reached; 2 on bad flags.
+ * room under its nickname, showing only what it missed; after a goodbye that
+ * means "do not come back" (kicked, banned, nickname taken over) it says why
+ * and stops. Lines typed offline wait, counted in the prompt; a paste goes
+ * out at the pace the server announces. Exit code 0 on /quit, Ctrl-D, Ctrl-C
+ * and the end of piped input; 1 when the server cannot be reached or sent it
+ * away; 2 on bad flags.
  *
  * Run it: `deno run -A client.ts [--host H] [--port P] [--nick N] [--room R]`
  *
@@ -15,7 +19,11 @@
  */
 
 import { parseArgs } from "node:util";
-import { LineEditor } from "./client/line_editor.ts";
+import { PipeTerminal, type Terminal, TtyTerminal } from "./client/terminal.ts";
+import { Backoff, looksLikeTls, nextStep } from "./client/reconnect_policy.ts";
+import { announcedPace, SendPacer } from "./client/send_pacer.ts";
+import { checkRoom, foldKey } from "./wire/names.ts";
+import { type ByeCode, parseByeLine } from "./wire/bye.ts";
 import { writeAll } from "./wire/write_all.ts";
 import {
   type ClientRequest,
@@ -25,7 +33,7 @@ import {
   LineFramer,
   type ServerEvent,
 } from "./protocol.ts";
-import { renderEvent } from "./client/render.ts";
+import { NickPalette, renderEvent, renderHistory } from "./client/render.ts";
 import {
   DEFAULT_HOST,
   DEFAULT_PORT,
@@ -56,26 +64,20 @@ export interface ClientOptions {
   nickPassword: string | null;
 }
 
-/** Where input comes from and output goes. */
-export interface Terminal {
-  /** Prints a line above the input line. */
-  print(line: string): void;
-  /** Sets the prompt shown before the input line; `masked` hides input. */
-  setPrompt(prompt: string, masked?: boolean): void;
-  /** Input lines; ends on quit (Ctrl-C, Ctrl-D, end of piped input). */
-  lines(): AsyncIterable<string>;
-  /** Restores the terminal. */
-  close(): void;
-}
-
 /** Environment variable holding the password of the client's nickname. */
 export const NICK_PASSWORD_ENV = "TERN_NICK_PASSWORD";
 
 /** Largest event line the client accepts (a history reply can be long). */
 const MAX_EVENT_LINE_BYTES = 4 * 1024 * 1024;
 
-/** Lines typed while offline that are sent once logged in. */
-const MAX_PENDING_REQUESTS = 100;
+/**
+ * Lines typed or pasted and not yet sent (offline, or paced): enough for a
+ * long paste; past it the client says a line was not kept.
+ */
+const MAX_PENDING_REQUESTS = 5000;
+
+/** How long quitting waits for a paste still going out at the server's pace. */
+const PASTE_DRAIN_MS = 30_000;
 
 /** Reconnect delays: from 1 s, doubling, to at most 30 s, with jitter. */
 const RECONNECT_MIN_MS = 1000;
@@ -88,119 +90,6 @@ const LOGIN_WAIT_MS = 10_000;
 const QUIT_WAIT_MS = 2000;
 
 const encoder = new TextEncoder();
-
-function writeOut(text: string): void {
-  const bytes = encoder.encode(text);
-  let offset = 0;
-  while (offset < bytes.length) {
-    offset += Deno.stdout.writeSync(bytes.subarray(offset));
-  }
-}
-
-/** Plain line I/O for pipes: what scripts and tests drive. */
-export class PipeTerminal implements Terminal {
-  /** Prints one line. */
-  print(line: string): void {
-    writeOut(line + "\n");
-  }
-
-  /** Pipes show no prompt. */
-  setPrompt(_prompt: string, _masked?: boolean): void {}
-
-  /** Lines from stdin until it ends. */
-  async *lines(): AsyncIterable<string> {
-    const framer = new LineFramer(MAX_EVENT_LINE_BYTES);
-    const buffer = new Uint8Array(16 * 1024);
-    while (true) {
-      const count = await Deno.stdin.read(buffer);
-      const frames = count === null
-        ? framer.end()
-        : framer.push(buffer.subarray(0, count));
-      for (const frame of frames) {
-        if (frame.kind === "line") yield frame.text;
-      }
-      if (count === null) return;
-    }
-  }
-
-  /** Nothing to restore. */
-  close(): void {}
-}
-
-/** A raw-mode terminal with the line editor. */
-export class TtyTerminal implements Terminal {
-  #editor = new LineEditor();
-  #prompt = "> ";
-  #masked = false;
-  #raw = false;
-
-  /** Puts stdin in raw mode so keys arrive one at a time. */
-  constructor() {
-    Deno.stdin.setRaw(true);
-    this.#raw = true;
-  }
-
-  #redraw(): void {
-    writeOut(this.#editor.render(this.#prompt, this.#columns(), this.#masked));
-  }
-
-  #columns(): number {
-    try {
-      return Deno.consoleSize().columns;
-    } catch {
-      return 80;
-    }
-  }
-
-  /** Prints above the input line, then redraws the unfinished input. */
-  print(line: string): void {
-    writeOut(`\r\x1b[2K${line}\r\n`);
-    this.#redraw();
-  }
-
-  /** Changes the prompt and redraws; a masked line shows `*` per key. */
-  setPrompt(prompt: string, masked = false): void {
-    this.#prompt = prompt;
-    this.#masked = masked;
-    this.#editor.secret = masked;
-    this.#redraw();
-  }
-
-  /** Submitted lines, until Ctrl-C, or Ctrl-D on an empty line. */
-  async *lines(): AsyncIterable<string> {
-    const stream = new TextDecoder();
-    const buffer = new Uint8Array(1024);
-    this.#redraw();
-    while (true) {
-      const count = await Deno.stdin.read(buffer);
-      if (count === null) return;
-      const keys = stream.decode(buffer.subarray(0, count), { stream: true });
-      for (const action of this.#editor.feed(keys)) {
-        if (action.type === "quit") {
-          writeOut("\r\x1b[2K");
-          return;
-        }
-        if (action.type === "submit") {
-          writeOut("\r\x1b[2K");
-          yield action.line;
-        }
-      }
-      this.#redraw();
-    }
-  }
-
-  /** Leaves raw mode. */
-  close(): void {
-    if (!this.#raw) return;
-    this.#raw = false;
-    writeOut("\r\x1b[2K");
-    try {
-      Deno.stdin.setRaw(false);
-    } catch {
-      // stdin already gone.
-    }
-  }
-}
 
 /** A sleep that {@linkcode AbortSignal} can cut short. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -228,7 +117,14 @@ export class ChatClient {
   #asking: "server" | "nick" | null = null;
   #conn: Deno.Conn | null = null;
   #loggedIn = false;
+  /** When the current connection was welcomed, for the backoff. */
+  #welcomedAt: number | null = null;
+  /** Requests not yet sent: typed while offline, or waiting for the pace. */
   #pending: ClientRequest[] = [];
+  #pacer: SendPacer | null = null;
+  #pumpTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Set while a paste is being paced out, to say so once. */
+  #pasting = false;
   #writes: Promise<void> = Promise.resolve();
   #quit = new AbortController();
   /** Set once the person asks to leave, before the goodbye is sent. */
@@ -236,8 +132,17 @@ export class ChatClient {
   /** Settles when the current connection's read loop ends. */
   #talking: Promise<void> = Promise.resolve();
   #reconnecting = false;
-  /** Set when a refused nickname cannot be retried (piped input). */
+  /** Set when the client must stop: why, in words. */
   #fatal: string | null = null;
+  /** The current connection's goodbye, once it comes. */
+  #bye: { code: ByeCode; reason: string } | null = null;
+  /** Whether the current connection's first bytes were TLS. */
+  #spokeTls = false;
+  /** Newest message id seen per room (fold key), to resume after a reconnect. */
+  #lastSeen = new Map<string, number>();
+  /** Refs of history pages the person asked for, as opposed to join replays. */
+  #historyRef = 0;
+  #palette = new NickPalette();
 
   /**
    * A client that has not connected yet; `run` connects.
@@ -252,6 +157,7 @@ export class ChatClient {
     this.#room = options.room;
     this.#password = options.password;
     this.#nickPassword = options.nickPassword;
+    terminal.confirmQuit = () => this.#quitWarning();
   }
 
   /** Runs until the person quits; resolves to the exit code. */
@@ -271,34 +177,54 @@ export class ChatClient {
       this.#terminal.print(`!! input failed: ${String(error)}`);
       this.#quit.abort();
     });
-    let backoffMs = RECONNECT_MIN_MS;
+    const backoff = new Backoff({
+      minMs: RECONNECT_MIN_MS,
+      maxMs: RECONNECT_MAX_MS,
+    });
     while (!this.#quit.signal.aborted) {
       const conn = this.#conn;
+      this.#bye = null;
+      this.#spokeTls = false;
+      this.#welcomedAt = null;
       if (conn !== null) {
         this.#talking = this.#talk(conn);
         await this.#talking;
       }
+      const loggedInMs = this.#welcomedAt === null
+        ? 0
+        : Date.now() - this.#welcomedAt;
       this.#conn = null;
       this.#loggedIn = false;
+      this.#pacer = null;
+      clearTimeout(this.#pumpTimer);
+      this.#updatePrompt();
       if (this.#quitting || this.#fatal !== null) break;
+      if (conn !== null) {
+        const step = nextStep({ bye: this.#bye, spokeTls: this.#spokeTls });
+        if (step.action === "stop") {
+          this.#fatal = step.message;
+          break;
+        }
+      }
       this.#reconnecting = true;
-      const delay = Math.round(backoffMs * (0.8 + Math.random() * 0.4));
+      const delay = backoff.next(loggedInMs);
       this.#terminal.print(
         `-- Connection lost; reconnecting in ${(delay / 1000).toFixed(1)} s`,
       );
       await sleep(delay, this.#quit.signal);
-      backoffMs = Math.min(backoffMs * 2, RECONNECT_MAX_MS);
       if (this.#quit.signal.aborted) break;
       try {
         this.#conn = await this.#connect();
-        backoffMs = RECONNECT_MIN_MS;
       } catch {
         // Counted as a failed attempt; the loop waits longer and tries again.
       }
     }
     this.#quit.abort();
+    clearTimeout(this.#pumpTimer);
     await input;
     if (this.#fatal !== null) {
+      this.#terminal.print(`-- ${this.#fatal}`);
+      this.#terminal.close();
       console.error(`client: ${this.#fatal}`);
       return 1;
     }
@@ -307,7 +233,13 @@ export class ChatClient {
 
   async #connect(): Promise<Deno.Conn> {
     const { hostname, port, tls, caCert } = this.#options;
-    if (!tls) return await Deno.connect({ hostname, port });
+    if (!tls) {
+      const conn = await Deno.connect({ hostname, port });
+      // A blank line, which a tern server ignores, makes a TLS server answer
+      // at once with an alert, so a plain client on a TLS port finds out.
+      this.#send(conn, null);
+      return conn;
+    }
     const conn = await Deno.connectTls({
       hostname,
       port,
@@ -333,9 +265,17 @@ export class ChatClient {
     // or why it turned us away, which is worth showing if it closes.
     const greeting: string[] = [];
     let answered = false;
+    let first = true;
     try {
       while (true) {
         const count = await conn.read(buffer);
+        if (first && count !== null) {
+          first = false;
+          if (looksLikeTls(buffer.subarray(0, count))) {
+            this.#spokeTls = true;
+            break;
+          }
+        }
         const frames = count === null
           ? framer.end()
           : framer.push(buffer.subarray(0, count));
@@ -354,24 +294,26 @@ export class ChatClient {
     } catch (error) {
       if (!answered) greeting.push(`*** ${firstLine(error)}`);
     } finally {
-      if (!answered) {
-        for (const line of greeting.slice(-1)) {
-          for (
-            const text of renderEvent(
-              { type: "notice", text: line.replace(/^\*\*\* /, "") },
-              { self: this.#nick ?? "", color: this.#options.color },
-            )
-          ) {
-            this.#terminal.print(text);
-          }
-        }
-      }
+      if (!answered && !this.#spokeTls) this.#showRefusal(greeting);
       try {
         conn.close();
       } catch {
         // Already closed.
       }
     }
+  }
+
+  /** Shows why a server closed before answering: its last text line. */
+  #showRefusal(greeting: string[]): void {
+    const last = greeting.at(-1);
+    if (last === undefined) return;
+    const bye = parseByeLine(last);
+    if (bye !== null) {
+      this.#bye = bye;
+      this.#print({ type: "bye", ...bye });
+      return;
+    }
+    this.#print({ type: "notice", text: last.replace(/^\*\*\* /, "") });
   }
 
   #hello(conn: Deno.Conn): void {
@@ -384,17 +326,32 @@ export class ChatClient {
     });
   }
 
+  #print(event: ServerEvent): void {
+    for (
+      const line of renderEvent(event, {
+        self: this.#nick ?? "",
+        color: this.#options.color,
+        palette: this.#palette,
+      })
+    ) {
+      this.#terminal.print(line);
+    }
+  }
+
   #onEvent(conn: Deno.Conn, event: ServerEvent): void {
     const self = this.#nick ?? "";
     switch (event.type) {
       case "welcome":
         this.#nick = event.nick;
         this.#loggedIn = true;
+        this.#welcomedAt = Date.now();
         this.#reconnecting = false;
-        for (const request of this.#pending.splice(0)) {
-          this.#send(conn, request);
+        {
+          const pace = announcedPace(event);
+          this.#pacer = pace === null ? null : new SendPacer(pace, Date.now());
         }
         for (const wake of this.#loginWaiters.splice(0)) wake();
+        this.#pump();
         break;
       case "join":
         if (event.nick === self) this.#room = event.room;
@@ -402,34 +359,83 @@ export class ChatClient {
       case "nick":
         if (event.old === self) this.#nick = event.nick;
         break;
+      case "message":
+      case "action":
+        this.#saw(event.room, event.id);
+        break;
+      case "history":
+        this.#onHistory(event);
+        return;
+      case "bye":
+        this.#bye = { code: event.code, reason: event.reason };
+        break;
       case "ping":
         this.#send(conn, { type: "pong", token: event.token });
         return;
       case "error":
-        if (!this.#loggedIn && event.code === "bad_password") {
-          const which = /nickname/.test(event.message) ? "nick" : "server";
-          this.#onPasswordRefused(conn, event.message, which);
-          return;
-        }
-        if (!this.#loggedIn && event.code === "nick_registered") {
-          this.#onPasswordRefused(conn, event.message, "nick");
-          return;
-        }
-        if (
-          !this.#loggedIn &&
-          (event.code === "nick_taken" || event.code === "nick_invalid")
-        ) {
-          this.#onNickRefused(conn, event.message);
-          return;
-        }
+        if (this.#onLoginError(conn, event)) return;
         break;
     }
+    this.#print(event);
+    this.#updatePrompt();
+  }
+
+  /** Handles a refused login; returns true when it did. */
+  #onLoginError(
+    conn: Deno.Conn,
+    event: ServerEvent & { type: "error" },
+  ): boolean {
+    if (this.#loggedIn) return false;
+    switch (event.code) {
+      case "bad_password":
+        this.#onPasswordRefused(
+          conn,
+          event.message,
+          /nickname/.test(event.message) ? "nick" : "server",
+        );
+        return true;
+      case "nick_registered":
+        this.#onPasswordRefused(conn, null, "nick");
+        return true;
+      case "nick_taken":
+      case "nick_invalid":
+        this.#onNickRefused(conn, event.message);
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  /** Notes the newest message id seen in a room. */
+  #saw(room: string, id: number): void {
+    const key = foldKey(room);
+    if (id > (this.#lastSeen.get(key) ?? 0)) this.#lastSeen.set(key, id);
+  }
+
+  /**
+   * Shows a history page. The replay that comes with joining a room the
+   * client has already shown is cut to what it has not: after a reconnect
+   * the person sees what they missed, not the last lines again.
+   */
+  #onHistory(event: ServerEvent & { type: "history" }): void {
+    const replay = event.reply === undefined && event.ref === undefined;
+    const seen = replay ? this.#lastSeen.get(foldKey(event.room)) : undefined;
+    const messages = seen === undefined
+      ? event.messages
+      : event.messages.filter((message) => message.id > seen);
+    for (const message of messages) this.#saw(message.room, message.id);
+    if (seen !== undefined && messages.length === 0) return;
+    const shown = { ...event, messages };
     for (
-      const line of renderEvent(event, { self, color: this.#options.color })
+      const line of renderHistory(shown, {
+        self: this.#nick ?? "",
+        color: this.#options.color,
+        palette: this.#palette,
+        missed: seen !== undefined,
+      })
     ) {
       this.#terminal.print(line);
     }
-    this.#updatePrompt();
   }
 
   #onNickRefused(conn: Deno.Conn, message: string): void {
@@ -448,20 +454,31 @@ export class ChatClient {
     }
   }
 
+  /**
+   * Asks for a password in words (never the protocol's field names);
+   * `message` is the server's words for a wrong one, null when none was
+   * given yet.
+   */
   #onPasswordRefused(
     conn: Deno.Conn,
-    message: string,
+    message: string | null,
     which: "server" | "nick",
   ): void {
+    const need = which === "server"
+      ? "This server needs a password"
+      : `The nickname ${this.#nick} is registered and needs its password`;
     if (this.#terminal instanceof PipeTerminal) {
       this.#fatal = which === "server"
-        ? `${message} (give it with --password or $${PASSWORD_ENV})`
-        : `${message} (give it with $${NICK_PASSWORD_ENV})`;
+        ? `${message ?? need} (give it with --password or $${PASSWORD_ENV})`
+        : `${message ?? need} (give it with $${NICK_PASSWORD_ENV})`;
       this.#quit.abort();
       conn.close();
       return;
     }
-    this.#terminal.print(`!! ${message}`);
+    this.#terminal.print(
+      `!! ${message === null ? `${need}.` : `${message}.`} Type it below ` +
+        "(it is not shown), or press Ctrl-C to leave.",
+    );
     if (which === "server") this.#password = null;
     else this.#nickPassword = null;
     this.#asking = which;
@@ -478,21 +495,69 @@ export class ChatClient {
       );
       return;
     }
+    const waiting = this.#pending.length === 0
+      ? ""
+      : this.#loggedIn
+      ? `(${this.#pending.length} to send) `
+      : `(${this.#pending.length} queued) `;
     this.#terminal.setPrompt(
       this.#nick === null
         ? "nickname> "
-        : `${this.#room ?? ""} ${this.#nick}> `.trimStart(),
+        : `${waiting}${this.#room ?? ""} ${this.#nick}> `.trimStart(),
     );
   }
 
-  #send(conn: Deno.Conn, request: ClientRequest): Promise<void> {
-    const bytes = encoder.encode(encodeJsonRequest(request));
+  /** What Ctrl-C says before discarding lines not yet sent; null to quit. */
+  #quitWarning(): string | null {
+    const count = this.#pending.length;
+    if (count === 0) return null;
+    return `-- ${count} ${count === 1 ? "line has" : "lines have"} not been ` +
+      "sent yet. Press Ctrl-C again to discard and quit, or wait.";
+  }
+
+  /** Writes a request (null: a blank line) after those already written. */
+  #send(conn: Deno.Conn, request: ClientRequest | null): Promise<void> {
+    const bytes = encoder.encode(
+      request === null ? "\n" : encodeJsonRequest(request),
+    );
     this.#writes = this.#writes
       .then(() => writeAll(conn, bytes))
       .catch(() => {
         // The read side sees the broken connection and reconnects.
       });
     return this.#writes;
+  }
+
+  /**
+   * Sends what is pending as fast as the server's announced pace allows,
+   * and says so when a paste has to wait. Nothing is dropped: what is not
+   * sent stays pending, across reconnects too.
+   */
+  #pump(): void {
+    clearTimeout(this.#pumpTimer);
+    const conn = this.#conn;
+    if (conn === null || !this.#loggedIn) return;
+    while (this.#pending.length > 0) {
+      const pacer = this.#pacer;
+      if (pacer !== null) {
+        const wait = pacer.wait(Date.now());
+        if (wait > 0) {
+          if (!this.#pasting) {
+            this.#pasting = true;
+            this.#terminal.print(
+              `-- Pasting ${this.#pending.length} more lines, at the server's pace`,
+            );
+          }
+          this.#pumpTimer = setTimeout(() => this.#pump(), wait);
+          this.#updatePrompt();
+          return;
+        }
+        pacer.take(Date.now());
+      }
+      this.#send(conn, this.#pending.shift()!);
+    }
+    this.#pasting = false;
+    this.#updatePrompt();
   }
 
   /** Turns typed lines into requests until the person quits. */
@@ -531,30 +596,28 @@ export class ChatClient {
       if (this.#conn !== null) this.#hello(this.#conn);
       return false;
     }
-    const request = decodeTextRequest(line);
+    let request = decodeTextRequest(line);
     if (request === null) return false;
     if (request.type === "error") {
-      for (
-        const text of renderEvent(request, {
-          self: this.#nick,
-          color: this.#options.color,
-        })
-      ) {
-        this.#terminal.print(text);
-      }
+      this.#print(request);
       return false;
     }
     if (request.type === "quit") {
       this.#quitNow(request).catch(() => {});
       return true;
     }
-    if (this.#loggedIn && this.#conn !== null) {
-      this.#send(this.#conn, request);
-    } else if (this.#pending.length < MAX_PENDING_REQUESTS) {
-      this.#pending.push(request);
-    } else {
-      this.#terminal.print("!! Not connected; that line was not sent");
+    if (request.type === "history") {
+      request = { ...request, ref: `history-${++this.#historyRef}` };
     }
+    if (this.#pending.length >= MAX_PENDING_REQUESTS) {
+      this.#terminal.print(
+        `!! ${this.#pending.length} lines are already waiting; that one was not kept`,
+      );
+      return false;
+    }
+    this.#pending.push(request);
+    if (this.#loggedIn) this.#pump();
+    else this.#updatePrompt();
     return false;
   }
 
@@ -573,14 +636,25 @@ export class ChatClient {
     clearTimeout(timer);
   }
 
+  /** Resolves once nothing is pending, on quit, or after `ms`. */
+  async #drainedOrTimeout(ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (
+      this.#pending.length > 0 && this.#loggedIn && Date.now() < deadline &&
+      !this.#quit.signal.aborted
+    ) {
+      await sleep(50, this.#quit.signal);
+    }
+  }
+
   /** Leaves as if the person typed /quit (for signals). */
   quit(): void {
     this.#quitNow().catch(() => this.#quit.abort());
   }
 
   /**
-   * Says goodbye, waits briefly for the server to close the connection
-   * after its own goodbye, and stops.
+   * Says goodbye once what is pending has gone out, waits briefly for the
+   * server to close the connection after its own goodbye, and stops.
    */
   async #quitNow(
     request: ClientRequest = { type: "quit" },
@@ -591,6 +665,7 @@ export class ChatClient {
     if (!this.#loggedIn && this.#nick !== null && this.#fatal === null) {
       await this.#loginOrTimeout(LOGIN_WAIT_MS);
     }
+    await this.#drainedOrTimeout(PASTE_DRAIN_MS);
     const conn = this.#conn;
     if (conn !== null && this.#loggedIn) {
       await this.#send(conn, request);
@@ -657,6 +732,12 @@ export function parseClientArgs(
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     return `--port must be a whole number from 1 to 65535; got "${values.port}"`;
   }
+  let room: string | null = null;
+  if (values.room !== undefined) {
+    const checked = checkRoom(values.room);
+    if (!checked.ok) return `--room ${values.room}: ${checked.reason}`;
+    room = checked.name;
+  }
   let caCert: string | null = null;
   if (values.ca !== undefined) {
     if (values.tls !== true) return "--ca needs --tls";
@@ -671,7 +752,7 @@ export function parseClientArgs(
     hostname: values.host ?? DEFAULT_HOST,
     port,
     nick: values.nick ?? null,
-    room: values.room ?? null,
+    room,
     color: values["no-color"] !== true && readEnv("NO_COLOR") === undefined &&
       Deno.stdout.isTerminal(),
     tls: values.tls === true,

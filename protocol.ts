@@ -6,6 +6,8 @@
  *
  * - framing.ts: {@linkcode LineFramer} (bytes in, whole lines out, bounded)
  *   and {@linkcode sanitizeText}.
+ * - bye.ts: {@linkcode ByeCode}, why a connection ends, and whether to come
+ *   back.
  * - events.ts: {@linkcode ClientRequest} / {@linkcode ServerEvent}, the
  *   event model both codecs share.
  * - commands.ts: {@linkcode REQUESTS}, the command table: one row per
@@ -23,6 +25,7 @@ import { encodeJsonEvent } from "./wire/json_codec.ts";
 import { encodeTextEvent } from "./wire/text_codec.ts";
 
 export * from "./wire/commands.ts";
+export * from "./wire/bye.ts";
 export * from "./wire/events.ts";
 export * from "./wire/framing.ts";
 export * from "./wire/json_codec.ts";

@@ -31,6 +31,7 @@ import {
 } from "./server/options.ts";
 import type { Limits } from "./server/limits.ts";
 import { DEFAULT_HOST, DEFAULT_PORT, firstLine } from "./wire/endpoint.ts";
+import { byeLine } from "./wire/bye.ts";
 import { FlushScheduler, sampleLoad } from "./server/net/coalescing.ts";
 import { dueDeadline, sweepIntervalMs } from "./server/net/deadlines.ts";
 import { handleFrames } from "./server/commands/dispatch.ts";
@@ -320,8 +321,9 @@ export class ChatServer {
   async #admit(conn: ChatConnection): Promise<void> {
     const hub = this.#hub;
     const address = normalizeAddress(conn.remoteAddr.hostname);
+    const ban = hub.bans.find(address, hub.now());
     const refusal = admissionRefusal({
-      ban: hub.bans.find(address, hub.now()),
+      ban,
       open: hub.sessions.size,
       fromAddress: this.#perAddress.get(address),
       tooFast: (this.#options.throttleLoopback || !isLoopback(address)) &&
@@ -332,10 +334,11 @@ export class ChatServer {
       return;
     }
     this.#log.warn("refused", { address, reason: refusal });
+    const code = ban === undefined ? "full" : "banned";
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       await Promise.race([
-        conn.write(encoder.encode(`*** ${refusal}\n`)),
+        conn.write(encoder.encode(`${byeLine(code, refusal)}\n`)),
         new Promise((resolve) => {
           timer = setTimeout(resolve, hub.limits.closeGraceMs);
         }),
@@ -491,7 +494,7 @@ export class ChatServer {
       if (session.state === "closing") continue;
       session.state = "closing";
       session.finish(
-        { type: "bye", reason },
+        { type: "bye", code: "shutdown", reason },
         hub.limits.closeGraceMs,
         false,
       ).catch(() => session.closeSocket());

@@ -6,7 +6,10 @@
  * Keys: printable text inserts; Backspace and Delete; Left/Right, Home/End
  * (also Ctrl-A/Ctrl-E); Up/Down recall earlier lines; Ctrl-U clears the line;
  * Ctrl-W deletes a word; Enter submits; Ctrl-C, and Ctrl-D on an empty line,
- * quit; Ctrl-L asks for a redraw.
+ * quit; Ctrl-L asks for a redraw. The line is edited by grapheme cluster (what
+ * a person sees as one character: a family emoji, a flag, a letter with its
+ * accent), so Backspace never leaves half of one behind. Lines that carry a
+ * password (`/oper`, `/register`, `/identify`, `/pass`) stay out of recall.
  *
  * @module
  */
@@ -23,6 +26,21 @@ const COLOR_CODE = /\x1b\[[0-9;]*m/g;
 
 /** Lines kept for Up-arrow recall. */
 const HISTORY_LIMIT = 200;
+
+/** Commands whose arguments are passwords: never kept for recall. */
+const SECRET_COMMAND = /^\s*\/(oper|register|identify|pass)(\s|$)/i;
+
+/** Whether a submitted line carries a password and must not be recalled. */
+export function isSecretLine(line: string): boolean {
+  return SECRET_COMMAND.test(line);
+}
+
+const graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" });
+
+/** Splits text into grapheme clusters. */
+export function splitGraphemes(text: string): string[] {
+  return Array.from(graphemes.segment(text), (part) => part.segment);
+}
 
 /** Escape sequences the editor understands, by the key they stand for. */
 const ESCAPES: Record<string, string> = {
@@ -57,6 +75,8 @@ const ESCAPE_PREFIX = /^\x1b(?:\[[0-9;]*[~A-Za-z]?|O[A-Za-z]?)?/;
 export function charWidth(char: string): number {
   const code = char.codePointAt(0) ?? 0;
   if (
+    // Regional indicators: a pair is one flag, two columns wide.
+    (code >= 0x1f1e6 && code <= 0x1f1ff) ||
     (code >= 0x1100 && code <= 0x115f) || (code >= 0x2e80 && code <= 0xa4cf) ||
     (code >= 0xac00 && code <= 0xd7a3) || (code >= 0xf900 && code <= 0xfaff) ||
     (code >= 0xfe30 && code <= 0xfe4f) || (code >= 0xff00 && code <= 0xff60) ||
@@ -71,7 +91,7 @@ export function charWidth(char: string): number {
 
 /** An editable input line with history. */
 export class LineEditor {
-  /** The line, one array element per character (code point). */
+  /** The line, one array element per grapheme cluster. */
   #chars: string[] = [];
   #cursor = 0;
   #history: string[] = [];
@@ -83,13 +103,15 @@ export class LineEditor {
   #pendingEscape = "";
   /** While set, submitted lines (passwords) are kept out of history. */
   secret = false;
+  /** Columns from the left edge to the cursor at the last render. */
+  #drawnCursorColumn = 0;
 
   /** The current line's text. */
   get text(): string {
     return this.#chars.join("");
   }
 
-  /** The cursor's position, in characters from the start. */
+  /** The cursor's position, in grapheme clusters from the start. */
   get cursor(): number {
     return this.#cursor;
   }
@@ -131,7 +153,8 @@ export class LineEditor {
       case "\n": {
         const line = this.text;
         if (
-          !this.secret && line.trim() !== "" && this.#history.at(-1) !== line
+          !this.secret && !isSecretLine(line) && line.trim() !== "" &&
+          this.#history.at(-1) !== line
         ) {
           this.#history.push(line);
           if (this.#history.length > HISTORY_LIMIT) this.#history.shift();
@@ -188,7 +211,20 @@ export class LineEditor {
     return null;
   }
 
+  /**
+   * Inserts one code point; it joins the cluster before the cursor when it
+   * extends it (a combining mark, a zero-width joiner and what follows it,
+   * the second half of a flag).
+   */
   #insert(char: string): void {
+    const before = this.#cursor > 0 ? this.#chars[this.#cursor - 1]! : null;
+    if (before !== null) {
+      const joined = splitGraphemes(before + char);
+      if (joined.length === 1) {
+        this.#chars[this.#cursor - 1] = joined[0]!;
+        return;
+      }
+    }
     this.#chars.splice(this.#cursor, 0, char);
     this.#cursor++;
   }
@@ -214,7 +250,7 @@ export class LineEditor {
         if (this.#recall === 0) break;
         if (this.#recall === this.#history.length) this.#draft = this.#chars;
         this.#recall--;
-        this.#load([...this.#history[this.#recall]!]);
+        this.#load(splitGraphemes(this.#history[this.#recall]!));
         break;
       case "down":
         if (this.#recall >= this.#history.length) break;
@@ -222,7 +258,7 @@ export class LineEditor {
         this.#load(
           this.#recall === this.#history.length
             ? this.#draft
-            : [...this.#history[this.#recall]!],
+            : splitGraphemes(this.#history[this.#recall]!),
         );
         break;
     }
@@ -263,6 +299,18 @@ export class LineEditor {
       visibleWidth += w;
     }
     const moveTo = cursorColumn === 0 ? "" : `\x1b[${cursorColumn}C`;
+    this.#drawnCursorColumn = cursorColumn;
     return `\r\x1b[2K${prompt}${visible}\r${moveTo}`;
+  }
+
+  /**
+   * The escape string that erases the input line after the terminal became
+   * `columns` wide: a line drawn for a wider terminal now wraps, and the
+   * cursor sits on its last row, so go up to its first row and clear from
+   * there to the end of the screen. Render again afterwards.
+   */
+  eraseAfterResize(columns: number): string {
+    const rows = Math.floor(this.#drawnCursorColumn / Math.max(1, columns));
+    return `${rows > 0 ? `\x1b[${rows}A` : ""}\r\x1b[J`;
   }
 }

@@ -97,3 +97,76 @@ Deno.test("LineEditor keeps secret lines out of history and masks them", () => {
   editor.feed("\x15\x1b[A");
   assert.equal(editor.text, "public", "the password was never recorded");
 });
+
+Deno.test("LineEditor deletes a family emoji and a flag as one character each", () => {
+  const editor = new LineEditor();
+  const family = "\u{1F468}\u200D\u{1F469}\u200D\u{1F467}";
+  const flag = "\u{1F1EB}\u{1F1F7}";
+  // Typed one code point at a time, as a terminal may deliver them.
+  for (const char of `a${family}b${flag}`) editor.feed(char);
+  assert.equal(editor.cursor, 4);
+  editor.feed("\x7f");
+  assert.equal(editor.text, `a${family}b`, "the whole flag goes");
+  editor.feed("\x7f\x7f");
+  assert.equal(editor.text, "a", "the whole family goes, joiners and all");
+  editor.feed(`e\u0301${flag}`);
+  editor.feed(LEFT + LEFT + "\x7f");
+  assert.equal(editor.text, `e\u0301${flag}`, "Backspace after the accent");
+  assert.equal(editor.cursor, 0);
+});
+
+Deno.test("LineEditor gives a flag two columns and moves over it in one step", () => {
+  const editor = new LineEditor();
+  editor.feed("\u{1F1EB}\u{1F1F7}x");
+  editor.feed(LEFT + LEFT);
+  assert.equal(editor.cursor, 0);
+  editor.feed(RIGHT);
+  // "> " is two columns; the flag two more.
+  assert.ok(editor.render("> ", 80).endsWith("\r\x1b[4C"));
+});
+
+Deno.test("LineEditor keeps password commands out of Up-arrow recall", () => {
+  const editor = new LineEditor();
+  editor.feed("hello\r");
+  for (
+    const secret of [
+      "/oper hunter2",
+      "/register pw12345678",
+      "/IDENTIFY alice pw",
+      "/pass sesame",
+    ]
+  ) {
+    assert.deepEqual(editor.feed(`${secret}\r`), [{
+      type: "submit",
+      line: secret,
+    }]);
+  }
+  editor.feed(UP);
+  assert.equal(editor.text, "hello");
+  editor.feed(UP);
+  assert.equal(editor.text, "hello", "nothing older was kept");
+  editor.feed("\x15/operators are nice\r" + UP);
+  assert.equal(
+    editor.text,
+    "/operators are nice",
+    "only the commands are secret",
+  );
+});
+
+Deno.test("LineEditor submits a multi-line paste as lines in order", () => {
+  const editor = new LineEditor();
+  assert.deepEqual(editor.feed("one\r\ntwo\nthree\r"), [
+    { type: "submit", line: "one" },
+    { type: "submit", line: "" },
+    { type: "submit", line: "two" },
+    { type: "submit", line: "three" },
+  ]);
+});
+
+Deno.test("LineEditor erases a line that wraps after the terminal shrinks", () => {
+  const editor = new LineEditor();
+  editor.feed("x".repeat(60));
+  editor.render("> ", 80);
+  assert.equal(editor.eraseAfterResize(40), "\x1b[1A\r\x1b[J");
+  assert.equal(editor.eraseAfterResize(100), "\r\x1b[J");
+});

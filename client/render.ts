@@ -21,6 +21,13 @@ export interface RenderOptions {
   /** The viewer's nickname, to mark their own lines and mentions. */
   self: string;
   color: boolean;
+  /**
+   * Hands out nickname colors so that nicknames seen together differ; without
+   * one, each nickname gets its hash's color ({@linkcode nickColor}).
+   */
+  palette?: NickPalette;
+  /** Times carry the date when it is not today (history). */
+  dated?: boolean;
 }
 
 /** Bright, readable foreground colors for nicknames. */
@@ -30,13 +37,47 @@ function paint(code: string, text: string, color: boolean): string {
   return color ? `\x1b[${code}m${text}\x1b[0m` : text;
 }
 
-/** A nickname's color, the same in every session and for every viewer. */
-export function nickColor(nick: string): number {
-  let hash = 0;
-  for (const char of foldKey(nick)) {
-    hash = (hash * 31 + char.codePointAt(0)!) >>> 0;
+/** FNV-1a over the folded name's UTF-8, then mixed so close names differ. */
+function nickHash(nick: string): number {
+  let hash = 0x811c9dc5;
+  for (const byte of new TextEncoder().encode(foldKey(nick))) {
+    hash = Math.imul(hash ^ byte, 0x01000193);
   }
-  return NICK_COLORS[hash % NICK_COLORS.length]!;
+  hash = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b);
+  hash = Math.imul(hash ^ (hash >>> 13), 0xc2b2ae35);
+  return (hash ^ (hash >>> 16)) >>> 0;
+}
+
+/** A nickname's preferred color, the same in every session. */
+export function nickColor(nick: string): number {
+  return NICK_COLORS[nickHash(nick) % NICK_COLORS.length]!;
+}
+
+/**
+ * Nickname colors for one viewer: each nickname keeps the color it first
+ * got, starting from its preferred one but moving on to the least used, so
+ * that the few people in a conversation rarely share one (with a hash alone,
+ * two of any four nicknames share a color two times in five).
+ */
+export class NickPalette {
+  #assigned = new Map<string, number>();
+  #uses = new Map<number, number>(NICK_COLORS.map((code) => [code, 0]));
+
+  /** The color of `nick`, assigning one on first sight. */
+  colorOf(nick: string): number {
+    const key = foldKey(nick);
+    const known = this.#assigned.get(key);
+    if (known !== undefined) return known;
+    const start = nickHash(nick) % NICK_COLORS.length;
+    let best = NICK_COLORS[start]!;
+    for (let step = 0; step < NICK_COLORS.length; step++) {
+      const code = NICK_COLORS[(start + step) % NICK_COLORS.length]!;
+      if (this.#uses.get(code)! < this.#uses.get(best)!) best = code;
+    }
+    this.#uses.set(best, this.#uses.get(best)! + 1);
+    this.#assigned.set(key, best);
+    return best;
+  }
 }
 
 /** `HH:MM` in the viewer's local time. */
@@ -45,6 +86,76 @@ export function localTime(ts: number): string {
   return `${String(date.getHours()).padStart(2, "0")}:${
     String(date.getMinutes()).padStart(2, "0")
   }`;
+}
+
+/** `HH:MM`, with the local date in front when it is not today. */
+export function localStamp(ts: number, now = Date.now()): string {
+  const date = new Date(ts);
+  const today = new Date(now);
+  const sameDay = date.getFullYear() === today.getFullYear() &&
+    date.getMonth() === today.getMonth() && date.getDate() === today.getDate();
+  if (sameDay) return localTime(ts);
+  return `${date.getFullYear()}-${
+    String(date.getMonth() + 1).padStart(2, "0")
+  }-${String(date.getDate()).padStart(2, "0")} ${localTime(ts)}`;
+}
+
+/** How a history event came to be shown. */
+export interface HistoryView extends RenderOptions {
+  /** Cut to what the viewer missed while disconnected. */
+  missed: boolean;
+}
+
+/**
+ * Renders a history event: the replay on joining, what was missed while
+ * disconnected, or a page the viewer asked for, which says which page it is
+ * and ends with the command for the one before it.
+ */
+export function renderHistory(
+  event: ServerEvent & { type: "history" },
+  view: HistoryView,
+): string[] {
+  const note = (text: string) =>
+    paint("2", `-- ${sanitizeText(text)}`, view.color);
+  const lines = event.messages.flatMap((message) =>
+    renderEvent(message, { ...view, dated: true })
+  );
+  const page = event.reply;
+  if (page === undefined) {
+    if (event.messages.length === 0) return [];
+    const count = event.messages.length;
+    return [
+      note(
+        view.missed
+          ? `${count} new ${
+            count === 1 ? "message" : "messages"
+          } in ${event.room} while you were away:`
+          : `Recent messages in ${event.room}:`,
+      ),
+      ...lines,
+    ];
+  }
+  const after = page.before === undefined ? "" : ` before ${page.before}`;
+  if (event.messages.length === 0) {
+    return [note(`No messages in ${event.room}${after}`)];
+  }
+  return [
+    note(
+      `History of ${event.room}${
+        page.before === undefined
+          ? ", the latest"
+          : `, older than ${page.before}`
+      }:`,
+    ),
+    ...lines,
+    note(
+      event.more
+        ? `Older messages: /history ${event.room} before ${
+          event.messages[0]!.id
+        }`
+        : `That is the start of ${event.room}`,
+    ),
+  ];
 }
 
 /**
@@ -69,11 +180,14 @@ export function renderEvent(
   const clean = sanitizeText;
   const nick = (name: string) =>
     paint(
-      foldKey(name) === foldKey(options.self) ? "1" : String(nickColor(name)),
+      foldKey(name) === foldKey(options.self)
+        ? "1"
+        : String(options.palette?.colorOf(name) ?? nickColor(name)),
       clean(name),
       color,
     );
-  const stamp = (ts: number) => paint("2", localTime(ts), color);
+  const stamp = (ts: number) =>
+    paint("2", options.dated ? localStamp(ts) : localTime(ts), color);
   const note = (text: string) => paint("2", `-- ${clean(text)}`, color);
   const roomLine = (message: RoomMessage) => {
     const mentioned = message.from !== options.self &&
@@ -136,16 +250,17 @@ export function renderEvent(
         ),
       ];
     case "history":
-      return event.messages.length === 0 ? [] : [
-        note(`Recent messages in ${event.room}:`),
-        ...event.messages.map(roomLine),
-      ];
+      return renderHistory(event, { ...options, missed: false });
     case "help": {
       const width = Math.max(...event.commands.map((c) => c.usage.length));
       return [
         note("Commands:"),
         ...event.commands.map((c) =>
-          note(`  ${c.usage.padEnd(width)}  ${c.summary}`)
+          note(
+            `  ${c.usage.padEnd(width)}  ${c.summary}${
+              c.operator ? " (operators)" : ""
+            }`,
+          )
         ),
       ];
     }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { ServerEvent } from "../protocol.ts";
-import { nickColor, renderEvent } from "./render.ts";
+import { nickColor, NickPalette, renderEvent } from "./render.ts";
 
 const plain = { self: "alice", color: false };
 
@@ -69,7 +69,7 @@ Deno.test("renderEvent renders every event type without throwing", () => {
     { type: "notice", text: "n" },
     { type: "error", code: "usage", message: "m" },
     { type: "pong" },
-    { type: "bye", reason: "r" },
+    { type: "bye", code: "quit", reason: "r" },
   ];
   for (const event of events) {
     const lines = renderEvent(event, plain);
@@ -80,4 +80,18 @@ Deno.test("renderEvent renders every event type without throwing", () => {
     renderEvent({ type: "error", code: "usage", message: "m" }, plain)[0]!,
     /^!! m$/,
   );
+});
+
+Deno.test("NickPalette gives the people in a conversation different colors", () => {
+  const palette = new NickPalette();
+  const names = ["alice", "bob", "carol", "dave", "eve", "frank", "grace"];
+  const colors = names.map((name) => palette.colorOf(name));
+  assert.equal(new Set(colors).size, names.length, String(colors));
+  assert.notEqual(palette.colorOf("bob"), palette.colorOf("carol"));
+  assert.equal(palette.colorOf("BOB"), colors[1], "a nickname keeps its color");
+  const [line] = renderEvent(
+    { type: "message", id: 1, ts: 0, room: "#x", from: "carol", text: "x" },
+    { self: "alice", color: true, palette },
+  );
+  assert.ok(line!.includes(`\x1b[${colors[2]}mcarol\x1b[0m`));
 });

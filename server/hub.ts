@@ -44,6 +44,7 @@ import { RoomBatch } from "./room_batch.ts";
 import { END_OF_TURN, type FlushScheduler } from "./net/coalescing.ts";
 import { slowDetail } from "./net/slowness.ts";
 import { releaseNick } from "./nicknames.ts";
+import type { ByeCode } from "../wire/bye.ts";
 import type { Room, SendFailure, Session } from "./session.ts";
 
 /**
@@ -390,8 +391,16 @@ export class Hub {
     this.#afterCommit.runNow();
   }
 
-  /** Ends a session, telling its room why, and says goodbye if it can. */
-  disconnect(session: Session, reason: LeaveReason, detail?: string): void {
+  /**
+   * Ends a session, telling its room why, and says goodbye if it can;
+   * `goodbye` replaces what the session itself is told (see goodbyeFor).
+   */
+  disconnect(
+    session: Session,
+    reason: LeaveReason,
+    detail?: string,
+    goodbye?: Goodbye,
+  ): void {
     if (session.state === "closing") return;
     const wasActive = session.state === "active";
     leaveRoom(this, session, reason, detail);
@@ -404,7 +413,7 @@ export class Hub {
       reason,
       detail: detail || undefined,
     });
-    const bye = goodbyeFor(reason, detail);
+    const bye = goodbye ?? goodbyeFor(reason, detail);
     // A reader whose writes are stuck gets no grace: its goodbye would wait
     // behind everything it has not read, while its buffers stay held. One
     // that is slow but still reading gets the usual grace.
@@ -413,7 +422,7 @@ export class Hub {
       this.now() - since > STUCK_WRITE_MS;
     const grace = bye === null || stuck ? 0 : this.limits.closeGraceMs;
     session.finish(
-      bye === null ? null : { type: "bye", reason: bye },
+      bye === null ? null : { type: "bye", ...bye },
       grace,
       reason === "slow",
     ).catch((error) =>
@@ -454,29 +463,41 @@ export class Hub {
   };
 }
 
+/** What a departing session is told: a code for programs, words for people. */
+export interface Goodbye {
+  code: ByeCode;
+  reason: string;
+}
+
 /**
  * What a departing session is told in its `bye`, by why it leaves; null when
  * it gets no goodbye (its connection is already gone, or it only left a room).
  */
-function goodbyeFor(reason: LeaveReason, detail?: string): string | null {
+function goodbyeFor(reason: LeaveReason, detail?: string): Goodbye | null {
   const withDetail = (text: string) => detail ? `${text} ${detail}` : text;
   switch (reason) {
     case "quit":
-      return "Goodbye";
+      return { code: "quit", reason: "Goodbye" };
     case "lost":
-      return detail ?? null;
+      return detail ? { code: "refused", reason: detail } : null;
     case "slow":
-      return `You fell too far behind: ${detail ?? "output backed up"}`;
+      return {
+        code: "slow",
+        reason: `You fell too far behind: ${detail ?? "output backed up"}`,
+      };
     case "kicked":
-      return withDetail("Kicked");
+      return { code: "kicked", reason: withDetail("Kicked") };
     case "banned":
-      return withDetail("Banned");
+      return { code: "banned", reason: withDetail("Banned") };
     case "flood":
-      return `Disconnected for flooding: ${detail ?? "too many lines"}`;
+      return { code: "flood", reason: detail ?? "Too many lines too fast" };
     case "timeout":
-      return `Timed out: ${detail ?? "no activity"}`;
+      return {
+        code: "timeout",
+        reason: `Timed out: ${detail ?? "no activity"}`,
+      };
     case "shutdown":
-      return "Server shutting down";
+      return { code: "shutdown", reason: "Server shutting down" };
     case "part":
       return null;
   }

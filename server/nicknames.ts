@@ -58,10 +58,18 @@ export function releaseNick(hub: Hub, session: Session): void {
   if (session.nick !== null) hub.nicks.delete(session.nick, session);
 }
 
-/** Disconnects another connection holding `nick`: its owner is back. */
+/**
+ * Disconnects another connection holding `nick`: its owner is back. The
+ * displaced side is told who took it and from where, with a code that tells
+ * a client not to take it back.
+ */
 export function takeOver(hub: Hub, session: Session, nick: string): void {
   const holder = hub.nicks.find(nick);
   if (holder !== undefined && holder !== session) {
-    hub.disconnect(holder, "quit", "reconnected from elsewhere");
+    hub.disconnect(holder, "quit", "reconnected from elsewhere", {
+      code: "taken_over",
+      reason:
+        `${nick} logged in from ${session.address} with its password and took over this nickname`,
+    });
   }
 }

@@ -6,148 +6,15 @@
 
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { fileURLToPath } from "node:url";
-import { LineClient, LineStream, WAIT_MS, within } from "./helpers.ts";
-
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const encoder = new TextEncoder();
-
-/**
- * The permission flags of a deno.json task, so the programs run here with
- * exactly what the README's commands grant them.
- */
-function taskPermissions(task: string): string[] {
-  const config = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`));
-  return String(config.tasks[task]).split(/\s+/)
-    .filter((word) => word.startsWith("--allow-"));
-}
-const PERMISSIONS: Record<string, string[]> = {
-  "server.ts": taskPermissions("start"),
-  "client.ts": taskPermissions("client"),
-};
-
-/** A child process with its output read line by line. */
-class Program implements AsyncDisposable {
-  readonly child: Deno.ChildProcess;
-  readonly stdout: LineStream;
-  readonly stderr: LineStream;
-  #stdin: WritableStreamDefaultWriter<Uint8Array> | null;
-
-  /**
-   * @param command a Deno script with its arguments (run with the README's
-   *   permissions), or a whole command line as an array
-   */
-  constructor(
-    command: string | string[],
-    args: string[],
-    stdin: boolean,
-    env: Record<string, string> = {},
-  ) {
-    // A server under test never writes the user's data directory.
-    const database = command === "server.ts" && !args.includes("--db")
-      ? ["--db", ":memory:"]
-      : [];
-    const [program, ...programArgs] = typeof command === "string"
-      ? [
-        Deno.execPath(),
-        "run",
-        ...PERMISSIONS[command]!,
-        command,
-        ...args,
-        ...database,
-      ]
-      : command;
-    this.child = new Deno.Command(program!, {
-      args: programArgs,
-      cwd: ROOT,
-      stdin: stdin ? "piped" : "null",
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1", ...env },
-    }).spawn();
-    this.stdout = new LineStream(this.child.stdout);
-    this.stderr = new LineStream(this.child.stderr);
-    this.#stdin = stdin ? this.child.stdin.getWriter() : null;
-  }
-
-  /** Types a line into the program's stdin. */
-  async type(line: string): Promise<void> {
-    await this.write(encoder.encode(line + "\n"));
-  }
-
-  /** Writes raw bytes to the program's stdin. */
-  async write(bytes: Uint8Array): Promise<void> {
-    await this.#stdin!.write(bytes);
-  }
-
-  /** Ends the program's stdin, as a pipe closing. */
-  async endInput(): Promise<void> {
-    const writer = this.#stdin;
-    this.#stdin = null;
-    await writer?.close();
-  }
-
-  /** Waits for exit; returns the exit code. */
-  async exit(ms = WAIT_MS): Promise<number> {
-    const status = await within(this.child.status, "the program to exit", ms);
-    await Promise.all([this.stdout.done, this.stderr.done]);
-    return status.code;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    try {
-      this.child.kill("SIGKILL");
-    } catch {
-      // Already exited.
-    }
-    await this.endInput().catch(() => {});
-    await this.child.status;
-    await Promise.all([this.stdout.done, this.stderr.done]);
-  }
-}
-
-/**
- * The client in a pseudo-terminal, through util-linux `script`, so it runs in
- * raw mode with its line editor as a person would see it.
- */
-class TerminalProgram extends Program {
-  constructor(port: number, nick: string) {
-    const client = [
-      Deno.execPath(),
-      "run",
-      ...PERMISSIONS["client.ts"]!,
-      "client.ts",
-      "--port",
-      String(port),
-      "--nick",
-      nick,
-    ].map((word) => `'${word}'`).join(" ");
-    super(["script", "-qfec", client, "/dev/null"], [], true);
-  }
-
-  /** Sends keystrokes as typed, without adding a newline. */
-  async keys(keys: string): Promise<void> {
-    await this.write(encoder.encode(keys));
-  }
-}
-
-/** Starts `server.ts` on a free port; resolves once it prints where. */
-async function startServerProcess(
-  args: string[] = ["--port", "0"],
-): Promise<Program & { port: number }> {
-  const server = new Program(
-    "server.ts",
-    ["--host", "127.0.0.1", ...args],
-    false,
-  );
-  const line = await server.stdout.expect(/ listening on /, 15_000);
-  const port = Number(line.split(":").at(-1));
-  return Object.assign(server, { port });
-}
-
-function startClient(port: number, ...args: string[]): Program {
-  return new Program("client.ts", ["--port", String(port), ...args], true);
-}
+import { LineClient } from "./helpers.ts";
+import {
+  PERMISSIONS,
+  Program,
+  ROOT,
+  startClient,
+  startServerProcess,
+  TerminalProgram,
+} from "./programs.ts";
 
 Deno.test("e2e: the client and an nc-style client talk through the server", async () => {
   await using server = await startServerProcess();
@@ -167,7 +34,7 @@ Deno.test("e2e: the client and an nc-style client talk through the server", asyn
   assert.equal(await alice.exit(), 0);
   server.child.kill("SIGTERM");
   assert.equal(await server.exit(), 0);
-  await nc.expect("*** Disconnected: Server shutting down");
+  await nc.expect("*** Disconnected (shutdown): Server shutting down");
 });
 
 Deno.test("e2e: lines piped before login are sent after it; end of input quits", async () => {

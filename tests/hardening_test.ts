@@ -36,7 +36,7 @@ Deno.test("flood: lines past the burst are refused, sustained flooding disconnec
   const flood = Array.from({ length: 20 }, (_, i) => `more ${i}`);
   await alice.sendBytes(new TextEncoder().encode(flood.join("\n") + "\n"));
   await alice.expect(
-    "*** Disconnected: Disconnected for flooding: Too many lines too fast",
+    "*** Disconnected (flood): Too many lines too fast",
   );
   await bob.expect(
     "*** alice left #lobby (flooding: Too many lines too fast)",
@@ -51,7 +51,9 @@ Deno.test("connections past the total cap are told the server is full", async ()
   );
   for (const client of first) await client.expect(/^\*\*\* Choose a nickname/);
   await using extra = await LineClient.connect(chat.port);
-  await extra.expect("*** The server is full; try again later");
+  await extra.expect(
+    "*** Disconnected (full): The server is full; try again later",
+  );
   await extra.closed();
   await first[0]!.close();
   await connectionsDropTo(chat.server, 2);
@@ -65,7 +67,7 @@ Deno.test("connections past the per-address cap are refused with a reason", asyn
   await using _b = await LineClient.text(chat.port, "b");
   await using c = await LineClient.connect(chat.port);
   await c.expect(
-    "*** Too many connections from your address (at most 2)",
+    "*** Disconnected (full): Too many connections from your address (at most 2)",
   );
   await c.closed();
   await a.send("/quit");
@@ -84,8 +86,12 @@ Deno.test("slowloris: a login sent one byte at a time is cut at the timeout", as
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   })();
-  await slow.expect("*** Disconnected: Timed out: login took too long");
-  await silent.expect("*** Disconnected: Timed out: login took too long");
+  await slow.expect(
+    "*** Disconnected (timeout): Timed out: login took too long",
+  );
+  await silent.expect(
+    "*** Disconnected (timeout): Timed out: login took too long",
+  );
   await Promise.all([slow.closed(), silent.closed(), dripping]);
   await connectionsDropTo(chat.server, 0);
 });
@@ -95,7 +101,9 @@ Deno.test("too many lines before login close the connection", async () => {
   await using spammer = await LineClient.connect(chat.port);
   const lines = Array.from({ length: 8 }, () => "not a nick!");
   await spammer.sendBytes(new TextEncoder().encode(lines.join("\n") + "\n"));
-  await spammer.expect("*** Disconnected: Too many lines before login");
+  await spammer.expect(
+    "*** Disconnected (refused): Too many lines before login",
+  );
   await spammer.closed();
 });
 
@@ -129,7 +137,7 @@ Deno.test("JSON clients are pinged when silent and dropped if they never answer"
 Deno.test("an idle text client is dropped only when the idle timeout is set", async () => {
   await using chat = await startServer({ idleTimeoutMs: 200 });
   await using idle = await LineClient.text(chat.port, "idle");
-  await idle.expect("*** Disconnected: Timed out: idle too long");
+  await idle.expect("*** Disconnected (timeout): Timed out: idle too long");
   await idle.closed();
 });
 
@@ -173,7 +181,9 @@ Deno.test("server password: asked for first, wrong ones refused, then closed", a
 
   await using guesser = await LineClient.connect(chat.port);
   for (const guess of ["a", "b", "c"]) await guesser.send(guess);
-  await guesser.expect("*** Disconnected: Too many wrong server passwords");
+  await guesser.expect(
+    "*** Disconnected (bad_password): Too many wrong server passwords",
+  );
   await guesser.closed();
   assert.ok(lines.some((line) => line.includes('"bad_password"')));
   assert.ok(!lines.some((line) => line.includes("s3cret-pw")), "never logged");
@@ -198,7 +208,7 @@ Deno.test("operators: /oper, then kick; non-operators are refused", async () => 
   await op.send("/who");
   await op.expect("*** #lobby (2): bob, @op");
   await op.send("/kick bob spamming");
-  await bob.expect("*** Disconnected: Kicked by op: spamming");
+  await bob.expect("*** Disconnected (kicked): Kicked by op: spamming");
   await bob.closed();
   await op.expect("*** bob left #lobby (kicked: by op: spamming)");
   assert.ok(lines.some((line) => line.includes('"event":"kick"')));
@@ -222,13 +232,15 @@ Deno.test("bans hold against reconnects from the same address until lifted", asy
   await op.send("/ban op");
   await op.expect("*** Error: You cannot ban your own address");
   await op.send("/ban mallory 1h spam links");
-  await mallory.expect(/^\*\*\* Disconnected: Banned by op: spam links$/);
+  await mallory.expect(
+    /^\*\*\* Disconnected \(banned\): Banned by op: spam links$/,
+  );
   await op.expect(
     /^\*\*\* Banned ::1 \(mallory, until \d\d:\d\d:\d\d UTC, spam links\); 1 disconnected$/,
   );
   await using again = await connectV6();
   await again.expect(
-    /^\*\*\* You are banned until \d\d:\d\d:\d\d UTC: spam links$/,
+    /^\*\*\* Disconnected \(banned\): You are banned until \d\d:\d\d:\d\d UTC: spam links$/,
   );
   await again.closed();
   await op.send("/bans");
@@ -383,6 +395,7 @@ Deno.test("shutdown under heavy traffic loses nothing it accepted", async () => 
     assert.deepEqual(ids, Array.from({ length: accepted }, (_, i) => i + 1));
     assert.deepEqual(events.at(-1), {
       type: "bye",
+      code: "shutdown",
       reason: "Server shutting down",
     });
   }

@@ -212,8 +212,9 @@ Deno.test("history survives a restart: replay on join, /history paging, topics",
   assert.equal(replay.length, 5);
   assert.match(replay[4]!, /<alice> before restart 30$/);
   await bob.send("/history 3");
-  await bob.expect("*** Recent messages in #lobby:");
+  await bob.expect(/^\*\*\* History of #lobby: 3 messages, the latest, /);
   await bob.expect(/<alice> before restart 28$/);
+  await bob.expect(/^\*\*\* Older messages: \/history #lobby before \d+$/);
   await using bot = await LineClient.json(chat.port, "bot");
   await bot.sendJson({ type: "history", limit: 10, ref: "h1" });
   const page = await bot.expectEvent("history", (e) => e.ref === "h1");
@@ -318,7 +319,7 @@ Deno.test("accounts: register, then identify on a later connection; others are k
     identify: "correct horse",
   });
   await bot.expectEvent("welcome", (e) => e.nick === "alice");
-  await again.expect(/^\*\*\* Disconnected: /);
+  await again.expect(/^\*\*\* Disconnected \(\w+\): /);
 });
 
 Deno.test("accounts: /drop releases a nickname; operators may drop any", async () => {

@@ -407,7 +407,7 @@ const SAMPLE_EVENTS: ServerEvent[] = [
       text: "x",
     }],
   },
-  { type: "bye", reason: "Goodbye" },
+  { type: "bye", code: "quit", reason: "Goodbye" },
 ];
 
 Deno.test("JSON codec round-trips every event type", () => {

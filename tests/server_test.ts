@@ -213,7 +213,7 @@ Deno.test("/quit says goodbye, tells the room why, and closes", async () => {
   await using alice = await LineClient.text(chat.port, "alice");
   await using bob = await LineClient.text(chat.port, "bob");
   await bob.send("/quit see you \x1b[31mtomorrow");
-  await bob.expect("*** Disconnected: Goodbye");
+  await bob.expect("*** Disconnected (quit): Goodbye");
   await bob.closed();
   await alice.expect("*** bob left #lobby (quit: see you tomorrow)");
   await connectionsDropTo(chat.server, 1);
@@ -345,7 +345,7 @@ Deno.test("an HTTP request gets one line of explanation and is closed", async ()
   await using browser = await LineClient.connect(chat.port);
   await browser.send("GET / HTTP/1.1\r\nHost: localhost\r\n");
   await browser.expect(
-    /^\*\*\* Disconnected: This is a chat server, not a web server/,
+    /^\*\*\* Disconnected \(refused\): This is a chat server, not a web server/,
   );
   await browser.closed();
 });
@@ -418,6 +418,7 @@ Deno.test("JSON mode: every request a person can make works for a bot", async ()
   await bot.sendJson({ type: "quit", reason: "shutting down" });
   assert.deepEqual(await bot.expectEvent("bye"), {
     type: "bye",
+    code: "quit",
     reason: "Goodbye",
   });
   await human.expect("*** robot left #lobby (quit: shutting down)");
@@ -467,7 +468,7 @@ Deno.test("close() says goodbye to everyone and leaves no connection", async () 
   const lurker = await LineClient.connect(chat.port);
   await lurker.expect(/Choose a nickname/);
   await chat.server.close();
-  await alice.expect("*** Disconnected: Server shutting down");
+  await alice.expect("*** Disconnected (shutdown): Server shutting down");
   await bot.expectEvent("bye", (e) => e.reason === "Server shutting down");
   await Promise.all([alice.closed(), bot.closed(), lurker.closed()]);
   assert.equal(chat.server.sessions.size, 0);

@@ -143,6 +143,8 @@ function parseHistoryArgs(args: string): RequestOf<"history"> | string {
     const word = words[i]!;
     if (word === "before" && /^\d+$/.test(words[i + 1] ?? "")) {
       request.before = Number(words[++i]);
+    } else if (/^0+$/.test(word)) {
+      return `${usage}: N is how many messages, from 1 to ${MAX_HISTORY_PAGE}`;
     } else if (/^\d+$/.test(word) && request.limit === undefined) {
       request.limit = Math.min(Number(word), MAX_HISTORY_PAGE);
     } else if (word.startsWith("@") && word.length > 1) {

@@ -7,6 +7,8 @@
  * @module
  */
 
+import type { ByeCode } from "./bye.ts";
+
 /** Version of the JSON protocol, sent in `welcome` so bots can check it. */
 export const PROTOCOL_VERSION = 1;
 
@@ -61,6 +63,15 @@ export interface RoomMessage {
   from: string;
   /** The text, already cleaned of controls. */
   text: string;
+}
+
+/**
+ * What a history page answers, on replies to a `history` request (a join
+ * replay has none): the cursor it was asked with, if any.
+ */
+export interface HistoryReply {
+  /** The `before` of the request, when it had one. */
+  before?: number;
 }
 
 /** One row of a `rooms` reply. */
@@ -262,6 +273,8 @@ export type ServerEvent =
      * most the count asked for and at most 64 KiB of messages.
      */
     more?: true;
+    /** Present on replies to a `history` request; absent on join replays. */
+    reply?: HistoryReply;
     ref?: string;
   }
   | {
@@ -270,6 +283,7 @@ export type ServerEvent =
     messages: PrivateMessage[];
     /** As for `history`: older messages exist; page back with `before`. */
     more?: true;
+    reply?: HistoryReply;
     ref?: string;
   }
   | { type: "help"; commands: CommandHelp[]; ref?: string }
@@ -296,7 +310,13 @@ export type ServerEvent =
     ref?: string;
   }
   | { type: "bans"; bans: BanSummary[]; ref?: string }
-  | { type: "bye"; reason: string };
+  | {
+    type: "bye";
+    /** Why, for programs: see bye.ts for which codes mean "reconnect". */
+    code: ByeCode;
+    /** Why, in words for people. */
+    reason: string;
+  };
 
 /** The `type` of every event, for exhaustive tables. */
 export type EventType = ServerEvent["type"];

@@ -19,11 +19,14 @@ import {
   type CommandHelp,
   type ErrorEvent,
   errorEvent,
+  type HistoryReply,
   type LeaveReason,
+  type PrivateMessage,
   type RequestType,
   type RoomMessage,
   type ServerEvent,
 } from "./events.ts";
+import { byeLine } from "./bye.ts";
 
 /** A text-mode command: its row's text syntax, with the facts `/help` shows. */
 export interface TextCommand extends TextSyntax<RequestType> {
@@ -209,6 +212,107 @@ export function describeNotice(event: RoomNotice): string {
   }
 }
 
+/** The UTC day of a time, `YYYY-MM-DD`. */
+export function utcDay(ts: number): string {
+  return new Date(ts).toISOString().slice(0, 10);
+}
+
+/**
+ * History lines with their time in front, and a `*** YYYY-MM-DD (UTC)` line
+ * before the first and wherever the day changes, so every time has a date.
+ */
+function datedLines<T extends { ts: number }>(
+  messages: readonly T[],
+  line: (message: T) => string,
+): string {
+  let day = "";
+  let text = "";
+  for (const message of messages) {
+    const today = utcDay(message.ts);
+    if (today !== day) {
+      day = today;
+      text += `*** ${day} (UTC)\n`;
+    }
+    text += `[${clockTime(message.ts)}] ${line(message)}\n`;
+  }
+  return text;
+}
+
+/** `2026-12-01` or `2026-12-01 to 2026-12-02`: the days a page spans. */
+function daySpan(messages: readonly { ts: number }[]): string {
+  const first = utcDay(messages[0]!.ts);
+  const last = utcDay(messages.at(-1)!.ts);
+  return first === last ? first : `${first} to ${last}`;
+}
+
+/**
+ * A page of history in words: which page it is and the days it spans, the
+ * lines, and how to get the page before it. `what` names the room or
+ * conversation as `/history` takes it (`#dev`, `@bob`).
+ */
+function pageText<T extends { id: number; ts: number }>(
+  what: string,
+  title: string,
+  messages: readonly T[],
+  page: HistoryReply & { more?: true },
+  line: (message: T) => string,
+): string {
+  const after = page.before === undefined ? "" : ` before ${page.before}`;
+  if (messages.length === 0) return `*** No messages in ${title}${after}\n`;
+  const count = messages.length === 1
+    ? "1 message"
+    : `${messages.length} messages`;
+  const which = page.before === undefined
+    ? "the latest"
+    : `older than ${page.before}`;
+  return `*** History of ${title}: ${count}, ${which}, ${
+    daySpan(messages)
+  } (UTC)\n` +
+    datedLines(messages, line) +
+    (page.more
+      ? `*** Older messages: /history ${what} before ${messages[0]!.id}\n`
+      : `*** That is the start of ${title}\n`);
+}
+
+/** A `history` event in words: a join replay, or a page that was asked for. */
+function historyText(event: ServerEvent & { type: "history" }): string {
+  if (event.reply === undefined) {
+    if (event.messages.length === 0) return "";
+    return `*** Recent messages in ${event.room}:\n` +
+      datedLines(event.messages, roomLine) +
+      olderPage(event.room, event.messages, event.more);
+  }
+  return pageText(
+    event.room,
+    event.room,
+    event.messages,
+    { ...event.reply, ...(event.more ? { more: true } : {}) },
+    roomLine,
+  );
+}
+
+/** A `conversation` event in words. */
+function conversationText(
+  event: ServerEvent & { type: "conversation" },
+): string {
+  const line = (m: PrivateMessage) => `*${m.from} -> ${m.to}* ${m.text}`;
+  const title = `private messages with ${event.with}`;
+  if (event.reply === undefined) {
+    return event.messages.length === 0
+      ? `*** No ${title}\n`
+      : `*** Private messages with ${event.with}:\n` +
+        datedLines(event.messages, line) +
+        olderPage(`@${event.with}`, event.messages, event.more);
+  }
+  return pageText(
+    `@${event.with}`,
+    title,
+    event.messages,
+    { ...event.reply, ...(event.more ? { more: true } : {}) },
+    line,
+  );
+}
+
 /** How a room line looks in text mode; history adds the time in front. */
 function roomLine(message: RoomMessage): string {
   return message.type === "message"
@@ -275,11 +379,7 @@ export function encodeTextEvent(event: ServerEvent): string {
         `${event.room} has ${event.count} members; /who lists them a page at a time`,
       );
     case "history":
-      if (event.messages.length === 0) return "";
-      return notice(`Recent messages in ${event.room}:`) +
-        event.messages.map((m) => `[${clockTime(m.ts)}] ${roomLine(m)}\n`)
-          .join("") +
-        olderPage(event.room, event.messages, event.more);
+      return historyText(event);
     case "help": {
       const width = Math.max(...event.commands.map((c) => c.usage.length));
       return notice("Commands:") +
@@ -306,20 +406,13 @@ export function encodeTextEvent(event: ServerEvent): string {
         : (event.continued ? "" : notice("Message of the day:")) +
           event.lines.map((line) => notice(`  ${line}`)).join("");
     case "conversation":
-      if (event.messages.length === 0) {
-        return notice(`No private messages with ${event.with}`);
-      }
-      return notice(`Private messages with ${event.with}:`) +
-        event.messages.map((m) =>
-          `[${clockTime(m.ts)}] *${m.from} -> ${m.to}* ${m.text}\n`
-        ).join("") +
-        olderPage(`@${event.with}`, event.messages, event.more);
+      return conversationText(event);
     case "bans":
       return notice(
         `Bans (${event.bans.length})` + (event.bans.length === 0 ? "" : ": ") +
           event.bans.map(describeBan).join(", "),
       );
     case "bye":
-      return notice(`Disconnected: ${event.reason}`);
+      return byeLine(event.code, event.reason) + "\n";
   }
 }

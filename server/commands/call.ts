@@ -106,7 +106,11 @@ export class Call<K extends RequestType = RequestType> {
       what,
     });
     if (session.passwordAttempts >= hub.limits.maxPasswordAttempts) {
-      hub.disconnect(session, "lost", `Too many wrong ${what} passwords`);
+      const words = `Too many wrong ${what} passwords`;
+      hub.disconnect(session, "lost", words, {
+        code: "bad_password",
+        reason: words,
+      });
       return;
     }
     this.fail("bad_password", `Wrong ${what} password`);

@@ -13,6 +13,7 @@ import { checkNick, checkRoom, foldKey } from "../../wire/names.ts";
 import {
   commandHelp,
   hasVisibleText,
+  type HistoryReply,
   LOBBY,
   MAX_HISTORY_PAGE,
   type PrivateMessage,
@@ -319,14 +320,15 @@ function history(call: Call<"history">): void {
       );
     }
     const other = request.with;
-    return call.replyPaged(() => [
-      conversationPage(
+    return call.replyPaged(() => [{
+      ...conversationPage(
         other,
         hub.history.conversation(account.id, other, limit + 1, request.before),
         limit,
         session.codec,
       ),
-    ]);
+      reply: replyTo(request),
+    }]);
   }
   const named = request.room === undefined ? null : checkRoom(request.room);
   if (named !== null && !named.ok) {
@@ -334,14 +336,20 @@ function history(call: Call<"history">): void {
   }
   const room = named?.name ?? session.room?.name;
   if (room === undefined) return call.fail("not_ready", "No room");
-  call.replyPaged(() => [
-    historyPage(
+  call.replyPaged(() => [{
+    ...historyPage(
       room,
       hub.history.roomMessages(room, limit + 1, request.before),
       limit,
       session.codec,
     ),
-  ]);
+    reply: replyTo(request),
+  }]);
+}
+
+/** What a history page answers: the cursor it was asked with. */
+function replyTo(request: { before?: number }): HistoryReply {
+  return request.before === undefined ? {} : { before: request.before };
 }
 
 /** The chat requests' handlers, by request type. */

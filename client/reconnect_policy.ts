@@ -1,0 +1,134 @@
+/**
+ * When the terminal client comes back after a connection ends, and when it
+ * must not: reconnecting after a kick, a ban or a takeover undoes what an
+ * operator or the nickname's owner just did (two clients on one registered
+ * nickname would take it from each other forever). Pure, so every rule is
+ * tested without sockets.
+ *
+ * @module
+ */
+
+import { type ByeCode, byeMeansReconnect } from "../wire/bye.ts";
+
+/** How a connection ended, as the client saw it. */
+export interface ConnectionEnd {
+  /** The server's goodbye, if it sent one (JSON `bye` or a text refusal). */
+  bye: { code: ByeCode; reason: string } | null;
+  /** Whether the first bytes were a TLS record: a TLS port, spoken to plainly. */
+  spokeTls: boolean;
+}
+
+/** What to do next. */
+export type NextStep =
+  | { action: "reconnect" }
+  /** Stop with exit status `status`; `message` says why, in plain words. */
+  | { action: "stop"; status: number; message: string };
+
+/** The plain-words reason a client does not come back after `code`. */
+function whyNotBack(code: ByeCode): string {
+  switch (code) {
+    case "kicked":
+      return "an operator removed you from the server";
+    case "banned":
+      return "you are banned from this server";
+    case "taken_over":
+      return "your nickname is now in use by another login with its password; " +
+        "taking it back would only push that one out";
+    case "flood":
+      return "you sent too many lines too fast";
+    case "bad_password":
+      return "too many wrong passwords";
+    case "refused":
+      return "the server refused this connection";
+    case "quit":
+      return "the server ended the session";
+    case "shutdown":
+    case "timeout":
+    case "slow":
+    case "full":
+      return "the server asked not to";
+  }
+}
+
+/**
+ * Decides what follows the end of a connection the person did not end
+ * themselves: reconnect after a network loss or a goodbye that means "try
+ * again"; otherwise stop, saying why.
+ */
+export function nextStep(end: ConnectionEnd): NextStep {
+  if (end.spokeTls) {
+    return {
+      action: "stop",
+      status: 1,
+      message: "This port speaks TLS: add --tls",
+    };
+  }
+  if (end.bye === null || byeMeansReconnect(end.bye.code)) {
+    return { action: "reconnect" };
+  }
+  return {
+    action: "stop",
+    status: 1,
+    message: `${end.bye.reason}. Not reconnecting: ${
+      whyNotBack(end.bye.code)
+    }.`,
+  };
+}
+
+/**
+ * Whether `bytes`, the first a server sent, are a TLS record (a handshake or
+ * an alert, version 3.x) rather than the text greeting of a plain port.
+ */
+export function looksLikeTls(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 && (bytes[0] === 0x15 || bytes[0] === 0x16) &&
+    bytes[1] === 0x03;
+}
+
+/** Reconnect delays, and when they start again from the shortest. */
+export interface BackoffOptions {
+  /** First delay, ms. Default 1000. */
+  minMs?: number;
+  /** Longest delay, ms. Default 30 000. */
+  maxMs?: number;
+  /**
+   * How long a session must have stayed logged in for the delays to start
+   * again from the shortest, ms. Default 30 000: a server that accepts the
+   * login and then drops it at once is a failure like any other.
+   */
+  stableMs?: number;
+  /** A number in [0, 1), for jitter. Default Math.random. */
+  random?: () => number;
+}
+
+/**
+ * Delays that double on every failed attempt, whether the connect failed or
+ * the login did (refused, dropped straight after), and reset only after a
+ * session that lasted.
+ */
+export class Backoff {
+  #minMs: number;
+  #maxMs: number;
+  #stableMs: number;
+  #random: () => number;
+  #nextMs: number;
+
+  /** @param options delays and jitter; see {@linkcode BackoffOptions} */
+  constructor(options: BackoffOptions = {}) {
+    this.#minMs = options.minMs ?? 1000;
+    this.#maxMs = options.maxMs ?? 30_000;
+    this.#stableMs = options.stableMs ?? 30_000;
+    this.#random = options.random ?? Math.random;
+    this.#nextMs = this.#minMs;
+  }
+
+  /**
+   * The delay before the next attempt, ±20 % jitter; `loggedInMs` is how
+   * long the connection that just ended stayed logged in (0 if never).
+   */
+  next(loggedInMs: number): number {
+    if (loggedInMs >= this.#stableMs) this.#nextMs = this.#minMs;
+    const delay = Math.round(this.#nextMs * (0.8 + this.#random() * 0.4));
+    this.#nextMs = Math.min(this.#nextMs * 2, this.#maxMs);
+    return delay;
+  }
+}
