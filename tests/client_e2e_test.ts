@@ -160,10 +160,10 @@ Deno.test("client: after a reconnect it shows only what it missed", async () => 
  * A stand-in server that welcomes with a pace and records when each message
  * arrives, to see how the client sends a paste.
  */
-async function pacedServer(
+function pacedServer(
   pace: { rate: number; burst: number },
   expected: number,
-): Promise<{ port: number; arrivals: Promise<Array<[number, string]>> }> {
+): { port: number; arrivals: Promise<Array<[number, string]>> } {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const arrivals = (async () => {
     const conn = await listener.accept();
@@ -208,7 +208,7 @@ async function pacedServer(
 
 Deno.test("client: a paste goes out at the pace the server announces, every line in order", async () => {
   const count = 30;
-  const stand = await pacedServer({ rate: 20, burst: 5 }, count);
+  const stand = pacedServer({ rate: 20, burst: 5 }, count);
   await using paster = startClient(stand.port, "--nick", "paster");
   const pasted = Array.from({ length: count }, (_, i) => `line ${i + 1}`);
   await paster.write(new TextEncoder().encode(pasted.join("\n") + "\n"));
@@ -282,32 +282,30 @@ Deno.test("client: in a terminal, a registered nickname's password is asked for 
   assert.equal(await alice.exit(), 0);
 });
 
-/** The deno process under `script`, found through /proc, and its terminal. */
+/** The deno process under `script`, found with `ps`, and its terminal. */
 async function clientUnderScript(
   root: number,
 ): Promise<{ pid: number; tty: string }> {
-  const children = new Map<number, number[]>();
-  for await (const entry of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const stat = await Deno.readTextFile(`/proc/${entry.name}/stat`);
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      const parent = Number(fields[1]);
-      children.set(parent, [...children.get(parent) ?? [], Number(entry.name)]);
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  const queue = [...children.get(root) ?? []];
+  const { stdout } = await new Deno.Command("ps", {
+    args: ["-e", "-o", "pid=,ppid=,tty=,args="],
+  }).output();
+  const rows = new TextDecoder().decode(stdout).trim().split("\n").map(
+    (row) => {
+      const [pid, ppid, tty, ...args] = row.trim().split(/\s+/);
+      return { pid: Number(pid), ppid: Number(ppid), tty: tty!, args };
+    },
+  );
+  const queue = [root];
   while (queue.length > 0) {
-    const pid = queue.shift()!;
-    const exe = await Deno.readLink(`/proc/${pid}/exe`).catch(() => "");
-    if (exe === Deno.execPath()) {
-      return { pid, tty: await Deno.readLink(`/proc/${pid}/fd/0`) };
+    const parent = queue.shift()!;
+    for (const row of rows.filter((r) => r.ppid === parent)) {
+      if (row.args.includes("client.ts")) {
+        return { pid: row.pid, tty: `/dev/${row.tty}` };
+      }
+      queue.push(row.pid);
     }
-    queue.push(...children.get(pid) ?? []);
   }
-  throw new Error("no deno process under script");
+  throw new Error("no client under script");
 }
 
 /** Sets a terminal's width, as resizing its window does (SIGWINCH follows). */
