@@ -107,7 +107,7 @@ Deno.test("/history over 30 long messages comes in pages; the requester stays", 
     /^\*\*\* Older messages: \/history #lobby before \d+$/,
   );
   await text.send(more.slice("*** Older messages: ".length));
-  await text.expect(/^\*\*\* Recent messages in #lobby:$/);
+  await text.expect(/^\*\*\* History of #lobby: \d+ messages, older than /);
   await text.expect((line) => line.endsWith(`<writer> ${lines[0]}`));
   const after = await text.linesUntilPong();
   assert.ok(!after.some((line) => line.startsWith("*** Disconnected")));
