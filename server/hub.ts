@@ -201,7 +201,11 @@ export class LocalRoomFeed implements RoomFeed {
             room.members.size * FLUSH_MS_PER_MEMBER - sinceLastFlushMs,
           ),
         ),
-      countExtraLines: (lines) => writes.countExtraLines(lines),
+      // The batch was the hold: its chunks go out now, not held again.
+      flushed: (lines) => {
+        writes.countExtraLines(lines);
+        writes.runNow();
+      },
     });
   }
 

@@ -48,10 +48,10 @@ export interface BatchOptions<M> {
    */
   holdMs(sinceLastFlushMs: number): number;
   /**
-   * Told, after a flush, how many lines its writes carry beyond one each, so
-   * write coalescing sees how full the writes are.
+   * Told after each flush, with how many lines its chunks carry beyond one
+   * each (so write coalescing sees how full the writes are).
    */
-  countExtraLines?(lines: number): void;
+  flushed?(extraLines: number): void;
 }
 
 /** A big room's held broadcasts. */
@@ -144,7 +144,7 @@ export class RoomBatch<M extends BatchMember> {
     for (const [member, from] of late) {
       if (from <= last + 1) late.delete(member);
     }
-    this.#options.countExtraLines?.(sends * (held.length - 1));
+    this.#options.flushed?.(sends * (held.length - 1));
   };
 
   /** Sends what is held and stops the timer; call when the room goes. */

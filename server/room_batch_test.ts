@@ -22,7 +22,7 @@ function batchOf(members: Set<Member>, holdMs = 0) {
   const feed = new RoomBatch<Member>({
     members: () => members,
     holdMs: () => holdMs,
-    countExtraLines: (lines) => extra += lines,
+    flushed: (lines) => extra += lines,
   });
   return { feed, extra: () => extra };
 }

@@ -69,6 +69,15 @@ export class FlushScheduler {
     return perWrite;
   }
 
+  /**
+   * Writes everything held now, and keeps holding later output. For output
+   * that was already held elsewhere (a big room's batch, room_batch.ts):
+   * holding it twice would only add to its wait.
+   */
+  runNow(): void {
+    this.#runDue();
+  }
+
   /** Runs everything held and stops holding. */
   close(): void {
     this.#delayMs = 0;
