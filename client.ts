@@ -517,9 +517,14 @@ export class ChatClient {
 
   /** Writes a request (null: a blank line) after those already written. */
   #send(conn: Deno.Conn, request: ClientRequest | null): Promise<void> {
-    const bytes = encoder.encode(
-      request === null ? "\n" : encodeJsonRequest(request),
+    return this.#writeBytes(
+      conn,
+      encoder.encode(request === null ? "\n" : encodeJsonRequest(request)),
     );
+  }
+
+  /** Writes bytes after those already written. */
+  #writeBytes(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
     this.#writes = this.#writes
       .then(() => writeAll(conn, bytes))
       .catch(() => {
@@ -539,8 +544,9 @@ export class ChatClient {
     if (conn === null || !this.#loggedIn) return;
     while (this.#pending.length > 0) {
       const pacer = this.#pacer;
+      const bytes = encoder.encode(encodeJsonRequest(this.#pending[0]!));
       if (pacer !== null) {
-        const wait = pacer.wait(Date.now());
+        const wait = pacer.wait(Date.now(), bytes.length);
         if (wait > 0) {
           if (!this.#pasting) {
             this.#pasting = true;
@@ -552,9 +558,10 @@ export class ChatClient {
           this.#updatePrompt();
           return;
         }
-        pacer.take(Date.now());
+        pacer.take(Date.now(), bytes.length);
       }
-      this.#send(conn, this.#pending.shift()!);
+      this.#pending.shift();
+      this.#writeBytes(conn, bytes);
     }
     this.#pasting = false;
     this.#updatePrompt();

@@ -7,10 +7,16 @@
  * @module
  */
 
-/** The sending rate a server announces: steady lines per second and a burst. */
+/**
+ * The sending budget a server announces in its welcome (`rate`): steady
+ * lines and bytes a second, and how many of each may go at once.
+ */
 export interface AnnouncedPace {
-  ratePerSecond: number;
+  lines: number;
   burst: number;
+  /** Absent: bytes are not limited. */
+  bytes?: number;
+  burstBytes?: number;
 }
 
 /** Reads a positive finite number, or null. */
@@ -23,16 +29,26 @@ function positive(value: unknown): number | null {
 /**
  * The pace a `welcome` event announces, or null when it announces none (an
  * older server, or flood control off): then the client does not pace. Read
- * defensively, as an unknown object: `flood: { rate, burst }`.
+ * defensively, as an unknown object: `rate: { lines, burst, bytes?,
+ * burstBytes? }`.
  */
 export function announcedPace(welcome: unknown): AnnouncedPace | null {
   if (typeof welcome !== "object" || welcome === null) return null;
-  const flood = (welcome as Record<string, unknown>).flood;
-  if (typeof flood !== "object" || flood === null) return null;
-  const fields = flood as Record<string, unknown>;
-  const ratePerSecond = positive(fields.rate);
-  if (ratePerSecond === null) return null;
-  return { ratePerSecond, burst: Math.max(1, positive(fields.burst) ?? 1) };
+  const rate = (welcome as Record<string, unknown>).rate;
+  if (typeof rate !== "object" || rate === null) return null;
+  const fields = rate as Record<string, unknown>;
+  const lines = positive(fields.lines);
+  if (lines === null) return null;
+  const pace: AnnouncedPace = {
+    lines,
+    burst: Math.max(1, positive(fields.burst) ?? 1),
+  };
+  const bytes = positive(fields.bytes);
+  if (bytes !== null) {
+    pace.bytes = bytes;
+    pace.burstBytes = Math.max(bytes, positive(fields.burstBytes) ?? bytes);
+  }
+  return pace;
 }
 
 /**
@@ -42,21 +58,17 @@ export function announcedPace(welcome: unknown): AnnouncedPace | null {
  */
 const SAFETY = 0.9;
 
-/** A token bucket mirroring the server's, a little slower. */
-export class SendPacer {
+/** One token bucket: `capacity` at most, refilled at `perMs`. */
+class Bucket {
   #capacity: number;
-  #ratePerMs: number;
+  #perMs: number;
   #tokens: number;
   #updatedAt: number;
 
-  /**
-   * @param pace what the server announced
-   * @param now the time, ms
-   */
-  constructor(pace: AnnouncedPace, now: number) {
-    this.#capacity = Math.max(1, Math.floor(pace.burst * SAFETY));
-    this.#ratePerMs = (pace.ratePerSecond * SAFETY) / 1000;
-    this.#tokens = this.#capacity;
+  constructor(capacity: number, perSecond: number, now: number) {
+    this.#capacity = capacity;
+    this.#perMs = perSecond / 1000;
+    this.#tokens = capacity;
     this.#updatedAt = now;
   }
 
@@ -64,27 +76,59 @@ export class SendPacer {
     const elapsed = Math.max(0, now - this.#updatedAt);
     this.#tokens = Math.min(
       this.#capacity,
-      this.#tokens + elapsed * this.#ratePerMs,
+      this.#tokens + elapsed * this.#perMs,
     );
     this.#updatedAt = now;
   }
 
-  /** Milliseconds until a line may be sent; 0 when one may go now. */
-  wait(now: number): number {
+  /** Ms until `cost` is available (a cost over capacity waits for full). */
+  wait(now: number, cost: number): number {
     this.#refill(now);
-    return this.#tokens >= 1
+    const need = Math.min(cost, this.#capacity);
+    return this.#tokens >= need
       ? 0
-      : Math.ceil((1 - this.#tokens) / this.#ratePerMs);
+      : Math.ceil((need - this.#tokens) / this.#perMs);
   }
 
-  /** Spends one line's allowance; call only when {@linkcode wait} is 0. */
-  take(now: number): void {
+  take(now: number, cost: number): void {
     this.#refill(now);
-    this.#tokens -= 1;
+    this.#tokens -= cost;
+  }
+}
+
+/** Token buckets mirroring the server's, a little slower. */
+export class SendPacer {
+  #lines: Bucket;
+  #bytes: Bucket | null;
+
+  /**
+   * @param pace what the server announced
+   * @param now the time, ms
+   */
+  constructor(pace: AnnouncedPace, now: number) {
+    this.#lines = new Bucket(
+      Math.max(1, Math.floor(pace.burst * SAFETY)),
+      pace.lines * SAFETY,
+      now,
+    );
+    this.#bytes = pace.bytes === undefined ? null : new Bucket(
+      Math.max(1, Math.floor((pace.burstBytes ?? pace.bytes) * SAFETY)),
+      pace.bytes * SAFETY,
+      now,
+    );
   }
 
-  /** Lines that may go at once from full. */
-  get burst(): number {
-    return this.#capacity;
+  /** Milliseconds until a line of `bytes` may be sent; 0 when it may go now. */
+  wait(now: number, bytes: number): number {
+    return Math.max(
+      this.#lines.wait(now, 1),
+      this.#bytes?.wait(now, bytes) ?? 0,
+    );
+  }
+
+  /** Spends a line's allowance; call only when {@linkcode wait} is 0. */
+  take(now: number, bytes: number): void {
+    this.#lines.take(now, 1);
+    this.#bytes?.take(now, bytes);
   }
 }

@@ -161,7 +161,7 @@ Deno.test("client: after a reconnect it shows only what it missed", async () => 
  * arrives, to see how the client sends a paste.
  */
 function pacedServer(
-  pace: { rate: number; burst: number },
+  pace: { lines: number; burst: number },
   expected: number,
 ): { port: number; arrivals: Promise<Array<[number, string]>> } {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -179,7 +179,7 @@ function pacedServer(
         nick: "paster",
         server: "stand-in",
         version: 1,
-        flood: pace,
+        rate: pace,
       });
       let read = 0;
       await lines.waitFor(
@@ -208,7 +208,7 @@ function pacedServer(
 
 Deno.test("client: a paste goes out at the pace the server announces, every line in order", async () => {
   const count = 30;
-  const stand = pacedServer({ rate: 20, burst: 5 }, count);
+  const stand = pacedServer({ lines: 20, burst: 5 }, count);
   await using paster = startClient(stand.port, "--nick", "paster");
   const pasted = Array.from({ length: count }, (_, i) => `line ${i + 1}`);
   await paster.write(new TextEncoder().encode(pasted.join("\n") + "\n"));

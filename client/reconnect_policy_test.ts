@@ -1,0 +1,61 @@
+import assert from "node:assert/strict";
+import { Backoff, looksLikeTls, nextStep } from "./reconnect_policy.ts";
+
+Deno.test("nextStep reconnects after a network loss or a try-again goodbye", () => {
+  assert.deepEqual(nextStep({ bye: null, spokeTls: false }), {
+    action: "reconnect",
+  });
+  for (const code of ["shutdown", "timeout", "slow", "full"] as const) {
+    assert.deepEqual(
+      nextStep({ bye: { code, reason: "r" }, spokeTls: false }),
+      { action: "reconnect" },
+      code,
+    );
+  }
+});
+
+Deno.test("nextStep stops, saying why, after kicked, banned or taken over", () => {
+  const step = nextStep({
+    bye: { code: "taken_over", reason: "alice logged in from ::1" },
+    spokeTls: false,
+  });
+  assert.equal(step.action, "stop");
+  assert.ok(step.action === "stop");
+  assert.equal(step.status, 1);
+  assert.match(step.message, /^alice logged in from ::1\. Not reconnecting: /);
+  for (const code of ["kicked", "banned", "flood", "bad_password"] as const) {
+    assert.equal(
+      nextStep({ bye: { code, reason: "r" }, spokeTls: false }).action,
+      "stop",
+      code,
+    );
+  }
+  assert.deepEqual(nextStep({ bye: null, spokeTls: true }), {
+    action: "stop",
+    status: 1,
+    message: "This port speaks TLS: add --tls",
+  });
+});
+
+Deno.test("looksLikeTls knows a TLS alert and handshake from a greeting", () => {
+  assert.ok(looksLikeTls(new Uint8Array([0x15, 0x03, 0x03, 0, 2, 2, 50])));
+  assert.ok(looksLikeTls(new Uint8Array([0x16, 0x03, 0x01])));
+  assert.ok(!looksLikeTls(new TextEncoder().encode("*** Welcome")));
+  assert.ok(!looksLikeTls(new Uint8Array([0x15])));
+});
+
+Deno.test("Backoff grows across failed logins and resets only after a lasting session", () => {
+  const backoff = new Backoff({
+    minMs: 1000,
+    maxMs: 8000,
+    stableMs: 30_000,
+    random: () => 0.5,
+  });
+  // Connected and logged in, but thrown out at once: still a failure.
+  assert.deepEqual(
+    [0, 500, 2000, 0, 100].map((ms) => backoff.next(ms)),
+    [1000, 2000, 4000, 8000, 8000],
+  );
+  assert.equal(backoff.next(60_000), 1000, "a session that lasted resets it");
+  assert.equal(backoff.next(0), 2000);
+});
