@@ -439,7 +439,7 @@ Deno.test("new connections from one address are rate limited", async () => {
     }
     await using refused = await LineClient.connect(chat.port);
     await refused.expect(
-      "*** Too many new connections from your address; wait a few seconds",
+      "*** Disconnected (full): Too many new connections from your address; wait a few seconds",
     );
     await refused.closed();
   } finally {
