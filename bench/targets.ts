@@ -128,6 +128,7 @@ function ternFlags(
     ["flood-rate", "0"],
     ["max-connections", many],
     ["max-per-address", "0"],
+    ["connect-rate", "0"],
     ["login-timeout", "600"],
     ["max-rooms", many],
     ["max-room-members", many],
