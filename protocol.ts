@@ -22,7 +22,11 @@
 
 import type { ServerEvent } from "./wire/events.ts";
 import { encodeJsonEvent } from "./wire/json_codec.ts";
-import { encodeTextEvent } from "./wire/text_codec.ts";
+import {
+  encodeTextEvent,
+  encodeTextEventElsewhere,
+  isRoomBroadcast,
+} from "./wire/text_codec.ts";
 
 export * from "./wire/commands.ts";
 export * from "./wire/bye.ts";
@@ -38,12 +42,15 @@ const encoder = new TextEncoder();
 
 /**
  * An event with its bytes for each codec, computed on first use and shared by
- * every recipient: a broadcast to a thousand people encodes at most twice.
+ * every recipient: a broadcast to a thousand people encodes at most three
+ * times (JSON; text for members whose current room it is; text tagged with
+ * the room for the others).
  */
 export class EncodedEvent {
   /** The event itself. */
   readonly event: ServerEvent;
   #text: Uint8Array | undefined;
+  #textElsewhere: Uint8Array | undefined;
   #json: Uint8Array | undefined;
 
   /**
@@ -55,11 +62,21 @@ export class EncodedEvent {
     this.event = event;
   }
 
-  /** The event's bytes in `codec`. */
-  bytes(codec: Codec): Uint8Array {
+  /**
+   * The event's bytes in `codec`. `elsewhere` is for a room's broadcast
+   * reaching a member whose current room is another: text mode then tags
+   * each line with the room; JSON carries `room` anyway.
+   */
+  bytes(codec: Codec, elsewhere = false): Uint8Array {
+    const event = this.event;
     if (codec === "json") {
-      return this.#json ??= encoder.encode(encodeJsonEvent(this.event));
+      return this.#json ??= encoder.encode(encodeJsonEvent(event));
     }
-    return this.#text ??= encoder.encode(encodeTextEvent(this.event));
+    if (elsewhere && isRoomBroadcast(event)) {
+      return this.#textElsewhere ??= encoder.encode(
+        encodeTextEventElsewhere(event),
+      );
+    }
+    return this.#text ??= encoder.encode(encodeTextEvent(event));
   }
 }

@@ -294,5 +294,7 @@ export function renderEvent(
       ];
     case "bye":
       return [note(`Disconnected: ${event.reason}`)];
+    case "switch":
+      return [note(`Now talking in ${event.room}`)];
   }
 }

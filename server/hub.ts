@@ -39,7 +39,7 @@ import {
   sanitizeText,
   type ServerEvent,
 } from "../protocol.ts";
-import { isBig, leaveRoom } from "./rooms.ts";
+import { isBig, leaveAllRooms } from "./rooms.ts";
 import { RoomBatch } from "./room_batch.ts";
 import { END_OF_TURN, type FlushScheduler } from "./net/coalescing.ts";
 import { slowDetail } from "./net/slowness.ts";
@@ -112,6 +112,17 @@ export interface RoomFeed {
    * receives a message that is not yet in the history.
    */
   publish(room: Room, message: RoomMessage, sender: Session): void;
+  /**
+   * Delivers a person's news (a rename, away, back, leaving the chat) to
+   * everyone in any of `rooms`, each once however many of the rooms they
+   * share: with the recipient's current room when it is one of them, else
+   * with the first of `rooms` they are in. `event` builds the news as one
+   * room sees it, once per room.
+   */
+  broadcastAcross(
+    rooms: readonly Room[],
+    event: (room: Room) => ServerEvent,
+  ): void;
 }
 
 /**
@@ -171,7 +182,7 @@ export class LocalRoomFeed implements RoomFeed {
     const deliver = (members: Iterable<Session>) => {
       for (const member of members) {
         if (member === sender && member.codec === "text") continue;
-        member.sendEncoded(encoded);
+        member.sendEncoded(encoded, member.current !== room);
       }
     };
     if (!this.#afterCommit.busy) {
@@ -206,6 +217,7 @@ export class LocalRoomFeed implements RoomFeed {
         writes.countExtraLines(lines);
         writes.runNow();
       },
+      elsewhere: (member) => member.current !== room,
     });
   }
 
@@ -213,6 +225,56 @@ export class LocalRoomFeed implements RoomFeed {
   publish(room: Room, message: RoomMessage, sender: Session): void {
     this.#history.queueRoomMessage(message);
     this.broadcast(room, message, sender);
+  }
+
+  /**
+   * Two passes over the rooms' members, marking whom each reached: first
+   * those whose current room is one of `rooms`, then the rest. Each room's
+   * event is built and encoded only if someone gets it from that room. A
+   * person in one room (the usual case) takes `broadcast`'s path, a big
+   * room's batch included; across rooms each member is sent to directly
+   * (which lets a big room's held lines go first), O(members) like a small
+   * room's broadcast.
+   */
+  broadcastAcross(
+    rooms: readonly Room[],
+    event: (room: Room) => ServerEvent,
+  ): void {
+    if (rooms.length === 1) return this.broadcast(rooms[0]!, event(rooms[0]!));
+    const encodings = new Map<Room, EncodedEvent>();
+    const encodedFor = (room: Room) => {
+      let encoded = encodings.get(room);
+      if (encoded === undefined) {
+        encoded = new EncodedEvent(event(room));
+        encodings.set(room, encoded);
+      }
+      return encoded;
+    };
+    const deliver = (snapshot: Array<[Room, Iterable<Session>]>) => {
+      const reached = new Set<Session>();
+      for (const [room, members] of snapshot) {
+        for (const member of members) {
+          if (member.current !== room || reached.has(member)) continue;
+          reached.add(member);
+          member.sendEncoded(encodedFor(room));
+        }
+      }
+      for (const [room, members] of snapshot) {
+        for (const member of members) {
+          if (reached.has(member)) continue;
+          reached.add(member);
+          member.sendEncoded(encodedFor(room), true);
+        }
+      }
+    };
+    if (!this.#afterCommit.busy) {
+      deliver(rooms.map((room) => [room, room.members]));
+    } else {
+      const snapshot = rooms.map((room): [Room, Session[]] => [room, [
+        ...room.members,
+      ]]);
+      this.#afterCommit.run(() => deliver(snapshot));
+    }
   }
 }
 
@@ -357,6 +419,14 @@ export class Hub {
     this.feed.broadcast(room, event, sender);
   }
 
+  /** A person's news to all its rooms; see {@linkcode RoomFeed.broadcastAcross}. */
+  broadcastAcross(
+    rooms: readonly Room[],
+    event: (room: Room) => ServerEvent,
+  ): void {
+    this.feed.broadcastAcross(rooms, event);
+  }
+
   /** Stores and delivers a room message; see {@linkcode RoomFeed.publish}. */
   publish(room: Room, message: RoomMessage, sender: Session): void {
     this.feed.publish(room, message, sender);
@@ -396,7 +466,7 @@ export class Hub {
   }
 
   /**
-   * Ends a session, telling its room why, and says goodbye if it can;
+   * Ends a session, telling its rooms why, and says goodbye if it can;
    * `goodbye` replaces what the session itself is told (see goodbyeFor).
    */
   disconnect(
@@ -407,7 +477,7 @@ export class Hub {
   ): void {
     if (session.state === "closing") return;
     const wasActive = session.state === "active";
-    leaveRoom(this, session, reason, detail);
+    leaveAllRooms(this, session, reason, detail);
     session.state = "closing";
     if (wasActive) releaseNick(this, session);
     this.#log.info("disconnect", {

@@ -58,6 +58,8 @@ export interface Limits {
   maxRooms: number;
   /** Members one room may hold. */
   maxRoomMembers: number;
+  /** Rooms one connection may be in at once. */
+  maxRoomsPerUser: number;
   /**
    * Members from which a room is big: its joins and leaves are not announced
    * and a newcomer gets the count instead of the list; 0: no room is big.
@@ -319,6 +321,15 @@ export const LIMIT_SPECS: readonly LimitSpec[] = [
     default: 10_000,
     allowZero: false,
     description: "members one room may hold",
+  },
+  {
+    key: "maxRoomsPerUser",
+    flag: "max-rooms-per-user",
+    unit: "count",
+    default: 20,
+    allowZero: false,
+    description:
+      "rooms one connection may be in at once (told to clients in the welcome); a join past it is refused",
   },
   {
     key: "bigRoomMembers",

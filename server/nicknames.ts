@@ -19,7 +19,7 @@ export function claimNick(hub: Hub, session: Session, nick: string): void {
 }
 
 /**
- * Renames a logged-in session and tells its room. The one rename path, so
+ * Renames a logged-in session and tells its rooms (each member once). The one rename path, so
  * what belongs to a person moves with them: a mute follows the session to
  * its new name, and a mute already on the new name applies to it (so
  * nobody escapes a mute by changing names); the operator role stays with the
@@ -41,16 +41,14 @@ export function renameSession(
   } else {
     session.muted = hub.mutedNicks.has(foldKey(nick));
   }
-  const room = session.room;
-  if (room !== null) {
-    hub.broadcast(room, {
-      type: "nick",
-      ts: hub.now(),
-      room: room.name,
-      old,
-      nick,
-    });
-  }
+  const ts = hub.now();
+  hub.broadcastAcross([...session.rooms], (room) => ({
+    type: "nick",
+    ts,
+    room: room.name,
+    old,
+    nick,
+  }));
 }
 
 /** Frees a departing session's nickname; its mute stays on the name. */

@@ -3,7 +3,9 @@
  * ten thousand ten thousand queue operations and, soon after, ten thousand
  * writes per message: at 100 messages a second that is a million of each, far
  * more than a core can do. A {@linkcode RoomBatch} collects a big room's events
- * for a short hold, joins them once per codec, and queues that one chunk on
+ * for a short hold, joins them once per codec (and, for text, once more with
+ * each line tagged for members whose current room is another), and queues
+ * that one chunk on
  * each member: the cost per message becomes O(1), and per member O(1) per
  * hold, however many messages the hold gathered.
  *
@@ -52,6 +54,11 @@ export interface BatchOptions<M> {
    * each (so write coalescing sees how full the writes are).
    */
   flushed?(extraLines: number): void;
+  /**
+   * Whether this room is not `member`'s current one, so text mode tags its
+   * lines with the room. @default never
+   */
+  elsewhere?(member: M): boolean;
 }
 
 /** A big room's held broadcasts. */
@@ -123,18 +130,28 @@ export class RoomBatch<M extends BatchMember> {
     this.#lastFlushAt = performance.now();
     const skipped = new Set<M>();
     for (const event of held) if (event.skip !== null) skipped.add(event.skip);
-    const joined: Partial<Record<Codec, Uint8Array>> = {};
-    const whole = (codec: Codec) =>
-      joined[codec] ??= join(held.map((e) => e.encoded.bytes(codec)));
+    // At most three joined chunks: JSON, text, and text tagged with the room.
+    const joined = new Map<string, Uint8Array>();
+    const whole = (codec: Codec, elsewhere: boolean) => {
+      const key = codec === "json" ? codec : `${codec}:${elsewhere}`;
+      let bytes = joined.get(key);
+      if (bytes === undefined) {
+        bytes = join(held.map((e) => e.encoded.bytes(codec, elsewhere)));
+        joined.set(key, bytes);
+      }
+      return bytes;
+    };
     const late = this.#lateJoiners;
+    const isElsewhere = this.#options.elsewhere ?? (() => false);
     let sends = 0;
     for (const member of this.#options.members()) {
       const from = late.get(member);
+      const elsewhere = isElsewhere(member);
       const bytes = from === undefined && !skipped.has(member)
-        ? whole(member.codec)
+        ? whole(member.codec, elsewhere)
         : join(
           held.filter((e) => e.seq >= (from ?? 0) && e.skip !== member)
-            .map((e) => e.encoded.bytes(member.codec)),
+            .map((e) => e.encoded.bytes(member.codec, elsewhere)),
         );
       if (bytes.length === 0) continue;
       member.sendBytes(bytes);

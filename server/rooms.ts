@@ -1,7 +1,8 @@
 /**
- * The rooms: who is in which, moving between them, their capacity, and
- * what a newcomer is sent (recent history, topic, member list or, in a big
- * room, only its size). A room is made on first entry, with its topic
+ * The rooms: who is in which (a session is in one or more, one of them
+ * current), joining, switching and parting, their capacity, and what a
+ * newcomer is sent (recent history, topic, member list or, in a big room,
+ * only its size). A room is made on first entry, with its topic
  * restored from the history, and goes when its last member leaves (#lobby
  * stays). Plain functions over the hub's `rooms` map; nothing else changes
  * a room's membership.
@@ -66,19 +67,22 @@ function openRoom(hub: Hub, name: string): Room {
 }
 
 /**
- * Moves a session into room `name` (making it), telling the old room it
- * left and the new one it joined, and sending it the new room's recent
- * history, topic and member list.
+ * Puts a session in room `name` (making it) and makes it current, telling
+ * the room it joined and sending it the room's recent history, topic and
+ * member list; its other rooms are kept. A room it is already in only
+ * becomes current, with no notices. The caller has checked the limits.
  */
 export function enterRoom(hub: Hub, session: Session, name: string): void {
   if (session.nick === null) return;
   const existing = findRoom(hub, name);
-  if (existing !== undefined && existing === session.room) return;
-  leaveRoom(hub, session, "part");
+  if (existing !== undefined && session.rooms.has(existing)) {
+    return switchRoom(session, existing);
+  }
   const room = openRoom(hub, name);
   room.batch?.joining(session);
   room.members.add(session);
-  session.room = room;
+  session.rooms.add(room);
+  session.current = room;
   const join: ServerEvent = {
     type: "join",
     ts: hub.now(),
@@ -114,6 +118,22 @@ export function enterRoom(hub: Hub, session: Session, name: string): void {
 }
 
 /**
+ * Makes one of a session's rooms its current one, telling nobody. The
+ * session's rooms stay ordered by when each was last current, so parting
+ * the current room falls back to the one used before it.
+ */
+export function switchRoom(session: Session, room: Room): void {
+  if (!session.rooms.has(room)) return;
+  // Lines a big room held back were said before the switch: they are
+  // tagged (or not) as they would have been then.
+  session.current?.batch?.flush();
+  room.batch?.flush();
+  session.rooms.delete(room);
+  session.rooms.add(room);
+  session.current = room;
+}
+
+/**
  * Whether a room is big: at or past the limit, its joins and leaves go
  * unannounced (a notice to every member for every arrival is O(n²) as a
  * room fills), and a newcomer gets its size rather than its member list.
@@ -126,38 +146,82 @@ export function isBig(
   return limit > 0 && room.members.size >= limit;
 }
 
-/** Takes a session out of its room, telling the room why. */
-export function leaveRoom(
+/**
+ * Takes a session out of one of its rooms (`/part`), telling the room and
+ * the session. Parting the current room makes the room used before it
+ * current (the session is told); parting the last room takes the session
+ * to the lobby, since a session is always somewhere. The caller has checked
+ * that the lobby can take it.
+ */
+export function partRoom(hub: Hub, session: Session, room: Room): void {
+  const nick = session.nick;
+  if (nick === null || !session.rooms.has(room)) return;
+  const event: ServerEvent = {
+    type: "leave",
+    ts: hub.now(),
+    room: room.name,
+    nick,
+    reason: "part",
+  };
+  // A big room does not hear of it; the leaver always sees its own part,
+  // sent directly so it reads the same whichever room is current.
+  const announced = !isBig(hub.limits, room);
+  // What the room held back was sent while the leaver was there.
+  room.batch?.flush();
+  room.members.delete(session);
+  session.rooms.delete(room);
+  if (announced) hub.broadcast(room, event);
+  hub.inOrder(() => session.send(event));
+  dropIfEmpty(hub, room);
+  if (session.current !== room) return;
+  const previous = [...session.rooms].at(-1);
+  if (previous === undefined) {
+    session.current = null;
+    return enterRoom(hub, session, LOBBY);
+  }
+  session.current = previous;
+  hub.inOrder(() => session.send({ type: "switch", room: previous.name }));
+}
+
+/**
+ * Takes a departing session out of all its rooms, telling each member
+ * once why it left, whatever number of rooms they shared (a big room is
+ * told only of moderation).
+ */
+export function leaveAllRooms(
   hub: Hub,
   session: Session,
   reason: LeaveReason,
   detail?: string,
 ): void {
-  const room = session.room;
-  if (room === null || session.nick === null) return;
-  const event: ServerEvent = {
-    type: "leave",
-    ts: hub.now(),
-    room: room.name,
-    nick: session.nick,
-    reason,
-    ...(detail ? { message: detail } : {}),
-  };
-  // A big room is told only of moderation; the rest go unannounced.
-  const announced = !isBig(hub.limits, room) || reason === "kicked" ||
-    reason === "banned";
-  // What the room held back was sent while the leaver was there.
-  room.batch?.flush();
-  // The leaver sees its own part (it is still connected); after a quit or
-  // a lost connection only the others are told.
-  if (reason !== "part") room.members.delete(session);
-  if (announced) {
-    hub.broadcast(room, event);
-  } else if (reason === "part") {
-    hub.inOrder(() => session.send(event));
+  const nick = session.nick;
+  const rooms = [...session.rooms];
+  if (nick === null || rooms.length === 0) return;
+  const moderated = reason === "kicked" || reason === "banned";
+  const announced = rooms.filter((room) =>
+    moderated || !isBig(hub.limits, room)
+  );
+  // What the rooms held back was sent while the leaver was there.
+  for (const room of rooms) room.batch?.flush();
+  for (const room of rooms) room.members.delete(session);
+  session.rooms.clear();
+  session.current = null;
+  const ts = hub.now();
+  if (announced.length > 0) {
+    hub.broadcastAcross(announced, (room) => ({
+      type: "leave",
+      ts,
+      room: room.name,
+      nick,
+      reason,
+      ...(detail ? { message: detail } : {}),
+    }));
   }
-  room.members.delete(session);
-  session.room = null;
+  for (const room of rooms) dropIfEmpty(hub, room);
+}
+
+/** Forgets a room its last member left; the lobby stays. */
+function dropIfEmpty(hub: Hub, room: Room): void {
   if (room.members.size === 0 && foldKey(room.name) !== foldKey(LOBBY)) {
     room.batch?.close();
     hub.rooms.delete(foldKey(room.name));

@@ -1,6 +1,6 @@
 /**
  * One connected peer: its socket, its framer, its bounded send queue, and
- * what the chat knows of it (codec, nickname, room, away status).
+ * what the chat knows of it (codec, nickname, rooms, away status).
  *
  * @module
  */
@@ -94,7 +94,13 @@ export class Session {
   /** Whether the first line has been seen (and so the codec decided). */
   codecChosen = false;
   nick: string | null = null;
-  room: Room | null = null;
+  /**
+   * The rooms this session is in, least recently current first (rooms.ts
+   * keeps the order); never empty once logged in.
+   */
+  readonly rooms: Set<Room> = new Set();
+  /** Where its plain lines go, and whose lines it sees untagged. */
+  current: Room | null = null;
   /** The away reason ("" for none given), or null when present. */
   away: string | null = null;
   /** Lines received before login, bounded against handshake floods. */
@@ -174,13 +180,14 @@ export class Session {
   }
 
   /**
-   * Queues an already-encoded event. Never blocks: a reader too far behind
-   * is reported to the owner, which disconnects it.
+   * Queues an already-encoded event; `elsewhere` when it is a broadcast of
+   * a room that is not this session's current one. Never blocks: a reader
+   * too far behind is reported to the owner, which disconnects it.
    */
-  sendEncoded(encoded: EncodedEvent): void {
+  sendEncoded(encoded: EncodedEvent, elsewhere = false): void {
     if (this.state === "closing") return;
     this.#roomFirst();
-    this.sendBytes(encoded.bytes(this.codec));
+    this.sendBytes(encoded.bytes(this.codec, elsewhere));
   }
 
   /** Queues bytes already encoded for this session's codec. */
@@ -191,9 +198,11 @@ export class Session {
     }
   }
 
-  /** A big room's held broadcasts were sent first: they go first. */
+  /** Big rooms' held broadcasts were sent first: they go first. */
   #roomFirst(): void {
-    if (this.room?.batch?.pending) this.room.batch.flush();
+    for (const room of this.rooms) {
+      if (room.batch?.pending) room.batch.flush();
+    }
   }
 
   /**

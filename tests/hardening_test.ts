@@ -152,6 +152,9 @@ Deno.test("room limits: no room past the cap, no member past a room's size", asy
   await a.expect("*** a joined #one");
   await b.send("/join #two");
   await b.expect(/^\*\*\* Error: No new rooms can be made/);
+  // Joining another room keeps the first: a place in #lobby frees on /part.
+  await a.send("/part #lobby");
+  await a.expect("*** a left #lobby");
   await c.send("c");
   await c.expect("*** c joined #lobby");
 });

@@ -233,6 +233,8 @@ const SAMPLE_REQUESTS: ClientRequest[] = [
   { type: "nick", nick: "carol" },
   { type: "join", room: "#dev" },
   { type: "part" },
+  { type: "part", room: "#dev" },
+  { type: "switch", room: "#dev" },
   { type: "rooms" },
   { type: "who" },
   { type: "who", room: "#dev" },

@@ -68,28 +68,28 @@ Deno.test("rooms keep their conversations apart", async () => {
   await using bob = await LineClient.text(chat.port, "bob");
   await using carol = await LineClient.text(chat.port, "carol");
   await alice.send("/join dev");
-  await alice.expect("*** alice left #lobby");
   await alice.expect("*** alice joined #dev");
   await alice.expect("*** #dev (1): alice");
-  await bob.expect("*** alice left #lobby");
   await bob.send("/join #DEV");
   await alice.expect("*** bob joined #dev");
   await bob.expect("*** #dev (2): alice, bob");
   await alice.send("dev talk");
   await bob.expect("<alice> dev talk");
   await carol.send("lobby talk");
-  const devSaw = await alice.linesUntilPong();
-  assert.ok(!devSaw.some((line) => line.includes("lobby talk")));
+  // Alice is still in #lobby: its lines reach her, marked as from there.
+  await alice.expect("[#lobby] <carol> lobby talk");
   const lobbySaw = await carol.linesUntilPong();
   assert.ok(!lobbySaw.some((line) => line.includes("dev talk")));
+  assert.ok(!lobbySaw.some((line) => line.includes("alice left")));
   await carol.send("/rooms");
-  await carol.expect("*** Rooms (2): #dev (2), #lobby (1)");
+  await carol.expect("*** Rooms (2): #lobby (3), #dev (2)");
   await carol.send("/who #dev");
   await carol.expect("*** #dev (2): alice, bob");
   await alice.send("/join #dev");
   await alice.expect("*** Error: You are already in #dev");
   await alice.send("/part");
-  await alice.expect("*** alice joined #lobby");
+  await alice.expect("*** alice left #dev");
+  await alice.expect("*** Now talking in #lobby");
   await bob.expect("*** alice left #dev");
   await alice.send("/part");
   await alice.expect(/^\*\*\* Error: You are in #lobby/);
@@ -104,9 +104,13 @@ Deno.test("an empty room disappears, #lobby stays", async () => {
   await using alice = await LineClient.text(chat.port, "alice");
   await alice.send("/join #tmp");
   await alice.expect("*** alice joined #tmp");
+  await alice.send("/part #lobby");
+  await alice.expect("*** alice left #lobby");
   await alice.send("/rooms");
   await alice.expect("*** Rooms (2): #tmp (1), #lobby (0)");
   await alice.send("/part");
+  await alice.expect("*** alice left #tmp");
+  await alice.expect("*** alice joined #lobby");
   await alice.send("/rooms");
   await alice.expect("*** Rooms (1): #lobby (1)");
 });
@@ -360,7 +364,8 @@ Deno.test("JSON mode: typed events with ids and times, and replies with ref", as
     type: "welcome",
     nick: "bot",
     server: "tern",
-    version: 1,
+    version: 2,
+    maxRooms: 20,
     ref: "h1",
   });
   const join = await bot.expectEvent("join");
@@ -383,7 +388,7 @@ Deno.test("JSON mode: typed events with ids and times, and replies with ref", as
   const rooms = await bot.expectEvent("rooms");
   assert.deepEqual(rooms, {
     type: "rooms",
-    rooms: [{ name: "#lobby", members: 2 }],
+    rooms: [{ name: "#lobby", members: 2, joined: true, current: true }],
     ref: "r2",
   });
 });
@@ -410,9 +415,9 @@ Deno.test("JSON mode: every request a person can make works for a bot", async ()
   assert.ok(help.commands.some((c) => c.usage.startsWith("/msg")));
   await bot.sendJson({ type: "join", room: "#bots" });
   await bot.expectEvent("join", (e) => e.room === "#bots");
-  await human.expect("*** robot left #lobby");
   await bot.sendJson({ type: "part" });
-  await bot.expectEvent("join", (e) => e.room === "#lobby");
+  await bot.expectEvent("leave", (e) => e.room === "#bots");
+  await bot.expectEvent("switch", (e) => e.room === "#lobby");
   await bot.sendJson({ type: "ping", token: "p" });
   assert.deepEqual(await bot.expectEvent("pong"), { type: "pong", token: "p" });
   await bot.sendJson({ type: "quit", reason: "shutting down" });

@@ -186,7 +186,7 @@ export const REQUESTS = {
     },
     policy: { ...PLAIN, beforeLogin: true },
   },
-  message: { json: { text: "string" }, policy: PLAIN },
+  message: { json: { text: "string", room: "string?" }, policy: PLAIN },
   pong: {
     json: { token: "string" },
     policy: { ...PLAIN, beforeLogin: true, floodExempt: true },
@@ -225,7 +225,8 @@ export const REQUESTS = {
       name: "join",
       aliases: ["j"],
       usage: "/join #ROOM",
-      summary: "move to a room, creating it if new",
+      summary:
+        "join a room (creating it if new) and talk there; you stay in the others",
       parse: (args) => {
         const [room, rest] = firstWord(args);
         return room === "" || rest !== ""
@@ -237,16 +238,40 @@ export const REQUESTS = {
     json: { room: "string" },
     policy: PLAIN,
   },
+  switch: {
+    text: {
+      name: "switch",
+      aliases: ["sw"],
+      usage: "/switch #ROOM",
+      summary: "talk in another of your rooms (nobody is told)",
+      parse: (args) => {
+        const [room, rest] = firstWord(args);
+        return room === "" || rest !== ""
+          ? "/switch #ROOM"
+          : { type: "switch", room };
+      },
+      format: (r) => `/switch ${r.room}`,
+    },
+    json: { room: "string" },
+    policy: PLAIN,
+  },
   part: {
     text: {
       name: "part",
       aliases: ["leave"],
-      usage: "/part",
-      summary: `leave the current room for ${LOBBY}`,
-      parse: () => ({ type: "part" }),
-      format: () => "/part",
+      usage: "/part [#ROOM]",
+      summary:
+        `leave a room (default: the current one); leaving your last takes you to ${LOBBY}`,
+      parse: (args) => {
+        const [room, rest] = firstWord(args);
+        return rest !== "" ? "/part [#ROOM]" : {
+          type: "part",
+          ...optional("room", room),
+        };
+      },
+      format: (r) => line("/part", r.room),
     },
-    json: {},
+    json: { room: "string?" },
     policy: PLAIN,
   },
   rooms: {
@@ -254,7 +279,7 @@ export const REQUESTS = {
       name: "rooms",
       aliases: ["list"],
       usage: "/rooms",
-      summary: "list the rooms and how many are in each",
+      summary: "list the rooms, how many are in each, and which are yours",
       parse: () => ({ type: "rooms" }),
       format: () => "/rooms",
     },
@@ -306,7 +331,7 @@ export const REQUESTS = {
         args === "" ? "/me ACTION" : { type: "action", text: args },
       format: (r) => `/me ${r.text}`,
     },
-    json: { text: "string" },
+    json: { text: "string", room: "string?" },
     policy: PLAIN,
   },
   away: {
@@ -350,11 +375,11 @@ export const REQUESTS = {
       name: "topic",
       aliases: [],
       usage: "/topic [TEXT]",
-      summary: "show the room's topic (operators: set it)",
+      summary: "show the current room's topic (operators: set it)",
       parse: (args) => ({ type: "topic", ...optional("text", args) }),
       format: (r) => line("/topic", r.text),
     },
-    json: { text: "string?" },
+    json: { text: "string?", room: "string?" },
     policy: { ...PLAIN, operator: changesText },
   },
   motd: {

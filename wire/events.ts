@@ -9,10 +9,16 @@
 
 import type { ByeCode } from "./bye.ts";
 
-/** Version of the JSON protocol, sent in `welcome` so bots can check it. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * Version of the JSON protocol, sent in `welcome` so bots can check it.
+ * 2: a connection is in many rooms at once, with a current one.
+ */
+export const PROTOCOL_VERSION = 2;
 
-/** The room every connection starts in, and returns to on `/part`. */
+/**
+ * The room every connection starts in (unless its hello names another), and
+ * returns to when it parts its last room.
+ */
 export const LOBBY = "#lobby";
 
 /** Stable machine-readable reasons carried by every `error` event. */
@@ -27,6 +33,8 @@ export type ErrorCode =
   | "nick_invalid"
   | "nick_taken"
   | "room_invalid"
+  | "not_member"
+  | "too_many_rooms"
   | "no_such_nick"
   | "already_there"
   | "bad_password"
@@ -80,6 +88,10 @@ export interface RoomSummary {
   name: string;
   /** How many are in it. */
   members: number;
+  /** Present (true) when the asker is in it. */
+  joined?: true;
+  /** Present (true) when it is the asker's current room. */
+  current?: true;
 }
 
 /**
@@ -140,12 +152,24 @@ export type ClientRequest =
     ref?: string;
   }
   | { type: "pass"; password: string; ref?: string }
-  | { type: "message"; text: string; ref?: string }
-  | { type: "action"; text: string; ref?: string }
+  | {
+    type: "message";
+    text: string;
+    /** One of the sender's rooms (default: the current one). */
+    room?: string;
+    ref?: string;
+  }
+  | { type: "action"; text: string; room?: string; ref?: string }
   | { type: "private"; to: string; text: string; ref?: string }
   | { type: "nick"; nick: string; ref?: string }
   | { type: "join"; room: string; ref?: string }
-  | { type: "part"; ref?: string }
+  | {
+    type: "part";
+    /** One of the sender's rooms (default: the current one). */
+    room?: string;
+    ref?: string;
+  }
+  | { type: "switch"; room: string; ref?: string }
   | { type: "rooms"; ref?: string }
   | {
     type: "who";
@@ -178,7 +202,7 @@ export type ClientRequest =
   | { type: "bans"; ref?: string }
   | { type: "mute"; nick: string; ref?: string }
   | { type: "unmute"; nick: string; ref?: string }
-  | { type: "topic"; text?: string; ref?: string }
+  | { type: "topic"; text?: string; room?: string; ref?: string }
   | { type: "motd"; text?: string; ref?: string }
   | { type: "register"; password: string; ref?: string }
   | { type: "identify"; password: string; nick?: string; ref?: string }
@@ -233,6 +257,11 @@ export type ServerEvent =
     nick: string;
     server: string;
     version: number;
+    /**
+     * The most rooms this connection may be in at once (sent since
+     * version 2).
+     */
+    maxRooms?: number;
     ref?: string;
   }
   | RoomMessage
@@ -316,7 +345,12 @@ export type ServerEvent =
     code: ByeCode;
     /** Why, in words for people. */
     reason: string;
-  };
+  }
+  /**
+   * The connection's current room changed without a join: `switch`, or a
+   * part of the current room. Plain text lines go to this room.
+   */
+  | { type: "switch"; room: string; ref?: string };
 
 /** The `type` of every event, for exhaustive tables. */
 export type EventType = ServerEvent["type"];

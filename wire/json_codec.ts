@@ -169,6 +169,7 @@ const EVENT_TYPES = {
   bans: true,
   conversation: true,
   bye: true,
+  switch: true,
 } as const satisfies Record<ServerEvent["type"], true>;
 
 /**

@@ -24,6 +24,7 @@ import {
   type PrivateMessage,
   type RequestType,
   type RoomMessage,
+  type RoomSummary,
   type ServerEvent,
 } from "./events.ts";
 import { byeLine } from "./bye.ts";
@@ -332,6 +333,65 @@ function olderPage(
     : "";
 }
 
+/** The events a room broadcasts: the ones that may come from another room. */
+export type RoomBroadcast = RoomMessage | RoomNotice;
+
+/**
+ * Renders a room's broadcast for a member whose current room is another:
+ * each line gets the room's name in front, as in `[#dev] <bob> hi`, so a
+ * person in many rooms sees where a line comes from, while lines of the
+ * current room stay exactly as {@linkcode encodeTextEvent} writes them.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeTextEventElsewhere } from "../protocol.ts";
+ * const message = {
+ *   type: "message", id: 1, ts: 0, room: "#dev", from: "bob", text: "hi",
+ * } as const;
+ * assert.equal(encodeTextEventElsewhere(message), "[#dev] <bob> hi\n");
+ * ```
+ */
+export function encodeTextEventElsewhere(event: RoomBroadcast): string {
+  const tag = `[${event.room}] `;
+  return encodeTextEvent(event).split("\n").map((line) =>
+    line === "" ? line : tag + line
+  ).join("\n");
+}
+
+/** Whether `event` is one a room broadcasts, so it may be tagged. */
+export function isRoomBroadcast(event: ServerEvent): event is RoomBroadcast {
+  switch (event.type) {
+    case "message":
+    case "action":
+    case "join":
+    case "leave":
+    case "nick":
+    case "away":
+    case "back":
+    case "topic":
+      return true;
+    default:
+      return false;
+  }
+}
+
+/**
+ * One row of `/rooms`. The marks show only to someone in more than one
+ * room: a person in one room knows where they are, and sees the list as it
+ * always was.
+ */
+function describeRoomRow(row: RoomSummary, marked: boolean): string {
+  const mark = !marked
+    ? ""
+    : row.current
+    ? ", current"
+    : row.joined
+    ? ", joined"
+    : "";
+  return `${row.name} (${row.members}${mark})`;
+}
+
 /**
  * Renders an event as the lines a person on `nc` reads, newline-terminated.
  * A room message is exactly `<nick> text`; everything the server says itself
@@ -356,11 +416,13 @@ export function encodeTextEvent(event: ServerEvent): string {
     case "back":
     case "topic":
       return notice(describeNotice(event));
-    case "rooms":
+    case "rooms": {
+      const marked = event.rooms.filter((r) => r.joined).length > 1;
       return notice(
         `Rooms (${event.rooms.length}): ` +
-          event.rooms.map((r) => `${r.name} (${r.members})`).join(", "),
+          event.rooms.map((r) => describeRoomRow(r, marked)).join(", "),
       );
+    }
     case "who":
       return notice(
         `${event.room} (${event.count ?? event.members.length}): ` +
@@ -414,5 +476,7 @@ export function encodeTextEvent(event: ServerEvent): string {
       );
     case "bye":
       return byeLine(event.code, event.reason) + "\n";
+    case "switch":
+      return notice(`Now talking in ${event.room}`);
   }
 }

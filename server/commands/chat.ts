@@ -1,20 +1,19 @@
 /**
  * What each chat request does once logged in: room messages, private
- * messages, nicknames, rooms, away, and the small replies (help, ping,
- * history). Each is a named handler over a {@linkcode Call}; dispatch.ts has
- * already checked the request's row policy (login, operator, flood).
+ * messages, nicknames, away, and the small replies (help, ping, history);
+ * joining and parting rooms are in membership.ts. Each is a named handler
+ * over a {@linkcode Call}; dispatch.ts has already checked the request's row
+ * policy (login, operator, flood).
  *
  * @module
  */
 
-import { enterRoom, roomRefusal, whoEvent } from "../rooms.ts";
 import { conversationPage, historyPage } from "../reply_pages.ts";
 import { checkNick, checkRoom, foldKey } from "../../wire/names.ts";
 import {
   commandHelp,
   hasVisibleText,
   type HistoryReply,
-  LOBBY,
   MAX_HISTORY_PAGE,
   type PrivateMessage,
   type RoomMessage,
@@ -24,6 +23,7 @@ import { type Call, cleanReason } from "./call.ts";
 import type { Account } from "../store/history_store.ts";
 import { renameSession } from "../nicknames.ts";
 import { TokenBucket } from "../flood.ts";
+import { chosenRoom } from "./membership.ts";
 
 /** Why a message that shows nothing is refused. */
 function emptyMessage(text: string): string {
@@ -42,15 +42,20 @@ function pass(call: Call<"pass">): void {
   call.fail("already_there", "No password is needed now");
 }
 
-/** A room line (`message`, or `/me` as `action`): stored, then broadcast. */
+/**
+ * A room line (`message`, or `/me` as `action`), to the room it names or
+ * the current one: stored, then broadcast.
+ */
 function say(call: Call<"message" | "action">): void {
   const { hub, session, request } = call;
   const text = sanitizeText(request.text);
   if (!hasVisibleText(text)) {
     return call.fail("bad_request", emptyMessage(text));
   }
-  const { room, nick } = session;
-  if (room === null || nick === null) return call.fail("not_ready", "No room");
+  const nick = session.nick;
+  if (nick === null) return call.fail("not_ready", "No room");
+  const room = chosenRoom(call, request.room);
+  if (room === null) return;
   if (session.muted) return call.fail("muted", "You are muted");
   const message: RoomMessage = {
     type: request.type,
@@ -141,7 +146,7 @@ function nick(call: Call<"nick">): void {
   const checked = checkNick(request.nick);
   if (!checked.ok) return call.fail("nick_invalid", checked.reason);
   const current = session.nick;
-  if (current === null || session.room === null) {
+  if (current === null || session.current === null) {
     return call.fail("not_ready", "No room");
   }
   if (checked.name === current) {
@@ -174,112 +179,39 @@ function nick(call: Call<"nick">): void {
   renameSession(hub, session, checked.name);
 }
 
-/** `/join #ROOM`. */
-function join(call: Call<"join">): void {
-  const { hub, session } = call;
-  const target = checkRoom(call.request.room);
-  if (!target.ok) return call.fail("room_invalid", target.reason);
-  const room = session.room;
-  if (room !== null && foldKey(room.name) === foldKey(target.name)) {
-    return call.fail("already_there", `You are already in ${room.name}`);
-  }
-  const full = roomRefusal(hub, target.name);
-  if (full !== null) return call.fail("full", full);
-  if (!takeRoomChange(call)) return;
-  enterRoom(hub, session, target.name);
-}
-
-/**
- * Takes a token for a join or part; refuses churn that would spam the rooms
- * with notices (UnrealIRCd's join-flood guard does the same).
- */
-function takeRoomChange(call: Call<"join" | "part">): boolean {
-  const { hub, session } = call;
-  const perMinute = hub.limits.maxJoins;
-  const changes = session.roomChanges ??
-    new TokenBucket(perMinute, perMinute / 60, hub.now());
-  session.roomChanges = changes;
-  if (changes.take(hub.now())) return true;
-  call.fail(
-    "rate_limited",
-    `Too many joins and parts: at most ${perMinute} a minute; wait a little`,
-  );
-  return false;
-}
-
-/** `/part`: back to the lobby. */
-function part(call: Call<"part">): void {
-  const { hub, session } = call;
-  const room = session.room;
-  if (room === null || foldKey(room.name) === foldKey(LOBBY)) {
-    return call.fail(
-      "already_there",
-      `You are in ${LOBBY}, where everyone starts; /quit leaves the chat`,
-    );
-  }
-  const full = roomRefusal(hub, LOBBY);
-  if (full !== null) return call.fail("full", full);
-  if (!takeRoomChange(call)) return;
-  enterRoom(hub, session, LOBBY);
-}
-
-/** `/rooms`: every room with its head count, biggest first. */
-function rooms(call: Call<"rooms">): void {
-  const hub = call.hub;
-  call.reply(() => ({
-    type: "rooms",
-    rooms: [...hub.rooms.values()]
-      .map((r) => ({ name: r.name, members: r.members.size }))
-      .sort((a, b) => b.members - a.members || a.name.localeCompare(b.name)),
-  }));
-}
-
-/** `/who [#ROOM]`. */
-function who(call: Call<"who">): void {
-  const { hub, session, request } = call;
-  const named = request.room === undefined ? null : checkRoom(request.room);
-  const target = named === null
-    ? session.room
-    : named.ok
-    ? hub.rooms.get(foldKey(named.name)) ?? null
-    : null;
-  if (target === null) {
-    return call.fail("room_invalid", `There is no room ${request.room}`);
-  }
-  // One page, whatever the room's size: a reply never grows with it.
-  call.replyPaged(() => [whoEvent(target, request.after, request.limit)]);
-}
-
-/** `/away [REASON]`. */
+/** `/away [REASON]`: told to all the asker's rooms, each member once. */
 function away(call: Call<"away">): void {
   const { hub, session } = call;
-  const { room, nick } = session;
-  if (room === null || nick === null) return call.fail("not_ready", "No room");
-  const reason = cleanReason(call.request.reason, call.hub.limits);
+  const nick = session.nick;
+  if (nick === null) return call.fail("not_ready", "No room");
+  const given = cleanReason(call.request.reason, call.hub.limits);
   // A mute covers every line a person can put before the room.
-  if (session.muted && reason !== "") {
+  if (session.muted && given !== "") {
     call.tell("You are muted: you are away, but your reason is not shown");
   }
-  session.away = session.muted ? "" : reason;
-  hub.broadcast(room, {
-    type: "away",
-    ts: hub.now(),
-    room: room.name,
-    nick,
-    reason: session.away,
-  });
+  const reason = session.muted ? "" : given;
+  session.away = reason;
+  const ts = hub.now();
+  hub.broadcastAcross(
+    [...session.rooms],
+    (room) => ({ type: "away", ts, room: room.name, nick, reason }),
+  );
 }
 
-/** `/back`. */
+/** `/back`: told to all the asker's rooms, each member once. */
 function back(call: Call<"back">): void {
   const { hub, session } = call;
-  const { room, nick } = session;
-  if (room === null || nick === null) return call.fail("not_ready", "No room");
+  const nick = session.nick;
+  if (nick === null) return call.fail("not_ready", "No room");
   if (session.away === null) {
     return call.fail("already_there", "You are not away");
   }
   session.away = null;
-  hub.broadcast(room, { type: "back", ts: hub.now(), room: room.name, nick });
+  const ts = hub.now();
+  hub.broadcastAcross(
+    [...session.rooms],
+    (room) => ({ type: "back", ts, room: room.name, nick }),
+  );
 }
 
 /** `/help`: the command table's text rows. */
@@ -334,7 +266,7 @@ function history(call: Call<"history">): void {
   if (named !== null && !named.ok) {
     return call.fail("room_invalid", named.reason);
   }
-  const room = named?.name ?? session.room?.name;
+  const room = named?.name ?? session.current?.name;
   if (room === undefined) return call.fail("not_ready", "No room");
   call.replyPaged(() => [{
     ...historyPage(
@@ -360,10 +292,6 @@ export const CHAT_HANDLERS = {
   action: say,
   private: privateMessage,
   nick,
-  join,
-  part,
-  rooms,
-  who,
   away,
   back,
   help,

@@ -27,6 +27,7 @@ import type { Session } from "../session.ts";
 import { ACCOUNT_HANDLERS } from "./accounts.ts";
 import { Call } from "./call.ts";
 import { CHAT_HANDLERS } from "./chat.ts";
+import { MEMBERSHIP_HANDLERS } from "./membership.ts";
 import { decodeTextLogin, LOGIN_HANDLERS, notLoggedIn } from "./login.ts";
 import { OPERATOR_HANDLERS } from "./operator.ts";
 
@@ -44,6 +45,7 @@ export type Handlers = { readonly [K in RequestType]: Handler<K> };
  */
 export const HANDLERS: Handlers = {
   ...CHAT_HANDLERS,
+  ...MEMBERSHIP_HANDLERS,
   ...OPERATOR_HANDLERS,
   ...ACCOUNT_HANDLERS,
 };

@@ -253,6 +253,7 @@ function completeLogin(call: Call, nick: string, room: string): void {
     nick,
     server: hub.serverName,
     version: PROTOCOL_VERSION,
+    maxRooms: hub.limits.maxRoomsPerUser,
     ...(call.request.ref === undefined ? {} : { ref: call.request.ref }),
   });
   if (hub.motd.length > 0) session.reply(motdPages(hub.motd));

@@ -15,6 +15,7 @@ import { describeBan, parseDuration, sanitizeText } from "../../protocol.ts";
 import { type Call, cleanReason } from "./call.ts";
 import { motdPages } from "../reply_pages.ts";
 import { guardKeys, mayTry, recordWrong } from "./password_guard.ts";
+import { chosenRoom } from "./membership.ts";
 
 /** Who did it, for notices and logs. */
 function actor(call: Call): string {
@@ -175,11 +176,14 @@ function mute(call: Call<"mute" | "unmute">): void {
   call.tell(`${muting ? "Muted" : "Unmuted"} ${target.nick}`);
 }
 
-/** `/topic [TEXT]`: shows the room's topic, or (operators) sets it. */
+/**
+ * `/topic [TEXT]`: shows the topic of the room named or the current one,
+ * or (operators) sets it.
+ */
 function topic(call: Call<"topic">): void {
-  const { hub, session, request } = call;
-  const room = session.room;
-  if (room === null) return call.fail("not_ready", "No room");
+  const { hub, request } = call;
+  const room = chosenRoom(call, request.room);
+  if (room === null) return;
   if (request.text === undefined) return call.reply(topicEvent(room));
   const by = actor(call);
   room.topic = sanitizeText(request.text).slice(0, hub.limits.maxTopicLength);
