@@ -230,3 +230,21 @@ Deno.test("someone who never joins a second room sees what they always saw", asy
     "*** Rooms (1): #lobby (1)",
   ]);
 });
+
+Deno.test("a big room's batched lines are tagged for members whose current room is another", async () => {
+  await using chat = await startServer({ bigRoomMembers: 2 });
+  await using alice = await LineClient.text(chat.port, "alice");
+  await using bob = await LineClient.connect(chat.port);
+  await bob.send("bob");
+  await bob.expect(/^\*\*\* #lobby has 2 members/);
+  await alice.send("/join #dev");
+  await alice.expect("*** alice joined #dev");
+  await bob.send("one");
+  await bob.send("two");
+  await alice.expect("[#lobby] <bob> one");
+  await alice.expect("[#lobby] <bob> two");
+  await alice.send("/switch #lobby");
+  await alice.expect("*** Now talking in #lobby");
+  await bob.send("three");
+  await alice.expect("<bob> three");
+});
