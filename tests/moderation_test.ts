@@ -126,11 +126,14 @@ Deno.test("join and part churn is limited", async () => {
   await using chat = await startServer({ maxJoins: 4 });
   await using alice = await LineClient.text(chat.port, "alice");
   await using bob = await LineClient.text(chat.port, "bob");
+  await alice.send("/join #x");
+  await alice.expect("*** alice joined #x");
   for (let i = 0; i < 2; i++) {
     await bob.send("/join #x");
     await bob.expect("*** bob joined #x");
     await bob.send("/part");
-    await alice.expect("*** bob joined #lobby");
+    await bob.expect("*** Now talking in #lobby");
+    await alice.expect("*** bob left #x");
   }
   await alice.linesUntilPong();
   await bob.send("/join #x");
