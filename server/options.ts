@@ -115,6 +115,7 @@ export const USAGE = `Usage: deno run -A server.ts [options]
   --name NAME                 server name shown to clients (default tern)
   --log-level LEVEL           debug, info, warn or error (default info)
   --log-format FORMAT         text or json (default text)
+  --throttle-loopback         hold 127.0.0.1 and ::1 to --connect-rate too
   --help                      show this help
 
 Limits:
@@ -165,6 +166,7 @@ export function parseServerArgs(args: string[]): ServerOptions & {
         name: { type: "string" },
         "log-level": { type: "string" },
         "log-format": { type: "string" },
+        "throttle-loopback": { type: "boolean" },
         help: { type: "boolean", short: "h" },
         ...Object.fromEntries(
           LIMIT_SPECS.map((spec) => [spec.flag, { type: "string" as const }]),
@@ -224,6 +226,9 @@ export function parseServerArgs(args: string[]): ServerOptions & {
     options.operatorPassword = operatorPassword;
   }
   options.database = text("db") ?? defaultDatabaseFile();
+  if (parsed.values["throttle-loopback"] === true) {
+    options.throttleLoopback = true;
+  }
   const motdPath = text("motd");
   if (motdPath !== undefined) {
     options.motd = readFile("motd", motdPath).split(/\r?\n/);
