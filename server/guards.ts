@@ -50,6 +50,13 @@ class BoundedMap<V> {
   }
 }
 
+/**
+ * How long a key's failures are remembered after its last one. A day, not
+ * the longest delay: a guesser that went quiet for a while would otherwise
+ * start afresh with free tries, several times a day.
+ */
+export const FORGET_FAILURES_MS = 86_400_000;
+
 /** How the login throttle grows its delays. */
 export interface LoginThrottleOptions {
   /** Failures per key before a delay: the next try after them waits. */
@@ -75,7 +82,7 @@ interface FailureRecord {
  * free, then each further failure doubles the wait before the next try is
  * even checked. Keys name what is guessed at (`account:7`) and who guesses
  * (`address:203.0.113.7`); a try waits for the longest of its keys. A key is
- * forgotten after a quiet spell twice the longest delay, or on success.
+ * forgotten a day after its last failure, or on success.
  *
  * @example
  * ```ts
@@ -136,7 +143,7 @@ export class LoginThrottle {
   #current(key: string, now: number): FailureRecord | undefined {
     const record = this.#records.get(key);
     if (record === undefined) return undefined;
-    if (now - record.lastAt > 2 * this.#options.maxDelayMs) {
+    if (now - record.lastAt > FORGET_FAILURES_MS) {
       this.#records.delete(key);
       return undefined;
     }

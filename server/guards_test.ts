@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   ConnectionRate,
+  FORGET_FAILURES_MS,
   HASHES_PER_ADDRESS,
   HashQueue,
   LoginThrottle,
@@ -33,7 +34,17 @@ Deno.test("LoginThrottle: free tries, then delays that double up to a cap", () =
   // Success clears only what it names; quiet time clears the rest.
   throttle.succeed(["account:1"]);
   assert.equal(throttle.waitMs(["account:1"], now - 1), 0);
-  assert.equal(throttle.waitMs(["address:10.0.0.1"], now + 16_001), 0);
+  assert.equal(throttle.waitMs(["address:10.0.0.1"], now + 8_000), 0);
+  throttle.fail(["address:10.0.0.1"], now + 8_000);
+  assert.equal(
+    throttle.waitMs(["address:10.0.0.1"], now + 8_000),
+    8000,
+    "a pause does not reset the count",
+  );
+  const later = now + 8_000 + FORGET_FAILURES_MS + 1;
+  assert.equal(throttle.waitMs(["address:10.0.0.1"], later), 0);
+  throttle.fail(["address:10.0.0.1"], later);
+  assert.equal(throttle.waitMs(["address:10.0.0.1"], later), 0, "forgotten");
 });
 
 Deno.test("LoginThrottle remembers a bounded number of keys", () => {
