@@ -1,0 +1,144 @@
+/**
+ * Dispatch without sockets: a real hub (in-memory history) and sessions whose
+ * socket is an array of lines, so the policy checks and the handler table are
+ * tested directly.
+ */
+
+import assert from "node:assert/strict";
+import { Hub, type HubOptions } from "../hub.ts";
+import { Session } from "../session.ts";
+import { dispatch, handleLine, HANDLERS } from "./dispatch.ts";
+import { decodeJsonEvent, REQUESTS, type ServerEvent } from "../../protocol.ts";
+
+/** A session whose writes land in `events`, decoded (it speaks JSON). */
+interface Peer {
+  session: Session;
+  events: ServerEvent[];
+}
+
+/** A hub for one test; closes its history when disposed. */
+function testHub(options: HubOptions = {}): Hub & Disposable {
+  const hub = new Hub({ limits: { floodRate: 0 }, ...options }) as
+    & Hub
+    & Disposable;
+  hub[Symbol.dispose] = () => {
+    for (const session of hub.sessions) session.closeSocket();
+    hub.history.close();
+  };
+  return hub;
+}
+
+/** A JSON-mode session on `hub`, logged in as `nick` unless null. */
+function peer(hub: Hub, nick: string | null): Peer {
+  const events: ServerEvent[] = [];
+  const decoder = new TextDecoder();
+  const session = new Session({
+    socket: {
+      write: (bytes) => {
+        for (const line of decoder.decode(bytes).split("\n")) {
+          const event = line === "" ? null : decodeJsonEvent(line);
+          if (event !== null) events.push(event);
+        }
+        return Promise.resolve(bytes.length);
+      },
+      close: () => {},
+    },
+    address: "127.0.0.1",
+    limits: hub.limits,
+    onSendFailure: hub.sendFailed,
+    passwordRequired: hub.passwordRequired,
+  });
+  hub.sessions.add(session);
+  if (nick !== null) {
+    handleLine(hub, session, JSON.stringify({ type: "hello", nick }));
+  }
+  return { session, events };
+}
+
+/** Sends one JSON line and returns what came back for it. */
+async function send(hub: Hub, from: Peer, request: object): Promise<void> {
+  await handleLine(hub, from.session, JSON.stringify(request));
+  hub.commitNow();
+  await from.session.outbound.idle();
+}
+
+/** The last event of `type` a peer got. */
+function last<T extends ServerEvent["type"]>(
+  from: Peer,
+  type: T,
+): ServerEvent & { type: T } {
+  const found = from.events.findLast((event) => event.type === type);
+  assert.ok(found, `no ${type} among ${JSON.stringify(from.events)}`);
+  return found as ServerEvent & { type: T };
+}
+
+Deno.test("every row of the command table has a handler, and nothing else does", () => {
+  assert.deepEqual(
+    Object.keys(HANDLERS).sort(),
+    Object.keys(REQUESTS).sort(),
+  );
+});
+
+Deno.test("before login, a row not usable before login is refused before its handler", async () => {
+  using hub = testHub();
+  const fresh = peer(hub, null);
+  await send(hub, fresh, { type: "join", room: "#dev", ref: "j" });
+  const error = last(fresh, "error");
+  assert.equal(error.code, "not_ready");
+  assert.equal(error.ref, "j");
+  assert.equal(hub.rooms.size, 0, "no room was made");
+  await send(hub, fresh, { type: "help", ref: "h" });
+  assert.equal(last(fresh, "help").ref, "h");
+});
+
+Deno.test("operator rows are refused to others; reading a topic is not an operator act", async () => {
+  using hub = testHub({ operatorPassword: "op-pw" });
+  const alice = peer(hub, "alice");
+  const bob = peer(hub, "bob");
+  await send(hub, alice, { type: "kick", nick: "bob" });
+  assert.equal(last(alice, "error").code, "not_permitted");
+  assert.equal(bob.session.state, "active");
+  await send(hub, alice, { type: "topic", text: "mine now" });
+  assert.match(last(alice, "error").message, /Only operators may use \/topic/);
+  await send(hub, alice, { type: "topic" });
+  assert.equal(last(alice, "topic").topic, "");
+  await send(hub, alice, { type: "oper", password: "op-pw" });
+  await send(hub, alice, { type: "topic", text: "mine now" });
+  assert.equal(last(bob, "topic").topic, "mine now");
+});
+
+Deno.test("flood control refuses a line past the burst, but never a flood-exempt row", async () => {
+  using hub = testHub({
+    limits: { floodRate: 1, floodBurst: 1, floodDisconnect: 100 },
+  });
+  const alice = peer(hub, "alice");
+  await send(hub, alice, { type: "message", text: "one" });
+  await send(hub, alice, { type: "message", text: "two", ref: "m2" });
+  const refused = last(alice, "error");
+  assert.equal(refused.code, "rate_limited");
+  assert.equal(refused.ref, "m2");
+  await send(hub, alice, { type: "pong", token: "t" });
+  assert.equal(alice.events.filter((e) => e.type === "error").length, 1);
+  await send(hub, alice, { type: "quit" });
+  assert.equal(alice.session.state, "closing");
+});
+
+Deno.test("a reply of an in-order row waits behind the message accepted before it", async () => {
+  using hub = testHub();
+  const alice = peer(hub, "alice");
+  await send(hub, alice, { type: "rooms" });
+  alice.events.length = 0;
+  // Two requests in one read: the message is stored and delivered first.
+  await handleLine(hub, alice.session, '{"type":"message","text":"hi"}');
+  await handleLine(hub, alice.session, '{"type":"ping","token":"p"}');
+  hub.commitNow();
+  await alice.session.outbound.idle();
+  assert.deepEqual(alice.events.map((e) => e.type), ["message", "pong"]);
+});
+
+Deno.test("dispatch runs a decoded request straight from its row", async () => {
+  using hub = testHub();
+  const alice = peer(hub, "alice");
+  await dispatch(hub, alice.session, { type: "join", room: "#dev" });
+  assert.equal(alice.session.current?.name, "#dev");
+});

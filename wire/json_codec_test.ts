@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import {
+  decodeJsonEvent,
+  decodeJsonRequest,
+  encodeJsonEvent,
+  encodeJsonRequest,
+} from "./json_codec.ts";
+import type { ClientRequest } from "./events.ts";
+import { decodeTextRequest } from "./text_codec.ts";
+import { SAMPLE_EVENTS, SAMPLE_REQUESTS } from "./test_samples.ts";
+
+Deno.test("JSON codec round-trips every request, with ref", () => {
+  const requests: ClientRequest[] = [
+    { type: "hello", nick: "alice", room: "#dev" },
+    { type: "hello", nick: "alice", password: "pw" },
+    { type: "hello", nick: "alice", identify: "account pw" },
+    { type: "pong", token: "p1" },
+    ...SAMPLE_REQUESTS,
+    { type: "rooms", ref: "r1" },
+  ];
+  for (const request of requests) {
+    const line = encodeJsonRequest(request);
+    assert.ok(line.endsWith("\n") && !line.slice(0, -1).includes("\n"));
+    assert.deepEqual(decodeJsonRequest(line.trimEnd()), request);
+  }
+});
+
+Deno.test("decodeJsonRequest turns bad input into error events", () => {
+  const cases: Array<[string, string]> = [
+    ["{not json", "bad_json"],
+    ["null", "bad_request"],
+    ["[1,2]", "bad_request"],
+    ['"text"', "bad_request"],
+    ["{}", "bad_request"],
+    ['{"type":42}', "bad_request"],
+    ['{"type":"teleport"}', "unknown_type"],
+    ['{"type":"message"}', "bad_request"],
+    ['{"type":"message","text":5}', "bad_request"],
+    ['{"type":"private","to":"bob"}', "bad_request"],
+    ['{"type":"who","room":["#a"]}', "bad_request"],
+    ['{"type":"message","text":1e400}', "bad_request"],
+    ['{"type":"error","code":"x","message":"forged"}', "unknown_type"],
+  ];
+  for (const [line, code] of cases) {
+    const result = decodeJsonRequest(line);
+    assert.equal(result.type, "error", line);
+    assert.equal((result as { code: string }).code, code, line);
+  }
+});
+
+Deno.test("decodeJsonRequest echoes ref on errors and ignores __proto__", () => {
+  const error = decodeJsonRequest('{"type":"message","ref":"q7"}');
+  assert.deepEqual(error, {
+    type: "error",
+    code: "bad_request",
+    message: 'Bad message: "text" must be a string',
+    ref: "q7",
+  });
+  const request = decodeJsonRequest(
+    '{"type":"message","text":"x","__proto__":{"admin":true}}',
+  );
+  assert.deepEqual(request, { type: "message", text: "x" });
+  assert.equal((request as Record<string, unknown>).admin, undefined);
+});
+
+Deno.test("JSON codec round-trips every event type", () => {
+  for (const event of SAMPLE_EVENTS) {
+    const line = encodeJsonEvent(event);
+    assert.ok(line.endsWith("\n") && !line.slice(0, -1).includes("\n"));
+    assert.deepEqual(decodeJsonEvent(line.trimEnd()), event);
+  }
+});
+
+Deno.test("decodeJsonEvent skips greeting text and unknown events", () => {
+  assert.equal(decodeJsonEvent("*** Welcome to tern."), null);
+  assert.equal(decodeJsonEvent('{"type":"from-the-future"}'), null);
+  assert.equal(decodeJsonEvent("{broken"), null);
+});
+
+Deno.test("history requests reject counts that are not whole numbers above 0", () => {
+  for (
+    const field of ['"limit":0', '"limit":-3', '"limit":1.5', '"before":"9"']
+  ) {
+    const result = decodeJsonRequest(`{"type":"history",${field}}`);
+    assert.equal(result.type, "error", field);
+  }
+  assert.deepEqual(decodeTextRequest("/history 999"), {
+    type: "history",
+    limit: 200,
+  });
+  assert.equal(decodeTextRequest("/history sideways")?.type, "error");
+});

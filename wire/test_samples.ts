@@ -1,0 +1,126 @@
+/**
+ * Sample requests and events for the codec tests: one of each type, with the
+ * optional fields both present and absent.
+ *
+ * @module
+ */
+
+import type { ClientRequest, ServerEvent } from "./events.ts";
+
+/** One or more of every request a text command can express. */
+export const SAMPLE_REQUESTS: ClientRequest[] = [
+  { type: "message", text: "hi" },
+  { type: "message", text: "/not a command" },
+  { type: "action", text: "waves" },
+  { type: "private", to: "bob", text: "psst" },
+  { type: "nick", nick: "carol" },
+  { type: "join", room: "#dev" },
+  { type: "part" },
+  { type: "part", room: "#dev" },
+  { type: "switch", room: "#dev" },
+  { type: "rooms" },
+  { type: "who" },
+  { type: "who", room: "#dev" },
+  { type: "away", reason: "lunch" },
+  { type: "away" },
+  { type: "back" },
+  { type: "help" },
+  { type: "quit", reason: "bye" },
+  { type: "quit" },
+  { type: "ping", token: "t1" },
+  { type: "pass", password: "s3cret" },
+  { type: "oper", password: "0per" },
+  { type: "kick", nick: "mallory", reason: "spam" },
+  { type: "kick", nick: "mallory" },
+  { type: "ban", target: "mallory", duration: "30m", reason: "spam links" },
+  { type: "ban", target: "10.0.0.1" },
+  { type: "ban", target: "mallory", reason: "no duration" },
+  { type: "unban", target: "10.0.0.1" },
+  { type: "bans" },
+  { type: "mute", nick: "mallory" },
+  { type: "unmute", nick: "mallory" },
+  { type: "topic", text: "release day" },
+  { type: "topic" },
+  { type: "motd", text: "be kind" },
+  { type: "motd" },
+  { type: "register", password: "correct horse" },
+  { type: "identify", password: "secret" },
+  { type: "identify", nick: "alice", password: "secret" },
+  { type: "drop" },
+  { type: "drop", nick: "mallory" },
+  { type: "history" },
+  { type: "history", limit: 20 },
+  { type: "history", room: "#dev", before: 120, limit: 10 },
+  { type: "history", with: "bob" },
+];
+
+/** One or more of every event type. */
+export const SAMPLE_EVENTS: ServerEvent[] = [
+  { type: "welcome", nick: "alice", server: "tern", version: 1 },
+  { type: "message", id: 1, ts: 1000, room: "#lobby", from: "bob", text: "hi" },
+  {
+    type: "action",
+    id: 2,
+    ts: 1000,
+    room: "#lobby",
+    from: "bob",
+    text: "waves",
+  },
+  { type: "private", id: 3, ts: 1000, from: "bob", to: "alice", text: "psst" },
+  { type: "join", ts: 1, room: "#dev", nick: "bob" },
+  {
+    type: "leave",
+    ts: 1,
+    room: "#dev",
+    nick: "bob",
+    reason: "quit",
+    message: "bye",
+  },
+  { type: "leave", ts: 1, room: "#dev", nick: "bob", reason: "part" },
+  { type: "nick", ts: 1, room: "#dev", old: "bob", nick: "rob" },
+  { type: "away", ts: 1, room: "#dev", nick: "bob", reason: "lunch" },
+  { type: "back", ts: 1, room: "#dev", nick: "bob" },
+  { type: "rooms", rooms: [{ name: "#lobby", members: 2 }] },
+  {
+    type: "who",
+    room: "#lobby",
+    members: [{ nick: "a" }, { nick: "b", away: "" }],
+  },
+  {
+    type: "history",
+    room: "#lobby",
+    messages: [{
+      type: "message",
+      id: 1,
+      ts: 0,
+      room: "#lobby",
+      from: "a",
+      text: "x",
+    }],
+  },
+  { type: "help", commands: [{ usage: "/help", summary: "list" }] },
+  { type: "notice", text: "hello" },
+  { type: "error", code: "nick_taken", message: "taken", ref: "r" },
+  { type: "pong", token: "t" },
+  { type: "ping", token: "p" },
+  { type: "topic", room: "#lobby", topic: "hi", by: "op", ts: 5 },
+  { type: "topic", room: "#lobby", topic: "" },
+  { type: "motd", lines: ["be kind", "have fun"] },
+  {
+    type: "bans",
+    bans: [{ address: "10.0.0.1", nick: "m", until: 0, reason: "spam" }],
+  },
+  {
+    type: "conversation",
+    with: "bob",
+    messages: [{
+      type: "private",
+      id: 9,
+      ts: 0,
+      from: "a",
+      to: "bob",
+      text: "x",
+    }],
+  },
+  { type: "bye", code: "quit", reason: "Goodbye" },
+];

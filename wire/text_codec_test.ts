@@ -1,0 +1,105 @@
+import assert from "node:assert/strict";
+import {
+  COMMANDS,
+  decodeTextRequest,
+  encodeTextEvent,
+  encodeTextRequest,
+  parseDuration,
+} from "./text_codec.ts";
+import type { ClientRequest } from "./events.ts";
+import { SAMPLE_EVENTS, SAMPLE_REQUESTS } from "./test_samples.ts";
+
+Deno.test("decodeTextRequest reads messages and every command", () => {
+  const cases: Array<[string, ClientRequest | null]> = [
+    ["hello there", { type: "message", text: "hello there" }],
+    ["   ", null],
+    ["", null],
+    ["//slash", { type: "message", text: "/slash" }],
+    ["/nick bob", { type: "nick", nick: "bob" }],
+    ["/NICK bob", { type: "nick", nick: "bob" }],
+    ["/join #dev", { type: "join", room: "#dev" }],
+    ["/j dev", { type: "join", room: "dev" }],
+    ["/part", { type: "part" }],
+    ["/rooms", { type: "rooms" }],
+    ["/list", { type: "rooms" }],
+    ["/who", { type: "who" }],
+    ["/who #dev", { type: "who", room: "#dev" }],
+    ["/msg bob hi  there", { type: "private", to: "bob", text: "hi  there" }],
+    ["/me waves", { type: "action", text: "waves" }],
+    ["/away lunch", { type: "away", reason: "lunch" }],
+    ["/away", { type: "away" }],
+    ["/back", { type: "back" }],
+    ["/help", { type: "help" }],
+    ["/quit bye all", { type: "quit", reason: "bye all" }],
+    ["/quit", { type: "quit" }],
+    ["/ping", { type: "ping" }],
+  ];
+  for (const [line, expected] of cases) {
+    assert.deepEqual(decodeTextRequest(line), expected, line);
+  }
+});
+
+Deno.test("decodeTextRequest answers bad commands with error events", () => {
+  const unknown = decodeTextRequest("/frobnicate now");
+  assert.equal(unknown?.type, "error");
+  assert.equal((unknown as { code: string }).code, "unknown_command");
+  for (
+    const line of ["/nick", "/nick a b", "/msg bob", "/msg", "/me", "/join"]
+  ) {
+    const result = decodeTextRequest(line);
+    assert.equal(result?.type, "error", line);
+    assert.equal((result as { code: string }).code, "usage", line);
+  }
+});
+
+Deno.test("text codec round-trips every request", () => {
+  for (const request of SAMPLE_REQUESTS) {
+    assert.deepEqual(
+      decodeTextRequest(encodeTextRequest(request)),
+      request,
+      JSON.stringify(request),
+    );
+  }
+});
+
+Deno.test("every text command has a JSON request", () => {
+  const covered = new Set(SAMPLE_REQUESTS.map((r) => r.type));
+  for (const command of COMMANDS) {
+    assert.ok(covered.has(command.request), command.name);
+  }
+});
+
+Deno.test("text events: messages are exactly <nick> text, notices start ***", () => {
+  for (const event of SAMPLE_EVENTS) {
+    const text = encodeTextEvent(event);
+    assert.ok(text.endsWith("\n"), event.type);
+    for (const line of text.slice(0, -1).split("\n")) {
+      if (event.type === "message") {
+        assert.equal(line, "<bob> hi");
+      } else if (event.type === "action") {
+        assert.equal(line, "* bob waves");
+      } else if (event.type === "private") {
+        assert.equal(line, "*bob -> alice* psst");
+      } else if (event.type === "conversation") {
+        assert.ok(
+          /^(\*\*\* |\[\d\d:\d\d:\d\d\] \*a -> bob\* x$)/.test(line),
+          line,
+        );
+      } else if (event.type === "history") {
+        assert.ok(/^(\*\*\* |\[\d\d:\d\d:\d\d\] <a> x$)/.test(line), line);
+      } else {
+        assert.ok(line.startsWith("*** "), `${event.type}: ${line}`);
+      }
+    }
+  }
+});
+
+Deno.test("parseDuration reads ban durations", () => {
+  assert.equal(parseDuration("30s"), 30_000);
+  assert.equal(parseDuration("10m"), 600_000);
+  assert.equal(parseDuration("2h"), 7_200_000);
+  assert.equal(parseDuration("7d"), 604_800_000);
+  for (const text of ["", "10", "m", "1.5h", "-1d", "10y"]) {
+    assert.equal(parseDuration(text), undefined, text);
+  }
+});
