@@ -30,6 +30,19 @@ interface SoakOptions {
 
 const encoder = new TextEncoder();
 
+/** The `--help` text. */
+const USAGE = `Usage: deno task soak [options]
+
+  --clients N        clients chatting at once (default 200)
+  --duration S       seconds to run (default 60)
+  --rooms N          rooms they move between (default 8)
+  --message-every S  mean seconds between one client's messages (default 1)
+  --sample-every S   seconds between memory samples (default 5)
+  --help             show this help
+
+Exit 0 when no reading client missed a message and memory did not keep
+growing, 1 otherwise, 2 on bad flags.`;
+
 /** Messages one client saw while in one room, between its join and leave. */
 interface Stay {
   room: string;
@@ -374,8 +387,13 @@ if (import.meta.main) {
         rooms: { type: "string", default: "8" },
         "message-every": { type: "string", default: "1" },
         "sample-every": { type: "string", default: "5" },
+        help: { type: "boolean", short: "h" },
       },
     });
+    if (values.help) {
+      console.log(USAGE);
+      Deno.exit(0);
+    }
     options = {
       clients: Number(values.clients),
       durationSeconds: Number(values.duration),

@@ -350,7 +350,8 @@ export class Hub {
     };
     this.#lastMessageId = this.history.lastMessageId();
     this.#reservedMessageId = this.#lastMessageId;
-    this.motd = (options.motd ?? []).map(sanitizeText);
+    // --motd wins at start; without it, the one last set with /motd.
+    this.motd = (options.motd ?? this.history.motd() ?? []).map(sanitizeText);
     while (this.motd.at(-1) === "") this.motd.pop();
   }
 

@@ -557,10 +557,17 @@ export function parseLimitFlags(
   return { ok: true, limits };
 }
 
+/** Where descriptions start in `--help`, matching the other options. */
+const HELP_COLUMN = 30;
+
 /** The `--help` lines for the limits. */
 export function limitsHelp(): string {
-  return LIMIT_SPECS.map((spec) =>
-    `  --${spec.flag} ${spec.unit.toUpperCase()}`.padEnd(30) +
-    `${spec.description} (default ${spec.default})`
-  ).join("\n");
+  return LIMIT_SPECS.map((spec) => {
+    const flag = `  --${spec.flag} ${spec.unit.toUpperCase()}`;
+    const about = `${spec.description} (default ${spec.default})`;
+    // A flag too long for its column gets its description on the next line.
+    return flag.length < HELP_COLUMN
+      ? flag.padEnd(HELP_COLUMN) + about
+      : `${flag}\n${" ".repeat(HELP_COLUMN)}${about}`;
+  }).join("\n");
 }

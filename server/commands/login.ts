@@ -134,8 +134,16 @@ function identifyPending(call: Call<"identify">): void | Promise<void> {
   if (pending === null) {
     return call.fail("not_ready", "Choose a registered nickname first");
   }
-  // The nickname is the pending one: all the words are the password.
-  return login(call, pending.nick, pending.room, wholePassword(call.request));
+  // `/identify NICK PASSWORD` naming the pending nickname (as it would once
+  // logged in); otherwise all the words are the password.
+  const { nick, password } = call.request;
+  const named = nick !== undefined && foldKey(nick) === foldKey(pending.nick);
+  return login(
+    call,
+    pending.nick,
+    pending.room,
+    named ? password : wholePassword(call.request),
+  );
 }
 
 /** What a session may send while logging in, besides the rows' `beforeLogin` ones. */
@@ -154,13 +162,15 @@ function login(
   password: string | undefined,
 ): void | Promise<void> {
   const { hub, session } = call;
-  session.pendingLogin = null;
+  // A line that is no usable nickname leaves a pending registered one
+  // waiting for its /identify.
   const nick = checkNick(proposedNick);
   if (!nick.ok) {
     return call.fail("nick_invalid", `${nick.reason}; choose another`);
   }
   const room = checkRoom(proposedRoom ?? LOBBY);
   if (!room.ok) return call.fail("room_invalid", room.reason);
+  session.pendingLogin = null;
   const account = hub.history.findAccount(nick.name);
   if (account !== undefined) {
     return loginToAccount(call, {

@@ -127,14 +127,20 @@ function part(call: Call<"part">): void {
 }
 
 /**
+ * Empty rooms with history that `/rooms` lists, the most recently active:
+ * enough to find an old room, bounded so the reply stays small however many
+ * rooms the history has seen.
+ */
+const MAX_EMPTY_ROOMS_LISTED = 50;
+
+/**
  * `/rooms`: every room with its head count, biggest first, marking the
  * asker's rooms and its current one.
  */
 function rooms(call: Call<"rooms">): void {
   const { hub, session } = call;
-  call.reply(() => ({
-    type: "rooms",
-    rooms: [...hub.rooms.values()]
+  call.reply(() => {
+    const live = [...hub.rooms.values()]
       .sort((a, b) =>
         b.members.size - a.members.size || a.name.localeCompare(b.name)
       )
@@ -143,8 +149,15 @@ function rooms(call: Call<"rooms">): void {
         members: r.members.size,
         ...(session.rooms.has(r) ? { joined: true as const } : {}),
         ...(session.current === r ? { current: true as const } : {}),
-      })),
-  }));
+      }));
+    // Rooms nobody is in but that have history are there to join too.
+    const listed = new Set(live.map((r) => foldKey(r.name)));
+    const empty = hub.history.recentRooms(MAX_EMPTY_ROOMS_LISTED)
+      .filter((name) => !listed.has(foldKey(name)))
+      .sort((a, b) => a.localeCompare(b))
+      .map((name) => ({ name, members: 0 }));
+    return { type: "rooms", rooms: [...live, ...empty] };
+  });
 }
 
 /** `/who [#ROOM]`: a page of a room's members (default: the current room). */

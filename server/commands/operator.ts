@@ -205,6 +205,14 @@ function motd(call: Call<"motd">): void {
   }
   hub.motd = [sanitizeText(request.text).slice(0, hub.limits.maxTopicLength)]
     .filter((line) => line !== "");
+  try {
+    hub.history.setMotd(hub.motd);
+  } catch (error) {
+    hub.log("error", "motd_store_failed", { error: String(error) });
+    return call.tell(
+      "Message of the day set, but it could not be saved: a restart will lose it",
+    );
+  }
   hub.log("info", "motd", { by: actor(call) });
   call.tell("Message of the day set");
 }

@@ -131,6 +131,21 @@ class NodeTlsConnection implements ChatConnection {
   }
 }
 
+/**
+ * The peer of a TLS socket. One that failed its handshake no longer knows
+ * its own address; the raw socket under it (`_parent`, in Node and Deno's
+ * node:tls) still does.
+ */
+function peerOf(
+  socket: tls.TLSSocket,
+): { address: string | undefined; port: number | undefined } {
+  const raw = (socket as unknown as { _parent?: Socket })._parent;
+  return {
+    address: socket.remoteAddress ?? raw?.remoteAddress,
+    port: socket.remotePort ?? raw?.remotePort,
+  };
+}
+
 /** A TLS listener whose accepted connections are already secured. */
 export class TlsListener {
   #server: tls.Server;
@@ -156,11 +171,9 @@ export class TlsListener {
     this.#server.on(
       "tlsClientError",
       (error: Error, socket: tls.TLSSocket) => {
-        options.onHandshakeError?.(
-          socket.remoteAddress ?? "unknown",
-          error.message,
-        );
-        this.#drop(`${socket.remoteAddress} ${socket.remotePort}`);
+        const peer = peerOf(socket);
+        options.onHandshakeError?.(peer.address ?? "unknown", error.message);
+        this.#drop(`${peer.address} ${peer.port}`);
         socket.destroy();
       },
     );

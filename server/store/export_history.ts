@@ -59,6 +59,18 @@ export function exportRoom(
   }
 }
 
+/** The `--help` text. */
+const USAGE = `Usage: deno task export-history --room ROOM [options]
+
+Prints a room's history as JSON lines, oldest first, from the database file
+(opened read-only: the server may be running).
+
+  --room ROOM   the room, e.g. #lobby (required)
+  --db PATH     the database (default the server's: $XDG_DATA_HOME/tern/chat.db
+                or ~/.local/share/tern/chat.db)
+  --limit N     only the newest N messages
+  --help        show this help`;
+
 /** Runs the export from the command line; resolves to the exit code. */
 export function main(args: string[]): number {
   let room: string;
@@ -72,8 +84,13 @@ export function main(args: string[]): number {
         room: { type: "string" },
         db: { type: "string" },
         limit: { type: "string" },
+        help: { type: "boolean", short: "h" },
       },
     });
+    if (values.help) {
+      console.log(USAGE);
+      return 0;
+    }
     if (values.room === undefined) throw new Error("--room is required");
     const checked = checkRoom(values.room);
     if (!checked.ok) throw new Error(`--room: ${checked.reason}`);

@@ -130,6 +130,9 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX private_by_recipient ON private_messages
      (recipient_account, sender_key, id);
    CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);`,
+  // Settings an operator changes at run time (the message of the day), kept
+  // as text, so they survive a restart as topics do.
+  `CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
 ];
 
 /**
@@ -240,6 +243,8 @@ export class HistoryStore {
     inboxCount: StatementSync;
     addressCount: StatementSync;
     conversation: StatementSync;
+    setting: StatementSync;
+    setSetting: StatementSync;
   };
 
   /**
@@ -284,6 +289,11 @@ export class HistoryStore {
       maxId: prepare(
         `SELECT max(id) AS id FROM (SELECT max(id) AS id FROM messages
          UNION ALL SELECT max(id) FROM private_messages)`,
+      ),
+      setting: prepare(`SELECT value FROM settings WHERE key = ?`),
+      setSetting: prepare(
+        `INSERT INTO settings (key, value) VALUES (?, ?)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
       ),
       highWater: prepare(
         `SELECT value FROM meta WHERE key = 'message_id_high_water'`,
@@ -372,11 +382,47 @@ export class HistoryStore {
   /** Queues a room message or action for the next flush. */
   queueRoomMessage(message: RoomMessage): void {
     this.#queue.push({ kind: "room", message });
+    this.#noteRoom(message.room, message.id);
+  }
+
+  /**
+   * Rooms that have history, by fold key: their name and newest id. Read
+   * once at open (an index scan) and kept up to date as messages are
+   * queued, so `/rooms` can list rooms nobody is in without a query.
+   */
+  #roomsWithHistory: Map<string, { name: string; lastId: number }> | null =
+    null;
+
+  #noteRoom(room: string, id: number): void {
+    this.#roomsWithHistory?.set(foldKey(room), { name: room, lastId: id });
+  }
+
+  /** The `limit` rooms with the newest history, newest first. */
+  recentRooms(limit: number): string[] {
+    if (this.#roomsWithHistory === null) {
+      const known = new Map<string, { name: string; lastId: number }>();
+      const groups = this.#db.prepare(
+        `SELECT room_key, max(id) AS last FROM messages GROUP BY room_key`,
+      ).all() as Array<{ room_key: string; last: number }>;
+      const nameOf = this.#db.prepare(`SELECT room FROM messages WHERE id = ?`);
+      for (const group of groups) {
+        const row = nameOf.get(group.last) as { room: string } | undefined;
+        if (row !== undefined) {
+          known.set(group.room_key, { name: row.room, lastId: group.last });
+        }
+      }
+      this.#roomsWithHistory = known;
+    }
+    return [...this.#roomsWithHistory.values()]
+      .sort((a, b) => b.lastId - a.lastId)
+      .slice(0, limit)
+      .map((room) => room.name);
   }
 
   /** Queues a topic change for the next flush. */
   queueTopic(room: string, topic: StoredTopic, id: number): void {
     this.#queue.push({ kind: "topic", room, topic, id });
+    this.#noteRoom(room, id);
   }
 
   /**
@@ -494,6 +540,21 @@ export class HistoryStore {
       this.#recent.set(key, recent);
     }
     return recent.slice();
+  }
+
+  /** The message of the day last set with `/motd`, if any was. */
+  motd(): string[] | undefined {
+    const row = this.#statements.setting.get("motd") as
+      | { value: string }
+      | undefined;
+    if (row === undefined) return undefined;
+    const lines: unknown = JSON.parse(row.value);
+    return Array.isArray(lines) ? lines.map(String) : undefined;
+  }
+
+  /** Keeps the message of the day set with `/motd` across restarts. */
+  setMotd(lines: readonly string[]): void {
+    this.#statements.setSetting.run("motd", JSON.stringify(lines));
   }
 
   /** The last topic set in a room, if any. */
