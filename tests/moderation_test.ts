@@ -176,3 +176,16 @@ Deno.test("/ban parses addresses strictly and bounds durations", async () => {
   await bob.send("still here");
   await carol.expect("<bob> still here");
 });
+
+Deno.test("/history of a look-alike room name is the open room's history", async () => {
+  await using chat = await startServer();
+  await using alice = await LineClient.json(chat.port, "alice");
+  await alice.sendJson({ type: "join", room: "#dev" });
+  await alice.expectEvent("who", (e) => e.room === "#dev");
+  await alice.sendJson({ type: "message", room: "#dev", text: "in dev" });
+  await alice.expectEvent("message", (e) => e.text === "in dev");
+  await alice.sendJson({ type: "history", room: "#d\u0435v", ref: "h" });
+  const page = await alice.expectEvent("history", (e) => e.ref === "h");
+  assert.equal(page.room, "#dev");
+  assert.deepEqual(page.messages.map((m) => m.text), ["in dev"]);
+});

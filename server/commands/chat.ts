@@ -24,6 +24,7 @@ import type { Account } from "../store/history_store.ts";
 import { renameSession } from "../nicknames.ts";
 import { TokenBucket } from "../flood.ts";
 import { chosenRoom } from "./membership.ts";
+import { findRoom } from "../rooms.ts";
 
 /** Why a message that shows nothing is refused. */
 function emptyMessage(text: string): string {
@@ -266,7 +267,10 @@ function history(call: Call<"history">): void {
   if (named !== null && !named.ok) {
     return call.fail("room_invalid", named.reason);
   }
-  const room = named?.name ?? session.current?.name;
+  // A look-alike of an open room's name means that room (rooms.ts).
+  const room = named === null
+    ? session.current?.name
+    : findRoom(hub, named.name)?.name ?? named.name;
   if (room === undefined) return call.fail("not_ready", "No room");
   call.replyPaged(() => [{
     ...historyPage(
