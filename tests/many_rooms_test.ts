@@ -227,7 +227,8 @@ Deno.test("someone who never joins a second room sees what they always saw", asy
     "*** bob is now known as robert",
     "*** robert is away: tea",
     "*** robert left #lobby (quit: done)",
-    "*** Rooms (1): #lobby (1)",
+    // #dev is empty now, but has history: listed, to be found again.
+    "*** Rooms (2): #lobby (1), #dev (0)",
   ]);
 });
 
