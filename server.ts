@@ -437,9 +437,7 @@ export class ChatServer {
       );
       if (due === null) continue;
       if (due.action === "ping") {
-        session.pingToken = String(now);
-        session.pingSentAt = now;
-        session.send({ type: "ping", token: session.pingToken });
+        session.ping(now);
       } else {
         hub.disconnect(session, due.reason, due.detail);
       }

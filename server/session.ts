@@ -89,11 +89,9 @@ export class Session {
   readonly framer: LineFramer;
   readonly outbound: OutboundQueue;
   state: SessionState = "login";
-  /** Decided by the first line: JSON if it is a JSON object. */
-  codec: Codec = "text";
-  /** Whether the first line has been seen (and so the codec decided). */
-  codecChosen = false;
-  nick: string | null = null;
+  #codec: Codec = "text";
+  #codecChosen = false;
+  #nick: string | null = null;
   /**
    * The rooms this session is in, least recently current first (rooms.ts
    * keeps the order); never empty once logged in.
@@ -120,11 +118,9 @@ export class Session {
   account: SessionAccount | null = null;
   /** A registered nickname chosen at the text prompt, awaiting /identify. */
   pendingLogin: { nick: string; room?: string } | null = null;
-  /** When the peer last sent a line; silence is measured from here. */
-  lastInputAt: number;
-  /** The token of an unanswered server ping, with when it was sent. */
-  pingToken: string | null = null;
-  pingSentAt = 0;
+  #lastInputAt: number;
+  #pingToken: string | null = null;
+  #pingSentAt = 0;
   /** Flood control: null when turned off. */
   readonly flood: TokenBucket | null = null;
   /** Nickname changes allowed from now: `--max-nick-changes` a minute. */
@@ -145,7 +141,7 @@ export class Session {
     this.#socket = socket;
     this.address = options.address;
     this.connectedAt = Date.now();
-    this.lastInputAt = this.connectedAt;
+    this.#lastInputAt = this.connectedAt;
     this.authenticated = !(options.passwordRequired ?? false);
     this.framer = new LineFramer(limits.maxLineBytes);
     this.#onSendFailure = options.onSendFailure;
@@ -167,6 +163,65 @@ export class Session {
         limits.floodDisconnect,
       );
     }
+  }
+
+  /** Decided by the first line: JSON if it is a JSON object. */
+  get codec(): Codec {
+    return this.#codec;
+  }
+
+  /** Whether the first line has been seen (and so the codec decided). */
+  get codecChosen(): boolean {
+    return this.#codecChosen;
+  }
+
+  /** Fixes the codec, once: the first line decides it for good. */
+  chooseCodec(codec: Codec): void {
+    if (this.#codecChosen) return;
+    this.#codecChosen = true;
+    this.#codec = codec;
+  }
+
+  /**
+   * The nickname once logged in. Changed only through nicknames.ts
+   * (`claimNick`, `renameSession`), which keeps the hub's registry and the
+   * mutes in step with it.
+   */
+  get nick(): string | null {
+    return this.#nick;
+  }
+
+  /** For nicknames.ts alone: see {@linkcode Session.nick}. */
+  setNick(nick: string): void {
+    this.#nick = nick;
+  }
+
+  /** When the peer last sent a line; silence is measured from here. */
+  get lastInputAt(): number {
+    return this.#lastInputAt;
+  }
+
+  /** The token of an unanswered server ping, or null. */
+  get pingToken(): string | null {
+    return this.#pingToken;
+  }
+
+  /** When the unanswered ping was sent. */
+  get pingSentAt(): number {
+    return this.#pingSentAt;
+  }
+
+  /** The peer sent something at `now`: it is alive, any ping is answered. */
+  heard(now: number): void {
+    this.#lastInputAt = now;
+    this.#pingToken = null;
+  }
+
+  /** Sends a ping at `now` that the peer must answer in time. */
+  ping(now: number): void {
+    this.#pingToken = String(now);
+    this.#pingSentAt = now;
+    this.send({ type: "ping", token: this.#pingToken });
   }
 
   /** A name for logs: the nickname once known, else the session id. */

@@ -248,9 +248,9 @@ Deno.test("waiting messages the socket never took stay waiting for the next logi
     limits: hub.limits,
     onSendFailure: hub.sendFailed,
   });
-  stuck.codec = "json";
+  stuck.chooseCodec("json");
   stuck.state = "active";
-  stuck.nick = "owner";
+  claimNick(hub, stuck, "owner");
   stuck.account = { id: owner, nick: "owner" };
   deliverPending(hub, stuck);
   await written.promise;

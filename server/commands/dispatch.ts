@@ -63,8 +63,7 @@ export function handleFrames(
   frames: Frame[],
 ): Promise<void> | void {
   if (frames.length === 0) return;
-  session.lastInputAt = hub.now();
-  session.pingToken = null;
+  session.heard(hub.now());
   for (let i = 0; i < frames.length; i++) {
     const pending = handleFrame(hub, session, frames[i]!);
     if (pending !== undefined) {
@@ -147,8 +146,7 @@ export function handleLine(
  */
 function chooseCodec(hub: Hub, session: Session, line: string): boolean {
   if (line.trim() === "") return false;
-  session.codecChosen = true;
-  if (line.trimStart().startsWith("{")) session.codec = "json";
+  session.chooseCodec(line.trimStart().startsWith("{") ? "json" : "text");
   if (HTTP_REQUEST.test(line.trim())) {
     hub.disconnect(
       session,

@@ -187,7 +187,7 @@ const ROWS_PER_INSERT = 32;
  */
 const RECENT_PAGES_KEPT = 1000;
 
-/** A write waiting for the next flush. */
+/** A write waiting for the next commit. */
 type QueuedWrite =
   | { kind: "room"; message: RoomMessage }
   | { kind: "topic"; room: string; topic: StoredTopic; id: number }
@@ -215,6 +215,118 @@ function toPrivateMessage(row: PrivateRow): PrivateMessage {
   };
 }
 
+/** The store's prepared statements, made once when it opens. */
+type Statements = {
+  insertMessage: StatementSync;
+  insertPrivate: StatementSync;
+  recent: StatementSync;
+  before: StatementSync;
+  topic: StatementSync;
+  maxId: StatementSync;
+  highWater: StatementSync;
+  setHighWater: StatementSync;
+  account: StatementSync;
+  accountBySkeleton: StatementSync;
+  insertAccount: StatementSync;
+  deleteAccount: StatementSync;
+  pending: StatementSync;
+  markDelivered: StatementSync;
+  dropPending: StatementSync;
+  inboxCount: StatementSync;
+  addressCount: StatementSync;
+  conversation: StatementSync;
+  setting: StatementSync;
+  setSetting: StatementSync;
+};
+
+/** Prepares every statement the store runs. */
+function prepareStatements(db: DatabaseSync): Statements {
+  const prepare = (sql: string) => db.prepare(sql);
+  return {
+    insertMessage: prepare(
+      `INSERT INTO messages (id, room_key, room, kind, sender, text, ts)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    insertPrivate: prepare(
+      `INSERT INTO private_messages
+         (id, sender, sender_key, recipient, recipient_key, text, ts, pending,
+          sender_account, recipient_account, sender_address)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    recent: prepare(
+      `SELECT id, room, kind, sender, text, ts FROM messages
+       WHERE room_key = ? AND kind IN ('message', 'action')
+       ORDER BY id DESC LIMIT ?`,
+    ),
+    before: prepare(
+      `SELECT id, room, kind, sender, text, ts FROM messages
+       WHERE room_key = ? AND kind IN ('message', 'action') AND id < ?
+       ORDER BY id DESC LIMIT ?`,
+    ),
+    topic: prepare(
+      `SELECT sender, text, ts FROM messages
+       WHERE room_key = ? AND kind = 'topic' ORDER BY id DESC LIMIT 1`,
+    ),
+    maxId: prepare(
+      `SELECT max(id) AS id FROM (SELECT max(id) AS id FROM messages
+       UNION ALL SELECT max(id) FROM private_messages)`,
+    ),
+    setting: prepare(`SELECT value FROM settings WHERE key = ?`),
+    setSetting: prepare(
+      `INSERT INTO settings (key, value) VALUES (?, ?)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+    ),
+    highWater: prepare(
+      `SELECT value FROM meta WHERE key = 'message_id_high_water'`,
+    ),
+    setHighWater: prepare(
+      `INSERT INTO meta (key, value) VALUES ('message_id_high_water', ?)
+       ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)`,
+    ),
+    account: prepare(
+      `SELECT id, nick, salt, hash, iterations, created FROM accounts
+       WHERE fold_key = ?`,
+    ),
+    accountBySkeleton: prepare(
+      `SELECT id, nick, salt, hash, iterations, created FROM accounts
+       WHERE skeleton_key = ? LIMIT 1`,
+    ),
+    insertAccount: prepare(
+      `INSERT INTO accounts
+         (fold_key, skeleton_key, nick, salt, hash, iterations, created)
+       VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+    ),
+    deleteAccount: prepare(
+      `DELETE FROM accounts WHERE fold_key = ? RETURNING id`,
+    ),
+    pending: prepare(
+      `SELECT id, sender, recipient, text, ts FROM private_messages
+       WHERE recipient_account = ? AND pending = 1 AND ts >= ? ORDER BY id`,
+    ),
+    markDelivered: prepare(
+      `UPDATE private_messages SET pending = 0 WHERE id = ?`,
+    ),
+    dropPending: prepare(
+      `UPDATE private_messages SET pending = 0
+       WHERE recipient_account = ? AND pending = 1`,
+    ),
+    inboxCount: prepare(
+      `SELECT count(*) AS n FROM private_messages
+       WHERE recipient_account = ? AND pending = 1 AND ts >= ?`,
+    ),
+    addressCount: prepare(
+      `SELECT count(*) AS n FROM private_messages
+       WHERE sender_address = ? AND pending = 1 AND ts >= ?`,
+    ),
+    conversation: prepare(
+      `SELECT id, sender, recipient, text, ts FROM private_messages
+       WHERE ((sender_account = ? AND recipient_key = ?)
+           OR (recipient_account = ? AND sender_key = ?)) AND id < ?
+       ORDER BY id DESC LIMIT ?`,
+    ),
+  };
+}
+
 /** The history store over one SQLite database. */
 export class HistoryStore {
   readonly path: string;
@@ -224,28 +336,7 @@ export class HistoryStore {
   #recent = new Map<string, RoomMessage[]>();
   /** Multi-row INSERTs of room messages, by row count, prepared on first use. */
   #insertRows = new Map<number, StatementSync>();
-  #statements: {
-    insertMessage: StatementSync;
-    insertPrivate: StatementSync;
-    recent: StatementSync;
-    before: StatementSync;
-    topic: StatementSync;
-    maxId: StatementSync;
-    highWater: StatementSync;
-    setHighWater: StatementSync;
-    account: StatementSync;
-    accountBySkeleton: StatementSync;
-    insertAccount: StatementSync;
-    deleteAccount: StatementSync;
-    pending: StatementSync;
-    markDelivered: StatementSync;
-    dropPending: StatementSync;
-    inboxCount: StatementSync;
-    addressCount: StatementSync;
-    conversation: StatementSync;
-    setting: StatementSync;
-    setSetting: StatementSync;
-  };
+  readonly #statements: Statements;
 
   /**
    * Opens (creating if needed) the database at `path`, or an in-memory one
@@ -260,90 +351,7 @@ export class HistoryStore {
     this.#db.exec("PRAGMA busy_timeout = 5000");
     migrate(this.#db);
     refreshSkeletons(this.#db);
-    const prepare = (sql: string) => this.#db.prepare(sql);
-    this.#statements = {
-      insertMessage: prepare(
-        `INSERT INTO messages (id, room_key, room, kind, sender, text, ts)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      insertPrivate: prepare(
-        `INSERT INTO private_messages
-           (id, sender, sender_key, recipient, recipient_key, text, ts, pending,
-            sender_account, recipient_account, sender_address)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      recent: prepare(
-        `SELECT id, room, kind, sender, text, ts FROM messages
-         WHERE room_key = ? AND kind IN ('message', 'action')
-         ORDER BY id DESC LIMIT ?`,
-      ),
-      before: prepare(
-        `SELECT id, room, kind, sender, text, ts FROM messages
-         WHERE room_key = ? AND kind IN ('message', 'action') AND id < ?
-         ORDER BY id DESC LIMIT ?`,
-      ),
-      topic: prepare(
-        `SELECT sender, text, ts FROM messages
-         WHERE room_key = ? AND kind = 'topic' ORDER BY id DESC LIMIT 1`,
-      ),
-      maxId: prepare(
-        `SELECT max(id) AS id FROM (SELECT max(id) AS id FROM messages
-         UNION ALL SELECT max(id) FROM private_messages)`,
-      ),
-      setting: prepare(`SELECT value FROM settings WHERE key = ?`),
-      setSetting: prepare(
-        `INSERT INTO settings (key, value) VALUES (?, ?)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
-      ),
-      highWater: prepare(
-        `SELECT value FROM meta WHERE key = 'message_id_high_water'`,
-      ),
-      setHighWater: prepare(
-        `INSERT INTO meta (key, value) VALUES ('message_id_high_water', ?)
-         ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)`,
-      ),
-      account: prepare(
-        `SELECT id, nick, salt, hash, iterations, created FROM accounts
-         WHERE fold_key = ?`,
-      ),
-      accountBySkeleton: prepare(
-        `SELECT id, nick, salt, hash, iterations, created FROM accounts
-         WHERE skeleton_key = ? LIMIT 1`,
-      ),
-      insertAccount: prepare(
-        `INSERT INTO accounts
-           (fold_key, skeleton_key, nick, salt, hash, iterations, created)
-         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-      ),
-      deleteAccount: prepare(
-        `DELETE FROM accounts WHERE fold_key = ? RETURNING id`,
-      ),
-      pending: prepare(
-        `SELECT id, sender, recipient, text, ts FROM private_messages
-         WHERE recipient_account = ? AND pending = 1 AND ts >= ? ORDER BY id`,
-      ),
-      markDelivered: prepare(
-        `UPDATE private_messages SET pending = 0 WHERE id = ?`,
-      ),
-      dropPending: prepare(
-        `UPDATE private_messages SET pending = 0
-         WHERE recipient_account = ? AND pending = 1`,
-      ),
-      inboxCount: prepare(
-        `SELECT count(*) AS n FROM private_messages
-         WHERE recipient_account = ? AND pending = 1 AND ts >= ?`,
-      ),
-      addressCount: prepare(
-        `SELECT count(*) AS n FROM private_messages
-         WHERE sender_address = ? AND pending = 1 AND ts >= ?`,
-      ),
-      conversation: prepare(
-        `SELECT id, sender, recipient, text, ts FROM private_messages
-         WHERE ((sender_account = ? AND recipient_key = ?)
-             OR (recipient_account = ? AND sender_key = ?)) AND id < ?
-         ORDER BY id DESC LIMIT ?`,
-      ),
-    };
+    this.#statements = prepareStatements(this.#db);
   }
 
   /** The schema version of the open file. */
@@ -379,7 +387,7 @@ export class HistoryStore {
     return this.#queue.length;
   }
 
-  /** Queues a room message or action for the next flush. */
+  /** Queues a room message or action for the next commit. */
   queueRoomMessage(message: RoomMessage): void {
     this.#queue.push({ kind: "room", message });
     this.#noteRoom(message.room, message.id);
@@ -419,7 +427,7 @@ export class HistoryStore {
       .map((room) => room.name);
   }
 
-  /** Queues a topic change for the next flush. */
+  /** Queues a topic change for the next commit. */
   queueTopic(room: string, topic: StoredTopic, id: number): void {
     this.#queue.push({ kind: "topic", room, topic, id });
     this.#noteRoom(room, id);
