@@ -30,10 +30,17 @@ import {
   decodeJsonEvent,
   decodeTextRequest,
   encodeJsonRequest,
+  isRoomBroadcast,
   LineFramer,
   type ServerEvent,
 } from "./protocol.ts";
-import { NickPalette, renderEvent, renderHistory } from "./client/render.ts";
+import {
+  NickPalette,
+  renderEvent,
+  renderHistory,
+  tagRoom,
+} from "./client/render.ts";
+import { RoomView } from "./client/room_view.ts";
 import {
   DEFAULT_HOST,
   DEFAULT_PORT,
@@ -143,6 +150,8 @@ export class ChatClient {
   /** Refs of history pages the person asked for, as opposed to join replays. */
   #historyRef = 0;
   #palette = new NickPalette();
+  /** The rooms it is in, the current one, and their unread counts. */
+  #view = new RoomView();
 
   /**
    * A client that has not connected yet; `run` connects.
@@ -158,6 +167,7 @@ export class ChatClient {
     this.#password = options.password;
     this.#nickPassword = options.nickPassword;
     terminal.confirmQuit = () => this.#quitWarning();
+    terminal.completer = (before) => this.#view.complete(before);
   }
 
   /** Runs until the person quits; resolves to the exit code. */
@@ -327,19 +337,22 @@ export class ChatClient {
   }
 
   #print(event: ServerEvent): void {
-    for (
-      const line of renderEvent(event, {
-        self: this.#nick ?? "",
-        color: this.#options.color,
-        palette: this.#palette,
-      })
-    ) {
-      this.#terminal.print(line);
+    const color = this.#options.color;
+    let lines = renderEvent(event, {
+      self: this.#nick ?? "",
+      color,
+      palette: this.#palette,
+    });
+    // Another room's line says which room it is from.
+    if (isRoomBroadcast(event) && this.#view.isElsewhere(event.room)) {
+      lines = tagRoom(lines, event.room, color);
     }
+    for (const line of lines) this.#terminal.print(line);
   }
 
   #onEvent(conn: Deno.Conn, event: ServerEvent): void {
     const self = this.#nick ?? "";
+    this.#view.onEvent(event, self);
     switch (event.type) {
       case "welcome":
         this.#nick = event.nick;
@@ -351,10 +364,14 @@ export class ChatClient {
           this.#pacer = pace === null ? null : new SendPacer(pace, Date.now());
         }
         for (const wake of this.#loginWaiters.splice(0)) wake();
+        this.#restoreRooms();
         this.#pump();
         break;
       case "join":
         if (event.nick === self) this.#room = event.room;
+        break;
+      case "switch":
+        this.#room = event.room;
         break;
       case "nick":
         if (event.old === self) this.#nick = event.nick;
@@ -404,6 +421,21 @@ export class ChatClient {
       default:
         return false;
     }
+  }
+
+  /**
+   * After a reconnect, puts back the rooms the last connection was in: the
+   * hello named the current one; the others are joined again (their
+   * replays show what was missed), then the current one is current again.
+   * They go ahead of anything typed meanwhile.
+   */
+  #restoreRooms(): void {
+    const { others, current } = this.#view.reset();
+    if (others.length === 0) return;
+    this.#pending.unshift(
+      ...others.map((room): ClientRequest => ({ type: "join", room })),
+      ...(current === null ? [] : [{ type: "switch", room: current } as const]),
+    );
   }
 
   /** Notes the newest message id seen in a room. */
@@ -500,10 +532,13 @@ export class ChatClient {
       : this.#loggedIn
       ? `(${this.#pending.length} to send) `
       : `(${this.#pending.length} queued) `;
+    const unread = this.#view.unreadSummary();
     this.#terminal.setPrompt(
       this.#nick === null
         ? "nickname> "
-        : `${waiting}${this.#room ?? ""} ${this.#nick}> `.trimStart(),
+        : `${waiting}${unread === "" ? "" : `${unread} | `}${
+          this.#room ?? ""
+        } ${this.#nick}> `.trimStart(),
     );
   }
 
@@ -615,6 +650,15 @@ export class ChatClient {
     }
     if (request.type === "history") {
       request = { ...request, ref: `history-${++this.#historyRef}` };
+    }
+    // A line goes to the room the prompt showed when it was typed, even if
+    // a switch is still on its way.
+    const current = this.#view.current;
+    if (
+      (request.type === "message" || request.type === "action") &&
+      request.room === undefined && current !== null
+    ) {
+      request = { ...request, room: current };
     }
     if (this.#pending.length >= MAX_PENDING_REQUESTS) {
       this.#terminal.print(

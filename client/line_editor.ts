@@ -6,7 +6,8 @@
  * Keys: printable text inserts; Backspace and Delete; Left/Right, Home/End
  * (also Ctrl-A/Ctrl-E); Up/Down recall earlier lines; Ctrl-U clears the line;
  * Ctrl-W deletes a word; Enter submits; Ctrl-C, and Ctrl-D on an empty line,
- * quit; Ctrl-L asks for a redraw. The line is edited by grapheme cluster (what
+ * quit; Ctrl-L asks for a redraw; Tab completes what the owner's
+ * {@linkcode LineEditor.complete} offers (room names), else inserts a space. The line is edited by grapheme cluster (what
  * a person sees as one character: a family emoji, a flag, a letter with its
  * accent), so Backspace never leaves half of one behind. Lines that carry a
  * password (`/oper`, `/register`, `/identify`, `/pass`) stay out of recall.
@@ -103,6 +104,11 @@ export class LineEditor {
   #pendingEscape = "";
   /** While set, submitted lines (passwords) are kept out of history. */
   secret = false;
+  /**
+   * Tab completion: given the text before the cursor, what should replace
+   * it, or null for nothing to complete. @default none
+   */
+  complete: ((before: string) => string | null) | null = null;
   /** Columns from the left edge to the cursor at the last render. */
   #drawnCursorColumn = 0;
 
@@ -203,12 +209,25 @@ export class LineEditor {
       case "\x0c":
         return { type: "redraw" };
       case "\t":
-        this.#insert(" ");
+        this.#tab();
         return null;
     }
     if (/\p{Cc}/u.test(char)) return null;
     this.#insert(char);
     return null;
+  }
+
+  /**
+   * Tab: what {@linkcode LineEditor.complete} makes of the text before the
+   * cursor, or a space when it has nothing (or the line is secret).
+   */
+  #tab(): void {
+    const before = this.#chars.slice(0, this.#cursor).join("");
+    const completed = this.secret ? null : this.complete?.(before) ?? null;
+    if (completed === null) return this.#insert(" ");
+    const chars = splitGraphemes(completed);
+    this.#chars.splice(0, this.#cursor, ...chars);
+    this.#cursor = chars.length;
   }
 
   /**

@@ -100,6 +100,20 @@ export function localStamp(ts: number, now = Date.now()): string {
   }-${String(date.getDate()).padStart(2, "0")} ${localTime(ts)}`;
 }
 
+/**
+ * Lines from a room other than the current one, with the room's name in
+ * front in cyan, as in `[#dev] 12:01 <bob> hi`: the terminal client's
+ * version of text mode's tag.
+ */
+export function tagRoom(
+  lines: string[],
+  room: string,
+  color: boolean,
+): string[] {
+  const tag = paint("36", `[${sanitizeText(room)}]`, color);
+  return lines.map((line) => `${tag} ${line}`);
+}
+
 /** How a history event came to be shown. */
 export interface HistoryView extends RenderOptions {
   /** Cut to what the viewer missed while disconnected. */

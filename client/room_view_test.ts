@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { RoomView } from "./room_view.ts";
+import { LineEditor } from "./line_editor.ts";
+import { tagRoom } from "./render.ts";
 import type { ServerEvent } from "../wire/events.ts";
 
 const join = (room: string, nick = "me"): ServerEvent => ({
@@ -82,4 +84,30 @@ Deno.test("RoomView.reset returns the rooms to restore after a reconnect", () =>
   });
   assert.deepEqual(view.rooms, []);
   assert.equal(view.current, null);
+});
+
+Deno.test("Tab in the line editor completes a joined room, else inserts a space", () => {
+  const view = new RoomView();
+  for (const room of ["#lobby", "#dev"]) view.onEvent(join(room), "me");
+  const editor = new LineEditor();
+  editor.feed("hi\tthere");
+  assert.equal(editor.text, "hi there", "no completer: a space");
+  editor.feed("\x15");
+  editor.complete = (before) => view.complete(before);
+  editor.feed("/sw #lo\t");
+  assert.equal(editor.text, "/sw #lobby ");
+  editor.feed("\x15/who x\t");
+  assert.equal(editor.text, "/who x ", "nothing to complete: a space");
+  editor.secret = true;
+  editor.feed("\x15/sw #lo\t");
+  assert.equal(editor.text, "/sw #lo ", "a password line never completes");
+});
+
+Deno.test("tagRoom puts the room, colored, in front of each line", () => {
+  assert.deepEqual(tagRoom(["12:01 <bob> hi"], "#dev", false), [
+    "[#dev] 12:01 <bob> hi",
+  ]);
+  assert.deepEqual(tagRoom(["x"], "#d\x1b[2Jev", true), [
+    "\x1b[36m[#dev]\x1b[0m x",
+  ]);
 });

@@ -23,6 +23,11 @@ export interface Terminal {
    * quits), or null to quit at once.
    */
   confirmQuit: () => string | null;
+  /**
+   * Tab completion where a line editor runs: given the text before the
+   * cursor, what replaces it, or null. Pipes have no Tab key.
+   */
+  completer?: ((before: string) => string | null) | null;
   /** Restores the terminal. */
   close(): void;
 }
@@ -123,6 +128,11 @@ export class TtyTerminal implements Terminal {
   print(line: string): void {
     writeOut(`\r\x1b[2K${line}\r\n`);
     this.#redraw();
+  }
+
+  /** Tab completion for the line editor. */
+  set completer(complete: ((before: string) => string | null) | null) {
+    this.#editor.complete = complete;
   }
 
   /** Changes the prompt and redraws; a masked line shows `*` per key. */
