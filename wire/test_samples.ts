@@ -82,6 +82,15 @@ export const SAMPLE_EVENTS: ServerEvent[] = [
   { type: "back", ts: 1, room: "#dev", nick: "bob" },
   { type: "rooms", rooms: [{ name: "#lobby", members: 2 }] },
   {
+    type: "rooms",
+    rooms: [
+      { name: "#dev", members: 3, joined: true, current: true },
+      { name: "#lobby", members: 2, joined: true },
+      { name: "#ops", members: 1 },
+    ],
+  },
+  { type: "switch", room: "#dev" },
+  {
     type: "who",
     room: "#lobby",
     members: [{ nick: "a" }, { nick: "b", away: "" }],
