@@ -507,6 +507,9 @@ export class ChatServer {
   }
 }
 
+/** The signals that stop the server cleanly. */
+const STOP_SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM"];
+
 /** Runs the server from the command line until SIGINT or SIGTERM. */
 export async function main(args: string[]): Promise<number> {
   let options;
@@ -544,16 +547,26 @@ export async function main(args: string[]): Promise<number> {
       }`,
     );
   }
+  // A terminal's Ctrl-C reaches every process in its group, and a task
+  // runner (deno task, npm exec) may forward it again: the server gets the
+  // same signal more than once. The listeners stay until the server has
+  // closed, since a signal with no listener kills the process mid-goodbye;
+  // the repeats are ignored.
+  let closing: Promise<void> | null = null;
+  let stopListening = () => {};
   const stopped = new Promise<void>((resolve) => {
     const stop = () => {
-      Deno.removeSignalListener("SIGINT", stop);
-      Deno.removeSignalListener("SIGTERM", stop);
-      server.close().then(resolve, resolve);
+      closing ??= server.close().then(resolve, resolve);
     };
-    Deno.addSignalListener("SIGINT", stop);
-    Deno.addSignalListener("SIGTERM", stop);
+    for (const signal of STOP_SIGNALS) Deno.addSignalListener(signal, stop);
+    stopListening = () => {
+      for (const signal of STOP_SIGNALS) {
+        Deno.removeSignalListener(signal, stop);
+      }
+    };
   });
   await stopped;
+  stopListening();
   return 0;
 }
 
