@@ -109,9 +109,16 @@ export interface RoomFeed {
   broadcast(room: Room, event: ServerEvent, sender?: Session): void;
   /**
    * Stores a room message and then delivers it as `broadcast` does: nobody
-   * receives a message that is not yet in the history.
+   * receives a message that is not yet in the history. `ref`, the request's,
+   * goes on a JSON sender's confirmation (not in a big room, whose lines
+   * go out in shared batches).
    */
-  publish(room: Room, message: RoomMessage, sender: Session): void;
+  publish(
+    room: Room,
+    message: RoomMessage,
+    sender: Session,
+    ref?: string,
+  ): void;
   /**
    * Delivers a person's news (a rename, away, back, leaving the chat) to
    * everyone in any of `rooms`, each once however many of the rooms they
@@ -168,7 +175,12 @@ export class LocalRoomFeed implements RoomFeed {
    * socket; a member too slow to keep up is cut off by its own queue, not
    * waited for.
    */
-  broadcast(room: Room, event: ServerEvent, sender?: Session): void {
+  broadcast(
+    room: Room,
+    event: ServerEvent,
+    sender?: Session,
+    ref?: string,
+  ): void {
     const encoded = new EncodedEvent(event);
     if (isBig(this.#limits, room)) {
       // O(1) per message: the batch queues one joined chunk per member.
@@ -179,10 +191,17 @@ export class LocalRoomFeed implements RoomFeed {
       else this.#afterCommit.run(() => batch.add(encoded, seq, skip));
       return;
     }
+    // The sender's own copy, its confirmation, carries its request's ref.
+    const confirmation = ref === undefined
+      ? encoded
+      : new EncodedEvent({ ...event, ref } as ServerEvent);
     const deliver = (members: Iterable<Session>) => {
       for (const member of members) {
         if (member === sender && member.codec === "text") continue;
-        member.sendEncoded(encoded, member.current !== room);
+        member.sendEncoded(
+          member === sender ? confirmation : encoded,
+          member.current !== room,
+        );
       }
     };
     if (!this.#afterCommit.busy) {
@@ -222,9 +241,14 @@ export class LocalRoomFeed implements RoomFeed {
   }
 
   /** Stores a room message, then delivers it in order. */
-  publish(room: Room, message: RoomMessage, sender: Session): void {
+  publish(
+    room: Room,
+    message: RoomMessage,
+    sender: Session,
+    ref?: string,
+  ): void {
     this.#history.queueRoomMessage(message);
-    this.broadcast(room, message, sender);
+    this.broadcast(room, message, sender, ref);
   }
 
   /**
@@ -429,8 +453,13 @@ export class Hub {
   }
 
   /** Stores and delivers a room message; see {@linkcode RoomFeed.publish}. */
-  publish(room: Room, message: RoomMessage, sender: Session): void {
-    this.feed.publish(room, message, sender);
+  publish(
+    room: Room,
+    message: RoomMessage,
+    sender: Session,
+    ref?: string,
+  ): void {
+    this.feed.publish(room, message, sender, ref);
   }
 
   /**
@@ -444,12 +473,17 @@ export class Hub {
     sender: Session,
     target: Session | null,
     store: "no" | PrivateParties,
+    ref?: string,
   ): void {
     if (store !== "no") this.history.queuePrivate(message, store);
     const encoded = new EncodedEvent(message);
+    // The sender's copy, its confirmation, carries its request's ref.
+    const confirmation = ref === undefined
+      ? encoded
+      : new EncodedEvent({ ...message, ref });
     this.inOrder(() => {
-      target?.sendEncoded(encoded);
-      if (target !== sender) sender.sendEncoded(encoded);
+      if (target !== sender) target?.sendEncoded(encoded);
+      sender.sendEncoded(confirmation);
     });
   }
 

@@ -71,6 +71,8 @@ export interface RoomMessage {
   from: string;
   /** The text, already cleaned of controls. */
   text: string;
+  /** On the sender's own copy only: the `ref` of its request. */
+  ref?: string;
 }
 
 /**
@@ -248,6 +250,8 @@ export interface PrivateMessage {
   to: string;
   /** The text, already cleaned of controls. */
   text: string;
+  /** On the sender's own copy only: the `ref` of its request. */
+  ref?: string;
 }
 
 /** Everything the server sends. Encoded once per codec however many receive it. */

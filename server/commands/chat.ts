@@ -66,7 +66,7 @@ function say(call: Call<"message" | "action">): void {
     from: nick,
     text,
   };
-  hub.publish(room, message, session);
+  hub.publish(room, message, session, request.ref);
 }
 
 /**
@@ -110,7 +110,7 @@ function privateMessage(call: Call<"private">): void {
     pending: target === null,
     address: session.address,
   };
-  hub.sendPrivate(message, session, target, store);
+  hub.sendPrivate(message, session, target, store, request.ref);
   const note = target === null
     ? `${message.to} is offline; they will get your message when they identify`
     : target.away !== null
