@@ -494,7 +494,8 @@ export const LIMIT_SPECS: readonly LimitSpec[] = [
     unit: "count",
     default: 5,
     allowZero: false,
-    description: "room joins and parts per minute per connection",
+    description:
+      "room joins and parts per minute per connection, after a first burst of --max-rooms-per-user",
   },
   {
     key: "maxBanMs",

@@ -123,7 +123,7 @@ Deno.test("nickname changes are limited to a few a minute", async () => {
 });
 
 Deno.test("join and part churn is limited", async () => {
-  await using chat = await startServer({ maxJoins: 4 });
+  await using chat = await startServer({ maxJoins: 4, maxRoomsPerUser: 2 });
   await using alice = await LineClient.text(chat.port, "alice");
   await using bob = await LineClient.text(chat.port, "bob");
   await alice.send("/join #x");
@@ -188,4 +188,18 @@ Deno.test("/history of a look-alike room name is the open room's history", async
   const page = await alice.expectEvent("history", (e) => e.ref === "h");
   assert.equal(page.room, "#dev");
   assert.deepEqual(page.messages.map((m) => m.text), ["in dev"]);
+});
+
+Deno.test("joining every room one may be in at once is not churn", async () => {
+  await using chat = await startServer({ maxJoins: 2, maxRoomsPerUser: 8 });
+  await using bob = await LineClient.json(chat.port, "bob");
+  for (let i = 1; i < 8; i++) {
+    await bob.sendJson({ type: "join", room: `#r${i}`, ref: `j${i}` });
+  }
+  await bob.expectEvent("who", (e) => e.room === "#r7");
+  await bob.linesUntilPong(true);
+  assert.ok(
+    !bob.received.some((line) => line.includes("rate_limited")),
+    bob.received.join("\n"),
+  );
 });

@@ -49,14 +49,17 @@ export function chosenRoom(call: Call, name: string | undefined): Room | null {
 
 /**
  * Takes a token for a join or part; refuses churn that would spam the rooms
- * with notices (UnrealIRCd's join-flood guard does the same). Switching
+ * with notices (UnrealIRCd's join-flood guard does the same). The first
+ * burst may be as large as the rooms one may be in, so joining all of them
+ * at the start is never refused; after it, `--max-joins` a minute. Switching
  * rooms tells nobody, so it is free.
  */
 function takeRoomChange(call: Call<"join" | "part">): boolean {
   const { hub, session } = call;
   const perMinute = hub.limits.maxJoins;
+  const burst = Math.max(perMinute, hub.limits.maxRoomsPerUser);
   const changes = session.roomChanges ??
-    new TokenBucket(perMinute, perMinute / 60, hub.now());
+    new TokenBucket(burst, perMinute / 60, hub.now());
   session.roomChanges = changes;
   if (changes.take(hub.now())) return true;
   call.fail(
