@@ -475,7 +475,10 @@ async function idleRun(
       16 * 1024,
       options.payloadBytes,
       {
-        concurrency: options.c.concurrency,
+        concurrency: Math.min(
+          options.c.concurrency,
+          target.maxConcurrency ?? Infinity,
+        ),
         deadlineMs: options.c.joinDeadlineMs,
       },
     );
@@ -563,7 +566,10 @@ export async function scenarioE(
     defaultSendQueue: false,
     readBufferBytes: 16 * 1024,
     setup: {
-      concurrency: options.c.concurrency,
+      concurrency: Math.min(
+        options.c.concurrency,
+        target.maxConcurrency ?? Infinity,
+      ),
       deadlineMs: options.c.joinDeadlineMs,
     },
   });

@@ -66,6 +66,11 @@ export interface Target {
   maxClients: number;
   /** Why `maxClients` is what it is. */
   maxClientsReason: string;
+  /**
+   * Most connections it can take being set up at once, when fewer than a
+   * scenario asks for (its listen backlog overflows otherwise).
+   */
+  maxConcurrency?: number;
   /** Starts a fresh server on a free loopback port. */
   start(needs: ServerNeeds): Promise<RunningServer>;
 }
@@ -285,6 +290,9 @@ export function ncatTarget(): Target {
     maxClients: NCAT_MAX_CLIENTS,
     maxClientsReason:
       "ncat --chat uses select(2) and exits when a descriptor reaches 1024",
+    // Its listen backlog is 10: more connects in flight overflow it, and a
+    // client that gives up mid-announcement makes it exit.
+    maxConcurrency: 8,
     missing() {
       return findExecutable("ncat") === null
         ? "ncat is not installed (apt-get install ncat)"
