@@ -66,6 +66,8 @@ export class RoomBatch<M extends BatchMember> {
   readonly #options: BatchOptions<M>;
   #held: HeldEvent<M>[] = [];
   #accepted = 0;
+  /** The number of the last event added (added in accepted order). */
+  #added = 0;
   /** Members who joined while events accepted before them were pending. */
   #lateJoiners = new Map<M, number>();
   #timer: ReturnType<typeof setTimeout> | null = null;
@@ -97,11 +99,21 @@ export class RoomBatch<M extends BatchMember> {
    */
   joining(member: M): void {
     this.flush();
-    this.#lateJoiners.set(member, this.#accepted + 1);
+    // Only events still waiting to be added can precede the newcomer.
+    if (this.#accepted > this.#added) {
+      this.#lateJoiners.set(member, this.#accepted + 1);
+    }
+  }
+
+  /** Call just before `member` leaves: it gets what is held, then no more. */
+  leaving(member: M): void {
+    this.flush();
+    this.#lateJoiners.delete(member);
   }
 
   /** Holds an event for every member but `skip` (a text-mode sender). */
   add(encoded: EncodedEvent, seq: number, skip: M | null): void {
+    this.#added = seq;
     this.#held.push({
       encoded,
       seq,

@@ -167,7 +167,7 @@ export function partRoom(hub: Hub, session: Session, room: Room): void {
   // sent directly so it reads the same whichever room is current.
   const announced = !isBig(hub.limits, room);
   // What the room held back was sent while the leaver was there.
-  room.batch?.flush();
+  room.batch?.leaving(session);
   room.members.delete(session);
   session.rooms.delete(room);
   if (announced) hub.broadcast(room, event);
@@ -202,7 +202,7 @@ export function leaveAllRooms(
     moderated || !isBig(hub.limits, room)
   );
   // What the rooms held back was sent while the leaver was there.
-  for (const room of rooms) room.batch?.flush();
+  for (const room of rooms) room.batch?.leaving(session);
   for (const room of rooms) room.members.delete(session);
   session.rooms.clear();
   session.current = null;
