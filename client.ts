@@ -22,6 +22,7 @@ import { parseArgs } from "node:util";
 import { PipeTerminal, type Terminal, TtyTerminal } from "./client/terminal.ts";
 import { Backoff, looksLikeTls, nextStep } from "./client/reconnect_policy.ts";
 import { announcedPace, SendPacer } from "./client/send_pacer.ts";
+import { resumeReplay } from "./client/resume.ts";
 import { checkRoom, foldKey } from "./wire/names.ts";
 import { type ByeCode, parseByeLine } from "./wire/bye.ts";
 import { writeAll } from "./wire/write_all.ts";
@@ -452,21 +453,28 @@ export class ChatClient {
   #onHistory(event: ServerEvent & { type: "history" }): void {
     const replay = event.reply === undefined && event.ref === undefined;
     const seen = replay ? this.#lastSeen.get(foldKey(event.room)) : undefined;
-    const messages = seen === undefined
-      ? event.messages
-      : event.messages.filter((message) => message.id > seen);
+    const resumed = seen === undefined ? null : resumeReplay(
+      event.room,
+      event.messages,
+      seen,
+      event.more === true,
+    );
+    const messages = resumed?.messages ?? event.messages;
     for (const message of messages) this.#saw(message.room, message.id);
-    if (seen !== undefined && messages.length === 0) return;
+    if (resumed !== null && messages.length === 0) return;
     const shown = { ...event, messages };
     for (
       const line of renderHistory(shown, {
         self: this.#nick ?? "",
         color: this.#options.color,
         palette: this.#palette,
-        missed: seen !== undefined,
+        missed: resumed !== null,
       })
     ) {
       this.#terminal.print(line);
+    }
+    if (resumed?.earlier) {
+      this.#terminal.print(`-- Earlier ones you missed: ${resumed.earlier}`);
     }
   }
 

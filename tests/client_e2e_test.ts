@@ -356,3 +356,23 @@ Deno.test("client: /help marks the operators' commands", async () => {
   await alice.type("/quit");
   assert.equal(await alice.exit(), 0);
 });
+
+Deno.test("client: /history always answers, says which page, and how to get the next", async () => {
+  await using server = await startServerProcess();
+  await using alice = startClient(server.port, "--nick", "alice");
+  await alice.stdout.expect("-- Connected to tern as alice", 15_000);
+  await alice.type("/history");
+  await alice.stdout.expect("-- No messages in #lobby");
+  await alice.type("one");
+  await alice.type("two");
+  await alice.type("/history 1");
+  await alice.stdout.expect("-- History of #lobby, the latest:");
+  await alice.stdout.expect(/<alice> two$/);
+  const next = await alice.stdout.expect(/^-- Older messages: /);
+  await alice.type(next.slice("-- Older messages: ".length));
+  await alice.stdout.expect(/^-- History of #lobby, older than \d+:$/);
+  await alice.stdout.expect(/<alice> one$/);
+  await alice.stdout.expect("-- That is the start of #lobby");
+  await alice.type("/quit");
+  assert.equal(await alice.exit(), 0);
+});
