@@ -249,3 +249,71 @@ Deno.test("a big room's batched lines are tagged for members whose current room 
   await bob.send("three");
   await alice.expect("<bob> three");
 });
+
+Deno.test("a mute covers every room, and a kick is told once to each member of the rooms shared", async () => {
+  await using chat = await startServer({}, { operatorPassword: "op-pw" });
+  await using op = await LineClient.text(chat.port, "op");
+  await op.send("/oper op-pw");
+  await op.expect("*** You are now an operator");
+  await using bot = await LineClient.json(chat.port, "bot");
+  for (const who of [op]) {
+    await who.send("/join #dev");
+    await who.expect("*** op joined #dev");
+  }
+  await bot.sendJson({ type: "join", room: "#dev" });
+  await bot.expectEvent("who", (e) => e.room === "#dev");
+  await op.send("/mute bot");
+  await op.expect("*** Muted bot");
+  for (const room of ["#lobby", "#dev"]) {
+    await bot.sendJson({ type: "message", room, text: "spam" });
+    assert.equal((await bot.expectEvent("error")).code, "muted");
+  }
+  await op.send("/kick bot enough");
+  await op.expect("*** bot left #dev (kicked: by op: enough)");
+  const seen = await op.linesUntilPong();
+  assert.ok(!seen.some((line) => line.includes("bot left")), seen.join("\n"));
+  assert.ok(!seen.some((line) => line.includes("spam")), seen.join("\n"));
+});
+
+Deno.test("the big-room policy is per room: a quit is told in the small room, not the big one", async () => {
+  await using chat = await startServer({ bigRoomMembers: 3 });
+  await using lurker = await LineClient.text(chat.port, "lurker");
+  await using alice = await LineClient.text(chat.port, "alice");
+  await using carol = await LineClient.connect(chat.port);
+  await carol.send("carol");
+  await carol.expect(/^\*\*\* #lobby has 3 members/);
+  for (const who of [alice, carol]) {
+    await who.send("/join #dev");
+    await who.expect(/ joined #dev$/);
+  }
+  // alice hears carol's quit from #dev (small); lurker, only in the big
+  // lobby, hears nothing.
+  await carol.send("/quit");
+  await alice.expect("*** carol left #dev (quit)");
+  const lurkerSaw = await lurker.linesUntilPong();
+  assert.ok(
+    !lurkerSaw.some((line) => line.includes("carol")),
+    lurkerSaw.join("\n"),
+  );
+});
+
+Deno.test("JSON: topic names its room; the join replay brings each room's topic", async () => {
+  await using chat = await startServer({}, { operatorPassword: "op-pw" });
+  await using bot = await LineClient.json(chat.port, "bot");
+  await bot.sendJson({ type: "oper", password: "op-pw" });
+  await bot.expectEvent("notice");
+  await bot.sendJson({ type: "join", room: "#dev" });
+  await bot.expectEvent("who", (e) => e.room === "#dev");
+  await bot.sendJson({ type: "topic", room: "#lobby", text: "welcome all" });
+  const set = await bot.expectEvent("topic");
+  assert.deepEqual([set.room, set.topic], ["#lobby", "welcome all"]);
+  await bot.sendJson({ type: "topic", ref: "t" });
+  const current = await bot.expectEvent("topic", (e) => e.ref === "t");
+  assert.deepEqual([current.room, current.topic], ["#dev", ""]);
+  await using alice = await LineClient.connect(chat.port);
+  await alice.sendJson({ type: "hello", nick: "alice", room: "#dev" });
+  await alice.expectEvent("who", (e) => e.room === "#dev");
+  await alice.sendJson({ type: "join", room: "#lobby" });
+  const topic = await alice.expectEvent("topic");
+  assert.deepEqual([topic.room, topic.topic], ["#lobby", "welcome all"]);
+});
