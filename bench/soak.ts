@@ -141,7 +141,13 @@ class SoakClient {
     await this.#send({ type: "message", text });
   }
 
+  /**
+   * Moves to `room`: parts the current room, then joins. A join alone keeps
+   * the rooms already joined, and a soak of clients collecting every room
+   * would measure something else than moving people.
+   */
   async join(room: string): Promise<void> {
+    await this.#send({ type: "part" });
     await this.#send({ type: "join", room });
   }
 
