@@ -203,3 +203,26 @@ Deno.test("joining every room one may be in at once is not churn", async () => {
     bob.received.join("\n"),
   );
 });
+
+Deno.test("a new name mixing Latin with look-alike letters is refused even when the real one is away", async () => {
+  await using chat = await startServer();
+  await using eve = await LineClient.connect(chat.port);
+  await eve.send("\u0430lice"); // Cyrillic а, and nobody called alice is here
+  await eve.expect(
+    '*** Error: Nickname mixes Latin letters with "\u0430" (U+0430), a letter of another script that looks Latin; choose another',
+  );
+  await eve.send("\u0414\u043c\u0438\u0442\u0440\u0438\u0439"); // Дмитрий: one script
+  await eve.expect(
+    "*** \u0414\u043c\u0438\u0442\u0440\u0438\u0439 joined #lobby",
+  );
+  await eve.send("/join #d\u0435v"); // no #dev is open
+  await eve.expect(
+    /^\*\*\* Error: Room name mixes Latin letters with "\u0435"/,
+  );
+  await eve.send("/nick p\u0430ul");
+  await eve.expect(/^\*\*\* Error: Nickname mixes Latin letters/);
+  await eve.send("/join #\u0434\u0435\u0432"); // #дев: one script, allowed
+  await eve.expect(
+    "*** \u0414\u043c\u0438\u0442\u0440\u0438\u0439 joined #\u0434\u0435\u0432",
+  );
+});

@@ -25,6 +25,7 @@ import { renameSession } from "../nicknames.ts";
 import { TokenBucket } from "../flood.ts";
 import { chosenRoom } from "./membership.ts";
 import { findRoom } from "../rooms.ts";
+import { mixedScriptRefusal } from "../names/lookalikes.ts";
 
 /** Why a message that shows nothing is refused. */
 function emptyMessage(text: string): string {
@@ -167,6 +168,8 @@ function nick(call: Call<"nick">): void {
       `Nickname ${account.nick} is registered; /identify ${account.nick} PASSWORD if it is yours`,
     );
   }
+  const mixed = mixedScriptRefusal("Nickname", checked.name);
+  if (mixed !== null) return call.fail("nick_invalid", mixed);
   const perMinute = hub.limits.maxNickChanges;
   const changes = session.nickChanges ??
     new TokenBucket(perMinute, perMinute / 60, hub.now());

@@ -14,7 +14,8 @@ import {
 } from "./password_guard.ts";
 import type { Account } from "../store/history_store.ts";
 import type { Hub } from "../hub.ts";
-import { enterRoom, roomRefusal } from "../rooms.ts";
+import { enterRoom, findRoom, roomRefusal } from "../rooms.ts";
+import { mixedScriptRefusal } from "../names/lookalikes.ts";
 import { checkNick, checkRoom, foldKey } from "../../wire/names.ts";
 import {
   type ClientRequest,
@@ -186,6 +187,8 @@ function login(
       `Nickname ${nick.name} is taken; choose another`,
     );
   }
+  const mixed = mixedScriptRefusal("Nickname", nick.name);
+  if (mixed !== null) return call.fail("nick_invalid", mixed);
   completeLogin(call, nick.name, room.name);
 }
 
@@ -254,6 +257,10 @@ async function loginToAccount(call: Call, login: AccountLogin): Promise<void> {
 /** Takes the nickname, welcomes the session and enters its first room. */
 function completeLogin(call: Call, nick: string, room: string): void {
   const { hub, session } = call;
+  const mixed = findRoom(hub, room) === undefined
+    ? mixedScriptRefusal("Room name", room)
+    : null;
+  if (mixed !== null) return call.fail("room_invalid", mixed);
   const full = roomRefusal(hub, room);
   if (full !== null) return call.fail("full", full);
   claimNick(hub, session, nick);

@@ -20,6 +20,7 @@ import { LOBBY } from "../../protocol.ts";
 import type { Room } from "../session.ts";
 import type { Call } from "./call.ts";
 import { TokenBucket } from "../flood.ts";
+import { mixedScriptRefusal } from "../names/lookalikes.ts";
 
 /**
  * The room a request names, which must be one of the asker's rooms, or the
@@ -92,6 +93,10 @@ function join(call: Call<"join">): void {
       `You are in ${session.rooms.size} rooms, the most one connection may be in (${most}); /part one first`,
     );
   }
+  const mixed = existing === undefined
+    ? mixedScriptRefusal("Room name", target.name)
+    : null;
+  if (mixed !== null) return call.fail("room_invalid", mixed);
   const full = roomRefusal(hub, target.name);
   if (full !== null) return call.fail("full", full);
   if (!takeRoomChange(call)) return;

@@ -55,3 +55,52 @@ export function skeletonKey(name: string): string {
   }
   return skeleton;
 }
+
+/** A letter of the Latin script (`a`, `ß`, fullwidth `ａ`). */
+const LATIN_LETTER = /\p{Script=Latin}/u;
+
+/** Any letter. */
+const LETTER = /\p{L}/u;
+
+/** A prototype made only of basic Latin letters. */
+const BASIC_LATIN = /^[A-Za-z]+$/;
+
+/**
+ * Why a new name is refused for mixing Latin letters with letters of another
+ * script that pass for Latin ones (`аlice` with a Cyrillic а, `#dеv` with a
+ * Cyrillic е), or null if it does not: the mixed-script check of TR39,
+ * narrowed to what fools a Latin reader. The skeleton already stops such a
+ * name while the real one is in use; this also stops it while the real one
+ * is away, so nobody takes `аlice` the evening alice is offline. Names wholly
+ * in one script (`Дмитрий`, `李雷`) and mixes without look-alikes pass.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { mixedScriptRefusal } from "./lookalikes.ts";
+ * assert.equal(mixedScriptRefusal("Nickname", "\u0430lice") !== null, true);
+ * assert.equal(mixedScriptRefusal("Nickname", "Дмитрий"), null);
+ * assert.equal(mixedScriptRefusal("Nickname", "zoë"), null);
+ * ```
+ */
+export function mixedScriptRefusal(
+  what: "Nickname" | "Room name",
+  name: string,
+): string | null {
+  let latin = false;
+  let lookalike: string | null = null;
+  for (const char of name.normalize("NFD")) {
+    if (LATIN_LETTER.test(char)) {
+      latin = true;
+    } else if (LETTER.test(char)) {
+      const prototype = PROTOTYPES.get(char);
+      if (prototype !== undefined && BASIC_LATIN.test(prototype)) {
+        lookalike ??= char;
+      }
+    }
+  }
+  if (!latin || lookalike === null) return null;
+  const code = lookalike.codePointAt(0)!.toString(16).toUpperCase()
+    .padStart(4, "0");
+  return `${what} mixes Latin letters with "${lookalike}" (U+${code}), a letter of another script that looks Latin; choose another`;
+}

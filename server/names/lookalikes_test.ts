@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { skeletonKey } from "./lookalikes.ts";
+import { mixedScriptRefusal, skeletonKey } from "./lookalikes.ts";
 import { CONFUSABLE_ROWS } from "./confusables_data.ts";
 import { checkNick, NameRegistry } from "../../wire/names.ts";
 
@@ -63,4 +63,37 @@ Deno.test("a registry with the skeleton refuses look-alike nicknames", () => {
     assert.notEqual(registry.find(name), undefined, name);
   }
   assert.equal(registry.find("wendi"), undefined);
+});
+
+Deno.test("mixedScriptRefusal: Latin mixed with letters that pass for Latin", () => {
+  for (
+    const name of [
+      "\u0430lice",
+      "d\u0435v",
+      "p\u0430ypal",
+      "al\u13a5ce",
+      "b\u03bfb",
+    ]
+  ) {
+    assert.match(
+      mixedScriptRefusal("Nickname", name) ?? "",
+      /^Nickname mixes Latin letters with/,
+      name,
+    );
+  }
+  for (
+    const name of [
+      "alice",
+      "zo\u00eb",
+      "\u0414\u043c\u0438\u0442\u0440\u0438\u0439",
+      "\u0441\u043e\u0440", // сор, all Cyrillic: the skeleton guards it
+      "\u674e\u96f7",
+      "\u592a\u90ceabc",
+      "\u03b1\u03b2\u03b3",
+      "\uff41lice",
+      "bob_2",
+    ]
+  ) {
+    assert.equal(mixedScriptRefusal("Nickname", name), null, name);
+  }
 });
