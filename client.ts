@@ -405,13 +405,18 @@ export class ChatClient {
   ): boolean {
     if (this.#loggedIn) return false;
     switch (event.code) {
-      case "bad_password":
+      case "bad_password": {
+        const which = /nickname/.test(event.message) ? "nick" : "server";
+        const given = which === "server" ? this.#password : this.#nickPassword;
+        // None given yet: the client asks in its own words, not the
+        // server's, which speak of hello fields.
         this.#onPasswordRefused(
           conn,
-          event.message,
-          /nickname/.test(event.message) ? "nick" : "server",
+          given === null ? null : event.message,
+          which,
         );
         return true;
+      }
       case "nick_registered":
         this.#onPasswordRefused(conn, null, "nick");
         return true;

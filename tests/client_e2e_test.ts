@@ -376,3 +376,26 @@ Deno.test("client: /history always answers, says which page, and how to get the 
   await alice.type("/quit");
   assert.equal(await alice.exit(), 0);
 });
+
+Deno.test("client: a server password it was not given is asked for in words", async () => {
+  await using server = await startServerProcess(["--port", "0"], {
+    TERN_PASSWORD: "hunter22",
+  });
+  await using piped = startClient(server.port, "--nick", "eve");
+  assert.equal(await piped.exit(15_000), 1);
+  assert.deepEqual(piped.stderr.received, [
+    "client: This server needs a password (give it with --password or $TERN_PASSWORD)",
+  ]);
+  await using typed = new TerminalProgram(server.port, "eve");
+  const ask = await typed.stdout.expect(
+    (line) => line.includes("This server needs a password"),
+    15_000,
+  );
+  assert.doesNotMatch(ask, /hello|"password"/);
+  await typed.keys("hunter22\r");
+  await typed.stdout.expect((line) =>
+    line.includes("Connected to tern as eve")
+  );
+  await typed.keys("\x03");
+  assert.equal(await typed.exit(), 0);
+});
