@@ -169,3 +169,10 @@ Deno.test("help: every task answers --help", async () => {
     assert.match(program.stdout.received[0] ?? "", /^Usage: /, task);
   }
 });
+
+Deno.test("drop: /drop of a name nobody registered says so, not who may drop it", async () => {
+  await using chat = await startServer();
+  await using bob = await LineClient.text(chat.port, "bob");
+  await bob.send("/drop alice");
+  await bob.expect("*** Error: Nickname alice is not registered");
+});
