@@ -30,8 +30,13 @@ import {
   UsageError,
 } from "./server/options.ts";
 import type { Limits } from "./server/limits.ts";
-import { DEFAULT_HOST, DEFAULT_PORT, firstLine } from "./wire/endpoint.ts";
-import { byeLine } from "./wire/bye.ts";
+import {
+  DEFAULT_HOST,
+  DEFAULT_HTTPS_PORT,
+  DEFAULT_PORT,
+  firstLine,
+} from "./wire/endpoint.ts";
+import { type ByeCode, byeLine } from "./wire/bye.ts";
 import { FlushScheduler, sampleLoad } from "./server/net/coalescing.ts";
 import { dueDeadline, sweepIntervalMs } from "./server/net/deadlines.ts";
 import { handleFrames } from "./server/commands/dispatch.ts";
@@ -52,8 +57,17 @@ import {
   silentLogger,
 } from "./server/log.ts";
 import { normalizeAddress } from "./server/ban_list.ts";
-import { Session } from "./server/session.ts";
+import { Session, type SessionSocket } from "./server/session.ts";
 import { type ChatConnection, TlsListener } from "./server/net/tls_listener.ts";
+import { WebSocketInput } from "./server/web/websocket_input.ts";
+import { loadAssets } from "./server/web/assets.ts";
+import { browsableHost } from "./server/web/http_rules.ts";
+import { WebListener } from "./server/web/web_listener.ts";
+import {
+  CLOSE_GOING_AWAY,
+  CLOSE_POLICY,
+  WebSocketSocket,
+} from "./server/web/websocket_socket.ts";
 
 export {
   DEFAULT_HOST,
@@ -91,12 +105,26 @@ const PRUNE_INTERVAL_MS = 60_000;
 const ACCEPT_BACKOFF_MIN_MS = 5;
 const ACCEPT_BACKOFF_MAX_MS = 1000;
 
+/**
+ * Frames a WebSocket may have waiting while an earlier one of its requests
+ * still runs (hashing a password takes a while): a browser sends one line
+ * per press of Enter, so more can only be a flood.
+ */
+const MAX_WAITING_FRAMES = 64;
+
+/** A close frame's reason must fit in 123 bytes; ours are short ASCII. */
+const MAX_CLOSE_REASON_CHARS = 120;
+
 /** The addresses a started server listens on. */
 export interface ListenAddresses {
   /** The plain TCP listener's address, or null when it is off. */
   plain: Deno.NetAddr | null;
   /** The TLS listener's address, or null when there is none. */
   tls: Deno.NetAddr | null;
+  /** The web client and its WebSocket over HTTP, or null when off. */
+  http: Deno.NetAddr | null;
+  /** The same over HTTPS, when a certificate is given. */
+  https: Deno.NetAddr | null;
 }
 
 /** A listener of either kind: plain TCP, or TLS (tls_listener.ts). */
@@ -140,6 +168,9 @@ export class ChatServer {
   readonly #options: ServerOptions;
   readonly #log: Logger;
   #listeners: Acceptor[] = [];
+  #webListeners: WebListener[] = [];
+  /** The WebSocket behind each browser session, for its close code. */
+  #webSockets = new Map<Session, WebSocketSocket>();
   #acceptLoops: Promise<void>[] = [];
   #connectionTasks = new Set<Promise<void>>();
   readonly #perAddress = new AddressCounts();
@@ -240,7 +271,12 @@ export class ChatServer {
     const port = this.#options.port === undefined
       ? DEFAULT_PORT
       : this.#options.port;
-    const addresses: ListenAddresses = { plain: null, tls: null };
+    const addresses: ListenAddresses = {
+      plain: null,
+      tls: null,
+      http: null,
+      https: null,
+    };
     try {
       if (port !== null) {
         const listener = Deno.listen({ hostname, port, transport: "tcp" });
@@ -262,12 +298,53 @@ export class ChatServer {
         this.#listeners.push(listener);
         addresses.tls = listener.addr;
       }
+      await this.#listenWeb(hostname, addresses);
     } catch (error) {
       for (const listener of this.#listeners) listener.close();
       this.#listeners = [];
+      for (const web of this.#webListeners) await web.shutdown();
+      this.#webListeners = [];
       throw error;
     }
     return addresses;
+  }
+
+  /** Opens the web listeners the options ask for (server/web/). */
+  async #listenWeb(hostname: string, addresses: ListenAddresses) {
+    const web = this.#options.web;
+    if (web === undefined) return;
+    const tls = this.#options.tls;
+    const https = tls !== undefined && web.httpsPort !== null;
+    if (web.port === null && !https) return;
+    const common = {
+      hostname,
+      assets: await loadAssets(),
+      allowedOrigins: web.allowedOrigins ?? [],
+      onWebSocket: (socket: WebSocket, address: string) =>
+        this.#track(this.#serveWebSocket(socket, normalizeAddress(address))),
+      onRefused: (address: string, status: number, path: string) =>
+        this.#log.warn("http_refused", { address, status, path }),
+    };
+    if (web.port !== null) {
+      const listener = new WebListener({ ...common, port: web.port });
+      this.#webListeners.push(listener);
+      addresses.http = listener.addr;
+    }
+    if (https) {
+      const listener = new WebListener({
+        ...common,
+        port: web.httpsPort ?? DEFAULT_HTTPS_PORT,
+        tls: { cert: tls.cert, key: tls.key },
+      });
+      this.#webListeners.push(listener);
+      addresses.https = listener.addr;
+    }
+  }
+
+  /** The URLs a browser opens, one per web listener. */
+  webUrls(): string[] {
+    const host = browsableHost(this.#options.hostname ?? DEFAULT_HOST);
+    return this.#webListeners.map((listener) => listener.url(host));
   }
 
   /** The accept loop: one per listener, backing off on errors. */
@@ -317,28 +394,35 @@ export class ChatServer {
     });
   }
 
-  /** Refuses a banned address or one over a connection limit, else serves. */
-  async #admit(conn: ChatConnection): Promise<void> {
+  /** Why a new connection from `address` is refused (with its code), or null. */
+  #refusal(address: string): { text: string; code: ByeCode } | null {
     const hub = this.#hub;
-    const address = normalizeAddress(conn.remoteAddr.hostname);
     const ban = hub.bans.find(address, hub.now());
-    const refusal = admissionRefusal({
+    const text = admissionRefusal({
       ban,
       open: hub.sessions.size,
       fromAddress: this.#perAddress.get(address),
       tooFast: (this.#options.throttleLoopback || !isLoopback(address)) &&
         !hub.guards.connections.allow(address, hub.now()),
     }, hub.limits);
+    if (text === null) return null;
+    return { text, code: ban === undefined ? "full" : "banned" };
+  }
+
+  /** Refuses a banned address or one over a connection limit, else serves. */
+  async #admit(conn: ChatConnection): Promise<void> {
+    const hub = this.#hub;
+    const address = normalizeAddress(conn.remoteAddr.hostname);
+    const refusal = this.#refusal(address);
     if (refusal === null) {
       await this.#serve(conn, address);
       return;
     }
-    this.#log.warn("refused", { address, reason: refusal });
-    const code = ban === undefined ? "full" : "banned";
+    this.#log.warn("refused", { address, reason: refusal.text });
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       await Promise.race([
-        conn.write(encoder.encode(`${byeLine(code, refusal)}\n`)),
+        conn.write(encoder.encode(`${byeLine(refusal.code, refusal.text)}\n`)),
         new Promise((resolve) => {
           timer = setTimeout(resolve, hub.limits.closeGraceMs);
         }),
@@ -361,18 +445,7 @@ export class ChatServer {
    */
   async #serve(conn: ChatConnection, address: string): Promise<void> {
     const hub = this.#hub;
-    const session = new Session({
-      socket: conn,
-      address,
-      limits: hub.limits,
-      onSendFailure: hub.sendFailed,
-      onReplyError: hub.replyFailed,
-      writes: this.#flushes,
-      passwordRequired: hub.passwordRequired,
-    });
-    hub.sessions.add(session);
-    this.#perAddress.add(address);
-    this.#log.info("connect", { session: session.id, address });
+    const session = this.#openSession(conn, address);
     try {
       if ("setNoDelay" in conn) {
         const tcp = conn as Deno.TcpConn;
@@ -401,15 +474,84 @@ export class ChatServer {
         });
       }
     } finally {
-      hub.disconnect(session, "lost");
-      await session.finished;
-      hub.sessions.delete(session);
-      this.#perAddress.remove(address);
-      this.#countWaiters = this.#countWaiters.filter((waiter) => {
-        if (hub.sessions.size > waiter.count) return true;
-        waiter.resolve();
-        return false;
+      await this.#closeSession(session, address);
+    }
+  }
+
+  /** A new session on `socket`, counted and logged; not yet greeted. */
+  #openSession(socket: SessionSocket, address: string): Session {
+    const hub = this.#hub;
+    const session = new Session({
+      socket,
+      address,
+      limits: hub.limits,
+      onSendFailure: hub.sendFailed,
+      onReplyError: hub.replyFailed,
+      writes: this.#flushes,
+      passwordRequired: hub.passwordRequired,
+    });
+    hub.sessions.add(session);
+    this.#perAddress.add(address);
+    this.#log.info("connect", { session: session.id, address });
+    return session;
+  }
+
+  /** Ends a session whose socket is done, and forgets it. */
+  async #closeSession(session: Session, address: string): Promise<void> {
+    const hub = this.#hub;
+    hub.disconnect(session, "lost");
+    await session.finished;
+    hub.sessions.delete(session);
+    this.#webSockets.delete(session);
+    this.#perAddress.remove(address);
+    this.#countWaiters = this.#countWaiters.filter((waiter) => {
+      if (hub.sessions.size > waiter.count) return true;
+      waiter.resolve();
+      return false;
+    });
+  }
+
+  /**
+   * One WebSocket's life: refused like a TCP connection if over a limit,
+   * else a JSON-mode session whose every text frame is one request line.
+   * Ends when the peer closes or the session closes the socket.
+   */
+  async #serveWebSocket(ws: WebSocket, address: string): Promise<void> {
+    const socket = new WebSocketSocket(ws);
+    if (ws.readyState === WebSocket.CONNECTING) {
+      await new Promise((resolve) => {
+        ws.addEventListener("open", resolve, { once: true });
+        socket.closed.then(resolve);
       });
+    }
+    if (ws.readyState !== WebSocket.OPEN) return;
+    const refusal: { text: string; code: ByeCode } | null = this.#closing
+      ? { text: "Server shutting down", code: "shutdown" }
+      : this.#refusal(address);
+    if (refusal !== null) {
+      this.#log.warn("refused", {
+        address,
+        reason: refusal.text,
+        via: "websocket",
+      });
+      ws.send(JSON.stringify(
+        { type: "bye", code: refusal.code, reason: refusal.text },
+      ));
+      socket.closeCode = this.#closing ? CLOSE_GOING_AWAY : CLOSE_POLICY;
+      socket.close();
+      return;
+    }
+    const session = this.#openSession(socket, address);
+    this.#webSockets.set(session, socket);
+    session.codec = "json";
+    session.codecChosen = true;
+    const input = new WebSocketInput(this.#hub, session, MAX_WAITING_FRAMES);
+    ws.addEventListener("message", (event) => input.receive(event.data));
+    try {
+      greet(this.#hub, session);
+      await socket.closed;
+    } finally {
+      await this.#closeSession(session, address);
     }
   }
 
@@ -484,6 +626,7 @@ export class ChatServer {
         // Already closed.
       }
     }
+    for (const web of this.#webListeners) web.stopAccepting();
     for (const wake of this.#wakeAcceptBackoff) wake();
     await Promise.all(this.#acceptLoops);
     hub.commitNow();
@@ -491,6 +634,11 @@ export class ChatServer {
     for (const session of hub.sessions) {
       if (session.state === "closing") continue;
       session.state = "closing";
+      const web = this.#webSockets.get(session);
+      if (web !== undefined) {
+        web.closeCode = CLOSE_GOING_AWAY;
+        web.closeReason = reason.slice(0, MAX_CLOSE_REASON_CHARS);
+      }
       session.finish(
         { type: "bye", code: "shutdown", reason },
         hub.limits.closeGraceMs,
@@ -498,6 +646,7 @@ export class ChatServer {
       ).catch(() => session.closeSocket());
     }
     await Promise.all(this.#connectionTasks);
+    await Promise.all(this.#webListeners.map((web) => web.shutdown()));
     try {
       hub.history.close();
     } catch (error) {
@@ -529,9 +678,12 @@ export async function main(args: string[]): Promise<number> {
   try {
     addresses = await server.start();
   } catch (error) {
-    const ports = [options.port, options.tls?.port].filter((p) =>
-      p !== undefined && p !== null
-    );
+    const ports = [
+      options.port,
+      options.tls?.port,
+      options.web?.port,
+      options.tls === undefined ? undefined : options.web?.httpsPort,
+    ].filter((p) => p !== undefined && p !== null);
     console.error(
       `server: cannot listen on ${options.hostname}:${ports.join(",")}: ${
         firstLine(error)
@@ -540,12 +692,15 @@ export async function main(args: string[]): Promise<number> {
     return 1;
   }
   for (const [kind, address] of Object.entries(addresses)) {
-    if (address === null) continue;
+    if (address === null || kind === "http" || kind === "https") continue;
     console.log(
       `${server.serverName} listening on ${address.hostname}:${address.port}${
         kind === "tls" ? " (TLS)" : ""
       }`,
     );
+  }
+  for (const url of server.webUrls()) {
+    console.log(`Web client: open ${url} in a browser`);
   }
   // A terminal's Ctrl-C reaches every process in its group, and a task
   // runner (deno task, npm exec) may forward it again: the server gets the

@@ -16,12 +16,15 @@ import {
 import { defaultDatabasePath } from "./store/history_store.ts";
 import {
   DEFAULT_HOST,
+  DEFAULT_HTTP_PORT,
+  DEFAULT_HTTPS_PORT,
   DEFAULT_PORT,
   DEFAULT_TLS_PORT,
   firstLine,
   PASSWORD_ENV,
   readEnv,
 } from "../wire/endpoint.ts";
+import { normalizeOrigin } from "./web/http_rules.ts";
 import { LOG_LEVELS, type LogFormat, Logger, type LogLevel } from "./log.ts";
 
 /** Environment variable holding the operator password. */
@@ -37,6 +40,22 @@ export interface TlsOptions {
   port: number;
 }
 
+/** The web client and its WebSocket (see server/web/). */
+export interface WebOptions {
+  /** HTTP port; 0 lets the system pick one, null turns HTTP off. */
+  port: number | null;
+  /**
+   * HTTPS port, when {@linkcode ServerOptions.tls} gives a certificate;
+   * null turns HTTPS off. @default {7444}
+   */
+  httpsPort?: number | null;
+  /**
+   * Origins besides the page's own whose pages may open the WebSocket
+   * (`scheme://host:port`). @default {[]}
+   */
+  allowedOrigins?: string[];
+}
+
 /** Where and how the server runs. */
 export interface ServerOptions {
   /** Address to listen on. @default {"127.0.0.1"} */
@@ -48,6 +67,11 @@ export interface ServerOptions {
   port?: number | null;
   /** A TLS listener as well (or instead, with `port: null`). */
   tls?: TlsOptions;
+  /**
+   * The web client over HTTP (and HTTPS with `tls`). @default none (the
+   * command line defaults to HTTP on port 7080)
+   */
+  web?: WebOptions;
   /** The name clients see in the welcome. @default {"tern"} */
   name?: string;
   /** Limits; anything left out takes its default. */
@@ -106,6 +130,13 @@ export const USAGE = `Usage: deno run -A server.ts [options]
   --tls-cert FILE             PEM certificate chain: also listen with TLS
   --tls-key FILE              PEM private key for --tls-cert
   --tls-port PORT             TLS port (default ${DEFAULT_TLS_PORT})
+  --http-port PORT            web client and WebSocket port, 0 for any free one
+                              (default ${DEFAULT_HTTP_PORT})
+  --no-http                   no web client over HTTP
+  --https-port PORT           web client over HTTPS, with --tls-cert
+                              (default ${DEFAULT_HTTPS_PORT})
+  --allowed-origin ORIGIN     another origin (scheme://host:port) whose pages
+                              may open the WebSocket; repeatable
   --password PASSWORD         server password (or $${PASSWORD_ENV})
   --op-password PASSWORD      operator password for /oper (or $${OPER_PASSWORD_ENV})
   --motd FILE                 message of the day shown after login
@@ -139,6 +170,35 @@ function readFile(flag: string, path: string): string {
   }
 }
 
+/** The web flags: ports, on or off, and the extra allowed origins. */
+function readWebOptions(
+  values: Record<string, string | boolean | string[] | undefined>,
+  tls: boolean,
+): WebOptions {
+  const text = (flag: string) =>
+    typeof values[flag] === "string" ? values[flag] as string : "";
+  const port = values["no-http"] === true
+    ? null
+    : readPort("http-port", text("http-port"), DEFAULT_HTTP_PORT);
+  const httpsPort = readPort(
+    "https-port",
+    text("https-port"),
+    DEFAULT_HTTPS_PORT,
+  );
+  if (values["https-port"] !== undefined && !tls) {
+    throw new UsageError("--https-port needs --tls-cert and --tls-key");
+  }
+  const origins = (values["allowed-origin"] ?? []) as string[];
+  for (const origin of origins) {
+    if (normalizeOrigin(origin) === null) {
+      throw new UsageError(
+        `--allowed-origin must be scheme://host[:port] with http or https; got "${origin}"`,
+      );
+    }
+  }
+  return { port, httpsPort, allowedOrigins: origins };
+}
+
 /**
  * Parses the command line into server options.
  * @throws UsageError with a one-line message for any bad flag or file
@@ -159,6 +219,10 @@ export function parseServerArgs(args: string[]): ServerOptions & {
         "tls-cert": { type: "string" },
         "tls-key": { type: "string" },
         "tls-port": { type: "string" },
+        "http-port": { type: "string" },
+        "no-http": { type: "boolean" },
+        "https-port": { type: "string" },
+        "allowed-origin": { type: "string", multiple: true },
         password: { type: "string" },
         "op-password": { type: "string" },
         motd: { type: "string" },
@@ -176,7 +240,10 @@ export function parseServerArgs(args: string[]): ServerOptions & {
   } catch (error) {
     throw new UsageError(firstLine(error));
   }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const values = parsed.values as Record<
+    string,
+    string | boolean | string[] | undefined
+  >;
   const text = (flag: string) =>
     typeof values[flag] === "string" ? values[flag] as string : undefined;
   const help = values.help === true;
@@ -211,6 +278,7 @@ export function parseServerArgs(args: string[]): ServerOptions & {
     limits: limits.limits,
     logger: new Logger(level as LogLevel, format as LogFormat),
   };
+  options.web = readWebOptions(values, certPath !== undefined);
   if (help) return options;
   if (certPath !== undefined && keyPath !== undefined) {
     options.tls = {

@@ -49,6 +49,13 @@ export class Program implements AsyncDisposable {
     const database = command === "server.ts" && !args.includes("--db")
       ? ["--db", ":memory:"]
       : [];
+    // Nor takes the web client's fixed port, which parallel runs would share.
+    if (
+      command === "server.ts" && !args.includes("--http-port") &&
+      !args.includes("--help")
+    ) {
+      database.push("--no-http");
+    }
     const [program, ...programArgs] = typeof command === "string"
       ? [
         Deno.execPath(),

@@ -13,6 +13,12 @@ export const DEFAULT_PORT = 7000;
 /** Default TLS port, used when a certificate is given. */
 export const DEFAULT_TLS_PORT = 7443;
 
+/** Default port of the web client and its WebSocket. */
+export const DEFAULT_HTTP_PORT = 7080;
+
+/** Default HTTPS port of the web client, used when a certificate is given. */
+export const DEFAULT_HTTPS_PORT = 7444;
+
 /** Default listen address: loopback, so exposing the server is a choice. */
 export const DEFAULT_HOST = "127.0.0.1";
 

@@ -1,0 +1,318 @@
+/// <reference lib="dom" />
+/// <reference lib="deno.ns" />
+/**
+ * The web client in a real headless Chromium, in the same rooms as an
+ * nc-style TCP user and the terminal client. One browser serves every step
+ * (launching is the slow part); every wait is for something the page or a
+ * socket shows, bounded by a timeout.
+ */
+
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { ChatServer } from "../server.ts";
+import { LineClient, LineStream } from "./helpers.ts";
+import {
+  closeBrowser,
+  launchBrowser,
+  logIn,
+  messageTexts,
+  type Page,
+  say,
+  waitForLine,
+} from "./browser.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+/** A chat server with the web listener, on free ports unless given. */
+async function startWebServer(
+  database: string,
+  httpPort = 0,
+): Promise<{ server: ChatServer; port: number; url: string }> {
+  const server = new ChatServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    database,
+    web: { port: httpPort },
+    limits: {
+      closeGraceMs: 500,
+      floodRate: 0,
+      maxPerAddress: 0,
+      historyLength: 10,
+    },
+  });
+  const addresses = await server.start();
+  return {
+    server,
+    port: addresses.plain!.port,
+    url: `http://127.0.0.1:${addresses.http!.port}/`,
+  };
+}
+
+/** The terminal client as a user runs it, its stdin piped. */
+function startTerminalClient(port: number, nick: string) {
+  const config = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`));
+  const permissions = String(config.tasks.client).split(/\s+/)
+    .filter((word) => word.startsWith("--allow-"));
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      ...permissions,
+      "client.ts",
+      "--port",
+      String(port),
+      "--nick",
+      nick,
+    ],
+    cwd: ROOT,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const stdout = new LineStream(child.stdout);
+  const stdin = child.stdin.getWriter();
+  return {
+    stdout,
+    type: (line: string) => stdin.write(new TextEncoder().encode(`${line}\n`)),
+    async [Symbol.asyncDispose]() {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // Already exited.
+      }
+      await stdin.close().catch(() => {});
+      await child.status;
+      await stdout.done;
+    },
+  };
+}
+
+/** Clicks the conversation button whose label starts with `label`. */
+async function openConversation(page: Page, label: string): Promise<void> {
+  const key = await page.$$eval(
+    ".conversation-button",
+    (buttons, wanted) =>
+      buttons.find((button) =>
+        (button as HTMLElement).innerText.startsWith(wanted as string)
+      )?.getAttribute("data-key") ?? null,
+    label,
+  );
+  assert.ok(key !== null, `no conversation button for ${label}`);
+  await page.click(`.conversation-button[data-key="${key}"]`);
+  await page.waitForFunction(
+    (wanted: string) =>
+      document.getElementById("title")?.textContent?.includes(wanted),
+    {},
+    label,
+  );
+}
+
+/** How often each line containing `text` appears on the page. */
+async function countLines(page: Page, text: string): Promise<number> {
+  return (await messageTexts(page)).filter((line) => line.includes(text))
+    .length;
+}
+
+Deno.test("web client in a real browser", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "tern-web-" });
+  const database = `${dir}/chat.db`;
+  let first: Awaited<ReturnType<typeof startWebServer>> | null =
+    await startWebServer(database);
+  let second: Awaited<ReturnType<typeof startWebServer>> | null = null;
+  const browser = await launchBrowser();
+  try {
+    const page = await browser.newPage();
+    await page.setViewport({ width: 1000, height: 700 });
+    const { port, url } = first;
+    await logIn(page, url, "ann");
+    await using bob = await LineClient.text(port, "bob");
+    await using carol = startTerminalClient(port, "carol");
+    await carol.stdout.expect(/Connected to tern as carol/, 15_000);
+
+    await t.step("browser, nc and terminal users see each other", async () => {
+      await say(page, "hello from the browser");
+      await bob.expect("<ann> hello from the browser");
+      await carol.stdout.expect(/<ann> hello from the browser$/);
+      await bob.send("hello from nc");
+      await waitForLine(page, "hello from nc");
+      await carol.stdout.expect(/<bob> hello from nc$/);
+      await carol.type("hello from the terminal");
+      await waitForLine(page, "hello from the terminal");
+      await bob.expect("<carol> hello from the terminal");
+      await say(page, "/me waves");
+      await bob.expect("* ann waves");
+      await waitForLine(page, "* ann waves");
+      const members = await page.$eval(
+        "#members",
+        (list) => (list as HTMLElement).innerText,
+      );
+      for (const nick of ["ann", "bob", "carol"]) {
+        assert.match(members, new RegExp(nick));
+      }
+    });
+
+    await t.step("user text is shown as text and runs nothing", async () => {
+      const hostile = '<img src=x onerror="window.pwned=1"><b>bold</b>';
+      await bob.send(hostile);
+      await waitForLine(page, "<img src=x onerror=");
+      const found = await page.evaluate(() => ({
+        pwned: (globalThis as { pwned?: number }).pwned ?? null,
+        images: document.querySelectorAll("#messages img").length,
+        bold: document.querySelectorAll("#messages b").length,
+      }));
+      assert.deepEqual(found, { pwned: null, images: 0, bold: 0 });
+      assert.ok(
+        (await messageTexts(page)).some((line) => line.includes(hostile)),
+      );
+    });
+
+    await t.step("a private message from nc reaches the browser", async () => {
+      await bob.send("/msg ann psst, just for you");
+      await page.waitForFunction(() =>
+        document.getElementById("privates")?.textContent?.includes("bob")
+      );
+      const badge = await page.$eval(
+        "#privates .unread",
+        (item) => item.textContent,
+      );
+      assert.equal(badge, "1");
+      await openConversation(page, "bob");
+      await waitForLine(page, "psst, just for you");
+      await say(page, "got it");
+      await bob.expect("*ann -> bob* got it");
+      await openConversation(page, "#lobby");
+    });
+
+    await t.step("switching rooms", async () => {
+      await say(page, "/join #dev");
+      await page.waitForFunction(() =>
+        document.getElementById("title")?.textContent === "#dev"
+      );
+      await bob.expect("*** ann left #lobby");
+      await bob.send("said while ann was away");
+      await bob.linesUntilPong();
+      await page.waitForFunction(() =>
+        document.getElementById("rooms")?.textContent?.includes("#lobby")
+      );
+      await openConversation(page, "#lobby");
+      await bob.expect("*** ann joined #lobby");
+      await waitForLine(page, "said while ann was away");
+      assert.equal(await countLines(page, "hello from nc"), 1);
+      await page.waitForFunction(() =>
+        /#lobby \(3\)/.test(
+          document.getElementById("rooms")?.textContent ?? "",
+        )
+      );
+    });
+
+    await t.step("history loads on scrolling up", async () => {
+      await using writer = await LineClient.json(port, "archivist");
+      await writer.sendJson({ type: "join", room: "#archive" });
+      for (let i = 1; i <= 60; i++) {
+        await writer.sendJson({ type: "message", text: `archived ${i}.` });
+      }
+      await writer.linesUntilPong(true);
+      // A phone, short enough that the replay overflows: scrolling is real.
+      await page.setViewport({ width: 390, height: 480 });
+      await say(page, "/join #archive");
+      await waitForLine(page, "archived 60.");
+      assert.equal(await countLines(page, "archived 1."), 0);
+      await page.$eval("#messages", (list) => list.scrollTop = 0);
+      await waitForLine(page, "archived 1.");
+      const lines = (await messageTexts(page)).filter((line) =>
+        line.includes("archived ")
+      );
+      assert.deepEqual(
+        lines.map((line) => Number(/archived (\d+)\./.exec(line)![1])),
+        Array.from({ length: 60 }, (_, i) => i + 1),
+      );
+      await page.setViewport({ width: 1000, height: 700 });
+      await say(page, "/join #lobby");
+      await page.waitForFunction(() =>
+        document.getElementById("title")?.textContent === "#lobby"
+      );
+    });
+
+    await t.step(
+      "a page from another site cannot open the socket",
+      async () => {
+        const other = Deno.serve(
+          { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+          () =>
+            new Response(
+              `<!doctype html><title>waiting</title><script>
+              const ws = new WebSocket("${url.replace("http", "ws")}ws");
+              ws.onopen = () => document.title = "open";
+              ws.onclose = () => document.title = "refused";
+            </script>`,
+              { headers: { "content-type": "text/html" } },
+            ),
+        );
+        const evil = await browser.newPage();
+        try {
+          await evil.goto(`http://127.0.0.1:${other.addr.port}/`);
+          await evil.waitForFunction(() => document.title !== "waiting");
+          assert.equal(await evil.title(), "refused");
+        } finally {
+          await evil.close();
+          await other.shutdown();
+        }
+      },
+    );
+
+    await t.step(
+      "reconnects after a restart with no gap and no duplicate",
+      async () => {
+        await bob.send("before the restart");
+        await waitForLine(page, "before the restart");
+        const httpPort = Number(new URL(url).port);
+        await bob.close();
+        await first!.server.close();
+        first = null;
+        await page.waitForSelector("#status[data-state=disconnected]");
+        // Messages the page cannot see: sent while the server is back for TCP
+        // users only, then the server restarts with its web listener as well.
+        const tcpOnly = new ChatServer({
+          hostname: "127.0.0.1",
+          port: 0,
+          database,
+          limits: { floodRate: 0, closeGraceMs: 500 },
+        });
+        try {
+          const addresses = await tcpOnly.start();
+          await using dave = await LineClient.text(
+            addresses.plain!.port,
+            "dave",
+          );
+          for (let i = 1; i <= 15; i++) await dave.send(`missed ${i}.`);
+          await dave.linesUntilPong();
+        } finally {
+          await tcpOnly.close();
+        }
+        second = await startWebServer(database, httpPort);
+        await page.waitForSelector("#status[data-state=connected]", {
+          timeout: 20_000,
+        });
+        await waitForLine(page, "missed 15.", 15_000);
+        await page.waitForFunction(() =>
+          document.querySelectorAll("#messages li").length > 0 &&
+          [...document.querySelectorAll("#messages li")].some((item) =>
+            (item as HTMLElement).innerText.includes("missed 1.")
+          )
+        );
+        const lines = await messageTexts(page);
+        const missed = lines.filter((line) => line.includes("missed "))
+          .map((line) => Number(/missed (\d+)\./.exec(line)![1]));
+        assert.deepEqual(missed, Array.from({ length: 15 }, (_, i) => i + 1));
+        assert.equal(await countLines(page, "before the restart"), 1);
+        assert.equal(await countLines(page, "hello from nc"), 1);
+      },
+    );
+  } finally {
+    await closeBrowser(browser);
+    await first?.server.close();
+    const last = second as { server: ChatServer } | null;
+    await last?.server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

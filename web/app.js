@@ -1,0 +1,1609 @@
+// wire/events.ts
+var LOBBY = "#lobby";
+function errorEvent(code, message, ref) {
+  return ref === void 0 ? {
+    type: "error",
+    code,
+    message
+  } : {
+    type: "error",
+    code,
+    message,
+    ref
+  };
+}
+
+// wire/commands.ts
+function firstWord(args) {
+  const space = args.search(/\s/);
+  return space === -1 ? [
+    args,
+    ""
+  ] : [
+    args.slice(0, space),
+    args.slice(space + 1).trim()
+  ];
+}
+function optional(key, value) {
+  return value === "" ? {} : {
+    [key]: value
+  };
+}
+function line(...words) {
+  return words.filter((word) => word !== void 0).join(" ");
+}
+var PLAIN = {
+  beforeLogin: false,
+  operator: false,
+  floodExempt: false,
+  inOrder: false
+};
+var OPERATOR_ONLY = {
+  ...PLAIN,
+  operator: true
+};
+var changesText = (request) => request.text !== void 0;
+var DURATION_PATTERN = /^\d+[smhd]$/;
+function parseWhoArgs(args) {
+  const words = args.split(/\s+/).filter((word) => word !== "");
+  const at = words.indexOf("after");
+  const cursor = at !== -1 && at === words.length - 2 ? words[at + 1] : null;
+  const rest = cursor === null ? words : words.slice(0, at);
+  if (rest.length > 1) return "/who [#ROOM] [after NICK]";
+  return {
+    type: "who",
+    ...optional("room", rest[0] ?? ""),
+    ...optional("after", cursor ?? "")
+  };
+}
+var MAX_HISTORY_PAGE = 200;
+function parseHistoryArgs(args) {
+  const usage = "/history [#ROOM|@NICK] [before ID] [N]";
+  const request = {
+    type: "history"
+  };
+  const words = args.split(/\s+/).filter((word) => word !== "");
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i];
+    if (word === "before" && /^\d+$/.test(words[i + 1] ?? "")) {
+      request.before = Number(words[++i]);
+    } else if (/^0+$/.test(word)) {
+      return `${usage}: N is how many messages, from 1 to ${MAX_HISTORY_PAGE}`;
+    } else if (/^\d+$/.test(word) && request.limit === void 0) {
+      request.limit = Math.min(Number(word), MAX_HISTORY_PAGE);
+    } else if (word.startsWith("@") && word.length > 1) {
+      request.with = word.slice(1);
+    } else if (word.startsWith("#")) {
+      request.room = word;
+    } else {
+      return usage;
+    }
+  }
+  return request;
+}
+function parseBanArgs(args) {
+  const [target, rest] = firstWord(args);
+  if (target === "") return "/ban NICK|IP [DURATION] [REASON]";
+  const [maybeDuration, afterDuration] = firstWord(rest);
+  const hasDuration = DURATION_PATTERN.test(maybeDuration);
+  return {
+    type: "ban",
+    target,
+    ...optional("duration", hasDuration ? maybeDuration : ""),
+    ...optional("reason", hasDuration ? afterDuration : rest)
+  };
+}
+var REQUESTS = {
+  hello: {
+    json: {
+      nick: "string",
+      room: "string?",
+      password: "string?",
+      identify: "string?"
+    },
+    policy: {
+      ...PLAIN,
+      beforeLogin: true
+    }
+  },
+  message: {
+    json: {
+      text: "string"
+    },
+    policy: PLAIN
+  },
+  pong: {
+    json: {
+      token: "string"
+    },
+    policy: {
+      ...PLAIN,
+      beforeLogin: true,
+      floodExempt: true
+    }
+  },
+  help: {
+    text: {
+      name: "help",
+      aliases: [
+        "?"
+      ],
+      usage: "/help",
+      summary: "list the commands",
+      parse: () => ({
+        type: "help"
+      }),
+      format: () => "/help"
+    },
+    json: {},
+    policy: {
+      ...PLAIN,
+      beforeLogin: true
+    }
+  },
+  nick: {
+    text: {
+      name: "nick",
+      aliases: [],
+      usage: "/nick NEW",
+      summary: "change your nickname",
+      parse: (args) => {
+        const [nick, rest] = firstWord(args);
+        return nick === "" || rest !== "" ? "/nick NEW" : {
+          type: "nick",
+          nick
+        };
+      },
+      format: (r) => `/nick ${r.nick}`
+    },
+    json: {
+      nick: "string"
+    },
+    policy: PLAIN
+  },
+  join: {
+    text: {
+      name: "join",
+      aliases: [
+        "j"
+      ],
+      usage: "/join #ROOM",
+      summary: "move to a room, creating it if new",
+      parse: (args) => {
+        const [room, rest] = firstWord(args);
+        return room === "" || rest !== "" ? "/join #ROOM" : {
+          type: "join",
+          room
+        };
+      },
+      format: (r) => `/join ${r.room}`
+    },
+    json: {
+      room: "string"
+    },
+    policy: PLAIN
+  },
+  part: {
+    text: {
+      name: "part",
+      aliases: [
+        "leave"
+      ],
+      usage: "/part",
+      summary: `leave the current room for ${LOBBY}`,
+      parse: () => ({
+        type: "part"
+      }),
+      format: () => "/part"
+    },
+    json: {},
+    policy: PLAIN
+  },
+  rooms: {
+    text: {
+      name: "rooms",
+      aliases: [
+        "list"
+      ],
+      usage: "/rooms",
+      summary: "list the rooms and how many are in each",
+      parse: () => ({
+        type: "rooms"
+      }),
+      format: () => "/rooms"
+    },
+    json: {},
+    policy: {
+      ...PLAIN,
+      inOrder: true
+    }
+  },
+  who: {
+    text: {
+      name: "who",
+      aliases: [
+        "names"
+      ],
+      usage: "/who [#ROOM] [after NICK]",
+      summary: "list who is in the current room (or another), a page at a time in a big room",
+      parse: parseWhoArgs,
+      format: (r) => line("/who", r.room, r.after === void 0 ? void 0 : `after ${r.after}`)
+    },
+    json: {
+      room: "string?",
+      after: "string?",
+      limit: "count?"
+    },
+    policy: {
+      ...PLAIN,
+      inOrder: true
+    }
+  },
+  private: {
+    text: {
+      name: "msg",
+      aliases: [
+        "m",
+        "tell"
+      ],
+      usage: "/msg NICK TEXT",
+      summary: "send a private message",
+      parse: (args) => {
+        const [to, text] = firstWord(args);
+        return to === "" || text === "" ? "/msg NICK TEXT" : {
+          type: "private",
+          to,
+          text
+        };
+      },
+      format: (r) => `/msg ${r.to} ${r.text}`
+    },
+    json: {
+      to: "string",
+      text: "string"
+    },
+    policy: {
+      ...PLAIN,
+      inOrder: true
+    }
+  },
+  action: {
+    text: {
+      name: "me",
+      aliases: [],
+      usage: "/me ACTION",
+      summary: "describe what you are doing",
+      parse: (args) => args === "" ? "/me ACTION" : {
+        type: "action",
+        text: args
+      },
+      format: (r) => `/me ${r.text}`
+    },
+    json: {
+      text: "string"
+    },
+    policy: PLAIN
+  },
+  away: {
+    text: {
+      name: "away",
+      aliases: [],
+      usage: "/away [REASON]",
+      summary: "mark yourself away",
+      parse: (args) => ({
+        type: "away",
+        ...optional("reason", args)
+      }),
+      format: (r) => line("/away", r.reason)
+    },
+    json: {
+      reason: "string?"
+    },
+    policy: PLAIN
+  },
+  back: {
+    text: {
+      name: "back",
+      aliases: [],
+      usage: "/back",
+      summary: "mark yourself back",
+      parse: () => ({
+        type: "back"
+      }),
+      format: () => "/back"
+    },
+    json: {},
+    policy: PLAIN
+  },
+  ping: {
+    text: {
+      name: "ping",
+      aliases: [],
+      usage: "/ping",
+      summary: "check that the server answers",
+      parse: (args) => ({
+        type: "ping",
+        ...optional("token", args)
+      }),
+      format: (r) => line("/ping", r.token)
+    },
+    json: {
+      token: "string?"
+    },
+    policy: {
+      ...PLAIN,
+      beforeLogin: true,
+      inOrder: true
+    }
+  },
+  topic: {
+    text: {
+      name: "topic",
+      aliases: [],
+      usage: "/topic [TEXT]",
+      summary: "show the room's topic (operators: set it)",
+      parse: (args) => ({
+        type: "topic",
+        ...optional("text", args)
+      }),
+      format: (r) => line("/topic", r.text)
+    },
+    json: {
+      text: "string?"
+    },
+    policy: {
+      ...PLAIN,
+      operator: changesText
+    }
+  },
+  motd: {
+    text: {
+      name: "motd",
+      aliases: [],
+      usage: "/motd [TEXT]",
+      summary: "show the message of the day (operators: set it)",
+      parse: (args) => ({
+        type: "motd",
+        ...optional("text", args)
+      }),
+      format: (r) => line("/motd", r.text)
+    },
+    json: {
+      text: "string?"
+    },
+    policy: {
+      ...PLAIN,
+      operator: changesText
+    }
+  },
+  pass: {
+    text: {
+      name: "pass",
+      aliases: [],
+      usage: "/pass PASSWORD",
+      summary: "give the server password (when the server has one)",
+      parse: (args) => args === "" ? "/pass PASSWORD" : {
+        type: "pass",
+        password: args
+      },
+      format: (r) => `/pass ${r.password}`
+    },
+    json: {
+      password: "string"
+    },
+    policy: {
+      ...PLAIN,
+      beforeLogin: true
+    }
+  },
+  oper: {
+    text: {
+      name: "oper",
+      aliases: [],
+      usage: "/oper PASSWORD",
+      summary: "become an operator",
+      parse: (args) => args === "" ? "/oper PASSWORD" : {
+        type: "oper",
+        password: args
+      },
+      format: (r) => `/oper ${r.password}`
+    },
+    json: {
+      password: "string"
+    },
+    policy: PLAIN
+  },
+  kick: {
+    text: {
+      name: "kick",
+      aliases: [],
+      usage: "/kick NICK [REASON]",
+      summary: "disconnect someone",
+      parse: (args) => {
+        const [nick, reason] = firstWord(args);
+        return nick === "" ? "/kick NICK [REASON]" : {
+          type: "kick",
+          nick,
+          ...optional("reason", reason)
+        };
+      },
+      format: (r) => line("/kick", r.nick, r.reason)
+    },
+    json: {
+      nick: "string",
+      reason: "string?"
+    },
+    policy: OPERATOR_ONLY
+  },
+  ban: {
+    text: {
+      name: "ban",
+      aliases: [],
+      usage: "/ban NICK|IP [DURATION] [REASON]",
+      summary: "keep an address out, for a time like 30m, 12h or 7d, or for good",
+      parse: parseBanArgs,
+      format: (r) => line("/ban", r.target, r.duration, r.reason)
+    },
+    json: {
+      target: "string",
+      duration: "string?",
+      reason: "string?"
+    },
+    policy: OPERATOR_ONLY
+  },
+  unban: {
+    text: {
+      name: "unban",
+      aliases: [],
+      usage: "/unban NICK|IP",
+      summary: "lift a ban",
+      parse: (args) => {
+        const [target, rest] = firstWord(args);
+        return target === "" || rest !== "" ? "/unban NICK|IP" : {
+          type: "unban",
+          target
+        };
+      },
+      format: (r) => `/unban ${r.target}`
+    },
+    json: {
+      target: "string"
+    },
+    policy: OPERATOR_ONLY
+  },
+  bans: {
+    text: {
+      name: "bans",
+      aliases: [],
+      usage: "/bans",
+      summary: "list the bans",
+      parse: () => ({
+        type: "bans"
+      }),
+      format: () => "/bans"
+    },
+    json: {},
+    policy: OPERATOR_ONLY
+  },
+  mute: {
+    text: {
+      name: "mute",
+      aliases: [],
+      usage: "/mute NICK",
+      summary: "stop someone's messages reaching anyone",
+      parse: (args) => {
+        const [nick, rest] = firstWord(args);
+        return nick === "" || rest !== "" ? "/mute NICK" : {
+          type: "mute",
+          nick
+        };
+      },
+      format: (r) => `/mute ${r.nick}`
+    },
+    json: {
+      nick: "string"
+    },
+    policy: OPERATOR_ONLY
+  },
+  unmute: {
+    text: {
+      name: "unmute",
+      aliases: [],
+      usage: "/unmute NICK",
+      summary: "let someone talk again",
+      parse: (args) => {
+        const [nick, rest] = firstWord(args);
+        return nick === "" || rest !== "" ? "/unmute NICK" : {
+          type: "unmute",
+          nick
+        };
+      },
+      format: (r) => `/unmute ${r.nick}`
+    },
+    json: {
+      nick: "string"
+    },
+    policy: OPERATOR_ONLY
+  },
+  history: {
+    text: {
+      name: "history",
+      aliases: [],
+      usage: "/history [#ROOM|@NICK] [before ID] [N]",
+      summary: "page back through a room's messages, or your private ones with NICK",
+      parse: parseHistoryArgs,
+      format: (r) => line("/history", r.room, r.with === void 0 ? void 0 : `@${r.with}`, r.before === void 0 ? void 0 : `before ${r.before}`, r.limit === void 0 ? void 0 : String(r.limit))
+    },
+    json: {
+      room: "string?",
+      with: "string?",
+      before: "count?",
+      limit: "count?"
+    },
+    policy: {
+      ...PLAIN,
+      inOrder: true
+    }
+  },
+  register: {
+    text: {
+      name: "register",
+      aliases: [],
+      usage: "/register PASSWORD",
+      summary: "claim your nickname so only you can use it",
+      parse: (args) => args === "" ? "/register PASSWORD" : {
+        type: "register",
+        password: args
+      },
+      format: (r) => `/register ${r.password}`
+    },
+    json: {
+      password: "string"
+    },
+    policy: PLAIN
+  },
+  identify: {
+    text: {
+      name: "identify",
+      aliases: [],
+      usage: "/identify [NICK] PASSWORD",
+      summary: "prove a registered nickname is yours",
+      parse: (args) => {
+        const [first, rest] = firstWord(args);
+        if (first === "") return "/identify [NICK] PASSWORD";
+        return rest === "" ? {
+          type: "identify",
+          password: first
+        } : {
+          type: "identify",
+          nick: first,
+          password: rest
+        };
+      },
+      format: (r) => line("/identify", r.nick, r.password)
+    },
+    json: {
+      password: "string",
+      nick: "string?"
+    },
+    policy: {
+      ...PLAIN,
+      beforeLogin: true
+    }
+  },
+  drop: {
+    text: {
+      name: "drop",
+      aliases: [],
+      usage: "/drop [NICK]",
+      summary: "release your registered nickname (operators: anyone's)",
+      parse: (args) => {
+        const [nick, rest] = firstWord(args);
+        return rest !== "" ? "/drop [NICK]" : {
+          type: "drop",
+          ...optional("nick", nick)
+        };
+      },
+      format: (r) => line("/drop", r.nick)
+    },
+    json: {
+      nick: "string?"
+    },
+    policy: PLAIN
+  },
+  quit: {
+    text: {
+      name: "quit",
+      aliases: [
+        "exit"
+      ],
+      usage: "/quit [REASON]",
+      summary: "leave the chat",
+      parse: (args) => ({
+        type: "quit",
+        ...optional("reason", args)
+      }),
+      format: (r) => line("/quit", r.reason)
+    },
+    json: {
+      reason: "string?"
+    },
+    policy: {
+      ...PLAIN,
+      beforeLogin: true,
+      floodExempt: true
+    }
+  }
+};
+
+// wire/bye.ts
+function byeMeansReconnect(code) {
+  switch (code) {
+    case "shutdown":
+    case "timeout":
+    case "slow":
+    case "full":
+      return true;
+    case "quit":
+    case "kicked":
+    case "banned":
+    case "taken_over":
+    case "flood":
+    case "bad_password":
+    case "refused":
+      return false;
+  }
+}
+
+// wire/text_codec.ts
+var COMMANDS = Object.entries(REQUESTS).flatMap(([request, spec]) => spec.text === void 0 ? [] : [
+  {
+    ...spec.text,
+    request,
+    operator: spec.policy.operator === true
+  }
+]);
+function firstWord2(args) {
+  const space = args.search(/\s/);
+  return space === -1 ? [
+    args,
+    ""
+  ] : [
+    args.slice(0, space),
+    args.slice(space + 1).trim()
+  ];
+}
+var commandsByName = new Map(COMMANDS.flatMap((c) => [
+  c.name,
+  ...c.aliases
+].map((n) => [
+  n,
+  c
+])));
+var commandsByRequest = new Map(COMMANDS.map((c) => [
+  c.request,
+  c
+]));
+function decodeTextRequest(line2) {
+  if (line2.trim() === "") return null;
+  if (!line2.startsWith("/") || line2.startsWith("//")) {
+    return {
+      type: "message",
+      text: line2.startsWith("//") ? line2.slice(1) : line2
+    };
+  }
+  const [word, args] = firstWord2(line2.slice(1).trim());
+  const command = commandsByName.get(word.toLowerCase());
+  if (command === void 0) {
+    return errorEvent("unknown_command", `Unknown command /${word}; /help lists the commands`);
+  }
+  const parsed = command.parse(args.trim());
+  return typeof parsed === "string" ? errorEvent("usage", `Usage: ${parsed}`) : parsed;
+}
+
+// wire/json_codec.ts
+function parseObject(line2) {
+  let value;
+  try {
+    value = JSON.parse(line2);
+  } catch {
+    return {
+      ok: false,
+      error: errorEvent("bad_json", "Cannot parse line: not valid JSON")
+    };
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return {
+      ok: false,
+      error: errorEvent("bad_request", "Cannot accept request: not an object")
+    };
+  }
+  return {
+    ok: true,
+    value
+  };
+}
+var EVENT_TYPES = {
+  welcome: true,
+  message: true,
+  action: true,
+  private: true,
+  join: true,
+  leave: true,
+  nick: true,
+  away: true,
+  back: true,
+  rooms: true,
+  who: true,
+  members: true,
+  history: true,
+  help: true,
+  notice: true,
+  error: true,
+  pong: true,
+  ping: true,
+  topic: true,
+  motd: true,
+  bans: true,
+  conversation: true,
+  bye: true
+};
+function decodeJsonEvent(line2) {
+  if (!line2.startsWith("{")) return null;
+  const parsed = parseObject(line2);
+  if (!parsed.ok) return null;
+  const source = parsed.value;
+  if (typeof source.type !== "string" || !Object.hasOwn(EVENT_TYPES, source.type)) {
+    return null;
+  }
+  return source;
+}
+
+// web/src/connection.ts
+var RETRY_FIRST_MS = 500;
+var RETRY_MAX_MS = 15e3;
+function retryDelay(attempt, random) {
+  const base = Math.min(RETRY_FIRST_MS * 2 ** attempt, RETRY_MAX_MS);
+  return Math.round(base * (0.75 + random / 2));
+}
+var Connection = class {
+  #url;
+  #handlers;
+  #socket = null;
+  #attempt = 0;
+  #timer;
+  #stopped = false;
+  /**
+   * @param url the `ws:` or `wss:` URL of the server's `/ws`
+   * @param handlers told of opening, events and closing
+   */
+  constructor(url, handlers) {
+    this.#url = url;
+    this.#handlers = handlers;
+    globalThis.addEventListener("online", () => this.retryNow());
+  }
+  /** Whether the socket is open. */
+  get open() {
+    return this.#socket?.readyState === WebSocket.OPEN;
+  }
+  /** Opens the socket (again). */
+  connect() {
+    clearTimeout(this.#timer);
+    this.#stopped = false;
+    const socket = new WebSocket(this.#url);
+    this.#socket = socket;
+    socket.addEventListener("open", () => this.#handlers.onOpen());
+    socket.addEventListener("message", (message) => {
+      if (typeof message.data !== "string") return;
+      const event = decodeJsonEvent(message.data);
+      if (event !== null) this.#handlers.onEvent(event);
+    });
+    socket.addEventListener("close", () => {
+      if (this.#socket !== socket) return;
+      this.#socket = null;
+      if (this.#stopped) {
+        this.#handlers.onClose(null);
+        return;
+      }
+      const delay = retryDelay(this.#attempt++, Math.random());
+      this.#timer = setTimeout(() => this.connect(), delay);
+      this.#handlers.onClose(delay);
+    });
+  }
+  /** The server welcomed us: the next drop starts from the first delay. */
+  welcomed() {
+    this.#attempt = 0;
+  }
+  /** Retries at once if waiting to (the browser came back online). */
+  retryNow() {
+    if (this.#socket === null && !this.#stopped) this.connect();
+  }
+  /** Sends one request; false if the socket is not open. */
+  send(request) {
+    if (!this.open) return false;
+    this.#socket.send(JSON.stringify(request));
+    return true;
+  }
+  /** Closes for good: no retry follows. */
+  stop() {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#socket?.close(1e3);
+  }
+};
+
+// web/src/model.ts
+var OLDER_PAGE = 50;
+var GAP_PAGE = 200;
+var MAX_NOTICES = 500;
+function conversationKey(kind, name) {
+  return kind === "room" ? name.toLowerCase() : `@${name.toLowerCase()}`;
+}
+var ChatModel = class {
+  /** Our nickname once welcomed. */
+  me = null;
+  conversations = /* @__PURE__ */ new Map();
+  /** The room the server has us in. */
+  currentRoom = null;
+  /** The conversation on screen. */
+  active = null;
+  /** The rooms the server listed, with member counts. */
+  rooms = [];
+  /** Highest message id seen in any conversation: where a resume starts. */
+  lastSeenId = 0;
+  /** The conversation for `key`, made on first use. */
+  conversation(kind, name) {
+    const key = conversationKey(kind, name);
+    let conversation = this.conversations.get(key);
+    if (conversation === void 0) {
+      conversation = {
+        key,
+        kind,
+        name,
+        lines: [],
+        ids: /* @__PURE__ */ new Set(),
+        unread: 0,
+        topic: "",
+        members: /* @__PURE__ */ new Map(),
+        memberCount: null,
+        historyDone: false,
+        loadingOlder: false
+      };
+      this.conversations.set(key, conversation);
+    }
+    return conversation;
+  }
+  /** Shows `key`, clearing its unread count. */
+  activate(key) {
+    this.active = key;
+    const conversation = this.conversations.get(key);
+    if (conversation !== void 0) conversation.unread = 0;
+  }
+  /** A live room message or action; false if already held. */
+  roomMessage(message) {
+    const conversation = this.conversation("room", message.room);
+    return this.#addLive(conversation, lineOf(message));
+  }
+  /** A live private message; false if already held. */
+  privateMessage(message) {
+    const other = message.from === this.me ? message.to : message.from;
+    const conversation = this.conversation("private", other);
+    return this.#addLive(conversation, lineOf(message));
+  }
+  /** A notice or error in a conversation (the active one by default). */
+  notice(text, kind = "notice", key) {
+    const target = key ?? this.active ?? this.currentRoom;
+    if (target === null) return;
+    const conversation = this.conversations.get(target);
+    if (conversation === void 0) return;
+    conversation.lines.push({
+      ts: Date.now(),
+      kind,
+      text
+    });
+    const notices = conversation.lines.filter((line2) => line2.id === void 0);
+    if (notices.length > MAX_NOTICES) {
+      const drop = notices[0];
+      conversation.lines.splice(conversation.lines.indexOf(drop), 1);
+    }
+  }
+  /**
+   * Older or replayed messages: merged by id, skipping those held. Returns
+   * how many were new.
+   */
+  mergeHistory(conversation, messages) {
+    let added = 0;
+    for (const message of messages) {
+      if (conversation.ids.has(message.id)) continue;
+      conversation.ids.add(message.id);
+      insertById(conversation.lines, lineOf(message));
+      this.lastSeenId = Math.max(this.lastSeenId, message.id);
+      added++;
+    }
+    return added;
+  }
+  /** The oldest message id a conversation holds, or null. */
+  oldestId(conversation) {
+    for (const line2 of conversation.lines) {
+      if (line2.id !== void 0) return line2.id;
+    }
+    return null;
+  }
+  /** The newest message id a conversation holds, or 0. */
+  newestId(conversation) {
+    for (let i = conversation.lines.length - 1; i >= 0; i--) {
+      const id = conversation.lines[i].id;
+      if (id !== void 0) return id;
+    }
+    return 0;
+  }
+  /** A `who` page: the first page replaces the list, later ones add. */
+  members(room, page, first) {
+    const conversation = this.conversation("room", room);
+    if (first) conversation.members.clear();
+    for (const member of page) {
+      conversation.members.set(member.nick, member.away ?? null);
+    }
+    conversation.memberCount = null;
+  }
+  /** Someone joined, left, was renamed, went away or came back. */
+  memberChange(room, change) {
+    const members = this.conversation("room", room).members;
+    switch (change.kind) {
+      case "join":
+        members.set(change.nick, null);
+        break;
+      case "leave":
+        members.delete(change.nick);
+        break;
+      case "nick": {
+        const away = members.get(change.old) ?? null;
+        members.delete(change.old);
+        members.set(change.nick, away);
+        break;
+      }
+      case "away":
+        members.set(change.nick, change.reason);
+        break;
+      case "back":
+        members.set(change.nick, null);
+        break;
+    }
+  }
+  #addLive(conversation, line2) {
+    if (line2.id !== void 0) {
+      if (conversation.ids.has(line2.id)) return false;
+      conversation.ids.add(line2.id);
+      this.lastSeenId = Math.max(this.lastSeenId, line2.id);
+    }
+    insertById(conversation.lines, line2);
+    if (conversation.key !== this.active && line2.from !== this.me) {
+      conversation.unread++;
+    }
+    return true;
+  }
+};
+function lineOf(message) {
+  return {
+    id: message.id,
+    ts: message.ts,
+    kind: message.type === "action" ? "action" : "message",
+    from: message.from,
+    text: message.text
+  };
+}
+function insertById(lines, line2) {
+  const id = line2.id;
+  if (id === void 0) {
+    lines.push(line2);
+    return;
+  }
+  for (let at = lines.length - 1; at >= 0; at--) {
+    const held = lines[at].id;
+    if (held === void 0) continue;
+    if (held < id) {
+      lines.push(line2);
+      return;
+    }
+    break;
+  }
+  let seenId = false;
+  for (let at = 0; at < lines.length; at++) {
+    const held = lines[at].id;
+    if (held === void 0) continue;
+    if (held > id) {
+      lines.splice(seenId ? at : 0, 0, line2);
+      return;
+    }
+    seenId = true;
+  }
+  lines.push(line2);
+}
+function nickColor(nick, count) {
+  let hash = 0;
+  for (const char of nick.toLowerCase()) {
+    hash = hash * 31 + char.codePointAt(0) >>> 0;
+  }
+  return hash % count;
+}
+
+// web/src/main.ts
+var NICK_COLORS = 8;
+var LOAD_OLDER_MARGIN_PX = 40;
+var ROOMS_REFRESH_MS = 2e4;
+function element(id) {
+  const found = document.getElementById(id);
+  if (found === null) throw new Error(`the page lacks #${id}`);
+  return found;
+}
+var ChatPage = class {
+  model = new ChatModel();
+  connection;
+  #login = null;
+  #loggedIn = false;
+  #quitting = false;
+  /** Rooms whose replay after a reconnect must be checked for a gap. */
+  #resumeFrom = /* @__PURE__ */ new Map();
+  /** The lines now on screen, to append rather than redraw. */
+  #shown = [];
+  #shownKey = null;
+  #roomsTimer;
+  constructor() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    this.connection = new Connection(`${scheme}//${location.host}/ws`, {
+      onOpen: () => this.#opened(),
+      onEvent: (event) => this.#event(event),
+      onClose: (retry) => this.#closed(retry)
+    });
+    element("login-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.#submitLogin();
+    });
+    element("send-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.#submitLine();
+    });
+    const messages = element("messages");
+    messages.addEventListener("scroll", () => {
+      if (messages.scrollTop < LOAD_OLDER_MARGIN_PX) this.#loadOlder();
+    });
+    element("older").addEventListener("click", () => this.#loadOlder());
+    this.connection.connect();
+  }
+  // -- connection ------------------------------------------------------------
+  #opened() {
+    this.#status("connected", "Connected");
+    if (this.#login !== null) this.#sendHello();
+  }
+  #closed(retryInMs) {
+    clearInterval(this.#roomsTimer);
+    const wasIn = this.#loggedIn;
+    this.#loggedIn = false;
+    if (wasIn) {
+      for (const conversation of this.model.conversations.values()) {
+        if (conversation.kind === "room") {
+          this.#resumeFrom.set(conversation.key, this.model.newestId(conversation));
+        }
+      }
+    }
+    if (retryInMs === null) {
+      this.#status("disconnected", "Disconnected");
+      return;
+    }
+    const seconds = Math.max(1, Math.round(retryInMs / 1e3));
+    this.#status("disconnected", `Disconnected; reconnecting in ${seconds} s`);
+  }
+  #status(state, text) {
+    const status = element("status");
+    status.dataset.state = state;
+    status.textContent = text;
+  }
+  #send(request) {
+    return this.connection.send(request);
+  }
+  #sendHello() {
+    const login = this.#login;
+    const room = this.model.currentRoom === null ? login.room : this.model.conversations.get(this.model.currentRoom)?.name ?? login.room;
+    const hello = {
+      type: "hello",
+      nick: this.model.me ?? login.nick,
+      ref: "login"
+    };
+    if (room !== "") hello.room = room;
+    if (login.password !== void 0) hello.password = login.password;
+    if (login.identify !== void 0) hello.identify = login.identify;
+    this.#send(hello);
+  }
+  // -- login -------------------------------------------------------------------
+  #submitLogin() {
+    const value = (id) => element(id).value;
+    const login = {
+      nick: value("nick").trim(),
+      room: value("room").trim()
+    };
+    if (!element("server-password-row").hidden) {
+      login.password = value("server-password");
+    }
+    if (!element("nick-password-row").hidden) {
+      login.identify = value("nick-password");
+    }
+    this.#login = login;
+    element("login-error").textContent = "";
+    if (this.connection.open) this.#sendHello();
+    else this.connection.retryNow();
+  }
+  #loginFailed(code, message) {
+    if (code === "bad_password") element("server-password-row").hidden = false;
+    if (code === "nick_registered") {
+      element("nick-password-row").hidden = false;
+    }
+    element("login-error").textContent = message;
+    this.#loggedIn = false;
+    element("login").hidden = false;
+    element("chat").hidden = true;
+  }
+  // -- events ------------------------------------------------------------------
+  #event(event) {
+    const model = this.model;
+    switch (event.type) {
+      case "welcome":
+        model.me = event.nick;
+        this.#loggedIn = true;
+        this.connection.welcomed();
+        this.#status("connected", `Connected as ${event.nick}`);
+        element("login").hidden = true;
+        element("chat").hidden = false;
+        element("input").focus();
+        this.#send({
+          type: "rooms"
+        });
+        this.#resumePrivate();
+        clearInterval(this.#roomsTimer);
+        this.#roomsTimer = setInterval(() => this.#send({
+          type: "rooms"
+        }), ROOMS_REFRESH_MS);
+        return;
+      case "message":
+      case "action":
+        this.#live(model.roomMessage(event), conversationKey("room", event.room));
+        return;
+      case "private":
+        this.#private(event);
+        return;
+      case "join":
+        this.#joined(event.room, event.nick);
+        return;
+      case "leave": {
+        model.memberChange(event.room, {
+          kind: "leave",
+          nick: event.nick
+        });
+        const why = event.message ? `: ${event.message}` : "";
+        this.#roomNotice(event.room, `${event.nick} left ${event.room} (${event.reason}${why})`);
+        return;
+      }
+      case "nick":
+        if (event.old === model.me) model.me = event.nick;
+        model.memberChange(event.room, {
+          kind: "nick",
+          old: event.old,
+          nick: event.nick
+        });
+        this.#roomNotice(event.room, `${event.old} is now ${event.nick}`);
+        return;
+      case "away":
+        model.memberChange(event.room, {
+          kind: "away",
+          nick: event.nick,
+          reason: event.reason
+        });
+        this.#roomNotice(event.room, `${event.nick} is away${event.reason ? `: ${event.reason}` : ""}`);
+        return;
+      case "back":
+        model.memberChange(event.room, {
+          kind: "back",
+          nick: event.nick
+        });
+        this.#roomNotice(event.room, `${event.nick} is back`);
+        return;
+      case "rooms":
+        model.rooms = event.rooms;
+        if (event.ref === "typed") {
+          this.#notice(event.rooms.length === 0 ? "No rooms" : `Rooms: ${event.rooms.map((room) => `${room.name} (${room.members})`).join(", ")}`);
+        }
+        this.#renderLists();
+        return;
+      case "who":
+        this.#who(event);
+        return;
+      case "members":
+        model.conversation("room", event.room).memberCount = event.count;
+        this.#renderMembers();
+        return;
+      case "history":
+        this.#history(model.conversation("room", event.room), event.messages, event.ref);
+        return;
+      case "conversation":
+        this.#history(model.conversation("private", event.with), event.messages, event.ref);
+        return;
+      case "topic": {
+        const conversation = model.conversation("room", event.room);
+        conversation.topic = event.topic;
+        if (event.ref === "typed" || event.ts !== void 0) {
+          this.#roomNotice(event.room, event.topic === "" ? `${event.room} has no topic` : `Topic of ${event.room}: ${event.topic}${event.by ? ` (set by ${event.by})` : ""}`);
+        }
+        this.#renderHeading();
+        return;
+      }
+      case "help":
+        for (const command of event.commands) {
+          this.#notice(`${command.usage}: ${command.summary}${command.operator ? " (operators)" : ""}`);
+        }
+        return;
+      case "motd":
+        for (const line2 of event.lines) this.#notice(line2);
+        return;
+      case "bans":
+        this.#notice(event.bans.length === 0 ? "No bans" : `Bans: ${event.bans.map((ban) => `${ban.address}${ban.nick ? ` (${ban.nick})` : ""}`).join(", ")}`);
+        return;
+      case "notice":
+        this.#notice(event.text);
+        return;
+      case "error":
+        if (!this.#loggedIn && event.ref === "login") {
+          this.#loginFailed(event.code, event.message);
+        } else if (!this.#loggedIn) {
+          element("login-error").textContent = event.message;
+        } else {
+          this.#notice(event.message, "error");
+        }
+        return;
+      case "pong":
+        this.#notice(`Pong${event.token ? ` ${event.token}` : ""}`);
+        return;
+      case "ping":
+        this.#send({
+          type: "pong",
+          token: event.token
+        });
+        return;
+      case "bye":
+        this.#notice(`Disconnected: ${event.reason}`, "error");
+        if (!this.#loggedIn) element("login-error").textContent = event.reason;
+        if (this.#quitting || !byeMeansReconnect(event.code)) {
+          this.connection.stop();
+        }
+        return;
+    }
+  }
+  #joined(room, nick) {
+    const model = this.model;
+    const key = conversationKey("room", room);
+    if (nick === model.me) {
+      const previous = model.currentRoom;
+      model.currentRoom = key;
+      const conversation = model.conversation("room", room);
+      conversation.name = room;
+      if (model.active === null || model.active === previous) {
+        model.activate(key);
+      }
+      this.#send({
+        type: "rooms"
+      });
+    }
+    model.memberChange(room, {
+      kind: "join",
+      nick
+    });
+    this.#roomNotice(room, `${nick} joined ${room}`);
+    this.#renderLists();
+  }
+  #private(message) {
+    const added = this.model.privateMessage(message);
+    const other = message.from === this.model.me ? message.to : message.from;
+    this.#live(added, conversationKey("private", other));
+  }
+  #who(event) {
+    const more = event.ref?.startsWith("more") ?? false;
+    this.model.members(event.room, event.members, !more);
+    if (event.next !== void 0) {
+      this.#send({
+        type: "who",
+        room: event.room,
+        after: event.next,
+        ref: event.ref === "typed" ? "more-typed" : "more"
+      });
+    }
+    if (event.ref === "typed" || event.ref === "more-typed") {
+      this.#notice(`${event.room}: ${event.members.map((member) => `${member.nick}${member.away !== void 0 ? " (away)" : ""}`).join(", ")}`);
+    }
+    this.#renderMembers();
+  }
+  /**
+   * History arrived: on a join, the replay; after a reconnect, the replay
+   * is checked for a gap, filled by paging back; on a scroll up, a page of
+   * older messages.
+   */
+  #history(conversation, messages, ref) {
+    const list = element("messages");
+    const fromBottom = list.scrollHeight - list.scrollTop;
+    this.model.mergeHistory(conversation, messages);
+    const oldest = messages[0]?.id;
+    if (ref === "older") {
+      conversation.loadingOlder = false;
+      if (messages.length < OLDER_PAGE) conversation.historyDone = true;
+    } else if (ref === "typed") {
+    } else if (ref === "gap" || ref === void 0 && messages.length > 0) {
+      const since = this.#resumeFrom.get(conversation.key);
+      if (since !== void 0 && oldest !== void 0 && oldest > since + 1) {
+        const full = ref === "gap" ? messages.length >= GAP_PAGE : true;
+        if (full) {
+          this.#send({
+            type: "history",
+            room: conversation.name,
+            before: oldest,
+            limit: GAP_PAGE,
+            ref: "gap"
+          });
+          this.#render(fromBottom);
+          return;
+        }
+      }
+      this.#resumeFrom.delete(conversation.key);
+    } else if (ref === void 0) {
+      this.#resumeFrom.delete(conversation.key);
+    }
+    this.#render(fromBottom);
+  }
+  /** After a reconnect, private conversations fetch what they missed. */
+  #resumePrivate() {
+    for (const conversation of this.model.conversations.values()) {
+      if (conversation.kind !== "private") continue;
+      this.#send({
+        type: "history",
+        with: conversation.name,
+        limit: GAP_PAGE,
+        ref: "resume"
+      });
+    }
+  }
+  #loadOlder() {
+    const key = this.model.active;
+    if (key === null) return;
+    const conversation = this.model.conversations.get(key);
+    if (conversation === void 0 || conversation.historyDone || conversation.loadingOlder || !this.#loggedIn) {
+      return;
+    }
+    const before = this.model.oldestId(conversation);
+    const request = conversation.kind === "room" ? {
+      type: "history",
+      room: conversation.name,
+      limit: OLDER_PAGE
+    } : {
+      type: "history",
+      with: conversation.name,
+      limit: OLDER_PAGE
+    };
+    if (before !== null) request.before = before;
+    request.ref = "older";
+    conversation.loadingOlder = true;
+    this.#send(request);
+  }
+  #live(added, key) {
+    if (!added) return;
+    if (key === this.model.active) this.#render();
+    else this.#renderLists();
+  }
+  #notice(text, kind = "notice") {
+    this.model.notice(text, kind);
+    this.#render();
+  }
+  #roomNotice(room, text) {
+    this.model.notice(text, "notice", conversationKey("room", room));
+    this.#render();
+  }
+  // -- input -------------------------------------------------------------------
+  #submitLine() {
+    const input = element("input");
+    const line2 = input.value;
+    if (line2.trim() === "") return;
+    const active = this.model.active === null ? void 0 : this.model.conversations.get(this.model.active);
+    let request;
+    if (active?.kind === "private" && (!line2.startsWith("/") || line2.startsWith("//"))) {
+      request = {
+        type: "private",
+        to: active.name,
+        text: line2.startsWith("//") ? line2.slice(1) : line2
+      };
+    } else {
+      const decoded = decodeTextRequest(line2);
+      if (decoded === null) return;
+      if (decoded.type === "error") {
+        this.#notice(decoded.message, "error");
+        return;
+      }
+      request = decoded;
+      request.ref = "typed";
+    }
+    if (request.type === "quit") this.#quitting = true;
+    if (!this.#send(request)) {
+      this.#notice("Not connected: nothing was sent", "error");
+      return;
+    }
+    input.value = "";
+  }
+  #switchTo(conversation) {
+    if (conversation.kind === "room" && conversation.key !== this.model.currentRoom) {
+      this.model.activate(conversation.key);
+      this.#send({
+        type: "join",
+        room: conversation.name
+      });
+    } else {
+      this.model.activate(conversation.key);
+    }
+    this.#render();
+    element("input").focus();
+  }
+  // -- rendering ---------------------------------------------------------------
+  /** Redraws what changed; `fromBottom` keeps the view still under history. */
+  #render(fromBottom) {
+    this.#renderMessages(fromBottom);
+    this.#renderHeading();
+    this.#renderLists();
+    this.#renderMembers();
+  }
+  #renderMessages(fromBottom) {
+    const list = element("messages");
+    const key = this.model.active;
+    const conversation = key === null ? void 0 : this.model.conversations.get(key);
+    const lines = conversation?.lines ?? [];
+    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < LOAD_OLDER_MARGIN_PX;
+    const shown = this.#shown;
+    const appendOnly = key === this.#shownKey && lines.length >= shown.length && shown.every((line2, index) => lines[index] === line2);
+    if (appendOnly) {
+      for (const line2 of lines.slice(shown.length)) {
+        list.append(lineElement(line2));
+      }
+    } else {
+      list.setAttribute("aria-busy", "true");
+      list.replaceChildren(...lines.map(lineElement));
+      list.setAttribute("aria-busy", "false");
+    }
+    this.#shown = [
+      ...lines
+    ];
+    this.#shownKey = key;
+    if (fromBottom !== void 0 && !atBottom) {
+      list.scrollTop = list.scrollHeight - fromBottom;
+    } else if (atBottom || !appendOnly) {
+      list.scrollTop = list.scrollHeight;
+    }
+    element("older").hidden = conversation === void 0 || conversation.historyDone;
+    if (conversation !== void 0 && !conversation.historyDone && list.scrollHeight <= list.clientHeight && lines.length > 0) {
+      this.#loadOlder();
+    }
+  }
+  #renderHeading() {
+    const key = this.model.active;
+    const conversation = key === null ? void 0 : this.model.conversations.get(key);
+    element("title").textContent = conversation === void 0 ? "" : conversation.kind === "room" ? conversation.name : `Private: ${conversation.name}`;
+    element("topic").textContent = conversation?.topic ?? "";
+  }
+  #renderLists() {
+    const model = this.model;
+    const rooms = /* @__PURE__ */ new Map();
+    for (const room of model.rooms) {
+      rooms.set(conversationKey("room", room.name), {
+        name: room.name,
+        count: room.members
+      });
+    }
+    for (const conversation of model.conversations.values()) {
+      if (conversation.kind === "room" && !rooms.has(conversation.key)) {
+        rooms.set(conversation.key, {
+          name: conversation.name
+        });
+      }
+    }
+    const roomItems = [
+      ...rooms.entries()
+    ].sort(([a], [b]) => a < b ? -1 : 1).map(([key, room]) => {
+      const conversation = model.conversation("room", room.name);
+      return this.#listItem(conversation, room.count === void 0 ? room.name : `${room.name} (${room.count})`, key === model.currentRoom);
+    });
+    element("rooms").replaceChildren(...roomItems);
+    const privates = [
+      ...model.conversations.values()
+    ].filter((c) => c.kind === "private").map((conversation) => this.#listItem(conversation, conversation.name, false));
+    element("privates").replaceChildren(...privates);
+    const unread = [
+      ...model.conversations.values()
+    ].reduce((sum, conversation) => sum + conversation.unread, 0);
+    document.title = unread === 0 ? "tern" : `(${unread}) tern`;
+  }
+  #listItem(conversation, label, joined) {
+    const item = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "conversation-button";
+    button.dataset.key = conversation.key;
+    const name = document.createElement("span");
+    name.textContent = label;
+    button.append(name);
+    if (conversation.unread > 0) {
+      const badge = document.createElement("span");
+      badge.className = "unread";
+      badge.textContent = String(conversation.unread);
+      badge.setAttribute("aria-label", `${conversation.unread} unread`);
+      button.append(badge);
+    }
+    if (conversation.key === this.model.active) {
+      button.setAttribute("aria-current", "true");
+    }
+    if (joined) button.classList.add("joined");
+    button.addEventListener("click", () => this.#switchTo(conversation));
+    item.append(button);
+    return item;
+  }
+  #renderMembers() {
+    const key = this.model.currentRoom;
+    const conversation = key === null ? void 0 : this.model.conversations.get(key);
+    const list = element("members");
+    if (conversation === void 0) {
+      list.replaceChildren();
+      return;
+    }
+    const nicks = [
+      ...conversation.members.entries()
+    ].sort(([a], [b]) => a.toLowerCase() < b.toLowerCase() ? -1 : 1);
+    element("members-title").textContent = conversation.memberCount !== null ? `Members: ${conversation.memberCount}` : `Members (${nicks.length})`;
+    list.replaceChildren(...nicks.map(([nick, away]) => {
+      const item = document.createElement("li");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = `member nick-${nickColor(nick, NICK_COLORS)}`;
+      button.textContent = nick;
+      button.title = `Private conversation with ${nick}`;
+      if (away !== null) {
+        item.classList.add("away");
+        const mark = document.createElement("span");
+        mark.className = "away-mark";
+        mark.textContent = away === "" ? " (away)" : ` (away: ${away})`;
+        button.append(mark);
+      }
+      button.addEventListener("click", () => {
+        if (nick === this.model.me) return;
+        this.#switchTo(this.model.conversation("private", nick));
+      });
+      item.append(button);
+      return item;
+    }));
+  }
+};
+function lineElement(line2) {
+  const item = document.createElement("li");
+  item.className = `line ${line2.kind}`;
+  if (line2.id !== void 0) item.dataset.id = String(line2.id);
+  const time = document.createElement("time");
+  const date = new Date(line2.ts);
+  time.dateTime = date.toISOString();
+  time.textContent = date.toLocaleTimeString([], {
+    hour: "2-digit",
+    minute: "2-digit",
+    hourCycle: "h23"
+  });
+  item.append(time, " ");
+  if (line2.from !== void 0) {
+    const from = document.createElement("span");
+    from.className = `from nick-${nickColor(line2.from, NICK_COLORS)}`;
+    from.textContent = line2.kind === "action" ? `* ${line2.from}` : line2.from;
+    item.append(from, " ");
+  }
+  const text = document.createElement("span");
+  text.className = "text";
+  text.textContent = line2.text;
+  item.append(text);
+  return item;
+}
+new ChatPage();

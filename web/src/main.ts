@@ -1,0 +1,741 @@
+/// <reference lib="dom" />
+/**
+ * The web client's page: the login form, the conversation lists, the
+ * messages and the input line, driven by events from the server. Every
+ * string a person or the server wrote reaches the page through
+ * `textContent`, never as HTML.
+ *
+ * @module
+ */
+
+import type {
+  ClientRequest,
+  PrivateMessage,
+  RoomMessage,
+  ServerEvent,
+} from "../../wire/events.ts";
+import { decodeTextRequest } from "../../wire/text_codec.ts";
+import { byeMeansReconnect } from "../../wire/bye.ts";
+import { Connection } from "./connection.ts";
+import {
+  type ChatLine,
+  ChatModel,
+  type Conversation,
+  conversationKey,
+  GAP_PAGE,
+  nickColor,
+  OLDER_PAGE,
+} from "./model.ts";
+
+/** Nickname colors in style.css: `.nick-0` to `.nick-7`. */
+const NICK_COLORS = 8;
+
+/** How close to the top (pixels) a scroll asks for older messages. */
+const LOAD_OLDER_MARGIN_PX = 40;
+
+/** How often the room list is refreshed while connected. */
+const ROOMS_REFRESH_MS = 20_000;
+
+function element<T extends HTMLElement>(id: string): T {
+  const found = document.getElementById(id);
+  if (found === null) throw new Error(`the page lacks #${id}`);
+  return found as T;
+}
+
+/** What was typed on the login form, kept in memory to log in again. */
+interface Login {
+  nick: string;
+  room: string;
+  password?: string;
+  identify?: string;
+}
+
+/** The page. */
+class ChatPage {
+  readonly model = new ChatModel();
+  readonly connection: Connection;
+  #login: Login | null = null;
+  #loggedIn = false;
+  #quitting = false;
+  /** Rooms whose replay after a reconnect must be checked for a gap. */
+  #resumeFrom = new Map<string, number>();
+  /** The lines now on screen, to append rather than redraw. */
+  #shown: ChatLine[] = [];
+  #shownKey: string | null = null;
+  #roomsTimer: ReturnType<typeof setInterval> | undefined;
+
+  constructor() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    this.connection = new Connection(`${scheme}//${location.host}/ws`, {
+      onOpen: () => this.#opened(),
+      onEvent: (event) => this.#event(event),
+      onClose: (retry) => this.#closed(retry),
+    });
+    element<HTMLFormElement>("login-form").addEventListener(
+      "submit",
+      (event) => {
+        event.preventDefault();
+        this.#submitLogin();
+      },
+    );
+    element<HTMLFormElement>("send-form").addEventListener(
+      "submit",
+      (event) => {
+        event.preventDefault();
+        this.#submitLine();
+      },
+    );
+    const messages = element("messages");
+    messages.addEventListener("scroll", () => {
+      if (messages.scrollTop < LOAD_OLDER_MARGIN_PX) this.#loadOlder();
+    });
+    element("older").addEventListener("click", () => this.#loadOlder());
+    this.connection.connect();
+  }
+
+  // -- connection ------------------------------------------------------------
+
+  #opened(): void {
+    this.#status("connected", "Connected");
+    if (this.#login !== null) this.#sendHello();
+  }
+
+  #closed(retryInMs: number | null): void {
+    clearInterval(this.#roomsTimer);
+    const wasIn = this.#loggedIn;
+    this.#loggedIn = false;
+    if (wasIn) {
+      for (const conversation of this.model.conversations.values()) {
+        if (conversation.kind === "room") {
+          this.#resumeFrom.set(
+            conversation.key,
+            this.model.newestId(conversation),
+          );
+        }
+      }
+    }
+    if (retryInMs === null) {
+      this.#status("disconnected", "Disconnected");
+      return;
+    }
+    const seconds = Math.max(1, Math.round(retryInMs / 1000));
+    this.#status(
+      "disconnected",
+      `Disconnected; reconnecting in ${seconds} s`,
+    );
+  }
+
+  #status(state: string, text: string): void {
+    const status = element("status");
+    status.dataset.state = state;
+    status.textContent = text;
+  }
+
+  #send(request: ClientRequest): boolean {
+    return this.connection.send(request);
+  }
+
+  #sendHello(): void {
+    const login = this.#login!;
+    const room = this.model.currentRoom === null
+      ? login.room
+      : this.model.conversations.get(this.model.currentRoom)?.name ??
+        login.room;
+    const hello: ClientRequest = {
+      type: "hello",
+      nick: this.model.me ?? login.nick,
+      ref: "login",
+    };
+    if (room !== "") hello.room = room;
+    if (login.password !== undefined) hello.password = login.password;
+    if (login.identify !== undefined) hello.identify = login.identify;
+    this.#send(hello);
+  }
+
+  // -- login -------------------------------------------------------------------
+
+  #submitLogin(): void {
+    const value = (id: string) => element<HTMLInputElement>(id).value;
+    const login: Login = {
+      nick: value("nick").trim(),
+      room: value("room").trim(),
+    };
+    if (!element("server-password-row").hidden) {
+      login.password = value("server-password");
+    }
+    if (!element("nick-password-row").hidden) {
+      login.identify = value("nick-password");
+    }
+    this.#login = login;
+    element("login-error").textContent = "";
+    if (this.connection.open) this.#sendHello();
+    else this.connection.retryNow();
+  }
+
+  #loginFailed(code: string, message: string): void {
+    if (code === "bad_password") element("server-password-row").hidden = false;
+    if (code === "nick_registered") {
+      element("nick-password-row").hidden = false;
+    }
+    element("login-error").textContent = message;
+    // A failed automatic login after a reconnect goes back to the form.
+    this.#loggedIn = false;
+    element("login").hidden = false;
+    element("chat").hidden = true;
+  }
+
+  // -- events ------------------------------------------------------------------
+
+  #event(event: ServerEvent): void {
+    const model = this.model;
+    switch (event.type) {
+      case "welcome":
+        model.me = event.nick;
+        this.#loggedIn = true;
+        this.connection.welcomed();
+        this.#status("connected", `Connected as ${event.nick}`);
+        element("login").hidden = true;
+        element("chat").hidden = false;
+        element("input").focus();
+        this.#send({ type: "rooms" });
+        this.#resumePrivate();
+        clearInterval(this.#roomsTimer);
+        this.#roomsTimer = setInterval(
+          () => this.#send({ type: "rooms" }),
+          ROOMS_REFRESH_MS,
+        );
+        return;
+      case "message":
+      case "action":
+        this.#live(
+          model.roomMessage(event),
+          conversationKey("room", event.room),
+        );
+        return;
+      case "private":
+        this.#private(event);
+        return;
+      case "join":
+        this.#joined(event.room, event.nick);
+        return;
+      case "leave": {
+        model.memberChange(event.room, { kind: "leave", nick: event.nick });
+        const why = event.message ? `: ${event.message}` : "";
+        this.#roomNotice(
+          event.room,
+          `${event.nick} left ${event.room} (${event.reason}${why})`,
+        );
+        return;
+      }
+      case "nick":
+        if (event.old === model.me) model.me = event.nick;
+        model.memberChange(event.room, {
+          kind: "nick",
+          old: event.old,
+          nick: event.nick,
+        });
+        this.#roomNotice(event.room, `${event.old} is now ${event.nick}`);
+        return;
+      case "away":
+        model.memberChange(event.room, {
+          kind: "away",
+          nick: event.nick,
+          reason: event.reason,
+        });
+        this.#roomNotice(
+          event.room,
+          `${event.nick} is away${event.reason ? `: ${event.reason}` : ""}`,
+        );
+        return;
+      case "back":
+        model.memberChange(event.room, { kind: "back", nick: event.nick });
+        this.#roomNotice(event.room, `${event.nick} is back`);
+        return;
+      case "rooms":
+        model.rooms = event.rooms;
+        if (event.ref === "typed") {
+          this.#notice(
+            event.rooms.length === 0
+              ? "No rooms"
+              : `Rooms: ${
+                event.rooms.map((room) => `${room.name} (${room.members})`)
+                  .join(", ")
+              }`,
+          );
+        }
+        this.#renderLists();
+        return;
+      case "who":
+        this.#who(event);
+        return;
+      case "members":
+        model.conversation("room", event.room).memberCount = event.count;
+        this.#renderMembers();
+        return;
+      case "history":
+        this.#history(
+          model.conversation("room", event.room),
+          event.messages,
+          event.ref,
+        );
+        return;
+      case "conversation":
+        this.#history(
+          model.conversation("private", event.with),
+          event.messages,
+          event.ref,
+        );
+        return;
+      case "topic": {
+        const conversation = model.conversation("room", event.room);
+        conversation.topic = event.topic;
+        if (event.ref === "typed" || event.ts !== undefined) {
+          this.#roomNotice(
+            event.room,
+            event.topic === ""
+              ? `${event.room} has no topic`
+              : `Topic of ${event.room}: ${event.topic}${
+                event.by ? ` (set by ${event.by})` : ""
+              }`,
+          );
+        }
+        this.#renderHeading();
+        return;
+      }
+      case "help":
+        for (const command of event.commands) {
+          this.#notice(
+            `${command.usage}: ${command.summary}${
+              command.operator ? " (operators)" : ""
+            }`,
+          );
+        }
+        return;
+      case "motd":
+        for (const line of event.lines) this.#notice(line);
+        return;
+      case "bans":
+        this.#notice(
+          event.bans.length === 0
+            ? "No bans"
+            : `Bans: ${
+              event.bans.map((ban) =>
+                `${ban.address}${ban.nick ? ` (${ban.nick})` : ""}`
+              ).join(", ")
+            }`,
+        );
+        return;
+      case "notice":
+        this.#notice(event.text);
+        return;
+      case "error":
+        if (!this.#loggedIn && event.ref === "login") {
+          this.#loginFailed(event.code, event.message);
+        } else if (!this.#loggedIn) {
+          element("login-error").textContent = event.message;
+        } else {
+          this.#notice(event.message, "error");
+        }
+        return;
+      case "pong":
+        this.#notice(`Pong${event.token ? ` ${event.token}` : ""}`);
+        return;
+      case "ping":
+        this.#send({ type: "pong", token: event.token });
+        return;
+      case "bye":
+        this.#notice(`Disconnected: ${event.reason}`, "error");
+        if (!this.#loggedIn) element("login-error").textContent = event.reason;
+        // A kick, a ban or a takeover is not undone by coming back.
+        if (this.#quitting || !byeMeansReconnect(event.code)) {
+          this.connection.stop();
+        }
+        return;
+    }
+  }
+
+  #joined(room: string, nick: string): void {
+    const model = this.model;
+    const key = conversationKey("room", room);
+    if (nick === model.me) {
+      const previous = model.currentRoom;
+      model.currentRoom = key;
+      const conversation = model.conversation("room", room);
+      conversation.name = room;
+      if (model.active === null || model.active === previous) {
+        model.activate(key);
+      }
+      this.#send({ type: "rooms" });
+    }
+    model.memberChange(room, { kind: "join", nick });
+    this.#roomNotice(room, `${nick} joined ${room}`);
+    this.#renderLists();
+  }
+
+  #private(message: PrivateMessage): void {
+    const added = this.model.privateMessage(message);
+    const other = message.from === this.model.me ? message.to : message.from;
+    this.#live(added, conversationKey("private", other));
+  }
+
+  #who(event: ServerEvent & { type: "who" }): void {
+    const more = event.ref?.startsWith("more") ?? false;
+    this.model.members(event.room, event.members, !more);
+    if (event.next !== undefined) {
+      this.#send({
+        type: "who",
+        room: event.room,
+        after: event.next,
+        ref: event.ref === "typed" ? "more-typed" : "more",
+      });
+    }
+    if (event.ref === "typed" || event.ref === "more-typed") {
+      this.#notice(
+        `${event.room}: ${
+          event.members.map((member) =>
+            `${member.nick}${member.away !== undefined ? " (away)" : ""}`
+          ).join(", ")
+        }`,
+      );
+    }
+    this.#renderMembers();
+  }
+
+  /**
+   * History arrived: on a join, the replay; after a reconnect, the replay
+   * is checked for a gap, filled by paging back; on a scroll up, a page of
+   * older messages.
+   */
+  #history(
+    conversation: Conversation,
+    messages: Array<RoomMessage | PrivateMessage>,
+    ref: string | undefined,
+  ): void {
+    const list = element("messages");
+    const fromBottom = list.scrollHeight - list.scrollTop;
+    this.model.mergeHistory(conversation, messages);
+    const oldest = messages[0]?.id;
+    if (ref === "older") {
+      conversation.loadingOlder = false;
+      if (messages.length < OLDER_PAGE) conversation.historyDone = true;
+    } else if (ref === "typed") {
+      // Shown in place like any other history.
+    } else if (ref === "gap" || (ref === undefined && messages.length > 0)) {
+      const since = this.#resumeFrom.get(conversation.key);
+      if (since !== undefined && oldest !== undefined && oldest > since + 1) {
+        const full = ref === "gap" ? messages.length >= GAP_PAGE : true;
+        if (full) {
+          this.#send({
+            type: "history",
+            room: conversation.name,
+            before: oldest,
+            limit: GAP_PAGE,
+            ref: "gap",
+          });
+          this.#render(fromBottom);
+          return;
+        }
+      }
+      this.#resumeFrom.delete(conversation.key);
+    } else if (ref === undefined) {
+      this.#resumeFrom.delete(conversation.key);
+    }
+    this.#render(fromBottom);
+  }
+
+  /** After a reconnect, private conversations fetch what they missed. */
+  #resumePrivate(): void {
+    for (const conversation of this.model.conversations.values()) {
+      if (conversation.kind !== "private") continue;
+      this.#send({
+        type: "history",
+        with: conversation.name,
+        limit: GAP_PAGE,
+        ref: "resume",
+      });
+    }
+  }
+
+  #loadOlder(): void {
+    const key = this.model.active;
+    if (key === null) return;
+    const conversation = this.model.conversations.get(key);
+    if (
+      conversation === undefined || conversation.historyDone ||
+      conversation.loadingOlder || !this.#loggedIn
+    ) {
+      return;
+    }
+    const before = this.model.oldestId(conversation);
+    const request: ClientRequest = conversation.kind === "room"
+      ? { type: "history", room: conversation.name, limit: OLDER_PAGE }
+      : { type: "history", with: conversation.name, limit: OLDER_PAGE };
+    if (before !== null) request.before = before;
+    request.ref = "older";
+    conversation.loadingOlder = true;
+    this.#send(request);
+  }
+
+  #live(added: boolean, key: string): void {
+    if (!added) return;
+    if (key === this.model.active) this.#render();
+    else this.#renderLists();
+  }
+
+  #notice(text: string, kind: "notice" | "error" = "notice"): void {
+    this.model.notice(text, kind);
+    this.#render();
+  }
+
+  #roomNotice(room: string, text: string): void {
+    this.model.notice(text, "notice", conversationKey("room", room));
+    this.#render();
+  }
+
+  // -- input -------------------------------------------------------------------
+
+  #submitLine(): void {
+    const input = element<HTMLInputElement>("input");
+    const line = input.value;
+    if (line.trim() === "") return;
+    const active = this.model.active === null
+      ? undefined
+      : this.model.conversations.get(this.model.active);
+    let request: ClientRequest | null;
+    if (
+      active?.kind === "private" &&
+      (!line.startsWith("/") || line.startsWith("//"))
+    ) {
+      request = {
+        type: "private",
+        to: active.name,
+        text: line.startsWith("//") ? line.slice(1) : line,
+      };
+    } else {
+      const decoded = decodeTextRequest(line);
+      if (decoded === null) return;
+      if (decoded.type === "error") {
+        this.#notice(decoded.message, "error");
+        return;
+      }
+      request = decoded;
+      request.ref = "typed";
+    }
+    if (request.type === "quit") this.#quitting = true;
+    if (!this.#send(request)) {
+      this.#notice("Not connected: nothing was sent", "error");
+      return;
+    }
+    input.value = "";
+  }
+
+  #switchTo(conversation: Conversation): void {
+    if (
+      conversation.kind === "room" &&
+      conversation.key !== this.model.currentRoom
+    ) {
+      this.model.activate(conversation.key);
+      this.#send({ type: "join", room: conversation.name });
+    } else {
+      this.model.activate(conversation.key);
+    }
+    this.#render();
+    element("input").focus();
+  }
+
+  // -- rendering ---------------------------------------------------------------
+
+  /** Redraws what changed; `fromBottom` keeps the view still under history. */
+  #render(fromBottom?: number): void {
+    this.#renderMessages(fromBottom);
+    this.#renderHeading();
+    this.#renderLists();
+    this.#renderMembers();
+  }
+
+  #renderMessages(fromBottom?: number): void {
+    const list = element("messages");
+    const key = this.model.active;
+    const conversation = key === null
+      ? undefined
+      : this.model.conversations.get(key);
+    const lines = conversation?.lines ?? [];
+    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight <
+      LOAD_OLDER_MARGIN_PX;
+    const shown = this.#shown;
+    const appendOnly = key === this.#shownKey && lines.length >= shown.length &&
+      shown.every((line, index) => lines[index] === line);
+    if (appendOnly) {
+      for (const line of lines.slice(shown.length)) {
+        list.append(lineElement(line));
+      }
+    } else {
+      list.setAttribute("aria-busy", "true");
+      list.replaceChildren(...lines.map(lineElement));
+      list.setAttribute("aria-busy", "false");
+    }
+    this.#shown = [...lines];
+    this.#shownKey = key;
+    if (fromBottom !== undefined && !atBottom) {
+      list.scrollTop = list.scrollHeight - fromBottom;
+    } else if (atBottom || !appendOnly) {
+      list.scrollTop = list.scrollHeight;
+    }
+    element("older").hidden = conversation === undefined ||
+      conversation.historyDone;
+    // Nothing to scroll yet: older messages fill the view, as a scroll would.
+    if (
+      conversation !== undefined && !conversation.historyDone &&
+      list.scrollHeight <= list.clientHeight && lines.length > 0
+    ) {
+      this.#loadOlder();
+    }
+  }
+
+  #renderHeading(): void {
+    const key = this.model.active;
+    const conversation = key === null
+      ? undefined
+      : this.model.conversations.get(key);
+    element("title").textContent = conversation === undefined
+      ? ""
+      : conversation.kind === "room"
+      ? conversation.name
+      : `Private: ${conversation.name}`;
+    element("topic").textContent = conversation?.topic ?? "";
+  }
+
+  #renderLists(): void {
+    const model = this.model;
+    const rooms = new Map<string, { name: string; count?: number }>();
+    for (const room of model.rooms) {
+      rooms.set(conversationKey("room", room.name), {
+        name: room.name,
+        count: room.members,
+      });
+    }
+    for (const conversation of model.conversations.values()) {
+      if (conversation.kind === "room" && !rooms.has(conversation.key)) {
+        rooms.set(conversation.key, { name: conversation.name });
+      }
+    }
+    const roomItems = [...rooms.entries()].sort(([a], [b]) => a < b ? -1 : 1)
+      .map(([key, room]) => {
+        const conversation = model.conversation("room", room.name);
+        return this.#listItem(
+          conversation,
+          room.count === undefined ? room.name : `${room.name} (${room.count})`,
+          key === model.currentRoom,
+        );
+      });
+    element("rooms").replaceChildren(...roomItems);
+    const privates = [...model.conversations.values()].filter((c) =>
+      c.kind === "private"
+    ).map((conversation) =>
+      this.#listItem(conversation, conversation.name, false)
+    );
+    element("privates").replaceChildren(...privates);
+    const unread = [...model.conversations.values()].reduce(
+      (sum, conversation) => sum + conversation.unread,
+      0,
+    );
+    document.title = unread === 0 ? "tern" : `(${unread}) tern`;
+  }
+
+  #listItem(
+    conversation: Conversation,
+    label: string,
+    joined: boolean,
+  ): HTMLLIElement {
+    const item = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "conversation-button";
+    button.dataset.key = conversation.key;
+    const name = document.createElement("span");
+    name.textContent = label;
+    button.append(name);
+    if (conversation.unread > 0) {
+      const badge = document.createElement("span");
+      badge.className = "unread";
+      badge.textContent = String(conversation.unread);
+      badge.setAttribute("aria-label", `${conversation.unread} unread`);
+      button.append(badge);
+    }
+    if (conversation.key === this.model.active) {
+      button.setAttribute("aria-current", "true");
+    }
+    if (joined) button.classList.add("joined");
+    button.addEventListener("click", () => this.#switchTo(conversation));
+    item.append(button);
+    return item;
+  }
+
+  #renderMembers(): void {
+    const key = this.model.currentRoom;
+    const conversation = key === null
+      ? undefined
+      : this.model.conversations.get(key);
+    const list = element("members");
+    if (conversation === undefined) {
+      list.replaceChildren();
+      return;
+    }
+    const nicks = [...conversation.members.entries()].sort(([a], [b]) =>
+      a.toLowerCase() < b.toLowerCase() ? -1 : 1
+    );
+    element("members-title").textContent = conversation.memberCount !== null
+      ? `Members: ${conversation.memberCount}`
+      : `Members (${nicks.length})`;
+    list.replaceChildren(...nicks.map(([nick, away]) => {
+      const item = document.createElement("li");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = `member nick-${nickColor(nick, NICK_COLORS)}`;
+      button.textContent = nick;
+      button.title = `Private conversation with ${nick}`;
+      if (away !== null) {
+        item.classList.add("away");
+        const mark = document.createElement("span");
+        mark.className = "away-mark";
+        mark.textContent = away === "" ? " (away)" : ` (away: ${away})`;
+        button.append(mark);
+      }
+      button.addEventListener("click", () => {
+        if (nick === this.model.me) return;
+        this.#switchTo(this.model.conversation("private", nick));
+      });
+      item.append(button);
+      return item;
+    }));
+  }
+}
+
+/** One line as a list item; every text goes in through textContent. */
+function lineElement(line: ChatLine): HTMLLIElement {
+  const item = document.createElement("li");
+  item.className = `line ${line.kind}`;
+  if (line.id !== undefined) item.dataset.id = String(line.id);
+  const time = document.createElement("time");
+  const date = new Date(line.ts);
+  time.dateTime = date.toISOString();
+  time.textContent = date.toLocaleTimeString([], {
+    hour: "2-digit",
+    minute: "2-digit",
+    hourCycle: "h23",
+  });
+  item.append(time, " ");
+  if (line.from !== undefined) {
+    const from = document.createElement("span");
+    from.className = `from nick-${nickColor(line.from, NICK_COLORS)}`;
+    from.textContent = line.kind === "action" ? `* ${line.from}` : line.from;
+    item.append(from, " ");
+  }
+  const text = document.createElement("span");
+  text.className = "text";
+  text.textContent = line.text;
+  item.append(text);
+  return item;
+}
+
+new ChatPage();

@@ -1,0 +1,297 @@
+/**
+ * What the web client knows, kept apart from the page: conversations (rooms
+ * and private ones) with their lines in message-id order, members, topics,
+ * unread counts, and the paging cursors for older history and for resuming
+ * after a reconnect. Pure: the page renders it, the tests drive it.
+ *
+ * @module
+ */
+
+import type {
+  MemberSummary,
+  PrivateMessage,
+  RoomMessage,
+  RoomSummary,
+} from "../../wire/events.ts";
+
+/** One line shown in a conversation. */
+export interface ChatLine {
+  /** The server's message id; absent for notices, which are not stored. */
+  id?: number;
+  ts: number;
+  kind: "message" | "action" | "notice" | "error";
+  from?: string;
+  text: string;
+}
+
+/** A room or a private conversation. */
+export interface Conversation {
+  /** `#room`, or `@nick` for a private conversation. */
+  key: string;
+  kind: "room" | "private";
+  /** The room name, or the other person's nickname. */
+  name: string;
+  lines: ChatLine[];
+  /** Message ids held, so nothing shows twice. */
+  ids: Set<number>;
+  unread: number;
+  topic: string;
+  /** Members by nickname with their away reason (null when present). */
+  members: Map<string, string | null>;
+  /** A big room's member count, when the list was not sent. */
+  memberCount: number | null;
+  /** No older messages are left to load. */
+  historyDone: boolean;
+  /** A request for older messages is under way. */
+  loadingOlder: boolean;
+}
+
+/** How many older messages one scroll-up asks for. */
+export const OLDER_PAGE = 50;
+
+/** How many messages one gap-filling request asks for (the server's cap). */
+export const GAP_PAGE = 200;
+
+/** Most notices kept per conversation; messages are kept without bound. */
+const MAX_NOTICES = 500;
+
+/** The key of a room's or a person's conversation. */
+export function conversationKey(
+  kind: "room" | "private",
+  name: string,
+): string {
+  return kind === "room" ? name.toLowerCase() : `@${name.toLowerCase()}`;
+}
+
+/** The whole client state. */
+export class ChatModel {
+  /** Our nickname once welcomed. */
+  me: string | null = null;
+  readonly conversations: Map<string, Conversation> = new Map();
+  /** The room the server has us in. */
+  currentRoom: string | null = null;
+  /** The conversation on screen. */
+  active: string | null = null;
+  /** The rooms the server listed, with member counts. */
+  rooms: RoomSummary[] = [];
+  /** Highest message id seen in any conversation: where a resume starts. */
+  lastSeenId = 0;
+
+  /** The conversation for `key`, made on first use. */
+  conversation(kind: "room" | "private", name: string): Conversation {
+    const key = conversationKey(kind, name);
+    let conversation = this.conversations.get(key);
+    if (conversation === undefined) {
+      conversation = {
+        key,
+        kind,
+        name,
+        lines: [],
+        ids: new Set(),
+        unread: 0,
+        topic: "",
+        members: new Map(),
+        memberCount: null,
+        historyDone: false,
+        loadingOlder: false,
+      };
+      this.conversations.set(key, conversation);
+    }
+    return conversation;
+  }
+
+  /** Shows `key`, clearing its unread count. */
+  activate(key: string): void {
+    this.active = key;
+    const conversation = this.conversations.get(key);
+    if (conversation !== undefined) conversation.unread = 0;
+  }
+
+  /** A live room message or action; false if already held. */
+  roomMessage(message: RoomMessage): boolean {
+    const conversation = this.conversation("room", message.room);
+    return this.#addLive(conversation, lineOf(message));
+  }
+
+  /** A live private message; false if already held. */
+  privateMessage(message: PrivateMessage): boolean {
+    const other = message.from === this.me ? message.to : message.from;
+    const conversation = this.conversation("private", other);
+    return this.#addLive(conversation, lineOf(message));
+  }
+
+  /** A notice or error in a conversation (the active one by default). */
+  notice(
+    text: string,
+    kind: "notice" | "error" = "notice",
+    key?: string,
+  ): void {
+    const target = key ?? this.active ?? this.currentRoom;
+    if (target === null) return;
+    const conversation = this.conversations.get(target);
+    if (conversation === undefined) return;
+    conversation.lines.push({ ts: Date.now(), kind, text });
+    const notices = conversation.lines.filter((line) => line.id === undefined);
+    if (notices.length > MAX_NOTICES) {
+      const drop = notices[0]!;
+      conversation.lines.splice(conversation.lines.indexOf(drop), 1);
+    }
+  }
+
+  /**
+   * Older or replayed messages: merged by id, skipping those held. Returns
+   * how many were new.
+   */
+  mergeHistory(
+    conversation: Conversation,
+    messages: Array<RoomMessage | PrivateMessage>,
+  ): number {
+    let added = 0;
+    for (const message of messages) {
+      if (conversation.ids.has(message.id)) continue;
+      conversation.ids.add(message.id);
+      insertById(conversation.lines, lineOf(message));
+      this.lastSeenId = Math.max(this.lastSeenId, message.id);
+      added++;
+    }
+    return added;
+  }
+
+  /** The oldest message id a conversation holds, or null. */
+  oldestId(conversation: Conversation): number | null {
+    for (const line of conversation.lines) {
+      if (line.id !== undefined) return line.id;
+    }
+    return null;
+  }
+
+  /** The newest message id a conversation holds, or 0. */
+  newestId(conversation: Conversation): number {
+    for (let i = conversation.lines.length - 1; i >= 0; i--) {
+      const id = conversation.lines[i]!.id;
+      if (id !== undefined) return id;
+    }
+    return 0;
+  }
+
+  /** A `who` page: the first page replaces the list, later ones add. */
+  members(room: string, page: MemberSummary[], first: boolean): void {
+    const conversation = this.conversation("room", room);
+    if (first) conversation.members.clear();
+    for (const member of page) {
+      conversation.members.set(member.nick, member.away ?? null);
+    }
+    conversation.memberCount = null;
+  }
+
+  /** Someone joined, left, was renamed, went away or came back. */
+  memberChange(
+    room: string,
+    change:
+      | { kind: "join"; nick: string }
+      | { kind: "leave"; nick: string }
+      | { kind: "nick"; old: string; nick: string }
+      | { kind: "away"; nick: string; reason: string }
+      | { kind: "back"; nick: string },
+  ): void {
+    const members = this.conversation("room", room).members;
+    switch (change.kind) {
+      case "join":
+        members.set(change.nick, null);
+        break;
+      case "leave":
+        members.delete(change.nick);
+        break;
+      case "nick": {
+        const away = members.get(change.old) ?? null;
+        members.delete(change.old);
+        members.set(change.nick, away);
+        break;
+      }
+      case "away":
+        members.set(change.nick, change.reason);
+        break;
+      case "back":
+        members.set(change.nick, null);
+        break;
+    }
+  }
+
+  #addLive(conversation: Conversation, line: ChatLine): boolean {
+    if (line.id !== undefined) {
+      if (conversation.ids.has(line.id)) return false;
+      conversation.ids.add(line.id);
+      this.lastSeenId = Math.max(this.lastSeenId, line.id);
+    }
+    insertById(conversation.lines, line);
+    if (conversation.key !== this.active && line.from !== this.me) {
+      conversation.unread++;
+    }
+    return true;
+  }
+}
+
+/** The line a stored message shows as. */
+export function lineOf(message: RoomMessage | PrivateMessage): ChatLine {
+  return {
+    id: message.id,
+    ts: message.ts,
+    kind: message.type === "action" ? "action" : "message",
+    from: message.from,
+    text: message.text,
+  };
+}
+
+/**
+ * Inserts a line in id order: before the first held line with a larger id
+ * (at the very top when that is the oldest message, so loaded history goes
+ * above everything), else at the end. A line without an id (a notice) goes
+ * at the end.
+ */
+export function insertById(lines: ChatLine[], line: ChatLine): void {
+  const id = line.id;
+  if (id === undefined) {
+    lines.push(line);
+    return;
+  }
+  for (let at = lines.length - 1; at >= 0; at--) {
+    const held = lines[at]!.id;
+    if (held === undefined) continue;
+    if (held < id) {
+      // The usual case, a live message newer than all held: at the end.
+      lines.push(line);
+      return;
+    }
+    break;
+  }
+  let seenId = false;
+  for (let at = 0; at < lines.length; at++) {
+    const held = lines[at]!.id;
+    if (held === undefined) continue;
+    if (held > id) {
+      lines.splice(seenId ? at : 0, 0, line);
+      return;
+    }
+    seenId = true;
+  }
+  lines.push(line);
+}
+
+/**
+ * A nickname's color, one of `count`, stable across sessions and clients:
+ * a small string hash.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { nickColor } from "./model.ts";
+ * assert.equal(nickColor("alice", 8), nickColor("alice", 8));
+ * ```
+ */
+export function nickColor(nick: string, count: number): number {
+  let hash = 0;
+  for (const char of nick.toLowerCase()) {
+    hash = (hash * 31 + char.codePointAt(0)!) >>> 0;
+  }
+  return hash % count;
+}

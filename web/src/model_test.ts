@@ -1,0 +1,102 @@
+import assert from "node:assert/strict";
+import type { RoomMessage } from "../../wire/events.ts";
+import { ChatModel, insertById, nickColor } from "./model.ts";
+import { retryDelay } from "./connection.ts";
+
+function message(id: number, text = `m${id}`, from = "bob"): RoomMessage {
+  return { type: "message", id, ts: id * 1000, room: "#lobby", from, text };
+}
+
+Deno.test("a message held once, whether it comes live, in a replay or a page", () => {
+  const model = new ChatModel();
+  model.me = "ann";
+  const lobby = model.conversation("room", "#lobby");
+  model.activate(lobby.key);
+  assert.equal(model.roomMessage(message(5)), true);
+  assert.equal(model.roomMessage(message(5)), false);
+  assert.equal(
+    model.mergeHistory(lobby, [message(3), message(4), message(5)]),
+    2,
+  );
+  assert.equal(
+    model.mergeHistory(lobby, [message(1), message(2), message(3)]),
+    2,
+  );
+  assert.equal(model.roomMessage(message(6)), true);
+  assert.deepEqual(lobby.lines.map((line) => line.id), [1, 2, 3, 4, 5, 6]);
+  assert.equal(model.lastSeenId, 6);
+  assert.equal(model.oldestId(lobby), 1);
+  assert.equal(model.newestId(lobby), 6);
+});
+
+Deno.test("older history goes above notices; live messages below them", () => {
+  const lines = [
+    { ts: 0, kind: "notice" as const, text: "joined" },
+    { id: 10, ts: 0, kind: "message" as const, text: "ten" },
+    { ts: 0, kind: "notice" as const, text: "away" },
+  ];
+  insertById(lines, { id: 11, ts: 0, kind: "message", text: "eleven" });
+  insertById(lines, { id: 4, ts: 0, kind: "message", text: "four" });
+  assert.deepEqual(lines.map((line) => line.text), [
+    "four",
+    "joined",
+    "ten",
+    "away",
+    "eleven",
+  ]);
+});
+
+Deno.test("unread counts conversations off screen, never one's own lines", () => {
+  const model = new ChatModel();
+  model.me = "ann";
+  const lobby = model.conversation("room", "#lobby");
+  model.activate(lobby.key);
+  model.privateMessage({
+    type: "private",
+    id: 1,
+    ts: 0,
+    from: "bob",
+    to: "ann",
+    text: "psst",
+  });
+  model.privateMessage({
+    type: "private",
+    id: 2,
+    ts: 0,
+    from: "ann",
+    to: "bob",
+    text: "hi",
+  });
+  model.roomMessage(message(3));
+  const bob = model.conversations.get("@bob")!;
+  assert.equal(bob.unread, 1);
+  assert.equal(lobby.unread, 0);
+  model.activate(bob.key);
+  assert.equal(bob.unread, 0);
+});
+
+Deno.test("members follow joins, leaves, renames and away", () => {
+  const model = new ChatModel();
+  model.members(
+    "#lobby",
+    [{ nick: "bob" }, { nick: "cy", away: "lunch" }],
+    true,
+  );
+  model.memberChange("#lobby", { kind: "join", nick: "dee" });
+  model.memberChange("#lobby", { kind: "nick", old: "cy", nick: "cyd" });
+  model.memberChange("#lobby", { kind: "leave", nick: "bob" });
+  model.memberChange("#lobby", { kind: "away", nick: "dee", reason: "" });
+  assert.deepEqual(
+    [...model.conversation("room", "#lobby").members].sort(),
+    [["cyd", "lunch"], ["dee", ""]],
+  );
+});
+
+Deno.test("reconnect delays double to a cap, spread by jitter", () => {
+  assert.equal(retryDelay(0, 0.5), 500);
+  assert.equal(retryDelay(1, 0.5), 1000);
+  assert.equal(retryDelay(0, 0), 375);
+  assert.equal(retryDelay(0, 1), 625);
+  assert.equal(retryDelay(30, 0.5), 15_000);
+  assert.equal(nickColor("Ann", 8), nickColor("ann", 8));
+});
