@@ -28,6 +28,7 @@ import {
   type TlsOptions,
   USAGE,
   UsageError,
+  type WebOptions,
 } from "./server/options.ts";
 import type { Limits } from "./server/limits.ts";
 import {
@@ -81,6 +82,7 @@ export {
   type LogSink,
   type ServerOptions,
   type TlsOptions,
+  type WebOptions,
 };
 
 /**

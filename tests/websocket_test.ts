@@ -76,8 +76,8 @@ async function startWebServer(
   return {
     server,
     port: addresses.plain!.port,
-    httpPort: addresses.http!.port,
-    ws: `ws://127.0.0.1:${addresses.http!.port}/ws`,
+    httpPort: addresses.http?.port ?? 0,
+    ws: `ws://127.0.0.1:${addresses.http?.port}/ws`,
     [Symbol.asyncDispose]: () => server.close(),
   };
 }
@@ -283,5 +283,78 @@ Deno.test("websocket: a peer that stops reading is cut off as slow, counting buf
     assert.match(leave, /"reason":"(slow|timeout)"/);
   } finally {
     stuck.close();
+  }
+});
+
+const fixture = (name: string) =>
+  Deno.readTextFileSync(new URL(`./fixtures/${name}`, import.meta.url));
+
+Deno.test("websocket: with a certificate, the page and the socket over HTTPS", async () => {
+  await using chat = await startWebServer({}, {
+    tls: { cert: fixture("server.pem"), key: fixture("server.key"), port: 0 },
+    web: { port: null, httpsPort: 0 },
+  });
+  const httpsPort = (chat.server as ChatServer).webUrls()[0]!;
+  assert.match(httpsPort, /^https:\/\/127\.0\.0\.1:\d+\/$/);
+  const client = Deno.createHttpClient({ caCerts: [fixture("ca.pem")] });
+  try {
+    const page = await fetch(httpsPort, { client });
+    assert.equal(page.status, 200);
+    assert.ok(page.headers.get("strict-transport-security"));
+    await page.body?.cancel();
+  } finally {
+    client.close();
+  }
+  const port = Number(new URL(httpsPort).port);
+  const conn = await Deno.connectTls({
+    hostname: "127.0.0.1",
+    port,
+    caCerts: [fixture("ca.pem")],
+  });
+  try {
+    await conn.write(encoder.encode(handshake(port, null)));
+    const lines = new LineStream(conn.readable);
+    assert.equal(
+      await lines.expect(/^HTTP\/1\.1 /),
+      "HTTP/1.1 101 Switching Protocols",
+    );
+  } finally {
+    conn.close();
+  }
+});
+
+Deno.test("websocket: deno task start prints the URL to open, and it serves the page", async () => {
+  const config = JSON.parse(
+    await Deno.readTextFile(new URL("../deno.json", import.meta.url)),
+  );
+  const permissions = String(config.tasks.start).split(/\s+/)
+    .filter((word) => word.startsWith("--allow-"));
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      ...permissions,
+      "server.ts",
+      "--port",
+      "0",
+      "--http-port",
+      "0",
+      "--db",
+      ":memory:",
+    ],
+    cwd: new URL("..", import.meta.url),
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const stdout = new LineStream(child.stdout);
+  try {
+    const line = await stdout.expect(/^Web client: open /, 15_000);
+    const url = /open (http:\/\/127\.0\.0\.1:\d+\/) in a browser$/.exec(line);
+    assert.ok(url, line);
+    const page = await fetch(url[1]!);
+    assert.match(await page.text(), /<title>tern<\/title>/);
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+    await stdout.done;
   }
 });

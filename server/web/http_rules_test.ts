@@ -151,3 +151,37 @@ Deno.test("securityHeaders forbid inline script, framing, sniffing, referrers", 
   assert.equal(headers["strict-transport-security"], undefined);
   assert.ok(securityHeaders(true)["strict-transport-security"]);
 });
+
+Deno.test("the web flags: port, off, HTTPS only with a certificate, origins checked", async () => {
+  const { parseServerArgs } = await import("../options.ts");
+  const base = ["--db", ":memory:"];
+  assert.deepEqual(parseServerArgs(base).web, {
+    port: 7080,
+    httpsPort: 7444,
+    allowedOrigins: [],
+  });
+  assert.equal(parseServerArgs([...base, "--no-http"]).web?.port, null);
+  assert.equal(parseServerArgs([...base, "--http-port", "0"]).web?.port, 0);
+  assert.deepEqual(
+    parseServerArgs([
+      ...base,
+      "--allowed-origin",
+      "https://a.example",
+      "--allowed-origin",
+      "http://b.example:8080",
+    ]).web?.allowedOrigins,
+    ["https://a.example", "http://b.example:8080"],
+  );
+  assert.throws(
+    () => parseServerArgs([...base, "--allowed-origin", "a.example"]),
+    /--allowed-origin must be/,
+  );
+  assert.throws(
+    () => parseServerArgs([...base, "--https-port", "8443"]),
+    /--https-port needs --tls-cert/,
+  );
+  assert.throws(
+    () => parseServerArgs([...base, "--http-port", "70000"]),
+    /--http-port must be/,
+  );
+});
