@@ -108,7 +108,8 @@ var REQUESTS = {
   },
   message: {
     json: {
-      text: "string"
+      text: "string",
+      room: "string?"
     },
     policy: PLAIN
   },
@@ -168,7 +169,7 @@ var REQUESTS = {
         "j"
       ],
       usage: "/join #ROOM",
-      summary: "move to a room, creating it if new",
+      summary: "join a room (creating it if new) and talk there; you stay in the others",
       parse: (args) => {
         const [room, rest] = firstWord(args);
         return room === "" || rest !== "" ? "/join #ROOM" : {
@@ -183,20 +184,48 @@ var REQUESTS = {
     },
     policy: PLAIN
   },
+  switch: {
+    text: {
+      name: "switch",
+      aliases: [
+        "sw"
+      ],
+      usage: "/switch #ROOM",
+      summary: "talk in another of your rooms (nobody is told)",
+      parse: (args) => {
+        const [room, rest] = firstWord(args);
+        return room === "" || rest !== "" ? "/switch #ROOM" : {
+          type: "switch",
+          room
+        };
+      },
+      format: (r) => `/switch ${r.room}`
+    },
+    json: {
+      room: "string"
+    },
+    policy: PLAIN
+  },
   part: {
     text: {
       name: "part",
       aliases: [
         "leave"
       ],
-      usage: "/part",
-      summary: `leave the current room for ${LOBBY}`,
-      parse: () => ({
-        type: "part"
-      }),
-      format: () => "/part"
+      usage: "/part [#ROOM]",
+      summary: `leave a room (default: the current one); leaving your last takes you to ${LOBBY}`,
+      parse: (args) => {
+        const [room, rest] = firstWord(args);
+        return rest !== "" ? "/part [#ROOM]" : {
+          type: "part",
+          ...optional("room", room)
+        };
+      },
+      format: (r) => line("/part", r.room)
     },
-    json: {},
+    json: {
+      room: "string?"
+    },
     policy: PLAIN
   },
   rooms: {
@@ -206,7 +235,7 @@ var REQUESTS = {
         "list"
       ],
       usage: "/rooms",
-      summary: "list the rooms and how many are in each",
+      summary: "list the rooms, how many are in each, and which are yours",
       parse: () => ({
         type: "rooms"
       }),
@@ -280,7 +309,8 @@ var REQUESTS = {
       format: (r) => `/me ${r.text}`
     },
     json: {
-      text: "string"
+      text: "string",
+      room: "string?"
     },
     policy: PLAIN
   },
@@ -341,7 +371,7 @@ var REQUESTS = {
       name: "topic",
       aliases: [],
       usage: "/topic [TEXT]",
-      summary: "show the room's topic (operators: set it)",
+      summary: "show the current room's topic (operators: set it)",
       parse: (args) => ({
         type: "topic",
         ...optional("text", args)
@@ -349,7 +379,8 @@ var REQUESTS = {
       format: (r) => line("/topic", r.text)
     },
     json: {
-      text: "string?"
+      text: "string?",
+      room: "string?"
     },
     policy: {
       ...PLAIN,
@@ -746,7 +777,8 @@ var EVENT_TYPES = {
   motd: true,
   bans: true,
   conversation: true,
-  bye: true
+  bye: true,
+  switch: true
 };
 function decodeJsonEvent(line2) {
   if (!line2.startsWith("{")) return null;
@@ -843,8 +875,10 @@ var ChatModel = class {
   /** Our nickname once welcomed. */
   me = null;
   conversations = /* @__PURE__ */ new Map();
-  /** The room the server has us in. */
+  /** Our current room on the server (where a bare line would go). */
   currentRoom = null;
+  /** The rooms we are in, by key. */
+  joined = /* @__PURE__ */ new Set();
   /** The conversation on screen. */
   active = null;
   /** The rooms the server listed, with member counts. */
@@ -936,6 +970,15 @@ var ChatModel = class {
       if (id !== void 0) return id;
     }
     return 0;
+  }
+  /**
+   * Someone left for good (quit, lost, kicked...): out of every room we
+   * share with them, as the protocol asks.
+   */
+  leftEverywhere(nick) {
+    for (const conversation of this.conversations.values()) {
+      if (conversation.kind === "room") conversation.members.delete(nick);
+    }
   }
   /** A `who` page: the first page replaces the list, later ones add. */
   members(room, page, first) {
@@ -1048,6 +1091,8 @@ var ChatPage = class {
   #shown = [];
   #shownKey = null;
   #roomsTimer;
+  /** The room a click asked to join or switch to, shown once it is current. */
+  #switchingTo = null;
   constructor() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     this.connection = new Connection(`${scheme}//${location.host}/ws`, {
@@ -1157,6 +1202,7 @@ var ChatPage = class {
         this.#send({
           type: "rooms"
         });
+        this.#rejoin();
         this.#resumePrivate();
         clearInterval(this.#roomsTimer);
         this.#roomsTimer = setInterval(() => this.#send({
@@ -1174,10 +1220,17 @@ var ChatPage = class {
         this.#joined(event.room, event.nick);
         return;
       case "leave": {
-        model.memberChange(event.room, {
-          kind: "leave",
-          nick: event.nick
-        });
+        if (event.nick === model.me && event.reason === "part") {
+          model.joined.delete(conversationKey("room", event.room));
+        }
+        if (event.reason === "part") {
+          model.memberChange(event.room, {
+            kind: "leave",
+            nick: event.nick
+          });
+        } else {
+          model.leftEverywhere(event.nick);
+        }
         const why = event.message ? `: ${event.message}` : "";
         this.#roomNotice(event.room, `${event.nick} left ${event.room} (${event.reason}${why})`);
         return;
@@ -1206,6 +1259,9 @@ var ChatPage = class {
         });
         this.#roomNotice(event.room, `${event.nick} is back`);
         return;
+      case "switch":
+        this.#current(event.room);
+        return;
       case "rooms":
         model.rooms = event.rooms;
         if (event.ref === "typed") {
@@ -1221,10 +1277,10 @@ var ChatPage = class {
         this.#renderMembers();
         return;
       case "history":
-        this.#history(model.conversation("room", event.room), event.messages, event.ref);
+        this.#history(model.conversation("room", event.room), event.messages, event.ref, event.more === true);
         return;
       case "conversation":
-        this.#history(model.conversation("private", event.with), event.messages, event.ref);
+        this.#history(model.conversation("private", event.with), event.messages, event.ref, event.more === true);
         return;
       case "topic": {
         const conversation = model.conversation("room", event.room);
@@ -1280,13 +1336,9 @@ var ChatPage = class {
     const model = this.model;
     const key = conversationKey("room", room);
     if (nick === model.me) {
-      const previous = model.currentRoom;
-      model.currentRoom = key;
-      const conversation = model.conversation("room", room);
-      conversation.name = room;
-      if (model.active === null || model.active === previous) {
-        model.activate(key);
-      }
+      model.joined.add(key);
+      model.conversation("room", room).name = room;
+      this.#current(room);
       this.#send({
         type: "rooms"
       });
@@ -1297,6 +1349,18 @@ var ChatPage = class {
     });
     this.#roomNotice(room, `${nick} joined ${room}`);
     this.#renderLists();
+  }
+  /** The server moved our current room: the page follows it. */
+  #current(room) {
+    const model = this.model;
+    const key = conversationKey("room", room);
+    const previous = model.currentRoom;
+    model.currentRoom = key;
+    if (model.active === null || model.active === previous || this.#switchingTo === key) {
+      model.activate(key);
+    }
+    this.#switchingTo = null;
+    this.#render();
   }
   #private(message) {
     const added = this.model.privateMessage(message);
@@ -1324,20 +1388,19 @@ var ChatPage = class {
    * is checked for a gap, filled by paging back; on a scroll up, a page of
    * older messages.
    */
-  #history(conversation, messages, ref) {
+  #history(conversation, messages, ref, more) {
     const list = element("messages");
     const fromBottom = list.scrollHeight - list.scrollTop;
     this.model.mergeHistory(conversation, messages);
     const oldest = messages[0]?.id;
     if (ref === "older") {
       conversation.loadingOlder = false;
-      if (messages.length < OLDER_PAGE) conversation.historyDone = true;
+      if (!more) conversation.historyDone = true;
     } else if (ref === "typed") {
     } else if (ref === "gap" || ref === void 0 && messages.length > 0) {
       const since = this.#resumeFrom.get(conversation.key);
       if (since !== void 0 && oldest !== void 0 && oldest > since + 1) {
-        const full = ref === "gap" ? messages.length >= GAP_PAGE : true;
-        if (full) {
+        if (more) {
           this.#send({
             type: "history",
             room: conversation.name,
@@ -1354,6 +1417,33 @@ var ChatPage = class {
       this.#resumeFrom.delete(conversation.key);
     }
     this.#render(fromBottom);
+  }
+  /**
+   * After a reconnect the hello brought back the current room; the other
+   * rooms we were in are joined again, and the current one made current.
+   */
+  #rejoin() {
+    const model = this.model;
+    const current = model.currentRoom;
+    const others = [
+      ...model.joined
+    ].filter((key) => key !== current);
+    model.joined.clear();
+    if (current !== null) model.joined.add(current);
+    for (const key of others) {
+      const room = model.conversations.get(key);
+      if (room !== void 0) this.#send({
+        type: "join",
+        room: room.name
+      });
+    }
+    if (others.length > 0 && current !== null) {
+      const room = model.conversations.get(current);
+      if (room !== void 0) this.#send({
+        type: "switch",
+        room: room.name
+      });
+    }
   }
   /** After a reconnect, private conversations fetch what they missed. */
   #resumePrivate() {
@@ -1423,6 +1513,9 @@ var ChatPage = class {
         return;
       }
       request = decoded;
+      if (active?.kind === "room" && (request.type === "message" || request.type === "action" || request.type === "topic") && request.room === void 0) {
+        request.room = active.name;
+      }
       request.ref = "typed";
     }
     if (request.type === "quit") this.#quitting = true;
@@ -1433,14 +1526,14 @@ var ChatPage = class {
     input.value = "";
   }
   #switchTo(conversation) {
-    if (conversation.kind === "room" && conversation.key !== this.model.currentRoom) {
-      this.model.activate(conversation.key);
+    const model = this.model;
+    model.activate(conversation.key);
+    if (conversation.kind === "room" && conversation.key !== model.currentRoom) {
+      this.#switchingTo = conversation.key;
       this.#send({
-        type: "join",
+        type: model.joined.has(conversation.key) ? "switch" : "join",
         room: conversation.name
       });
-    } else {
-      this.model.activate(conversation.key);
     }
     this.#render();
     element("input").focus();
@@ -1510,7 +1603,7 @@ var ChatPage = class {
       ...rooms.entries()
     ].sort(([a], [b]) => a < b ? -1 : 1).map(([key, room]) => {
       const conversation = model.conversation("room", room.name);
-      return this.#listItem(conversation, room.count === void 0 ? room.name : `${room.name} (${room.count})`, key === model.currentRoom);
+      return this.#listItem(conversation, room.count === void 0 ? room.name : `${room.name} (${room.count})`, model.joined.has(key));
     });
     element("rooms").replaceChildren(...roomItems);
     const privates = [
@@ -1547,7 +1640,8 @@ var ChatPage = class {
     return item;
   }
   #renderMembers() {
-    const key = this.model.currentRoom;
+    const active = this.model.active;
+    const key = active !== null && !active.startsWith("@") ? active : this.model.currentRoom;
     const conversation = key === null ? void 0 : this.model.conversations.get(key);
     const list = element("members");
     if (conversation === void 0) {

@@ -63,6 +63,8 @@ class ChatPage {
   #shown: ChatLine[] = [];
   #shownKey: string | null = null;
   #roomsTimer: ReturnType<typeof setInterval> | undefined;
+  /** The room a click asked to join or switch to, shown once it is current. */
+  #switchingTo: string | null = null;
 
   constructor() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
@@ -198,6 +200,7 @@ class ChatPage {
         element("chat").hidden = false;
         element("input").focus();
         this.#send({ type: "rooms" });
+        this.#rejoin();
         this.#resumePrivate();
         clearInterval(this.#roomsTimer);
         this.#roomsTimer = setInterval(
@@ -219,7 +222,14 @@ class ChatPage {
         this.#joined(event.room, event.nick);
         return;
       case "leave": {
-        model.memberChange(event.room, { kind: "leave", nick: event.nick });
+        if (event.nick === model.me && event.reason === "part") {
+          model.joined.delete(conversationKey("room", event.room));
+        }
+        if (event.reason === "part") {
+          model.memberChange(event.room, { kind: "leave", nick: event.nick });
+        } else {
+          model.leftEverywhere(event.nick);
+        }
         const why = event.message ? `: ${event.message}` : "";
         this.#roomNotice(
           event.room,
@@ -251,6 +261,9 @@ class ChatPage {
         model.memberChange(event.room, { kind: "back", nick: event.nick });
         this.#roomNotice(event.room, `${event.nick} is back`);
         return;
+      case "switch":
+        this.#current(event.room);
+        return;
       case "rooms":
         model.rooms = event.rooms;
         if (event.ref === "typed") {
@@ -277,6 +290,7 @@ class ChatPage {
           model.conversation("room", event.room),
           event.messages,
           event.ref,
+          event.more === true,
         );
         return;
       case "conversation":
@@ -284,6 +298,7 @@ class ChatPage {
           model.conversation("private", event.with),
           event.messages,
           event.ref,
+          event.more === true,
         );
         return;
       case "topic": {
@@ -358,18 +373,30 @@ class ChatPage {
     const model = this.model;
     const key = conversationKey("room", room);
     if (nick === model.me) {
-      const previous = model.currentRoom;
-      model.currentRoom = key;
-      const conversation = model.conversation("room", room);
-      conversation.name = room;
-      if (model.active === null || model.active === previous) {
-        model.activate(key);
-      }
+      model.joined.add(key);
+      model.conversation("room", room).name = room;
+      this.#current(room);
       this.#send({ type: "rooms" });
     }
     model.memberChange(room, { kind: "join", nick });
     this.#roomNotice(room, `${nick} joined ${room}`);
     this.#renderLists();
+  }
+
+  /** The server moved our current room: the page follows it. */
+  #current(room: string): void {
+    const model = this.model;
+    const key = conversationKey("room", room);
+    const previous = model.currentRoom;
+    model.currentRoom = key;
+    if (
+      model.active === null || model.active === previous ||
+      this.#switchingTo === key
+    ) {
+      model.activate(key);
+    }
+    this.#switchingTo = null;
+    this.#render();
   }
 
   #private(message: PrivateMessage): void {
@@ -410,6 +437,7 @@ class ChatPage {
     conversation: Conversation,
     messages: Array<RoomMessage | PrivateMessage>,
     ref: string | undefined,
+    more: boolean,
   ): void {
     const list = element("messages");
     const fromBottom = list.scrollHeight - list.scrollTop;
@@ -417,14 +445,13 @@ class ChatPage {
     const oldest = messages[0]?.id;
     if (ref === "older") {
       conversation.loadingOlder = false;
-      if (messages.length < OLDER_PAGE) conversation.historyDone = true;
+      if (!more) conversation.historyDone = true;
     } else if (ref === "typed") {
       // Shown in place like any other history.
     } else if (ref === "gap" || (ref === undefined && messages.length > 0)) {
       const since = this.#resumeFrom.get(conversation.key);
       if (since !== undefined && oldest !== undefined && oldest > since + 1) {
-        const full = ref === "gap" ? messages.length >= GAP_PAGE : true;
-        if (full) {
+        if (more) {
           this.#send({
             type: "history",
             room: conversation.name,
@@ -441,6 +468,26 @@ class ChatPage {
       this.#resumeFrom.delete(conversation.key);
     }
     this.#render(fromBottom);
+  }
+
+  /**
+   * After a reconnect the hello brought back the current room; the other
+   * rooms we were in are joined again, and the current one made current.
+   */
+  #rejoin(): void {
+    const model = this.model;
+    const current = model.currentRoom;
+    const others = [...model.joined].filter((key) => key !== current);
+    model.joined.clear();
+    if (current !== null) model.joined.add(current);
+    for (const key of others) {
+      const room = model.conversations.get(key);
+      if (room !== undefined) this.#send({ type: "join", room: room.name });
+    }
+    if (others.length > 0 && current !== null) {
+      const room = model.conversations.get(current);
+      if (room !== undefined) this.#send({ type: "switch", room: room.name });
+    }
   }
 
   /** After a reconnect, private conversations fetch what they missed. */
@@ -519,6 +566,15 @@ class ChatPage {
         return;
       }
       request = decoded;
+      if (
+        active?.kind === "room" &&
+        (request.type === "message" || request.type === "action" ||
+          request.type === "topic") &&
+        request.room === undefined
+      ) {
+        // Said in the room on screen, which may not be the current one.
+        request.room = active.name;
+      }
       request.ref = "typed";
     }
     if (request.type === "quit") this.#quitting = true;
@@ -530,14 +586,17 @@ class ChatPage {
   }
 
   #switchTo(conversation: Conversation): void {
+    const model = this.model;
+    model.activate(conversation.key);
     if (
-      conversation.kind === "room" &&
-      conversation.key !== this.model.currentRoom
+      conversation.kind === "room" && conversation.key !== model.currentRoom
     ) {
-      this.model.activate(conversation.key);
-      this.#send({ type: "join", room: conversation.name });
-    } else {
-      this.model.activate(conversation.key);
+      // A room we are in becomes current; another one is joined.
+      this.#switchingTo = conversation.key;
+      this.#send({
+        type: model.joined.has(conversation.key) ? "switch" : "join",
+        room: conversation.name,
+      });
     }
     this.#render();
     element("input").focus();
@@ -625,7 +684,7 @@ class ChatPage {
         return this.#listItem(
           conversation,
           room.count === undefined ? room.name : `${room.name} (${room.count})`,
-          key === model.currentRoom,
+          model.joined.has(key),
         );
       });
     element("rooms").replaceChildren(...roomItems);
@@ -672,7 +731,10 @@ class ChatPage {
   }
 
   #renderMembers(): void {
-    const key = this.model.currentRoom;
+    const active = this.model.active;
+    const key = active !== null && !active.startsWith("@")
+      ? active
+      : this.model.currentRoom;
     const conversation = key === null
       ? undefined
       : this.model.conversations.get(key);

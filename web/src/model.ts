@@ -68,8 +68,10 @@ export class ChatModel {
   /** Our nickname once welcomed. */
   me: string | null = null;
   readonly conversations: Map<string, Conversation> = new Map();
-  /** The room the server has us in. */
+  /** Our current room on the server (where a bare line would go). */
   currentRoom: string | null = null;
+  /** The rooms we are in, by key. */
+  readonly joined: Set<string> = new Set();
   /** The conversation on screen. */
   active: string | null = null;
   /** The rooms the server listed, with member counts. */
@@ -172,6 +174,16 @@ export class ChatModel {
       if (id !== undefined) return id;
     }
     return 0;
+  }
+
+  /**
+   * Someone left for good (quit, lost, kicked...): out of every room we
+   * share with them, as the protocol asks.
+   */
+  leftEverywhere(nick: string): void {
+    for (const conversation of this.conversations.values()) {
+      if (conversation.kind === "room") conversation.members.delete(nick);
+    }
   }
 
   /** A `who` page: the first page replaces the list, later ones add. */
