@@ -545,8 +545,8 @@ export class ChatServer {
     }
     const session = this.#openSession(socket, address);
     this.#webSockets.set(session, socket);
-    session.codec = "json";
-    session.codecChosen = true;
+    // A WebSocket speaks JSON from its first frame: no codec to guess.
+    session.chooseCodec("json");
     const input = new WebSocketInput(this.#hub, session, MAX_WAITING_FRAMES);
     ws.addEventListener("message", (event) => input.receive(event.data));
     try {
