@@ -156,7 +156,7 @@ Deno.test("a version-1 database is upgraded in place and keeps its history", () 
     assert.equal(store.topic("#dev")?.topic, "release day");
     assert.equal(store.lastMessageId(), 4);
     assert.equal(
-      store.findAccount("alice"),
+      store.accounts.find("alice"),
       undefined,
       "the accounts table exists",
     );

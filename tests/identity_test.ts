@@ -188,7 +188,7 @@ Deno.test("a full inbox and an address with too much waiting get a clear error",
 Deno.test("waiting messages expire", () => {
   const store = new HistoryStore(":memory:");
   try {
-    const id = store.createAccount({
+    const id = store.accounts.create({
       nick: "gina",
       salt: new Uint8Array(16),
       hash: new Uint8Array(32),
@@ -307,8 +307,8 @@ Deno.test("a version-3 database is upgraded: accounts get ids, history stays wit
   const store = new HistoryStore(db.path);
   try {
     assert.equal(store.schemaVersion, SCHEMA_VERSION);
-    const alice = store.findAccount("alice")!;
-    const bob = store.findAccount("bob")!;
+    const alice = store.accounts.find("alice")!;
+    const bob = store.accounts.find("bob")!;
     assert.notEqual(alice.id, bob.id);
     assert.deepEqual(
       store.conversation(alice.id, "bob", 10).map((m) => m.text),
@@ -324,8 +324,8 @@ Deno.test("a version-3 database is upgraded: accounts get ids, history stays wit
     );
     assert.equal(store.lastMessageId(), 3);
     // Ids are never reused: a dropped account's id is not given again.
-    store.deleteAccount("alice");
-    const again = store.createAccount({ ...alice, created: 9_000 });
+    store.accounts.delete("alice");
+    const again = store.accounts.create({ ...alice, created: 9_000 });
     assert.ok(again > alice.id && again > bob.id);
   } finally {
     store.close();

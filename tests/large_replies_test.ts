@@ -227,7 +227,7 @@ Deno.test("waiting messages the socket never took stay waiting for the next logi
     });
   }
   await sender.linesUntilPong(true);
-  const owner = chat.server.hub.history.findAccount("owner")!.id;
+  const owner = chat.server.hub.history.accounts.find("owner")!.id;
   assert.equal(chat.server.hub.history.pendingFor(owner).length, 60);
   // A peer whose kernel takes 10,000 bytes and then nothing more.
   let taken = 0;

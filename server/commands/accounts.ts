@@ -80,7 +80,7 @@ async function register(call: Call<"register">): Promise<void> {
       `Choose a password of at least ${shortest} characters`,
     );
   }
-  if (hub.history.findAccount(nick) !== undefined) {
+  if (hub.history.accounts.find(nick) !== undefined) {
     return call.fail(
       "nick_registered",
       `Nickname ${nick} is already registered`,
@@ -98,13 +98,13 @@ async function register(call: Call<"register">): Promise<void> {
   const hashed = await hashQueued(call, request.password);
   if (hashed === null) return;
   if (session.state !== "active" || session.nick !== nick) return;
-  if (hub.history.findAccount(nick) !== undefined) {
+  if (hub.history.accounts.find(nick) !== undefined) {
     return call.fail(
       "nick_registered",
       `Nickname ${nick} is already registered`,
     );
   }
-  const id = hub.history.createAccount({
+  const id = hub.history.accounts.create({
     nick,
     ...hashed,
     created: hub.now(),
@@ -127,12 +127,12 @@ async function identify(call: Call<"identify">): Promise<void> {
   // (see wholePassword).
   const named = request.nick === undefined
     ? undefined
-    : hub.history.findAccount(request.nick);
+    : hub.history.accounts.find(request.nick);
   const byName = named !== undefined &&
     foldKey(named.nick) === foldKey(request.nick!);
   const target = byName ? request.nick! : session.nick!;
   const password = byName ? request.password : wholePassword(request);
-  const account = byName ? named : hub.history.findAccount(target);
+  const account = byName ? named : hub.history.accounts.find(target);
   if (account === undefined || foldKey(account.nick) !== foldKey(target)) {
     return call.fail("no_such_nick", `Nickname ${target} is not registered`);
   }
@@ -170,7 +170,7 @@ function drop(call: Call<"drop">): void {
   if (target === null) {
     return call.fail("not_permitted", "You are not identified to any nickname");
   }
-  const account = hub.history.findAccount(target);
+  const account = hub.history.accounts.find(target);
   if (account === undefined || foldKey(account.nick) !== foldKey(target)) {
     return call.fail("no_such_nick", `Nickname ${target} is not registered`);
   }
@@ -180,7 +180,7 @@ function drop(call: Call<"drop">): void {
       `Only its owner or an operator may drop ${target}`,
     );
   }
-  hub.history.deleteAccount(account.nick);
+  hub.history.accounts.delete(account.nick);
   for (const other of hub.nicks.owners()) {
     if (other.account?.id === account.id) other.account = null;
   }

@@ -20,7 +20,7 @@ import {
   sanitizeText,
 } from "../../protocol.ts";
 import { type Call, cleanReason } from "./call.ts";
-import type { Account } from "../store/history_store.ts";
+import type { Account } from "../store/account_store.ts";
 import { renameSession } from "../nicknames.ts";
 import { TokenBucket } from "../flood.ts";
 import { chosenRoom } from "./membership.ts";
@@ -84,7 +84,7 @@ function privateMessage(call: Call<"private">): void {
   if (nick === null) return call.fail("not_ready", "Log in first");
   const target = hub.nicks.get(request.to) ?? null;
   const account = target === null
-    ? hub.history.findAccount(request.to)
+    ? hub.history.accounts.find(request.to)
     : undefined;
   const offline = account !== undefined &&
     foldKey(account.nick) === foldKey(request.to);
@@ -161,7 +161,7 @@ function nick(call: Call<"nick">): void {
   if (holder !== undefined && holder !== session) {
     return call.fail("nick_taken", `Nickname ${checked.name} is taken`);
   }
-  const account = hub.history.findAccount(checked.name);
+  const account = hub.history.accounts.find(checked.name);
   if (account !== undefined && session.account?.id !== account.id) {
     return call.fail(
       "nick_registered",

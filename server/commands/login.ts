@@ -12,7 +12,7 @@ import {
   mayTry,
   recordWrong,
 } from "./password_guard.ts";
-import type { Account } from "../store/history_store.ts";
+import type { Account } from "../store/account_store.ts";
 import type { Hub } from "../hub.ts";
 import { enterRoom, findRoom, roomRefusal } from "../rooms.ts";
 import { mixedScriptRefusal } from "../names/lookalikes.ts";
@@ -172,7 +172,7 @@ function login(
   const room = checkRoom(proposedRoom ?? LOBBY);
   if (!room.ok) return call.fail("room_invalid", room.reason);
   session.pendingLogin = null;
-  const account = hub.history.findAccount(nick.name);
+  const account = hub.history.accounts.find(nick.name);
   if (account !== undefined) {
     return loginToAccount(call, {
       nick: nick.name,

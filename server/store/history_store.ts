@@ -1,10 +1,11 @@
 /**
- * The history store: room messages, topic changes, private messages of
- * registered accounts and the accounts themselves, in one SQLite file through
- * the runtime's built-in `node:sqlite` (no download, no setup).
+ * The history store: room messages, topic changes and private messages of
+ * registered accounts, in one SQLite file through the runtime's built-in
+ * `node:sqlite` (no download, no setup). The accounts live in the same file
+ * (account_store.ts, reached as {@linkcode HistoryStore.accounts}).
  *
  * Writes are queued and committed together in one transaction by
- * {@linkcode HistoryStore.flush}, which the server calls once per turn of the
+ * {@linkcode HistoryStore.commit}, which the server calls once per turn of the
  * event loop, so a burst costs one commit rather than one per message. The
  * file is in WAL mode with `synchronous=NORMAL`: a commit survives the
  * process being killed (it is in the operating system's hands), while the
@@ -21,22 +22,9 @@ import { foldKey } from "../../wire/names.ts";
 import { skeletonKey } from "../names/lookalikes.ts";
 import type { PrivateMessage, RoomMessage } from "../../protocol.ts";
 import type { Limits } from "../limits.ts";
+import { AccountStore } from "./account_store.ts";
 
-/** A stored account: a nickname claimed with a password. */
-export interface Account {
-  /**
-   * The account's own identity, never reused: private history and waiting
-   * messages belong to it, not to the nickname, which a later account may
-   * take once this one is dropped.
-   */
-  id: number;
-  /** The nickname as registered. */
-  nick: string;
-  salt: Uint8Array<ArrayBuffer>;
-  hash: Uint8Array<ArrayBuffer>;
-  iterations: number;
-  created: number;
-}
+export type { Account } from "./account_store.ts";
 
 /** A topic as last set in a room. */
 export interface StoredTopic {
@@ -225,13 +213,8 @@ type Statements = {
   maxId: StatementSync;
   highWater: StatementSync;
   setHighWater: StatementSync;
-  account: StatementSync;
-  accountBySkeleton: StatementSync;
-  insertAccount: StatementSync;
-  deleteAccount: StatementSync;
   pending: StatementSync;
   markDelivered: StatementSync;
-  dropPending: StatementSync;
   inboxCount: StatementSync;
   addressCount: StatementSync;
   conversation: StatementSync;
@@ -283,32 +266,12 @@ function prepareStatements(db: DatabaseSync): Statements {
       `INSERT INTO meta (key, value) VALUES ('message_id_high_water', ?)
        ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)`,
     ),
-    account: prepare(
-      `SELECT id, nick, salt, hash, iterations, created FROM accounts
-       WHERE fold_key = ?`,
-    ),
-    accountBySkeleton: prepare(
-      `SELECT id, nick, salt, hash, iterations, created FROM accounts
-       WHERE skeleton_key = ? LIMIT 1`,
-    ),
-    insertAccount: prepare(
-      `INSERT INTO accounts
-         (fold_key, skeleton_key, nick, salt, hash, iterations, created)
-       VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-    ),
-    deleteAccount: prepare(
-      `DELETE FROM accounts WHERE fold_key = ? RETURNING id`,
-    ),
     pending: prepare(
       `SELECT id, sender, recipient, text, ts FROM private_messages
        WHERE recipient_account = ? AND pending = 1 AND ts >= ? ORDER BY id`,
     ),
     markDelivered: prepare(
       `UPDATE private_messages SET pending = 0 WHERE id = ?`,
-    ),
-    dropPending: prepare(
-      `UPDATE private_messages SET pending = 0
-       WHERE recipient_account = ? AND pending = 1`,
     ),
     inboxCount: prepare(
       `SELECT count(*) AS n FROM private_messages
@@ -337,6 +300,8 @@ export class HistoryStore {
   /** Multi-row INSERTs of room messages, by row count, prepared on first use. */
   #insertRows = new Map<number, StatementSync>();
   readonly #statements: Statements;
+  /** The registered nicknames, in the same file. */
+  readonly accounts: AccountStore;
 
   /**
    * Opens (creating if needed) the database at `path`, or an in-memory one
@@ -352,6 +317,7 @@ export class HistoryStore {
     migrate(this.#db);
     refreshSkeletons(this.#db);
     this.#statements = prepareStatements(this.#db);
+    this.accounts = new AccountStore(this.#db);
   }
 
   /** The schema version of the open file. */
@@ -573,53 +539,6 @@ export class HistoryStore {
     return row === undefined
       ? undefined
       : { topic: row.text, by: row.sender, ts: row.ts };
-  }
-
-  /**
-   * The account a nickname belongs to: registered under the same name
-   * (ignoring case), or under one that looks the same.
-   */
-  findAccount(nick: string): Account | undefined {
-    const row = (this.#statements.account.get(foldKey(nick)) ??
-      this.#statements.accountBySkeleton.get(skeletonKey(nick))) as
-        | Account
-        | undefined;
-    return row === undefined ? undefined : {
-      ...row,
-      salt: new Uint8Array(row.salt),
-      hash: new Uint8Array(row.hash),
-    };
-  }
-
-  /**
-   * Registers a nickname; the caller has checked it is free. Returns the
-   * new account's id.
-   */
-  createAccount(account: Omit<Account, "id">): number {
-    const row = this.#statements.insertAccount.get(
-      foldKey(account.nick),
-      skeletonKey(account.nick),
-      account.nick,
-      account.salt,
-      account.hash,
-      account.iterations,
-      account.created,
-    ) as { id: number };
-    return row.id;
-  }
-
-  /**
-   * Releases a registered nickname; returns whether there was one. Its
-   * waiting messages are never delivered: a later holder of the name is
-   * someone else.
-   */
-  deleteAccount(nick: string): boolean {
-    const row = this.#statements.deleteAccount.get(foldKey(nick)) as
-      | { id: number }
-      | undefined;
-    if (row === undefined) return false;
-    this.#statements.dropPending.run(row.id);
-    return true;
   }
 
   /**

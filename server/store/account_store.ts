@@ -1,0 +1,107 @@
+/**
+ * Registered nicknames: who owns which name, by its case key and by its
+ * look-alike key, with the password hash that proves it. Kept in the history
+ * file (one SQLite connection, shared with HistoryStore) because private
+ * history and waiting messages belong to account ids.
+ *
+ * @module
+ */
+
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { foldKey } from "../../wire/names.ts";
+import { skeletonKey } from "../names/lookalikes.ts";
+
+/** A stored account: a nickname claimed with a password. */
+export interface Account {
+  /**
+   * The account's own identity, never reused: private history and waiting
+   * messages belong to it, not to the nickname, which a later account may
+   * take once this one is dropped.
+   */
+  id: number;
+  /** The nickname as registered. */
+  nick: string;
+  salt: Uint8Array<ArrayBuffer>;
+  hash: Uint8Array<ArrayBuffer>;
+  iterations: number;
+  created: number;
+}
+
+/** The accounts table of an open history file. */
+export class AccountStore {
+  readonly #byName: StatementSync;
+  readonly #byLooks: StatementSync;
+  readonly #insert: StatementSync;
+  readonly #delete: StatementSync;
+  readonly #dropPending: StatementSync;
+
+  /** @param db the history file's connection, already migrated */
+  constructor(db: DatabaseSync) {
+    const columns = "id, nick, salt, hash, iterations, created";
+    this.#byName = db.prepare(
+      `SELECT ${columns} FROM accounts WHERE fold_key = ?`,
+    );
+    this.#byLooks = db.prepare(
+      `SELECT ${columns} FROM accounts WHERE skeleton_key = ? LIMIT 1`,
+    );
+    this.#insert = db.prepare(
+      `INSERT INTO accounts
+         (fold_key, skeleton_key, nick, salt, hash, iterations, created)
+       VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+    );
+    this.#delete = db.prepare(
+      `DELETE FROM accounts WHERE fold_key = ? RETURNING id`,
+    );
+    this.#dropPending = db.prepare(
+      `UPDATE private_messages SET pending = 0
+       WHERE recipient_account = ? AND pending = 1`,
+    );
+  }
+
+  /**
+   * The account a nickname belongs to: registered under the same name
+   * (ignoring case), or under one that looks the same.
+   */
+  find(nick: string): Account | undefined {
+    const row = (this.#byName.get(foldKey(nick)) ??
+      this.#byLooks.get(skeletonKey(nick))) as
+        | Account
+        | undefined;
+    return row === undefined ? undefined : {
+      ...row,
+      salt: new Uint8Array(row.salt),
+      hash: new Uint8Array(row.hash),
+    };
+  }
+
+  /**
+   * Registers a nickname; the caller has checked it is free. Returns the
+   * new account's id.
+   */
+  create(account: Omit<Account, "id">): number {
+    const row = this.#insert.get(
+      foldKey(account.nick),
+      skeletonKey(account.nick),
+      account.nick,
+      account.salt,
+      account.hash,
+      account.iterations,
+      account.created,
+    ) as { id: number };
+    return row.id;
+  }
+
+  /**
+   * Releases a registered nickname; returns whether there was one. Its
+   * waiting messages are never delivered: a later holder of the name is
+   * someone else.
+   */
+  delete(nick: string): boolean {
+    const row = this.#delete.get(foldKey(nick)) as
+      | { id: number }
+      | undefined;
+    if (row === undefined) return false;
+    this.#dropPending.run(row.id);
+    return true;
+  }
+}
