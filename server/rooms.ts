@@ -179,6 +179,8 @@ export function partRoom(hub: Hub, session: Session, room: Room): void {
     session.current = null;
     return enterRoom(hub, session, LOBBY);
   }
+  // Lines the new current room held back were said while it was not.
+  previous.batch?.flush();
   session.current = previous;
   hub.inOrder(() => session.send({ type: "switch", room: previous.name }));
 }
