@@ -57,6 +57,7 @@ import {
   type LogSink,
   silentLogger,
 } from "./server/log.ts";
+import { StoreOpenError } from "./server/store/open_database.ts";
 import { normalizeAddress } from "./server/ban_list.ts";
 import { Session, type SessionSocket } from "./server/session.ts";
 import { type ChatConnection, TlsListener } from "./server/net/tls_listener.ts";
@@ -294,6 +295,11 @@ export class ChatServer {
           key: tls.key,
           handshakeTimeoutMs: this.#hub.limits.loginTimeoutMs,
           maxPendingHandshakes: this.#hub.limits.maxConnections,
+          // Handshakes count against the per-address cap too, with the
+          // connections the address already has open.
+          maxPerAddress: this.#hub.limits.maxPerAddress,
+          openFrom: (address) => this.#perAddress.get(address),
+          keepaliveIdleMs: this.#hub.limits.keepaliveIdleMs,
           onHandshakeError: (address, message) =>
             this.#log.info("tls_handshake_failed", { address, message }),
         });
@@ -504,6 +510,7 @@ export class ChatServer {
     hub.disconnect(session, "lost");
     await session.finished;
     hub.sessions.delete(session);
+    hub.endSessionLog(session);
     this.#webSockets.delete(session);
     this.#perAddress.remove(address);
     this.#countWaiters = this.#countWaiters.filter((waiter) => {
@@ -598,6 +605,36 @@ export class ChatServer {
     }
   }
 
+  /** Records a notable event in the server's log. */
+  log(level: LogLevel, event: string, fields?: LogFields): void {
+    this.#log.log(level, event, fields);
+  }
+
+  /**
+   * Reads the message-of-the-day file again (SIGHUP). A file that cannot be
+   * read is logged and the current message kept: a reload never stops the
+   * server.
+   */
+  reloadMotd(): void {
+    const path = this.#options.motdFile;
+    if (path === undefined) {
+      this.#log.info("reload", { motd: "none (no --motd file)" });
+      return;
+    }
+    try {
+      this.#hub.setMotd(Deno.readTextFileSync(path).split(/\r?\n/));
+      this.#log.info("motd_reloaded", {
+        file: path,
+        lines: this.#hub.motd.length,
+      });
+    } catch (error) {
+      this.#log.error("motd_reload_failed", {
+        file: path,
+        error: describeError(error),
+      });
+    }
+  }
+
   /**
    * Resolves once at most `count` connections are open: lets tests and
    * shutdown wait on the event rather than poll for it.
@@ -658,24 +695,47 @@ export class ChatServer {
   }
 }
 
-/** The signals that stop the server cleanly. */
-const STOP_SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM"];
+/**
+ * Writes a line to stdout or stderr for whoever started the server, ignoring
+ * a closed or failing stream: `server.ts | head -1` must not kill the server
+ * when `head` exits.
+ */
+function say(stream: "stdout" | "stderr", line: string): void {
+  try {
+    Deno[stream].writeSync(encoder.encode(line + "\n"));
+  } catch {
+    // Nobody is reading: the line has nowhere to go.
+  }
+}
 
-/** Runs the server from the command line until SIGINT or SIGTERM. */
+/** How long an exiting server waits for its last log lines to be written. */
+const LOG_FLUSH_ON_EXIT_MS = 1000;
+
+/**
+ * Runs the server from the command line until SIGINT or SIGTERM; SIGHUP
+ * reloads the message-of-the-day file.
+ */
 export async function main(args: string[]): Promise<number> {
   let options;
   try {
     options = parseServerArgs(args);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    console.error(`server: ${error.message} (see --help)`);
+    say("stderr", `server: ${error.message} (see --help)`);
     return 2;
   }
   if (options.help) {
-    console.log(USAGE);
+    say("stdout", USAGE);
     return 0;
   }
-  const server = new ChatServer(options);
+  let server: ChatServer;
+  try {
+    server = new ChatServer(options);
+  } catch (error) {
+    if (!(error instanceof StoreOpenError)) throw error;
+    say("stderr", `server: ${error.message}`);
+    return 1;
+  }
   let addresses: ListenAddresses;
   try {
     addresses = await server.start();
@@ -686,7 +746,8 @@ export async function main(args: string[]): Promise<number> {
       options.web?.port,
       options.tls === undefined ? undefined : options.web?.httpsPort,
     ].filter((p) => p !== undefined && p !== null);
-    console.error(
+    say(
+      "stderr",
       `server: cannot listen on ${options.hostname}:${ports.join(",")}: ${
         firstLine(error)
       }`,
@@ -695,36 +756,52 @@ export async function main(args: string[]): Promise<number> {
   }
   for (const [kind, address] of Object.entries(addresses)) {
     if (address === null || kind === "http" || kind === "https") continue;
-    console.log(
+    say(
+      "stdout",
       `${server.serverName} listening on ${address.hostname}:${address.port}${
         kind === "tls" ? " (TLS)" : ""
       }`,
     );
   }
   for (const url of server.webUrls()) {
-    console.log(`Web client: open ${url} in a browser`);
+    say("stdout", `Web client: open ${url} in a browser`);
   }
-  // A terminal's Ctrl-C reaches every process in its group, and a task
-  // runner (deno task, npm exec) may forward it again: the server gets the
-  // same signal more than once. The listeners stay until the server has
-  // closed, since a signal with no listener kills the process mid-goodbye;
-  // the repeats are ignored.
-  let closing: Promise<void> | null = null;
-  let stopListening = () => {};
-  const stopped = new Promise<void>((resolve) => {
-    const stop = () => {
-      closing ??= server.close().then(resolve, resolve);
-    };
-    for (const signal of STOP_SIGNALS) Deno.addSignalListener(signal, stop);
-    stopListening = () => {
-      for (const signal of STOP_SIGNALS) {
-        Deno.removeSignalListener(signal, stop);
-      }
-    };
-  });
-  await stopped;
-  stopListening();
+  await untilStopped(server);
+  await options.logger?.flush(LOG_FLUSH_ON_EXIT_MS);
   return 0;
+}
+
+/**
+ * Serves until SIGINT or SIGTERM. The first starts the shutdown; later ones
+ * are logged and change nothing (the goodbyes are already on their way).
+ * SIGHUP rereads the MOTD file, as daemons reread their configuration.
+ */
+function untilStopped(server: ChatServer): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: Deno.Signal) => () => {
+      if (stopping) {
+        server.log("info", "shutdown_in_progress", { signal });
+        return;
+      }
+      stopping = true;
+      server.log("info", "shutdown", { signal });
+      server.close().catch(() => {}).finally(() => {
+        for (const [name, listener] of listeners) {
+          Deno.removeSignalListener(name, listener);
+        }
+        resolve();
+      });
+    };
+    const listeners: Array<[Deno.Signal, () => void]> = [
+      ["SIGINT", stop("SIGINT")],
+      ["SIGTERM", stop("SIGTERM")],
+      ["SIGHUP", () => server.reloadMotd()],
+    ];
+    for (const [name, listener] of listeners) {
+      Deno.addSignalListener(name, listener);
+    }
+  });
 }
 
 if (import.meta.main) {

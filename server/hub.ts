@@ -13,7 +13,7 @@
 
 import { hashPassword, type PasswordHash, secretsEqual } from "./passwords.ts";
 import { HistoryStore, type PrivateParties } from "./store/history_store.ts";
-import { AfterCommit } from "./store/after_commit.ts";
+import { AfterCommit, notStoredReason } from "./store/after_commit.ts";
 import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
 import {
   describeError,
@@ -29,10 +29,12 @@ import {
   LoginThrottle,
   WindowCounter,
 } from "./guards.ts";
+import { RepeatedEvents } from "./log_repeats.ts";
 import { NameRegistry } from "../wire/names.ts";
 import { skeletonKey } from "./names/lookalikes.ts";
 import {
   EncodedEvent,
+  errorEvent,
   type LeaveReason,
   type PrivateMessage,
   type RoomMessage,
@@ -181,21 +183,64 @@ export class LocalRoomFeed implements RoomFeed {
     sender?: Session,
     ref?: string,
   ): void {
+    this.#fanOut(room, event, sender, ref);
+  }
+
+  /**
+   * Stores a room message, then delivers it in order; if it cannot be
+   * stored, nobody gets it and the sender is told why.
+   */
+  publish(
+    room: Room,
+    message: RoomMessage,
+    sender: Session,
+    ref?: string,
+  ): void {
+    this.#history.queueRoomMessage(message);
+    this.#fanOut(
+      room,
+      message,
+      sender,
+      ref,
+      (error) => sender.send(notStored(error, ref)),
+    );
+  }
+
+  /**
+   * Queues `event` on every member, now or behind the pending commit. With
+   * `refuse`, the event is what that commit stores: it is delivered only if
+   * the commit succeeds, and `refuse` runs instead if it fails.
+   */
+  #fanOut(
+    room: Room,
+    event: ServerEvent,
+    sender: Session | undefined,
+    ref: string | undefined,
+    refuse?: (error: unknown) => void,
+  ): void {
     const encoded = new EncodedEvent(event);
+    const later = (action: () => void) => {
+      if (refuse !== undefined) this.#afterCommit.runIfStored(action, refuse);
+      else if (!this.#afterCommit.busy) action();
+      else this.#afterCommit.run(action);
+    };
     if (isBig(this.#limits, room)) {
       // O(1) per message: the batch queues one joined chunk per member.
       const batch = room.batch ??= this.#batchFor(room);
       const seq = batch.accept();
       const skip = sender ?? null;
-      if (!this.#afterCommit.busy) batch.add(encoded, seq, skip);
-      else this.#afterCommit.run(() => batch.add(encoded, seq, skip));
+      later(() => batch.add(encoded, seq, skip));
       return;
     }
     // The sender's own copy, its confirmation, carries its request's ref.
     const confirmation = ref === undefined
       ? encoded
       : new EncodedEvent({ ...event, ref } as ServerEvent);
-    const deliver = (members: Iterable<Session>) => {
+    // Delivered to whoever is in the room now, even if it waits a commit.
+    const members = this.#afterCommit.busy || refuse !== undefined
+      ? [...room.members]
+      : room.members;
+    later(() => {
       for (const member of members) {
         if (member === sender && member.codec === "text") continue;
         member.sendEncoded(
@@ -203,14 +248,7 @@ export class LocalRoomFeed implements RoomFeed {
           member.current !== room,
         );
       }
-    };
-    if (!this.#afterCommit.busy) {
-      deliver(room.members);
-    } else {
-      // Delivered after the pending commit, to whoever was in the room now.
-      const members = [...room.members];
-      this.#afterCommit.run(() => deliver(members));
-    }
+    });
   }
 
   /**
@@ -238,17 +276,6 @@ export class LocalRoomFeed implements RoomFeed {
       },
       elsewhere: (member) => member.current !== room,
     });
-  }
-
-  /** Stores a room message, then delivers it in order. */
-  publish(
-    room: Room,
-    message: RoomMessage,
-    sender: Session,
-    ref?: string,
-  ): void {
-    this.#history.queueRoomMessage(message);
-    this.broadcast(room, message, sender, ref);
   }
 
   /**
@@ -302,6 +329,11 @@ export class LocalRoomFeed implements RoomFeed {
   }
 }
 
+/** The error a sender gets for a message the history could not store. */
+function notStored(error: unknown, ref: string | undefined): ServerEvent {
+  return errorEvent("not_stored", notStoredReason(error), ref);
+}
+
 /** The chat's state, and what every handler does with it. */
 export class Hub {
   /** Shown to clients in the welcome. */
@@ -333,6 +365,8 @@ export class Hub {
   readonly #options: HubOptions;
   readonly #log: Logger;
   readonly #afterCommit: AfterCommit;
+  /** Per-session budgets for repeated log events, by session id. */
+  readonly #logRepeats = new Map<number, RepeatedEvents>();
   #lastMessageId: number;
   /** Ids up to this are recorded as possibly handed out (see nextMessageId). */
   #reservedMessageId: number;
@@ -348,10 +382,13 @@ export class Hub {
     this.serverName = options.name ?? "tern";
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.#log = options.logger ?? silentLogger;
-    this.history = new HistoryStore(options.database ?? ":memory:");
+    this.history = new HistoryStore(
+      options.database ?? ":memory:",
+      this.limits.historyMaxBytes,
+    );
     this.#afterCommit = new AfterCommit(
       this.history,
-      (event, error) => this.#log.error(event, { error: describeError(error) }),
+      (level, event, fields) => this.#log.log(level, event, fields),
     );
     this.feed = new LocalRoomFeed(
       this.history,
@@ -375,8 +412,15 @@ export class Hub {
     this.#lastMessageId = this.history.lastMessageId();
     this.#reservedMessageId = this.#lastMessageId;
     // --motd wins at start; without it, the one last set with /motd.
-    this.motd = (options.motd ?? this.history.motd() ?? []).map(sanitizeText);
-    while (this.motd.at(-1) === "") this.motd.pop();
+    this.motd = [];
+    this.setMotd(options.motd ?? this.history.motd() ?? []);
+  }
+
+  /** Replaces the message of the day (cleaned, trailing blank lines cut). */
+  setMotd(lines: readonly string[]): void {
+    const motd = lines.map(sanitizeText);
+    while (motd.at(-1) === "") motd.pop();
+    this.motd = motd;
   }
 
   /** The id of the last room or private message accepted. */
@@ -407,9 +451,44 @@ export class Hub {
     return Date.now();
   }
 
-  /** Records a notable event; never given a secret. */
+  /**
+   * Records a notable event; never given a secret. An event about a session
+   * (a numeric `session` field) counts against that session's repeat
+   * budget (`--log-repeat` per minute); the rest are counted and reported.
+   */
   log(level: LogLevel, event: string, fields?: LogFields): void {
-    this.#log.log(level, event, fields);
+    const id = fields?.session;
+    if (typeof id !== "number") {
+      this.#log.log(level, event, fields);
+      return;
+    }
+    let repeats = this.#logRepeats.get(id);
+    if (repeats === undefined) {
+      repeats = new RepeatedEvents(this.limits.logRepeatLimit);
+      this.#logRepeats.set(id, repeats);
+    }
+    const verdict = repeats.admit(event, this.now());
+    if (!verdict.write) return;
+    this.#log.log(
+      level,
+      event,
+      verdict.suppressed > 0
+        ? { ...fields, suppressed: verdict.suppressed }
+        : fields,
+    );
+  }
+
+  /**
+   * Forgets a finished session's repeat budget, logging how many of its
+   * events went unwritten since the last of each that was.
+   */
+  endSessionLog(session: Session): void {
+    const repeats = this.#logRepeats.get(session.id);
+    if (repeats === undefined) return;
+    this.#logRepeats.delete(session.id);
+    for (const [event, count] of repeats.takeSuppressed()) {
+      this.#log.warn("log_suppressed", { session: session.id, event, count });
+    }
   }
 
   /** Whether connections must give the server password. */
@@ -475,16 +554,24 @@ export class Hub {
     store: "no" | PrivateParties,
     ref?: string,
   ): void {
-    if (store !== "no") this.history.queuePrivate(message, store);
     const encoded = new EncodedEvent(message);
     // The sender's copy, its confirmation, carries its request's ref.
     const confirmation = ref === undefined
       ? encoded
       : new EncodedEvent({ ...message, ref });
-    this.inOrder(() => {
+    const deliver = () => {
       if (target !== sender) target?.sendEncoded(encoded);
       sender.sendEncoded(confirmation);
-    });
+    };
+    if (store === "no") {
+      this.inOrder(deliver);
+      return;
+    }
+    this.history.queuePrivate(message, store);
+    this.#afterCommit.runIfStored(
+      deliver,
+      (error) => sender.send(notStored(error, ref)),
+    );
   }
 
   /**
@@ -546,7 +633,7 @@ export class Hub {
   readonly sendFailed = (session: Session, why: SendFailure): void => {
     if (session.state === "closing") return;
     if (why === "slow") {
-      this.#log.warn("slow_consumer", {
+      this.log("warn", "slow_consumer", {
         session: session.id,
         nick: session.nick ?? undefined,
         queued: session.outbound.queuedBytes,

@@ -30,6 +30,8 @@ export interface Limits {
   historyMaxAgeMs: number;
   /** Messages kept per room; 0 for no limit. */
   historyMaxPerRoom: number;
+  /** Size the history database may grow to; 0 for no limit. */
+  historyMaxBytes: number;
   /** PBKDF2 iterations for new account passwords. */
   passwordIterations: number;
   /** Time allowed between a goodbye and closing the socket. */
@@ -105,6 +107,12 @@ export interface Limits {
   maxJoins: number;
   /** Longest ban an operator may set. */
   maxBanMs: number;
+  /** TLS connections: silence before TCP keepalive probes start. */
+  keepaliveIdleMs: number;
+  /** Log bytes held while stderr's reader is slow; past it lines drop. */
+  logBufferBytes: number;
+  /** Times one connection may log the same event per minute. */
+  logRepeatLimit: number;
 }
 
 /** How a limit's flag value is written on the command line. */
@@ -194,6 +202,15 @@ export const LIMIT_SPECS: readonly LimitSpec[] = [
     allowZero: true,
     description:
       "messages kept per room; older ones are pruned (0 for no limit)",
+  },
+  {
+    key: "historyMaxBytes",
+    flag: "db-max-size",
+    unit: "bytes",
+    default: 0,
+    allowZero: true,
+    description:
+      "size the history database may grow to; past it new messages are refused to their senders, as on a full disk, until pruning frees room (0 for no limit)",
   },
   {
     key: "passwordIterations",
@@ -505,6 +522,33 @@ export const LIMIT_SPECS: readonly LimitSpec[] = [
     allowZero: false,
     description:
       "longest ban an operator may set (a ban without a duration is permanent)",
+  },
+  {
+    key: "keepaliveIdleMs",
+    flag: "keepalive-idle",
+    unit: "seconds",
+    default: 60,
+    allowZero: false,
+    description:
+      "TLS connections: silence before TCP keepalive probes start, so a vanished peer is found in minutes (plain TCP uses the system's setting)",
+  },
+  {
+    key: "logBufferBytes",
+    flag: "log-buffer",
+    unit: "bytes",
+    default: 256 * 1024,
+    allowZero: false,
+    description:
+      "log output held while whoever reads stderr is slow; more is dropped and counted, never waited for",
+  },
+  {
+    key: "logRepeatLimit",
+    flag: "log-repeat",
+    unit: "count",
+    default: 5,
+    allowZero: false,
+    description:
+      "times one connection may log the same event per minute; the rest are counted in one summary line",
   },
 ];
 

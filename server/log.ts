@@ -30,15 +30,134 @@ export const LOG_LEVELS: readonly LogLevel[] = [
   "error",
 ];
 
-/** Where log lines go, so tests can capture them. */
-export type LogSink = (line: string) => void;
+/**
+ * Where log lines go, so tests can capture them. Returns false when the line
+ * was dropped (the destination is slow or gone); the logger counts those.
+ */
+export type LogSink = (line: string) => unknown;
 
-const stderrEncoder = new TextEncoder();
+/** What a {@linkcode PipeSink} writes to: stderr, or a stand-in in tests. */
+export interface LogWriter {
+  write(bytes: Uint8Array): Promise<number>;
+}
 
-/** Writes a line to stderr synchronously, so nothing is lost on exit. */
-export const stderrSink: LogSink = (line: string): void => {
-  Deno.stderr.writeSync(stderrEncoder.encode(line + "\n"));
-};
+/** Log bytes held while the reader of stderr is slow, by default. */
+export const DEFAULT_LOG_BUFFER_BYTES = 256 * 1024;
+
+const encoder = new TextEncoder();
+
+/**
+ * Log lines to a pipe or terminal without ever waiting on it. Lines queue in
+ * memory (up to a bound) and one asynchronous write drains them, so a reader
+ * that stops reading (a full pipe) or goes away (a closed pipe) costs dropped
+ * lines, never a blocked event loop or an exception. A synchronous write
+ * would stop the whole server on a full pipe, and one that throws on a
+ * closed pipe takes down whatever was logging.
+ */
+export class PipeSink {
+  readonly maxQueuedBytes: number;
+  #writer: LogWriter;
+  #queue: Uint8Array[] = [];
+  #queuedBytes = 0;
+  #writing = false;
+  #broken = false;
+  #lost = 0;
+  #idleWaiters: Array<() => void> = [];
+
+  /**
+   * @param writer where bytes go @default {Deno.stderr}
+   * @param maxQueuedBytes lines held while a write waits; past it they drop
+   */
+  constructor(
+    writer: LogWriter = Deno.stderr,
+    maxQueuedBytes: number = DEFAULT_LOG_BUFFER_BYTES,
+  ) {
+    this.#writer = writer;
+    this.maxQueuedBytes = maxQueuedBytes;
+  }
+
+  /** Whether a write has failed: the reader is gone and lines now drop. */
+  get broken(): boolean {
+    return this.#broken;
+  }
+
+  /** Lines taken but then lost because the pipe broke under them. */
+  get lost(): number {
+    return this.#lost;
+  }
+
+  /** Bytes waiting to be written. */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
+  /** Queues a line; false when it was dropped. Never throws, never waits. */
+  readonly sink: LogSink = (line: string): boolean => {
+    if (this.#broken) return false;
+    const bytes = encoder.encode(line + "\n");
+    if (this.#queuedBytes + bytes.length > this.maxQueuedBytes) return false;
+    this.#queue.push(bytes);
+    this.#queuedBytes += bytes.length;
+    if (!this.#writing) this.#pump();
+    return true;
+  };
+
+  /**
+   * Resolves once everything queued is written, the pipe broke, or `ms`
+   * passed: for the last lines before the process exits.
+   */
+  drain(ms: number): Promise<void> {
+    if (!this.#writing) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#idleWaiters.push(done);
+    });
+  }
+
+  #pump(): void {
+    const chunk = this.#queue.shift();
+    if (chunk === undefined || this.#broken) {
+      this.#writing = false;
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const wake of waiters) wake();
+      return;
+    }
+    this.#writing = true;
+    let promise: Promise<number>;
+    try {
+      promise = this.#writer.write(chunk);
+    } catch {
+      this.#fail();
+      return;
+    }
+    promise.then(
+      (count) => {
+        if (count < chunk.length) {
+          this.#queue.unshift(chunk.subarray(count));
+          this.#queuedBytes -= count;
+        } else {
+          this.#queuedBytes -= chunk.length;
+        }
+        this.#pump();
+      },
+      () => this.#fail(),
+    );
+  }
+
+  #fail(): void {
+    // The line in flight and every queued one are lost.
+    this.#lost += 1 + this.#queue.length;
+    this.#broken = true;
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    this.#pump();
+  }
+}
 
 /** Quotes a text value only when it needs it, so plain values stay greppable. */
 function textValue(value: string | number | boolean): string {
@@ -53,37 +172,87 @@ export class Logger {
   /** Plain `key=value` text, or one JSON object per line. */
   readonly format: LogFormat;
   #sink: LogSink;
+  #pipe: PipeSink | null = null;
+  #dropped = 0;
+  #droppedSinceNotice = 0;
 
   /**
    * A logger writing lines of `format` at `level` and above to `sink`.
    *
    * @param level lowest level written
    * @param format line format
-   * @param sink where lines go
+   * @param sink where lines go: a function, or a {@linkcode PipeSink}
+   *   @default a {@linkcode PipeSink} on stderr
    */
   constructor(
     level: LogLevel = "info",
     format: LogFormat = "text",
-    sink: LogSink = stderrSink,
+    sink: LogSink | PipeSink = new PipeSink(),
   ) {
     this.level = level;
     this.format = format;
-    this.#sink = sink;
+    if (sink instanceof PipeSink) {
+      this.#pipe = sink;
+      this.#sink = sink.sink;
+    } else {
+      this.#sink = sink;
+    }
   }
 
-  /** Records `event` with its fields, if `level` is enabled. */
+  /**
+   * Waits up to `ms` for lines still queued for a pipe to be written: the
+   * last lines before the process exits.
+   */
+  flush(ms: number): Promise<void> {
+    return this.#pipe?.drain(ms) ?? Promise.resolve();
+  }
+
+  /** Lines dropped so far because the destination was slow or gone. */
+  get dropped(): number {
+    return this.#dropped + (this.#pipe?.lost ?? 0);
+  }
+
+  /**
+   * Records `event` with its fields, if `level` is enabled. Never throws and
+   * never waits: a line the sink cannot take is counted, and the next line
+   * that gets through is preceded by one saying how many were lost.
+   */
   log(level: LogLevel, event: string, fields: LogFields = {}): void {
     if (LEVEL_RANK[level] < LEVEL_RANK[this.level]) return;
     const time = new Date().toISOString();
+    if (this.#droppedSinceNotice > 0) {
+      const count = this.#droppedSinceNotice;
+      const notice = this.#format(time, "warn", "log_lines_dropped", { count });
+      if (this.#write(notice)) this.#droppedSinceNotice -= count;
+    }
+    if (!this.#write(this.#format(time, level, event, fields))) {
+      this.#dropped++;
+      this.#droppedSinceNotice++;
+    }
+  }
+
+  #write(line: string): boolean {
+    try {
+      return this.#sink(line) !== false;
+    } catch {
+      return false;
+    }
+  }
+
+  #format(
+    time: string,
+    level: LogLevel,
+    event: string,
+    fields: LogFields,
+  ): string {
     if (this.format === "json") {
-      this.#sink(JSON.stringify({ time, level, event, ...fields }));
-      return;
+      return JSON.stringify({ time, level, event, ...fields });
     }
     let line = `${time} ${level.toUpperCase()} ${event}`;
     for (const [key, value] of Object.entries(fields)) {
       if (value !== undefined) line += ` ${key}=${textValue(value)}`;
     }
-    this.#sink(line);
+    return line;
   }
 
   /** Records at debug level. */

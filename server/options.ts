@@ -25,7 +25,13 @@ import {
   readEnv,
 } from "../wire/endpoint.ts";
 import { normalizeOrigin } from "./web/http_rules.ts";
-import { LOG_LEVELS, type LogFormat, Logger, type LogLevel } from "./log.ts";
+import {
+  LOG_LEVELS,
+  type LogFormat,
+  Logger,
+  type LogLevel,
+  PipeSink,
+} from "./log.ts";
 
 /** Environment variable holding the operator password. */
 export const OPER_PASSWORD_ENV = "TERN_OP_PASSWORD";
@@ -84,6 +90,8 @@ export interface ServerOptions {
   operatorPassword?: string;
   /** The message of the day, one entry per line. */
   motd?: string[];
+  /** The file `motd` was read from: SIGHUP reads it again. */
+  motdFile?: string;
   /**
    * The history database file, or `:memory:` to keep nothing past a
    * restart. @default {":memory:"} (the command line defaults to a file in
@@ -276,7 +284,11 @@ export function parseServerArgs(args: string[]): ServerOptions & {
     port,
     name: text("name") ?? "tern",
     limits: limits.limits,
-    logger: new Logger(level as LogLevel, format as LogFormat),
+    logger: new Logger(
+      level as LogLevel,
+      format as LogFormat,
+      new PipeSink(Deno.stderr, limits.limits.logBufferBytes),
+    ),
   };
   options.web = readWebOptions(values, certPath !== undefined);
   if (help) return options;
@@ -300,6 +312,7 @@ export function parseServerArgs(args: string[]): ServerOptions & {
   const motdPath = text("motd");
   if (motdPath !== undefined) {
     options.motd = readFile("motd", motdPath).split(/\r?\n/);
+    options.motdFile = motdPath;
   }
   return options;
 }

@@ -43,6 +43,7 @@ export type ErrorCode =
   | "rate_limited"
   | "full"
   | "nick_registered"
+  | "not_stored"
   | "internal";
 
 /** Why somebody left a room. */

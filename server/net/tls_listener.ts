@@ -14,6 +14,7 @@
  */
 
 import type { Socket } from "node:net";
+import { normalizeAddress } from "../ban_list.ts";
 import tls from "node:tls";
 
 /** What the server needs from an accepted connection, TCP or TLS. */
@@ -38,6 +39,21 @@ export interface TlsListenerOptions {
   handshakeTimeoutMs: number;
   /** Handshakes in progress at once; more connections are dropped. */
   maxPendingHandshakes: number;
+  /**
+   * Connections one address may hold, counting its handshakes in progress
+   * and its open connections (`openFrom`); more are dropped at once. 0: no
+   * limit. Without it one address could hold `maxPendingHandshakes` silent
+   * sockets, filling the server before any reached the server's own cap.
+   */
+  maxPerAddress?: number;
+  /** Connections already open from an address (the server's count). */
+  openFrom?: (address: string) => number;
+  /**
+   * Silence after which TCP keepalive probes start, so a peer that vanished
+   * is found in minutes rather than the system's two hours. 0: the system's
+   * setting. (`node:net` takes this per socket; `Deno.TcpConn` cannot.)
+   */
+  keepaliveIdleMs?: number;
   /** Told about failed handshakes, for the log. */
   onHandshakeError?: (address: string, message: string) => void;
 }
@@ -152,6 +168,10 @@ export class TlsListener {
   #options: TlsListenerOptions;
   /** Raw sockets still in their handshake, by "address port". */
   #handshaking = new Map<string, Socket>();
+  /** Handshakes in progress per address (normalized). */
+  #pendingFrom = new Map<string, number>();
+  /** Takes a handshake off its address's count, by "address port". */
+  #uncount = new Map<string, () => void>();
   #ready: ChatConnection[] = [];
   #waiting: Array<{
     resolve: (conn: ChatConnection) => void;
@@ -165,7 +185,10 @@ export class TlsListener {
     this.#server = tls.createServer({ cert: options.cert, key: options.key });
     this.#server.on("connection", (raw: Socket) => this.#onConnection(raw));
     this.#server.on("secureConnection", (socket: tls.TLSSocket) => {
-      this.#handshaking.delete(`${socket.remoteAddress} ${socket.remotePort}`);
+      const key = `${socket.remoteAddress} ${socket.remotePort}`;
+      this.#handshaking.delete(key);
+      this.#uncount.get(key)?.();
+      this.#uncount.delete(key);
       this.#deliver(new NodeTlsConnection(socket));
     });
     this.#server.on(
@@ -216,17 +239,39 @@ export class TlsListener {
     raw.on("error", () => {
       // Reported through tlsClientError or the connection's own handler.
     });
-    if (this.#handshaking.size >= this.#options.maxPendingHandshakes) {
+    raw.setKeepAlive(true, this.#options.keepaliveIdleMs ?? 0);
+    const address = normalizeAddress(raw.remoteAddress ?? "unknown");
+    const pending = this.#pendingFrom.get(address) ?? 0;
+    const perAddress = this.#options.maxPerAddress ?? 0;
+    if (
+      this.#handshaking.size >= this.#options.maxPendingHandshakes ||
+      (perAddress > 0 &&
+        pending + (this.#options.openFrom?.(address) ?? 0) >= perAddress)
+    ) {
       raw.destroy();
       return;
     }
+    this.#pendingFrom.set(address, pending + 1);
+    let counted = true;
+    const uncount = () => {
+      if (!counted) return;
+      counted = false;
+      const left = (this.#pendingFrom.get(address) ?? 1) - 1;
+      if (left <= 0) this.#pendingFrom.delete(address);
+      else this.#pendingFrom.set(address, left);
+    };
     const key = `${raw.remoteAddress} ${raw.remotePort}`;
     this.#handshaking.set(key, raw);
+    // Counted until the handshake ends either way: the server counts the
+    // connection from then on.
+    this.#uncount.set(key, uncount);
     const deadline = setTimeout(() => {
       if (this.#handshaking.get(key) === raw) this.#drop(key);
     }, this.#options.handshakeTimeoutMs);
     raw.once("close", () => {
       clearTimeout(deadline);
+      uncount();
+      if (this.#uncount.get(key) === uncount) this.#uncount.delete(key);
       if (this.#handshaking.get(key) === raw) this.#handshaking.delete(key);
     });
   }

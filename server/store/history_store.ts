@@ -17,7 +17,12 @@
  * @module
  */
 
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import {
+  closeDatabase,
+  openDatabase,
+  SchemaTooNewError,
+} from "./open_database.ts";
 import { foldKey } from "../../wire/names.ts";
 import { skeletonKey } from "../names/lookalikes.ts";
 import type { PrivateMessage, RoomMessage } from "../../protocol.ts";
@@ -305,17 +310,18 @@ export class HistoryStore {
 
   /**
    * Opens (creating if needed) the database at `path`, or an in-memory one
-   * for `:memory:`, and brings its schema up to date.
-   * @throws if the file is not a database, or is newer than this code knows
+   * for `:memory:`, and brings its schema up to date. `maxBytes` (0: none)
+   * caps the file's size: past it a commit fails as on a full disk.
+   * @throws StoreOpenError if the file cannot be opened, is held by another
+   *   process, is damaged, or is newer than this code knows
    */
-  constructor(path: string) {
+  constructor(path: string, maxBytes = 0) {
     this.path = path;
-    this.#db = new DatabaseSync(path);
-    this.#db.exec("PRAGMA journal_mode = WAL");
-    this.#db.exec("PRAGMA synchronous = NORMAL");
-    this.#db.exec("PRAGMA busy_timeout = 5000");
-    migrate(this.#db);
-    refreshSkeletons(this.#db);
+    // Locked, checked and migrated; any failure is one line naming the file.
+    this.#db = openDatabase(path, (db) => {
+      migrate(db);
+      refreshSkeletons(db);
+    }, maxBytes);
     this.#statements = prepareStatements(this.#db);
     this.accounts = new AccountStore(this.#db);
   }
@@ -464,7 +470,9 @@ export class HistoryStore {
       if (rooms.length > 0) this.#insertRoomMessages(rooms);
       this.#db.exec("COMMIT");
     } catch (error) {
-      this.#db.exec("ROLLBACK");
+      // SQLite may already have rolled back (it does on a full disk): a
+      // second ROLLBACK would throw and hide the real cause.
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
       throw error;
     }
   }
@@ -669,7 +677,7 @@ export class HistoryStore {
     try {
       this.commit();
     } finally {
-      this.#db.close();
+      closeDatabase(this.#db);
     }
   }
 }
@@ -719,9 +727,7 @@ function refreshSkeletons(db: DatabaseSync): void {
 export function migrate(db: DatabaseSync, target = SCHEMA_VERSION): void {
   const current = userVersion(db);
   if (current > SCHEMA_VERSION) {
-    throw new Error(
-      `History database has schema version ${current}; this server knows up to ${SCHEMA_VERSION}`,
-    );
+    throw new SchemaTooNewError(current, SCHEMA_VERSION);
   }
   for (let version = current; version < target; version++) {
     db.exec("BEGIN");
