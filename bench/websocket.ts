@@ -9,7 +9,7 @@
  * - tern over TCP in JSON mode (what scenario a of `deno task bench`
  *   measures, here with this same generator and load);
  * - a minimal broadcast server on Node's `ws` library, run under Node
- *   (bench/ws_peer.mjs; `ws` is installed with npm into a temp directory).
+ *   (bench/ws_peer.ts; `ws` is installed with npm into a temp directory).
  *
  * Figures: deliveries per second (messages received by all clients), the
  * latency from send to receipt over every delivery (p50, p99), the
@@ -21,6 +21,7 @@
 import { parseArgs } from "node:util";
 import { Histogram } from "./stats.ts";
 import { readCpu } from "./procstat.ts";
+import { WS_PEER_SOURCE } from "./ws_peer.ts";
 
 const REPO = decodeURIComponent(new URL("..", import.meta.url).pathname);
 const WS_VERSION = "8.23.0";
@@ -216,7 +217,7 @@ async function startWsPeer(): Promise<Running> {
     }).output();
     if (!install.success) throw new Error("npm install ws failed");
   }
-  await Deno.copyFile(`${REPO}/bench/ws_peer.mjs`, `${dir}/ws_peer.mjs`);
+  await Deno.writeTextFile(`${dir}/ws_peer.mjs`, WS_PEER_SOURCE);
   const child = new Deno.Command("node", {
     args: [`${dir}/ws_peer.mjs`, "0"],
     cwd: dir,

@@ -1,9 +1,20 @@
-// A minimal broadcast server on Node's `ws` library, the peer the WebSocket
+/**
+ * The source of the peer the WebSocket scenario compares tern with, a
+ * minimal broadcast server on Node's `ws` library. Kept as text, written
+ * beside its own `node_modules` and run under Node by bench/websocket.ts:
+ * it is Node code, which Deno's type check cannot resolve.
+ *
+ * @module
+ */
+
+/** bench/websocket.ts writes this to ws_peer.mjs and runs it with node. */
+export const WS_PEER_SOURCE: string =
+  `// A minimal broadcast server on Node's \`ws\` library, the peer the WebSocket
 // scenario compares tern with: every text frame goes to every open client,
 // as tern's JSON mode sends a room message to every member, its sender
 // included. Same frame cap as tern's line limit, no compression (ws's
 // default), a client past tern's soft queue limit is terminated.
-// Run: node bench/ws_peer.mjs PORT (with `ws` resolvable from NODE_PATH).
+// Run: node ws_peer.mjs PORT, beside a node_modules holding \`ws\`.
 import { WebSocketServer } from "ws";
 
 const MAX_PAYLOAD = 4096;
@@ -15,7 +26,7 @@ const server = new WebSocketServer({
   maxPayload: MAX_PAYLOAD,
 });
 server.on("listening", () => {
-  console.log(`listening ${server.address().port}`);
+  console.log(\`listening \${server.address().port}\`);
 });
 server.on("connection", (socket) => {
   socket.on("message", (data, binary) => {
@@ -31,3 +42,4 @@ server.on("connection", (socket) => {
   });
 });
 process.on("SIGTERM", () => server.close(() => process.exit(0)));
+`;
