@@ -112,8 +112,7 @@ export interface RoomFeed {
   /**
    * Stores a room message and then delivers it as `broadcast` does: nobody
    * receives a message that is not yet in the history. `ref`, the request's,
-   * goes on a JSON sender's confirmation (not in a big room, whose lines
-   * go out in shared batches).
+   * goes on a JSON sender's confirmation, in a big room's batch as anywhere.
    */
   publish(
     room: Room,
@@ -224,18 +223,19 @@ export class LocalRoomFeed implements RoomFeed {
       else if (!this.#afterCommit.busy) action();
       else this.#afterCommit.run(action);
     };
-    if (isBig(this.#limits, room)) {
-      // O(1) per message: the batch queues one joined chunk per member.
-      const batch = room.batch ??= this.#batchFor(room);
-      const seq = batch.accept();
-      const skip = sender ?? null;
-      later(() => batch.add(encoded, seq, skip));
-      return;
-    }
     // The sender's own copy, its confirmation, carries its request's ref.
     const confirmation = ref === undefined
       ? encoded
       : new EncodedEvent({ ...event, ref } as ServerEvent);
+    if (isBig(this.#limits, room)) {
+      // O(1) per message: the batch queues one joined chunk per member (and
+      // one of its own to the sender, its confirmation in its place).
+      const batch = room.batch ??= this.#batchFor(room);
+      const seq = batch.accept();
+      const from = sender ?? null;
+      later(() => batch.add(encoded, seq, from, confirmation));
+      return;
+    }
     // Delivered to whoever is in the room now, even if it waits a commit.
     const members = this.#afterCommit.busy || refuse !== undefined
       ? [...room.members]

@@ -19,6 +19,12 @@
  * nobody gets an event from before they joined or misses one from while they
  * were there.
  *
+ * A sender's own copy differs from everyone else's: a text-mode sender gets
+ * none, a JSON one may get a confirmation carrying its request's `ref`. The
+ * few senders of a hold get a chunk of their own, built from the same held
+ * events in the same order with their copies swapped in; everyone else still
+ * gets the shared one.
+ *
  * @module
  */
 
@@ -31,13 +37,18 @@ export interface BatchMember {
   sendBytes(bytes: Uint8Array): void;
 }
 
-/** One held event and who, if anyone, must not receive it. */
+/** One held event and who, if anyone, gets a copy of it of their own. */
 interface HeldEvent<M> {
   encoded: EncodedEvent;
   /** Accepted-order number, see {@linkcode RoomBatch.accept}. */
   seq: number;
-  /** A text-mode sender, who gets no copy of its own line. */
-  skip: M | null;
+  /** A sender whose copy is not `encoded`; null when everyone's is. */
+  sender: M | null;
+  /**
+   * The sender's copy (its confirmation), or null for none: a text-mode
+   * sender gets no copy of its own line.
+   */
+  own: EncodedEvent | null;
 }
 
 /** What a batch is told by the room around it. */
@@ -111,14 +122,23 @@ export class RoomBatch<M extends BatchMember> {
     this.#lateJoiners.delete(member);
   }
 
-  /** Holds an event for every member but `skip` (a text-mode sender). */
-  add(encoded: EncodedEvent, seq: number, skip: M | null): void {
+  /**
+   * Holds an event for every member. Its `sender`, if any, gets
+   * `confirmation` in its place when in JSON mode (the same event with the
+   * request's `ref`; the shared copy when there is none), and nothing when
+   * in text mode.
+   */
+  add(
+    encoded: EncodedEvent,
+    seq: number,
+    sender: M | null,
+    confirmation?: EncodedEvent,
+  ): void {
     this.#added = seq;
-    this.#held.push({
-      encoded,
-      seq,
-      skip: skip !== null && skip.codec === "text" ? skip : null,
-    });
+    const own = sender?.codec === "text" ? null : confirmation ?? encoded;
+    // Only a sender whose copy differs needs a chunk of its own.
+    const personal = sender !== null && own !== encoded;
+    this.#held.push({ encoded, seq, sender: personal ? sender : null, own });
     if (this.#timer !== null || this.#microtask) return;
     const hold = this.#options.holdMs(performance.now() - this.#lastFlushAt);
     if (hold <= 0) {
@@ -140,8 +160,11 @@ export class RoomBatch<M extends BatchMember> {
     if (held.length === 0) return;
     this.#held = [];
     this.#lastFlushAt = performance.now();
-    const skipped = new Set<M>();
-    for (const event of held) if (event.skip !== null) skipped.add(event.skip);
+    // The senders of a hold (few) get chunks of their own.
+    const senders = new Set<M>();
+    for (const event of held) {
+      if (event.sender !== null) senders.add(event.sender);
+    }
     // At most three joined chunks: JSON, text, and text tagged with the room.
     const joined = new Map<string, Uint8Array>();
     const whole = (codec: Codec, elsewhere: boolean) => {
@@ -159,12 +182,9 @@ export class RoomBatch<M extends BatchMember> {
     for (const member of this.#options.members()) {
       const from = late.get(member);
       const elsewhere = isElsewhere(member);
-      const bytes = from === undefined && !skipped.has(member)
+      const bytes = from === undefined && !senders.has(member)
         ? whole(member.codec, elsewhere)
-        : join(
-          held.filter((e) => e.seq >= (from ?? 0) && e.skip !== member)
-            .map((e) => e.encoded.bytes(member.codec, elsewhere)),
-        );
+        : join(ownChunks(held, member, from ?? 0, elsewhere));
       if (bytes.length === 0) continue;
       member.sendBytes(bytes);
       sends++;
@@ -181,6 +201,26 @@ export class RoomBatch<M extends BatchMember> {
     this.flush();
     this.#lateJoiners.clear();
   }
+}
+
+/**
+ * `member`'s copies of the events held from `from` on, in order: its own
+ * copy of the events it sent (none for a text-mode sender), the shared one
+ * of the rest.
+ */
+function ownChunks<M extends BatchMember>(
+  held: readonly HeldEvent<M>[],
+  member: M,
+  from: number,
+  elsewhere: boolean,
+): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  for (const event of held) {
+    if (event.seq < from) continue;
+    const copy = event.sender === member ? event.own : event.encoded;
+    if (copy !== null) chunks.push(copy.bytes(member.codec, elsewhere));
+  }
+  return chunks;
 }
 
 /** The chunks as one buffer (the chunk itself when there is one). */

@@ -106,3 +106,59 @@ Deno.test("RoomBatch holds for its hold time, and close sends at once", () => {
   assert.deepEqual(a.chunks, ["*** x\n"]);
   assert.equal(batch.pending, false);
 });
+
+Deno.test("RoomBatch gives a JSON sender its confirmation in its place in the order", () => {
+  const sender = new Member("json");
+  const otherJson = new Member("json");
+  const otherText = new Member();
+  const textSender = new Member();
+  const { batch } = batchOf(
+    new Set([sender, otherJson, otherText, textSender]),
+  );
+  batch.add(notice("before"), batch.accept(), null);
+  batch.add(
+    notice("mine"),
+    batch.accept(),
+    sender,
+    new EncodedEvent({ type: "notice", text: "mine", ref: "r1" }),
+  );
+  batch.add(notice("theirs"), batch.accept(), textSender, notice("unused"));
+  batch.add(notice("after"), batch.accept(), null);
+  batch.flush();
+  assert.deepEqual(sender.chunks, [
+    '{"type":"notice","text":"before"}\n' +
+    '{"type":"notice","text":"mine","ref":"r1"}\n' +
+    '{"type":"notice","text":"theirs"}\n' +
+    '{"type":"notice","text":"after"}\n',
+  ]);
+  assert.deepEqual(otherJson.chunks, [
+    '{"type":"notice","text":"before"}\n' +
+    '{"type":"notice","text":"mine"}\n' +
+    '{"type":"notice","text":"theirs"}\n' +
+    '{"type":"notice","text":"after"}\n',
+  ], "nobody else sees the ref");
+  assert.deepEqual(otherText.chunks, [
+    "*** before\n*** mine\n*** theirs\n*** after\n",
+  ]);
+  assert.deepEqual(
+    textSender.chunks,
+    ["*** before\n*** mine\n*** after\n"],
+    "a text sender still gets no copy of its own line",
+  );
+});
+
+Deno.test("RoomBatch shares a JSON sender's chunk when its copy is the same", () => {
+  const sender = new Member("json");
+  const other = new Member("json");
+  const { batch } = batchOf(new Set([sender, other]));
+  const shared = notice("no ref");
+  batch.add(shared, batch.accept(), sender, shared);
+  batch.add(notice("none given"), batch.accept(), sender);
+  batch.flush();
+  assert.equal(sender.chunks.length, 1);
+  assert.equal(
+    sender.chunks[0],
+    other.chunks[0],
+    "the same bytes as everyone's",
+  );
+});
