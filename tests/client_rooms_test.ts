@@ -6,7 +6,11 @@
 
 import assert from "node:assert/strict";
 import { LineClient } from "./helpers.ts";
-import { startClient, startServerProcess } from "./programs.ts";
+import {
+  startClient,
+  startServerProcess,
+  TerminalProgram,
+} from "./programs.ts";
 
 Deno.test("client: other rooms' lines are tagged, and /switch moves where lines go", async () => {
   await using server = await startServerProcess();
@@ -62,5 +66,37 @@ Deno.test("client: after a reconnect it is back in all its rooms, the same one c
   await alice.type("still in dev");
   await watcher.expect("<alice> still in dev");
   await alice.type("/quit");
+  assert.equal(await alice.exit(), 0);
+});
+
+Deno.test("client: in a terminal, the prompt counts other rooms' lines and Tab completes a room", async () => {
+  await using server = await startServerProcess();
+  await using bob = await LineClient.text(server.port, "bob");
+  await using alice = new TerminalProgram(server.port, "alice", ["--no-color"]);
+  await alice.stdout.expect(
+    (line) => line.includes("Connected to tern as alice"),
+    15_000,
+  );
+  await bob.expect("*** alice joined #lobby");
+  await alice.keys("/join #dev\r");
+  await alice.stdout.waitFor(
+    () => alice.stdout.partial.includes("#dev alice> "),
+    "the prompt naming #dev",
+  );
+  await bob.send("one");
+  await bob.send("two");
+  await alice.stdout.waitFor(
+    () => alice.stdout.partial.includes("#lobby(2) | #dev alice> "),
+    "two unread lines from #lobby in the prompt",
+  );
+  await alice.keys("/sw #lo\t\r");
+  await alice.stdout.expect((line) => line.includes("Now talking in #lobby"));
+  await alice.stdout.waitFor(
+    () => alice.stdout.partial.endsWith("\r\x1b[2K#lobby alice> \r\x1b[14C"),
+    "the count gone once #lobby is current",
+  );
+  await alice.keys("back here\r");
+  await bob.expect("<alice> back here");
+  await alice.keys("\x03");
   assert.equal(await alice.exit(), 0);
 });
