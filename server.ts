@@ -43,6 +43,7 @@ import { dueDeadline, sweepIntervalMs } from "./server/net/deadlines.ts";
 import { handleFrames } from "./server/commands/dispatch.ts";
 import { greet } from "./server/commands/login.ts";
 import { Hub } from "./server/hub.ts";
+import type { RedisNode } from "./server/cluster/redis_node.ts";
 import {
   AddressCounts,
   admissionRefusal,
@@ -185,6 +186,8 @@ export class ChatServer {
   #closing = false;
   #wakeAcceptBackoff = new Set<() => void>();
   #countWaiters: Array<{ count: number; resolve: () => void }> = [];
+  /** The cluster link with `redis`; loaded only then. */
+  #cluster: RedisNode | null = null;
 
   /**
    * A server that is not listening yet; `start` opens the listeners.
@@ -237,11 +240,30 @@ export class ChatServer {
   }
 
   /**
+   * The cluster link, for tests (not an API).
+   * @ignore
+   */
+  get cluster(): RedisNode | null {
+    return this.#cluster;
+  }
+
+  /**
    * Opens the listeners and starts accepting.
    * @throws Deno.errors.AddrInUse and the like when a port cannot be bound
    */
   async start(): Promise<ListenAddresses> {
-    const addresses = await this.#listen();
+    if (this.#options.redis !== undefined) {
+      // Loaded only for a cluster: one process never loads the client.
+      const { RedisNode } = await import("./server/cluster/redis_node.ts");
+      this.#cluster = await RedisNode.join(this.#hub, this.#options.redis);
+    }
+    let addresses: ListenAddresses;
+    try {
+      addresses = await this.#listen();
+    } catch (error) {
+      await this.#cluster?.close();
+      throw error;
+    }
     this.#acceptLoops = this.#listeners.map((listener) =>
       this.#accept(listener)
     );
@@ -686,6 +708,11 @@ export class ChatServer {
     }
     await Promise.all(this.#connectionTasks);
     await Promise.all(this.#webListeners.map((web) => web.shutdown()));
+    try {
+      await this.#cluster?.close();
+    } catch (error) {
+      this.#log.error("cluster_close_failed", { error: describeError(error) });
+    }
     try {
       hub.history.close();
     } catch (error) {

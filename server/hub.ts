@@ -134,6 +134,22 @@ export interface RoomFeed {
 }
 
 /**
+ * Nicknames held across every node of a cluster: at most one connection in
+ * the whole cluster holds a name (by its look-alike key), on top of the
+ * hub's own registry, which still holds this node's.
+ */
+export interface ClusterNames {
+  /**
+   * Claims `nick` for `session`, atomically across the cluster: false when
+   * another connection anywhere holds it.
+   * @throws when the cluster cannot be reached (the caller says so)
+   */
+  claim(nick: string, session: Session): Promise<boolean>;
+  /** Lets `session`'s claim on `nick` go; never throws (errors are logged). */
+  release(nick: string, session: Session): void;
+}
+
+/**
  * Spacing of a big room's flushes per member (room_batch.ts). A flush costs
  * each member a write, about 5 µs of CPU all told on the benchmark machine
  * (BENCHMARKS.md), so flushes this far apart keep one room's fan-out within
@@ -356,8 +372,15 @@ export class Hub {
   readonly mutedNicks: Set<string> = new Set();
   /** Room history, topics, accounts and stored private messages. */
   readonly history: HistoryStore;
-  /** Where room messages and presence go (the cluster seam). */
-  readonly feed: RoomFeed;
+  /** This process's own feed: its members, its history. */
+  readonly localFeed: LocalRoomFeed;
+  /**
+   * Where room messages and presence go (the cluster seam): the local feed
+   * unless {@linkcode Hub.joinCluster} replaced it at start.
+   */
+  feed: RoomFeed;
+  /** Nicknames held across the cluster; null on a single node. */
+  cluster: ClusterNames | null = null;
   /** Guessing and churn across connections (guards.ts). */
   readonly guards: Guards;
   /** The message of the day, one entry per line. */
@@ -390,12 +413,13 @@ export class Hub {
       this.history,
       (level, event, fields) => this.#log.log(level, event, fields),
     );
-    this.feed = new LocalRoomFeed(
+    this.localFeed = new LocalRoomFeed(
       this.history,
       this.#afterCommit,
       this.limits,
       writes,
     );
+    this.feed = this.localFeed;
     this.guards = {
       logins: new LoginThrottle({
         freeFailures: this.limits.loginFailures,
@@ -421,6 +445,15 @@ export class Hub {
     const motd = lines.map(sanitizeText);
     while (motd.at(-1) === "") motd.pop();
     this.motd = motd;
+  }
+
+  /**
+   * Makes this hub one node of a cluster: room messages go through `feed`,
+   * nicknames through `names`. Called once, before any connection.
+   */
+  joinCluster(feed: RoomFeed, names: ClusterNames): void {
+    this.feed = feed;
+    this.cluster = names;
   }
 
   /** The id of the last room or private message accepted. */

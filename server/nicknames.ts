@@ -9,6 +9,7 @@
 
 import type { Hub } from "./hub.ts";
 import { foldKey } from "../wire/names.ts";
+import { skeletonKey } from "./names/lookalikes.ts";
 import type { Session } from "./session.ts";
 
 /** Gives a logging-in session its nickname; a mute on that name applies. */
@@ -53,7 +54,44 @@ export function renameSession(
 
 /** Frees a departing session's nickname; its mute stays on the name. */
 export function releaseNick(hub: Hub, session: Session): void {
-  if (session.nick !== null) hub.nicks.delete(session.nick, session);
+  if (session.nick === null) return;
+  hub.nicks.delete(session.nick, session);
+  hub.cluster?.release(session.nick, session);
+}
+
+/**
+ * What claiming a nickname across a cluster came to: held now, held by
+ * another connection, the cluster out of reach, or the session gone (or
+ * the name taken here) while the claim was in flight.
+ */
+export type ClusterClaim = "held" | "taken" | "unavailable" | "stale";
+
+/**
+ * Claims `nick` for `session` in the cluster (when there is one) before the
+ * hub's registry takes it: two nodes claiming one name at once, exactly one
+ * wins. A claim that turns out useless is let go again.
+ */
+export async function claimAcrossCluster(
+  hub: Hub,
+  session: Session,
+  nick: string,
+  state: Session["state"],
+): Promise<ClusterClaim> {
+  const cluster = hub.cluster;
+  if (cluster === null) return "held";
+  let won: boolean;
+  try {
+    won = await cluster.claim(nick, session);
+  } catch {
+    return "unavailable";
+  }
+  if (!won) return "taken";
+  const holder = hub.nicks.find(nick);
+  if (session.state !== state || (holder !== undefined && holder !== session)) {
+    cluster.release(nick, session);
+    return "stale";
+  }
+  return "held";
 }
 
 /**
@@ -71,3 +109,38 @@ export function takeOver(hub: Hub, session: Session, nick: string): void {
     });
   }
 }
+
+/**
+ * Renames an active session on a node of a cluster: the new name is claimed
+ * across the nodes first, and the old one let go after (unless both are the
+ * same name to the cluster, as a change of case is). The refusal, if any,
+ * as a reason code and words for the user.
+ */
+export async function renameInCluster(
+  hub: Hub,
+  session: Session,
+  nick: string,
+): Promise<{ code: "nick_taken" | "unavailable"; text: string } | null> {
+  const old = session.nick;
+  const sameName = old !== null && skeletonKey(old) === skeletonKey(nick);
+  if (!sameName) {
+    const claim = await claimAcrossCluster(hub, session, nick, "active");
+    if (claim === "unavailable") {
+      return { code: "unavailable", text: CLUSTER_DOWN };
+    }
+    if (claim !== "held") {
+      return { code: "nick_taken", text: `Nickname ${nick} is taken` };
+    }
+  }
+  if (session.state !== "active" || session.nick !== old) {
+    if (!sameName) hub.cluster?.release(nick, session);
+    return null;
+  }
+  renameSession(hub, session, nick);
+  if (!sameName && old !== null) hub.cluster?.release(old, session);
+  return null;
+}
+
+/** What a node tells a user when it cannot reach the rest of the cluster. */
+export const CLUSTER_DOWN =
+  "The chat is degraded: this server cannot reach the others right now; try again in a moment";

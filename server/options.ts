@@ -36,6 +36,9 @@ import {
 /** Environment variable holding the operator password. */
 export const OPER_PASSWORD_ENV = "TERN_OP_PASSWORD";
 
+/** Environment variable naming the Redis of a cluster (as `--redis`). */
+export const REDIS_URL_ENV = "TERN_REDIS_URL";
+
 /** A TLS listener's certificate chain and key, as PEM text. */
 export interface TlsOptions {
   /** The certificate chain, PEM. */
@@ -103,6 +106,33 @@ export interface ServerOptions {
    * the rate set this). @default {false}
    */
   throttleLoopback?: boolean;
+  /**
+   * A Redis URL (`redis://[user:password@]host:port[/db]`, `rediss://` for
+   * TLS): the server becomes one node of a cluster sharing room messages and
+   * nicknames through it. @default none: one process on its own
+   */
+  redis?: string;
+}
+
+/**
+ * Checks a `--redis` URL's shape here, so a typo is a usage error rather
+ * than a connection failure later.
+ */
+function readRedisUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(
+      `--redis must be a URL like redis://127.0.0.1:6379; got "${text}"`,
+    );
+  }
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
+    throw new UsageError(
+      `--redis must start with redis:// or rediss://; got "${url.protocol}//"`,
+    );
+  }
+  return text;
 }
 
 /**
@@ -154,6 +184,8 @@ export const USAGE = `Usage: deno run -A server.ts [options]
   --name NAME                 server name shown to clients (default tern)
   --log-level LEVEL           debug, info, warn or error (default info)
   --log-format FORMAT         text or json (default text)
+  --redis URL                 run as one node of a cluster through Redis
+                              (or $${REDIS_URL_ENV}; redis:// or rediss://)
   --throttle-loopback         hold 127.0.0.1 and ::1 to --connect-rate too
   --help                      show this help
 
@@ -239,6 +271,7 @@ export function parseServerArgs(args: string[]): ServerOptions & {
         "log-level": { type: "string" },
         "log-format": { type: "string" },
         "throttle-loopback": { type: "boolean" },
+        redis: { type: "string" },
         help: { type: "boolean", short: "h" },
         ...Object.fromEntries(
           LIMIT_SPECS.map((spec) => [spec.flag, { type: "string" as const }]),
@@ -308,6 +341,10 @@ export function parseServerArgs(args: string[]): ServerOptions & {
   options.database = text("db") ?? defaultDatabaseFile();
   if (parsed.values["throttle-loopback"] === true) {
     options.throttleLoopback = true;
+  }
+  const redis = text("redis") ?? readEnv(REDIS_URL_ENV);
+  if (redis !== undefined && redis !== "") {
+    options.redis = readRedisUrl(redis);
   }
   const motdPath = text("motd");
   if (motdPath !== undefined) {

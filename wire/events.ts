@@ -44,6 +44,7 @@ export type ErrorCode =
   | "full"
   | "nick_registered"
   | "not_stored"
+  | "unavailable"
   | "internal";
 
 /** Why somebody left a room. */

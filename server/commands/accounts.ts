@@ -20,7 +20,7 @@ import type { ClientRequest, PrivateMessage } from "../../protocol.ts";
 import { describeError } from "../log.ts";
 import type { Session } from "../session.ts";
 import type { Call } from "./call.ts";
-import { renameSession, takeOver } from "../nicknames.ts";
+import { renameInCluster, renameSession, takeOver } from "../nicknames.ts";
 
 /**
  * The password of an `/identify` whose first word was read as a nickname:
@@ -155,7 +155,13 @@ async function identify(call: Call<"identify">): Promise<void> {
   }
   if (foldKey(session.nick!) !== foldKey(account.nick)) {
     takeOver(hub, session, account.nick);
-    renameSession(hub, session, account.nick);
+    if (hub.cluster === null) {
+      renameSession(hub, session, account.nick);
+    } else {
+      const refusal = await renameInCluster(hub, session, account.nick);
+      if (refusal !== null) return call.fail(refusal.code, refusal.text);
+      if (session.state !== "active") return;
+    }
   }
   session.account = { id: account.id, nick: account.nick };
   hub.log("info", "identify", { session: session.id, nick: account.nick });

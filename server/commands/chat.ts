@@ -21,7 +21,7 @@ import {
 } from "../../protocol.ts";
 import { type Call, cleanReason } from "./call.ts";
 import type { Account } from "../store/account_store.ts";
-import { renameSession } from "../nicknames.ts";
+import { renameInCluster, renameSession } from "../nicknames.ts";
 import { TokenBucket } from "../flood.ts";
 import { chosenRoom } from "./membership.ts";
 import { findRoom } from "../rooms.ts";
@@ -143,7 +143,7 @@ function inboxRefusal(
 }
 
 /** `/nick NEW`: a free, unregistered (or own) nickname. */
-function nick(call: Call<"nick">): void {
+function nick(call: Call<"nick">): void | Promise<void> {
   const { hub, session, request } = call;
   const checked = checkNick(request.nick);
   if (!checked.ok) return call.fail("nick_invalid", checked.reason);
@@ -180,7 +180,14 @@ function nick(call: Call<"nick">): void {
       `Too many nickname changes: at most ${perMinute} a minute; wait a little`,
     );
   }
+  if (hub.cluster !== null) return clusterNick(call, checked.name);
   renameSession(hub, session, checked.name);
+}
+
+/** `/nick` on a node of a cluster: the name is claimed across nodes first. */
+async function clusterNick(call: Call<"nick">, nick: string): Promise<void> {
+  const refusal = await renameInCluster(call.hub, call.session, nick);
+  if (refusal !== null) call.fail(refusal.code, refusal.text);
 }
 
 /** `/away [REASON]`: told to all the asker's rooms, each member once. */

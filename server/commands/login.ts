@@ -29,7 +29,12 @@ import {
 import type { Session } from "../session.ts";
 import { deliverPending, wholePassword } from "./accounts.ts";
 import type { Call } from "./call.ts";
-import { claimNick, takeOver } from "../nicknames.ts";
+import {
+  claimAcrossCluster,
+  claimNick,
+  CLUSTER_DOWN,
+  takeOver,
+} from "../nicknames.ts";
 import { motdPages } from "../reply_pages.ts";
 
 /** The first lines a connection gets: who is here, and what to send. */
@@ -189,7 +194,7 @@ function login(
   }
   const mixed = mixedScriptRefusal("Nickname", nick.name);
   if (mixed !== null) return call.fail("nick_invalid", mixed);
-  completeLogin(call, nick.name, room.name);
+  return completeLogin(call, nick.name, room.name);
 }
 
 /** A login to a registered nickname, as {@linkcode loginToAccount} takes it. */
@@ -251,18 +256,65 @@ async function loginToAccount(call: Call, login: AccountLogin): Promise<void> {
   takeOver(hub, session, account.nick);
   session.account = { id: account.id, nick: account.nick };
   hub.log("info", "identify", { session: session.id, nick: account.nick });
-  completeLogin(call, account.nick, room);
+  return completeLogin(call, account.nick, room);
 }
 
-/** Takes the nickname, welcomes the session and enters its first room. */
-function completeLogin(call: Call, nick: string, room: string): void {
+/**
+ * Takes the nickname, welcomes the session and enters its first room; in a
+ * cluster, the nickname is claimed across the nodes first.
+ */
+function completeLogin(
+  call: Call,
+  nick: string,
+  room: string,
+): void | Promise<void> {
+  if (call.hub.cluster !== null) return completeClusterLogin(call, nick, room);
+  enterChat(call, nick, room);
+}
+
+/** {@linkcode completeLogin} on a node of a cluster. */
+async function completeClusterLogin(
+  call: Call,
+  nick: string,
+  room: string,
+): Promise<void> {
+  const { hub, session } = call;
+  const claim = await claimAcrossCluster(hub, session, nick, "login");
+  switch (claim) {
+    case "held":
+      if (!enterChat(call, nick, room)) hub.cluster?.release(nick, session);
+      return;
+    case "taken":
+      return call.fail(
+        "nick_taken",
+        `Nickname ${nick} is taken on another server of this chat; choose another`,
+      );
+    case "unavailable":
+      return call.fail("unavailable", CLUSTER_DOWN);
+    case "stale":
+      if (session.state !== "login") return;
+      return call.fail(
+        "nick_taken",
+        `Nickname ${nick} is taken; choose another`,
+      );
+  }
+}
+
+/** The login's last step; false when the first room refused the session. */
+function enterChat(call: Call, nick: string, room: string): boolean {
   const { hub, session } = call;
   const mixed = findRoom(hub, room) === undefined
     ? mixedScriptRefusal("Room name", room)
     : null;
-  if (mixed !== null) return call.fail("room_invalid", mixed);
+  if (mixed !== null) {
+    call.fail("room_invalid", mixed);
+    return false;
+  }
   const full = roomRefusal(hub, room);
-  if (full !== null) return call.fail("full", full);
+  if (full !== null) {
+    call.fail("full", full);
+    return false;
+  }
   claimNick(hub, session, nick);
   session.state = "active";
   session.send({
@@ -276,4 +328,5 @@ function completeLogin(call: Call, nick: string, room: string): void {
   if (hub.motd.length > 0) session.reply(motdPages(hub.motd));
   enterRoom(hub, session, room);
   deliverPending(hub, session);
+  return true;
 }

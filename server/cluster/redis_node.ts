@@ -1,0 +1,355 @@
+/**
+ * One node of a cluster of tern servers sharing rooms and nicknames through
+ * Redis (`--redis URL`). Loaded only in that mode, so a single process never
+ * loads the Redis client.
+ *
+ * Room messages: a node sends each one through a Lua script that takes the
+ * next id (INCR) and PUBLISHes it on one channel in the same atomic step, so
+ * id order is publish order, and Redis hands every subscriber a channel's
+ * messages in publish order: every node delivers a room's messages in the
+ * same order with increasing ids. The sender's own node delivers only when
+ * its copy comes back from Redis, the same path as everyone else's.
+ *
+ * Nicknames: `SET tern:nick:<look-alike key> <node>/<session> NX PX` claims a
+ * name atomically; the node refreshes its claims on a heartbeat, and lets
+ * one go with a compare-and-delete, so a node never frees a claim that is not
+ * its own.
+ *
+ * @module
+ */
+
+import { createClient } from "npm:redis@5.12.1";
+import type { ClusterNames, Hub, RoomFeed } from "../hub.ts";
+import type { RoomMessage, ServerEvent } from "../../protocol.ts";
+import { errorEvent } from "../../protocol.ts";
+import type { Room, Session } from "../session.ts";
+import { foldKey } from "../../wire/names.ts";
+import { skeletonKey } from "../names/lookalikes.ts";
+import { describeError } from "../log.ts";
+import { decodeRelay, encodeRelay } from "./relay.ts";
+import { CLUSTER_DOWN } from "../nicknames.ts";
+
+/** The one channel every room's messages cross. */
+const ROOMS_CHANNEL = "tern:rooms";
+/** The counter room message ids come from. */
+const MESSAGE_ID_KEY = "tern:message-id";
+/** Prefix of a nickname's claim; the rest is its look-alike key. */
+const NICK_PREFIX = "tern:nick:";
+
+/**
+ * How long a nickname claim lives without a heartbeat: how long the name of
+ * a node that died stays taken. Long enough to ride out a slow heartbeat on
+ * a loaded machine, short enough that a crashed node's users get their names
+ * back within seconds. A constant until node death is handled as a whole.
+ */
+const NICK_TTL_MS = 15_000;
+/** Tries to reach Redis at start before giving up with an error. */
+const START_ATTEMPTS = 3;
+/** Claims are refreshed this often: three chances before one expires. */
+const HEARTBEAT_MS = NICK_TTL_MS / 3;
+
+/** Takes the next id and publishes the message after it, atomically. */
+const PUBLISH_SCRIPT = `
+local id = redis.call('INCR', KEYS[1])
+redis.call('PUBLISH', ARGV[1], id .. ' ' .. ARGV[2])
+return id`;
+
+/** Raises the id counter to at least ARGV[1] (ids stay above old history). */
+const RAISE_SCRIPT = `
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if current < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+return 0`;
+
+/** Deletes a claim only if it is still ours. */
+const RELEASE_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0`;
+
+/** Extends a claim only if it is still ours; 0 when it is gone. */
+const REFRESH_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0`;
+
+type Client = ReturnType<typeof createClient>;
+
+/** The sender of a message in flight, for its confirmation. */
+interface Pending {
+  session: Session;
+  ref: string | undefined;
+}
+
+/** A node's link to the cluster: its feed and its nickname claims. */
+export class RedisNode implements RoomFeed, ClusterNames {
+  /** This node's name in the cluster: random, new each start. */
+  readonly id: string = crypto.randomUUID().slice(0, 8);
+  readonly #hub: Hub;
+  readonly #commands: Client;
+  readonly #subscriber: Client;
+  readonly #pending = new Map<number, Pending>();
+  /** Claims this node holds: key to value. */
+  readonly #claims = new Map<string, string>();
+  /** Releases in flight, so a close (or a test) can wait for them. */
+  readonly #releasing = new Set<Promise<unknown>>();
+  #nextToken = 1;
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
+  #degraded = false;
+  #joined = false;
+  #closed = false;
+  /** When the client's current reconnect wait ends (it cannot be cut short). */
+  #retryUntil = 0;
+
+  private constructor(hub: Hub, url: string) {
+    this.#hub = hub;
+    // No offline queue: a command while Redis is away fails at once (the
+    // user is told), instead of waiting to be replayed out of order.
+    this.#commands = createClient({
+      url,
+      RESP: 2,
+      disableOfflineQueue: true,
+      socket: {
+        reconnectStrategy: (retries, cause) => this.#retry(retries, cause),
+      },
+    });
+    this.#subscriber = this.#commands.duplicate();
+    for (
+      const [name, client] of [["commands", this.#commands], [
+        "subscriber",
+        this.#subscriber,
+      ]] as const
+    ) {
+      client.on("error", (error: unknown) => this.#down(name, error));
+      client.on("ready", () => this.#up(name));
+    }
+  }
+
+  /**
+   * Connects to Redis and makes `hub` one node of the cluster.
+   * @throws when Redis cannot be reached at start
+   */
+  static async join(hub: Hub, url: string): Promise<RedisNode> {
+    const node = new RedisNode(hub, url);
+    try {
+      await node.#commands.connect();
+      await node.#subscriber.connect();
+      await node.#subscriber.subscribe(
+        ROOMS_CHANNEL,
+        (line: string) => node.#receive(line),
+      );
+      await node.#commands.eval(RAISE_SCRIPT, {
+        keys: [MESSAGE_ID_KEY],
+        arguments: [String(hub.history.lastMessageId())],
+      });
+    } catch (error) {
+      node.#commands.destroy();
+      node.#subscriber.destroy();
+      throw error;
+    }
+    node.#joined = true;
+    node.#heartbeat = setInterval(() => node.#refresh(), HEARTBEAT_MS);
+    hub.joinCluster(node, node);
+    hub.log("info", "cluster_joined", { node: node.id });
+    return node;
+  }
+
+  /**
+   * node-redis's own backoff (50 ms doubling to 2 s, plus up to 200 ms of
+   * jitter so nodes do not return in step), except at start: a Redis that
+   * cannot be reached then is an error, not a wait forever.
+   */
+  #retry(retries: number, cause: Error): number | Error {
+    if (this.#closed || (!this.#joined && retries >= START_ATTEMPTS)) {
+      return cause;
+    }
+    const delayMs = Math.min(50 * 2 ** retries, 2000) +
+      Math.floor(Math.random() * 200);
+    this.#retryUntil = Math.max(this.#retryUntil, Date.now() + delayMs);
+    return delayMs;
+  }
+
+  #down(client: string, error: unknown): void {
+    if (!this.#degraded) {
+      this.#hub.log("warn", "cluster_degraded", {
+        client,
+        error: describeError(error),
+      });
+    }
+    this.#degraded = true;
+  }
+
+  #up(client: string): void {
+    if (this.#degraded) this.#hub.log("info", "cluster_back", { client });
+    this.#degraded = false;
+  }
+
+  /** Presence stays on this node (not yet shared across the cluster). */
+  broadcast(room: Room, event: ServerEvent, sender?: Session): void {
+    this.#hub.localFeed.broadcast(room, event, sender);
+  }
+
+  /** Presence stays on this node (not yet shared across the cluster). */
+  broadcastAcross(
+    rooms: readonly Room[],
+    event: (room: Room) => ServerEvent,
+  ): void {
+    this.#hub.localFeed.broadcastAcross(rooms, event);
+  }
+
+  /**
+   * Sends a room message through Redis; it is stored and delivered here when
+   * it comes back, like everyone else's. When Redis cannot take it, the
+   * sender is told it was not sent.
+   */
+  publish(
+    _room: Room,
+    message: RoomMessage,
+    sender: Session,
+    ref?: string,
+  ): void {
+    const token = this.#nextToken++;
+    this.#pending.set(token, { session: sender, ref });
+    this.#commands.eval(PUBLISH_SCRIPT, {
+      keys: [MESSAGE_ID_KEY],
+      arguments: [ROOMS_CHANNEL, encodeRelay(this.id, token, message)],
+    }).catch((error: unknown) => {
+      this.#pending.delete(token);
+      this.#hub.log("warn", "cluster_publish_failed", {
+        session: sender.id,
+        error: describeError(error),
+      });
+      if (sender.state === "closing") return;
+      sender.send(errorEvent("unavailable", `Not sent: ${CLUSTER_DOWN}`, ref));
+    });
+  }
+
+  /** A room message from Redis: stored here, then delivered to the room. */
+  #receive(line: string): void {
+    const relay = decodeRelay(line);
+    if (relay === null) {
+      this.#hub.log("warn", "cluster_relay_malformed", {
+        bytes: line.length,
+      });
+      return;
+    }
+    let sender: Pending | undefined;
+    if (relay.node === this.id) {
+      sender = this.#pending.get(relay.token);
+      this.#pending.delete(relay.token);
+    }
+    const hub = this.#hub;
+    hub.history.queueRoomMessage(relay.message);
+    const room = hub.rooms.get(foldKey(relay.message.room));
+    if (room === undefined) {
+      hub.inOrder(() => {}); // commits the stored line
+      return;
+    }
+    const from = sender?.session;
+    hub.localFeed.broadcast(
+      room,
+      relay.message,
+      from !== undefined && room.members.has(from) ? from : undefined,
+      sender?.ref,
+    );
+  }
+
+  #key(nick: string): string {
+    return NICK_PREFIX + skeletonKey(nick);
+  }
+
+  #value(session: Session): string {
+    return `${this.id}/${session.id}`;
+  }
+
+  /** Claims `nick` across the cluster: SET NX with an expiry. */
+  async claim(nick: string, session: Session): Promise<boolean> {
+    const key = this.#key(nick);
+    const value = this.#value(session);
+    if (this.#claims.get(key) === value) return true;
+    const reply = await this.#commands.set(key, value, {
+      condition: "NX",
+      expiration: { type: "PX", value: NICK_TTL_MS },
+    });
+    if (reply === null) return false;
+    this.#claims.set(key, value);
+    return true;
+  }
+
+  /** Lets a claim go if it is still `session`'s. */
+  release(nick: string, session: Session): void {
+    const key = this.#key(nick);
+    const value = this.#value(session);
+    if (this.#claims.get(key) === value) this.#releaseKey(key, value);
+  }
+
+  #releaseKey(key: string, value: string): void {
+    this.#claims.delete(key);
+    if (!this.#commands.isReady) return; // expires by itself
+    const done = this.#commands.eval(RELEASE_SCRIPT, {
+      keys: [key],
+      arguments: [value],
+    }).catch((error: unknown) =>
+      // Expires by itself within NICK_TTL_MS.
+      this.#hub.log("warn", "cluster_release_failed", {
+        key,
+        error: describeError(error),
+      })
+    );
+    this.#releasing.add(done);
+    done.finally(() => this.#releasing.delete(done)).catch(() => {});
+  }
+
+  /** Resolves once every release sent so far has been answered. */
+  async settled(): Promise<void> {
+    await Promise.all([...this.#releasing]);
+  }
+
+  /**
+   * The heartbeat: extends every claim still ours; one that expired (Redis
+   * was away or restarted empty) is claimed again if nobody took it.
+   */
+  #refresh(): void {
+    for (const [key, value] of this.#claims) {
+      this.#commands.eval(REFRESH_SCRIPT, {
+        keys: [key],
+        arguments: [value, String(NICK_TTL_MS)],
+      }).then(async (extended) => {
+        if (extended !== 0 || this.#claims.get(key) !== value) return;
+        const again = await this.#commands.set(key, value, {
+          condition: "NX",
+          expiration: { type: "PX", value: NICK_TTL_MS },
+        });
+        if (again === null) {
+          this.#hub.log("warn", "cluster_nick_lost", { key });
+        }
+      }).catch(() => {
+        // Redis is away; the error handler said so, the next beat retries.
+      });
+    }
+  }
+
+  /** Stops the heartbeat and closes the connections. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#heartbeat);
+    // A clean stop frees its names at once, not after NICK_TTL_MS.
+    for (const [key, value] of this.#claims) this.#releaseKey(key, value);
+    await this.settled();
+    for (const client of [this.#subscriber, this.#commands]) {
+      try {
+        if (client.isReady) await client.close();
+        else client.destroy();
+      } catch {
+        client.destroy();
+      }
+    }
+    // node-redis sleeps between reconnects on a timer it cannot cancel;
+    // closed sockets stop its loop once that sleep ends, so wait it out.
+    const waitMs = this.#retryUntil - Date.now();
+    if (waitMs > 0) {
+      await new Promise((resolve) => setTimeout(resolve, waitMs + 1));
+    }
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * Cluster mode (`--redis`): two tern nodes on loopback sharing one real
+ * `redis-server` started by the test. Without redis-server installed these
+ * tests are left out with one line saying so; CI installs it (.ci/run) and
+ * sets TERN_CLUSTER_TESTS=required, so there they cannot be left out.
+ */
+
+import assert from "node:assert/strict";
+import { LineClient, startServer, type TestServer } from "./helpers.ts";
+import {
+  type RedisServer,
+  redisServerInstalled,
+  startRedis,
+} from "./redis_server.ts";
+import type { ServerEvent } from "../protocol.ts";
+
+const installed = await redisServerInstalled();
+const required = Deno.env.get("TERN_CLUSTER_TESTS") === "required";
+
+if (!installed && !required) {
+  console.log(
+    "cluster tests skipped: redis-server is not installed (apt-get install redis-server, or run .ci/run, which installs it)",
+  );
+} else if (!installed) {
+  Deno.test("cluster tests need redis-server", () => {
+    throw new Error("TERN_CLUSTER_TESTS=required but redis-server is missing");
+  });
+} else {
+  registerClusterTests();
+}
+
+/** A Redis and two nodes on it, closed together. */
+interface Cluster extends AsyncDisposable {
+  redis: RedisServer;
+  a: TestServer;
+  b: TestServer;
+}
+
+async function startCluster(): Promise<Cluster> {
+  const redis = await startRedis();
+  const a = await startServer({}, { redis: redis.url });
+  const b = await startServer({}, { redis: redis.url });
+  return {
+    redis,
+    a,
+    b,
+    async [Symbol.asyncDispose]() {
+      await a.server.close();
+      await b.server.close();
+      await redis[Symbol.asyncDispose]();
+    },
+  };
+}
+
+/** The first reply to a hello: its welcome, or the error refusing it. */
+async function helloReply(client: LineClient, nick: string) {
+  await client.sendJson({ type: "hello", nick });
+  const line = await client.expect((text) =>
+    text.includes('"type":"welcome"') || text.includes('"type":"error"')
+  );
+  return JSON.parse(line) as ServerEvent;
+}
+
+function registerClusterTests(): void {
+  Deno.test("cluster: room messages from two nodes reach every member in one order", async () => {
+    await using cluster = await startCluster();
+    await using ana = await LineClient.json(cluster.a.port, "ana");
+    await using ada = await LineClient.json(cluster.a.port, "ada");
+    await using bob = await LineClient.json(cluster.b.port, "bob");
+    await using bea = await LineClient.json(cluster.b.port, "bea");
+    const perSender = 25;
+    // Both senders at once, so the two nodes' messages interleave in Redis.
+    await Promise.all([ana, bob].map(async (sender, s) => {
+      for (let i = 0; i < perSender; i++) {
+        await sender.sendJson({ type: "message", text: `${s}-${i}` });
+      }
+    }));
+    const seen: Array<Array<[number, string, string]>> = [];
+    for (const client of [ana, ada, bob, bea]) {
+      const lines: Array<[number, string, string]> = [];
+      for (let i = 0; i < 2 * perSender; i++) {
+        const event = await client.expectEvent("message");
+        lines.push([event.id, event.from, event.text]);
+      }
+      seen.push(lines);
+    }
+    // The same order everywhere, ids strictly increasing, each sender's own
+    // lines in the order sent.
+    for (const lines of seen.slice(1)) assert.deepEqual(lines, seen[0]);
+    const ids = seen[0]!.map(([id]) => id);
+    for (let i = 1; i < ids.length; i++) assert.ok(ids[i]! > ids[i - 1]!);
+    for (const [s, nick] of ["ana", "bob"].entries()) {
+      assert.deepEqual(
+        seen[0]!.filter(([, from]) => from === nick).map(([, , text]) => text),
+        Array.from({ length: perSender }, (_, i) => `${s}-${i}`),
+      );
+    }
+  });
+
+  Deno.test("cluster: two nodes claiming one nickname at once, exactly one wins", async () => {
+    await using cluster = await startCluster();
+    const rounds = 10;
+    for (let round = 0; round < rounds; round++) {
+      await using onA = await LineClient.connect(cluster.a.port);
+      await using onB = await LineClient.connect(cluster.b.port);
+      // Differing in case (and so the same name to the cluster).
+      const replies = await Promise.all([
+        helloReply(onA, `racer${round}`),
+        helloReply(onB, `RACER${round}`),
+      ]);
+      const welcomes = replies.filter((event) => event.type === "welcome");
+      assert.equal(welcomes.length, 1, JSON.stringify(replies));
+      const refusal = replies.find((event) => event.type === "error");
+      assert.equal(refusal?.type === "error" && refusal.code, "nick_taken");
+    }
+  });
+
+  Deno.test("cluster: a nickname is free on every node once its holder leaves", async () => {
+    await using cluster = await startCluster();
+    const ana = await LineClient.json(cluster.a.port, "ana");
+    await using bob = await LineClient.json(cluster.b.port, "bob");
+    await bob.sendJson({ type: "nick", nick: "Ana" });
+    const taken = await bob.expectEvent("error");
+    assert.equal(taken.code, "nick_taken");
+    await ana.close();
+    await cluster.a.server.connectionsAtMost(0);
+    await cluster.a.server.cluster!.settled();
+    await bob.sendJson({ type: "nick", nick: "Ana" });
+    await bob.expectEvent("nick", (event) => event.nick === "Ana");
+    // bob's old name went with the rename.
+    await using other = await LineClient.connect(cluster.a.port);
+    assert.equal((await helloReply(other, "bob")).type, "welcome");
+  });
+
+  Deno.test("cluster: with Redis gone a send is refused plainly, not lost", async () => {
+    await using cluster = await startCluster();
+    await using ana = await LineClient.json(cluster.a.port, "ana");
+    await cluster.redis.stop();
+    await ana.sendJson({ type: "message", text: "hello?", ref: "m1" });
+    const refusal = await ana.expectEvent("error");
+    assert.equal(refusal.code, "unavailable");
+    assert.equal(refusal.ref, "m1");
+    await using late = await LineClient.connect(cluster.b.port);
+    const reply = await helloReply(late, "late");
+    assert.equal(reply.type === "error" && reply.code, "unavailable");
+  });
+}

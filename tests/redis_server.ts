@@ -1,0 +1,122 @@
+/**
+ * A real `redis-server` for the cluster tests: a free loopback port, a
+ * temporary directory holding anything it writes (removed after), and a
+ * start that waits for Redis to say it is ready rather than sleeping.
+ *
+ * @module
+ */
+
+import { within } from "./helpers.ts";
+
+/** Says whether `redis-server` can be run on this machine. */
+export async function redisServerInstalled(): Promise<boolean> {
+  try {
+    const { success } = await new Deno.Command("redis-server", {
+      args: ["--version"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return success;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/** A running `redis-server` that stops and cleans up at the end of a `using` block. */
+export interface RedisServer extends AsyncDisposable {
+  /** `redis://127.0.0.1:<port>` */
+  url: string;
+  port: number;
+  /** Stops it (SIGTERM) and waits for it to exit; the directory stays. */
+  stop(): Promise<void>;
+  /** Starts it again on the same port and directory. */
+  restart(): Promise<void>;
+}
+
+/** A port nobody listens on right now (Redis binds it a moment later). */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  return port;
+}
+
+/**
+ * Starts `redis-server` on loopback: no snapshots, no append-only file (the
+ * tests need no durability), its working directory a fresh temporary one.
+ */
+export async function startRedis(): Promise<RedisServer> {
+  const dir = await Deno.makeTempDir({ prefix: "tern-redis-" });
+  const port = freePort();
+  let child: Deno.ChildProcess | null = null;
+  let output: Promise<string> = Promise.resolve("");
+  const launch = async () => {
+    child = new Deno.Command("redis-server", {
+      args: [
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        dir,
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--loglevel",
+        "notice",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const running = child;
+    let ready: () => void = () => {};
+    const isReady = new Promise<void>((resolve) => ready = resolve);
+    // Read all of its output to the end so the pipes close with the process.
+    output = (async () => {
+      let text = "";
+      const decoder = new TextDecoder();
+      for await (const chunk of running.stdout) {
+        text += decoder.decode(chunk, { stream: true });
+        if (text.includes("Ready to accept connections")) ready();
+      }
+      await running.stderr.cancel();
+      return text;
+    })();
+    const exited = running.status.then((status) => {
+      throw new Error(`redis-server exited early (code ${status.code})`);
+    });
+    exited.catch(() => {});
+    await within(Promise.race([isReady, exited]), "redis-server to start");
+  };
+  const stop = async () => {
+    if (child === null) return;
+    const running: Deno.ChildProcess = child;
+    child = null;
+    try {
+      running.kill("SIGTERM");
+    } catch {
+      // Already gone.
+    }
+    await running.status;
+    await output;
+  };
+  try {
+    await launch();
+  } catch (error) {
+    await stop();
+    await Deno.remove(dir, { recursive: true });
+    throw error;
+  }
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    stop,
+    restart: launch,
+    async [Symbol.asyncDispose]() {
+      await stop();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
