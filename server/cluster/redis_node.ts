@@ -240,19 +240,19 @@ export class RedisNode implements RoomFeed, ClusterNames {
       this.#pending.delete(relay.token);
     }
     const hub = this.#hub;
-    hub.history.queueRoomMessage(relay.message);
     const room = hub.rooms.get(foldKey(relay.message.room));
+    const from = sender?.session;
+    if (room !== undefined && from !== undefined && room.members.has(from)) {
+      // The sender's own node: a failed store is told to the sender.
+      hub.localFeed.publish(room, relay.message, from, sender?.ref);
+      return;
+    }
+    hub.history.queueRoomMessage(relay.message);
     if (room === undefined) {
       hub.inOrder(() => {}); // commits the stored line
       return;
     }
-    const from = sender?.session;
-    hub.localFeed.broadcast(
-      room,
-      relay.message,
-      from !== undefined && room.members.has(from) ? from : undefined,
-      sender?.ref,
-    );
+    hub.localFeed.broadcast(room, relay.message);
   }
 
   #key(nick: string): string {
