@@ -162,3 +162,29 @@ Deno.test("RoomBatch shares a JSON sender's chunk when its copy is the same", ()
     "the same bytes as everyone's",
   );
 });
+
+Deno.test("RoomBatch gives a late-joining JSON sender its confirmation and nothing from before", () => {
+  const old = new Member("json");
+  const members = new Set([old]);
+  const { batch } = batchOf(members);
+  // Accepted, but still waiting (for the history's commit) when it joins.
+  const waiting = batch.accept();
+  const joiner = new Member("json");
+  batch.joining(joiner);
+  members.add(joiner);
+  batch.add(notice("before the join"), waiting, null);
+  batch.add(
+    notice("mine"),
+    batch.accept(),
+    joiner,
+    new EncodedEvent({ type: "notice", text: "mine", ref: "j1" }),
+  );
+  batch.flush();
+  assert.deepEqual(joiner.chunks, [
+    '{"type":"notice","text":"mine","ref":"j1"}\n',
+  ]);
+  assert.deepEqual(old.chunks, [
+    '{"type":"notice","text":"before the join"}\n' +
+    '{"type":"notice","text":"mine"}\n',
+  ]);
+});
