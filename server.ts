@@ -729,7 +729,11 @@ export class ChatServer {
  */
 function say(stream: "stdout" | "stderr", line: string): void {
   try {
-    Deno[stream].writeSync(encoder.encode(line + "\n"));
+    const bytes = encoder.encode(line + "\n");
+    let written = 0;
+    while (written < bytes.length) {
+      written += Deno[stream].writeSync(bytes.subarray(written));
+    }
   } catch {
     // Nobody is reading: the line has nowhere to go.
   }
