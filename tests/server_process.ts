@@ -29,11 +29,14 @@ export class ServerProcess implements AsyncDisposable {
   readonly stderr: LineStream | null;
 
   /**
-   * @param args server flags (`--db :memory:` is added unless given)
+   * @param args server flags (`--db :memory:` and `--no-http` are added
+   *   unless a database or an HTTP port is given)
    * @param stderr "raw" leaves `child.stderr` to the test
    */
   constructor(args: string[], stderr: StderrMode = "lines") {
     const database = args.includes("--db") ? [] : ["--db", ":memory:"];
+    // The web client's fixed default port would collide between servers.
+    if (!args.includes("--http-port")) database.push("--no-http");
     this.child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
