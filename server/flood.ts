@@ -1,15 +1,21 @@
 /**
- * Flood control's two primitives, pure and clock-free (the caller passes
- * the time): a token bucket for the rate of lines, and a count of recent
- * events for "refused too often lately".
+ * Flood control that paces instead of refusing, as IRC servers do (ergo's
+ * fakelag, InspIRCd's `fakelag="yes"`): a connection over its budget is not
+ * read until the budget refills, so its lines are delayed, in order, and
+ * none is lost; only the flooder waits, and its own kernel buffers hold the
+ * rest. The budget is two token buckets, one in lines and one in bytes.
+ * Input that keeps coming past the budget without a pause for
+ * `--flood-disconnect` seconds ends the connection. Pure and clock-free:
+ * the caller passes the time.
  *
  * @module
  */
 
 /**
- * A token bucket: `burst` tokens, refilled at `ratePerSecond`. Each line
- * takes one; an empty bucket refuses. The clock is passed in, so tests drive
- * time instead of sleeping.
+ * A token bucket: `burst` tokens, refilled at `ratePerSecond`. Pacing asks
+ * how long until a cost fits ({@linkcode TokenBucket.waitMs}); limits that
+ * refuse take one token or fail ({@linkcode TokenBucket.take}). The clock is
+ * passed in, so tests drive time instead of sleeping.
  *
  * @example
  * ```ts
@@ -19,6 +25,7 @@
  * assert.equal(bucket.take(0), true);
  * assert.equal(bucket.take(0), true);
  * assert.equal(bucket.take(0), false);
+ * assert.equal(bucket.waitMs(1, 400), 600);
  * assert.equal(bucket.take(1000), true);
  * ```
  */
@@ -40,45 +47,150 @@ export class TokenBucket {
     this.#updatedAt = now;
   }
 
-  /** Takes one token if there is one. */
-  take(now: number): boolean {
+  /**
+   * Milliseconds until `cost` tokens (at most the burst) are there, after
+   * refilling for the time since the last call; 0 when they are now.
+   */
+  waitMs(cost: number, now: number): number {
     const elapsed = Math.max(0, now - this.#updatedAt) / 1000;
     this.#tokens = Math.min(
       this.burst,
       this.#tokens + elapsed * this.ratePerSecond,
     );
-    this.#updatedAt = now;
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
+    this.#updatedAt = Math.max(this.#updatedAt, now);
+    const missing = Math.min(cost, this.burst) - this.#tokens;
+    return missing <= 0 ? 0 : Math.ceil(missing / this.ratePerSecond * 1000);
+  }
+
+  /** Spends `cost` tokens (at most the burst), after a `waitMs` of 0. */
+  spend(cost: number): void {
+    this.#tokens -= Math.min(cost, this.burst);
+  }
+
+  /** Takes one token if there is one: for limits that refuse. */
+  take(now: number): boolean {
+    if (this.waitMs(1, now) !== 0) return false;
+    this.spend(1);
     return true;
   }
 }
 
+/** The budget a connection's input must keep to. */
+export interface FloodBudget {
+  /** Lines at once, before the rate applies. */
+  burstLines: number;
+  /** Lines per second, kept up. */
+  linesPerSecond: number;
+  /** Bytes at once, before the rate applies. */
+  burstBytes: number;
+  /** Bytes per second, kept up. */
+  bytesPerSecond: number;
+  /** Paced without a pause for longer than this ends the connection. */
+  disconnectAfterMs: number;
+}
+
+/** What to do with one line of input. */
+export type Pace =
+  /** Handle it now; its tokens are taken. */
+  | { action: "now" }
+  /**
+   * Wait `ms`, then ask again; `first` when this begins a spell of pacing
+   * (the sender is told once, not per line).
+   */
+  | { action: "wait"; ms: number; first: boolean }
+  /** Input has kept coming past the budget for too long: disconnect. */
+  | { action: "disconnect"; pacedForMs: number };
+
 /**
- * Counts events in a sliding window, for "too many refusals lately". Keeps
- * at most `limit` timestamps.
+ * One connection's pacing: asks, for each line, whether it goes now or
+ * waits, and remembers since when the connection has been paced without a
+ * pause. A line that finds its tokens there without having waited ends the
+ * spell.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FloodPacer } from "./flood.ts";
+ * const pacer = new FloodPacer({
+ *   burstLines: 2, linesPerSecond: 2, burstBytes: 1000, bytesPerSecond: 500,
+ *   disconnectAfterMs: 60_000,
+ * }, 0);
+ * assert.deepEqual(pacer.admit(1, 10, 0), { action: "now" });
+ * assert.deepEqual(pacer.admit(1, 10, 0), { action: "now" });
+ * assert.deepEqual(pacer.admit(1, 10, 0), { action: "wait", ms: 500, first: true });
+ * assert.deepEqual(pacer.admit(1, 10, 500), { action: "now" });
+ * ```
  */
-export class RecentEvents {
-  readonly windowMs: number;
-  readonly limit: number;
-  #times: number[] = [];
+export class FloodPacer {
+  readonly budget: Readonly<FloodBudget>;
+  readonly #lines: TokenBucket;
+  readonly #bytes: TokenBucket;
+  /** When the present spell of pacing began, or null outside one. */
+  #pacedSince: number | null = null;
+  /** Whether the line being asked about has already waited. */
+  #waited = false;
 
   /**
-   * @param windowMs how far back events count
-   * @param limit the count that {@linkcode RecentEvents.record} reports
+   * @param budget the rates, bursts and disconnect time
+   * @param now the clock's current reading, in milliseconds
    */
-  constructor(windowMs: number, limit: number) {
-    this.windowMs = windowMs;
-    this.limit = limit;
+  constructor(budget: FloodBudget, now: number) {
+    this.budget = budget;
+    this.#lines = new TokenBucket(
+      budget.burstLines,
+      budget.linesPerSecond,
+      now,
+    );
+    this.#bytes = new TokenBucket(
+      budget.burstBytes,
+      budget.bytesPerSecond,
+      now,
+    );
   }
 
-  /** Records an event; returns true once `limit` fall within the window. */
-  record(now: number): boolean {
-    this.#times.push(now);
-    while (this.#times.length > 0 && this.#times[0]! <= now - this.windowMs) {
-      this.#times.shift();
+  /**
+   * Whether a line costing `lines` (0 or 1) and `bytes` goes now, waits, or
+   * ends the connection. After a wait, ask again for the same line.
+   */
+  admit(lines: number, bytes: number, now: number): Pace {
+    const wait = Math.max(
+      this.#lines.waitMs(lines, now),
+      this.#bytes.waitMs(bytes, now),
+    );
+    if (wait === 0) {
+      this.#lines.spend(lines);
+      this.#bytes.spend(bytes);
+      if (!this.#waited) this.#pacedSince = null;
+      this.#waited = false;
+      return { action: "now" };
     }
-    if (this.#times.length > this.limit) this.#times.shift();
-    return this.#times.length >= this.limit;
+    this.#waited = true;
+    if (this.#pacedSince === null) {
+      this.#pacedSince = now;
+      return { action: "wait", ms: wait, first: true };
+    }
+    const pacedForMs = now - this.#pacedSince;
+    if (pacedForMs > this.budget.disconnectAfterMs) {
+      return { action: "disconnect", pacedForMs };
+    }
+    return { action: "wait", ms: wait, first: false };
   }
+}
+
+/**
+ * Bytes `text` takes in UTF-8, plus its newline: what a line costs the
+ * bytes bucket. Counts without encoding.
+ */
+export function lineBytes(text: string): number {
+  let bytes = 1;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if (code >= 0xd800 && code < 0xdc00) {
+      bytes += 4; // a surrogate pair: one four-byte character
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
 }

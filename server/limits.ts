@@ -38,10 +38,17 @@ export interface Limits {
   closeGraceMs: number;
   /** Lines a client may send at once before the rate applies. */
   floodBurst: number;
-  /** Lines per second a client may keep sending; 0 turns flood control off. */
+  /**
+   * Lines per second a client may keep sending; faster ones are delayed
+   * (server/flood.ts). 0 turns flood control off.
+   */
   floodRate: number;
-  /** Refused lines within ten seconds that disconnect a flooder. */
-  floodDisconnect: number;
+  /** Bytes a client may send at once before the byte rate applies. */
+  floodBurstBytes: number;
+  /** Bytes per second a client may keep sending. */
+  floodByteRate: number;
+  /** Paced without a pause for this long disconnects a flooder. */
+  floodDisconnectMs: number;
   /** Open connections in total. */
   maxConnections: number;
   /** Open connections from one address; 0 for no limit. */
@@ -71,8 +78,6 @@ export interface Limits {
   maxPasswordAttempts: number;
   /** Longest a busy server holds output to coalesce writes; 0: never. */
   writeCoalesceMs: number;
-  /** How long refused lines count towards a flood disconnect. */
-  floodWindowMs: number;
   /** Shortest account password accepted by `/register`. */
   minPasswordLength: number;
   /** Longest topic or message of the day kept, in characters. */
@@ -245,24 +250,34 @@ export const LIMIT_SPECS: readonly LimitSpec[] = [
     default: 2,
     allowZero: true,
     description:
-      "lines per second a client may keep sending; more are refused (0 turns flood control off)",
+      "lines per second a client may keep sending; faster lines are delayed, in order, never dropped (0 turns flood control off)",
   },
   {
-    key: "floodDisconnect",
-    flag: "flood-disconnect",
-    unit: "count",
-    default: 30,
+    key: "floodBurstBytes",
+    flag: "flood-burst-bytes",
+    unit: "bytes",
+    default: 40_960,
     allowZero: false,
     description:
-      "refused lines within --flood-window that disconnect a flooder",
+      "bytes a client may send at once before --flood-byte-rate applies",
   },
   {
-    key: "floodWindowMs",
-    flag: "flood-window",
-    unit: "seconds",
-    default: 10,
+    key: "floodByteRate",
+    flag: "flood-byte-rate",
+    unit: "per-second",
+    default: 4096,
     allowZero: false,
-    description: "how long a refused line counts towards --flood-disconnect",
+    description:
+      "bytes per second a client may keep sending; faster lines are delayed like lines past --flood-rate",
+  },
+  {
+    key: "floodDisconnectMs",
+    flag: "flood-disconnect",
+    unit: "seconds",
+    default: 120,
+    allowZero: false,
+    description:
+      "how long input may keep coming past the budget, paced without a pause, before the client is disconnected for flooding",
   },
   {
     key: "maxConnections",

@@ -6,7 +6,7 @@
  */
 
 import type { FlushScheduler } from "./net/coalescing.ts";
-import { RecentEvents, TokenBucket } from "./flood.ts";
+import { FloodPacer, type TokenBucket } from "./flood.ts";
 import type { Limits } from "./limits.ts";
 import type { RoomBatch } from "./room_batch.ts";
 import { OutboundQueue } from "./net/outbound_queue.ts";
@@ -58,8 +58,9 @@ export interface SessionOptions {
     | "sendQueueSoftBytes"
     | "floodRate"
     | "floodBurst"
-    | "floodDisconnect"
-    | "floodWindowMs"
+    | "floodBurstBytes"
+    | "floodByteRate"
+    | "floodDisconnectMs"
   >;
   /** Told when sending fails: the peer must go. */
   onSendFailure: (session: Session, why: SendFailure) => void;
@@ -121,14 +122,12 @@ export class Session {
   #lastInputAt: number;
   #pingToken: string | null = null;
   #pingSentAt = 0;
-  /** Flood control: null when turned off. */
-  readonly flood: TokenBucket | null = null;
+  /** Flood control, which paces this peer's input: null when turned off. */
+  readonly flood: FloodPacer | null = null;
   /** Nickname changes allowed from now: `--max-nick-changes` a minute. */
   nickChanges: TokenBucket | null = null;
   /** Joins and parts allowed from now: `--max-joins` a minute. */
   roomChanges: TokenBucket | null = null;
-  /** Lines refused for flooding lately; too many disconnect. */
-  readonly floodRefusals: RecentEvents | null = null;
   #socket: SessionSocket;
   #socketClosed = false;
   #finished: Promise<void> | null = null;
@@ -153,15 +152,13 @@ export class Session {
       ...(options.writes === undefined ? {} : { scheduler: options.writes }),
     });
     if (limits.floodRate > 0) {
-      this.flood = new TokenBucket(
-        limits.floodBurst,
-        limits.floodRate,
-        this.connectedAt,
-      );
-      this.floodRefusals = new RecentEvents(
-        limits.floodWindowMs,
-        limits.floodDisconnect,
-      );
+      this.flood = new FloodPacer({
+        burstLines: limits.floodBurst,
+        linesPerSecond: limits.floodRate,
+        burstBytes: limits.floodBurstBytes,
+        bytesPerSecond: limits.floodByteRate,
+        disconnectAfterMs: limits.floodDisconnectMs,
+      }, this.connectedAt);
     }
   }
 

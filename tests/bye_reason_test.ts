@@ -9,10 +9,12 @@ import { byeMeansReconnect, parseByeLine } from "../protocol.ts";
 import { LineClient, startServer } from "./helpers.ts";
 
 Deno.test("bye: JSON goodbyes carry a code: quit, kicked, flood, timeout, shutdown", async () => {
+  // Flood control paces: the flooder's lines wait their turn, and input
+  // that keeps coming past the budget for 0.3 s ends the connection.
   await using chat = await startServer({
-    floodRate: 1,
+    floodRate: 10,
     floodBurst: 2,
-    floodDisconnect: 3,
+    floodDisconnectMs: 300,
     loginTimeoutMs: 300,
   }, { operatorPassword: "op-pw" });
   await using op = await LineClient.text(chat.port, "op");

@@ -107,6 +107,22 @@ export const MAX_WHO_PAGE = 1000;
 /** Members in a `who` page when the request names no limit. */
 export const DEFAULT_WHO_PAGE = 100;
 
+/**
+ * How fast a client may send: `burst` lines at once, then `lines` a second,
+ * and at most `burstBytes` bytes at once, then `bytes` a second. Faster
+ * lines are not refused: the server stops reading them until their turn.
+ */
+export interface InputRate {
+  /** Lines a second, kept up. */
+  lines: number;
+  /** Lines at once, before the rate applies. */
+  burst: number;
+  /** Bytes a second, kept up. */
+  bytes: number;
+  /** Bytes at once, before the byte rate applies. */
+  burstBytes: number;
+}
+
 /** One row of a `who` reply. */
 export interface MemberSummary {
   /** The member's nickname. */
@@ -268,6 +284,11 @@ export type ServerEvent =
      * version 2).
      */
     maxRooms?: number;
+    /**
+     * Flood control's budget, so a client can pace its own sending; absent
+     * when flood control is off.
+     */
+    rate?: InputRate;
     ref?: string;
   }
   | RoomMessage

@@ -403,7 +403,9 @@ export function encodeTextEvent(event: ServerEvent): string {
     case "welcome":
       return notice(
         `Welcome, ${event.nick}! You are on ${event.server}. Type /help for commands.`,
-      );
+      ) + (event.rate === undefined ? "" : notice(
+        `You may send ${event.rate.burst} lines at once, then ${event.rate.lines} a second (${event.rate.bytes} bytes); faster lines wait their turn, and none is dropped.`,
+      ));
     case "message":
     case "action":
       return roomLine(event) + "\n";

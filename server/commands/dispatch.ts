@@ -18,6 +18,8 @@ import {
   type ClientRequest,
   decodeJsonRequest,
   decodeTextRequest,
+  type ErrorEvent,
+  errorEvent,
   type Frame,
   needsOperator,
   requestSpec,
@@ -30,6 +32,8 @@ import { CHAT_HANDLERS } from "./chat.ts";
 import { MEMBERSHIP_HANDLERS } from "./membership.ts";
 import { decodeTextLogin, LOGIN_HANDLERS, notLoggedIn } from "./login.ts";
 import { OPERATOR_HANDLERS } from "./operator.ts";
+import { paceInput } from "./pacing.ts";
+import { lineBytes } from "../flood.ts";
 
 /** What a request does, given that its row's policy allowed it. */
 export type Handler<K extends RequestType> = (
@@ -86,45 +90,103 @@ async function handleRemainingFrames(
   }
 }
 
-/** One frame; a promise if its request is still running. */
+/**
+ * Handles one complete line as {@linkcode handleFrames} does: decoded, paced
+ * by flood control, dispatched. A promise when it waits or is still running.
+ */
+export function handleLine(
+  hub: Hub,
+  session: Session,
+  line: string,
+): Promise<void> | undefined {
+  return handleFrame(hub, session, { kind: "line", text: line });
+}
+
+/** A frame, decoded: a request, the error it earned, or nothing to do. */
+type Input =
+  | { kind: "request"; request: ClientRequest }
+  | { kind: "error"; error: ErrorEvent }
+  | { kind: "none" };
+
+const NOTHING: Input = { kind: "none" };
+
+/**
+ * One frame; a promise if its request is still running or waits its turn
+ * under flood control (pacing.ts), which stops this connection's reads.
+ * Every line counts against the budget, invalid ones and unknown commands
+ * included, except those whose row is flood-exempt; a blank line costs only
+ * its bytes.
+ */
 function handleFrame(
   hub: Hub,
   session: Session,
   frame: Frame,
 ): Promise<void> | undefined {
   if (session.state === "closing") return;
-  if (frame.kind === "too_long") {
-    session.send({
-      type: "error",
-      code: "line_too_long",
-      message: `Line longer than ${frame.limit} bytes; it was discarded`,
-    });
-    return;
+  const input = decodeFrame(hub, session, frame);
+  if (session.state !== "active" || session.flood === null) {
+    return runInput(hub, session, input);
   }
-  try {
-    return handleLine(hub, session, frame.text) ?? undefined;
-  } catch (error) {
-    commandFailed(hub, session, error);
+  if (
+    input.kind === "request" &&
+    requestSpec(input.request.type).policy.floodExempt
+  ) {
+    return runInput(hub, session, input);
+  }
+  const lines = input.kind === "none" ? 0 : 1;
+  const bytes = frame.kind === "too_long" ? frame.limit : lineBytes(frame.text);
+  return paceInput(
+    hub,
+    session,
+    session.flood,
+    { lines, bytes },
+    () => runInput(hub, session, input),
+  );
+}
+
+/** Runs a decoded frame; a promise if its request is still running. */
+function runInput(
+  hub: Hub,
+  session: Session,
+  input: Input,
+): Promise<void> | undefined {
+  if (session.state === "closing") return;
+  switch (input.kind) {
+    case "none":
+      return;
+    case "error":
+      session.send(input.error);
+      return;
+    case "request":
+      try {
+        return dispatch(hub, session, input.request) ?? undefined;
+      } catch (error) {
+        commandFailed(hub, session, error);
+      }
   }
 }
 
 /**
- * Handles one complete line: decodes it with the session's codec (the first
- * line decides it), applies its row's policy, and runs its handler. Bad input
- * becomes an error event to that session; nothing here throws on a peer's
- * account.
+ * Decodes one frame with the session's codec (the first line decides it).
+ * Bad input becomes the error event it earns; nothing here throws on a
+ * peer's account.
  */
-export function handleLine(
-  hub: Hub,
-  session: Session,
-  line: string,
-): void | Promise<void> {
-  if (session.state === "closing") return;
-  if (!session.codecChosen && !chooseCodec(hub, session, line)) return;
+function decodeFrame(hub: Hub, session: Session, frame: Frame): Input {
+  if (frame.kind === "too_long") {
+    return {
+      kind: "error",
+      error: errorEvent(
+        "line_too_long",
+        `Line longer than ${frame.limit} bytes; it was discarded`,
+      ),
+    };
+  }
+  const line = frame.text;
+  if (!session.codecChosen && !chooseCodec(hub, session, line)) return NOTHING;
   if (session.state === "login") {
     if (++session.loginLines > hub.limits.maxLoginLines) {
       hub.disconnect(session, "lost", "Too many lines before login");
-      return;
+      return NOTHING;
     }
   }
   const request = session.codec === "json"
@@ -132,12 +194,9 @@ export function handleLine(
     : session.state === "login"
     ? decodeTextLogin(session, line)
     : decodeTextRequest(line);
-  if (request === null) return;
-  if (request.type === "error") {
-    session.send(request);
-    return;
-  }
-  return dispatch(hub, session, request);
+  if (request === null) return NOTHING;
+  if (request.type === "error") return { kind: "error", error: request };
+  return { kind: "request", request };
 }
 
 /**
@@ -159,8 +218,8 @@ function chooseCodec(hub: Hub, session: Session, line: string): boolean {
 }
 
 /**
- * Checks a decoded request against its row's policy, in order (login, flood,
- * operator), then runs its handler.
+ * Checks a decoded request against its row's policy, in order (login,
+ * operator), then runs its handler. Flood control has already paced it.
  */
 export function dispatch(
   hub: Hub,
@@ -173,10 +232,6 @@ export function dispatch(
     const login = LOGIN_HANDLERS[request.type] as Handler<RequestType>;
     if (login !== undefined) return login(call);
     if (!policy.beforeLogin) return notLoggedIn(call);
-  } else if (
-    !policy.floodExempt && !allowedByFloodControl(hub, session, call)
-  ) {
-    return;
   }
   if (needsOperator(request) && !session.isOp) {
     return call.fail(
@@ -185,35 +240,6 @@ export function dispatch(
     );
   }
   return (HANDLERS[request.type] as Handler<RequestType>)(call);
-}
-
-/**
- * Takes a flood token for the request; refuses it with an error when the
- * bucket is empty, and disconnects a session that keeps flooding.
- */
-function allowedByFloodControl(
-  hub: Hub,
-  session: Session,
-  call: Call,
-): boolean {
-  const bucket = session.flood;
-  if (bucket === null) return true;
-  const now = hub.now();
-  if (bucket.take(now)) return true;
-  if (session.floodRefusals?.record(now)) {
-    hub.log("warn", "flood", {
-      session: session.id,
-      nick: session.nick ?? undefined,
-      address: session.address,
-    });
-    hub.disconnect(session, "flood", "Too many lines too fast");
-    return false;
-  }
-  call.fail(
-    "rate_limited",
-    `Rate limited: that line was not sent; at most ${bucket.ratePerSecond} lines per second`,
-  );
-  return false;
 }
 
 async function settle(

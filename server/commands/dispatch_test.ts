@@ -107,18 +107,29 @@ Deno.test("operator rows are refused to others; reading a topic is not an operat
   assert.equal(last(bob, "topic").topic, "mine now");
 });
 
-Deno.test("flood control refuses a line past the burst, but never a flood-exempt row", async () => {
-  using hub = testHub({
-    limits: { floodRate: 1, floodBurst: 1, floodDisconnect: 100 },
-  });
+Deno.test("flood control paces a line past the burst instead of refusing it; a flood-exempt row never waits", async () => {
+  using hub = testHub({ limits: { floodRate: 20, floodBurst: 1 } });
   const alice = peer(hub, "alice");
   await send(hub, alice, { type: "message", text: "one" });
-  await send(hub, alice, { type: "message", text: "two", ref: "m2" });
-  const refused = last(alice, "error");
-  assert.equal(refused.code, "rate_limited");
-  assert.equal(refused.ref, "m2");
-  await send(hub, alice, { type: "pong", token: "t" });
-  assert.equal(alice.events.filter((e) => e.type === "error").length, 1);
+  const paced = handleLine(
+    hub,
+    alice.session,
+    JSON.stringify({ type: "message", text: "two", ref: "m2" }),
+  );
+  assert.ok(paced instanceof Promise, "the line waits its turn");
+  const exempt = handleLine(
+    hub,
+    alice.session,
+    JSON.stringify({ type: "pong", token: "t" }),
+  );
+  assert.equal(exempt, undefined, "a pong does not wait");
+  await paced;
+  hub.commitNow();
+  await alice.session.outbound.idle();
+  assert.equal(alice.events.filter((e) => e.type === "error").length, 0);
+  const two = last(alice, "message");
+  assert.equal(two.text, "two");
+  assert.match(last(alice, "notice").text, /^You are sending faster than 20/);
   await send(hub, alice, { type: "quit" });
   assert.equal(alice.session.state, "closing");
 });

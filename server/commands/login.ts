@@ -323,6 +323,14 @@ function enterChat(call: Call, nick: string, room: string): boolean {
     server: hub.serverName,
     version: PROTOCOL_VERSION,
     maxRooms: hub.limits.maxRoomsPerUser,
+    ...(session.flood === null ? {} : {
+      rate: {
+        lines: session.flood.budget.linesPerSecond,
+        burst: session.flood.budget.burstLines,
+        bytes: session.flood.budget.bytesPerSecond,
+        burstBytes: session.flood.budget.burstBytes,
+      },
+    }),
     ...(call.request.ref === undefined ? {} : { ref: call.request.ref }),
   });
   if (hub.motd.length > 0) session.reply(motdPages(hub.motd));
