@@ -4,9 +4,9 @@
  * read until the budget refills, so its lines are delayed, in order, and
  * none is lost; only the flooder waits, and its own kernel buffers hold the
  * rest. The budget is two token buckets, one in lines and one in bytes.
- * Input that keeps coming past the budget without a pause for
- * `--flood-disconnect` seconds ends the connection. Pure and clock-free:
- * the caller passes the time.
+ * Input that keeps coming past the budget, so that its lines wait for
+ * `--flood-disconnect` seconds in all without a pause, ends the connection.
+ * Pure and clock-free: the caller passes the time.
  *
  * @module
  */
@@ -85,7 +85,7 @@ export interface FloodBudget {
   burstBytes: number;
   /** Bytes per second, kept up. */
   bytesPerSecond: number;
-  /** Paced without a pause for longer than this ends the connection. */
+  /** Lines that wait this long in one spell of pacing end the connection. */
   disconnectAfterMs: number;
 }
 
@@ -103,9 +103,12 @@ export type Pace =
 
 /**
  * One connection's pacing: asks, for each line, whether it goes now or
- * waits, and remembers since when the connection has been paced without a
- * pause. A line that finds its tokens there without having waited ends the
- * spell.
+ * waits. Lines that wait belong to a spell of pacing, which ends once the
+ * connection has gone as long as its burst takes to refill without being
+ * held back; the sender is told when a spell begins. A spell whose lines
+ * have waited longer, in all, than `disconnectAfterMs` is input that keeps
+ * coming past the budget: the connection is ended. A client that paces
+ * itself to the rate waits little or never, so it is never cut.
  *
  * @example
  * ```ts
@@ -125,10 +128,12 @@ export class FloodPacer {
   readonly budget: Readonly<FloodBudget>;
   readonly #lines: TokenBucket;
   readonly #bytes: TokenBucket;
-  /** When the present spell of pacing began, or null outside one. */
-  #pacedSince: number | null = null;
-  /** Whether the line being asked about has already waited. */
-  #waited = false;
+  /** Not held back for this long ends a spell: the line burst's refill. */
+  readonly #quietMs: number;
+  /** When the last wait ended, or -Infinity before any. */
+  #lastWaitEnd = -Infinity;
+  /** Time the present spell's lines have waited, in all. */
+  #waitedMs = 0;
 
   /**
    * @param budget the rates, bursts and disconnect time
@@ -146,6 +151,7 @@ export class FloodPacer {
       budget.bytesPerSecond,
       now,
     );
+    this.#quietMs = budget.burstLines / budget.linesPerSecond * 1000;
   }
 
   /**
@@ -160,20 +166,17 @@ export class FloodPacer {
     if (wait === 0) {
       this.#lines.spend(lines);
       this.#bytes.spend(bytes);
-      if (!this.#waited) this.#pacedSince = null;
-      this.#waited = false;
       return { action: "now" };
     }
-    this.#waited = true;
-    if (this.#pacedSince === null) {
-      this.#pacedSince = now;
-      return { action: "wait", ms: wait, first: true };
+    const first = now - this.#lastWaitEnd > this.#quietMs;
+    if (first) {
+      this.#waitedMs = 0;
+    } else if (this.#waitedMs > this.budget.disconnectAfterMs) {
+      return { action: "disconnect", pacedForMs: this.#waitedMs };
     }
-    const pacedForMs = now - this.#pacedSince;
-    if (pacedForMs > this.budget.disconnectAfterMs) {
-      return { action: "disconnect", pacedForMs };
-    }
-    return { action: "wait", ms: wait, first: false };
+    this.#waitedMs += wait;
+    this.#lastWaitEnd = now + wait;
+    return { action: "wait", ms: wait, first };
   }
 }
 

@@ -45,7 +45,7 @@ Deno.test("FloodPacer lets the burst through, then paces each line at the rate",
     first: false,
   });
   assert.deepEqual(pacer.admit(1, 10, 1000), { action: "now" });
-  // A line that finds its token without waiting ends the spell.
+  // A spell ends once the burst has had time to refill (1.5 s here).
   assert.deepEqual(pacer.admit(1, 10, 5000), { action: "now" });
   for (let i = 0; i < 2; i++) pacer.admit(1, 10, 5000);
   assert.deepEqual(pacer.admit(1, 10, 5000), {
@@ -96,6 +96,24 @@ Deno.test("FloodPacer disconnects only input that keeps coming past the budget f
     }
     now += 10_000; // the person reads the replies
   }
+});
+
+Deno.test("FloodPacer never cuts a sender that keeps to the rate, give or take", () => {
+  const pacer = new FloodPacer(budget, 0);
+  let now = 0;
+  let notices = 0;
+  // Ten minutes of a line every 500 ms, each up to 20 ms early or late.
+  for (let i = 0; i < 1200; i++) {
+    now = i * 500 + ((i * 7919) % 41) - 20;
+    let pace = pacer.admit(1, 10, now);
+    while (pace.action === "wait") {
+      if (pace.first) notices++;
+      now += pace.ms;
+      pace = pacer.admit(1, 10, now);
+    }
+    assert.equal(pace.action, "now", `line ${i}`);
+  }
+  assert.ok(notices <= 1, `${notices} notices`);
 });
 
 Deno.test("lineBytes counts UTF-8 bytes and the newline without encoding", () => {

@@ -47,7 +47,7 @@ export interface Limits {
   floodBurstBytes: number;
   /** Bytes per second a client may keep sending. */
   floodByteRate: number;
-  /** Paced without a pause for this long disconnects a flooder. */
+  /** Waiting this long in all, in one spell of pacing, disconnects a flooder. */
   floodDisconnectMs: number;
   /** Open connections in total. */
   maxConnections: number;
@@ -277,7 +277,7 @@ export const LIMIT_SPECS: readonly LimitSpec[] = [
     default: 120,
     allowZero: false,
     description:
-      "how long input may keep coming past the budget, paced without a pause, before the client is disconnected for flooding",
+      "how long a client's lines may wait, in all, in one spell of pacing before it is disconnected for flooding",
   },
   {
     key: "maxConnections",

@@ -4,7 +4,8 @@
  * While a line waits, the read loop awaits it, so the connection is not read
  * and its kernel buffers hold the rest: nothing is lost, and only the
  * flooder waits. The sender is told once per spell of pacing; input that
- * keeps coming past the budget for `--flood-disconnect` ends the connection.
+ * keeps coming past the budget, its lines waiting `--flood-disconnect` in
+ * all, ends the connection.
  *
  * @module
  */
