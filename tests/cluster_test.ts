@@ -144,4 +144,23 @@ function registerClusterTests(): void {
     const reply = await helloReply(late, "late");
     assert.equal(reply.type === "error" && reply.code, "unavailable");
   });
+
+  Deno.test("cluster: after Redis restarts empty, messages flow again with ids still increasing", async () => {
+    await using cluster = await startCluster();
+    await using ana = await LineClient.json(cluster.a.port, "ana");
+    await using bob = await LineClient.json(cluster.b.port, "bob");
+    await ana.sendJson({ type: "message", text: "before" });
+    const before = await bob.expectEvent("message");
+    await cluster.redis.stop();
+    await cluster.redis.restart(); // no persistence: Redis starts empty
+    await cluster.a.server.cluster!.whenReady();
+    await cluster.b.server.cluster!.whenReady();
+    await ana.sendJson({ type: "message", text: "after" });
+    const after = await bob.expectEvent("message");
+    assert.equal(after.text, "after");
+    assert.ok(after.id > before.id, `${after.id} > ${before.id}`);
+    await bob.sendJson({ type: "message", text: "reply" });
+    const reply = await ana.expectEvent("message", (m) => m.text === "reply");
+    assert.ok(reply.id > after.id);
+  });
 }

@@ -96,7 +96,11 @@ export class RedisNode implements RoomFeed, ClusterNames {
   readonly #releasing = new Set<Promise<unknown>>();
   #nextToken = 1;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
-  #degraded = false;
+  /** Connections that are down now, by name. */
+  readonly #downClients = new Set<string>();
+  #readyWaiters: Array<() => void> = [];
+  /** The newest id relayed to this node. */
+  #newestId = 0;
   #joined = false;
   #closed = false;
   /** When the client's current reconnect wait ends (it cannot be cut short). */
@@ -139,10 +143,7 @@ export class RedisNode implements RoomFeed, ClusterNames {
         ROOMS_CHANNEL,
         (line: string) => node.#receive(line),
       );
-      await node.#commands.eval(RAISE_SCRIPT, {
-        keys: [MESSAGE_ID_KEY],
-        arguments: [String(hub.history.lastMessageId())],
-      });
+      await node.#raiseIds();
     } catch (error) {
       node.#commands.destroy();
       node.#subscriber.destroy();
@@ -171,18 +172,51 @@ export class RedisNode implements RoomFeed, ClusterNames {
   }
 
   #down(client: string, error: unknown): void {
-    if (!this.#degraded) {
+    if (!this.#downClients.has(client)) {
       this.#hub.log("warn", "cluster_degraded", {
         client,
         error: describeError(error),
       });
     }
-    this.#degraded = true;
+    this.#downClients.add(client);
   }
 
   #up(client: string): void {
-    if (this.#degraded) this.#hub.log("info", "cluster_back", { client });
-    this.#degraded = false;
+    if (this.#downClients.delete(client)) {
+      this.#hub.log("info", "cluster_back", { client });
+    }
+    // A Redis that restarted empty would count ids from 1 again: raised
+    // first, before anything this node sends on the same connection.
+    if (client === "commands" && this.#joined) {
+      this.#raiseIds().catch((error: unknown) =>
+        this.#hub.log("warn", "cluster_raise_ids_failed", {
+          error: describeError(error),
+        })
+      );
+    }
+    if (this.#commands.isReady && this.#subscriber.isReady) {
+      for (const resolve of this.#readyWaiters.splice(0)) resolve();
+    }
+  }
+
+  /** Raises Redis's id counter to the newest id this node knows. */
+  async #raiseIds(): Promise<void> {
+    const newest = Math.max(this.#newestId, this.#hub.history.lastMessageId());
+    await this.#commands.eval(RAISE_SCRIPT, {
+      keys: [MESSAGE_ID_KEY],
+      arguments: [String(newest)],
+    });
+  }
+
+  /**
+   * Resolves once both connections are up (subscription renewed): after an
+   * outage, the moment sends work again.
+   */
+  whenReady(): Promise<void> {
+    if (this.#commands.isReady && this.#subscriber.isReady) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#readyWaiters.push(resolve));
   }
 
   /** Presence stays on this node (not yet shared across the cluster). */
@@ -234,6 +268,7 @@ export class RedisNode implements RoomFeed, ClusterNames {
       });
       return;
     }
+    this.#newestId = Math.max(this.#newestId, relay.id);
     let sender: Pending | undefined;
     if (relay.node === this.id) {
       sender = this.#pending.get(relay.token);
