@@ -131,6 +131,18 @@ export interface ListenAddresses {
   https: Deno.NetAddr | null;
 }
 
+/** The cluster's Redis could not be reached at start. */
+export class ClusterStartError extends Error {}
+
+/** host:port of a Redis URL, never its password. */
+function redisAddress(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return "(bad URL)";
+  }
+}
+
 /** A listener of either kind: plain TCP, or TLS (tls_listener.ts). */
 interface Acceptor {
   readonly addr: Deno.NetAddr;
@@ -255,7 +267,15 @@ export class ChatServer {
     if (this.#options.redis !== undefined) {
       // Loaded only for a cluster: one process never loads the client.
       const { RedisNode } = await import("./server/cluster/redis_node.ts");
-      this.#cluster = await RedisNode.join(this.#hub, this.#options.redis);
+      try {
+        this.#cluster = await RedisNode.join(this.#hub, this.#options.redis);
+      } catch (error) {
+        throw new ClusterStartError(
+          `cannot reach Redis at ${redisAddress(this.#options.redis)}: ${
+            firstLine(error)
+          }`,
+        );
+      }
     }
     let addresses: ListenAddresses;
     try {
@@ -771,6 +791,10 @@ export async function main(args: string[]): Promise<number> {
   try {
     addresses = await server.start();
   } catch (error) {
+    if (error instanceof ClusterStartError) {
+      console.error(`server: ${error.message}`);
+      return 1;
+    }
     const ports = [
       options.port,
       options.tls?.port,

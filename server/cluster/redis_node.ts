@@ -101,6 +101,8 @@ export class RedisNode implements RoomFeed, ClusterNames {
   #readyWaiters: Array<() => void> = [];
   /** The newest id relayed to this node. */
   #newestId = 0;
+  /** The first connection error, the one worth reporting at start. */
+  #lastError: unknown = undefined;
   #joined = false;
   #closed = false;
   /** When the client's current reconnect wait ends (it cannot be cut short). */
@@ -145,9 +147,11 @@ export class RedisNode implements RoomFeed, ClusterNames {
       );
       await node.#raiseIds();
     } catch (error) {
-      node.#commands.destroy();
-      node.#subscriber.destroy();
-      throw error;
+      node.#closed = true;
+      for (const client of [node.#commands, node.#subscriber]) {
+        if (client.isOpen) client.destroy();
+      }
+      throw node.#lastError ?? error;
     }
     node.#joined = true;
     node.#heartbeat = setInterval(() => node.#refresh(), HEARTBEAT_MS);
@@ -179,6 +183,7 @@ export class RedisNode implements RoomFeed, ClusterNames {
       });
     }
     this.#downClients.add(client);
+    this.#lastError ??= error;
   }
 
   #up(client: string): void {
@@ -375,9 +380,9 @@ export class RedisNode implements RoomFeed, ClusterNames {
     for (const client of [this.#subscriber, this.#commands]) {
       try {
         if (client.isReady) await client.close();
-        else client.destroy();
+        else if (client.isOpen) client.destroy();
       } catch {
-        client.destroy();
+        if (client.isOpen) client.destroy();
       }
     }
     // node-redis sleeps between reconnects on a timer it cannot cancel;
