@@ -184,6 +184,10 @@ export class RedisNode implements RoomFeed, ClusterNames {
     }
     this.#downClients.add(client);
     this.#lastError ??= error;
+    // Sends whose copy was in flight may never come back now: forget their
+    // senders rather than hold them (one that does come back reaches the
+    // room, without the sender's confirmation ref).
+    if (client === "subscriber") this.#pending.clear();
   }
 
   #up(client: string): void {
