@@ -89,16 +89,20 @@ function startTerminalClient(port: number, nick: string) {
 
 /** Clicks the conversation button whose label starts with `label`. */
 async function openConversation(page: Page, label: string): Promise<void> {
-  const key = await page.$$eval(
+  // Found and clicked in one step inside the page: the list is redrawn as
+  // events arrive, so a button found first and clicked later may be gone.
+  const clicked = await page.$$eval(
     ".conversation-button",
-    (buttons, wanted) =>
-      buttons.find((button) =>
+    (buttons, wanted) => {
+      const button = buttons.find((button) =>
         (button as HTMLElement).innerText.startsWith(wanted as string)
-      )?.getAttribute("data-key") ?? null,
+      ) as HTMLElement | undefined;
+      button?.click();
+      return button !== undefined;
+    },
     label,
   );
-  assert.ok(key !== null, `no conversation button for ${label}`);
-  await page.click(`.conversation-button[data-key="${key}"]`);
+  assert.ok(clicked, `no conversation button for ${label}`);
   await page.waitForFunction(
     (wanted: string) =>
       document.getElementById("title")?.textContent?.includes(wanted),
