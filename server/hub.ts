@@ -151,15 +151,18 @@ export interface ClusterNames {
 
 /**
  * Spacing of a big room's flushes per member (room_batch.ts). A flush costs
- * each member a write, about 5 µs of CPU all told on the benchmark machine
- * (BENCHMARKS.md), so flushes this far apart keep one room's fan-out within
- * one core however fast its messages come: 50 ms for 10,000 members (each
- * write then carries about five messages at 100 a second), 0.5 ms for 100.
+ * each member a write, 5 to 10 µs of CPU all told on the benchmark machine
+ * (BENCHMARKS.md); flushes 20 µs per member apart keep one room's fan-out
+ * to about half a core, leaving the rest for reading and for other rooms:
+ * 200 ms for 10,000 members (each write then carries about twenty messages
+ * at 100 a second), 20 ms for 1,000, 2 ms for 100. Spaced closer, a
+ * saturated server's own backlog held writes past --write-timeout and
+ * healthy readers were cut as slow (BENCHMARKS.md, scenario e).
  */
-const FLUSH_MS_PER_MEMBER = 0.005;
+const FLUSH_MS_PER_MEMBER = 0.02;
 
 /** Longest a big room's broadcasts are held, whatever its size. */
-const BIG_ROOM_MAX_HOLD_MS = 50;
+const BIG_ROOM_MAX_HOLD_MS = 200;
 
 /** The feed of a single process: the members are all here. */
 export class LocalRoomFeed implements RoomFeed {
