@@ -841,12 +841,10 @@ function untilStopped(server: ChatServer): Promise<void> {
       }
       stopping = true;
       server.log("info", "shutdown", { signal });
-      server.close().catch(() => {}).finally(() => {
-        for (const [name, listener] of listeners) {
-          Deno.removeSignalListener(name, listener);
-        }
-        resolve();
-      });
+      // The listeners stay until the process exits: a signal that arrives
+      // with none installed (one forwarded late, or during the log's last
+      // flush) would end the process with status 130 instead of 0.
+      server.close().catch(() => {}).finally(resolve);
     };
     const listeners: Array<[Deno.Signal, () => void]> = [
       ["SIGINT", stop("SIGINT")],
