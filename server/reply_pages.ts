@@ -74,6 +74,24 @@ export function newestPage<T>(
 }
 
 /**
+ * The newest messages of `rows` (a `limit + 1` query, oldest first) that fit
+ * one reply page, and whether older ones remain.
+ */
+function messagesPage<M extends RoomMessage | PrivateMessage>(
+  rows: readonly M[],
+  limit: number,
+  codec: Codec,
+): { messages: M[]; more?: true } {
+  const page = newestPage(
+    rows,
+    limit,
+    (m) => pagedMessageBytes(m, codec),
+    REPLY_PAGE_BYTES,
+  );
+  return { messages: page.items, ...(page.more ? { more: true } : {}) };
+}
+
+/**
  * The `history` reply for `room`: `rows` are what the store returned for a
  * `limit + 1` query, oldest first.
  */
@@ -83,18 +101,7 @@ export function historyPage(
   limit: number,
   codec: Codec,
 ): ServerEvent & { type: "history" } {
-  const page = newestPage(
-    rows,
-    limit,
-    (m) => pagedMessageBytes(m, codec),
-    REPLY_PAGE_BYTES,
-  );
-  return {
-    type: "history",
-    room,
-    messages: page.items,
-    ...(page.more ? { more: true } : {}),
-  };
+  return { type: "history", room, ...messagesPage(rows, limit, codec) };
 }
 
 /** The `conversation` reply, paged as {@linkcode historyPage} is. */
@@ -104,17 +111,10 @@ export function conversationPage(
   limit: number,
   codec: Codec,
 ): ServerEvent & { type: "conversation" } {
-  const page = newestPage(
-    rows,
-    limit,
-    (m) => pagedMessageBytes(m, codec),
-    REPLY_PAGE_BYTES,
-  );
   return {
     type: "conversation",
     with: other,
-    messages: page.items,
-    ...(page.more ? { more: true } : {}),
+    ...messagesPage(rows, limit, codec),
   };
 }
 
