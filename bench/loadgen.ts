@@ -46,6 +46,16 @@ export class Meter {
   sent = 0;
   /** End of the measurement window; deliveries after it are drain. */
   windowEndUs = Infinity;
+  /**
+   * Which server each sender is connected to, by sender number, when the
+   * clients are spread over several (the cluster scenario); null otherwise.
+   */
+  senderNode: Int32Array | null = null;
+  /**
+   * Latency of deliveries whose reader is on another server than their
+   * sender (filled only when {@linkcode Meter.senderNode} is set).
+   */
+  readonly crossNode: Histogram = new Histogram();
   /** Called for each message the observer client receives. */
   onObserved: ((sender: number) => void) | null = null;
   /** Called after the observer has handled one whole chunk. */
@@ -80,6 +90,8 @@ export interface ClientOptions {
   payloadBytes: number;
   /** Stop reading once logged in (the stalled client of scenario d). */
   stallAfterLogin?: boolean;
+  /** The server `port` belongs to, when there are several (0). */
+  node?: number;
 }
 
 /** One benchmark connection. */
@@ -103,6 +115,8 @@ export class BenchClient implements ScanSink {
   end: ClientEnd | null = null;
   /** Local TCP port, to find this socket in /proc/net/tcp. */
   localPort = 0;
+  /** The server this client is on, when there are several. */
+  node = 0;
   /** Last sequence number seen from each sender, for order checks. */
   lastSeq: Int32Array = new Int32Array(0);
 
@@ -125,6 +139,7 @@ export class BenchClient implements ScanSink {
     this.#meter = options.meter;
     this.#protocol = options.protocol;
     this.nick = options.nick;
+    this.node = options.node ?? 0;
   }
 
   /**
@@ -255,6 +270,10 @@ export class BenchClient implements ScanSink {
   message(header: ParsedMessage, atUs: number): void {
     const meter = this.#meter;
     meter.latency.record(atUs - header.sentUs);
+    const nodes = meter.senderNode;
+    if (nodes !== null && nodes[header.sender] !== this.node) {
+      meter.crossNode.record(atUs - header.sentUs);
+    }
     meter.deliveries++;
     if (atUs <= meter.windowEndUs) meter.windowDeliveries++;
     this.received++;

@@ -41,6 +41,33 @@ export function readCpu(pid: number | "self"): CpuTime | null {
   return { user, system, total: user + system };
 }
 
+/**
+ * CPU time used so far by the live threads of `pid`, in seconds, from the
+ * nanosecond run times in /proc/PID/task/TID/schedstat. Finer than
+ * {@linkcode readCpu}'s clock ticks (10 ms), which matters for a process as
+ * lightly loaded as Redis under a modest load; time of threads that have
+ * exited is not counted, so it suits a process whose threads live as long
+ * as it does. Null when the process is gone.
+ */
+export function readThreadsCpu(pid: number): number | null {
+  let ns = 0;
+  try {
+    for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
+      try {
+        const text = Deno.readTextFileSync(
+          `/proc/${pid}/task/${task.name}/schedstat`,
+        );
+        ns += Number(text.split(" ")[0]);
+      } catch {
+        // The thread ended between listing and reading.
+      }
+    }
+  } catch {
+    return null;
+  }
+  return ns / 1e9;
+}
+
 /** Resident memory of a process, in KiB. */
 export interface Memory {
   /** VmRSS: resident now. */

@@ -11,8 +11,15 @@
  */
 
 import { parseArgs } from "node:util";
+import {
+  clusterNotes,
+  type ClusterSetup,
+  clusterTable,
+  scenarioCluster,
+} from "./cluster.ts";
 import { machineInfo } from "./procstat.ts";
 import { killServersOnSignal, stopAll } from "./process.ts";
+import { redisMissing } from "./redis.ts";
 import { ensureOpenFiles } from "./rlimit.ts";
 import {
   type Metrics,
@@ -46,7 +53,7 @@ const BENCH_DIR = decodeURIComponent(new URL(".", import.meta.url).pathname);
 const REPO_DIR = decodeURIComponent(new URL("..", import.meta.url).pathname);
 
 /** Scenario ids in the order they run. */
-const SCENARIO_IDS = ["a", "b", "c", "c1", "d", "e"] as const;
+const SCENARIO_IDS = ["a", "b", "c", "c1", "d", "e", "cluster"] as const;
 type ScenarioId = typeof SCENARIO_IDS[number];
 
 /** One row of a results table: a metric's key and how it is labelled. */
@@ -199,6 +206,15 @@ const SCENARIOS: Record<ScenarioId, {
       ["disconnected", "readers disconnected"],
     ],
   },
+  cluster: {
+    title: (o) =>
+      `cluster: tern alone vs nodes on one Redis; ${o.cluster.clients} ` +
+      `clients spread over the nodes, ${o.cluster.senders} senders, ` +
+      `${o.cluster.rate} msgs/s per room, ${o.duration} s`,
+    run: scenarioCluster,
+    // Its table has a column per setup (bench/cluster.ts), not per target.
+    rows: [],
+  },
 };
 
 const USAGE = `Usage: deno run -A bench/run.ts [options]
@@ -207,7 +223,8 @@ Benchmarks tern against ncat --chat and ngIRCd on 127.0.0.1 with one load
 generator. Prints a table per scenario and writes JSON.
 
   --targets LIST        tern,ncat,ngircd (default all three)
-  --scenarios LIST      a,b,c,c1,d,e (default all)
+  --scenarios LIST      a,b,c,c1,d,e,cluster (default all; cluster runs
+                        tern only and needs redis-server)
   --runs N              runs per scenario and target; tables show medians (1)
   --duration S          seconds of load in a, b and d (10)
   --size BYTES          message payload size in a and b (64)
@@ -226,6 +243,14 @@ generator. Prints a table per scenario and writes JSON.
   --e-clients N         e: clients in the one room (10000)
   --e-senders N         e: senders (10)
   --e-rate N            e: messages per second, all senders (100)
+  --cluster-clients N   cluster: clients, spread round-robin over the nodes
+                        and the rooms (300)
+  --cluster-senders N   cluster: senders, at least one per room (10)
+  --cluster-rate N      cluster: messages per second into each room (100)
+  --cluster-nodes LIST  cluster: setups; "single" is tern without Redis, a
+                        number that many nodes on one redis-server started
+                        for the run (single,1,3)
+  --cluster-rooms LIST  cluster: room counts; 1 is everyone in #lobby (1,10)
   --d-duration S        d: seconds of load, each of its two runs (--duration);
                         the kernel buffers ~4 MiB for a client that does not
                         read, so at the default rate a server can cut it off
@@ -280,6 +305,38 @@ function parseList<T extends string>(
   return [...new Set(items as T[])];
 }
 
+/** Whole numbers of at least 1, comma-separated, in the order given. */
+function parseCounts(flag: string, text: string): number[] {
+  const items = text.split(",").map((item) => item.trim()).filter(Boolean);
+  const counts = items.map(Number);
+  if (
+    items.length === 0 || counts.some((n) => !Number.isInteger(n) || n < 1)
+  ) {
+    throw new UsageError(
+      `--${flag} must list whole numbers of at least 1; got "${text}"`,
+    );
+  }
+  return [...new Set(counts)];
+}
+
+/** `--cluster-nodes`: "single" and node counts, in the order given. */
+function parseSetups(text: string): ClusterSetup[] {
+  const items = text.split(",").map((item) => item.trim()).filter(Boolean);
+  if (items.length === 0) throw new UsageError("--cluster-nodes is empty");
+  const setups: ClusterSetup[] = [];
+  for (const item of items) {
+    const count = Number(item);
+    if (item !== "single" && !(Number.isInteger(count) && count >= 1)) {
+      throw new UsageError(
+        `--cluster-nodes: "${item}" is neither single nor a node count`,
+      );
+    }
+    const setup = item === "single" ? "single" : count;
+    if (!setups.includes(setup)) setups.push(setup);
+  }
+  return setups;
+}
+
 /** Parses the command line; throws UsageError on any mistake. */
 function parseOptions(args: string[]): RunOptions | "help" {
   const numeric = [
@@ -298,6 +355,9 @@ function parseOptions(args: string[]): RunOptions | "help" {
     "e-clients",
     "e-senders",
     "e-rate",
+    "cluster-clients",
+    "cluster-senders",
+    "cluster-rate",
     "d-clients",
     "d-senders",
     "d-rate",
@@ -322,6 +382,8 @@ function parseOptions(args: string[]): RunOptions | "help" {
         "tern-server": { type: "string" },
         "tern-db": { type: "string" },
         "tern-profile": { type: "string" },
+        "cluster-nodes": { type: "string" },
+        "cluster-rooms": { type: "string" },
         out: { type: "string" },
         markdown: { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -396,6 +458,16 @@ function parseOptions(args: string[]): RunOptions | "help" {
       senders: number("e-senders", 10),
       rate: number("e-rate", 100, { integer: false, min: 0.1 }),
     },
+    cluster: {
+      clients: number("cluster-clients", 300, { min: 2 }),
+      senders: number("cluster-senders", 10),
+      rate: number("cluster-rate", 100, { integer: false, min: 0.1 }),
+      setups: parseSetups(String(values["cluster-nodes"] ?? "single,1,3")),
+      rooms: parseCounts(
+        "cluster-rooms",
+        String(values["cluster-rooms"] ?? "1,10"),
+      ),
+    },
     d: {
       clients: number("d-clients", 50, { min: 3 }),
       senders: number("d-senders", 5),
@@ -410,6 +482,18 @@ function parseOptions(args: string[]): RunOptions | "help" {
         `--${id}-senders must be below --${id}-clients (one client observes)`,
       );
     }
+  }
+  const mostRooms = Math.max(...scenario.cluster.rooms);
+  if (scenario.cluster.senders < mostRooms) {
+    throw new UsageError(
+      `--cluster-senders must be at least ${mostRooms}: one per room`,
+    );
+  }
+  if (scenario.cluster.clients < scenario.cluster.senders + mostRooms) {
+    throw new UsageError(
+      "--cluster-clients must leave at least one reader per room " +
+        `(at least --cluster-senders + ${mostRooms})`,
+    );
   }
   if (scenario.d.senders >= scenario.d.clients - 1) {
     throw new UsageError("--d-senders must be below --d-clients minus 1");
@@ -617,6 +701,7 @@ async function main(args: string[]): Promise<number> {
     c1: options.scenario.c.clients,
     d: options.scenario.d.clients,
     e: options.scenario.e.clients,
+    cluster: options.scenario.cluster.clients,
   };
   const needed = Math.max(...options.scenarios.map((id) => sizes[id])) + 256;
   const files = ensureOpenFiles(needed);
@@ -650,6 +735,9 @@ async function main(args: string[]): Promise<number> {
   if (targets.some((t) => t.name === "ngircd")) {
     versions.ngircd = await versionOf("ngircd", ["--version"]);
   }
+  if (options.scenarios.includes("cluster") && redisMissing() === null) {
+    versions.redis = await versionOf("redis-server", ["--version"]);
+  }
   console.error(
     `bench: ${machine.nproc} CPUs (${machine.cpuModel}), Linux ${machine.kernel}, ` +
       `Deno ${machine.deno}; targets ${targets.map((t) => t.name).join(", ")}`,
@@ -663,8 +751,22 @@ async function main(args: string[]): Promise<number> {
       const title = scenario.title(options.scenario);
       const runs: Partial<Record<TargetName, RunResult[]>> = {};
       const errors: Partial<Record<TargetName, string[]>> = {};
+      // The cluster scenario compares tern with itself.
+      const scenarioTargets = id === "cluster"
+        ? targets.filter((target) => target.name === "tern")
+        : targets;
+      const cannot = id !== "cluster"
+        ? null
+        : scenarioTargets.length === 0
+        ? "it runs tern only (--targets tern)"
+        : redisMissing();
+      if (cannot !== null) {
+        console.error(`bench: skipping scenario ${id}: ${cannot}`);
+        report[id] = { title, skipped: cannot };
+        continue;
+      }
       for (let run = 1; run <= options.runs; run++) {
-        for (const target of targets) {
+        for (const target of scenarioTargets) {
           const started = performance.now();
           console.error(
             `bench: [${id}] run ${run}/${options.runs} ${target.name} ...`,
@@ -692,15 +794,13 @@ async function main(args: string[]): Promise<number> {
         }
       }
       const summary: Partial<Record<TargetName, Metrics>> = {};
-      for (const target of targets) {
+      for (const target of scenarioTargets) {
         const list = runs[target.name];
         if (list && list.length > 0) summary[target.name] = medians(list);
       }
-      const { header, cells } = scenarioTable(
-        scenario.rows,
-        summary,
-        options.targets,
-      );
+      const { header, cells } = id === "cluster"
+        ? clusterTable(summary.tern, options.scenario.cluster)
+        : scenarioTable(scenario.rows, summary, options.targets);
       const runsNote = options.runs > 1
         ? ` (median of ${options.runs} runs)`
         : "";
@@ -709,7 +809,10 @@ async function main(args: string[]): Promise<number> {
       if (options.markdown) {
         console.log(`\n${markdownTable(header, cells)}`);
       }
-      for (const line of tableNotes(targets, runs, summary)) {
+      const notes = id === "cluster"
+        ? clusterNotes(runs.tern ?? [], summary.tern, options.scenario.cluster)
+        : tableNotes(targets, runs, summary);
+      for (const line of notes) {
         console.log(`  ${line}`);
       }
       report[id] = {

@@ -20,6 +20,7 @@
  *   others' latency and the server's memory over time are compared.
  * - e: the big lobby under load: 10,000 clients in one room, a few senders
  *   paced to a total rate; latency, and the server's memory.
+ * - cluster: one server vs several nodes on one Redis; in bench/cluster.ts.
  *
  * @module
  */
@@ -34,6 +35,7 @@ import {
   PacedLoad,
   WindowedLoad,
 } from "./loadgen.ts";
+import type { ClusterOptions } from "./cluster.ts";
 import { readCpu, readMemory, serverSideTcpState } from "./procstat.ts";
 import type { RunningServer, Target } from "./targets.ts";
 
@@ -60,6 +62,8 @@ export interface ScenarioOptions {
   };
   /** e: one big room under paced load; set up as c is. */
   e: { clients: number; senders: number; rate: number };
+  /** cluster: single server vs nodes on one Redis (bench/cluster.ts). */
+  cluster: ClusterOptions;
 }
 
 /** One run's figures by name; null when not measurable for this target. */
@@ -78,7 +82,7 @@ const sleep = (ms: number) =>
 const MiB = 1024;
 
 /** Counts clients by why they ended, leaving out the ones we closed. */
-function endReasons(clients: BenchClient[]): Record<string, number> {
+export function endReasons(clients: BenchClient[]): Record<string, number> {
   const reasons: Record<string, number> = {};
   for (const client of clients) {
     const reason = client.end?.reason;

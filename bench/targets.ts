@@ -42,6 +42,13 @@ export interface ServerNeeds {
    * reading is cut off (scenario d); otherwise it is raised for throughput.
    */
   defaultSendQueue: boolean;
+  /** Run as one node of a cluster through the Redis at this URL (tern only). */
+  redisUrl?: string;
+  /**
+   * Leave the web listener off: its default port is fixed, so several
+   * servers on one machine (the cluster scenario) would collide on it.
+   */
+  noWeb?: boolean;
 }
 
 /** A started server. */
@@ -149,6 +156,8 @@ function ternFlags(
     if (help.has(flag)) flags.push(`--${flag}`, value);
     else notes.push(`--${flag} not in --help; left at its default`);
   }
+  if (needs.noWeb && help.has("no-http")) flags.push("--no-http");
+  if (needs.redisUrl !== undefined) flags.push("--redis", needs.redisUrl);
   return { flags, notes };
 }
 
@@ -200,6 +209,10 @@ export function ternTarget(
     },
     async start(needs: ServerNeeds): Promise<RunningServer> {
       const help = await ternHelpFlags(serverPath);
+      if (needs.redisUrl !== undefined && !help.has("redis")) {
+        // A cluster run without its Redis would measure something else.
+        throw new Error(`${serverPath} has no --redis flag`);
+      }
       const temp = db === "file" && help.has("db")
         ? await makeTempDir("tern-bench-db-")
         : null;
