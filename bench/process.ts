@@ -96,14 +96,17 @@ export class ServerProcess {
     }
   }
 
-  /** SIGTERM, then SIGKILL after a grace period; waits for the exit. */
-  async stop(): Promise<void> {
+  /**
+   * SIGTERM, then SIGKILL after `graceMs` (2 s unless given); waits for the
+   * exit.
+   */
+  async stop(graceMs: number = STOP_GRACE_MS): Promise<void> {
     running.delete(this);
     if (!this.#exited) {
       signal(this.pid, "SIGTERM");
       let timer: ReturnType<typeof setTimeout> | undefined;
       const late = new Promise<"late">((resolve) => {
-        timer = setTimeout(() => resolve("late"), STOP_GRACE_MS);
+        timer = setTimeout(() => resolve("late"), graceMs);
       });
       const outcome = await Promise.race([this.status, late]);
       clearTimeout(timer);

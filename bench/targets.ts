@@ -152,6 +152,9 @@ function ternFlags(
   if (!needs.defaultSendQueue) wanted.push(["max-send-queue", "8388608"]);
   const flags: string[] = [];
   const notes: string[] = [];
+  // The web listener's default port is fixed: a second server on the
+  // machine (another benchmark, a developer's) would stop this one starting.
+  if (help.has("no-http")) flags.push("--no-http");
   for (const [flag, value] of wanted) {
     if (help.has(flag)) flags.push(`--${flag}`, value);
     else notes.push(`--${flag} not in --help; left at its default`);
@@ -182,6 +185,14 @@ function ternHelpFlags(serverPath: string): Promise<Set<string>> {
   })();
   return ternHelp;
 }
+
+/**
+ * How long a profiled tern server gets to exit after SIGTERM. V8 writes the
+ * profile only as the process exits, after the server's own shutdown (up to
+ * --close-grace, 2 s, for its goodbyes): the usual 2 s grace killed it first
+ * and no profile was written. Serializing a minute's profile takes seconds.
+ */
+const PROFILE_STOP_GRACE_MS = 60_000;
 
 /**
  * The tern target, running `serverPath` with this Deno. Its history
@@ -252,7 +263,9 @@ export function ternTarget(
           ),
           notes,
           stop: async () => {
-            await process.stop();
+            await process.stop(
+              profileDir === null ? undefined : PROFILE_STOP_GRACE_MS,
+            );
             await removeDir();
           },
         };
