@@ -48,6 +48,7 @@ import { slowDetail } from "./net/slowness.ts";
 import { releaseNick } from "./nicknames.ts";
 import type { ByeCode } from "../wire/bye.ts";
 import type { Room, SendFailure, Session } from "./session.ts";
+import type { RoomLog } from "./room_log.ts";
 
 /**
  * Message ids are reserved in the database this many at a time: one small
@@ -382,6 +383,19 @@ export class Hub {
    * unless {@linkcode Hub.joinCluster} replaced it at start.
    */
   feed: RoomFeed;
+  /**
+   * Where the join replay and `/history` read a room's history: the SQLite
+   * history here, a cluster's Redis streams when a node sets it at start.
+   */
+  roomLog: RoomLog = {
+    messages: (room, limit, beforeId) =>
+      this.history.roomMessages(room, limit, beforeId),
+  };
+  /**
+   * What an operator should know about this server's setup (a cluster's
+   * Redis without persistence): logged at start, and told on `/oper`.
+   */
+  readonly warnings: string[] = [];
   /** Nicknames held across the cluster; null on a single node. */
   cluster: ClusterNames | null = null;
   /** Guessing and churn across connections (guards.ts). */

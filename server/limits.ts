@@ -32,6 +32,8 @@ export interface Limits {
   historyMaxPerRoom: number;
   /** Size the history database may grow to; 0 for no limit. */
   historyMaxBytes: number;
+  /** Messages kept per room in a cluster's Redis stream (`MAXLEN ~`). */
+  clusterHistoryMax: number;
   /** PBKDF2 iterations for new account passwords. */
   passwordIterations: number;
   /** Time allowed between a goodbye and closing the socket. */
@@ -216,6 +218,15 @@ export const LIMIT_SPECS: readonly LimitSpec[] = [
     allowZero: true,
     description:
       "size the history database may grow to; past it new messages are refused to their senders, as on a full disk, until pruning frees room (0 for no limit)",
+  },
+  {
+    key: "clusterHistoryMax",
+    flag: "redis-history-max",
+    unit: "count",
+    default: 10_000,
+    allowZero: false,
+    description:
+      "with --redis: messages kept per room in its Redis stream, which the join replay and /history read (trimmed with MAXLEN ~, so a little more may stay)",
   },
   {
     key: "passwordIterations",

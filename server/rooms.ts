@@ -13,7 +13,7 @@
 import type { Hub } from "./hub.ts";
 import type { Limits } from "./limits.ts";
 import { memberPage } from "./member_pages.ts";
-import { historyPage } from "./reply_pages.ts";
+import { around, historyReply } from "./room_log.ts";
 import { foldKey } from "../wire/names.ts";
 import { skeletonKey } from "./names/lookalikes.ts";
 import {
@@ -94,26 +94,24 @@ export function enterRoom(hub: Hub, session: Session, name: string): void {
   if (!big) hub.broadcast(room, join);
   const replay = hub.limits.historyLength;
   // What the newcomer is sent is a reply: taken now, in order, and sent as
-  // it drains, whatever its size (Session.reply).
+  // it drains, whatever its size (Session.reply). In a cluster the history
+  // is read from Redis: the reply keeps its place while it is read.
   hub.inOrder(() => {
-    const welcome: ServerEvent[] = big ? [join] : [];
-    welcome.push(
-      replay === 0
-        ? { type: "history", room: room.name, messages: [] }
-        : historyPage(
-          room.name,
-          hub.history.roomMessages(room.name, replay + 1),
-          replay,
-          session.codec,
-        ),
-    );
-    if (room.topic !== "") welcome.push(topicEvent(room));
-    welcome.push(
+    const history = replay === 0
+      ? { type: "history" as const, room: room.name, messages: [] }
+      : historyReply(
+        room.name,
+        hub.roomLog.messages(room.name, replay + 1),
+        replay,
+        session.codec,
+      );
+    const after: ServerEvent[] = room.topic === "" ? [] : [topicEvent(room)];
+    after.push(
       big
         ? { type: "members", room: room.name, count: room.members.size }
         : whoEvent(room, undefined, MAX_WHO_PAGE),
     );
-    session.reply(welcome);
+    session.reply(around(big ? [join] : [], history, after));
   });
 }
 

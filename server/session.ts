@@ -9,7 +9,7 @@ import type { FlushScheduler } from "./net/coalescing.ts";
 import { FloodPacer, type TokenBucket } from "./flood.ts";
 import type { Limits } from "./limits.ts";
 import type { RoomBatch } from "./room_batch.ts";
-import { OutboundQueue } from "./net/outbound_queue.ts";
+import { NOT_YET, OutboundQueue } from "./net/outbound_queue.ts";
 import {
   type Codec,
   EncodedEvent,
@@ -268,16 +268,33 @@ export class Session {
    *
    * This is the path for every reply whose size depends on data: history
    * pages, the join replay, the MOTD, waiting messages, member lists.
+   *
+   * `events` may be a promise (a history page read from Redis in a
+   * cluster): the reply keeps its place, and everything sent after it,
+   * room messages included, waits behind it until it settles. A promise
+   * that rejects ends the reply empty, told to the reply-error handler.
    */
   reply(
-    events: Iterable<ServerEvent>,
+    events: Iterable<ServerEvent> | Promise<Iterable<ServerEvent>>,
     written?: (event: ServerEvent) => void,
   ): void {
     if (this.state === "closing") return;
     this.#roomFirst();
-    const iterator = events[Symbol.iterator]();
+    let iterator: Iterator<ServerEvent> | null = null;
+    if (events instanceof Promise) {
+      events.then(
+        (list) => iterator = list[Symbol.iterator](),
+        (error: unknown) => {
+          iterator = [][Symbol.iterator]();
+          this.#onReplyError(this, error);
+        },
+      ).finally(() => this.outbound.wake()).catch(() => {});
+    } else {
+      iterator = events[Symbol.iterator]();
+    }
     this.outbound.enqueueReply({
       next: () => {
+        if (iterator === null) return NOT_YET;
         let step: IteratorResult<ServerEvent>;
         try {
           step = iterator.next();

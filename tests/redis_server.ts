@@ -42,11 +42,24 @@ function freePort(): number {
   return port;
 }
 
+/** How a test's Redis is started. */
+export interface RedisOptions {
+  /**
+   * Keep an append-only file (fsync every second) in the temporary
+   * directory, so a restart keeps what was written: for tests of a restart
+   * that must lose nothing. @default false
+   */
+  appendOnly?: boolean;
+}
+
 /**
- * Starts `redis-server` on loopback: no snapshots, no append-only file (the
- * tests need no durability), its working directory a fresh temporary one.
+ * Starts `redis-server` on loopback: no snapshots, and no append-only file
+ * unless asked (most tests need no durability), its working directory a
+ * fresh temporary one.
  */
-export async function startRedis(): Promise<RedisServer> {
+export async function startRedis(
+  options: RedisOptions = {},
+): Promise<RedisServer> {
   const dir = await Deno.makeTempDir({ prefix: "tern-redis-" });
   const port = freePort();
   let child: Deno.ChildProcess | null = null;
@@ -63,7 +76,9 @@ export async function startRedis(): Promise<RedisServer> {
         "--save",
         "",
         "--appendonly",
-        "no",
+        options.appendOnly ? "yes" : "no",
+        "--appendfsync",
+        "everysec",
         "--loglevel",
         "notice",
       ],

@@ -26,7 +26,13 @@ import type { Room, Session } from "../session.ts";
 import { foldKey } from "../../wire/names.ts";
 import { skeletonKey } from "../names/lookalikes.ts";
 import { describeError } from "../log.ts";
-import { decodeRelay, encodeRelay } from "./relay.ts";
+import { decodeRelay, encodeRelay, type Relay } from "./relay.ts";
+import {
+  roomStreamKey,
+  RoomStreams,
+  STORE_AND_PUBLISH_SCRIPT,
+} from "./room_streams.ts";
+import { checkPersistence } from "./persistence.ts";
 import { CLUSTER_DOWN } from "../nicknames.ts";
 
 /** The one channel every room's messages cross. */
@@ -47,12 +53,6 @@ const NICK_TTL_MS = 15_000;
 const START_ATTEMPTS = 3;
 /** Claims are refreshed this often: three chances before one expires. */
 const HEARTBEAT_MS = NICK_TTL_MS / 3;
-
-/** Takes the next id and publishes the message after it, atomically. */
-const PUBLISH_SCRIPT = `
-local id = redis.call('INCR', KEYS[1])
-redis.call('PUBLISH', ARGV[1], id .. ' ' .. ARGV[2])
-return id`;
 
 /** Raises the id counter to at least ARGV[1] (ids stay above old history). */
 const RAISE_SCRIPT = `
@@ -80,6 +80,8 @@ type Client = ReturnType<typeof createClient>;
 interface Pending {
   session: Session;
   ref: string | undefined;
+  /** The id Redis gave it, once the script has answered. */
+  id?: number;
 }
 
 /** A node's link to the cluster: its feed and its nickname claims. */
@@ -99,8 +101,8 @@ export class RedisNode implements RoomFeed, ClusterNames {
   /** Connections that are down now, by name. */
   readonly #downClients = new Set<string>();
   #readyWaiters: Array<() => void> = [];
-  /** The newest id relayed to this node. */
-  #newestId = 0;
+  /** Room history in Redis, and gap-free delivery across outages. */
+  readonly #streams: RoomStreams;
   /** The first connection error, the one worth reporting at start. */
   #lastError: unknown = undefined;
   #joined = false;
@@ -121,6 +123,12 @@ export class RedisNode implements RoomFeed, ClusterNames {
       },
     });
     this.#subscriber = this.#commands.duplicate();
+    this.#streams = new RoomStreams({
+      hub,
+      client: this.#commands,
+      deliver: (relay) => this.#deliver(relay),
+      caughtUp: (newest) => this.#forgetDelivered(newest),
+    });
     for (
       const [name, client] of [["commands", this.#commands], [
         "subscriber",
@@ -145,6 +153,7 @@ export class RedisNode implements RoomFeed, ClusterNames {
         ROOMS_CHANNEL,
         (line: string) => node.#receive(line),
       );
+      await node.#streams.start(MESSAGE_ID_KEY);
       await node.#raiseIds();
     } catch (error) {
       node.#closed = true;
@@ -155,6 +164,8 @@ export class RedisNode implements RoomFeed, ClusterNames {
     }
     node.#joined = true;
     node.#heartbeat = setInterval(() => node.#refresh(), HEARTBEAT_MS);
+    hub.roomLog = node.#streams;
+    await checkPersistence(node.#commands, hub);
     hub.joinCluster(node, node);
     hub.log("info", "cluster_joined", { node: node.id });
     return node;
@@ -184,10 +195,22 @@ export class RedisNode implements RoomFeed, ClusterNames {
     }
     this.#downClients.add(client);
     this.#lastError ??= error;
-    // Sends whose copy was in flight may never come back now: forget their
-    // senders rather than hold them (one that does come back reaches the
-    // room, without the sender's confirmation ref).
-    if (client === "subscriber") this.#pending.clear();
+    if (!this.#joined) return;
+    this.#streams.degraded();
+    // What is published meanwhile is read from the streams once back.
+    if (client === "subscriber") this.#streams.lost();
+  }
+
+  /**
+   * After a catch-up, sends whose copy was not delivered (their room has
+   * nobody here now) will not come back: their senders are forgotten.
+   */
+  #forgetDelivered(newest: number): void {
+    for (const [token, pending] of this.#pending) {
+      if (pending.id !== undefined && pending.id <= newest) {
+        this.#pending.delete(token);
+      }
+    }
   }
 
   #up(client: string): void {
@@ -204,17 +227,30 @@ export class RedisNode implements RoomFeed, ClusterNames {
       );
     }
     if (this.#commands.isReady && this.#subscriber.isReady) {
+      if (this.#joined) this.#streams.resume();
       for (const resolve of this.#readyWaiters.splice(0)) resolve();
     }
   }
 
   /** Raises Redis's id counter to the newest id this node knows. */
   async #raiseIds(): Promise<void> {
-    const newest = Math.max(this.#newestId, this.#hub.history.lastMessageId());
+    const newest = Math.max(
+      this.#streams.cursor.newest,
+      this.#hub.history.lastMessageId(),
+    );
     await this.#commands.eval(RAISE_SCRIPT, {
       keys: [MESSAGE_ID_KEY],
       arguments: [String(newest)],
     });
+  }
+
+  /**
+   * Messages delivered by catch-ups after a lost subscription, for tests
+   * (not an API).
+   * @ignore
+   */
+  get caughtUpMessages(): number {
+    return this.#streams.caughtUpMessages;
   }
 
   /**
@@ -242,9 +278,10 @@ export class RedisNode implements RoomFeed, ClusterNames {
   }
 
   /**
-   * Sends a room message through Redis; it is stored and delivered here when
-   * it comes back, like everyone else's. When Redis cannot take it, the
-   * sender is told it was not sent.
+   * Sends a room message through Redis, which stores it in the room's
+   * stream and publishes it in one step; it is delivered here when it comes
+   * back, like everyone else's. When Redis cannot take it, the sender is
+   * told it was not sent.
    */
   publish(
     _room: Room,
@@ -253,11 +290,18 @@ export class RedisNode implements RoomFeed, ClusterNames {
     ref?: string,
   ): void {
     const token = this.#nextToken++;
-    this.#pending.set(token, { session: sender, ref });
-    this.#commands.eval(PUBLISH_SCRIPT, {
-      keys: [MESSAGE_ID_KEY],
-      arguments: [ROOMS_CHANNEL, encodeRelay(this.id, token, message)],
-    }).catch((error: unknown) => {
+    const pending: Pending = { session: sender, ref };
+    this.#pending.set(token, pending);
+    this.#commands.eval(STORE_AND_PUBLISH_SCRIPT, {
+      keys: [MESSAGE_ID_KEY, roomStreamKey(message.room)],
+      arguments: [
+        ROOMS_CHANNEL,
+        encodeRelay(this.id, token, message),
+        String(this.#hub.limits.clusterHistoryMax),
+      ],
+    }).then((id) => {
+      pending.id = Number(id);
+    }, (error: unknown) => {
       this.#pending.delete(token);
       this.#hub.log("warn", "cluster_publish_failed", {
         session: sender.id,
@@ -268,7 +312,7 @@ export class RedisNode implements RoomFeed, ClusterNames {
     });
   }
 
-  /** A room message from Redis: stored here, then delivered to the room. */
+  /** A room message from the subscription (already stored in Redis). */
   #receive(line: string): void {
     const relay = decodeRelay(line);
     if (relay === null) {
@@ -277,7 +321,15 @@ export class RedisNode implements RoomFeed, ClusterNames {
       });
       return;
     }
-    this.#newestId = Math.max(this.#newestId, relay.id);
+    this.#streams.received(relay);
+  }
+
+  /**
+   * Delivers a room message to its members here, in order; the sender's
+   * own copy is its confirmation. Nothing is stored here: the room's
+   * stream in Redis already holds it.
+   */
+  #deliver(relay: Relay): void {
     let sender: Pending | undefined;
     if (relay.node === this.id) {
       sender = this.#pending.get(relay.token);
@@ -285,15 +337,10 @@ export class RedisNode implements RoomFeed, ClusterNames {
     }
     const hub = this.#hub;
     const room = hub.rooms.get(foldKey(relay.message.room));
+    if (room === undefined) return;
     const from = sender?.session;
-    if (room !== undefined && from !== undefined && room.members.has(from)) {
-      // The sender's own node: a failed store is told to the sender.
-      hub.localFeed.publish(room, relay.message, from, sender?.ref);
-      return;
-    }
-    hub.history.queueRoomMessage(relay.message);
-    if (room === undefined) {
-      hub.inOrder(() => {}); // commits the stored line
+    if (from !== undefined && room.members.has(from)) {
+      hub.localFeed.broadcast(room, relay.message, from, sender?.ref);
       return;
     }
     hub.localFeed.broadcast(room, relay.message);
@@ -378,6 +425,7 @@ export class RedisNode implements RoomFeed, ClusterNames {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#heartbeat);
+    await this.#streams.close();
     // A clean stop frees its names at once, not after NICK_TTL_MS.
     for (const [key, value] of this.#claims) this.#releaseKey(key, value);
     await this.settled();

@@ -72,16 +72,20 @@ export class Call<K extends RequestType = RequestType> {
    * turn comes (after everything accepted before it, for rows whose replies
    * go in order) and takes what the reply shows then; only the encoding
    * waits for the reader. Every event of it carries the request's ref.
+   * `build` may answer with a promise (history read from Redis); the reply
+   * keeps its place meanwhile.
    */
-  replyPaged(build: () => ServerEvent[]): void {
+  replyPaged(build: () => ServerEvent[] | Promise<ServerEvent[]>): void {
     const ref = this.request.ref;
     const session = this.session;
+    const withRef = (events: ServerEvent[]) =>
+      ref === undefined
+        ? events
+        : events.map((event) => ({ ...event, ref }) as ServerEvent);
     const send = () => {
       const events = build();
       session.reply(
-        ref === undefined
-          ? events
-          : events.map((event) => ({ ...event, ref }) as ServerEvent),
+        events instanceof Promise ? events.then(withRef) : withRef(events),
       );
     };
     if (this.#ordered) this.hub.inOrder(send);

@@ -8,7 +8,11 @@
  * @module
  */
 
-import { conversationPage, historyPage } from "../reply_pages.ts";
+import { conversationPage } from "../reply_pages.ts";
+import {
+  type HistoryReply as HistoryEvent,
+  historyReply,
+} from "../room_log.ts";
 import { checkNick, checkRoom, foldKey } from "../../wire/names.ts";
 import {
   commandHelp,
@@ -18,6 +22,7 @@ import {
   type PrivateMessage,
   type RoomMessage,
   sanitizeText,
+  type ServerEvent,
 } from "../../protocol.ts";
 import { type Call, cleanReason } from "./call.ts";
 import type { Account } from "../store/account_store.ts";
@@ -282,15 +287,18 @@ function history(call: Call<"history">): void {
     ? session.current?.name
     : findRoom(hub, named.name)?.name ?? named.name;
   if (room === undefined) return call.fail("not_ready", "No room");
-  call.replyPaged(() => [{
-    ...historyPage(
+  call.replyPaged(() => {
+    const page = historyReply(
       room,
-      hub.history.roomMessages(room, limit + 1, request.before),
+      hub.roomLog.messages(room, limit + 1, request.before),
       limit,
       session.codec,
-    ),
-    reply: replyTo(request),
-  }]);
+    );
+    const answer = (event: HistoryEvent): ServerEvent[] => [
+      event.type === "history" ? { ...event, reply: replyTo(request) } : event,
+    ];
+    return page instanceof Promise ? page.then(answer) : answer(page);
+  });
 }
 
 /** What a history page answers: the cursor it was asked with. */

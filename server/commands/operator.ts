@@ -39,6 +39,7 @@ function oper(call: Call<"oper">): void {
   session.isOp = true;
   hub.log("info", "oper", { session: session.id, nick: actor(call) });
   call.tell("You are now an operator");
+  for (const warning of hub.warnings) call.tell(`Warning: ${warning}`);
 }
 
 /** `/kick NICK [REASON]`: disconnects someone. */

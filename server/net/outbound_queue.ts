@@ -57,10 +57,21 @@ export interface ReplyPiece {
   written?: () => void;
 }
 
+/**
+ * What a reply source gives while its content is not known yet (a history
+ * page still being read from Redis): the queue stops pulling, and everything
+ * queued after the reply keeps waiting behind it until
+ * {@linkcode OutboundQueue.wake} is called.
+ */
+export const NOT_YET: unique symbol = Symbol("not yet");
+
 /** A reply produced piece by piece as the reader drains. */
 export interface ReplySource {
-  /** The next piece, or null when the reply is complete. */
-  next(): ReplyPiece | null;
+  /**
+   * The next piece, null when the reply is complete, or
+   * {@linkcode NOT_YET} while its content is still on its way.
+   */
+  next(): ReplyPiece | null | typeof NOT_YET;
 }
 
 /** The last batch {@linkcode concat} built, and the chunks it joined. */
@@ -249,6 +260,17 @@ export class OutboundQueue {
   }
 
   /**
+   * Pulls again after a reply that answered {@linkcode NOT_YET} has its
+   * content: what it holds, and what waited behind it, go out now.
+   */
+  wake(): void {
+    if (this.#closed || this.#later.length === 0) return;
+    if (this.#inFlight !== null) return; // the write's end pulls
+    this.#pull();
+    if (this.#chunkBytes !== 0) this.#scheduleFlush();
+  }
+
+  /**
    * Drops the replies not yet pulled, keeping every byte queued, in order:
    * for a connection that is closing, which has no use for the rest of a
    * reply (waiting messages not sent stay waiting).
@@ -325,6 +347,7 @@ export class OutboundQueue {
         bytes = head;
       } else {
         const piece = head.next();
+        if (piece === NOT_YET) break;
         if (piece === null) {
           later.shift();
           continue;

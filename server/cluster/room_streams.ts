@@ -1,0 +1,304 @@
+/**
+ * Room history in a cluster: a Redis stream per room, written in the same
+ * atomic step that takes the message's id and publishes it, and read by the
+ * join replay, `/history`, `export-history` and a node's catch-up after its
+ * subscription dropped (delivery_cursor.ts says how that stays gap-free and
+ * duplicate-free).
+ *
+ * A message's stream entry id is `<message id>-0`: ids come from one
+ * counter, so they are unique and increasing in every room's stream, and a
+ * page by message id is a range of entry ids. The entry holds the relay
+ * text (relay.ts), the same bytes the subscription carries.
+ *
+ * In a cluster the node's own SQLite file holds no room messages: Redis is
+ * the one copy every node reads.
+ *
+ * @module
+ */
+
+import type { createClient } from "npm:redis@5.12.1";
+import type { RoomMessage } from "../../protocol.ts";
+import type { Hub } from "../hub.ts";
+import type { RoomLog } from "../room_log.ts";
+import { foldKey } from "../../wire/names.ts";
+import { describeError } from "../log.ts";
+import { decodeRelay, type Relay } from "./relay.ts";
+import { DeliveryCursor } from "./delivery_cursor.ts";
+
+type Client = ReturnType<typeof createClient>;
+
+/** The field of a stream entry that holds the relay text. */
+const RELAY_FIELD = "r";
+
+/** Entries a catch-up reads per round trip. */
+const CATCH_UP_PAGE = 1000;
+
+/**
+ * A catch-up that failed for another reason than a lost connection (whose
+ * return starts one anyway) is tried again after this long.
+ */
+const CATCH_UP_RETRY_MS = 1000;
+
+/** Recent-history reads kept, each for a room at one point of its stream. */
+const RECENT_READS_KEPT = 64;
+
+/** What every user of a node is told when it loses Redis. */
+export const DEGRADED_NOTICE =
+  "The chat is degraded: this server lost its link to the others. Messages cannot be sent until it is back; nothing already sent is lost";
+
+/** What they are told once it is back and caught up. */
+export const BACK_NOTICE =
+  "The chat is back: messages from the other servers resume where they stopped";
+
+/** The stream holding `room`'s history (by its fold key, as rooms are found). */
+export function roomStreamKey(room: string): string {
+  return `tern:room:${foldKey(room)}:log`;
+}
+
+/**
+ * Takes the next id, appends the message to its room's stream with that id
+ * (trimmed to about ARGV[3] entries) and publishes it, in one atomic step:
+ * what any node delivers is already stored. Should the counter ever be
+ * behind the stream (Redis kept one and lost the other), it is raised past
+ * the stream's newest id first, so the append cannot fail.
+ *
+ * KEYS: the id counter, the room's stream. ARGV: the channel, the relay
+ * text, the length cap.
+ */
+export const STORE_AND_PUBLISH_SCRIPT = `
+local id = redis.call('INCR', KEYS[1])
+local added = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], id .. '-0', '${RELAY_FIELD}', ARGV[2])
+if type(added) == 'table' and added.err then
+  local info = redis.call('XINFO', 'STREAM', KEYS[2])
+  for i = 1, #info, 2 do
+    if info[i] == 'last-generated-id' then
+      redis.call('SET', KEYS[1], tonumber(string.match(info[i + 1], '^(%d+)')))
+    end
+  end
+  id = redis.call('INCR', KEYS[1])
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], id .. '-0', '${RELAY_FIELD}', ARGV[2])
+end
+redis.call('PUBLISH', ARGV[1], id .. ' ' .. ARGV[2])
+return id`;
+
+/** A stream entry as node-redis returns it. */
+export interface StreamEntry {
+  id: string;
+  message: Record<string, string>;
+}
+
+/** The relay a stream entry holds; null for one that is not ours. */
+export function relayOfEntry(entry: StreamEntry): Relay | null {
+  const match = /^(\d+)-0$/.exec(entry.id);
+  const text = entry.message[RELAY_FIELD];
+  if (match === null || text === undefined) return null;
+  return decodeRelay(`${match[1]} ${text}`);
+}
+
+/** The messages of `entries`, oldest first, whatever order they came in. */
+export function messagesOf(entries: readonly StreamEntry[]): RoomMessage[] {
+  const messages: RoomMessage[] = [];
+  for (const entry of entries) {
+    const relay = relayOfEntry(entry);
+    if (relay !== null) messages.push(relay.message);
+  }
+  return messages.sort((a, b) => a.id - b.id);
+}
+
+/** What a node's room streams need from it. */
+export interface RoomStreamsOptions {
+  hub: Hub;
+  /** The node's command connection (not its subscriber). */
+  client: Client;
+  /** Delivers a message to its room's members here, in order. */
+  deliver: (relay: Relay) => void;
+  /** Told the newest id delivered each time a catch-up ends. */
+  caughtUp?: (newest: number) => void;
+}
+
+/**
+ * A node's side of the room streams: reads history for its users, and keeps
+ * its deliveries gap-free and duplicate-free across a lost subscription.
+ */
+export class RoomStreams implements RoomLog {
+  readonly #hub: Hub;
+  readonly #client: Client;
+  readonly #deliver: (relay: Relay) => void;
+  readonly #caughtUpHook: (newest: number) => void;
+  readonly #cursor = new DeliveryCursor();
+  readonly #recent = new Map<string, Promise<RoomMessage[]>>();
+  /** Bumped to stop a catch-up under way (lost again, or closing). */
+  #run = 0;
+  #catchingUp: Promise<void> | null = null;
+  #retry: ReturnType<typeof setTimeout> | undefined;
+  #degraded = false;
+  #closed = false;
+  /** Messages delivered by catch-ups so far (for tests and logs). */
+  caughtUpMessages = 0;
+
+  /** @param options the hub, the command connection, and delivery */
+  constructor(options: RoomStreamsOptions) {
+    this.#hub = options.hub;
+    this.#client = options.client;
+    this.#deliver = options.deliver;
+    this.#caughtUpHook = options.caughtUp ?? (() => {});
+  }
+
+  /** The delivery state (read-only use). */
+  get cursor(): DeliveryCursor {
+    return this.#cursor;
+  }
+
+  /**
+   * Goes live once subscribed: everything up to Redis's id counter now is
+   * history, read from the streams.
+   */
+  async start(counterKey: string): Promise<void> {
+    const counter = Number(await this.#client.get(counterKey) ?? "0");
+    for (const relay of this.#cursor.start(counter)) this.#deliver(relay);
+  }
+
+  /** A message from the subscription. */
+  received(relay: Relay): void {
+    const verdict = this.#cursor.live(relay);
+    if (verdict === "deliver") this.#deliver(relay);
+    else if (verdict === "overflow") {
+      this.#hub.log("warn", "cluster_catch_up_overflow", {});
+    }
+  }
+
+  /** The subscription dropped: hold what comes until caught up. */
+  lost(): void {
+    this.#cursor.lost();
+    this.#run++;
+    this.degraded();
+  }
+
+  /** A connection to Redis dropped: every user here is told, once. */
+  degraded(): void {
+    if (this.#degraded || this.#closed) return;
+    this.#degraded = true;
+    this.#tellEveryone(DEGRADED_NOTICE);
+  }
+
+  /**
+   * Both connections are up again: catches up if behind, then tells the
+   * users the chat is back.
+   */
+  resume(): void {
+    if (this.#closed) return;
+    if (!this.#cursor.behind) {
+      this.#back();
+      return;
+    }
+    const run = ++this.#run;
+    const catchingUp = this.#catchUp(run).catch((error: unknown) => {
+      if (run !== this.#run || this.#closed) return;
+      this.#hub.log("warn", "cluster_catch_up_failed", {
+        error: describeError(error),
+      });
+      clearTimeout(this.#retry);
+      this.#retry = setTimeout(() => {
+        if (this.#client.isReady) this.resume();
+      }, CATCH_UP_RETRY_MS);
+    });
+    this.#catchingUp = catchingUp;
+  }
+
+  /**
+   * Reads every room with members here from its stream past what it was
+   * sent, until no room is left unread (one joined meanwhile is read too),
+   * then lets the held live messages through.
+   */
+  async #catchUp(run: number): Promise<void> {
+    const started = this.#cursor.newest;
+    let delivered = 0;
+    while (true) {
+      const rooms = [...this.#hub.rooms.values()].filter((room) =>
+        room.members.size > 0 && !this.#cursor.caught(room.name)
+      );
+      if (rooms.length === 0) break;
+      for (const room of rooms) {
+        while (true) {
+          const from = this.#cursor.from(room.name);
+          const entries = await this.#client.xRange(
+            roomStreamKey(room.name),
+            String(from + 1),
+            "+",
+            { COUNT: CATCH_UP_PAGE },
+          ) as StreamEntry[];
+          if (run !== this.#run) return;
+          const read = entries.map(relayOfEntry).filter((r) => r !== null);
+          for (const relay of this.#cursor.caughtUp(room.name, read)) {
+            this.#deliver(relay);
+            delivered++;
+          }
+          if (entries.length < CATCH_UP_PAGE) break;
+        }
+      }
+    }
+    const held = this.#cursor.finish();
+    for (const relay of held) this.#deliver(relay);
+    this.caughtUpMessages += delivered;
+    this.#hub.log("info", "cluster_caught_up", {
+      from: started,
+      read: delivered,
+      held: held.length,
+    });
+    this.#caughtUpHook(this.#cursor.newest);
+    this.#back();
+  }
+
+  #back(): void {
+    if (!this.#degraded || this.#closed) return;
+    this.#degraded = false;
+    this.#tellEveryone(BACK_NOTICE);
+  }
+
+  #tellEveryone(text: string): void {
+    for (const session of this.#hub.sessions) {
+      if (session.state === "active") session.send({ type: "notice", text });
+    }
+  }
+
+  /**
+   * Up to `limit` messages of `room`, oldest first: the newest its members
+   * here have been sent (what comes after reaches them live), or those
+   * before `beforeId`.
+   */
+  messages(
+    room: string,
+    limit: number,
+    beforeId?: number,
+  ): Promise<RoomMessage[]> {
+    let end = this.#cursor.shown(room);
+    if (beforeId !== undefined) end = Math.min(end, beforeId - 1);
+    if (end < 1 || limit < 1) return Promise.resolve([]);
+    // Every join asks for the same recent page: read once per point.
+    const memo = beforeId === undefined
+      ? `${limit} ${foldKey(room)} ${end}`
+      : null;
+    const kept = memo === null ? undefined : this.#recent.get(memo);
+    if (kept !== undefined) return kept.then((rows) => rows.slice());
+    const read = this.#client.xRevRange(
+      roomStreamKey(room),
+      String(end),
+      "-",
+      { COUNT: limit },
+    ).then((entries) => messagesOf(entries as StreamEntry[]));
+    if (memo !== null) {
+      if (this.#recent.size >= RECENT_READS_KEPT) this.#recent.clear();
+      this.#recent.set(memo, read);
+      read.catch(() => this.#recent.delete(memo));
+    }
+    return read.then((rows) => rows.slice());
+  }
+
+  /** Stops any catch-up under way and its retry. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#run++;
+    clearTimeout(this.#retry);
+    await this.#catchingUp;
+  }
+}
