@@ -370,8 +370,10 @@ export class ChatServer {
       hostname,
       assets: await loadAssets(),
       allowedOrigins: web.allowedOrigins ?? [],
-      onWebSocket: (socket: WebSocket, address: string) =>
-        this.#track(this.#serveWebSocket(socket, normalizeAddress(address))),
+      onWebSocket: (conn: Deno.Conn, rest: Uint8Array, address: string) =>
+        this.#track(
+          this.#serveWebSocket(conn, rest, normalizeAddress(address)),
+        ),
       onRefused: (address: string, status: number, path: string) =>
         this.#log.warn("http_refused", { address, status, path }),
     };
@@ -567,15 +569,12 @@ export class ChatServer {
    * else a JSON-mode session whose every text frame is one request line.
    * Ends when the peer closes or the session closes the socket.
    */
-  async #serveWebSocket(ws: WebSocket, address: string): Promise<void> {
-    const socket = new WebSocketSocket(ws);
-    if (ws.readyState === WebSocket.CONNECTING) {
-      await new Promise((resolve) => {
-        ws.addEventListener("open", resolve, { once: true });
-        socket.closed.then(resolve);
-      });
-    }
-    if (ws.readyState !== WebSocket.OPEN) return;
+  async #serveWebSocket(
+    conn: Deno.Conn,
+    rest: Uint8Array,
+    address: string,
+  ): Promise<void> {
+    const socket = new WebSocketSocket(conn, this.#hub.limits.maxLineBytes);
     const refusal: { text: string; code: ByeCode } | null = this.#closing
       ? { text: "Server shutting down", code: "shutdown" }
       : this.#refusal(address);
@@ -585,11 +584,12 @@ export class ChatServer {
         reason: refusal.text,
         via: "websocket",
       });
-      ws.send(JSON.stringify(
+      socket.sendText(JSON.stringify(
         { type: "bye", code: refusal.code, reason: refusal.text },
-      ));
+      )).catch(() => {});
       socket.closeCode = this.#closing ? CLOSE_GOING_AWAY : CLOSE_POLICY;
       socket.close();
+      await socket.read(new Uint8Array(0), () => {});
       return;
     }
     const session = this.#openSession(socket, address);
@@ -597,10 +597,9 @@ export class ChatServer {
     // A WebSocket speaks JSON from its first frame: no codec to guess.
     session.chooseCodec("json");
     const input = new WebSocketInput(this.#hub, session, MAX_WAITING_FRAMES);
-    ws.addEventListener("message", (event) => input.receive(event.data));
     try {
       greet(this.#hub, session);
-      await socket.closed;
+      await socket.read(rest, (frame) => input.receive(frame));
     } finally {
       await this.#closeSession(session, address);
     }

@@ -230,7 +230,7 @@ Deno.test("websocket: shutdown sends bye and a going-away close frame", async ()
   assert.equal(await within(ws.closeCode, "the close"), 1001);
 });
 
-Deno.test("websocket: a peer that stops reading is cut off as slow, counting bufferedAmount", async () => {
+Deno.test("websocket: a peer that stops reading is cut off as slow by its send queue", async () => {
   await using chat = await startWebServer({
     maxSendQueueBytes: 256 * 1024,
     sendQueueSoftBytes: 64 * 1024,

@@ -1,13 +1,28 @@
 /**
- * The HTTP side of the server: one `Deno.serve` (plain, or TLS when given a
- * certificate) that serves the web client's files from memory and upgrades
- * `/ws` to a WebSocket handed to the chat. Every decision about a request is
- * made by http_rules.ts; this module only applies it.
+ * The HTTP side of the server: a TCP (or TLS) listener that reads one
+ * request per connection, serves the web client's files from memory, and
+ * upgrades `/ws` to a WebSocket whose raw connection it hands to the chat.
+ * Every decision about a request is made by http_rules.ts and http_head.ts;
+ * this module only applies it.
+ *
+ * Why not `Deno.serve` with `Deno.upgradeWebSocket`: the runtime's
+ * WebSocket costs a task and a system call per frame sent, and a broadcast
+ * sends one frame per event per member. Framing ourselves (ws_frames.ts)
+ * lets everything queued for a peer in one turn leave in one write, as on
+ * TCP; BENCHMARKS.md has the measurements.
  *
  * @module
  */
 
 import { type Asset, routeRequest, securityHeaders } from "./http_rules.ts";
+import {
+  handshakeProblem,
+  headEnd,
+  MAX_HEAD_BYTES,
+  parseRequestHead,
+  responseHead,
+  websocketAccept,
+} from "./http_head.ts";
 
 /** Where and how the web listener runs. */
 export interface WebListenerOptions {
@@ -19,27 +34,47 @@ export interface WebListenerOptions {
   assets: ReadonlyMap<string, Asset>;
   /** Origins besides the page's own that may open the WebSocket. */
   allowedOrigins: readonly string[];
-  /** Given each upgraded socket with the peer's address. */
-  onWebSocket: (socket: WebSocket, address: string) => void;
+  /**
+   * Given each upgraded connection (the handshake answered), the bytes that
+   * followed the request head, and the peer's address. The chat owns the
+   * connection from then on.
+   */
+  onWebSocket: (conn: Deno.Conn, rest: Uint8Array, address: string) => void;
   /** Told of a handshake refused for its origin, for the log. */
   onRefused?: (address: string, status: number, path: string) => void;
+  /** Time a peer gets to send its whole request head. @default 10000 */
+  headTimeoutMs?: number;
 }
 
 /**
- * Time the runtime's HTTP server gets to finish its own shutdown once the
- * chat has closed every socket. A peer whose socket is stuck can hold that
- * shutdown open until TCP gives up, so the wait is bounded.
+ * Time a connection gets, after its response, for the peer to close first
+ * while what it sent unasked is read and dropped: closing with unread bytes
+ * would reset the connection and could lose the response on the way.
  */
-const SHUTDOWN_WAIT_MS = 2000;
+const LINGER_MS = 1000;
+
+/** Most unread bytes dropped while lingering before the close. */
+const LINGER_BYTES = 64 * 1024;
+
+/** Bytes per read while a request head arrives. */
+const READ_BYTES = 4096;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 /** A running web listener. */
 export class WebListener {
   readonly addr: Deno.NetAddr;
   readonly tls: boolean;
-  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly #listener: Deno.Listener;
   readonly #options: WebListenerOptions;
   readonly #headers: Record<string, string>;
+  /** Connections still in their one request (not handed to the chat). */
+  readonly #open = new Set<Deno.Conn>();
+  readonly #tasks = new Set<Promise<void>>();
+  readonly #acceptLoop: Promise<void>;
   #accepting = true;
+  #closed = false;
 
   /**
    * Binds and starts serving.
@@ -49,17 +84,12 @@ export class WebListener {
     this.#options = options;
     this.tls = options.tls !== undefined;
     this.#headers = securityHeaders(this.tls);
-    const listen = {
-      hostname: options.hostname,
-      port: options.port,
-      onListen: () => {},
-      onError: () => new Response("Internal error\n", { status: 500 }),
-    };
-    this.#server = Deno.serve(
-      options.tls === undefined ? listen : { ...listen, ...options.tls },
-      (request, info) => this.#handle(request, info),
-    );
-    this.addr = this.#server.addr;
+    const listen = { hostname: options.hostname, port: options.port };
+    this.#listener = options.tls === undefined
+      ? Deno.listen(listen)
+      : Deno.listenTls({ ...listen, ...options.tls });
+    this.addr = this.#listener.addr as Deno.NetAddr;
+    this.#acceptLoop = this.#accept();
   }
 
   /** The URL a browser opens. */
@@ -72,74 +102,232 @@ export class WebListener {
     this.#accepting = false;
   }
 
-  /**
-   * Stops the HTTP server. Call after every WebSocket has been closed; the
-   * wait is bounded (see {@linkcode SHUTDOWN_WAIT_MS}).
-   */
+  /** Stops listening and closes every connection still in its request. */
   async shutdown(): Promise<void> {
     this.#accepting = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    if (!this.#closed) {
+      this.#closed = true;
+      try {
+        this.#listener.close();
+      } catch {
+        // Already closed.
+      }
+    }
+    for (const conn of this.#open) closeQuietly(conn);
+    await this.#acceptLoop;
+    await Promise.all(this.#tasks);
+  }
+
+  async #accept(): Promise<void> {
+    while (!this.#closed) {
+      let conn: Deno.Conn;
+      try {
+        conn = await this.#listener.accept();
+      } catch {
+        // Closed by shutdown, or a transient failure (out of descriptors):
+        // stop when closed, else take a breath before the next accept.
+        if (this.#closed) return;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        continue;
+      }
+      this.#open.add(conn);
+      const task = this.#handle(conn)
+        .catch(() => closeQuietly(conn))
+        .finally(() => {
+          this.#open.delete(conn);
+          this.#tasks.delete(task);
+        });
+      this.#tasks.add(task);
+    }
+  }
+
+  /**
+   * One connection's request, all of it (head, answer, handshake) within
+   * the head deadline: a peer that neither sends nor reads is closed.
+   */
+  async #handle(conn: Deno.Conn): Promise<void> {
+    const timer = setTimeout(
+      () => closeQuietly(conn),
+      this.#options.headTimeoutMs ?? 10_000,
+    );
     try {
-      await Promise.race([
-        this.#server.shutdown(),
-        new Promise((resolve) => timer = setTimeout(resolve, SHUTDOWN_WAIT_MS)),
-      ]);
+      await this.#request(conn);
     } finally {
       clearTimeout(timer);
     }
   }
 
-  #handle(request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) {
+  /** Reads the request head, then answers or upgrades. */
+  async #request(conn: Deno.Conn): Promise<void> {
+    const address = (conn.remoteAddr as Deno.NetAddr).hostname;
+    let bytes: Uint8Array = new Uint8Array(0);
+    let end = -1;
+    const buffer = new Uint8Array(READ_BYTES);
+    while (end === -1 && bytes.length <= MAX_HEAD_BYTES) {
+      const count = await conn.read(buffer);
+      if (count === null) {
+        closeQuietly(conn);
+        return;
+      }
+      bytes = append(bytes, buffer.subarray(0, count));
+      end = headEnd(bytes);
+    }
+    if (end === -1 || end > MAX_HEAD_BYTES) {
+      await this.#reply(conn, 431, "Request head too large");
+      return;
+    }
+    const head = parseRequestHead(decoder.decode(bytes.subarray(0, end - 4)));
+    if ("status" in head) {
+      await this.#reply(conn, head.status, head.text);
+      return;
+    }
+    let url: string;
+    try {
+      if (!head.target.startsWith("/")) throw new Error("not origin-form");
+      url = new URL(`${this.tls ? "https" : "http"}://web${head.target}`).href;
+    } catch {
+      await this.#reply(conn, 400, "Bad request target");
+      return;
+    }
     const route = routeRequest(
-      { method: request.method, url: request.url, headers: request.headers },
+      { method: head.method, url, headers: head.headers },
       this.#options.assets,
       this.#options.allowedOrigins,
     );
-    const address = info.remoteAddr.hostname;
     switch (route.kind) {
       case "asset":
-        return new Response(route.head ? null : route.asset.body, {
-          headers: {
-            ...this.#headers,
-            "content-type": route.asset.contentType,
-          },
-        });
+        await this.#respond(
+          conn,
+          200,
+          { "content-type": route.asset.contentType },
+          route.asset.body,
+          route.head,
+        );
+        return;
       case "refuse":
         if (route.status === 403) {
-          this.#options.onRefused?.(
-            address,
-            route.status,
-            new URL(request.url).pathname,
-          );
+          this.#options.onRefused?.(address, 403, new URL(url).pathname);
         }
-        return this.#text(route.status, route.text, route.allow);
+        await this.#reply(conn, route.status, route.text, route.allow);
+        return;
       case "upgrade":
-        return this.#upgrade(request, address);
+        await this.#upgrade(conn, head.headers, bytes.subarray(end), address);
+        return;
     }
   }
 
-  #upgrade(request: Request, address: string): Response {
+  async #upgrade(
+    conn: Deno.Conn,
+    headers: Headers,
+    rest: Uint8Array,
+    address: string,
+  ): Promise<void> {
     if (!this.#accepting) {
-      return this.#text(503, "The server is shutting down");
+      await this.#reply(conn, 503, "The server is shutting down");
+      return;
     }
-    let upgraded;
-    try {
-      // tern's own JSON ping keeps the connection alive, as on TCP; the
-      // runtime's protocol-level idle timeout is turned off.
-      upgraded = Deno.upgradeWebSocket(request, { idleTimeout: 0 });
-    } catch {
-      return this.#text(400, "Bad WebSocket handshake");
+    const problem = handshakeProblem(headers);
+    if (problem !== null) {
+      await this.#reply(conn, 400, problem);
+      return;
     }
-    this.#options.onWebSocket(upgraded.socket, address);
-    return upgraded.response;
+    const accept = await websocketAccept(headers.get("sec-websocket-key")!);
+    await writeAll(
+      conn,
+      encoder.encode(responseHead(101, {
+        upgrade: "websocket",
+        connection: "Upgrade",
+        "sec-websocket-accept": accept,
+      })),
+    );
+    this.#open.delete(conn);
+    if (this.#closed) {
+      closeQuietly(conn);
+      return;
+    }
+    if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
+    this.#options.onWebSocket(conn, rest.slice(), address);
   }
 
-  #text(status: number, text: string, allow?: string): Response {
+  /** A short plain-text answer. */
+  #reply(
+    conn: Deno.Conn,
+    status: number,
+    text: string,
+    allow?: string,
+  ): Promise<void> {
     const headers: Record<string, string> = {
-      ...this.#headers,
       "content-type": "text/plain; charset=utf-8",
     };
     if (allow !== undefined) headers.allow = allow;
-    return new Response(`${text}\n`, { status, headers });
+    return this.#respond(
+      conn,
+      status,
+      headers,
+      encoder.encode(`${text}\n`),
+      false,
+    );
+  }
+
+  /** Writes a response, then closes the connection once the peer has it. */
+  async #respond(
+    conn: Deno.Conn,
+    status: number,
+    headers: Record<string, string>,
+    body: Uint8Array,
+    headOnly: boolean,
+  ): Promise<void> {
+    const head = encoder.encode(responseHead(status, {
+      ...this.#headers,
+      ...headers,
+      "content-length": String(body.length),
+      connection: "close",
+    }));
+    await writeAll(conn, headOnly ? head : append(head, body));
+    await linger(conn);
+  }
+}
+
+/**
+ * Half-closes, then reads and drops what the peer still sends until it
+ * closes, {@linkcode LINGER_BYTES} or {@linkcode LINGER_MS}; then closes.
+ */
+async function linger(conn: Deno.Conn): Promise<void> {
+  const timer = setTimeout(() => closeQuietly(conn), LINGER_MS);
+  try {
+    await conn.closeWrite();
+    const buffer = new Uint8Array(READ_BYTES);
+    let dropped = 0;
+    while (dropped < LINGER_BYTES) {
+      const count = await conn.read(buffer);
+      if (count === null) break;
+      dropped += count;
+    }
+  } catch {
+    // Closed by the timer or the peer: either way, done.
+  } finally {
+    clearTimeout(timer);
+    closeQuietly(conn);
+  }
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  for (let offset = 0; offset < bytes.length;) {
+    offset += await conn.write(bytes.subarray(offset));
+  }
+}
+
+function append(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
   }
 }

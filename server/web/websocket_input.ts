@@ -1,6 +1,7 @@
 /**
- * A WebSocket's incoming frames as the request lines of one session: each
- * text frame is one JSON request, checked against the line limit, handed to
+ * A WebSocket's incoming messages as the request lines of one session: each
+ * text message is one JSON request (ws_frames.ts has already held it to the
+ * line limit), handed to
  * the same dispatch as a TCP line, in order even while an earlier request
  * (hashing a password) is still running.
  *
@@ -12,40 +13,6 @@ import { handleFrames } from "../commands/dispatch.ts";
 import type { Session } from "../session.ts";
 import type { Frame } from "../../wire/framing.ts";
 import { describeError } from "../log.ts";
-
-const encoder = new TextEncoder();
-
-/**
- * The frame a WebSocket message makes: its text as one line, or a
- * `too_long` frame when its UTF-8 form passes the line limit. A binary
- * frame is not a request (null).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { frameOfMessage } from "./websocket_input.ts";
- * assert.deepEqual(frameOfMessage('{"type":"rooms"}', 64), {
- *   kind: "line", text: '{"type":"rooms"}',
- * });
- * assert.deepEqual(frameOfMessage("é".repeat(40), 64), {
- *   kind: "too_long", limit: 64,
- * });
- * ```
- */
-export function frameOfMessage(
-  data: unknown,
-  maxLineBytes: number,
-): Frame | null {
-  if (typeof data !== "string") return null;
-  // A UTF-16 unit is at most 3 UTF-8 bytes: most frames need no encoding.
-  if (
-    data.length * 3 > maxLineBytes &&
-    encoder.encode(data).length > maxLineBytes
-  ) {
-    return { kind: "too_long", limit: maxLineBytes };
-  }
-  return { kind: "line", text: data };
-}
 
 /** Feeds one session's WebSocket messages to the dispatcher, in order. */
 export class WebSocketInput {
@@ -68,11 +35,13 @@ export class WebSocketInput {
     this.#maxWaiting = maxWaiting;
   }
 
-  /** Takes one message's data (a string for a text frame). */
-  receive(data: unknown): void {
+  /**
+   * Takes one message: a text message as a line (or `too_long`, which the
+   * frame reader decided by its UTF-8 size), null for a binary one.
+   */
+  receive(frame: Frame | null): void {
     const session = this.#session;
     if (session.state === "closing") return;
-    const frame = frameOfMessage(data, this.#hub.limits.maxLineBytes);
     if (frame === null) {
       session.send({
         type: "error",

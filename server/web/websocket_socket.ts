@@ -1,135 +1,183 @@
 /**
- * A server-side WebSocket seen as the byte socket a session writes to: the
- * send queue hands it batches of JSON lines, and each line leaves as one
- * text frame.
+ * A WebSocket connection seen as the byte socket a session writes to: the
+ * send queue hands it batches of JSON lines, and each batch leaves as one
+ * write of text frames, one frame per line. Its read side turns the peer's
+ * frames into request lines and answers pings and the closing handshake.
  *
- * Deno's WebSocket has no awaitable send: `send()` copies the frame into a
- * buffer of its own and returns, and `bufferedAmount` counts what the
- * socket has not yet written. So a write here resolves only once that
- * count is back under {@linkcode BUFFERED_LOW_WATER_BYTES}: until then the
- * batch stays "in flight" in the send queue, which keeps counting it and
- * queues everything after it, so the slow-consumer rule, the soft and hard
- * limits and the stuck-write deadline apply exactly as on TCP.
+ * Writes go to the connection itself, so a write resolves when the kernel
+ * has taken the bytes, exactly as on TCP: the send queue's slow-consumer
+ * rule, soft and hard limits and stuck-write deadline apply unchanged.
  *
  * @module
  */
 
 import type { SessionSocket } from "../session.ts";
+import type { Frame } from "../../wire/framing.ts";
+import {
+  CLOSE_NORMAL,
+  closeFrame,
+  encodeFrame,
+  FrameReader,
+  OP_PONG,
+  textFramesOfLines,
+} from "./ws_frames.ts";
+
+export { CLOSE_GOING_AWAY, CLOSE_NORMAL, CLOSE_POLICY } from "./ws_frames.ts";
 
 /**
- * A write is done once the socket holds at most this much unwritten: enough
- * that a reading peer never waits on our polling, small next to the send
- * queue's soft limit, so almost all of a slow reader's backlog is counted.
+ * Time the close frame gets to leave before the connection is closed
+ * anyway: a peer that stopped reading must not hold its slot.
  */
-export const BUFFERED_LOW_WATER_BYTES = 16 * 1024;
+export const CLOSE_FRAME_WAIT_MS = 1000;
 
-/**
- * How often a write waiting on a full socket looks again. There is no drain
- * event; only a reader already behind pays this poll.
- */
-export const DRAIN_POLL_MS = 5;
+/** Bytes per read of a peer's frames. */
+const READ_BYTES = 16 * 1024;
 
-/** Close codes the server uses (RFC 6455 section 7.4.1). */
-export const CLOSE_NORMAL = 1000;
-/** The server is shutting down. */
-export const CLOSE_GOING_AWAY = 1001;
-/** Refused by policy (banned, full, too many connections). */
-export const CLOSE_POLICY = 1008;
-
-const decoder = new TextDecoder();
-
-/** The last batch split into frames: a broadcast hands every member the same. */
+/** The last batch framed: a broadcast hands every member the same batch. */
 let lastBatch: Uint8Array | null = null;
-let lastFrames: string[] = [];
+let lastFramed: Uint8Array = new Uint8Array(0);
 
 /**
- * The text frames in a batch of newline-terminated JSON lines. Encoded
- * events never hold a raw newline (JSON escapes it), so each line is one
- * whole event.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { framesOf } from "./websocket_socket.ts";
- * const bytes = new TextEncoder().encode('{"a":1}\n{"b":2}\n');
- * assert.deepEqual(framesOf(bytes), ['{"a":1}', '{"b":2}']);
- * ```
+ * The text frames of a batch of JSON lines, shared by every recipient of
+ * the same batch (the send queue joins a broadcast's lines into the very
+ * same buffer for each member, net/outbound_queue.ts).
  */
-export function framesOf(batch: Uint8Array): string[] {
-  if (batch === lastBatch) return lastFrames;
-  const lines = decoder.decode(batch).split("\n");
-  if (lines.at(-1) === "") lines.pop();
-  lastBatch = batch;
-  lastFrames = lines;
-  return lines;
+export function framedBatch(batch: Uint8Array): Uint8Array {
+  if (batch !== lastBatch) {
+    lastFramed = textFramesOfLines(batch);
+    lastBatch = batch;
+  }
+  return lastFramed;
 }
 
-/** The slice of `WebSocket` this adapter uses, so tests can stand in. */
-export interface WebSocketLike {
-  readonly readyState: number;
-  readonly bufferedAmount: number;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-  addEventListener(type: "close" | "error", listener: () => void): void;
-}
-
-/** A WebSocket as a {@linkcode SessionSocket}. */
+/** A WebSocket connection as a {@linkcode SessionSocket}. */
 export class WebSocketSocket implements SessionSocket {
   /** The code `close()` sends; set before closing for another reason. */
   closeCode: number = CLOSE_NORMAL;
   /** The close frame's reason text. */
   closeReason = "";
-  readonly #ws: WebSocketLike;
+  readonly #conn: Deno.Conn;
+  readonly #reader: FrameReader;
+  /** Every write, in order: frames never interleave. */
+  #tail: Promise<unknown> = Promise.resolve();
   #closedByUs = false;
-  #resolveClosed!: () => void;
-  /**
-   * Settles once the peer's side is gone or this side closed it. A peer
-   * that stopped reading may never finish the closing handshake (the runtime
-   * holds the socket until TCP gives up), so our own close counts as closed.
-   */
-  readonly closed: Promise<void>;
+  #connClosed = false;
 
-  /** @param ws an open server-side WebSocket */
-  constructor(ws: WebSocketLike) {
-    this.#ws = ws;
-    this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
-    const done = () => this.#resolveClosed();
-    ws.addEventListener("close", done);
-    ws.addEventListener("error", done);
+  /**
+   * @param conn the upgraded connection
+   * @param maxMessageBytes the longest text message taken (the line limit)
+   */
+  constructor(conn: Deno.Conn, maxMessageBytes: number) {
+    this.#conn = conn;
+    this.#reader = new FrameReader(maxMessageBytes);
   }
 
   /**
-   * Sends each line of `bytes` as a text frame; resolves with the whole
-   * length once the socket has taken all but the low-water mark, rejects
-   * if it closes first.
+   * Sends each line of `bytes` as a text frame, all in one write; resolves
+   * with the whole length once the kernel has taken every byte.
    */
   write(bytes: Uint8Array): Promise<number> {
-    const ws = this.#ws;
-    if (ws.readyState !== WebSocket.OPEN) return Promise.reject(gone());
-    for (const frame of framesOf(bytes)) ws.send(frame);
-    if (ws.bufferedAmount <= BUFFERED_LOW_WATER_BYTES) {
-      return Promise.resolve(bytes.length);
-    }
-    return new Promise((resolve, reject) => {
-      const poll = () => {
-        if (ws.readyState !== WebSocket.OPEN) reject(gone());
-        else if (ws.bufferedAmount <= BUFFERED_LOW_WATER_BYTES) {
-          resolve(bytes.length);
-        } else setTimeout(poll, DRAIN_POLL_MS);
-      };
-      setTimeout(poll, DRAIN_POLL_MS);
-    });
+    if (this.#closedByUs) return Promise.reject(gone());
+    return this.#send(framedBatch(bytes)).then(() => bytes.length);
   }
 
-  /** Sends the close frame (once) with {@linkcode closeCode}. */
+  /** Sends one text frame outside the send queue (a refusal's bye). */
+  sendText(text: string): Promise<void> {
+    return this.#send(encodeFrame(0x1, new TextEncoder().encode(text)));
+  }
+
+  #send(frames: Uint8Array): Promise<void> {
+    const done = this.#tail.then(() => this.#writeAll(frames));
+    this.#tail = done.catch(() => {});
+    return done;
+  }
+
+  async #writeAll(bytes: Uint8Array): Promise<void> {
+    for (let offset = 0; offset < bytes.length;) {
+      offset += await this.#conn.write(bytes.subarray(offset));
+    }
+  }
+
+  /**
+   * Reads the peer's frames until the connection ends, handing each text
+   * message (or `too_long`) to `onMessage`, and null for a binary one.
+   * `rest` is what arrived with the handshake.
+   */
+  async read(
+    rest: Uint8Array,
+    onMessage: (frame: Frame | null) => void,
+  ): Promise<void> {
+    const buffer = new Uint8Array(READ_BYTES);
+    let bytes: Uint8Array | null = rest;
+    try {
+      while (!this.#connClosed) {
+        for (const frame of this.#reader.push(bytes)) {
+          switch (frame.kind) {
+            case "text":
+              onMessage({ kind: "line", text: frame.text });
+              break;
+            case "too_long":
+              onMessage(frame);
+              break;
+            case "binary":
+              onMessage(null);
+              break;
+            case "ping":
+              this.#send(encodeFrame(OP_PONG, frame.payload)).catch(() => {});
+              break;
+            case "pong":
+              break;
+            case "close":
+            case "fail":
+              this.closeCode = frame.kind === "close"
+                ? echoCode(frame.code)
+                : frame.code;
+              this.closeReason = frame.kind === "fail" ? frame.reason : "";
+              this.close();
+              return;
+          }
+        }
+        const count = await this.#conn.read(buffer);
+        if (count === null) return;
+        bytes = buffer.subarray(0, count);
+      }
+    } catch {
+      // Reset by the peer, or closed by us: either way the socket is done.
+    }
+  }
+
+  /**
+   * Sends the close frame (once) with {@linkcode closeCode} after whatever
+   * is being written, then closes the connection; a write that does not
+   * finish within {@linkcode CLOSE_FRAME_WAIT_MS} is abandoned.
+   */
   close(): void {
     if (this.#closedByUs) return;
     this.#closedByUs = true;
-    this.#resolveClosed();
-    const state = this.#ws.readyState;
-    if (state === WebSocket.CLOSING || state === WebSocket.CLOSED) return;
-    this.#ws.close(this.closeCode, this.closeReason);
+    const frame = closeFrame(this.closeCode, this.closeReason);
+    const closeConn = () => {
+      clearTimeout(timer);
+      if (this.#connClosed) return;
+      this.#connClosed = true;
+      try {
+        this.#conn.close();
+      } catch {
+        // Already closed.
+      }
+    };
+    const timer = setTimeout(closeConn, CLOSE_FRAME_WAIT_MS);
+    this.#send(frame).then(closeConn, closeConn);
   }
+}
+
+/**
+ * The code a close frame answers with: the peer's own, unless it is one a
+ * frame may not carry (RFC 6455 section 7.4.2).
+ */
+function echoCode(code: number): number {
+  const valid = (code >= 1000 && code <= 1003) ||
+    (code >= 1007 && code <= 1011) || (code >= 3000 && code <= 4999);
+  return valid ? code : CLOSE_NORMAL;
 }
 
 function gone(): Error {

@@ -1,0 +1,181 @@
+/**
+ * The little of HTTP/1.1 the web listener speaks, as pure functions: where a
+ * request head ends, what it says, the status line and headers of a
+ * response, and the WebSocket handshake's accept key. One request per
+ * connection (every response says `Connection: close`), no request bodies:
+ * the page is three static files and a socket.
+ *
+ * @module
+ */
+
+/**
+ * Longest request head accepted. A browser's GET with its usual headers is
+ * under 2 KiB; anything past this is refused with 431 before it is parsed.
+ */
+export const MAX_HEAD_BYTES = 16 * 1024;
+
+/** A parsed request head. */
+export interface RequestHead {
+  method: string;
+  /** The request target as sent (origin form: a path and query). */
+  target: string;
+  headers: Headers;
+}
+
+/** A head that cannot be served, with the status that says why. */
+export interface HeadError {
+  status: number;
+  text: string;
+}
+
+const CRLFCRLF = [0x0d, 0x0a, 0x0d, 0x0a];
+
+/**
+ * The index just past the blank line ending a request head in `bytes`, or
+ * -1 when it has not all arrived.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { headEnd } from "./http_head.ts";
+ * const bytes = new TextEncoder().encode("GET / HTTP/1.1\r\n\r\nrest");
+ * assert.equal(headEnd(bytes), 18);
+ * ```
+ */
+export function headEnd(bytes: Uint8Array): number {
+  for (let i = bytes.indexOf(0x0d); i !== -1; i = bytes.indexOf(0x0d, i + 1)) {
+    if (i + 3 >= bytes.length) return -1;
+    if (
+      bytes[i + 1] === CRLFCRLF[1] && bytes[i + 2] === CRLFCRLF[2] &&
+      bytes[i + 3] === CRLFCRLF[3]
+    ) {
+      return i + 4;
+    }
+  }
+  return -1;
+}
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/**
+ * Parses a request head (the text before the blank line). A malformed
+ * head is a 400; an HTTP version other than 1.x a 505.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseRequestHead } from "./http_head.ts";
+ * const head = parseRequestHead("GET /ws HTTP/1.1\r\nHost: a\r\nX: 1");
+ * assert.ok("method" in head);
+ * assert.equal(head.target, "/ws");
+ * assert.equal(head.headers.get("host"), "a");
+ * ```
+ */
+export function parseRequestHead(text: string): RequestHead | HeadError {
+  const lines = text.split("\r\n");
+  const parts = lines[0]!.split(" ");
+  if (parts.length !== 3 || !TOKEN.test(parts[0]!) || parts[1] === "") {
+    return { status: 400, text: "Bad request line" };
+  }
+  const [method, target, version] = parts as [string, string, string];
+  if (!/^HTTP\/1\.[01]$/.test(version)) {
+    return { status: 505, text: "HTTP/1.1 only" };
+  }
+  const headers = new Headers();
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(":");
+    const name = line.slice(0, colon);
+    if (colon <= 0 || !TOKEN.test(name)) {
+      return { status: 400, text: "Bad header line" };
+    }
+    try {
+      headers.append(name, line.slice(colon + 1).trim());
+    } catch {
+      return { status: 400, text: "Bad header value" };
+    }
+  }
+  return { method, target, headers };
+}
+
+/** Reason phrases of the statuses the listener sends. */
+const REASONS: Record<number, string> = {
+  101: "Switching Protocols",
+  200: "OK",
+  400: "Bad Request",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  408: "Request Timeout",
+  413: "Content Too Large",
+  414: "URI Too Long",
+  426: "Upgrade Required",
+  431: "Request Header Fields Too Large",
+  503: "Service Unavailable",
+  505: "HTTP Version Not Supported",
+};
+
+/**
+ * A response head: status line, headers, blank line.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { responseHead } from "./http_head.ts";
+ * assert.equal(
+ *   responseHead(404, { "content-length": "0" }),
+ *   "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n",
+ * );
+ * ```
+ */
+export function responseHead(
+  status: number,
+  headers: Record<string, string>,
+): string {
+  let head = `HTTP/1.1 ${status} ${REASONS[status] ?? "Unknown"}\r\n`;
+  for (const [name, value] of Object.entries(headers)) {
+    head += `${name}: ${value}\r\n`;
+  }
+  return `${head}\r\n`;
+}
+
+/** The GUID RFC 6455 section 1.3 appends to the key. */
+const WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/**
+ * What is wrong with a WebSocket handshake's headers, or null when it can
+ * be accepted: version 13 and a key of 16 bytes in base64.
+ */
+export function handshakeProblem(headers: Headers): string | null {
+  if (headers.get("sec-websocket-version") !== "13") {
+    return "Sec-WebSocket-Version must be 13";
+  }
+  const key = headers.get("sec-websocket-key") ?? "";
+  if (!/^[A-Za-z0-9+/]{22}==$/.test(key)) return "Bad Sec-WebSocket-Key";
+  const connection = headers.get("connection") ?? "";
+  if (!/(^|,)\s*upgrade\s*(,|$)/i.test(connection)) {
+    return "Connection must include Upgrade";
+  }
+  return null;
+}
+
+/**
+ * The `Sec-WebSocket-Accept` value for a handshake's key.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { websocketAccept } from "./http_head.ts";
+ * // The example of RFC 6455 section 1.3.
+ * assert.equal(
+ *   await websocketAccept("dGhlIHNhbXBsZSBub25jZQ=="),
+ *   "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
+ * );
+ * ```
+ */
+export async function websocketAccept(key: string): Promise<string> {
+  const digest = await crypto.subtle.digest(
+    "SHA-1",
+    new TextEncoder().encode(key + WEBSOCKET_GUID),
+  );
+  return btoa(String.fromCharCode(...new Uint8Array(digest)));
+}

@@ -1,0 +1,221 @@
+import assert from "node:assert/strict";
+import {
+  type ClientFrame,
+  CLOSE_INVALID_DATA,
+  CLOSE_PROTOCOL_ERROR,
+  closeFrame,
+  encodeFrame,
+  FrameReader,
+  OP_BINARY,
+  OP_CLOSE,
+  OP_CONTINUATION,
+  OP_PING,
+  OP_TEXT,
+  textFramesOfLines,
+} from "./ws_frames.ts";
+import {
+  handshakeProblem,
+  headEnd,
+  parseRequestHead,
+  responseHead,
+} from "./http_head.ts";
+
+const encoder = new TextEncoder();
+const MASK = [0x12, 0x34, 0x56, 0x78];
+
+/** A client frame as a browser sends it: masked. */
+function clientFrame(
+  opcode: number,
+  payload: Uint8Array | string,
+  final = true,
+): Uint8Array {
+  const body = typeof payload === "string" ? encoder.encode(payload) : payload;
+  const head: number[] = [(final ? 0x80 : 0) | opcode];
+  if (body.length < 126) head.push(0x80 | body.length);
+  else if (body.length < 0x10000) {
+    head.push(0x80 | 126, body.length >>> 8, body.length & 0xff);
+  } else {
+    head.push(0x80 | 127, 0, 0, 0, 0);
+    head.push(
+      body.length >>> 24,
+      (body.length >>> 16) & 0xff,
+      (body.length >>> 8) & 0xff,
+      body.length & 0xff,
+    );
+  }
+  const masked = body.map((byte, i) => byte ^ MASK[i & 3]!);
+  return new Uint8Array([...head, ...MASK, ...masked]);
+}
+
+function readAll(reader: FrameReader, ...chunks: Uint8Array[]): ClientFrame[] {
+  return chunks.flatMap((chunk) => reader.push(chunk));
+}
+
+Deno.test("textFramesOfLines: one text frame per line, each length form", () => {
+  for (const size of [0, 125, 126, 65535, 65536, 70000]) {
+    const line = "x".repeat(size);
+    const framed = textFramesOfLines(encoder.encode(`${line}\n${line}\n`));
+    const head = size < 126 ? 2 : size < 0x10000 ? 4 : 10;
+    assert.equal(framed.length, 2 * (head + size), `size ${size}`);
+    assert.equal(framed[0], 0x81);
+    assert.equal(framed[head + size], 0x81);
+    const second = framed.subarray(head + size);
+    if (size >= 126 && size < 0x10000) {
+      assert.equal((second[2]! << 8) | second[3]!, size);
+    }
+  }
+  assert.deepEqual([...textFramesOfLines(encoder.encode("{}"))], [
+    0x81,
+    2,
+    0x7b,
+    0x7d,
+  ]);
+});
+
+Deno.test("closeFrame carries the code and a reason cut to 123 bytes", () => {
+  const frame = closeFrame(1001, "é".repeat(100));
+  assert.equal(frame[0], 0x80 | OP_CLOSE);
+  assert.equal(frame[1], 125);
+  assert.equal((frame[2]! << 8) | frame[3]!, 1001);
+});
+
+Deno.test("FrameReader: masked text, byte by byte, and whole", () => {
+  const bytes = clientFrame(OP_TEXT, '{"type":"rooms"}');
+  const reader = new FrameReader(100);
+  const frames = readAll(
+    reader,
+    ...[...bytes].map((byte) => new Uint8Array([byte])),
+  );
+  assert.deepEqual(frames, [{ kind: "text", text: '{"type":"rooms"}' }]);
+  const two = new Uint8Array([...bytes, ...clientFrame(OP_TEXT, "é")]);
+  assert.deepEqual(new FrameReader(100).push(two), [
+    { kind: "text", text: '{"type":"rooms"}' },
+    { kind: "text", text: "é" },
+  ]);
+});
+
+Deno.test("FrameReader: fragments join, with a ping between them", () => {
+  const reader = new FrameReader(100);
+  const frames = readAll(
+    reader,
+    clientFrame(OP_TEXT, "hel", false),
+    clientFrame(OP_PING, "p"),
+    clientFrame(OP_CONTINUATION, "lo", false),
+    clientFrame(OP_CONTINUATION, "!"),
+  );
+  assert.deepEqual(frames, [
+    { kind: "ping", payload: encoder.encode("p") },
+    { kind: "text", text: "hello!" },
+  ]);
+});
+
+Deno.test("FrameReader: a message past the limit is skipped and reported, the next one read", () => {
+  const reader = new FrameReader(10);
+  const long = clientFrame(OP_TEXT, "x".repeat(70_000));
+  const frames = readAll(
+    reader,
+    long.subarray(0, 5000),
+    long.subarray(5000),
+    clientFrame(OP_TEXT, "a".repeat(6), false),
+    clientFrame(OP_CONTINUATION, "b".repeat(6)),
+    clientFrame(OP_TEXT, "ok"),
+  );
+  assert.deepEqual(frames, [
+    { kind: "too_long", limit: 10 },
+    { kind: "too_long", limit: 10 },
+    { kind: "text", text: "ok" },
+  ]);
+});
+
+Deno.test("FrameReader: binary messages are reported, not read", () => {
+  const reader = new FrameReader(10);
+  assert.deepEqual(reader.push(clientFrame(OP_BINARY, new Uint8Array(3))), [
+    { kind: "binary" },
+  ]);
+  assert.deepEqual(reader.push(clientFrame(OP_BINARY, new Uint8Array(30))), [
+    { kind: "binary" },
+  ]);
+});
+
+Deno.test("FrameReader: the close frame's code and reason; nothing read after", () => {
+  const reader = new FrameReader(100);
+  const payload = new Uint8Array([0x0f, 0xa0, ...encoder.encode("bye")]);
+  const frames = readAll(
+    reader,
+    new Uint8Array([
+      ...clientFrame(OP_CLOSE, payload),
+      ...clientFrame(OP_TEXT, "late"),
+    ]),
+  );
+  assert.deepEqual(frames, [{ kind: "close", code: 4000, reason: "bye" }]);
+  assert.deepEqual(reader.push(clientFrame(OP_TEXT, "later")), []);
+});
+
+Deno.test("FrameReader: protocol errors fail the connection with their code", () => {
+  const cases: Array<[string, Uint8Array, number]> = [
+    ["unmasked", encodeFrame(OP_TEXT, encoder.encode("hi")), 1002],
+    [
+      "reserved bit",
+      (() => {
+        const frame = clientFrame(OP_TEXT, "hi");
+        frame[0] = frame[0]! | 0x40;
+        return frame;
+      })(),
+      CLOSE_PROTOCOL_ERROR,
+    ],
+    ["fragmented ping", clientFrame(OP_PING, "p", false), 1002],
+    ["continuation first", clientFrame(OP_CONTINUATION, "x"), 1002],
+    ["unknown opcode", clientFrame(0x3, "x"), 1002],
+    [
+      "not UTF-8",
+      clientFrame(OP_TEXT, new Uint8Array([0xc3, 0x28])),
+      CLOSE_INVALID_DATA,
+    ],
+  ];
+  for (const [what, bytes, code] of cases) {
+    const frames = new FrameReader(100).push(bytes);
+    assert.equal(frames.length, 1, what);
+    assert.equal(frames[0]!.kind, "fail", what);
+    assert.equal((frames[0] as { code: number }).code, code, what);
+  }
+  const reader = new FrameReader(100);
+  reader.push(clientFrame(OP_TEXT, "a", false));
+  assert.equal(reader.push(clientFrame(OP_TEXT, "b"))[0]!.kind, "fail");
+});
+
+Deno.test("http_head: head end, request parsing, response head, handshake checks", () => {
+  assert.equal(headEnd(encoder.encode("GET / HTTP/1.1\r\nHost: a\r\n")), -1);
+  assert.equal(headEnd(encoder.encode("GET / HTTP/1.1\r\n\r")), -1);
+  const head = parseRequestHead("GET /x?y HTTP/1.1\r\nHost: h\r\nA: 1\r\nA: 2");
+  assert.ok("method" in head);
+  assert.equal(head.method, "GET");
+  assert.equal(head.target, "/x?y");
+  assert.equal(head.headers.get("a"), "1, 2");
+  for (
+    const bad of [
+      "GET /",
+      "GET  HTTP/1.1",
+      "G(T / HTTP/1.1",
+      "GET / HTTP/1.1\r\nno colon",
+      "GET / HTTP/1.1\r\n: empty name",
+    ]
+  ) {
+    const result = parseRequestHead(bad);
+    assert.ok("status" in result, bad);
+    assert.equal(result.status, 400, bad);
+  }
+  const http2 = parseRequestHead("GET / HTTP/2.0");
+  assert.ok("status" in http2 && http2.status === 505);
+  assert.match(responseHead(101, { a: "b" }), /^HTTP\/1\.1 101 Switching/);
+  const good = new Headers({
+    "sec-websocket-version": "13",
+    "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+    connection: "keep-alive, Upgrade",
+  });
+  assert.equal(handshakeProblem(good), null);
+  good.set("sec-websocket-version", "8");
+  assert.match(handshakeProblem(good)!, /Version/);
+  good.set("sec-websocket-version", "13");
+  good.set("sec-websocket-key", "short");
+  assert.match(handshakeProblem(good)!, /Key/);
+});

@@ -1,0 +1,289 @@
+/**
+ * The server's own WebSocket framing on real sockets, byte for byte: the
+ * handshake, fragments, ping and pong, the closing handshake, refused
+ * handshakes, and a broadcast's events each in a frame of its own.
+ */
+
+import assert from "node:assert/strict";
+import { ChatServer } from "../server.ts";
+import { connectionsDropTo, within } from "./helpers.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+async function startWebServer() {
+  const server = new ChatServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    web: { port: 0 },
+    limits: { closeGraceMs: 500, floodRate: 0, maxPerAddress: 0 },
+  });
+  const addresses = await server.start();
+  return {
+    server,
+    httpPort: addresses.http!.port,
+    [Symbol.asyncDispose]: () => server.close(),
+  };
+}
+
+/** A masked client frame. */
+function clientFrame(opcode: number, text: string, final = true): Uint8Array {
+  const body = encoder.encode(text);
+  assert.ok(body.length < 126);
+  const mask = [1, 2, 3, 4];
+  return new Uint8Array([
+    (final ? 0x80 : 0) | opcode,
+    0x80 | body.length,
+    ...mask,
+    ...body.map((byte, i) => byte ^ mask[i & 3]!),
+  ]);
+}
+
+/** One server frame as read off the wire. */
+interface ServerFrame {
+  final: boolean;
+  opcode: number;
+  payload: Uint8Array;
+}
+
+/** A raw connection speaking WebSocket by hand. */
+class RawSocket implements Disposable {
+  #buffer = new Uint8Array(0);
+  readonly #chunk = new Uint8Array(65536);
+
+  private constructor(readonly conn: Deno.TcpConn) {}
+
+  static async open(
+    port: number,
+    headers: string[] = [],
+  ): Promise<{ socket: RawSocket; head: string }> {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    const socket = new RawSocket(conn);
+    await conn.write(encoder.encode(
+      [
+        "GET /ws HTTP/1.1",
+        `Host: 127.0.0.1:${port}`,
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        ...(headers.length > 0 ? headers : [
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+          "Sec-WebSocket-Version: 13",
+        ]),
+        "",
+        "",
+      ].join("\r\n"),
+    ));
+    const head = await socket.#head();
+    return { socket, head };
+  }
+
+  async #fill(): Promise<boolean> {
+    const count = await within(this.conn.read(this.#chunk), "bytes");
+    if (count === null) return false;
+    const joined = new Uint8Array(this.#buffer.length + count);
+    joined.set(this.#buffer);
+    joined.set(this.#chunk.subarray(0, count), this.#buffer.length);
+    this.#buffer = joined;
+    return true;
+  }
+
+  async #head(): Promise<string> {
+    while (true) {
+      const text = decoder.decode(this.#buffer);
+      const end = text.indexOf("\r\n\r\n");
+      if (end !== -1) {
+        this.#buffer = this.#buffer.slice(
+          encoder.encode(text.slice(0, end + 4)).length,
+        );
+        return text.slice(0, end);
+      }
+      if (!await this.#fill()) return text;
+    }
+  }
+
+  /** The next frame, or null at the end of the stream. */
+  async frame(): Promise<ServerFrame | null> {
+    while (true) {
+      const b = this.#buffer;
+      if (b.length >= 2) {
+        assert.equal(b[1]! & 0x80, 0, "server frames are not masked");
+        let length = b[1]! & 0x7f;
+        let at = 2;
+        if (length === 126 && b.length >= 4) {
+          length = (b[2]! << 8) | b[3]!;
+          at = 4;
+        } else if (length === 127) {
+          assert.fail("no frame here is that long");
+        }
+        if (length !== 126 && b.length >= at + length) {
+          this.#buffer = b.slice(at + length);
+          return {
+            final: (b[0]! & 0x80) !== 0,
+            opcode: b[0]! & 0x0f,
+            payload: b.slice(at, at + length),
+          };
+        }
+      }
+      if (!await this.#fill()) return null;
+    }
+  }
+
+  /** Text frames until one whose JSON `type` is `type`. */
+  async untilEvent(type: string): Promise<Record<string, unknown>> {
+    while (true) {
+      const frame = await this.frame();
+      if (frame === null) assert.fail(`the stream ended before ${type}`);
+      if (frame.opcode !== 1) continue;
+      const event = JSON.parse(decoder.decode(frame.payload));
+      if (event.type === type) return event;
+    }
+  }
+
+  async send(bytes: Uint8Array): Promise<void> {
+    await this.conn.write(bytes);
+  }
+
+  [Symbol.dispose](): void {
+    try {
+      this.conn.close();
+    } catch {
+      // Closed already.
+    }
+  }
+}
+
+Deno.test("websocket framing: the handshake's accept key, fragments, ping and pong", async () => {
+  await using chat = await startWebServer();
+  const { socket, head } = await RawSocket.open(chat.httpPort);
+  using _ = socket;
+  assert.match(head, /^HTTP\/1\.1 101 Switching Protocols\r\n/);
+  // RFC 6455 section 1.3's example key and answer.
+  assert.match(
+    head,
+    /\r\nsec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=/i,
+  );
+  const hello = JSON.stringify({ type: "hello", nick: "raw" });
+  await socket.send(
+    new Uint8Array([
+      ...clientFrame(1, hello.slice(0, 10), false),
+      ...clientFrame(9, "are you there"),
+      ...clientFrame(0, hello.slice(10)),
+    ]),
+  );
+  let pong: ServerFrame | null = null;
+  while (pong === null) {
+    const frame = await socket.frame();
+    assert.ok(frame !== null);
+    if (frame.opcode === 0xa) pong = frame;
+  }
+  assert.equal(decoder.decode(pong.payload), "are you there");
+  const welcome = await socket.untilEvent("welcome");
+  assert.equal(welcome.nick, "raw");
+});
+
+Deno.test("websocket framing: a turn's events leave as one frame each", async () => {
+  await using chat = await startWebServer();
+  const { socket } = await RawSocket.open(chat.httpPort);
+  using _ = socket;
+  await socket.send(
+    clientFrame(1, JSON.stringify({ type: "hello", nick: "a" })),
+  );
+  await socket.untilEvent("welcome");
+  // Three requests in one write: their replies are queued in one turn.
+  await socket.send(
+    new Uint8Array([
+      ...clientFrame(1, JSON.stringify({ type: "ping", token: "1" })),
+      ...clientFrame(1, JSON.stringify({ type: "ping", token: "2" })),
+      ...clientFrame(1, JSON.stringify({ type: "ping", token: "3" })),
+    ]),
+  );
+  const tokens: string[] = [];
+  while (tokens.length < 3) {
+    const frame = await socket.frame();
+    assert.ok(frame !== null);
+    assert.ok(frame.final);
+    const text = decoder.decode(frame.payload);
+    assert.doesNotMatch(text, /\n/, "one event per frame, no newline");
+    const event = JSON.parse(text);
+    if (event.type === "pong") tokens.push(event.token);
+  }
+  assert.deepEqual(tokens, ["1", "2", "3"]);
+});
+
+Deno.test("websocket framing: the peer's close is answered with its code, then the end", async () => {
+  await using chat = await startWebServer();
+  const { socket } = await RawSocket.open(chat.httpPort);
+  using _ = socket;
+  await socket.send(
+    clientFrame(1, JSON.stringify({ type: "hello", nick: "c" })),
+  );
+  await socket.untilEvent("welcome");
+  const close = new Uint8Array([0x88, 0x82, 0, 0, 0, 0, 0x0f, 0xa0]);
+  await socket.send(close);
+  let frame: ServerFrame | null;
+  do frame = await socket.frame(); while (frame !== null && frame.opcode !== 8);
+  assert.ok(frame !== null, "a close frame came back");
+  assert.equal((frame.payload[0]! << 8) | frame.payload[1]!, 4000);
+  assert.equal(await socket.frame(), null, "then the connection ends");
+  await connectionsDropTo(chat.server, 0);
+});
+
+Deno.test("websocket framing: an unmasked frame closes with 1002", async () => {
+  await using chat = await startWebServer();
+  const { socket } = await RawSocket.open(chat.httpPort);
+  using _ = socket;
+  await socket.send(new Uint8Array([0x81, 2, 0x7b, 0x7d]));
+  let frame: ServerFrame | null;
+  do frame = await socket.frame(); while (frame !== null && frame.opcode !== 8);
+  assert.ok(frame !== null);
+  assert.equal((frame.payload[0]! << 8) | frame.payload[1]!, 1002);
+  await connectionsDropTo(chat.server, 0);
+});
+
+Deno.test("websocket framing: bad handshakes and oversized heads are refused", async () => {
+  await using chat = await startWebServer();
+  {
+    const { socket, head } = await RawSocket.open(chat.httpPort, [
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+      "Sec-WebSocket-Version: 8",
+    ]);
+    using _ = socket;
+    assert.match(head, /^HTTP\/1\.1 400 /);
+  }
+  {
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: chat.httpPort,
+    });
+    try {
+      await conn.write(encoder.encode(
+        `GET / HTTP/1.1\r\nX-Big: ${"b".repeat(20_000)}\r\n\r\n`,
+      ));
+      const buffer = new Uint8Array(1024);
+      const count = await within(conn.read(buffer), "the answer");
+      assert.match(
+        decoder.decode(buffer.subarray(0, count ?? 0)),
+        /^HTTP\/1\.1 431 /,
+      );
+    } finally {
+      conn.close();
+    }
+  }
+  {
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: chat.httpPort,
+    });
+    try {
+      await conn.write(encoder.encode("BREW /pot HTTP/1.1\r\nbad\r\n\r\n"));
+      const buffer = new Uint8Array(1024);
+      const count = await within(conn.read(buffer), "the answer");
+      assert.match(
+        decoder.decode(buffer.subarray(0, count ?? 0)),
+        /^HTTP\/1\.1 400 /,
+      );
+    } finally {
+      conn.close();
+    }
+  }
+});
