@@ -20,6 +20,11 @@ import {
   type Protocol,
 } from "./protocol.ts";
 import { ChunkScanner, type ScanSink } from "./scanner.ts";
+import {
+  Deframer,
+  handshakeRequest,
+  maskedTextFrames,
+} from "./ws_client_frames.ts";
 
 const encoder = new TextEncoder();
 
@@ -132,6 +137,8 @@ export class BenchClient implements ScanSink {
   #closingReason: string | null = null;
   #pending: Uint8Array[] = [];
   #writing = false;
+  /** Set for a WebSocket protocol: the server's frames become lines. */
+  #deframer: Deframer | null = null;
 
   /** @param options where to connect and how to log in */
   constructor(options: ClientOptions) {
@@ -166,6 +173,9 @@ export class BenchClient implements ScanSink {
       ]);
       this.#conn = conn;
       this.localPort = (conn.localAddr as Deno.NetAddr).port;
+      const early = this.#protocol.webSocket === undefined
+        ? null
+        : await Promise.race([this.#upgrade(conn), timedOut]);
       const plan = this.#protocol.login(this.nick, this.#options.login);
       this.#expect = plan.expect.map((text) => encoder.encode(text));
       this.state = "login";
@@ -173,7 +183,9 @@ export class BenchClient implements ScanSink {
         this.#readyResolve = resolve;
         this.#readyReject = reject;
       });
-      this.#readLoop(conn).catch((error) => this.#stop(`read: ${error}`));
+      this.#readLoop(conn, early).catch((error) =>
+        this.#stop(`read: ${error}`)
+      );
       if (plan.send !== "") this.send(plan.send);
       if (this.#expect.length === 0) this.#ready();
       await Promise.race([ready, timedOut]);
@@ -205,7 +217,9 @@ export class BenchClient implements ScanSink {
    */
   send(text: string): void {
     if (this.state === "closed" || this.#conn === null) return;
-    this.#pending.push(encoder.encode(text));
+    this.#pending.push(
+      this.#deframer === null ? encoder.encode(text) : maskedTextFrames(text),
+    );
     if (!this.#writing) {
       this.#writing = true;
       this.#flush(this.#conn).catch((error) => this.#stop(`write: ${error}`));
@@ -245,9 +259,45 @@ export class BenchClient implements ScanSink {
     }
   }
 
-  async #readLoop(conn: Deno.TcpConn): Promise<void> {
+  /**
+   * The WebSocket handshake: sends the request, reads the answer's head,
+   * and returns the bytes that came after it (already frames).
+   */
+  async #upgrade(conn: Deno.TcpConn): Promise<Uint8Array> {
+    const path = this.#protocol.webSocket!.path;
+    await conn.write(
+      encoder.encode(handshakeRequest(`127.0.0.1:${this.#options.port}`, path)),
+    );
+    const buffer = new Uint8Array(4096);
+    let head = new Uint8Array(0);
+    while (true) {
+      const count = await conn.read(buffer);
+      if (count === null) throw new Error("closed during the handshake");
+      const joined = new Uint8Array(head.length + count);
+      joined.set(head);
+      joined.set(buffer.subarray(0, count), head.length);
+      head = joined;
+      const text = new TextDecoder().decode(head);
+      const end = text.indexOf("\r\n\r\n");
+      if (end === -1) continue;
+      if (!text.startsWith("HTTP/1.1 101")) {
+        throw new Error(`handshake refused: ${text.split("\r\n")[0]}`);
+      }
+      this.#deframer = new Deframer();
+      return head.slice(encoder.encode(text.slice(0, end + 4)).length);
+    }
+  }
+
+  async #readLoop(
+    conn: Deno.TcpConn,
+    early: Uint8Array | null,
+  ): Promise<void> {
     const buffer = new Uint8Array(this.#options.readBufferBytes);
     const scanner = new ChunkScanner(this, this.#options.payloadBytes);
+    const deframer = this.#deframer;
+    if (deframer !== null && early !== null && early.length > 0) {
+      scanner.push(deframer.push(early), nowUs());
+    }
     try {
       while (this.state !== "closed") {
         if (this.#options.stallAfterLogin && this.state === "ready") return;
@@ -256,7 +306,15 @@ export class BenchClient implements ScanSink {
           this.#stop("closed by server");
           return;
         }
-        scanner.push(buffer.subarray(0, count), nowUs());
+        if (deframer === null) {
+          scanner.push(buffer.subarray(0, count), nowUs());
+        } else {
+          scanner.push(deframer.push(buffer.subarray(0, count)), nowUs());
+          if (deframer.closed) {
+            this.#stop("closed by server (close frame)");
+            return;
+          }
+        }
         if (this.observer) this.#meter.afterObserverChunk?.();
       }
     } catch (error) {

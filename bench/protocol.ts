@@ -58,6 +58,12 @@ export interface Protocol {
    * needs nothing. Called rarely (joins, pings), so it may decode text.
    */
   control(line: Uint8Array): ControlAction | null;
+  /**
+   * Set when the protocol runs over WebSocket: the client upgrades `path`
+   * first, sends each line of text as a text frame, and reads each frame
+   * it receives as a line (ws_client_frames.ts).
+   */
+  readonly webSocket?: { path: string };
 }
 
 /** First byte of the marker ("^"). */

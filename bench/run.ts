@@ -22,6 +22,11 @@ import { killServersOnSignal, stopAll } from "./process.ts";
 import { redisMissing } from "./redis.ts";
 import { ensureOpenFiles } from "./rlimit.ts";
 import {
+  scenarioW,
+  websocketTable,
+  wsPeerMissing,
+} from "./websocket_scenario.ts";
+import {
   type Metrics,
   type RunResult,
   scenarioA,
@@ -53,7 +58,7 @@ const BENCH_DIR = decodeURIComponent(new URL(".", import.meta.url).pathname);
 const REPO_DIR = decodeURIComponent(new URL("..", import.meta.url).pathname);
 
 /** Scenario ids in the order they run. */
-const SCENARIO_IDS = ["a", "b", "c", "c1", "d", "e", "cluster"] as const;
+const SCENARIO_IDS = ["a", "b", "c", "c1", "d", "e", "cluster", "w"] as const;
 type ScenarioId = typeof SCENARIO_IDS[number];
 
 /** One row of a results table: a metric's key and how it is labelled. */
@@ -215,6 +220,15 @@ const SCENARIOS: Record<ScenarioId, {
     // Its table has a column per setup (bench/cluster.ts), not per target.
     rows: [],
   },
+  w: {
+    title: (o) =>
+      `w. WebSocket: scenario a's load (${o.a.clients} clients, ` +
+      `${o.a.senders} senders, window ${o.a.window}, ${o.duration} s) on tern ` +
+      "over WebSocket, tern over TCP and Node's ws",
+    run: scenarioW,
+    // Its table has a column per setup (bench/websocket_scenario.ts).
+    rows: [],
+  },
 };
 
 const USAGE = `Usage: deno run -A bench/run.ts [options]
@@ -223,8 +237,10 @@ Benchmarks tern against ncat --chat and ngIRCd on 127.0.0.1 with one load
 generator. Prints a table per scenario and writes JSON.
 
   --targets LIST        tern,ncat,ngircd (default all three)
-  --scenarios LIST      a,b,c,c1,d,e,cluster (default all; cluster runs
-                        tern only and needs redis-server)
+  --scenarios LIST      a,b,c,c1,d,e,cluster,w (default all; cluster runs
+                        tern only and needs redis-server; w runs tern over
+                        WebSocket, over TCP and Node's ws with a's load, and
+                        needs node and npm)
   --runs N              runs per scenario and target; tables show medians (1)
   --duration S          seconds of load in a, b and d (10)
   --size BYTES          message payload size in a and b (64)
@@ -702,6 +718,7 @@ async function main(args: string[]): Promise<number> {
     d: options.scenario.d.clients,
     e: options.scenario.e.clients,
     cluster: options.scenario.cluster.clients,
+    w: options.scenario.a.clients,
   };
   const needed = Math.max(...options.scenarios.map((id) => sizes[id])) + 256;
   const files = ensureOpenFiles(needed);
@@ -751,14 +768,18 @@ async function main(args: string[]): Promise<number> {
       const title = scenario.title(options.scenario);
       const runs: Partial<Record<TargetName, RunResult[]>> = {};
       const errors: Partial<Record<TargetName, string[]>> = {};
-      // The cluster scenario compares tern with itself.
-      const scenarioTargets = id === "cluster"
+      // The cluster scenario compares tern with itself; w runs its own
+      // setups (tern over WebSocket and TCP, Node's ws) from tern's target.
+      const own = id === "cluster" || id === "w";
+      const scenarioTargets = own
         ? targets.filter((target) => target.name === "tern")
         : targets;
-      const cannot = id !== "cluster"
+      const cannot = !own
         ? null
         : scenarioTargets.length === 0
         ? "it runs tern only (--targets tern)"
+        : id === "w"
+        ? wsPeerMissing()
         : redisMissing();
       if (cannot !== null) {
         console.error(`bench: skipping scenario ${id}: ${cannot}`);
@@ -800,6 +821,8 @@ async function main(args: string[]): Promise<number> {
       }
       const { header, cells } = id === "cluster"
         ? clusterTable(summary.tern, options.scenario.cluster)
+        : id === "w"
+        ? websocketTable(summary.tern, formatNumber)
         : scenarioTable(scenario.rows, summary, options.targets);
       const runsNote = options.runs > 1
         ? ` (median of ${options.runs} runs)`

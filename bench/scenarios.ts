@@ -66,6 +66,13 @@ export interface ScenarioOptions {
   cluster: ClusterOptions;
 }
 
+/**
+ * What a run needs of a server: a {@linkcode Target} without its name, so a
+ * scenario can also drive a server that is not one of `--targets` (the
+ * WebSocket scenario's `ws` peer, bench/websocket_scenario.ts).
+ */
+export type LoadTarget = Omit<Target, "name" | "missing">;
+
 /** One run's figures by name; null when not measurable for this target. */
 export type Metrics = Record<string, number | null>;
 
@@ -103,7 +110,7 @@ interface Setup {
 
 /** Connects `count` clients for `target`. */
 function connect(
-  target: Target,
+  target: LoadTarget,
   server: RunningServer,
   meter: Meter,
   options: ScenarioOptions,
@@ -196,7 +203,7 @@ interface MeasuredRun {
  * and compute the figures.
  */
 async function measuredRun(
-  target: Target,
+  target: LoadTarget,
   options: ScenarioOptions,
   run: MeasuredRun,
 ): Promise<RunResult> {
@@ -390,7 +397,7 @@ function round(value: number, digits: number): number {
 }
 
 /** Caps a client count at the target's hard limit, saying so. */
-function capped(target: Target, wanted: number): {
+function capped(target: LoadTarget, wanted: number): {
   count: number;
   note: string | null;
 } {
@@ -402,8 +409,8 @@ function capped(target: Target, wanted: number): {
 }
 
 /** A loaded run of `clients` (capped to the target) with `senders`. */
-async function loadedRun(
-  target: Target,
+export async function loadedRun(
+  target: LoadTarget,
   options: ScenarioOptions,
   clients: number,
   senders: number,

@@ -49,6 +49,11 @@ export interface ServerNeeds {
    * servers on one machine (the cluster scenario) would collide on it.
    */
   noWeb?: boolean;
+  /**
+   * Clients connect over WebSocket (tern only): the web listener runs on a
+   * free port, and that port is the one returned.
+   */
+  webSocket?: boolean;
 }
 
 /** A started server. */
@@ -160,6 +165,7 @@ function ternFlags(
     else notes.push(`--${flag} not in --help; left at its default`);
   }
   if (needs.noWeb && help.has("no-http")) flags.push("--no-http");
+  if (needs.webSocket) flags.push("--http-port", "0");
   if (needs.redisUrl !== undefined) flags.push("--redis", needs.redisUrl);
   return { flags, notes };
 }
@@ -252,7 +258,9 @@ export function ternTarget(
       ]);
       try {
         const match = await process.waitForLine(
-          /listening on \S*?:(\d+)/,
+          needs.webSocket
+            ? /Web client: open https?:\/\/\S+:(\d+)\//
+            : /listening on \S*?:(\d+)/,
           START_TIMEOUT_MS,
         );
         return {

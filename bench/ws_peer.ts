@@ -1,13 +1,14 @@
 /**
  * The source of the peer the WebSocket scenario compares tern with, a
  * minimal broadcast server on Node's `ws` library. Kept as text, written
- * beside its own `node_modules` and run under Node by bench/websocket.ts:
+ * beside its own `node_modules` and run under Node by scenario w
+ * (bench/websocket_scenario.ts):
  * it is Node code, which Deno's type check cannot resolve.
  *
  * @module
  */
 
-/** bench/websocket.ts writes this to ws_peer.mjs and runs it with node. */
+/** Scenario w writes this to ws_peer.mjs and runs it with node. */
 export const WS_PEER_SOURCE: string =
   `// A minimal broadcast server on Node's \`ws\` library, the peer the WebSocket
 // scenario compares tern with: every text frame goes to every open client,
