@@ -159,7 +159,8 @@ function ternFlags(
   const notes: string[] = [];
   // The web listener's default port is fixed: a second server on the
   // machine (another benchmark, a developer's) would stop this one starting.
-  if (help.has("no-http")) flags.push("--no-http");
+  // A WebSocket run takes a free port instead.
+  if (help.has("no-http") && !needs.webSocket) flags.push("--no-http");
   for (const [flag, value] of wanted) {
     if (help.has(flag)) flags.push(`--${flag}`, value);
     else notes.push(`--${flag} not in --help; left at its default`);
