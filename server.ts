@@ -40,6 +40,7 @@ import {
 import { type ByeCode, byeLine } from "./wire/bye.ts";
 import { FlushScheduler, sampleLoad } from "./server/net/coalescing.ts";
 import { dueDeadline, sweepIntervalMs } from "./server/net/deadlines.ts";
+import { WriteGate } from "./server/net/write_gate.ts";
 import { handleFrames } from "./server/commands/dispatch.ts";
 import { greet } from "./server/commands/login.ts";
 import { Hub } from "./server/hub.ts";
@@ -115,6 +116,14 @@ const ACCEPT_BACKOFF_MAX_MS = 1000;
  * per press of Enter, so more can only be a flood.
  */
 const MAX_WAITING_FRAMES = 64;
+
+/**
+ * Most socket writes started and not yet settled (write_gate.ts): well
+ * below the hundred or so operations Deno's runtime advances in one turn of
+ * the event loop, reads included (32 did better than 64 and 128 in the big
+ * room of BENCHMARKS.md). A constant: it tunes the runtime, not a policy.
+ */
+const MAX_WRITES_IN_FLIGHT = 32;
 
 /** A close frame's reason must fit in 123 bytes; ours are short ASCII. */
 const MAX_CLOSE_REASON_CHARS = 120;
@@ -194,6 +203,8 @@ export class ChatServer {
   #pruner: ReturnType<typeof setInterval> | undefined;
   /** When connections write: at once, or coalesced while busy. */
   readonly #flushes = new FlushScheduler();
+  /** How many writes start at once, across every connection. */
+  readonly #writeGate = new WriteGate({ maxInFlight: MAX_WRITES_IN_FLIGHT });
   #stopLoadSampling: () => void = () => {};
   #closing = false;
   #wakeAcceptBackoff = new Set<() => void>();
@@ -540,6 +551,7 @@ export class ChatServer {
       onSendFailure: hub.sendFailed,
       onReplyError: hub.replyFailed,
       writes: this.#flushes,
+      gate: this.#writeGate,
       passwordRequired: hub.passwordRequired,
     });
     hub.sessions.add(session);
@@ -726,6 +738,8 @@ export class ChatServer {
       ).catch(() => session.closeSocket());
     }
     await Promise.all(this.#connectionTasks);
+    // Goodbyes went through the gate too; every socket is closed now.
+    this.#writeGate.close();
     await Promise.all(this.#webListeners.map((web) => web.shutdown()));
     try {
       await this.#cluster?.close();

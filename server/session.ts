@@ -6,6 +6,7 @@
  */
 
 import type { FlushScheduler } from "./net/coalescing.ts";
+import type { WriteGate } from "./net/write_gate.ts";
 import { FloodPacer, type TokenBucket } from "./flood.ts";
 import type { Limits } from "./limits.ts";
 import type { RoomBatch } from "./room_batch.ts";
@@ -68,6 +69,11 @@ export interface SessionOptions {
   onReplyError?: (session: Session, error: unknown) => void;
   /** When the send queue writes (shared by the server). @default at once */
   writes?: FlushScheduler;
+  /**
+   * How many writes the server starts at once (shared by the server).
+   * @default no limit
+   */
+  gate?: WriteGate;
   /** Whether the server password is still to be given. @default false */
   passwordRequired?: boolean;
 }
@@ -150,6 +156,7 @@ export class Session {
       softQueuedBytes: limits.sendQueueSoftBytes,
       onError: () => this.#onSendFailure(this, "lost"),
       ...(options.writes === undefined ? {} : { scheduler: options.writes }),
+      ...(options.gate === undefined ? {} : { gate: options.gate }),
     });
     if (limits.floodRate > 0) {
       this.flood = new FloodPacer({

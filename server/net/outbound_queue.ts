@@ -30,6 +30,7 @@
 
 import type { ByteWriter } from "../../wire/write_all.ts";
 import { END_OF_TURN, type FlushScheduler } from "./coalescing.ts";
+import { UNGATED, type WriteGate } from "./write_gate.ts";
 
 /**
  * Replies are pulled while the backlog is below this. Large enough that a
@@ -126,6 +127,11 @@ export interface OutboundQueueOptions {
   now?: () => number;
   /** When a flush runs (coalescing.ts). @default {END_OF_TURN} */
   scheduler?: FlushScheduler;
+  /**
+   * How many writes the server starts at once, shared by its connections
+   * (write_gate.ts). @default {UNGATED}
+   */
+  gate?: WriteGate;
 }
 
 /** Where a piece's `written` callback fires: the end of its bytes. */
@@ -174,6 +180,11 @@ export class OutboundQueue {
   #overSoftSince = 0;
   #idleWaiters: Array<() => void> = [];
   #scheduler: FlushScheduler;
+  #gate: WriteGate;
+  /** The gate's slot of the write in flight. */
+  #slot = 0;
+  /** A write has asked the gate for a slot and waits for it. */
+  #waitingForGate = false;
 
   /**
    * @param writer the socket
@@ -186,6 +197,7 @@ export class OutboundQueue {
     this.#onError = options.onError;
     this.#now = options.now ?? Date.now;
     this.#scheduler = options.scheduler ?? END_OF_TURN;
+    this.#gate = options.gate ?? UNGATED;
   }
 
   /**
@@ -201,9 +213,11 @@ export class OutboundQueue {
   }
 
   /**
-   * When the write now in flight started (by the clock given), or 0 when no
-   * write is waiting on the kernel. A reader that never reads shows up here as
-   * a write that stays pending.
+   * When the write now in flight was handed to the socket (by the clock
+   * given), or 0 when no write is waiting on the kernel. A reader that never
+   * reads shows up here as a write that stays pending; bytes the server has
+   * not yet handed over (queued, or waiting at the write gate for the server's
+   * own backlog) do not.
    */
   get writePendingSince(): number {
     return this.#writeStartedAt;
@@ -305,7 +319,10 @@ export class OutboundQueue {
    * or a write failed; never rejects.
    */
   idle(): Promise<void> {
-    if (this.#closed || (this.#inFlight === null && !this.#scheduled)) {
+    if (
+      this.#closed ||
+      (this.#inFlight === null && !this.#scheduled && !this.#waitingForGate)
+    ) {
       return Promise.resolve();
     }
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
@@ -319,7 +336,7 @@ export class OutboundQueue {
   }
 
   #scheduleFlush(): void {
-    if (this.#inFlight === null && !this.#scheduled) {
+    if (this.#inFlight === null && !this.#scheduled && !this.#waitingForGate) {
       // Let the rest of this turn (or, when busy, of a short hold) queue its
       // lines so they share one write.
       this.#scheduled = true;
@@ -372,10 +389,14 @@ export class OutboundQueue {
 
   readonly #flush = (): void => {
     this.#scheduled = false;
-    if (this.#inFlight === null) this.#writeNext();
+    if (this.#inFlight === null && !this.#waitingForGate) this.#writeNext();
   };
 
-  /** Starts writing what is ready (up to one batch), or goes idle. */
+  /**
+   * Asks the write gate for a slot if anything is ready, or goes idle. The
+   * batch is taken only once the slot is given: whatever arrives while the
+   * server works through its own backlog joins the same write.
+   */
   #writeNext(): void {
     if (this.#later.length !== 0 && !this.#closed) this.#pull();
     if (this.#closed || this.#chunkBytes === 0) {
@@ -384,11 +405,37 @@ export class OutboundQueue {
       this.#wakeIdleWaiters();
       return;
     }
-    this.#inFlight = this.#takeBatch();
-    this.#inFlightOffset = 0;
-    this.#writeStartedAt = this.#now();
-    this.#writer.write(this.#inFlight).then(this.#written, this.#failed);
+    this.#waitingForGate = true;
+    this.#gate.request(this.#issue);
   }
+
+  /**
+   * Given a slot: hands the socket the rest of a partly written batch, or
+   * the next batch.
+   */
+  readonly #issue = (slot: number): void => {
+    this.#waitingForGate = false;
+    if (this.#inFlight === null && !this.#closed) {
+      if (this.#later.length !== 0) this.#pull();
+      if (this.#chunkBytes !== 0) {
+        this.#inFlight = this.#takeBatch();
+        this.#inFlightOffset = 0;
+      }
+    }
+    const batch = this.#inFlight;
+    if (batch === null || this.#closed) {
+      this.#gate.settled(slot);
+      this.#inFlight = null;
+      this.#wakeIdleWaiters();
+      return;
+    }
+    this.#slot = slot;
+    this.#writeStartedAt = this.#now();
+    const rest = this.#inFlightOffset === 0
+      ? batch
+      : batch.subarray(this.#inFlightOffset);
+    this.#writer.write(rest).then(this.#written, this.#failed);
+  };
 
   /** Takes the ready chunks, up to one batch, off the front. */
   #takeBatch(): Uint8Array {
@@ -427,10 +474,11 @@ export class OutboundQueue {
   }
 
   readonly #written = (count: number): void => {
+    this.#gate.settled(this.#slot);
+    this.#writeStartedAt = 0;
     const batch = this.#inFlight;
     if (batch === null || this.#closed) {
       this.#inFlight = null;
-      this.#writeStartedAt = 0;
       return;
     }
     this.#inFlightOffset += count;
@@ -443,9 +491,8 @@ export class OutboundQueue {
     }
     if (this.#inFlightOffset < batch.length) {
       // A partial write: the kernel took some; send the rest.
-      this.#writeStartedAt = this.#now();
-      this.#writer.write(batch.subarray(this.#inFlightOffset))
-        .then(this.#written, this.#failed);
+      this.#waitingForGate = true;
+      this.#gate.request(this.#issue);
       return;
     }
     this.#inFlight = null;
@@ -465,6 +512,7 @@ export class OutboundQueue {
   }
 
   readonly #failed = (error: unknown): void => {
+    this.#gate.settled(this.#slot);
     this.#inFlight = null;
     this.#writeStartedAt = 0;
     if (!this.#closed) {
