@@ -17,7 +17,13 @@ import type { ServerEvent } from "../protocol.ts";
 import {
   BACK_NOTICE,
   DEGRADED_NOTICE,
+  missedNotice,
+  roomStreamKey,
+  STORE_AND_PUBLISH_SCRIPT,
 } from "../server/cluster/room_streams.ts";
+import { MESSAGE_ID_KEY, ROOMS_CHANNEL } from "../server/cluster/redis_node.ts";
+import { encodeRelay } from "../server/cluster/relay.ts";
+import type { Limits } from "../server/limits.ts";
 
 const installed = await redisServerInstalled();
 const required = Deno.env.get("TERN_CLUSTER_TESTS") === "required";
@@ -41,7 +47,10 @@ interface Cluster extends AsyncDisposable {
   redis: RedisServer;
   nodes: TestServer[];
   /** Starts one more node on the same Redis. */
-  node(options?: { operatorPassword?: string }): Promise<TestServer>;
+  node(
+    options?: { operatorPassword?: string },
+    limits?: Partial<Limits>,
+  ): Promise<TestServer>;
 }
 
 async function startCluster(
@@ -52,8 +61,8 @@ async function startCluster(
   const cluster: Cluster = {
     redis,
     nodes: [],
-    async node(options = {}) {
-      const node = await startServer({}, { redis: redis.url, ...options });
+    async node(options = {}, limits = {}) {
+      const node = await startServer(limits, { redis: redis.url, ...options });
       cluster.nodes.push(node);
       return node;
     },
@@ -204,8 +213,9 @@ function registerTests(): void {
       for (let i = 1; i < ids.length; i++) assert.ok(ids[i]! > ids[i - 1]!);
       // No confirmation twice.
       assert.deepEqual(await messagesUntilPong(ana), []);
-      // Told plainly, both ways.
+      // Told plainly, both ways, and nothing said to be missed.
       assert.ok(toldDegradedThenBack(bob), bob.received.join("\n"));
+      assert.ok(!bob.received.some((l) => l.includes("were missed")));
     } finally {
       admin.destroy();
     }
@@ -243,11 +253,60 @@ function registerTests(): void {
     assert.deepEqual(got.map((m) => m.text), accepted);
     const ids = got.map((m) => m.id);
     for (let i = 1; i < ids.length; i++) assert.ok(ids[i]! > ids[i - 1]!);
+    assert.ok(!bob.received.some((l) => l.includes("were missed")));
     // The append-only file kept the history: a node started now shows it.
     const c = await cluster.node();
     const { client: cid, replay } = await joinWithReplay(c.port, "cid");
     await using _cid = cid;
     assert.deepEqual(replay, accepted);
+  });
+
+  Deno.test("cluster history: an outage longer than a room's stream cap is told, and the rest still arrives in order", async () => {
+    await using cluster = await startCluster(0);
+    const admin = await redisClient(cluster.redis.url);
+    try {
+      // Trimming with MAXLEN ~ drops whole nodes of this many entries.
+      await admin.configSet("stream-node-max-entries", "10");
+      const b = await cluster.node({}, { clusterHistoryMax: 5 });
+      await using bob = await LineClient.json(b.port, "bob");
+      await admin.sendCommand(["CLIENT", "KILL", "TYPE", "pubsub"]);
+      // 50 messages from a node elsewhere, issued at once (one pipeline),
+      // long before bob's node can resubscribe (50 ms at the soonest).
+      await Promise.all(
+        Array.from(
+          { length: 50 },
+          (_, i) =>
+            admin.eval(STORE_AND_PUBLISH_SCRIPT, {
+              keys: [MESSAGE_ID_KEY, roomStreamKey("#lobby")],
+              arguments: [
+                ROOMS_CHANNEL,
+                encodeRelay("elsewhere", i, {
+                  type: "message",
+                  id: 0,
+                  ts: 1,
+                  room: "#lobby",
+                  from: "zed",
+                  text: `z${i}`,
+                }),
+                "5",
+              ],
+            }),
+        ),
+      );
+      await bob.expectEvent(
+        "notice",
+        (n) => n.text === missedNotice("#lobby", 5),
+      );
+      await bob.expectEvent("message", (m) => m.text === "z49");
+      const got = receivedMessages(bob).map((m) => Number(m.text.slice(1)));
+      assert.ok(got.length >= 5 && got.length < 50, `${got}`);
+      assert.deepEqual(
+        got,
+        Array.from({ length: got.length }, (_, i) => 50 - got.length + i),
+      );
+    } finally {
+      admin.destroy();
+    }
   });
 
   Deno.test("cluster history: export-history --redis prints a room's stream", async () => {

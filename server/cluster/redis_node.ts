@@ -36,9 +36,9 @@ import { checkPersistence } from "./persistence.ts";
 import { CLUSTER_DOWN } from "../nicknames.ts";
 
 /** The one channel every room's messages cross. */
-const ROOMS_CHANNEL = "tern:rooms";
+export const ROOMS_CHANNEL = "tern:rooms";
 /** The counter room message ids come from. */
-const MESSAGE_ID_KEY = "tern:message-id";
+export const MESSAGE_ID_KEY = "tern:message-id";
 /** Prefix of a nickname's claim; the rest is its look-alike key. */
 const NICK_PREFIX = "tern:nick:";
 

@@ -8,7 +8,9 @@
  * A message's stream entry id is `<message id>-0`: ids come from one
  * counter, so they are unique and increasing in every room's stream, and a
  * page by message id is a range of entry ids. The entry holds the relay
- * text (relay.ts), the same bytes the subscription carries.
+ * text (relay.ts), the same bytes the subscription carries, and the id of
+ * the room's message before it, which tells a node catching up whether the
+ * stream's cap dropped any it had not seen.
  *
  * In a cluster the node's own SQLite file holds no room messages: Redis is
  * the one copy every node reads.
@@ -19,6 +21,7 @@
 import type { createClient } from "npm:redis@5.12.1";
 import type { RoomMessage } from "../../protocol.ts";
 import type { Hub } from "../hub.ts";
+import type { Room } from "../session.ts";
 import type { RoomLog } from "../room_log.ts";
 import { foldKey } from "../../wire/names.ts";
 import { describeError } from "../log.ts";
@@ -29,6 +32,13 @@ type Client = ReturnType<typeof createClient>;
 
 /** The field of a stream entry that holds the relay text. */
 const RELAY_FIELD = "r";
+
+/**
+ * The field holding the id of the room's message before this one (0 for a
+ * room's first), so a reader can tell that the cap dropped messages it
+ * had not seen: message ids are not consecutive within a room.
+ */
+const PREVIOUS_FIELD = "p";
 
 /** Entries a catch-up reads per round trip. */
 const CATCH_UP_PAGE = 1000;
@@ -50,6 +60,11 @@ export const DEGRADED_NOTICE =
 export const BACK_NOTICE =
   "The chat is back: messages from the other servers resume where they stopped";
 
+/** What a room's members are told when an outage outlasted its stream. */
+export function missedNotice(room: string, cap: number): string {
+  return `Some messages in ${room} were missed while this server was away: Redis keeps only the newest ${cap} of a room`;
+}
+
 /** The stream holding `room`'s history (by its fold key, as rooms are found). */
 export function roomStreamKey(room: string): string {
   return `tern:room:${foldKey(room)}:log`;
@@ -67,7 +82,10 @@ export function roomStreamKey(room: string): string {
  */
 export const STORE_AND_PUBLISH_SCRIPT = `
 local id = redis.call('INCR', KEYS[1])
-local added = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], id .. '-0', '${RELAY_FIELD}', ARGV[2])
+local newest = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+local previous = '0'
+if newest[1] then previous = string.match(newest[1][1], '^(%d+)') end
+local added = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], id .. '-0', '${RELAY_FIELD}', ARGV[2], '${PREVIOUS_FIELD}', previous)
 if type(added) == 'table' and added.err then
   local info = redis.call('XINFO', 'STREAM', KEYS[2])
   for i = 1, #info, 2 do
@@ -76,7 +94,7 @@ if type(added) == 'table' and added.err then
     end
   end
   id = redis.call('INCR', KEYS[1])
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], id .. '-0', '${RELAY_FIELD}', ARGV[2])
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], id .. '-0', '${RELAY_FIELD}', ARGV[2], '${PREVIOUS_FIELD}', previous)
 end
 redis.call('PUBLISH', ARGV[1], id .. ' ' .. ARGV[2])
 return id`;
@@ -93,6 +111,15 @@ export function relayOfEntry(entry: StreamEntry): Relay | null {
   const text = entry.message[RELAY_FIELD];
   if (match === null || text === undefined) return null;
   return decodeRelay(`${match[1]} ${text}`);
+}
+
+/**
+ * The id of the room's message before `entry`'s when it was stored: 0 for
+ * the room's first, or when the entry does not say.
+ */
+export function previousOf(entry: StreamEntry): number {
+  const previous = Number(entry.message[PREVIOUS_FIELD]);
+  return Number.isSafeInteger(previous) ? previous : 0;
 }
 
 /** The messages of `entries`, oldest first, whatever order they came in. */
@@ -219,6 +246,7 @@ export class RoomStreams implements RoomLog {
       );
       if (rooms.length === 0) break;
       for (const room of rooms) {
+        let first = true;
         while (true) {
           const from = this.#cursor.from(room.name);
           const entries = await this.#client.xRange(
@@ -228,6 +256,12 @@ export class RoomStreams implements RoomLog {
             { COUNT: CATCH_UP_PAGE },
           ) as StreamEntry[];
           if (run !== this.#run) return;
+          // The first message past what was delivered follows one that
+          // the cap has dropped: an outage longer than the stream.
+          if (first && entries.length > 0 && previousOf(entries[0]!) > from) {
+            this.#tellMissed(room);
+          }
+          first = false;
           const read = entries.map(relayOfEntry).filter((r) => r !== null);
           for (const relay of this.#cursor.caughtUp(room.name, read)) {
             this.#deliver(relay);
@@ -247,6 +281,16 @@ export class RoomStreams implements RoomLog {
     });
     this.#caughtUpHook(this.#cursor.newest);
     this.#back();
+  }
+
+  /** Tells a room's members here that some of its messages are gone. */
+  #tellMissed(room: Room): void {
+    const cap = this.#hub.limits.clusterHistoryMax;
+    this.#hub.log("warn", "cluster_catch_up_gap", { room: room.name, cap });
+    this.#hub.localFeed.broadcast(room, {
+      type: "notice",
+      text: missedNotice(room.name, cap),
+    });
   }
 
   #back(): void {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   messagesOf,
+  previousOf,
   relayOfEntry,
   roomStreamKey,
   type StreamEntry,
@@ -43,4 +44,10 @@ Deno.test("messagesOf puts a reverse read oldest first and skips what is not our
   }));
   entries.splice(1, 0, { id: "5-0", message: { x: "?" } });
   assert.deepEqual(messagesOf(entries).map((m) => m.text), ["m1", "m2", "m3"]);
+});
+
+Deno.test("an entry says which message of its room came before it", () => {
+  assert.equal(previousOf({ id: "9-0", message: { r: "", p: "7" } }), 7);
+  assert.equal(previousOf({ id: "1-0", message: { r: "", p: "0" } }), 0);
+  assert.equal(previousOf({ id: "1-0", message: { r: "" } }), 0);
 });
