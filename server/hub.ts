@@ -49,6 +49,7 @@ import { releaseNick } from "./nicknames.ts";
 import type { ByeCode } from "../wire/bye.ts";
 import type { Room, SendFailure, Session } from "./session.ts";
 import type { RoomLog } from "./room_log.ts";
+import type { ClusterPresence } from "./cluster/presence_seam.ts";
 
 /**
  * Message ids are reserved in the database this many at a time: one small
@@ -398,6 +399,8 @@ export class Hub {
   readonly warnings: string[] = [];
   /** Nicknames held across the cluster; null on a single node. */
   cluster: ClusterNames | null = null;
+  /** The other nodes' people and this node's news for them; null on one. */
+  presence: ClusterPresence | null = null;
   /** Guessing and churn across connections (guards.ts). */
   readonly guards: Guards;
   /** The message of the day, one entry per line. */

@@ -120,6 +120,11 @@ export interface Limits {
   logBufferBytes: number;
   /** Times one connection may log the same event per minute. */
   logRepeatLimit: number;
+  /**
+   * Cluster mode: how long a node may miss its heartbeat before the others
+   * count it dead (its users leave, its nicknames are freed).
+   */
+  nodeTimeoutMs: number;
 }
 
 /** How a limit's flag value is written on the command line. */
@@ -575,6 +580,15 @@ export const LIMIT_SPECS: readonly LimitSpec[] = [
     allowZero: false,
     description:
       "times one connection may log the same event per minute; the rest are counted in one summary line",
+  },
+  {
+    key: "nodeTimeoutMs",
+    flag: "node-timeout",
+    unit: "seconds",
+    default: 15,
+    allowZero: false,
+    description:
+      "cluster mode: silence after which a node counts as dead; its users leave every room and their nicknames are freed within a third more (a clean stop frees them at once)",
   },
 ];
 

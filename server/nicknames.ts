@@ -50,6 +50,7 @@ export function renameSession(
     old,
     nick,
   }));
+  hub.presence?.changed(session, { type: "nick", old, ts });
 }
 
 /** Frees a departing session's nickname; its mute stays on the name. */

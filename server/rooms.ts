@@ -12,7 +12,7 @@
 
 import type { Hub } from "./hub.ts";
 import type { Limits } from "./limits.ts";
-import { memberPage } from "./member_pages.ts";
+import { memberPage, type PagedMember } from "./member_pages.ts";
 import { around, historyReply } from "./room_log.ts";
 import { foldKey } from "../wire/names.ts";
 import { skeletonKey } from "./names/lookalikes.ts";
@@ -44,9 +44,32 @@ export function roomRefusal(hub: Hub, name: string): string | null {
       ? `No new rooms can be made: there are already ${limits.maxRooms}`
       : null;
   }
-  return room.members.size >= limits.maxRoomMembers
+  return memberCount(hub, room) >= limits.maxRoomMembers
     ? `${room.name} is full (${limits.maxRoomMembers} members)`
     : null;
+}
+
+/**
+ * How many members `room` has on every node: this one's, and in a cluster
+ * the other nodes' too.
+ */
+export function memberCount(hub: Hub, room: Room): number {
+  return room.members.size + (hub.presence?.remoteCount(room.name) ?? 0);
+}
+
+/**
+ * Whether `room` is big counting every node's members: what decides its
+ * notices and what a newcomer is sent. (A node's own fan-out, in hub.ts,
+ * goes by its own members.)
+ */
+function bigAcross(hub: Hub, room: Room): boolean {
+  const limit = hub.limits.bigRoomMembers;
+  return limit > 0 && memberCount(hub, room) >= limit;
+}
+
+/** The members of `room` on the other nodes of a cluster (none on one). */
+function remoteMembers(hub: Hub, room: Room): Iterable<PagedMember> {
+  return hub.presence?.remoteMembers(room.name) ?? [];
 }
 
 /** The room called `name`, made (with its stored topic) if it is new. */
@@ -89,9 +112,15 @@ export function enterRoom(hub: Hub, session: Session, name: string): void {
     room: room.name,
     nick: session.nick,
   };
-  const big = isBig(hub.limits, room);
+  const big = bigAcross(hub, room);
   // A big room hears nothing: only the newcomer sees its own join.
   if (!big) hub.broadcast(room, join);
+  hub.presence?.changed(session, {
+    type: "join",
+    room: room.name,
+    ts: join.ts,
+    announce: !big,
+  });
   const replay = hub.limits.historyLength;
   // What the newcomer is sent is a reply: taken now, in order, and sent as
   // it drains, whatever its size (Session.reply). In a cluster the history
@@ -108,8 +137,8 @@ export function enterRoom(hub: Hub, session: Session, name: string): void {
     const after: ServerEvent[] = room.topic === "" ? [] : [topicEvent(room)];
     after.push(
       big
-        ? { type: "members", room: room.name, count: room.members.size }
-        : whoEvent(room, undefined, MAX_WHO_PAGE),
+        ? { type: "members", room: room.name, count: memberCount(hub, room) }
+        : whoEvent(room, undefined, MAX_WHO_PAGE, remoteMembers(hub, room)),
     );
     session.reply(around(big ? [join] : [], history, after));
   });
@@ -163,12 +192,18 @@ export function partRoom(hub: Hub, session: Session, room: Room): void {
   };
   // A big room does not hear of it; the leaver always sees its own part,
   // sent directly so it reads the same whichever room is current.
-  const announced = !isBig(hub.limits, room);
+  const announced = !bigAcross(hub, room);
   // What the room held back was sent while the leaver was there.
   room.batch?.leaving(session);
   room.members.delete(session);
   session.rooms.delete(room);
   if (announced) hub.broadcast(room, event);
+  hub.presence?.changed(session, {
+    type: "part",
+    room: room.name,
+    ts: event.ts,
+    announce: announced,
+  });
   hub.inOrder(() => session.send(event));
   dropIfEmpty(hub, room);
   if (session.current !== room) return;
@@ -198,9 +233,7 @@ export function leaveAllRooms(
   const rooms = [...session.rooms];
   if (nick === null || rooms.length === 0) return;
   const moderated = reason === "kicked" || reason === "banned";
-  const announced = rooms.filter((room) =>
-    moderated || !isBig(hub.limits, room)
-  );
+  const announced = rooms.filter((room) => moderated || !bigAcross(hub, room));
   // What the rooms held back was sent while the leaver was there.
   for (const room of rooms) room.batch?.leaving(session);
   for (const room of rooms) room.members.delete(session);
@@ -217,6 +250,13 @@ export function leaveAllRooms(
       ...(detail ? { message: detail } : {}),
     }));
   }
+  hub.presence?.changed(session, {
+    type: "leave",
+    reason,
+    ts,
+    announced: announced.map((room) => room.name),
+    ...(detail ? { detail } : {}),
+  });
   for (const room of rooms) dropIfEmpty(hub, room);
 }
 
@@ -232,17 +272,33 @@ function dropIfEmpty(hub: Hub, room: Room): void {
 /**
  * One page of a room's member list, in fold-key order of the nicknames,
  * starting after the nickname `after` (member_pages.ts). `count` and `next`
- * are there only when the page is not the whole list.
+ * are there only when the page is not the whole list. `remote`: the room's
+ * members on the other nodes of a cluster.
  */
 export function whoEvent(
   room: Room,
   after?: string,
   limit: number = DEFAULT_WHO_PAGE,
+  remote: Iterable<PagedMember> = [],
 ): ServerEvent & { type: "who" } {
-  const page = memberPage(room.members, after, Math.min(limit, MAX_WHO_PAGE));
+  const others = [...remote];
+  const members = others.length === 0
+    ? room.members
+    : [...room.members, ...others];
+  return whoPage(room.name, members, after, limit);
+}
+
+/** {@linkcode whoEvent} of any members: a room with none on this node. */
+export function whoPage(
+  name: string,
+  members: Iterable<PagedMember>,
+  after?: string,
+  limit: number = DEFAULT_WHO_PAGE,
+): ServerEvent & { type: "who" } {
+  const page = memberPage(members, after, Math.min(limit, MAX_WHO_PAGE));
   return {
     type: "who",
-    room: room.name,
+    room: name,
     members: page.members,
     ...(page.members.length === page.count ? {} : { count: page.count }),
     ...(page.next === undefined ? {} : { next: page.next }),

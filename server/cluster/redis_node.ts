@@ -34,6 +34,7 @@ import {
 } from "./room_streams.ts";
 import { checkPersistence } from "./persistence.ts";
 import { CLUSTER_DOWN } from "../nicknames.ts";
+import { RedisPresence } from "./presence.ts";
 
 /** The one channel every room's messages cross. */
 export const ROOMS_CHANNEL = "tern:rooms";
@@ -42,17 +43,8 @@ export const MESSAGE_ID_KEY = "tern:message-id";
 /** Prefix of a nickname's claim; the rest is its look-alike key. */
 const NICK_PREFIX = "tern:nick:";
 
-/**
- * How long a nickname claim lives without a heartbeat: how long the name of
- * a node that died stays taken. Long enough to ride out a slow heartbeat on
- * a loaded machine, short enough that a crashed node's users get their names
- * back within seconds. A constant until node death is handled as a whole.
- */
-const NICK_TTL_MS = 15_000;
 /** Tries to reach Redis at start before giving up with an error. */
 const START_ATTEMPTS = 3;
-/** Claims are refreshed this often: three chances before one expires. */
-const HEARTBEAT_MS = NICK_TTL_MS / 3;
 
 /** Raises the id counter to at least ARGV[1] (ids stay above old history). */
 const RAISE_SCRIPT = `
@@ -109,6 +101,8 @@ export class RedisNode implements RoomFeed, ClusterNames {
   #closed = false;
   /** When the client's current reconnect wait ends (it cannot be cut short). */
   #retryUntil = 0;
+  /** Presence and room state across the nodes (presence.ts). */
+  #presence: RedisPresence | null = null;
 
   private constructor(hub: Hub, url: string) {
     this.#hub = hub;
@@ -155,6 +149,14 @@ export class RedisNode implements RoomFeed, ClusterNames {
       );
       await node.#streams.start(MESSAGE_ID_KEY);
       await node.#raiseIds();
+      node.#presence = new RedisPresence(hub, {
+        node: node.id,
+        commands: node.#commands,
+        subscriber: node.#subscriber,
+        claimKey: (nick) => node.#key(nick),
+        idKey: MESSAGE_ID_KEY,
+      });
+      await node.#presence.start();
     } catch (error) {
       node.#closed = true;
       for (const client of [node.#commands, node.#subscriber]) {
@@ -163,10 +165,15 @@ export class RedisNode implements RoomFeed, ClusterNames {
       throw node.#lastError ?? error;
     }
     node.#joined = true;
-    node.#heartbeat = setInterval(() => node.#refresh(), HEARTBEAT_MS);
+    // Claims are refreshed three times per --node-timeout, their lifetime.
+    node.#heartbeat = setInterval(
+      () => node.#refresh(),
+      hub.limits.nodeTimeoutMs / 3,
+    );
     hub.roomLog = node.#streams;
     await checkPersistence(node.#commands, hub);
     hub.joinCluster(node, node);
+    hub.presence = node.#presence;
     hub.log("info", "cluster_joined", { node: node.id });
     return node;
   }
@@ -264,12 +271,15 @@ export class RedisNode implements RoomFeed, ClusterNames {
     return new Promise((resolve) => this.#readyWaiters.push(resolve));
   }
 
-  /** Presence stays on this node (not yet shared across the cluster). */
+  /**
+   * Delivers to this node's members; the other nodes hear of presence
+   * through presence.ts, which tells them what changed.
+   */
   broadcast(room: Room, event: ServerEvent, sender?: Session): void {
     this.#hub.localFeed.broadcast(room, event, sender);
   }
 
-  /** Presence stays on this node (not yet shared across the cluster). */
+  /** Delivers to this node's members, as {@linkcode RedisNode.broadcast}. */
   broadcastAcross(
     rooms: readonly Room[],
     event: (room: Room) => ServerEvent,
@@ -361,7 +371,7 @@ export class RedisNode implements RoomFeed, ClusterNames {
     if (this.#claims.get(key) === value) return true;
     const reply = await this.#commands.set(key, value, {
       condition: "NX",
-      expiration: { type: "PX", value: NICK_TTL_MS },
+      expiration: { type: "PX", value: this.#hub.limits.nodeTimeoutMs },
     });
     if (reply === null) return false;
     this.#claims.set(key, value);
@@ -382,7 +392,7 @@ export class RedisNode implements RoomFeed, ClusterNames {
       keys: [key],
       arguments: [value],
     }).catch((error: unknown) =>
-      // Expires by itself within NICK_TTL_MS.
+      // Expires by itself within --node-timeout.
       this.#hub.log("warn", "cluster_release_failed", {
         key,
         error: describeError(error),
@@ -392,9 +402,13 @@ export class RedisNode implements RoomFeed, ClusterNames {
     done.finally(() => this.#releasing.delete(done)).catch(() => {});
   }
 
-  /** Resolves once every release sent so far has been answered. */
+  /**
+   * Resolves once every release sent so far has been answered, and the
+   * presence work under way (re-asserting, reading) is done.
+   */
   async settled(): Promise<void> {
     await Promise.all([...this.#releasing]);
+    await this.#presence?.settled();
   }
 
   /**
@@ -405,12 +419,12 @@ export class RedisNode implements RoomFeed, ClusterNames {
     for (const [key, value] of this.#claims) {
       this.#commands.eval(REFRESH_SCRIPT, {
         keys: [key],
-        arguments: [value, String(NICK_TTL_MS)],
+        arguments: [value, String(this.#hub.limits.nodeTimeoutMs)],
       }).then(async (extended) => {
         if (extended !== 0 || this.#claims.get(key) !== value) return;
         const again = await this.#commands.set(key, value, {
           condition: "NX",
-          expiration: { type: "PX", value: NICK_TTL_MS },
+          expiration: { type: "PX", value: this.#hub.limits.nodeTimeoutMs },
         });
         if (again === null) {
           this.#hub.log("warn", "cluster_nick_lost", { key });
@@ -426,7 +440,8 @@ export class RedisNode implements RoomFeed, ClusterNames {
     this.#closed = true;
     clearInterval(this.#heartbeat);
     await this.#streams.close();
-    // A clean stop frees its names at once, not after NICK_TTL_MS.
+    await this.#presence?.close();
+    // A clean stop frees its names at once, not after --node-timeout.
     for (const [key, value] of this.#claims) this.#releaseKey(key, value);
     await this.settled();
     for (const client of [this.#subscriber, this.#commands]) {

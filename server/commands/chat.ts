@@ -27,6 +27,8 @@ import {
 import { type Call, cleanReason } from "./call.ts";
 import type { Account } from "../store/account_store.ts";
 import { renameInCluster, renameSession } from "../nicknames.ts";
+import { privateAcross } from "./private_across.ts";
+import type { Session } from "../session.ts";
 import { TokenBucket } from "../flood.ts";
 import { chosenRoom } from "./membership.ts";
 import { findRoom } from "../rooms.ts";
@@ -79,7 +81,7 @@ function say(call: Call<"message" | "action">): void {
  * `/msg NICK TEXT`: to someone connected, or (for a registered nickname)
  * kept until its owner identifies.
  */
-function privateMessage(call: Call<"private">): void {
+function privateMessage(call: Call<"private">): void | Promise<void> {
   const { hub, session, request } = call;
   const text = sanitizeText(request.text);
   if (!hasVisibleText(text)) {
@@ -88,6 +90,31 @@ function privateMessage(call: Call<"private">): void {
   const nick = session.nick;
   if (nick === null) return call.fail("not_ready", "Log in first");
   const target = hub.nicks.get(request.to) ?? null;
+  if (target === null && hub.presence !== null) {
+    // Someone on another node, else the offline path below.
+    return privateAcross(
+      call,
+      hub.presence,
+      nick,
+      text,
+      () => privateLocal(call, nick, text, null),
+    );
+  }
+  privateLocal(call, nick, text, target);
+}
+
+/**
+ * `/msg` to someone on this node, or (for a registered nickname) kept until
+ * its owner identifies; in a cluster, what is left once no node holds the
+ * name.
+ */
+function privateLocal(
+  call: Call<"private">,
+  nick: string,
+  text: string,
+  target: Session | null,
+): void {
+  const { hub, session, request } = call;
   const account = target === null
     ? hub.history.accounts.find(request.to)
     : undefined;
@@ -212,6 +239,7 @@ function away(call: Call<"away">): void {
     [...session.rooms],
     (room) => ({ type: "away", ts, room: room.name, nick, reason }),
   );
+  hub.presence?.changed(session, { type: "away", ts });
 }
 
 /** `/back`: told to all the asker's rooms, each member once. */
@@ -228,6 +256,7 @@ function back(call: Call<"back">): void {
     [...session.rooms],
     (room) => ({ type: "back", ts, room: room.name, nick }),
   );
+  hub.presence?.changed(session, { type: "back", ts });
 }
 
 /** `/help`: the command table's text rows. */

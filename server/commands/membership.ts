@@ -10,10 +10,12 @@
 import {
   enterRoom,
   findRoom,
+  memberCount,
   partRoom,
   roomRefusal,
   switchRoom,
   whoEvent,
+  whoPage,
 } from "../rooms.ts";
 import { checkRoom, foldKey } from "../../wire/names.ts";
 import { LOBBY } from "../../protocol.ts";
@@ -148,18 +150,21 @@ const MAX_EMPTY_ROOMS_LISTED = 50;
 function rooms(call: Call<"rooms">): void {
   const { hub, session } = call;
   call.reply(() => {
-    const live = [...hub.rooms.values()]
-      .sort((a, b) =>
-        b.members.size - a.members.size || a.name.localeCompare(b.name)
-      )
-      .map((r) => ({
-        name: r.name,
-        members: r.members.size,
-        ...(session.rooms.has(r) ? { joined: true as const } : {}),
-        ...(session.current === r ? { current: true as const } : {}),
-      }));
+    const here = [...hub.rooms.values()].map((r) => ({
+      name: r.name,
+      members: memberCount(hub, r),
+      ...(session.rooms.has(r) ? { joined: true as const } : {}),
+      ...(session.current === r ? { current: true as const } : {}),
+    }));
+    const listed = new Set(here.map((r) => foldKey(r.name)));
+    // In a cluster, rooms whose members are all on other nodes.
+    const elsewhere = [...hub.presence?.remoteRooms() ?? []]
+      .filter((r) => !listed.has(foldKey(r.name)));
+    const live = [...here, ...elsewhere].sort((a, b) =>
+      b.members - a.members || a.name.localeCompare(b.name)
+    );
+    for (const r of elsewhere) listed.add(foldKey(r.name));
     // Rooms nobody is in but that have history are there to join too.
-    const listed = new Set(live.map((r) => foldKey(r.name)));
     const empty = hub.history.recentRooms(MAX_EMPTY_ROOMS_LISTED)
       .filter((name) => !listed.has(foldKey(name)))
       .sort((a, b) => a.localeCompare(b))
@@ -178,10 +183,34 @@ function who(call: Call<"who">): void {
     ? findRoom(hub, named.name) ?? null
     : null;
   if (target === null) {
+    // In a cluster, a room whose members are all on other nodes.
+    const remote = named?.ok && hub.presence !== null
+      ? [...hub.presence.remoteRooms()].find((r) =>
+        foldKey(r.name) === foldKey(named.name)
+      )
+      : undefined;
+    if (remote !== undefined && hub.presence !== null) {
+      const presence = hub.presence;
+      return call.replyPaged(() => [
+        whoPage(
+          remote.name,
+          presence.remoteMembers(remote.name),
+          request.after,
+          request.limit,
+        ),
+      ]);
+    }
     return call.fail("room_invalid", `There is no room ${request.room}`);
   }
   // One page, whatever the room's size: a reply never grows with it.
-  call.replyPaged(() => [whoEvent(target, request.after, request.limit)]);
+  call.replyPaged(() => [
+    whoEvent(
+      target,
+      request.after,
+      request.limit,
+      hub.presence?.remoteMembers(target.name),
+    ),
+  ]);
 }
 
 /** The membership requests' handlers, by request type. */

@@ -16,6 +16,7 @@ import { type Call, cleanReason } from "./call.ts";
 import { motdPages } from "../reply_pages.ts";
 import { guardKeys, mayTry, recordWrong } from "./password_guard.ts";
 import { chosenRoom } from "./membership.ts";
+import { CLUSTER_DOWN } from "../nicknames.ts";
 
 /** Who did it, for notices and logs. */
 function actor(call: Call): string {
@@ -37,6 +38,7 @@ function oper(call: Call<"oper">): void {
     return;
   }
   session.isOp = true;
+  hub.presence?.changed(session, { type: "state" });
   hub.log("info", "oper", { session: session.id, nick: actor(call) });
   call.tell("You are now an operator");
   for (const warning of hub.warnings) call.tell(`Warning: ${warning}`);
@@ -46,9 +48,7 @@ function oper(call: Call<"oper">): void {
 function kick(call: Call<"kick">): void {
   const { hub, request } = call;
   const target = hub.nicks.get(request.nick);
-  if (target === undefined) {
-    return call.fail("no_such_nick", `Nobody is called ${request.nick}`);
-  }
+  if (target === undefined) return kickElsewhere(call);
   const by = actor(call);
   const reason = cleanReason(request.reason, hub.limits);
   hub.log("info", "kick", {
@@ -60,11 +60,38 @@ function kick(call: Call<"kick">): void {
   call.tell(`Kicked ${target.nick}`);
 }
 
+/**
+ * `/kick` of someone on another node of a cluster: that node disconnects
+ * them, and its notices reach every node's rooms.
+ */
+function kickElsewhere(call: Call<"kick">): void {
+  const { hub, request } = call;
+  const remote = hub.presence?.findRemote(request.nick);
+  if (remote === undefined || hub.presence === null) {
+    return call.fail("no_such_nick", `Nobody is called ${request.nick}`);
+  }
+  if (!hub.presence.available) {
+    return call.fail("unavailable", `Not kicked: ${CLUSTER_DOWN}`);
+  }
+  const by = actor(call);
+  const reason = cleanReason(request.reason, hub.limits);
+  hub.log("info", "kick", {
+    by,
+    nick: remote.nick,
+    reason: reason || undefined,
+  });
+  hub.presence.kick(remote, by, reason);
+  call.tell(`Kicked ${remote.nick}`);
+}
+
 /** `/ban NICK|IP [DURATION] [REASON]`: keeps an address out. */
 function ban(call: Call<"ban">): void {
   const { hub, session, request } = call;
   const byAddress = isIpAddress(request.target);
-  const victim = byAddress ? undefined : hub.nicks.get(request.target);
+  // In a cluster the nickname may be held on another node.
+  const victim = byAddress
+    ? undefined
+    : hub.nicks.get(request.target) ?? hub.presence?.findRemote(request.target);
   if (!byAddress && victim === undefined) {
     return call.fail(
       "no_such_nick",
@@ -95,9 +122,13 @@ function ban(call: Call<"ban">): void {
     ...(reason ? { reason } : {}),
   };
   // Everything that could fail is done: the list changes only now.
+  if (hub.presence?.available === false) {
+    return call.fail("unavailable", `Not banned: ${CLUSTER_DOWN}`);
+  }
   if (!hub.bans.add(entry)) {
     return call.fail("usage", `Cannot ban ${request.target}`);
   }
+  hub.presence?.banned(entry);
   hub.log("info", "ban", {
     by,
     address,
@@ -142,10 +173,14 @@ function banDuration(call: Call<"ban">): number | undefined | null {
 /** `/unban NICK|IP`: lifts a ban. */
 function unban(call: Call<"unban">): void {
   const { hub, request } = call;
+  if (hub.presence?.available === false) {
+    return call.fail("unavailable", `Not unbanned: ${CLUSTER_DOWN}`);
+  }
   const lifted = hub.bans.remove(request.target);
   if (lifted === undefined) {
     return call.fail("no_such_nick", `No ban matches ${request.target}`);
   }
+  hub.presence?.unbanned(lifted.address);
   hub.log("info", "unban", { by: actor(call), address: lifted.address });
   call.tell(`Unbanned ${lifted.address}`);
 }
@@ -158,23 +193,30 @@ function bans(call: Call<"bans">): void {
 /** `/mute NICK` and `/unmute NICK`: the mute is kept by nickname. */
 function mute(call: Call<"mute" | "unmute">): void {
   const { hub, request } = call;
-  const target = hub.nicks.get(request.nick);
+  const local = hub.nicks.get(request.nick);
+  // In a cluster the nickname may be held on another node, which applies it.
+  const target = local ?? hub.presence?.findRemote(request.nick);
   if (target === undefined || target.nick === null) {
     return call.fail("no_such_nick", `Nobody is called ${request.nick}`);
   }
+  if (hub.presence?.available === false) {
+    return call.fail("unavailable", `Not changed: ${CLUSTER_DOWN}`);
+  }
   const by = actor(call);
   const muting = request.type === "mute";
-  target.muted = muting;
   if (muting) hub.mutedNicks.add(foldKey(target.nick));
   else hub.mutedNicks.delete(foldKey(target.nick));
+  hub.presence?.muteSet(target.nick, muting, by);
   hub.log("info", request.type, { by, nick: target.nick });
-  target.send({
+  call.tell(`${muting ? "Muted" : "Unmuted"} ${target.nick}`);
+  if (local === undefined) return;
+  local.muted = muting;
+  local.send({
     type: "notice",
     text: muting
       ? `You have been muted by ${by}`
       : `You may talk again (unmuted by ${by})`,
   });
-  call.tell(`${muting ? "Muted" : "Unmuted"} ${target.nick}`);
 }
 
 /**
@@ -186,15 +228,23 @@ function topic(call: Call<"topic">): void {
   const room = chosenRoom(call, request.room);
   if (room === null) return;
   if (request.text === undefined) return call.reply(topicEvent(room));
+  if (hub.presence?.available === false) {
+    return call.fail("unavailable", `Topic not set: ${CLUSTER_DOWN}`);
+  }
   const by = actor(call);
   room.topic = sanitizeText(request.text).slice(0, hub.limits.maxTopicLength);
   room.topicBy = by;
   room.topicAt = hub.now();
-  hub.history.queueTopic(
-    room.name,
-    { topic: room.topic, by, ts: room.topicAt },
-    hub.nextMessageId(),
-  );
+  if (hub.presence !== null) {
+    // Stored on every node (this one too) under an id the cluster assigns.
+    hub.presence.topicSet(room);
+  } else {
+    hub.history.queueTopic(
+      room.name,
+      { topic: room.topic, by, ts: room.topicAt },
+      hub.nextMessageId(),
+    );
+  }
   hub.broadcast(room, topicEvent(room));
 }
 
@@ -203,6 +253,9 @@ function motd(call: Call<"motd">): void {
   const { hub, request } = call;
   if (request.text === undefined) {
     return call.replyPaged(() => motdPages(hub.motd));
+  }
+  if (hub.presence?.available === false) {
+    return call.fail("unavailable", `Not set: ${CLUSTER_DOWN}`);
   }
   hub.motd = [sanitizeText(request.text).slice(0, hub.limits.maxTopicLength)]
     .filter((line) => line !== "");
@@ -214,6 +267,7 @@ function motd(call: Call<"motd">): void {
       "Message of the day set, but it could not be saved: a restart will lose it",
     );
   }
+  hub.presence?.motdSet(hub.motd);
   hub.log("info", "motd", { by: actor(call) });
   call.tell("Message of the day set");
 }

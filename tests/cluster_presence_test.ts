@@ -1,0 +1,281 @@
+/**
+ * Cluster mode, people and rooms across nodes: presence (joins, leaves,
+ * renames, away), `/who` and `/rooms` over every node, private messages to
+ * someone on another node, topics, mutes, bans, kicks, and a node killed
+ * with SIGKILL leaving every room within the documented time. Real
+ * `redis-server` and real tern nodes on loopback (one a child process, so it
+ * can be killed). Without redis-server these are left out as in
+ * cluster_test.ts.
+ */
+
+import assert from "node:assert/strict";
+import { LineClient, startServer, type TestServer } from "./helpers.ts";
+import {
+  type RedisServer,
+  redisServerInstalled,
+  startRedis,
+} from "./redis_server.ts";
+import { ServerProcess } from "./server_process.ts";
+import type { Limits } from "../server/limits.ts";
+import type { ServerOptions } from "../server.ts";
+
+const installed = await redisServerInstalled();
+const required = Deno.env.get("TERN_CLUSTER_TESTS") === "required";
+
+if (installed) registerPresenceTests();
+else if (required) {
+  Deno.test("cluster presence tests need redis-server", () => {
+    throw new Error("TERN_CLUSTER_TESTS=required but redis-server is missing");
+  });
+}
+
+/** A Redis and two nodes on it, closed together. */
+interface Cluster extends AsyncDisposable {
+  redis: RedisServer;
+  a: TestServer;
+  b: TestServer;
+}
+
+async function startCluster(
+  limits: Partial<Limits> = {},
+  options: ServerOptions = {},
+): Promise<Cluster> {
+  const redis = await startRedis();
+  const a = await startServer(limits, { ...options, redis: redis.url });
+  const b = await startServer(limits, { ...options, redis: redis.url });
+  return {
+    redis,
+    a,
+    b,
+    async [Symbol.asyncDispose]() {
+      await a.server.close();
+      await b.server.close();
+      await redis[Symbol.asyncDispose]();
+    },
+  };
+}
+
+function registerPresenceTests(): void {
+  Deno.test("cluster presence: joins, leaves, renames and away are seen on the other node", async () => {
+    await using cluster = await startCluster();
+    await using ana = await LineClient.json(cluster.a.port, "ana");
+    await using bob = await LineClient.json(cluster.b.port, "bob");
+    // bob's join reached ana's node.
+    await ana.expectEvent(
+      "join",
+      (e) => e.nick === "bob" && e.room === "#lobby",
+    );
+    await ana.sendJson({ type: "join", room: "#dev" });
+    await ana.expectEvent("who", (e) => e.room === "#dev");
+    // One node's news arrives in order: once bob sees ana's away, his node
+    // has heard of her join to #dev before it.
+    await ana.sendJson({ type: "away" });
+    await bob.expectEvent("away", (e) => e.nick === "ana");
+    await ana.sendJson({ type: "back" });
+    await bob.expectEvent("back", (e) => e.nick === "ana");
+    await bob.sendJson({ type: "join", room: "#dev" });
+    await ana.expectEvent("join", (e) => e.nick === "bob" && e.room === "#dev");
+    // bob's welcome to #dev lists ana, on the other node.
+    const who = await bob.expectEvent("who", (e) => e.room === "#dev");
+    assert.deepEqual(who.members.map((m) => m.nick), ["ana", "bob"]);
+    await bob.sendJson({ type: "away", reason: "lunch" });
+    const away = await ana.expectEvent("away", (e) => e.nick === "bob");
+    assert.equal(away.reason, "lunch");
+    await bob.sendJson({ type: "back" });
+    await ana.expectEvent("back", (e) => e.nick === "bob");
+    await bob.sendJson({ type: "nick", nick: "bobby" });
+    const renamed = await ana.expectEvent("nick", (e) => e.old === "bob");
+    assert.equal(renamed.nick, "bobby");
+    await bob.sendJson({ type: "part", room: "#dev" });
+    const part = await ana.expectEvent("leave", (e) => e.room === "#dev");
+    assert.deepEqual([part.nick, part.reason], ["bobby", "part"]);
+    await bob.sendJson({ type: "quit", reason: "bye" });
+    const quit = await ana.expectEvent("leave", (e) => e.room === "#lobby");
+    assert.deepEqual([quit.nick, quit.reason, quit.message], [
+      "bobby",
+      "quit",
+      "bye",
+    ]);
+  });
+
+  Deno.test("cluster presence: /who and /rooms count every node, away and operators shown", async () => {
+    await using cluster = await startCluster();
+    await using ana = await LineClient.json(cluster.a.port, "ana");
+    await using bob = await LineClient.json(cluster.b.port, "bob");
+    await using cat = await LineClient.json(cluster.b.port, "cat");
+    await ana.expectEvent("join", (e) => e.nick === "cat");
+    await bob.sendJson({ type: "join", room: "#far" });
+    await bob.expectEvent("who", (e) => e.room === "#far");
+    // One node's news arrives in order: once cat's away is seen on ana's
+    // node, so is bob's join before it.
+    await cat.sendJson({ type: "away", reason: "" });
+    await ana.expectEvent("away", (e) => e.nick === "cat");
+    // Paged as on one node: two a page, the cursor a nickname.
+    await ana.sendJson({ type: "who", limit: 2 });
+    const first = await ana.expectEvent("who");
+    assert.deepEqual(first.members, [{ nick: "ana" }, { nick: "bob" }]);
+    assert.deepEqual([first.count, first.next], [3, "bob"]);
+    await ana.sendJson({ type: "who", after: "bob" });
+    const rest = await ana.expectEvent("who");
+    assert.deepEqual(rest.members, [{ nick: "cat", away: "" }]);
+    // A room whose only member is on the other node.
+    await ana.sendJson({ type: "who", room: "#FAR" });
+    const far = await ana.expectEvent("who");
+    assert.deepEqual([far.room, far.members], ["#far", [{ nick: "bob" }]]);
+    await ana.sendJson({ type: "rooms" });
+    const rooms = await ana.expectEvent("rooms");
+    assert.deepEqual(
+      rooms.rooms.map((r) => [r.name, r.members]),
+      [["#lobby", 3], ["#far", 1]],
+    );
+  });
+
+  Deno.test("cluster presence: a private message reaches someone on the other node", async () => {
+    await using cluster = await startCluster();
+    await using ana = await LineClient.json(cluster.a.port, "ana");
+    await using bob = await LineClient.json(cluster.b.port, "bob");
+    await ana.expectEvent("join", (e) => e.nick === "bob");
+    await ana.sendJson({
+      type: "private",
+      to: "BOB",
+      text: "hi bob",
+      ref: "p1",
+    });
+    const copy = await ana.expectEvent("private");
+    assert.deepEqual([copy.to, copy.text, copy.ref], ["bob", "hi bob", "p1"]);
+    const got = await bob.expectEvent("private");
+    assert.deepEqual([got.from, got.to, got.text, got.id], [
+      "ana",
+      "bob",
+      "hi bob",
+      copy.id,
+    ]);
+    // The same errors and notes as on one node.
+    await ana.sendJson({ type: "private", to: "nobody", text: "x", ref: "p2" });
+    const missing = await ana.expectEvent("error");
+    assert.deepEqual([missing.code, missing.ref], ["no_such_nick", "p2"]);
+    await bob.sendJson({ type: "away", reason: "gone fishing" });
+    await ana.expectEvent("away", (e) => e.nick === "bob");
+    await ana.sendJson({ type: "private", to: "bob", text: "still?" });
+    const note = await ana.expectEvent("notice");
+    assert.equal(note.text, "bob is away: gone fishing");
+    await bob.expectEvent("private", (e) => e.text === "still?");
+  });
+
+  Deno.test("cluster presence: topics, mutes, bans and kicks set on one node hold on the other", async () => {
+    // Listening on ::, clients arrive from 127.0.0.1 and from ::1, so the
+    // operator (on ::1) can ban the other address.
+    await using cluster = await startCluster({}, {
+      hostname: "::",
+      operatorPassword: "op-pw",
+    });
+    await using op = await LineClient.connect(cluster.a.port, true, "::1");
+    await op.sendJson({ type: "hello", nick: "op" });
+    await op.expectEvent("who");
+    await using bob = await LineClient.json(cluster.b.port, "bob");
+    await op.expectEvent("join", (e) => e.nick === "bob");
+    await op.sendJson({ type: "oper", password: "op-pw" });
+    await op.expectEvent("notice", (e) => e.text === "You are now an operator");
+    // In order after the role: once bob sees op back, his node knows it.
+    await op.sendJson({ type: "away" });
+    await op.sendJson({ type: "back" });
+    await bob.expectEvent("back", (e) => e.nick === "op");
+    // The operator role shows in /who on the other node.
+    await bob.sendJson({ type: "who" });
+    const listed = await bob.expectEvent("who");
+    assert.deepEqual(listed.members, [{ nick: "bob" }, {
+      nick: "op",
+      op: true,
+    }]);
+    await op.sendJson({ type: "motd", text: "be kind" });
+    await op.sendJson({ type: "topic", text: "cluster talk" });
+    const topic = await bob.expectEvent("topic");
+    assert.deepEqual([topic.topic, topic.by], ["cluster talk", "op"]);
+    // A newcomer on the other node is shown both (the message of the day
+    // was set first, so it arrived there first).
+    await using cat = await LineClient.connect(cluster.b.port);
+    await cat.sendJson({ type: "hello", nick: "cat" });
+    assert.deepEqual((await cat.expectEvent("motd")).lines, ["be kind"]);
+    const shown = await cat.expectEvent("topic");
+    assert.equal(shown.topic, "cluster talk");
+    await op.sendJson({ type: "mute", nick: "bob" });
+    await bob.expectEvent("notice", (e) => e.text.includes("muted by op"));
+    await bob.sendJson({ type: "message", text: "can I?" });
+    assert.equal((await bob.expectEvent("error")).code, "muted");
+    await op.sendJson({ type: "unmute", nick: "bob" });
+    await bob.expectEvent("notice", (e) => e.text.includes("unmuted by op"));
+    await op.sendJson({ type: "kick", nick: "cat", reason: "test" });
+    const bye = await cat.expectEvent("bye");
+    assert.equal(bye.code, "kicked");
+    const left = await op.expectEvent("leave", (e) => e.nick === "cat");
+    assert.equal(left.reason, "kicked");
+    await op.sendJson({ type: "ban", target: "bob", duration: "1m" });
+    assert.equal((await bob.expectEvent("bye")).code, "banned");
+    await op.expectEvent("leave", (e) => e.nick === "bob");
+  });
+
+  Deno.test("cluster presence: a node killed with SIGKILL leaves every room and frees its names", async () => {
+    const timeout = 2;
+    await using redis = await startRedis();
+    await using a = await startServer({ nodeTimeoutMs: timeout * 1000 }, {
+      redis: redis.url,
+    });
+    await using doomed = new ServerProcess([
+      "--port",
+      "0",
+      "--redis",
+      redis.url,
+      "--node-timeout",
+      String(timeout),
+    ]);
+    const port = await doomed.port();
+    await using ana = await LineClient.json(a.port, "ana");
+    const bob = await LineClient.json(port, "bob");
+    await ana.expectEvent("join", (e) => e.nick === "bob");
+    const killedAt = Date.now();
+    doomed.kill("SIGKILL");
+    await doomed.child.status;
+    // Within the node timeout and a third, plus room for a loaded machine.
+    const left = await ana.expectEvent(
+      "leave",
+      (e) => e.nick === "bob",
+      timeout * 1000 * 4 / 3 + 3000,
+    );
+    assert.equal(left.reason, "lost");
+    const took = Date.now() - killedAt;
+    assert.ok(took < timeout * 1000 * 4 / 3 + 3000, `${took} ms`);
+    await ana.sendJson({ type: "who" });
+    const who = await ana.expectEvent("who");
+    assert.deepEqual(who.members, [{ nick: "ana" }]);
+    // bob's name is free at once, on the surviving node.
+    await using _again = await LineClient.json(a.port, "bob");
+    await bob.close();
+  });
+
+  Deno.test("cluster presence: after Redis restarts empty, nodes re-assert who is where", async () => {
+    await using cluster = await startCluster();
+    await using ana = await LineClient.json(cluster.a.port, "ana");
+    await using _bob = await LineClient.json(cluster.b.port, "bob");
+    await ana.expectEvent("join", (e) => e.nick === "bob");
+    await cluster.redis.stop();
+    await cluster.redis.restart(); // no persistence: Redis starts empty
+    for (const node of [cluster.a, cluster.b]) {
+      await node.server.cluster!.whenReady();
+      await node.server.cluster!.settled();
+    }
+    // A node started now reads everyone from Redis again.
+    await using c = await startServer({}, { redis: cluster.redis.url });
+    await using cat = await LineClient.connect(c.port);
+    await cat.sendJson({ type: "hello", nick: "cat" });
+    const who = await cat.expectEvent("who");
+    assert.deepEqual(who.members.map((m) => m.nick), ["ana", "bob", "cat"]);
+    // And the nodes that were there kept each other: nobody left.
+    await ana.expectEvent("join", (e) => e.nick === "cat");
+    await ana.sendJson({ type: "who" });
+    const seen = await ana.expectEvent("who");
+    assert.deepEqual(seen.members.map((m) => m.nick), ["ana", "bob", "cat"]);
+    await ana.linesUntilPong(true);
+    const leaves = ana.received.filter((line) => line.includes('"leave"'));
+    assert.deepEqual(leaves, []);
+  });
+}
