@@ -278,4 +278,46 @@ function registerPresenceTests(): void {
     const leaves = ana.received.filter((line) => line.includes('"leave"'));
     assert.deepEqual(leaves, []);
   });
+
+  Deno.test("cluster presence: the big-room policy counts every node's members", async () => {
+    await using cluster = await startCluster({ bigRoomMembers: 3 });
+    await using ana = await LineClient.json(cluster.a.port, "ana");
+    await using _ada = await LineClient.json(cluster.a.port, "ada");
+    await ana.expectEvent("join", (e) => e.nick === "ada");
+    // The third member, on the other node, makes #lobby big: no notice, and
+    // the newcomer gets the count over both nodes instead of the list.
+    await using bob = await LineClient.connect(cluster.b.port);
+    await bob.sendJson({ type: "hello", nick: "bob" });
+    const members = await bob.expectEvent("members");
+    assert.equal(members.count, 3);
+    // In order after bob's join: once ana sees him away, she would have
+    // seen his join.
+    await bob.sendJson({ type: "away" });
+    await ana.expectEvent("away", (e) => e.nick === "bob");
+    const joins = ana.received.filter((line) =>
+      line.includes('"join"') && line.includes('"bob"')
+    );
+    assert.deepEqual(joins, []);
+    await ana.sendJson({ type: "rooms" });
+    const rooms = await ana.expectEvent("rooms");
+    assert.deepEqual(rooms.rooms.map((r) => [r.name, r.members]), [[
+      "#lobby",
+      3,
+    ]]);
+  });
+
+  Deno.test("cluster presence: with Redis gone a private message across nodes is refused plainly", async () => {
+    await using cluster = await startCluster();
+    await using ana = await LineClient.json(cluster.a.port, "ana");
+    await using _bob = await LineClient.json(cluster.b.port, "bob");
+    await ana.expectEvent("join", (e) => e.nick === "bob");
+    await cluster.redis.stop();
+    await ana.sendJson({ type: "private", to: "bob", text: "hi?", ref: "p" });
+    const refusal = await ana.expectEvent("error");
+    assert.deepEqual([refusal.code, refusal.ref], ["unavailable", "p"]);
+    // The node keeps what it knew: /who still lists bob.
+    await ana.sendJson({ type: "who" });
+    const who = await ana.expectEvent("who");
+    assert.deepEqual(who.members.map((m) => m.nick), ["ana", "bob"]);
+  });
 }

@@ -39,6 +39,7 @@ import type {
   RemoteRoom,
 } from "./presence_seam.ts";
 import { type MemberState, RemotePeople } from "./presence_state.ts";
+import { remoteNews } from "./remote_news.ts";
 import {
   decodeEvent,
   decodePrivate,
@@ -557,76 +558,9 @@ export class RedisPresence implements ClusterPresence {
       event.sid,
       event.state,
     );
-    const member = after ?? before;
-    if (member === undefined) return;
-    const hub = this.#hub;
-    const notice = event.notice;
-    const nick = member.nick;
-    switch (notice.type) {
-      case "join":
-      case "part": {
-        const room = this.#local(notice.room);
-        const had = before?.rooms.some((r) =>
-          foldKey(r) === foldKey(notice.room)
-        );
-        // A repeat (after a fresh read) announces nothing.
-        if (room === undefined || !notice.announce) return;
-        if ((notice.type === "join") === (had ?? false)) return;
-        hub.localFeed.broadcast(
-          room,
-          notice.type === "join"
-            ? { type: "join", ts: notice.ts, room: room.name, nick }
-            : {
-              type: "leave",
-              ts: notice.ts,
-              room: room.name,
-              nick,
-              reason: "part",
-            },
-        );
-        return;
-      }
-      case "leave": {
-        if (before === undefined) return;
-        const { reason, detail, ts } = notice;
-        this.#across(notice.announced, (room) => ({
-          type: "leave",
-          ts,
-          room: room.name,
-          nick,
-          reason,
-          ...(detail ? { message: detail } : {}),
-        }));
-        return;
-      }
-      case "nick":
-        this.#across(member.rooms, (room) => ({
-          type: "nick",
-          ts: notice.ts,
-          room: room.name,
-          old: notice.old,
-          nick,
-        }));
-        return;
-      case "away":
-        this.#across(member.rooms, (room) => ({
-          type: "away",
-          ts: notice.ts,
-          room: room.name,
-          nick,
-          reason: member.away ?? "",
-        }));
-        return;
-      case "back":
-        this.#across(member.rooms, (room) => ({
-          type: "back",
-          ts: notice.ts,
-          room: room.name,
-          nick,
-        }));
-        return;
-      case "state":
-        return;
+    const news = remoteNews(before, after, event.notice);
+    if (news !== null) {
+      this.#across(news.rooms, (room) => news.event(room.name));
     }
   }
 
