@@ -95,8 +95,10 @@ for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
     for i = 1, #sessions, 2 do
       local ok, state = pcall(cjson.decode, sessions[i + 1])
       if ok and type(state) == 'table' and type(state.claim) == 'string' then
-        if redis.call('GET', state.claim) == id .. '/' .. sessions[i] then
-          redis.call('DEL', state.claim)
+        for key in string.gmatch(state.claim, '[^\n]+') do
+          if redis.call('GET', key) == id .. '/' .. sessions[i] then
+            redis.call('DEL', key)
+          end
         end
       end
     end
@@ -139,7 +141,10 @@ export interface PresenceOptions {
   commands: Client;
   /** The subscribed connection. */
   subscriber: Client;
-  /** The Redis key of a nickname's claim. */
+  /**
+   * The Redis keys of a nickname's claim, one per line, each holding the
+   * claimant's `node/session`; the first one finds the holder.
+   */
   claimKey: (nick: string) => string;
   /** The counter message ids come from. */
   idKey: string;
@@ -469,7 +474,7 @@ export class RedisPresence implements ClusterPresence {
     let reply: unknown;
     try {
       reply = await this.#commands.eval(PRIVATE_SCRIPT, {
-        keys: [this.#claimKey(member.nick), this.#idKey],
+        keys: [this.#claimKey(member.nick).split("\n")[0]!, this.#idKey],
         arguments: [
           PRIVATE_CHANNEL,
           encodePrivateDraft({ ...draft, to: member.nick }),

@@ -10,10 +10,14 @@
  * same order with increasing ids. The sender's own node delivers only when
  * its copy comes back from Redis, the same path as everyone else's.
  *
- * Nicknames: `SET tern:nick:<look-alike key> <node>/<session> NX PX` claims a
- * name atomically; the node refreshes its claims on a heartbeat, and lets
- * one go with a compare-and-delete, so a node never frees a claim that is not
- * its own.
+ * Nicknames: a script sets both of a name's keys, `tern:nick:case:<folded>`
+ * and `tern:nick:look:<look-alike key>`, to `<node>/<session>` with an expiry
+ * unless either is someone else's, so a claim is atomic and blocks names
+ * that differ in case as well as those that look alike (the two keys the hub
+ * checks on one node; `ALICE`'s look-alike key reads its `I` as `l`, so one
+ * key alone would miss it). The node refreshes its claims on a heartbeat, and
+ * lets one go with a compare-and-delete, so a node never frees a claim that
+ * is not its own.
  *
  * @module
  */
@@ -40,8 +44,10 @@ import { RedisPresence } from "./presence.ts";
 export const ROOMS_CHANNEL = "tern:rooms";
 /** The counter room message ids come from. */
 export const MESSAGE_ID_KEY = "tern:message-id";
-/** Prefix of a nickname's claim; the rest is its look-alike key. */
-const NICK_PREFIX = "tern:nick:";
+/** Prefix of a nickname's claim by its case-folded key. */
+const NICK_CASE_PREFIX = "tern:nick:case:";
+/** Prefix of a nickname's claim by its look-alike key. */
+const NICK_LOOK_PREFIX = "tern:nick:look:";
 
 /** Tries to reach Redis at start before giving up with an error. */
 const START_ATTEMPTS = 3;
@@ -52,19 +58,39 @@ local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if current < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
 return 0`;
 
-/** Deletes a claim only if it is still ours. */
-const RELEASE_SCRIPT = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
+/**
+ * Claims a name's keys for ARGV[1] for ARGV[2] ms, all or none: 0 when any
+ * of them holds someone else's claim.
+ */
+const CLAIM_SCRIPT = `
+for _, key in ipairs(KEYS) do
+  local holder = redis.call('GET', key)
+  if holder and holder ~= ARGV[1] then return 0 end
 end
-return 0`;
+for _, key in ipairs(KEYS) do
+  redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+end
+return 1`;
 
-/** Extends a claim only if it is still ours; 0 when it is gone. */
-const REFRESH_SCRIPT = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+/** Deletes those of a claim's keys that are still ours. */
+const RELEASE_SCRIPT = `
+local deleted = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then
+    deleted = deleted + redis.call('DEL', key)
+  end
 end
-return 0`;
+return deleted`;
+
+/** Extends a claim whose keys are all still ours; 0 when one is gone. */
+const REFRESH_SCRIPT = `
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) ~= ARGV[1] then return 0 end
+end
+for _, key in ipairs(KEYS) do
+  redis.call('PEXPIRE', key, ARGV[2])
+end
+return 1`;
 
 type Client = ReturnType<typeof createClient>;
 
@@ -84,7 +110,7 @@ export class RedisNode implements RoomFeed, ClusterNames {
   readonly #commands: Client;
   readonly #subscriber: Client;
   readonly #pending = new Map<number, Pending>();
-  /** Claims this node holds: key to value. */
+  /** Claims this node holds: their keys (see #keys) to value. */
   readonly #claims = new Map<string, string>();
   /** Releases in flight, so a close (or a test) can wait for them. */
   readonly #releasing = new Set<Promise<unknown>>();
@@ -356,24 +382,37 @@ export class RedisNode implements RoomFeed, ClusterNames {
     hub.localFeed.broadcast(room, relay.message);
   }
 
+  /** A name's claim: its two keys, one per line (no name holds a newline). */
   #key(nick: string): string {
-    return NICK_PREFIX + skeletonKey(nick);
+    return `${NICK_CASE_PREFIX}${foldKey(nick)}\n${NICK_LOOK_PREFIX}${
+      skeletonKey(nick)
+    }`;
+  }
+
+  /** The Redis keys of a claim made by {@linkcode RedisNode.#key}. */
+  #keys(claim: string): string[] {
+    return claim.split("\n");
+  }
+
+  /** Sets a claim's keys unless someone else holds one; true when ours. */
+  async #claimKeys(key: string, value: string): Promise<boolean> {
+    const won = await this.#commands.eval(CLAIM_SCRIPT, {
+      keys: this.#keys(key),
+      arguments: [value, String(this.#hub.limits.nodeTimeoutMs)],
+    });
+    return won === 1;
   }
 
   #value(session: Session): string {
     return `${this.id}/${session.id}`;
   }
 
-  /** Claims `nick` across the cluster: SET NX with an expiry. */
+  /** Claims `nick` across the cluster: both its keys, with an expiry. */
   async claim(nick: string, session: Session): Promise<boolean> {
     const key = this.#key(nick);
     const value = this.#value(session);
     if (this.#claims.get(key) === value) return true;
-    const reply = await this.#commands.set(key, value, {
-      condition: "NX",
-      expiration: { type: "PX", value: this.#hub.limits.nodeTimeoutMs },
-    });
-    if (reply === null) return false;
+    if (!await this.#claimKeys(key, value)) return false;
     this.#claims.set(key, value);
     return true;
   }
@@ -389,12 +428,12 @@ export class RedisNode implements RoomFeed, ClusterNames {
     this.#claims.delete(key);
     if (!this.#commands.isReady) return; // expires by itself
     const done = this.#commands.eval(RELEASE_SCRIPT, {
-      keys: [key],
+      keys: this.#keys(key),
       arguments: [value],
     }).catch((error: unknown) =>
       // Expires by itself within --node-timeout.
       this.#hub.log("warn", "cluster_release_failed", {
-        key,
+        keys: this.#keys(key).join(" "),
         error: describeError(error),
       })
     );
@@ -418,16 +457,14 @@ export class RedisNode implements RoomFeed, ClusterNames {
   #refresh(): void {
     for (const [key, value] of this.#claims) {
       this.#commands.eval(REFRESH_SCRIPT, {
-        keys: [key],
+        keys: this.#keys(key),
         arguments: [value, String(this.#hub.limits.nodeTimeoutMs)],
       }).then(async (extended) => {
         if (extended !== 0 || this.#claims.get(key) !== value) return;
-        const again = await this.#commands.set(key, value, {
-          condition: "NX",
-          expiration: { type: "PX", value: this.#hub.limits.nodeTimeoutMs },
-        });
-        if (again === null) {
-          this.#hub.log("warn", "cluster_nick_lost", { key });
+        if (!await this.#claimKeys(key, value)) {
+          this.#hub.log("warn", "cluster_nick_lost", {
+            keys: this.#keys(key).join(" "),
+          });
         }
       }).catch(() => {
         // Redis is away; the error handler said so, the next beat retries.
