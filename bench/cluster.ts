@@ -246,7 +246,6 @@ async function startSetup(
       await target.start({
         clients,
         defaultSendQueue: false,
-        noWeb: true,
         ...(redis === null ? {} : { redisUrl: redis.url }),
       }),
     );

@@ -45,11 +45,6 @@ export interface ServerNeeds {
   /** Run as one node of a cluster through the Redis at this URL (tern only). */
   redisUrl?: string;
   /**
-   * Leave the web listener off: its default port is fixed, so several
-   * servers on one machine (the cluster scenario) would collide on it.
-   */
-  noWeb?: boolean;
-  /**
    * Clients connect over WebSocket (tern only): the web listener runs on a
    * free port, and that port is the one returned.
    */
@@ -165,7 +160,6 @@ function ternFlags(
     if (help.has(flag)) flags.push(`--${flag}`, value);
     else notes.push(`--${flag} not in --help; left at its default`);
   }
-  if (needs.noWeb && help.has("no-http")) flags.push("--no-http");
   if (needs.webSocket) flags.push("--http-port", "0");
   if (needs.redisUrl !== undefined) flags.push("--redis", needs.redisUrl);
   return { flags, notes };
