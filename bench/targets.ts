@@ -45,6 +45,12 @@ export interface ServerNeeds {
   /** Run as one node of a cluster through the Redis at this URL (tern only). */
   redisUrl?: string;
   /**
+   * Leave the web listener off: its default port is fixed, so a second
+   * server on the machine would collide on it. Every run but a WebSocket one
+   * does so already; this says it where it matters.
+   */
+  noWeb?: boolean;
+  /**
    * Clients connect over WebSocket (tern only): the web listener runs on a
    * free port, and that port is the one returned.
    */
