@@ -85,7 +85,9 @@ if (!installed && !required) {
         assert.equal(m("deliveryRatio"), 1, `${setup}: all delivered`);
         assert.equal(m("outOfOrder"), 0, `${setup}: in order`);
         assert.equal(m("disconnected"), 0, setup);
-        assert.ok(m("serverUsPerDelivery") > 0, `${setup}: tern CPU`);
+        // Counted in 10 ms clock ticks, which so short a run may not reach.
+        const cpu = m("serverUsPerDelivery");
+        assert.ok(typeof cpu === "number" && cpu >= 0, `${setup}: tern CPU`);
       }
       const three = (name: string) => metrics[`3n/10r/${name}`];
       const single = (name: string) => metrics[`single/10r/${name}`];

@@ -95,7 +95,7 @@ for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
     for i = 1, #sessions, 2 do
       local ok, state = pcall(cjson.decode, sessions[i + 1])
       if ok and type(state) == 'table' and type(state.claim) == 'string' then
-        for key in string.gmatch(state.claim, '[^\n]+') do
+        for key in string.gmatch(state.claim, '[^\\n]+') do
           if redis.call('GET', key) == id .. '/' .. sessions[i] then
             redis.call('DEL', key)
           end
