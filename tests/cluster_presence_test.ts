@@ -214,41 +214,60 @@ function registerPresenceTests(): void {
     await op.expectEvent("leave", (e) => e.nick === "bob");
   });
 
-  Deno.test("cluster presence: a node killed with SIGKILL leaves every room and frees its names", async () => {
+  Deno.test("cluster presence: a node killed with SIGKILL leaves every room on the two others and frees its names", async () => {
     const timeout = 2;
-    await using redis = await startRedis();
-    await using a = await startServer({ nodeTimeoutMs: timeout * 1000 }, {
-      redis: redis.url,
-    });
+    await using cluster = await startCluster({ nodeTimeoutMs: timeout * 1000 });
     await using doomed = new ServerProcess([
       "--port",
       "0",
       "--redis",
-      redis.url,
+      cluster.redis.url,
       "--node-timeout",
       String(timeout),
     ]);
     const port = await doomed.port();
-    await using ana = await LineClient.json(a.port, "ana");
+    await using ana = await LineClient.json(cluster.a.port, "ana");
+    await using bea = await LineClient.json(cluster.b.port, "bea");
     const bob = await LineClient.json(port, "bob");
+    await bea.expectEvent(
+      "join",
+      (e) => e.nick === "bob" && e.room === "#lobby",
+    );
+    await bob.sendJson({ type: "join", room: "#dev" });
+    await bea.sendJson({ type: "join", room: "#dev" });
+    await bea.expectEvent("who", (e) => e.room === "#dev");
     await ana.expectEvent("join", (e) => e.nick === "bob");
     const killedAt = Date.now();
     doomed.kill("SIGKILL");
     await doomed.child.status;
     // Within the node timeout and a third, plus room for a loaded machine.
-    const left = await ana.expectEvent(
-      "leave",
-      (e) => e.nick === "bob",
-      timeout * 1000 * 4 / 3 + 3000,
-    );
-    assert.equal(left.reason, "lost");
+    const bound = timeout * 1000 * 4 / 3 + 3000;
+    for (const client of [ana, bea]) {
+      const left = await client.expectEvent(
+        "leave",
+        (e) => e.nick === "bob",
+        bound,
+      );
+      assert.deepEqual([left.reason, left.message], [
+        "lost",
+        "their server stopped answering",
+      ]);
+    }
     const took = Date.now() - killedAt;
-    assert.ok(took < timeout * 1000 * 4 / 3 + 3000, `${took} ms`);
-    await ana.sendJson({ type: "who" });
-    const who = await ana.expectEvent("who");
-    assert.deepEqual(who.members, [{ nick: "ana" }]);
-    // bob's name is free at once, on the surviving node.
-    await using _again = await LineClient.json(a.port, "bob");
+    assert.ok(took < bound, `${took} ms`);
+    // Told once, though bea shared two rooms with him.
+    await bea.linesUntilPong(true);
+    const leaves = bea.received.filter((line) =>
+      line.includes('"leave"') && line.includes('"bob"')
+    );
+    assert.equal(leaves.length, 1, leaves.join("\n"));
+    for (const [client, room] of [[ana, "#lobby"], [bea, "#dev"]] as const) {
+      await client.sendJson({ type: "who", room });
+      const who = await client.expectEvent("who");
+      assert.ok(!who.members.some((m) => m.nick === "bob"), room);
+    }
+    // bob's name is free at once, on either surviving node.
+    await using _again = await LineClient.json(cluster.b.port, "bob");
     await bob.close();
   });
 

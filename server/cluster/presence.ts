@@ -170,6 +170,8 @@ export class RedisPresence implements ClusterPresence {
    * they re-assert first: a live node does within a heartbeat.
    */
   readonly #unconfirmed = new Map<string, number>();
+  /** Changes Redis missed since the last re-assert (logged once). */
+  #unsent = 0;
 
   /** @param hub the node's hub @param options its Redis link */
   constructor(hub: Hub, options: PresenceOptions) {
@@ -287,7 +289,9 @@ export class RedisPresence implements ClusterPresence {
       .exec();
     this.#hub.log("info", "cluster_presence_reasserted", {
       sessions: Object.keys(states).length,
+      ...(this.#unsent > 0 ? { unsent: this.#unsent } : {}),
     });
+    this.#unsent = 0;
   }
 
   /** Reads every other live node's sessions, replacing what was known. */
@@ -386,13 +390,17 @@ export class RedisPresence implements ClusterPresence {
     );
   }
 
-  /** Sends a change; when Redis is away it is re-asserted on return. */
+  /**
+   * Sends a change; when Redis is away it is re-asserted on return. Logged
+   * once per outage, not once per change.
+   */
   #send(write: Promise<unknown>): void {
-    write.catch((error: unknown) =>
+    write.catch((error: unknown) => {
+      if (this.#unsent++ > 0) return;
       this.#hub.log("warn", "cluster_presence_unsent", {
         error: describeError(error),
-      })
-    );
+      });
+    });
   }
 
   topicSet(room: Room): void {
