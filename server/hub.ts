@@ -157,9 +157,9 @@ export interface ClusterNames {
  * (BENCHMARKS.md); flushes 20 µs per member apart keep one room's fan-out
  * to about half a core, leaving the rest for reading and for other rooms:
  * 200 ms for 10,000 members (each write then carries about twenty messages
- * at 100 a second), 20 ms for 1,000, 2 ms for 100. Spaced closer, a
- * saturated server's own backlog held writes past --write-timeout and
- * healthy readers were cut as slow (BENCHMARKS.md, scenario e).
+ * at 100 a second), 20 ms for 1,000, 2 ms for 100. A server that still
+ * falls behind holds more on its own: a connection waiting at the write gate
+ * (net/write_gate.ts) takes everything queued by the time its turn comes.
  */
 const FLUSH_MS_PER_MEMBER = 0.02;
 
