@@ -13,6 +13,11 @@
 
 import { hashPassword, type PasswordHash, secretsEqual } from "./passwords.ts";
 import { HistoryStore, type PrivateParties } from "./store/history_store.ts";
+import {
+  type AccountBook,
+  LocalAccountBook,
+  type SharedInbox,
+} from "./account_book.ts";
 import { AfterCommit, notStoredReason } from "./store/after_commit.ts";
 import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
 import {
@@ -401,6 +406,16 @@ export class Hub {
   cluster: ClusterNames | null = null;
   /** The other nodes' people and this node's news for them; null on one. */
   presence: ClusterPresence | null = null;
+  /**
+   * Registered accounts: the history file's, unless
+   * {@linkcode Hub.shareAccounts} replaced them at start.
+   */
+  accounts: AccountBook;
+  /**
+   * Waiting private messages shared by a cluster; null on a single node,
+   * whose history file keeps them.
+   */
+  sharedInbox: SharedInbox | null = null;
   /** Guessing and churn across connections (guards.ts). */
   readonly guards: Guards;
   /** The message of the day, one entry per line. */
@@ -440,6 +455,7 @@ export class Hub {
       writes,
     );
     this.feed = this.localFeed;
+    this.accounts = new LocalAccountBook(this.history.accounts);
     this.guards = {
       logins: new LoginThrottle({
         freeFailures: this.limits.loginFailures,
@@ -474,6 +490,15 @@ export class Hub {
   joinCluster(feed: RoomFeed, names: ClusterNames): void {
     this.feed = feed;
     this.cluster = names;
+  }
+
+  /**
+   * Keeps accounts and waiting messages in `shared` (a cluster's), not in
+   * the history file. Called once, before any connection.
+   */
+  shareAccounts(shared: AccountBook & SharedInbox): void {
+    this.accounts = shared;
+    this.sharedInbox = shared;
   }
 
   /** The id of the last room or private message accepted. */

@@ -39,6 +39,7 @@ import {
 import { checkPersistence } from "./persistence.ts";
 import { CLUSTER_DOWN } from "../nicknames.ts";
 import { RedisPresence } from "./presence.ts";
+import { RedisAccounts } from "./redis_accounts.ts";
 
 /** The one channel every room's messages cross. */
 export const ROOMS_CHANNEL = "tern:rooms";
@@ -129,6 +130,8 @@ export class RedisNode implements RoomFeed, ClusterNames {
   #retryUntil = 0;
   /** Presence and room state across the nodes (presence.ts). */
   #presence: RedisPresence | null = null;
+  /** The cluster's accounts and waiting messages (redis_accounts.ts). */
+  #accounts: RedisAccounts | null = null;
 
   private constructor(hub: Hub, url: string) {
     this.#hub = hub;
@@ -183,6 +186,7 @@ export class RedisNode implements RoomFeed, ClusterNames {
         idKey: MESSAGE_ID_KEY,
       });
       await node.#presence.start();
+      node.#accounts = await RedisAccounts.open(hub, url);
     } catch (error) {
       node.#closed = true;
       for (const client of [node.#commands, node.#subscriber]) {
@@ -481,6 +485,7 @@ export class RedisNode implements RoomFeed, ClusterNames {
     // A clean stop frees its names at once, not after --node-timeout.
     for (const [key, value] of this.#claims) this.#releaseKey(key, value);
     await this.settled();
+    await this.#accounts?.close();
     for (const client of [this.#subscriber, this.#commands]) {
       try {
         if (client.isReady) await client.close();

@@ -14,12 +14,12 @@
  */
 
 import { checkAccountPassword, hashQueued } from "./password_guard.ts";
-import type { Hub } from "../hub.ts";
+import { REGISTRATION_WINDOW_MS } from "../hub.ts";
 import { foldKey } from "../../wire/names.ts";
-import type { ClientRequest, PrivateMessage } from "../../protocol.ts";
-import { describeError } from "../log.ts";
-import type { Session } from "../session.ts";
+import type { ClientRequest } from "../../protocol.ts";
 import type { Call } from "./call.ts";
+import { accountsDown, lookUpAccount } from "./account_lookup.ts";
+import { deliverPending } from "./waiting_messages.ts";
 import { renameInCluster, renameSession, takeOver } from "../nicknames.ts";
 
 /**
@@ -35,40 +35,6 @@ export function wholePassword(
     : `${request.nick} ${request.password}`;
 }
 
-/**
- * Sends the private messages that waited for this account, oldest first, as
- * the reader drains them (Session.reply); each is marked delivered only once
- * the socket has taken it, so a connection lost midway keeps the rest
- * waiting for the next login.
- */
-export function deliverPending(hub: Hub, session: Session): void {
-  const account = session.account;
-  if (account === null) return;
-  const since = hub.now() - hub.limits.offlineExpiryMs;
-  hub.inOrder(() => {
-    const waiting = hub.history.pendingFor(account.id, since);
-    if (waiting.length === 0) return;
-    let written: number[] = [];
-    const markWritten = () => {
-      const ids = written;
-      written = [];
-      try {
-        hub.history.markDelivered(ids);
-      } catch (error) {
-        hub.log("error", "mark_delivered_failed", {
-          session: session.id,
-          error: describeError(error),
-        });
-      }
-    };
-    session.reply(waiting, (event) => {
-      // Every message the socket took in this turn, in one transaction.
-      if (written.length === 0) queueMicrotask(markWritten);
-      written.push((event as PrivateMessage).id);
-    });
-  });
-}
-
 /** `/register PASSWORD`: claims the session's nickname. */
 async function register(call: Call<"register">): Promise<void> {
   const { hub, session, request } = call;
@@ -80,40 +46,54 @@ async function register(call: Call<"register">): Promise<void> {
       `Choose a password of at least ${shortest} characters`,
     );
   }
-  if (hub.history.accounts.find(nick) !== undefined) {
-    return call.fail(
-      "nick_registered",
-      `Nickname ${nick} is already registered`,
-    );
-  }
+  const found = await lookUpAccount(call, nick);
+  if (found === null) return;
+  if (found !== undefined) return alreadyRegistered(call, nick);
+  // Counted here too in a cluster, so a busy address is refused before
+  // it costs a hash; the shared count decides at the write.
   const registered = hub.guards.registrations;
   if (
     registered.count(session.address, hub.now()) >= hub.limits.maxRegistrations
   ) {
-    return call.fail(
-      "rate_limited",
-      `Your address has registered ${hub.limits.maxRegistrations} nicknames in the last hour; try again later`,
-    );
+    return quotaRefusal(call);
   }
   const hashed = await hashQueued(call, request.password);
   if (hashed === null) return;
   if (session.state !== "active" || session.nick !== nick) return;
-  if (hub.history.accounts.find(nick) !== undefined) {
-    return call.fail(
-      "nick_registered",
-      `Nickname ${nick} is already registered`,
-    );
+  let made;
+  try {
+    made = await hub.accounts.create({ nick, ...hashed, created: hub.now() }, {
+      address: session.address,
+      max: hub.limits.maxRegistrations,
+      windowMs: REGISTRATION_WINDOW_MS,
+    });
+  } catch (error) {
+    return accountsDown(call, error);
   }
-  const id = hub.history.accounts.create({
-    nick,
-    ...hashed,
-    created: hub.now(),
-  });
+  if (!made.ok) {
+    return made.why === "taken"
+      ? alreadyRegistered(call, nick)
+      : quotaRefusal(call);
+  }
   registered.record(session.address, hub.now());
-  session.account = { id, nick };
+  // Still this nickname's session (it may have left while Redis answered).
+  if (session.state !== "active" || session.nick !== nick) return;
+  session.account = { id: made.id, nick };
   hub.log("info", "register", { session: session.id, nick });
   call.tell(
     `Nickname ${nick} is now registered to you; use /identify PASSWORD next time`,
+  );
+}
+
+function alreadyRegistered(call: Call, nick: string): void {
+  call.fail("nick_registered", `Nickname ${nick} is already registered`);
+}
+
+function quotaRefusal(call: Call): void {
+  const max = call.hub.limits.maxRegistrations;
+  call.fail(
+    "rate_limited",
+    `Your address has registered ${max} nicknames in the last hour; try again later`,
   );
 }
 
@@ -127,12 +107,14 @@ async function identify(call: Call<"identify">): Promise<void> {
   // (see wholePassword).
   const named = request.nick === undefined
     ? undefined
-    : hub.history.accounts.find(request.nick);
+    : await lookUpAccount(call, request.nick);
+  if (named === null) return;
   const byName = named !== undefined &&
     foldKey(named.nick) === foldKey(request.nick!);
   const target = byName ? request.nick! : session.nick!;
   const password = byName ? request.password : wholePassword(request);
-  const account = byName ? named : hub.history.accounts.find(target);
+  const account = byName ? named : await lookUpAccount(call, target);
+  if (account === null || session.state !== "active") return;
   if (account === undefined || foldKey(account.nick) !== foldKey(target)) {
     return call.fail("no_such_nick", `Nickname ${target} is not registered`);
   }
@@ -170,13 +152,14 @@ async function identify(call: Call<"identify">): Promise<void> {
 }
 
 /** `/drop [NICK]`: releases an account (its owner's, or any for operators). */
-function drop(call: Call<"drop">): void {
+async function drop(call: Call<"drop">): Promise<void> {
   const { hub, session, request } = call;
   const target = request.nick ?? session.account?.nick ?? null;
   if (target === null) {
     return call.fail("not_permitted", "You are not identified to any nickname");
   }
-  const account = hub.history.accounts.find(target);
+  const account = await lookUpAccount(call, target);
+  if (account === null) return;
   if (account === undefined || foldKey(account.nick) !== foldKey(target)) {
     return call.fail("no_such_nick", `Nickname ${target} is not registered`);
   }
@@ -186,7 +169,13 @@ function drop(call: Call<"drop">): void {
       `Only its owner or an operator may drop ${target}`,
     );
   }
-  hub.history.accounts.delete(account.nick);
+  try {
+    await hub.accounts.drop(account.nick);
+  } catch (error) {
+    return accountsDown(call, error);
+  }
+  // This node's sessions; one identified on another node keeps its
+  // account until it leaves.
   for (const other of hub.nicks.owners()) {
     if (other.account?.id === account.id) other.account = null;
   }

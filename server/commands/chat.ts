@@ -13,7 +13,7 @@ import {
   type HistoryReply as HistoryEvent,
   historyReply,
 } from "../room_log.ts";
-import { checkNick, checkRoom, foldKey } from "../../wire/names.ts";
+import { checkNick, checkRoom } from "../../wire/names.ts";
 import {
   commandHelp,
   hasVisibleText,
@@ -33,6 +33,8 @@ import { TokenBucket } from "../flood.ts";
 import { chosenRoom } from "./membership.ts";
 import { findRoom } from "../rooms.ts";
 import { mixedScriptRefusal } from "../names/lookalikes.ts";
+import { messageOffline } from "./waiting_messages.ts";
+import { lookUpAccount } from "./account_lookup.ts";
 
 /** Why a message that shows nothing is refused. */
 function emptyMessage(text: string): string {
@@ -79,7 +81,7 @@ function say(call: Call<"message" | "action">): void {
 
 /**
  * `/msg NICK TEXT`: to someone connected, or (for a registered nickname)
- * kept until its owner identifies.
+ * kept until its owner identifies (waiting_messages.ts).
  */
 function privateMessage(call: Call<"private">): void | Promise<void> {
   const { hub, session, request } = call;
@@ -91,87 +93,53 @@ function privateMessage(call: Call<"private">): void | Promise<void> {
   if (nick === null) return call.fail("not_ready", "Log in first");
   const target = hub.nicks.get(request.to) ?? null;
   if (target === null && hub.presence !== null) {
-    // Someone on another node, else the offline path below.
+    // Someone on another node, else kept for a registered nickname.
     return privateAcross(
       call,
       hub.presence,
       nick,
       text,
-      () => privateLocal(call, nick, text, null),
+      () => messageOffline(call, text),
     );
   }
+  if (target === null) return messageOffline(call, text);
   privateLocal(call, nick, text, target);
 }
 
-/**
- * `/msg` to someone on this node, or (for a registered nickname) kept until
- * its owner identifies; in a cluster, what is left once no node holds the
- * name.
- */
+/** `/msg` to someone on this node. */
 function privateLocal(
   call: Call<"private">,
   nick: string,
   text: string,
-  target: Session | null,
+  target: Session,
 ): void {
   const { hub, session, request } = call;
-  const account = target === null
-    ? hub.history.accounts.find(request.to)
-    : undefined;
-  const offline = account !== undefined &&
-    foldKey(account.nick) === foldKey(request.to);
-  if (target === null && !offline) {
-    return call.fail("no_such_nick", `Nobody is called ${request.to}`);
-  }
   if (session.muted) return call.fail("muted", "You are muted");
-  if (target === null && inboxRefusal(call, account!) !== null) return;
   const message: PrivateMessage = {
     type: "private",
     id: hub.nextMessageId(),
     ts: hub.now(),
     from: nick,
-    to: target?.nick ?? account!.nick,
+    to: target.nick!,
     text,
   };
   // Stored only when an account is one of the two parties, and kept with
   // the accounts' ids: whoever holds either nickname later cannot read it.
-  const to = target === null ? account!.id : target.account?.id ?? null;
+  const to = target.account?.id ?? null;
   const from = session.account?.id ?? null;
   const store = from === null && to === null ? "no" : {
     from,
     to,
-    pending: target === null,
+    pending: false,
     address: session.address,
   };
   hub.sendPrivate(message, session, target, store, request.ref);
-  const note = target === null
-    ? `${message.to} is offline; they will get your message when they identify`
-    : target.away !== null
-    ? `${target.nick} is away${target.away ? `: ${target.away}` : ""}`
-    : null;
-  if (note !== null) call.send({ type: "notice", text: note });
-}
-
-/**
- * Refuses a message for an offline account whose inbox is full, or from an
- * address with too many messages already waiting; returns the refusal.
- */
-function inboxRefusal(
-  call: Call<"private">,
-  account: Account,
-): string | null {
-  const { hub, session } = call;
-  const limits = hub.limits;
-  const since = hub.now() - limits.offlineExpiryMs;
-  const refusal =
-    hub.history.inboxSize(account.id, since) >= limits.maxInboxMessages
-      ? `${account.nick} is offline and their inbox is full (${limits.maxInboxMessages} waiting messages); try again once they have read them`
-      : hub.history.waitingFromAddress(session.address, since) >=
-          limits.maxWaitingPerAddress
-      ? `You already have ${limits.maxWaitingPerAddress} messages waiting for people who are offline; no more until some are read`
-      : null;
-  if (refusal !== null) call.fail("full", refusal);
-  return refusal;
+  if (target.away !== null) {
+    call.send({
+      type: "notice",
+      text: `${target.nick} is away${target.away ? `: ${target.away}` : ""}`,
+    });
+  }
 }
 
 /** `/nick NEW`: a free, unregistered (or own) nickname. */
@@ -193,13 +161,8 @@ function nick(call: Call<"nick">): void | Promise<void> {
   if (holder !== undefined && holder !== session) {
     return call.fail("nick_taken", `Nickname ${checked.name} is taken`);
   }
-  const account = hub.history.accounts.find(checked.name);
-  if (account !== undefined && session.account?.id !== account.id) {
-    return call.fail(
-      "nick_registered",
-      `Nickname ${account.nick} is registered; /identify ${account.nick} PASSWORD if it is yours`,
-    );
-  }
+  // In a cluster the accounts are awaited in clusterNick.
+  if (registeredRefusal(call, hub.accounts.local?.find(checked.name))) return;
   const mixed = mixedScriptRefusal("Nickname", checked.name);
   if (mixed !== null) return call.fail("nick_invalid", mixed);
   const perMinute = hub.limits.maxNickChanges;
@@ -216,9 +179,36 @@ function nick(call: Call<"nick">): void | Promise<void> {
   renameSession(hub, session, checked.name);
 }
 
-/** `/nick` on a node of a cluster: the name is claimed across nodes first. */
+/**
+ * Refuses a nickname registered to someone else; true when it did.
+ */
+function registeredRefusal(
+  call: Call<"nick">,
+  account: Account | undefined,
+): boolean {
+  if (account === undefined || call.session.account?.id === account.id) {
+    return false;
+  }
+  call.fail(
+    "nick_registered",
+    `Nickname ${account.nick} is registered; /identify ${account.nick} PASSWORD if it is yours`,
+  );
+  return true;
+}
+
+/**
+ * `/nick` on a node of a cluster: the accounts (shared, so awaited) are
+ * checked, then the name is claimed across nodes.
+ */
 async function clusterNick(call: Call<"nick">, nick: string): Promise<void> {
-  const refusal = await renameInCluster(call.hub, call.session, nick);
+  const { hub, session } = call;
+  if (hub.accounts.local === null) {
+    const current = session.nick;
+    const account = await lookUpAccount(call, nick);
+    if (account === null || registeredRefusal(call, account)) return;
+    if (session.state !== "active" || session.nick !== current) return;
+  }
+  const refusal = await renameInCluster(hub, session, nick);
   if (refusal !== null) call.fail(refusal.code, refusal.text);
 }
 

@@ -27,7 +27,9 @@ import {
   type RequestType,
 } from "../../protocol.ts";
 import type { Session } from "../session.ts";
-import { deliverPending, wholePassword } from "./accounts.ts";
+import { wholePassword } from "./accounts.ts";
+import { deliverPending } from "./waiting_messages.ts";
+import { lookUpAccount } from "./account_lookup.ts";
 import type { Call } from "./call.ts";
 import {
   claimAcrossCluster,
@@ -177,24 +179,44 @@ function login(
   const room = checkRoom(proposedRoom ?? LOBBY);
   if (!room.ok) return call.fail("room_invalid", room.reason);
   session.pendingLogin = null;
-  const account = hub.history.accounts.find(nick.name);
+  const local = hub.accounts.local;
+  const chosen = { nick: nick.name, room: room.name, password };
+  if (local === null) return loginShared(call, chosen);
+  return loginChosen(call, chosen, local.find(nick.name));
+}
+
+/** A checked nickname and first room, as a login chose them. */
+interface Chosen {
+  nick: string;
+  room: string;
+  /** The account's password, if the client sent one. */
+  password: string | undefined;
+}
+
+/** {@linkcode login} with the accounts shared by a cluster (awaited). */
+async function loginShared(call: Call, chosen: Chosen): Promise<void> {
+  const account = await lookUpAccount(call, chosen.nick);
+  if (account === null || call.session.state !== "login") return;
+  return loginChosen(call, chosen, account);
+}
+
+/** {@linkcode login} once the nickname's account (if any) is known. */
+function loginChosen(
+  call: Call,
+  chosen: Chosen,
+  account: Account | undefined,
+): void | Promise<void> {
+  const { hub } = call;
+  const { nick, room, password } = chosen;
   if (account !== undefined) {
-    return loginToAccount(call, {
-      nick: nick.name,
-      account,
-      room: room.name,
-      password,
-    });
+    return loginToAccount(call, { nick, account, room, password });
   }
-  if (hub.nicks.find(nick.name) !== undefined) {
-    return call.fail(
-      "nick_taken",
-      `Nickname ${nick.name} is taken; choose another`,
-    );
+  if (hub.nicks.find(nick) !== undefined) {
+    return call.fail("nick_taken", `Nickname ${nick} is taken; choose another`);
   }
-  const mixed = mixedScriptRefusal("Nickname", nick.name);
+  const mixed = mixedScriptRefusal("Nickname", nick);
   if (mixed !== null) return call.fail("nick_invalid", mixed);
-  return completeLogin(call, nick.name, room.name);
+  return completeLogin(call, nick, room);
 }
 
 /** A login to a registered nickname, as {@linkcode loginToAccount} takes it. */

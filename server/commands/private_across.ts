@@ -23,7 +23,7 @@ export async function privateAcross(
   presence: ClusterPresence,
   nick: string,
   text: string,
-  fallback: () => void,
+  fallback: () => void | Promise<void>,
 ): Promise<void> {
   const { hub, session, request } = call;
   const remote = presence.findRemote(request.to);

@@ -34,6 +34,7 @@ export class AccountStore {
   readonly #insert: StatementSync;
   readonly #delete: StatementSync;
   readonly #dropPending: StatementSync;
+  readonly #highestId: StatementSync;
 
   /** @param db the history file's connection, already migrated */
   constructor(db: DatabaseSync) {
@@ -56,6 +57,20 @@ export class AccountStore {
       `UPDATE private_messages SET pending = 0
        WHERE recipient_account = ? AND pending = 1`,
     );
+    this.#highestId = db.prepare(
+      `SELECT max(id) AS id FROM (SELECT max(id) AS id FROM accounts
+       UNION ALL SELECT max(sender_account) FROM private_messages
+       UNION ALL SELECT max(recipient_account) FROM private_messages)`,
+    );
+  }
+
+  /**
+   * The highest account id this file knows, registered here or named by a
+   * stored private message: a cluster's shared ids are kept above it, so a
+   * new account never inherits an old one's private history.
+   */
+  highestId(): number {
+    return (this.#highestId.get() as { id: number | null }).id ?? 0;
   }
 
   /**

@@ -1,0 +1,362 @@
+/**
+ * A cluster's registered accounts and waiting private messages, in Redis:
+ * an account registered on one node identifies on any other, and a message
+ * left for an offline account waits for its login on whichever node.
+ *
+ * Keys (one Redis, not Redis Cluster: the scripts read keys they compute):
+ * - `tern:account:<fold key>`: a hash (id, nick, look-alike key, salt, hash,
+ *   iterations, created);
+ * - `tern:account-looks:<look-alike key>`: the fold key of the account that
+ *   name looks like, so a look-alike cannot be registered or used;
+ * - `tern:account-id`: the id counter (INCR), so ids are never reused;
+ * - `tern:registrations:<address>`: when an address registered, for the
+ *   quota across every node;
+ * - `tern:inbox:<account id>`: a sorted set (by time sent) of waiting
+ *   messages, and `tern:waiting-from:<address>` the same entries by sender,
+ *   for the quotas. Each expires with its newest message.
+ *
+ * Every check and its write run in one Lua script, so two nodes registering
+ * one name at once (or filling one inbox) cannot both pass. The connection
+ * has no offline queue: while Redis is away every call fails at once and
+ * the caller tells the user (`unavailable`) instead of waiting.
+ *
+ * @module
+ */
+
+import { createClient } from "npm:redis@5.12.1";
+import type {
+  AccountBook,
+  Left,
+  Registration,
+  RegistrationQuota,
+  SharedInbox,
+  WaitingMessage,
+} from "../account_book.ts";
+import type { Account } from "../store/account_store.ts";
+import type { Hub } from "../hub.ts";
+import type { PrivateMessage } from "../../protocol.ts";
+import { foldKey } from "../../wire/names.ts";
+import { skeletonKey } from "../names/lookalikes.ts";
+import { describeError } from "../log.ts";
+
+const ACCOUNT_PREFIX = "tern:account:";
+const LOOKS_PREFIX = "tern:account-looks:";
+const ACCOUNT_ID_KEY = "tern:account-id";
+const REGISTRATIONS_PREFIX = "tern:registrations:";
+const INBOX_PREFIX = "tern:inbox:";
+const WAITING_FROM_PREFIX = "tern:waiting-from:";
+
+/** The account's hash by fold key, else by the look-alike key's pointer. */
+const FIND_SCRIPT = `
+local fields = redis.call('HGETALL', KEYS[1])
+if #fields > 0 then return fields end
+local fold = redis.call('GET', KEYS[2])
+if not fold then return {} end
+return redis.call('HGETALL', ARGV[1] .. fold)`;
+
+/**
+ * Registers unless the name (or a look-alike) is taken or the address is
+ * over its quota; the id is kept above ARGV[9], the highest this node
+ * knows, so a Redis that restarted empty does not hand out old ids again.
+ * Returns the id, -1 (taken) or -2 (quota).
+ */
+const CREATE_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then
+  return -1
+end
+local now = tonumber(ARGV[6])
+local window = tonumber(ARGV[8])
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. (now - window))
+if redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[7]) then return -2 end
+local id = redis.call('INCR', KEYS[3])
+if id <= tonumber(ARGV[9]) then
+  id = tonumber(ARGV[9]) + 1
+  redis.call('SET', KEYS[3], id)
+end
+redis.call('HSET', KEYS[1], 'id', id, 'nick', ARGV[1], 'looks', ARGV[2],
+  'salt', ARGV[3], 'hash', ARGV[4], 'iterations', ARGV[5], 'created', ARGV[6])
+redis.call('SET', KEYS[2], ARGV[10])
+redis.call('ZADD', KEYS[4], now, id)
+redis.call('PEXPIRE', KEYS[4], window)
+return id`;
+
+/**
+ * Drops an account: its hash, its look-alike pointer (if still its own)
+ * and its inbox, taking the inbox's entries off their senders' quotas.
+ * Returns the dropped id, or 0.
+ */
+const DROP_SCRIPT = `
+local id = redis.call('HGET', KEYS[1], 'id')
+if not id then return 0 end
+local looks = redis.call('HGET', KEYS[1], 'looks')
+redis.call('DEL', KEYS[1])
+if looks and redis.call('GET', ARGV[1] .. looks) == ARGV[2] then
+  redis.call('DEL', ARGV[1] .. looks)
+end
+local inbox = ARGV[3] .. id
+for _, entry in ipairs(redis.call('ZRANGE', inbox, 0, -1)) do
+  local address = cjson.decode(entry)['a']
+  redis.call('ZREM', ARGV[4] .. address, entry)
+end
+redis.call('DEL', inbox)
+return tonumber(id)`;
+
+/**
+ * Leaves a message unless the inbox or the sender's address is full
+ * (expired entries do not count and are cleared first).
+ */
+const LEAVE_SCRIPT = `
+local since = '(' .. ARGV[3]
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', since)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', since)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 'inbox_full' end
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[5]) then return 'address_full' end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+redis.call('PEXPIRE', KEYS[2], ARGV[6])
+return 'stored'`;
+
+/** Tries to reach Redis at start before giving up with an error. */
+const START_ATTEMPTS = 3;
+
+type Client = ReturnType<typeof createClient>;
+
+/** A waiting message as stored: the message and its sender's address. */
+interface Envelope {
+  m: PrivateMessage;
+  a: string;
+}
+
+/** Accounts and waiting messages shared through one Redis. */
+export class RedisAccounts implements AccountBook, SharedInbox {
+  readonly local = null;
+  readonly #client: Client;
+  /** The highest account id this node has seen (or its file holds). */
+  #highestId: number;
+  #joined = false;
+  #closed = false;
+  #down = false;
+  /** When the client's current reconnect wait ends (it cannot be cut short). */
+  #retryUntil = 0;
+
+  private constructor(hub: Hub, url: string) {
+    this.#highestId = hub.history.accounts.highestId();
+    // No offline queue: a registration or login while Redis is away is
+    // refused at once, not held until it returns.
+    this.#client = createClient({
+      url,
+      RESP: 2,
+      disableOfflineQueue: true,
+      socket: {
+        reconnectStrategy: (retries, cause) => this.#retry(retries, cause),
+      },
+    });
+    this.#client.on("error", (error: unknown) => {
+      if (!this.#down) {
+        hub.log("warn", "cluster_accounts_degraded", {
+          error: describeError(error),
+        });
+      }
+      this.#down = true;
+    });
+    this.#client.on("ready", () => {
+      if (this.#down) hub.log("info", "cluster_accounts_back");
+      this.#down = false;
+    });
+  }
+
+  /**
+   * Connects to Redis and makes `hub` keep its accounts there.
+   * @throws when Redis cannot be reached at start
+   */
+  static async open(hub: Hub, url: string): Promise<RedisAccounts> {
+    const accounts = new RedisAccounts(hub, url);
+    try {
+      await accounts.#client.connect();
+    } catch (error) {
+      accounts.#closed = true;
+      if (accounts.#client.isOpen) accounts.#client.destroy();
+      throw error;
+    }
+    accounts.#joined = true;
+    hub.shareAccounts(accounts);
+    return accounts;
+  }
+
+  /** node-redis's own backoff, except at start (as RedisNode's). */
+  #retry(retries: number, cause: Error): number | Error {
+    if (this.#closed || (!this.#joined && retries >= START_ATTEMPTS)) {
+      return cause;
+    }
+    const delayMs = Math.min(50 * 2 ** retries, 2000) +
+      Math.floor(Math.random() * 200);
+    this.#retryUntil = Math.max(this.#retryUntil, Date.now() + delayMs);
+    return delayMs;
+  }
+
+  async find(nick: string): Promise<Account | undefined> {
+    const reply = await this.#client.eval(FIND_SCRIPT, {
+      keys: [ACCOUNT_PREFIX + foldKey(nick), LOOKS_PREFIX + skeletonKey(nick)],
+      arguments: [ACCOUNT_PREFIX],
+    }) as string[];
+    if (reply.length === 0) return undefined;
+    const fields = new Map<string, string>();
+    for (let i = 0; i + 1 < reply.length; i += 2) {
+      fields.set(reply[i]!, reply[i + 1]!);
+    }
+    const account = {
+      id: Number(fields.get("id")),
+      nick: fields.get("nick") ?? "",
+      salt: fromBase64(fields.get("salt") ?? ""),
+      hash: fromBase64(fields.get("hash") ?? ""),
+      iterations: Number(fields.get("iterations")),
+      created: Number(fields.get("created")),
+    };
+    this.#highestId = Math.max(this.#highestId, account.id);
+    return account;
+  }
+
+  async create(
+    account: Omit<Account, "id">,
+    quota: RegistrationQuota,
+  ): Promise<Registration> {
+    const fold = foldKey(account.nick);
+    const looks = skeletonKey(account.nick);
+    const reply = await this.#client.eval(CREATE_SCRIPT, {
+      keys: [
+        ACCOUNT_PREFIX + fold,
+        LOOKS_PREFIX + looks,
+        ACCOUNT_ID_KEY,
+        REGISTRATIONS_PREFIX + quota.address,
+      ],
+      arguments: [
+        account.nick,
+        looks,
+        toBase64(account.salt),
+        toBase64(account.hash),
+        String(account.iterations),
+        String(account.created),
+        String(quota.max),
+        String(quota.windowMs),
+        String(this.#highestId),
+        fold,
+      ],
+    }) as number;
+    if (reply === -1) return { ok: false, why: "taken" };
+    if (reply === -2) return { ok: false, why: "quota" };
+    this.#highestId = Math.max(this.#highestId, reply);
+    return { ok: true, id: reply };
+  }
+
+  async drop(nick: string): Promise<boolean> {
+    const fold = foldKey(nick);
+    const reply = await this.#client.eval(DROP_SCRIPT, {
+      keys: [ACCOUNT_PREFIX + fold],
+      arguments: [LOOKS_PREFIX, fold, INBOX_PREFIX, WAITING_FROM_PREFIX],
+    }) as number;
+    return reply !== 0;
+  }
+
+  async leave(
+    message: PrivateMessage,
+    accountId: number,
+    address: string,
+    limits: { maxInbox: number; maxPerAddress: number; expiryMs: number },
+  ): Promise<Left> {
+    const envelope: Envelope = { m: message, a: address };
+    const reply = await this.#client.eval(LEAVE_SCRIPT, {
+      keys: [INBOX_PREFIX + accountId, WAITING_FROM_PREFIX + address],
+      arguments: [
+        JSON.stringify(envelope),
+        String(message.ts),
+        String(message.ts - limits.expiryMs),
+        String(limits.maxInbox),
+        String(limits.maxPerAddress),
+        String(limits.expiryMs),
+      ],
+    }) as Left;
+    return reply;
+  }
+
+  async waitingFor(
+    accountId: number,
+    since: number,
+  ): Promise<WaitingMessage[]> {
+    const entries = await this.#client.zRangeByScore(
+      INBOX_PREFIX + accountId,
+      since,
+      "+inf",
+    );
+    const waiting: WaitingMessage[] = [];
+    for (const entry of entries) {
+      const envelope = readEnvelope(entry);
+      if (envelope !== null) waiting.push({ message: envelope.m, entry });
+    }
+    // Same time: the order they were sent from one node (ids grow).
+    return waiting.sort((x, y) =>
+      x.message.ts - y.message.ts || x.message.id - y.message.id
+    );
+  }
+
+  async markDelivered(
+    accountId: number,
+    delivered: readonly WaitingMessage[],
+  ): Promise<void> {
+    if (delivered.length === 0) return;
+    const entries = delivered.map((waiting) => waiting.entry);
+    const batch = this.#client.multi().zRem(INBOX_PREFIX + accountId, entries);
+    const byAddress = new Map<string, string[]>();
+    for (const entry of entries) {
+      const address = readEnvelope(entry)?.a;
+      if (address === undefined) continue;
+      byAddress.set(address, [...byAddress.get(address) ?? [], entry]);
+    }
+    for (const [address, sent] of byAddress) {
+      batch.zRem(WAITING_FROM_PREFIX + address, sent);
+    }
+    await batch.exec();
+  }
+
+  /** Closes the connection. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    try {
+      if (this.#client.isReady) await this.#client.close();
+      else if (this.#client.isOpen) this.#client.destroy();
+    } catch {
+      if (this.#client.isOpen) this.#client.destroy();
+    }
+    // node-redis sleeps between reconnects on a timer it cannot cancel;
+    // the closed socket stops its loop once that sleep ends, so wait it out.
+    const waitMs = this.#retryUntil - Date.now();
+    if (waitMs > 0) {
+      await new Promise((resolve) => setTimeout(resolve, waitMs + 1));
+    }
+  }
+}
+
+/** A stored waiting message, or null for one this code cannot read. */
+function readEnvelope(entry: string): Envelope | null {
+  try {
+    const envelope = JSON.parse(entry) as Envelope;
+    return typeof envelope?.a === "string" && envelope.m?.type === "private"
+      ? envelope
+      : null;
+  } catch {
+    return null;
+  }
+}
+
+function toBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
+function fromBase64(text: string): Uint8Array<ArrayBuffer> {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}

@@ -1,0 +1,38 @@
+/**
+ * Reading the accounts where a handler may wait for them: wherever they
+ * live (hub.accounts), with a cluster's Redis out of reach told to the
+ * client as `unavailable` instead of thrown.
+ *
+ * @module
+ */
+
+import type { Account } from "../store/account_store.ts";
+import { describeError } from "../log.ts";
+import { CLUSTER_DOWN } from "../nicknames.ts";
+import type { Call } from "./call.ts";
+
+/**
+ * The account `nick` belongs to (undefined: none); null once the client has
+ * been told the accounts cannot be reached.
+ */
+export async function lookUpAccount(
+  call: Call,
+  nick: string,
+): Promise<Account | undefined | null> {
+  try {
+    return await call.hub.accounts.find(nick);
+  } catch (error) {
+    accountsDown(call, error);
+    return null;
+  }
+}
+
+/** Tells the client (and the log) that the accounts are out of reach. */
+export function accountsDown(call: Call, error: unknown): void {
+  call.hub.log("warn", "accounts_unavailable", {
+    session: call.session.id,
+    request: call.request.type,
+    error: describeError(error),
+  });
+  call.fail("unavailable", CLUSTER_DOWN);
+}
