@@ -14,7 +14,7 @@ import type { PrivateMessage, RoomMessage, ServerEvent } from "../protocol.ts";
 import { Session, type SessionSocket } from "../server/session.ts";
 import { claimNick } from "../server/nicknames.ts";
 import { enterRoom } from "../server/rooms.ts";
-import { deliverPending } from "../server/commands/accounts.ts";
+import { deliverPending } from "../server/commands/waiting_messages.ts";
 import { LineClient, startServer, WAIT_MS } from "./helpers.ts";
 
 /** A temporary directory for one test's database, removed afterwards. */
