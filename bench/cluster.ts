@@ -74,6 +74,10 @@ export const CLUSTER_ROWS: ClusterRow[] = [
   ["totalUsPerDelivery", "tern + Redis CPU per delivery (µs)"],
   ["serverUsPerMessage", "tern CPU per message (µs)"],
   ["redisUsPerMessage", "Redis CPU per message (µs)"],
+  ["serverIdlePct", "tern CPU idle, all nodes (% of a core)"],
+  ["redisIdlePct", "Redis CPU idle (% of a core)"],
+  ["serverUsPerDeliveryAboveIdle", "tern CPU per delivery above idle (µs)"],
+  ["redisUsPerMessageAboveIdle", "Redis CPU per message above idle (µs)"],
   ["serverRssPeakMiB", "tern peak RSS, all nodes (MiB)"],
   ["loadgenCpuPct", "load generator CPU (% of a core)"],
   ["disconnected", "readers disconnected"],
@@ -184,6 +188,13 @@ function joiningProtocol(base: Protocol): Protocol {
 
 const sleep = (ms: number) =>
   new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * How long the servers are watched doing nothing (everyone logged in, no
+ * messages) before the load: their heartbeats, Redis's own timers and
+ * append-only file. What a run costs above that is what the messages cost.
+ */
+const IDLE_WINDOW_MS = 3000;
 
 /** Most time {@linkcode settleAll} waits for the servers to go quiet. */
 const SETTLE_MAX_MS = 30_000;
@@ -329,6 +340,21 @@ async function clusterRun(
     const redisPids = redis === null ? [] : [redis.process.pid];
     for (const meter of meters) meter.begin();
     await settleAll([...nodePids, ...redisPids], options.settleMs);
+    const idleNodes0 = cpuOf(nodePids);
+    const idleRedis0 = redisCpuOf(redisPids);
+    const idleT0 = performance.now();
+    // A tiny run (the smoke test) watches for as long as it loads.
+    await sleep(
+      Math.max(1000, Math.min(IDLE_WINDOW_MS, options.duration * 1000)),
+    );
+    const idleSeconds = (performance.now() - idleT0) / 1000;
+    const idle = {
+      seconds: idleSeconds,
+      server: cpuBetween(idleNodes0, cpuOf(nodePids)),
+      redis: redis === null
+        ? null
+        : cpuBetween(idleRedis0, redisCpuOf(redisPids)),
+    };
 
     const lag = new LagProbe();
     lag.start();
@@ -369,6 +395,7 @@ async function clusterRun(
         redisCpu: redis === null ? null : cpuBetween(redis0, redis1),
         selfCpu: self0 && self1 ? self1.total - self0.total : null,
         crossNode: servers.length > 1,
+        idle,
         rssPeakMiB: nodePids.reduce(
           (sum, pid) => sum + (readMemory(pid)?.hwmKiB ?? 0) / 1024,
           0,
@@ -402,6 +429,8 @@ interface Measured {
   redisCpu: number | null;
   selfCpu: number | null;
   crossNode: boolean;
+  /** CPU seconds used over `seconds` with everyone logged in and silent. */
+  idle: { seconds: number; server: number | null; redis: number | null };
   rssPeakMiB: number;
   lagMaxMs: number;
 }
@@ -434,6 +463,11 @@ function figures(m: Measured): Metrics {
   const perMessage = (cpu: number | null) =>
     cpu === null || sent === 0 ? null : (1e6 * cpu) / sent;
   const total = m.serverCpu === null ? null : m.serverCpu + (m.redisCpu ?? 0);
+  // CPU above what the same span would have cost with nobody talking.
+  const aboveIdle = (cpu: number | null, idle: number | null) =>
+    cpu === null || idle === null
+      ? null
+      : cpu - (idle / m.idle.seconds) * m.seconds;
   const crossMs = (q: number) =>
     m.crossNode && cross.count > 0 ? cross.quantile(q) / 1000 : null;
   return {
@@ -460,6 +494,16 @@ function figures(m: Measured): Metrics {
     totalUsPerDelivery: perDelivery(total),
     serverUsPerMessage: perMessage(m.serverCpu),
     redisUsPerMessage: perMessage(m.redisCpu),
+    serverIdlePct: m.idle.server === null
+      ? null
+      : (100 * m.idle.server) / m.idle.seconds,
+    redisIdlePct: m.idle.redis === null
+      ? null
+      : (100 * m.idle.redis) / m.idle.seconds,
+    serverUsPerDeliveryAboveIdle: perDelivery(
+      aboveIdle(m.serverCpu, m.idle.server),
+    ),
+    redisUsPerMessageAboveIdle: perMessage(aboveIdle(m.redisCpu, m.idle.redis)),
     serverRssPeakMiB: m.rssPeakMiB,
     loadgenCpuPct: m.selfCpu === null ? null : (100 * m.selfCpu) / m.seconds,
     loadgenLagMaxMs: m.lagMaxMs,

@@ -260,9 +260,9 @@ generator. Prints a table per scenario and writes JSON.
   --e-senders N         e: senders (10)
   --e-rate N            e: messages per second, all senders (100)
   --cluster-clients N   cluster: clients, spread round-robin over the nodes
-                        and the rooms (300)
+                        and the rooms (200)
   --cluster-senders N   cluster: senders, at least one per room (10)
-  --cluster-rate N      cluster: messages per second into each room (100)
+  --cluster-rate N      cluster: messages per second into each room (50)
   --cluster-nodes LIST  cluster: setups; "single" is tern without Redis, a
                         number that many nodes on one redis-server started
                         for the run (single,1,3)
@@ -475,9 +475,9 @@ function parseOptions(args: string[]): RunOptions | "help" {
       rate: number("e-rate", 100, { integer: false, min: 0.1 }),
     },
     cluster: {
-      clients: number("cluster-clients", 300, { min: 2 }),
+      clients: number("cluster-clients", 200, { min: 2 }),
       senders: number("cluster-senders", 10),
-      rate: number("cluster-rate", 100, { integer: false, min: 0.1 }),
+      rate: number("cluster-rate", 50, { integer: false, min: 0.1 }),
       setups: parseSetups(String(values["cluster-nodes"] ?? "single,1,3")),
       rooms: parseCounts(
         "cluster-rooms",
