@@ -434,7 +434,16 @@ export class OutboundQueue {
     const rest = this.#inFlightOffset === 0
       ? batch
       : batch.subarray(this.#inFlightOffset);
-    this.#writer.write(rest).then(this.#written, this.#failed);
+    let written: Promise<number>;
+    try {
+      written = this.#writer.write(rest);
+    } catch (error) {
+      // Called from another queue's completion through the gate: a throw
+      // here must be this queue's failed write, not that queue's.
+      this.#failed(error);
+      return;
+    }
+    written.then(this.#written, this.#failed);
   };
 
   /** Takes the ready chunks, up to one batch, off the front. */

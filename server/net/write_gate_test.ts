@@ -163,3 +163,45 @@ Deno.test("a server busy with its own backlog cuts no reader that reads; a reade
   assert.equal(dueDeadline(state(reader), now, DEFAULT_LIMITS), null);
   gate.close();
 });
+
+Deno.test("OutboundQueue: a write that throws at once fails that queue alone, and frees its slot", async () => {
+  const gate = new WriteGate({ maxInFlight: 1, releaseAfterMs: 60_000 });
+  const first = new ManualWriter();
+  const errors: unknown[] = [];
+  const throwing: ByteWriter = {
+    write() {
+      throw new Deno.errors.BadResource("closed");
+    },
+  };
+  const healthy = new ManualWriter();
+  const a = new OutboundQueue(first, {
+    maxQueuedBytes: 1024,
+    onError: () => assert.fail("the first queue is healthy"),
+    gate,
+  });
+  const b = new OutboundQueue(throwing, {
+    maxQueuedBytes: 1024,
+    onError: (error) => errors.push(error),
+    gate,
+  });
+  const c = new OutboundQueue(healthy, {
+    maxQueuedBytes: 1024,
+    onError: () => assert.fail("the third queue is healthy"),
+    gate,
+  });
+  a.enqueue(bytes("a\n"));
+  b.enqueue(bytes("b\n"));
+  c.enqueue(bytes("c\n"));
+  await settle();
+  // a's write settles; the gate hands its slot to b, whose write throws
+  // inside a's completion, then to c.
+  first.releaseOne();
+  await settle();
+  assert.equal(errors.length, 1);
+  assert.ok(errors[0] instanceof Deno.errors.BadResource);
+  assert.deepEqual(healthy.writes.map(decode), ["c\n"]);
+  healthy.releaseOne();
+  await Promise.all([a.idle(), b.idle(), c.idle()]);
+  assert.equal(gate.inFlight, 0);
+  gate.close();
+});
