@@ -9,7 +9,12 @@
  */
 
 import assert from "node:assert/strict";
-import { LineClient, startServer, type TestServer } from "./helpers.ts";
+import {
+  LineClient,
+  startServer,
+  type TestServer,
+  WAIT_MS,
+} from "./helpers.ts";
 import {
   type RedisServer,
   redisServerInstalled,
@@ -338,5 +343,28 @@ function registerPresenceTests(): void {
     await ana.sendJson({ type: "who" });
     const who = await ana.expectEvent("who");
     assert.deepEqual(who.members.map((m) => m.nick), ["ana", "bob"]);
+  });
+
+  Deno.test("cluster presence: who left while Redis was away is told once it is back", async () => {
+    // Heartbeats every second: a read missed while the subscription was
+    // renewed is done again on the next one.
+    await using cluster = await startCluster({ nodeTimeoutMs: 3000 });
+    await using ana = await LineClient.json(cluster.a.port, "ana");
+    const bob = await LineClient.json(cluster.b.port, "bob");
+    await ana.expectEvent("join", (e) => e.nick === "bob");
+    await cluster.redis.stop();
+    await bob.sendJson({ type: "quit" });
+    await bob.closed();
+    await bob.close();
+    await cluster.redis.restart();
+    // bob's node re-asserts its people without him; ana's reads them again.
+    const left = await ana.expectEvent(
+      "leave",
+      (e) => e.nick === "bob",
+      WAIT_MS * 2,
+    );
+    assert.equal(left.reason, "quit");
+    await ana.sendJson({ type: "who" });
+    assert.deepEqual((await ana.expectEvent("who")).members, [{ nick: "ana" }]);
   });
 }

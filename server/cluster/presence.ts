@@ -39,7 +39,7 @@ import type {
   RemoteRoom,
 } from "./presence_seam.ts";
 import { type MemberState, RemotePeople } from "./presence_state.ts";
-import { remoteNews } from "./remote_news.ts";
+import { readChanges, remoteNews } from "./remote_news.ts";
 import {
   decodeEvent,
   decodePrivate,
@@ -77,10 +77,14 @@ else redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 0`;
 
-/** Beats: the node key with its expiry; 1 when the node was not listed. */
+/**
+ * Beats: the node key with its expiry; 0 when the node is not listed
+ * (swept, or Redis forgot), which only a re-assert puts right: it lists the
+ * node together with its people, so nobody reads it listed but empty.
+ */
 const HEARTBEAT_SCRIPT = `
 redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
-return redis.call('SADD', KEYS[2], ARGV[1])`;
+return redis.call('SISMEMBER', KEYS[2], ARGV[1])`;
 
 /**
  * Finds nodes whose heartbeat expired: frees their nicknames (each claim
@@ -172,6 +176,13 @@ export class RedisPresence implements ClusterPresence {
   readonly #unconfirmed = new Map<string, number>();
   /** Changes Redis missed since the last re-assert (logged once). */
   #unsent = 0;
+  /**
+   * Fresh reads of every node still to do after the subscription came
+   * back: one at once and one on the next heartbeat, since news published
+   * while the subscription was being renewed (a node re-asserting, say)
+   * may have missed both the read and the subscription.
+   */
+  #rereads = 0;
 
   /** @param hub the node's hub @param options its Redis link */
   constructor(hub: Hub, options: PresenceOptions) {
@@ -197,14 +208,17 @@ export class RedisPresence implements ClusterPresence {
       PRIVATE_CHANNEL,
       (line: string) => this.#receivePrivate(line),
     );
-    await this.#beat();
+    await this.#reassert();
     await this.#loadShared();
     await this.#readAll();
     this.#started = true;
     const every = this.#hub.limits.nodeTimeoutMs / 3;
     this.#timer = setInterval(() => this.#tick(), every);
     this.#commands.on("ready", () => this.#track(this.#reassert()));
-    this.#subscriber.on("ready", () => this.#track(this.#readAll()));
+    this.#subscriber.on("ready", () => {
+      this.#rereads = 2;
+      this.#track(this.#reread());
+    });
   }
 
   get available(): boolean {
@@ -226,12 +240,13 @@ export class RedisPresence implements ClusterPresence {
     this.#track(
       (async () => {
         if (!this.#commands.isReady) return;
-        if (await this.#beat()) await this.#reassert();
+        if (!await this.#beat()) await this.#reassert();
         await this.#commands.eval(SWEEP_SCRIPT, {
           keys: [NODES_KEY],
           arguments: [NODE_PREFIX, PRESENCE_PREFIX, EVENTS_CHANNEL],
         });
         await this.#expireUnconfirmed();
+        if (this.#rereads > 0) await this.#reread();
       })(),
       "cluster_heartbeat_failed",
     );
@@ -254,13 +269,13 @@ export class RedisPresence implements ClusterPresence {
     while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight]);
   }
 
-  /** Sets this node's key; true when it was not listed (swept, or Redis forgot). */
+  /** Sets this node's key; false when it is not listed (swept, or Redis forgot). */
   async #beat(): Promise<boolean> {
-    const added = await this.#commands.eval(HEARTBEAT_SCRIPT, {
+    const listed = await this.#commands.eval(HEARTBEAT_SCRIPT, {
       keys: [NODE_PREFIX + this.#node, NODES_KEY],
       arguments: [this.#node, String(this.#hub.limits.nodeTimeoutMs)],
     });
-    return added === 1;
+    return listed === 1;
   }
 
   /** This node's sessions in the chat, and their states. */
@@ -275,7 +290,6 @@ export class RedisPresence implements ClusterPresence {
 
   /** Rewrites this node's state from scratch and tells the others. */
   async #reassert(): Promise<void> {
-    if (!this.#started) return;
     const key = PRESENCE_PREFIX + this.#node;
     const states = this.#localStates();
     const multi = this.#commands.multi().del(key);
@@ -287,11 +301,19 @@ export class RedisPresence implements ClusterPresence {
       .sAdd(NODES_KEY, this.#node)
       .publish(EVENTS_CHANNEL, encodeEvent({ kind: "sync", node: this.#node }))
       .exec();
-    this.#hub.log("info", "cluster_presence_reasserted", {
-      sessions: Object.keys(states).length,
-      ...(this.#unsent > 0 ? { unsent: this.#unsent } : {}),
-    });
+    if (this.#started) {
+      this.#hub.log("info", "cluster_presence_reasserted", {
+        sessions: Object.keys(states).length,
+        ...(this.#unsent > 0 ? { unsent: this.#unsent } : {}),
+      });
+    }
     this.#unsent = 0;
+  }
+
+  /** One of the fresh reads owed since the subscription came back. */
+  async #reread(): Promise<void> {
+    await this.#readAll();
+    this.#rereads = Math.max(0, this.#rereads - 1);
   }
 
   /** Reads every other live node's sessions, replacing what was known. */
@@ -316,7 +338,20 @@ export class RedisPresence implements ClusterPresence {
         sessions.set(Number(sid), state);
       }
     }
-    this.#people.replaceNode(node, sessions);
+    const { before, after } = this.#people.replaceNode(node, sessions);
+    // What changed while Redis was away is told as it would have been.
+    const hub = this.#hub;
+    const limit = hub.limits.bigRoomMembers;
+    const big = (name: string) =>
+      limit > 0 &&
+      (this.#local(name)?.members.size ?? 0) + this.#people.count(name) >=
+        limit;
+    for (const change of readChanges(before, after, hub.now(), big)) {
+      const news = remoteNews(change.before, change.after, change.notice);
+      if (news !== null) {
+        this.#across(news.rooms, (room) => news.event(room.name));
+      }
+    }
   }
 
   /** Topics, mutes, bans and the message of the day, as Redis has them. */

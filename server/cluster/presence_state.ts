@@ -106,10 +106,22 @@ export class RemotePeople {
     return gone;
   }
 
-  /** Replaces everything known of `node` with `sessions` (a fresh read). */
-  replaceNode(node: string, sessions: ReadonlyMap<number, MemberState>): void {
-    this.dropNode(node);
-    for (const [sid, state] of sessions) this.set(node, sid, state);
+  /**
+   * Replaces everything known of `node` with `sessions` (a fresh read);
+   * returns its sessions before and after, by session id.
+   */
+  replaceNode(
+    node: string,
+    sessions: ReadonlyMap<number, MemberState>,
+  ): { before: Map<number, RemoteMember>; after: Map<number, RemoteMember> } {
+    const before = new Map(
+      this.dropNode(node).map((member) => [member.sid, member]),
+    );
+    const after = new Map<number, RemoteMember>();
+    for (const [sid, state] of sessions) {
+      after.set(sid, this.set(node, sid, state).after!);
+    }
+    return { before, after };
   }
 
   /** The nodes with sessions here. */

@@ -11,6 +11,67 @@ import type { ServerEvent } from "../../protocol.ts";
 import { foldKey } from "../../wire/names.ts";
 import type { PresenceNotice, RemoteMember } from "./presence_seam.ts";
 
+/** One session's change found by a fresh read, as a notice. */
+export interface ReadChange {
+  before: RemoteMember | undefined;
+  after: RemoteMember | undefined;
+  notice: PresenceNotice;
+}
+
+/**
+ * What a fresh read of a node's people (after Redis was away) changed
+ * against what this node knew: sessions gone (they left, as a quit), new
+ * rooms (joins), rooms left (parts), a new nickname, away or back. `big`
+ * says which rooms are big, whose joins and parts go unannounced.
+ */
+export function readChanges(
+  before: ReadonlyMap<number, RemoteMember>,
+  after: ReadonlyMap<number, RemoteMember>,
+  ts: number,
+  big: (room: string) => boolean,
+): ReadChange[] {
+  const changes: ReadChange[] = [];
+  for (const [sid, was] of before) {
+    const now = after.get(sid);
+    if (now !== undefined) continue;
+    const announced = was.rooms.filter((room) => !big(room));
+    changes.push({
+      before: was,
+      after: undefined,
+      notice: { type: "leave", reason: "quit", ts, announced },
+    });
+  }
+  for (const [sid, now] of after) {
+    const was = before.get(sid);
+    const had = new Set(was?.rooms.map(foldKey));
+    const has = new Set(now.rooms.map(foldKey));
+    const rooms = (type: "join" | "part", names: string[], keys: Set<string>) =>
+      names.filter((room) => !keys.has(foldKey(room))).map((room) => ({
+        before: was,
+        after: now,
+        notice: { type, room, ts, announce: !big(room) },
+      }));
+    changes.push(...rooms("join", now.rooms, had));
+    if (was === undefined) continue;
+    changes.push(...rooms("part", was.rooms, has));
+    if (was.nick !== now.nick) {
+      changes.push({
+        before: was,
+        after: now,
+        notice: { type: "nick", old: was.nick, ts },
+      });
+    }
+    if (was.away !== now.away) {
+      changes.push({
+        before: was,
+        after: now,
+        notice: { type: now.away === null ? "back" : "away", ts },
+      });
+    }
+  }
+  return changes;
+}
+
 /** Rooms (by name) that hear of a change, and the event for each. */
 export interface RemoteNews {
   rooms: readonly string[];
@@ -62,6 +123,8 @@ export function remoteNews(
       };
     }
     case "nick":
+      // Already renamed here (a fresh read came first): no repeat.
+      if (before?.nick === member.nick) return null;
       return {
         rooms: member.rooms,
         event: (room) => ({
@@ -84,6 +147,7 @@ export function remoteNews(
         }),
       };
     case "back":
+      if (before !== undefined && before.away === null) return null;
       return {
         rooms: member.rooms,
         event: (room) => ({ type: "back", ts: notice.ts, room, nick }),

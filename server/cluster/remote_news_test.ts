@@ -1,12 +1,17 @@
 import assert from "node:assert/strict";
-import { remoteNews } from "./remote_news.ts";
+import { readChanges, remoteNews } from "./remote_news.ts";
 import type { PresenceNotice, RemoteMember } from "./presence_seam.ts";
 
-function member(rooms: string[], away: string | null = null): RemoteMember {
+function member(
+  rooms: string[],
+  away: string | null = null,
+  nick = "bob",
+  sid = 1,
+): RemoteMember {
   return {
     node: "n1",
-    sid: 1,
-    nick: "bob",
+    sid,
+    nick,
     away,
     isOp: false,
     address: "10.0.0.1",
@@ -65,9 +70,21 @@ Deno.test("a remote part or quit is announced only for someone known", () => {
 Deno.test("a remote rename, away and back reach all the person's rooms", () => {
   const after = member(["#a", "#b"], "lunch");
   assert.deepEqual(
-    remoteNews(member(["#a", "#b"]), after, { type: "nick", old: "bo", ts: 1 })
-      ?.rooms,
+    remoteNews(member(["#a"], null, "bo"), after, {
+      type: "nick",
+      old: "bo",
+      ts: 1,
+    })?.rooms,
     ["#a", "#b"],
+  );
+  // Repeats (a fresh read told it first) are not told again.
+  assert.equal(
+    remoteNews(after, after, { type: "nick", old: "bo", ts: 1 }),
+    null,
+  );
+  assert.equal(
+    remoteNews(member(["#a"]), member(["#a"]), { type: "back", ts: 1 }),
+    null,
   );
   assert.deepEqual(
     remoteNews(undefined, after, { type: "away", ts: 2 })?.event("#a"),
@@ -78,4 +95,42 @@ Deno.test("a remote rename, away and back reach all the person's rooms", () => {
     { type: "back", ts: 3, room: "#a", nick: "bob" },
   );
   assert.equal(remoteNews(undefined, after, { type: "state" }), null);
+});
+
+Deno.test("a fresh read of a node tells what changed while Redis was away", () => {
+  const before = new Map([
+    [1, member(["#lobby", "#dev"], null, "ana", 1)],
+    [2, member(["#lobby"], null, "bob", 2)],
+    [3, member(["#big"], null, "cat", 3)],
+  ]);
+  const after = new Map([
+    [1, member(["#lobby", "#ops"], "out", "anna", 1)],
+    [4, member(["#lobby", "#big"], null, "dan", 4)],
+  ]);
+  const changes = readChanges(before, after, 9, (room) => room === "#big");
+  const told = changes.map(({ notice }) => {
+    switch (notice.type) {
+      case "leave":
+        return `leave ${notice.announced.join(",")}`;
+      case "join":
+      case "part":
+        return `${notice.type} ${notice.room} ${notice.announce}`;
+      case "nick":
+        return `nick ${notice.old}`;
+      default:
+        return notice.type;
+    }
+  });
+  assert.deepEqual(told, [
+    "leave #lobby", // bob
+    "leave ", // cat, only in a big room
+    "join #ops true", // ana
+    "part #dev true",
+    "nick ana",
+    "away",
+    "join #lobby true", // dan
+    "join #big false",
+  ]);
+  // Nothing changed: nothing told.
+  assert.deepEqual(readChanges(before, before, 9, () => false), []);
 });
