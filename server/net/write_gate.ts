@@ -17,7 +17,8 @@
  * a time, the others in the order they asked, each as one settles. A write
  * the kernel cannot take (its reader is not reading) would hold its slot
  * for as long as its reader waits; after `releaseAfterMs` it stops counting,
- * so stalled readers never hold up everyone else.
+ * each stalled write on its own clock, so stalled readers never hold up
+ * everyone else, however many of them there are and however busy the rest.
  *
  * @module
  */
@@ -27,35 +28,47 @@ export interface WriteGateOptions {
   /** Most writes started and not yet settled; Infinity for no gate. */
   maxInFlight: number;
   /**
-   * How long, in milliseconds, a write waits at the gate before the writes
-   * in flight stop counting (they are then waiting on their readers, not on
-   * the runtime). @default {5}
+   * How long, in milliseconds, a write in flight holds its slot at least;
+   * one still unsettled after this (and after four times the recent mean
+   * settle time, when that is longer) waits on its reader, not on the
+   * runtime, and stops counting. @default {5}
    */
   releaseAfterMs?: number;
+  /** The clock, in milliseconds. @default {performance.now} */
+  now?: () => number;
 }
 
 /** Starts one write; given the slot to hand back to `settled`. */
 export type WriteStart = (slot: number) => void;
 
+/** Weight of the newest settle time in the moving mean. */
+const SETTLE_WEIGHT = 0.1;
+/** A write this many times slower than the recent mean waits on its reader. */
+const SLOWER_THAN_USUAL = 4;
+
 /** Paces the start of socket writes, shared by every connection. */
 export class WriteGate {
   readonly #maxInFlight: number;
   readonly #releaseAfterMs: number;
-  /** Writes started in this generation and not yet settled. */
-  #inFlight = 0;
-  /** Bumped when the writes in flight stop counting. */
-  #generation = 0;
+  readonly #now: () => number;
+  /**
+   * Writes holding a slot, by slot, with when each started; oldest first,
+   * since slots are numbered in the order writes start.
+   */
+  readonly #holding = new Map<number, number>();
+  #nextSlot = 1;
   #waiting: WriteStart[] = [];
   #head = 0;
   #timer: ReturnType<typeof setTimeout> | null = null;
-  /** Whether a write settled since the timer was set. */
-  #progress = false;
   #closed = false;
+  /** Recent time from start to settle of writes that settled (moving mean). */
+  #settleMs = 0;
 
   /** @param options how many writes at once, and when a slot is let go */
   constructor(options: WriteGateOptions) {
     this.#maxInFlight = options.maxInFlight;
     this.#releaseAfterMs = options.releaseAfterMs ?? 5;
+    this.#now = options.now ?? (() => performance.now());
   }
 
   /** Writes waiting for a slot. */
@@ -65,7 +78,7 @@ export class WriteGate {
 
   /** Writes holding a slot now. */
   get inFlight(): number {
-    return this.#inFlight;
+    return this.#holding.size;
   }
 
   /**
@@ -74,23 +87,25 @@ export class WriteGate {
    * settles, however it settles.
    */
   request(start: WriteStart): void {
-    if (this.#inFlight < this.#maxInFlight && this.waiting === 0) {
-      this.#inFlight++;
-      start(this.#generation);
+    if (this.#holding.size < this.#maxInFlight && this.waiting === 0) {
+      this.#start(start);
       return;
     }
     this.#waiting.push(start);
-    if (this.#timer === null) {
-      this.#progress = false;
-      this.#timer = setTimeout(this.#release, this.#releaseAfterMs);
-    }
+    this.#armRelease();
   }
 
-  /** The write given `slot` has settled: its slot goes to the next in line. */
+  /**
+   * The write given `slot` has settled: its slot goes to the next in line.
+   * A slot already let go (its write outlived `releaseAfterMs`) changes
+   * nothing.
+   */
   settled(slot: number): void {
-    if (slot !== this.#generation) return;
-    this.#progress = true;
-    this.#inFlight--;
+    const startedAt = this.#holding.get(slot);
+    if (startedAt === undefined) return;
+    this.#holding.delete(slot);
+    const took = this.#now() - startedAt;
+    this.#settleMs += (took - this.#settleMs) * SETTLE_WEIGHT;
     this.#pump();
   }
 
@@ -99,13 +114,19 @@ export class WriteGate {
     this.#closed = true;
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
-    this.#release();
+    this.#pump();
+  }
+
+  #start(start: WriteStart): void {
+    const slot = this.#nextSlot++;
+    this.#holding.set(slot, this.#now());
+    start(slot);
   }
 
   #pump(): void {
     while (
       this.waiting !== 0 &&
-      (this.#closed || this.#inFlight < this.#maxInFlight)
+      (this.#closed || this.#holding.size < this.#maxInFlight)
     ) {
       const start = this.#waiting[this.#head]!;
       this.#head++;
@@ -113,26 +134,45 @@ export class WriteGate {
         this.#waiting = [];
         this.#head = 0;
       }
-      this.#inFlight++;
-      start(this.#generation);
+      this.#start(start);
     }
   }
 
   /**
-   * Writes have waited `releaseAfterMs`. If none settled meanwhile, those in
-   * flight wait on their readers, so they stop counting.
+   * How long a write may hold its slot: `releaseAfterMs`, or longer while
+   * the server is so busy that healthy writes take longer to settle (the
+   * runtime polls them less often), so a busy server does not mistake its
+   * own slowness for stalled readers and open the gate wide.
+   */
+  #patienceMs(): number {
+    return Math.max(this.#releaseAfterMs, SLOWER_THAN_USUAL * this.#settleMs);
+  }
+
+  /** While writes wait, looks again when the oldest slot would be let go. */
+  #armRelease(): void {
+    if (this.#timer !== null || this.#closed || this.waiting === 0) return;
+    let delay = this.#patienceMs();
+    for (const startedAt of this.#holding.values()) {
+      delay = Math.max(0, startedAt + delay - this.#now());
+      break;
+    }
+    this.#timer = setTimeout(this.#release, delay);
+  }
+
+  /**
+   * Each write in flight for `releaseAfterMs` or more waits on its reader,
+   * not on the runtime: it stops counting, one by one, however the others
+   * fare, so readers that do not read never hold up the rest.
    */
   readonly #release = (): void => {
     this.#timer = null;
-    if (!this.#progress || this.#closed) {
-      this.#generation++;
-      this.#inFlight = 0;
-      this.#pump();
+    const cutoff = this.#now() - this.#patienceMs();
+    for (const [slot, startedAt] of this.#holding) {
+      if (startedAt > cutoff) break;
+      this.#holding.delete(slot);
     }
-    this.#progress = false;
-    if (this.waiting !== 0 && !this.#closed) {
-      this.#timer = setTimeout(this.#release, this.#releaseAfterMs);
-    }
+    this.#pump();
+    this.#armRelease();
   };
 }
 

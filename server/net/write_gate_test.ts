@@ -205,3 +205,39 @@ Deno.test("OutboundQueue: a write that throws at once fails that queue alone, an
   assert.equal(gate.inFlight, 0);
   gate.close();
 });
+
+Deno.test("WriteGate: stalled writes let go of their slots even while other writes keep settling", async () => {
+  // Three readers that never read hold three of four slots; one healthy
+  // write at a time keeps settling. Each stalled write must stop counting on
+  // its own clock, so that soon four healthy writes are in flight together.
+  const gate = new WriteGate({ maxInFlight: 4, releaseAfterMs: 5 });
+  for (let i = 0; i < 3; i++) gate.request(() => {});
+  const healthy: number[] = [];
+  const { promise, resolve } = Promise.withResolvers<number>();
+  const requestHealthy = () =>
+    gate.request((slot) => {
+      healthy.push(slot);
+      if (healthy.length >= 4) resolve(healthy.length);
+    });
+  for (let i = 0; i < 8; i++) requestHealthy();
+  assert.equal(healthy.length, 1);
+  const progress = setInterval(() => {
+    const slot = healthy.shift();
+    if (slot !== undefined) gate.settled(slot);
+    requestHealthy();
+  }, 1);
+  let guard: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const concurrent = await Promise.race([
+      promise,
+      new Promise<number>((done) => {
+        guard = setTimeout(() => done(healthy.length), 2_000);
+      }),
+    ]);
+    assert.ok(concurrent >= 4, `only ${concurrent} healthy writes at once`);
+  } finally {
+    clearInterval(progress);
+    clearTimeout(guard);
+    gate.close();
+  }
+});
