@@ -368,4 +368,32 @@ function registerTests(): void {
     const after = await op2.linesUntilPong(true);
     assert.ok(!after.some((l) => l.includes("Warning")), after.join("\n"));
   });
+
+  Deno.test("cluster history: a Redis that hides CONFIG is said to be unchecked, and the node runs", async () => {
+    await using cluster = await startCluster(0, { hideConfig: true });
+    const node = await cluster.node({ operatorPassword: "sesame" });
+    await using op = await LineClient.json(node.port, "op");
+    await op.sendJson({ type: "oper", password: "sesame" });
+    await op.expectEvent("notice", (n) => n.text.includes("now an operator"));
+    const warning = await op.expectEvent("notice");
+    assert.match(warning.text, /persistence not checked \(CONFIG GET refused/);
+    assert.equal(await say(op, "still here") > 0, true);
+  });
+
+  Deno.test("cluster history: with Redis gone a join says its history cannot be shown", async () => {
+    await using cluster = await startCluster(1);
+    const a = cluster.nodes[0]!;
+    await using ana = await LineClient.json(a.port, "ana");
+    await say(ana, "said before");
+    await cluster.redis.stop();
+    await ana.sendJson({ type: "join", room: "#lobby2" });
+    const refusal = await ana.expectEvent("error");
+    assert.equal(refusal.code, "unavailable");
+    assert.match(refusal.message, /^History not shown: The chat is degraded/);
+    // The rest of the welcome still comes: the member list.
+    await ana.expectEvent("who", (w) => w.room === "#lobby2");
+    await ana.sendJson({ type: "history", ref: "h" });
+    const page = await ana.expectEvent("error", (e) => e.ref === "h");
+    assert.equal(page.code, "unavailable");
+  });
 }

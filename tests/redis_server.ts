@@ -50,6 +50,11 @@ export interface RedisOptions {
    * that must lose nothing. @default false
    */
   appendOnly?: boolean;
+  /**
+   * Hide `CONFIG` (renamed), as managed Redis services often do, to test
+   * what a node does when it cannot read Redis's settings. @default false
+   */
+  hideConfig?: boolean;
 }
 
 /**
@@ -79,6 +84,9 @@ export async function startRedis(
         options.appendOnly ? "yes" : "no",
         "--appendfsync",
         "everysec",
+        ...(options.hideConfig
+          ? ["--rename-command", "CONFIG", "tern-test-hidden-config"]
+          : []),
         "--loglevel",
         "notice",
       ],
