@@ -1,14 +1,18 @@
 /**
  * Pub/sub or stream readers for a cluster's live delivery, measured: one
- * writer stores each message in a stream as tern does (INCR + XADD in a Lua
- * script), and N "nodes" learn of it either from a PUBLISH in the same
- * script (each node one subscriber connection: tern's way) or by reading the
+ * writer stores each message in a stream with tern's own Lua script (INCR,
+ * XADD, the room's newest id), and N "nodes" learn of it either from the
+ * script's PUBLISH (each node one subscriber connection: tern's way) or by reading the
  * stream with a blocking XREAD loop (each node one blocking connection).
  * Prints, per transport and node count, the delivery latency (write to
  * read, p50/p99/max) and Redis's CPU per message and per delivery.
  *
  *   deno run -A bench/redis_transport.ts [--messages 10000] [--rate 2000]
- *     [--nodes 1,3,6] [--json FILE]
+ *     [--nodes 1,3,6] [--send text|sha] [--json FILE]
+ *
+ * `--send sha` sends the scripts by their SHA1 (`EVALSHA`, what tern does),
+ * `text` (the default, what the first recorded runs did) sends their text
+ * with every message (`EVAL`).
  *
  * Everything but Redis runs in this one process, so its own CPU is not
  * reported; Redis's is read from /proc (thread run times).
@@ -21,24 +25,21 @@ import { createClient } from "npm:redis@5.12.1";
 import { startRedis } from "./redis.ts";
 import { readThreadsCpu } from "./procstat.ts";
 import { Histogram, markdownTable } from "./stats.ts";
+import { STORE_AND_PUBLISH_SCRIPT } from "../server/cluster/room_streams.ts";
 
 type Client = ReturnType<typeof createClient>;
 
 /** How the nodes learn of a message. */
 type Transport = "pubsub" | "xread";
 
-/** Stores a message (id from a counter, as tern's ids) and publishes it. */
-const STORE_AND_PUBLISH = `
-local id = redis.call('INCR', KEYS[1])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', 10000, id .. '-0', 'r', ARGV[2])
-redis.call('PUBLISH', ARGV[1], id .. ' ' .. ARGV[2])
-return id`;
+/** tern's own script: stores a message in its room's stream and publishes it. */
+const STORE_AND_PUBLISH = STORE_AND_PUBLISH_SCRIPT;
 
-/** Stores a message only: stream readers find it themselves. */
-const STORE_ONLY = `
-local id = redis.call('INCR', KEYS[1])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', 10000, id .. '-0', 'r', ARGV[2])
-return id`;
+/** The same without the PUBLISH: stream readers find the message themselves. */
+const STORE_ONLY: string = STORE_AND_PUBLISH_SCRIPT.replace(
+  /redis\.call\('PUBLISH'[^\n]*\n/,
+  "",
+);
 
 /** Entries one XREAD may return (a reader far behind catches up in pages). */
 const XREAD_COUNT = 500;
@@ -145,6 +146,7 @@ async function runOnce(
   nodes: number,
   messages: number,
   rate: number,
+  bySha: boolean,
 ): Promise<Result> {
   const run = `bench:${crypto.randomUUID().slice(0, 8)}`;
   const latency = new Histogram();
@@ -156,6 +158,7 @@ async function runOnce(
   );
   const writer = await connect(url);
   const script = transport === "pubsub" ? STORE_AND_PUBLISH : STORE_ONLY;
+  const sha = await writer.scriptLoad(script);
   const cpuBefore = readThreadsCpu(redisPid) ?? 0;
   const perTick = Math.max(1, Math.round(rate * TICK_MS / 1000));
   let sent = 0;
@@ -168,10 +171,14 @@ async function runOnce(
       Math.floor((performance.now() - started) / 1000 * rate) + perTick,
     );
     for (; sent < due; sent++) {
-      writes.push(writer.eval(script, {
-        keys: [`${run}:id`, `${run}:log`],
-        arguments: [`${run}:channel`, `${nowUs()} ${PADDING}`],
-      }));
+      const call = {
+        keys: [`${run}:id`, `${run}:log`, `${run}:newest`],
+        // tern's default --redis-history-max.
+        arguments: [`${run}:channel`, `${nowUs()} ${PADDING}`, "10000"],
+      };
+      writes.push(
+        bySha ? writer.evalSha(sha, call) : writer.eval(script, call),
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, TICK_MS));
   }
@@ -192,7 +199,7 @@ async function runOnce(
   }
   const cpuUs = ((readThreadsCpu(redisPid) ?? 0) - cpuBefore) * 1e6;
   for (const reader of readers) await reader.close();
-  await writer.del([`${run}:id`, `${run}:log`]);
+  await writer.del([`${run}:id`, `${run}:log`, `${run}:newest`]);
   writer.destroy();
   return {
     transport,
@@ -214,6 +221,7 @@ async function main(): Promise<void> {
       messages: { type: "string", default: "10000" },
       rate: { type: "string", default: "2000" },
       nodes: { type: "string", default: "1,3,6" },
+      send: { type: "string", default: "text" },
       json: { type: "string" },
     },
   });
@@ -232,6 +240,7 @@ async function main(): Promise<void> {
           nodes,
           messages,
           rate,
+          values.send === "sha",
         );
         results.push(result);
         console.error(`${transport} x${nodes}: done`);
@@ -266,7 +275,8 @@ async function main(): Promise<void> {
   if (values.json !== undefined) {
     await Deno.writeTextFile(
       values.json,
-      JSON.stringify({ messages, rate, results }, null, 2) + "\n",
+      JSON.stringify({ messages, rate, send: values.send, results }, null, 2) +
+        "\n",
     );
   }
 }

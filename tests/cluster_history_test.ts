@@ -18,6 +18,7 @@ import {
   BACK_NOTICE,
   DEGRADED_NOTICE,
   missedNotice,
+  roomNewestKey,
   roomStreamKey,
   STORE_AND_PUBLISH_SCRIPT,
 } from "../server/cluster/room_streams.ts";
@@ -277,7 +278,11 @@ function registerTests(): void {
           { length: 50 },
           (_, i) =>
             admin.eval(STORE_AND_PUBLISH_SCRIPT, {
-              keys: [MESSAGE_ID_KEY, roomStreamKey("#lobby")],
+              keys: [
+                MESSAGE_ID_KEY,
+                roomStreamKey("#lobby"),
+                roomNewestKey("#lobby"),
+              ],
               arguments: [
                 ROOMS_CHANNEL,
                 encodeRelay("elsewhere", i, {
@@ -307,6 +312,48 @@ function registerTests(): void {
     } finally {
       admin.destroy();
     }
+  });
+
+  Deno.test("cluster history: a Redis that forgot the script refuses one send, then takes the next", async () => {
+    await using cluster = await startCluster(2);
+    const [a, b] = cluster.nodes as [TestServer, TestServer];
+    await using ana = await LineClient.json(a.port, "ana");
+    await using bob = await LineClient.json(b.port, "bob");
+    const admin = await redisClient(cluster.redis.url);
+    try {
+      await admin.sendCommand(["SCRIPT", "FLUSH"]);
+    } finally {
+      admin.destroy();
+    }
+    await ana.sendJson({ type: "message", text: "lost?", ref: "x" });
+    const refusal = await ana.expectEvent("error", (e) => e.ref === "x");
+    assert.equal(refusal.code, "unavailable");
+    await say(ana, "again");
+    await bob.expectEvent("message", (m) => m.text === "again");
+    assert.ok(!receivedMessages(bob).some((m) => m.text === "lost?"));
+  });
+
+  Deno.test("cluster history: an id counter behind a room's stream is raised past it, never refused", async () => {
+    await using cluster = await startCluster(2);
+    const [a, b] = cluster.nodes as [TestServer, TestServer];
+    await using ana = await LineClient.json(a.port, "ana");
+    await using bob = await LineClient.json(b.port, "bob");
+    const first = await say(ana, "one");
+    await say(ana, "two");
+    const admin = await redisClient(cluster.redis.url);
+    try {
+      await admin.set(MESSAGE_ID_KEY, "1"); // as if Redis lost the counter only
+    } finally {
+      admin.destroy();
+    }
+    const third = await say(ana, "three");
+    assert.ok(third > first + 1, `${third}`);
+    await bob.expectEvent("message", (m) => m.text === "three");
+    assert.deepEqual(receivedMessages(bob).map((m) => m.text), [
+      "one",
+      "two",
+      "three",
+    ]);
   });
 
   Deno.test("cluster history: export-history --redis prints a room's stream", async () => {

@@ -31,11 +31,7 @@ import { foldKey } from "../../wire/names.ts";
 import { skeletonKey } from "../names/lookalikes.ts";
 import { describeError } from "../log.ts";
 import { decodeRelay, encodeRelay, type Relay } from "./relay.ts";
-import {
-  roomStreamKey,
-  RoomStreams,
-  STORE_AND_PUBLISH_SCRIPT,
-} from "./room_streams.ts";
+import { RoomStreams } from "./room_streams.ts";
 import { checkPersistence } from "./persistence.ts";
 import { CLUSTER_DOWN } from "../nicknames.ts";
 import { RedisPresence } from "./presence.ts";
@@ -178,6 +174,7 @@ export class RedisNode implements RoomFeed, ClusterNames {
       );
       await node.#streams.start(MESSAGE_ID_KEY);
       await node.#raiseIds();
+      await node.#streams.prepare();
       node.#presence = new RedisPresence(hub, {
         node: node.id,
         commands: node.#commands,
@@ -262,6 +259,11 @@ export class RedisNode implements RoomFeed, ClusterNames {
           error: describeError(error),
         })
       );
+      this.#streams.prepare().catch((error: unknown) =>
+        this.#hub.log("warn", "cluster_script_load_failed", {
+          error: describeError(error),
+        })
+      );
     }
     if (this.#commands.isReady && this.#subscriber.isReady) {
       if (this.#joined) this.#streams.resume();
@@ -332,15 +334,13 @@ export class RedisNode implements RoomFeed, ClusterNames {
     const token = this.#nextToken++;
     const pending: Pending = { session: sender, ref };
     this.#pending.set(token, pending);
-    this.#commands.eval(STORE_AND_PUBLISH_SCRIPT, {
-      keys: [MESSAGE_ID_KEY, roomStreamKey(message.room)],
-      arguments: [
-        ROOMS_CHANNEL,
-        encodeRelay(this.id, token, message),
-        String(this.#hub.limits.clusterHistoryMax),
-      ],
-    }).then((id) => {
-      pending.id = Number(id);
+    this.#streams.store(
+      MESSAGE_ID_KEY,
+      ROOMS_CHANNEL,
+      message.room,
+      encodeRelay(this.id, token, message),
+    ).then((id) => {
+      pending.id = id;
     }, (error: unknown) => {
       this.#pending.delete(token);
       this.#hub.log("warn", "cluster_publish_failed", {
