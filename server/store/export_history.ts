@@ -131,6 +131,7 @@ Prints a room's history as JSON lines, oldest first, from the database file
                 or ~/.local/share/tern/chat.db)
   --redis URL   a cluster's Redis (redis:// or rediss://; or $TERN_REDIS_URL):
                 read the room's stream there instead of a database file
+                (messages and actions; topic changes are not in it)
   --limit N     only the newest N messages
   --help        show this help`;
 
