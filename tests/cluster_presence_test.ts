@@ -217,6 +217,22 @@ function registerPresenceTests(): void {
     await op.sendJson({ type: "ban", target: "bob", duration: "1m" });
     assert.equal((await bob.expectEvent("bye")).code, "banned");
     await op.expectEvent("leave", (e) => e.nick === "bob");
+    // The ban holds at the other node's door too, and is lifted there.
+    await using again = await LineClient.connect(cluster.b.port);
+    await again.expect(
+      /^\*\*\* Disconnected \(banned\): You are banned until/,
+    );
+    await again.closed();
+    await using dan = await LineClient.connect(cluster.b.port, true, "::1");
+    await dan.sendJson({ type: "hello", nick: "dan" });
+    await dan.expectEvent("who");
+    await op.sendJson({ type: "unban", target: "bob" });
+    await op.expectEvent("notice", (e) => e.text.startsWith("Unbanned"));
+    // In order after the unban: once dan sees this topic, his node has it.
+    await op.sendJson({ type: "topic", text: "open again" });
+    await dan.expectEvent("topic", (e) => e.topic === "open again");
+    // Welcomed again on the other node: the unban holds there.
+    await using _back = await LineClient.json(cluster.b.port, "bob");
   });
 
   Deno.test("cluster presence: a node killed with SIGKILL leaves every room on the two others and frees its names", async () => {
