@@ -262,6 +262,53 @@ function registerTests(): void {
     assert.deepEqual(replay, accepted);
   });
 
+  Deno.test("cluster history: a node that Redis cuts for falling behind catches up: every message once, in order", async () => {
+    await using cluster = await startCluster(1);
+    const b = cluster.nodes[0]!;
+    await using bob = await LineClient.json(b.port, "bob");
+    const admin = await redisClient(cluster.redis.url);
+    try {
+      // A subscriber more than 256 KiB behind is cut at once.
+      await admin.configSet(
+        "client-output-buffer-limit",
+        "pubsub 256kb 128kb 1",
+      );
+    } finally {
+      admin.destroy();
+    }
+    const count = 3000;
+    const flood = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net=127.0.0.1",
+        "--allow-read",
+        new URL("./redis_flood.ts", import.meta.url).pathname,
+        cluster.redis.url,
+        String(count),
+        "2000",
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    // The fault itself, not a wait for an event: this process, and the node
+    // in it, stops reading while about 6 MB are published to it.
+    const stalledUntil = Date.now() + 5000;
+    while (Date.now() < stalledUntil) {
+      // Busy: no timer, no I/O, as a node stuck in a long computation.
+    }
+    const done = await flood.output();
+    assert.equal(done.code, 0, new TextDecoder().decode(done.stderr));
+    await bob.expectEvent(
+      "message",
+      (m) => m.text.startsWith(`f${count - 1} `),
+      30_000,
+    );
+    assert.ok(b.server.cluster!.caughtUpMessages > 0, "Redis cut the node");
+    assert.deepEqual(await messagesUntilPong(bob), []);
+    const got = receivedMessages(bob).map((m) => m.text.split(" ")[0]);
+    assert.deepEqual(got, Array.from({ length: count }, (_, i) => `f${i}`));
+  });
+
   Deno.test("cluster history: an outage longer than a room's stream cap is told, and the rest still arrives in order", async () => {
     await using cluster = await startCluster(0);
     const admin = await redisClient(cluster.redis.url);
