@@ -69,8 +69,10 @@ export interface WaitingMessage {
   entry: string;
 }
 
-/** What leaving a message in a shared inbox came to. */
-export type Left = "stored" | "inbox_full" | "address_full";
+/** What leaving a message in a shared inbox came to: its id, or why not. */
+export type Left =
+  | { ok: true; id: number }
+  | { ok: false; why: "inbox_full" | "address_full" };
 
 /**
  * Private messages waiting for offline accounts, shared across a cluster.
@@ -78,14 +80,15 @@ export type Left = "stored" | "inbox_full" | "address_full";
  */
 export interface SharedInbox {
   /**
-   * Stores `message` for account `accountId`, unless its inbox holds
-   * `limits.maxInbox` messages or `address` has `limits.maxPerAddress`
-   * waiting anywhere (both checked in the same atomic step as the write).
-   * Resolves once stored.
+   * Stores `message` for account `accountId` under a new id from the
+   * cluster's message counter (so ids stay unique across nodes), unless its
+   * inbox holds `limits.maxInbox` messages or `address` has
+   * `limits.maxPerAddress` waiting anywhere (both checked in the same atomic
+   * step as the write). Resolves once stored.
    * @throws when the inbox cannot be reached
    */
   leave(
-    message: PrivateMessage,
+    message: Omit<PrivateMessage, "id">,
     accountId: number,
     address: string,
     limits: { maxInbox: number; maxPerAddress: number; expiryMs: number },

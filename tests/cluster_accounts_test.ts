@@ -170,6 +170,9 @@ function registerTests(): void {
       cluster.b,
     );
     await using carol = await LineClient.json(cluster.a.port, "carol");
+    await using dan = await LineClient.json(cluster.b.port, "dan");
+    await dan.sendJson({ type: "message", text: "from node b" });
+    const said = await carol.expectEvent("message");
     await carol.sendJson({
       type: "private",
       to: "bob",
@@ -178,6 +181,8 @@ function registerTests(): void {
     });
     const sent = await carol.expectEvent("private");
     assert.equal(sent.ref, "p1");
+    // Its id comes from the cluster's counter, after node b's message.
+    assert.ok(sent.id > said.id, `${sent.id} > ${said.id}`);
     await carol.expectEvent("notice", (e) => e.text.includes("bob is offline"));
     await carol.sendJson({ type: "private", to: "nobody", text: "?" });
     assert.equal((await carol.expectEvent("error")).code, "no_such_nick");
@@ -188,7 +193,7 @@ function registerTests(): void {
     const { ref: _, ...asSent } = sent;
     assert.deepEqual(waited, asSent, "as sent: original id and time");
     await bob.linesUntilPong(true);
-    await leave(bob, cluster.b);
+    await leave(bob, cluster.b, 1); // dan stays
     // Node b marked it delivered before it read the inbox again; node a,
     // asked after, finds it gone too.
     for (const node of [cluster.b, cluster.a]) {
@@ -197,7 +202,7 @@ function registerTests(): void {
       assert.match(again.reply, /"type":"welcome"/);
       const after = await client.linesUntilPong(true);
       assert.ok(!after.some((line) => line.includes("are you there?")));
-      await leave(client, node, node === cluster.a ? 1 : 0);
+      await leave(client, node, 1); // carol or dan stays
     }
   });
 

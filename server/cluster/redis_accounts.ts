@@ -12,8 +12,10 @@
  * - `tern:registrations:<address>`: when an address registered, for the
  *   quota across every node;
  * - `tern:inbox:<account id>`: a sorted set (by time sent) of waiting
- *   messages, and `tern:waiting-from:<address>` the same entries by sender,
- *   for the quotas. Each expires with its newest message.
+ *   messages, each "<id> <JSON of the message and its sender's address>",
+ *   and `tern:waiting-from:<address>` the same entries by sender, for the
+ *   quotas. Each expires with its newest message. A waiting message's id
+ *   comes from the cluster's message counter, as a room message's does.
  *
  * Every check and its write run in one Lua script, so two nodes registering
  * one name at once (or filling one inbox) cannot both pass. The connection
@@ -95,37 +97,52 @@ if looks and redis.call('GET', ARGV[1] .. looks) == ARGV[2] then
 end
 local inbox = ARGV[3] .. id
 for _, entry in ipairs(redis.call('ZRANGE', inbox, 0, -1)) do
-  local address = cjson.decode(entry)['a']
-  redis.call('ZREM', ARGV[4] .. address, entry)
+  local ok, envelope = pcall(cjson.decode, string.match(entry, '^%d+ (.*)$') or '')
+  if ok and type(envelope) == 'table' and type(envelope['a']) == 'string' then
+    redis.call('ZREM', ARGV[4] .. envelope['a'], entry)
+  end
 end
 redis.call('DEL', inbox)
 return tonumber(id)`;
 
 /**
  * Leaves a message unless the inbox or the sender's address is full
- * (expired entries do not count and are cleared first).
+ * (expired entries do not count and are cleared first): it takes the next
+ * message id (KEYS[3]) and is stored as "<id> <envelope>". Returns the id,
+ * -1 (inbox full) or -2 (address full).
  */
 const LEAVE_SCRIPT = `
 local since = '(' .. ARGV[3]
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', since)
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', since)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 'inbox_full' end
-if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[5]) then return 'address_full' end
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return -1 end
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[5]) then return -2 end
+local id = redis.call('INCR', KEYS[3])
+local entry = id .. ' ' .. ARGV[1]
+redis.call('ZADD', KEYS[1], ARGV[2], entry)
+redis.call('ZADD', KEYS[2], ARGV[2], entry)
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 redis.call('PEXPIRE', KEYS[2], ARGV[6])
-return 'stored'`;
+return id`;
 
 /** Tries to reach Redis at start before giving up with an error. */
 const START_ATTEMPTS = 3;
 
 type Client = ReturnType<typeof createClient>;
 
-/** A waiting message as stored: the message and its sender's address. */
+/**
+ * A waiting message as stored after its id: the message (its id is the
+ * entry's prefix) and its sender's address.
+ */
 interface Envelope {
-  m: PrivateMessage;
+  m: Omit<PrivateMessage, "id">;
   a: string;
+}
+
+/** What {@linkcode RedisAccounts.open} needs besides the hub and URL. */
+export interface AccountsOptions {
+  /** The cluster's message id counter, which waiting messages share. */
+  idKey: string;
 }
 
 /** Accounts and waiting messages shared through one Redis. */
@@ -139,8 +156,10 @@ export class RedisAccounts implements AccountBook, SharedInbox {
   #down = false;
   /** When the client's current reconnect wait ends (it cannot be cut short). */
   #retryUntil = 0;
+  readonly #idKey: string;
 
-  private constructor(hub: Hub, url: string) {
+  private constructor(hub: Hub, url: string, options: AccountsOptions) {
+    this.#idKey = options.idKey;
     this.#highestId = hub.history.accounts.highestId();
     // No offline queue: a registration or login while Redis is away is
     // refused at once, not held until it returns.
@@ -170,8 +189,12 @@ export class RedisAccounts implements AccountBook, SharedInbox {
    * Connects to Redis and makes `hub` keep its accounts there.
    * @throws when Redis cannot be reached at start
    */
-  static async open(hub: Hub, url: string): Promise<RedisAccounts> {
-    const accounts = new RedisAccounts(hub, url);
+  static async open(
+    hub: Hub,
+    url: string,
+    options: AccountsOptions,
+  ): Promise<RedisAccounts> {
+    const accounts = new RedisAccounts(hub, url, options);
     try {
       await accounts.#client.connect();
     } catch (error) {
@@ -259,14 +282,18 @@ export class RedisAccounts implements AccountBook, SharedInbox {
   }
 
   async leave(
-    message: PrivateMessage,
+    message: Omit<PrivateMessage, "id">,
     accountId: number,
     address: string,
     limits: { maxInbox: number; maxPerAddress: number; expiryMs: number },
   ): Promise<Left> {
     const envelope: Envelope = { m: message, a: address };
     const reply = await this.#client.eval(LEAVE_SCRIPT, {
-      keys: [INBOX_PREFIX + accountId, WAITING_FROM_PREFIX + address],
+      keys: [
+        INBOX_PREFIX + accountId,
+        WAITING_FROM_PREFIX + address,
+        this.#idKey,
+      ],
       arguments: [
         JSON.stringify(envelope),
         String(message.ts),
@@ -275,8 +302,10 @@ export class RedisAccounts implements AccountBook, SharedInbox {
         String(limits.maxPerAddress),
         String(limits.expiryMs),
       ],
-    }) as Left;
-    return reply;
+    }) as number;
+    if (reply === -1) return { ok: false, why: "inbox_full" };
+    if (reply === -2) return { ok: false, why: "address_full" };
+    return { ok: true, id: reply };
   }
 
   async waitingFor(
@@ -290,10 +319,9 @@ export class RedisAccounts implements AccountBook, SharedInbox {
     );
     const waiting: WaitingMessage[] = [];
     for (const entry of entries) {
-      const envelope = readEnvelope(entry);
-      if (envelope !== null) waiting.push({ message: envelope.m, entry });
+      const read = readEntry(entry);
+      if (read !== null) waiting.push({ message: read.message, entry });
     }
-    // Same time: the order they were sent from one node (ids grow).
     return waiting.sort((x, y) =>
       x.message.ts - y.message.ts || x.message.id - y.message.id
     );
@@ -308,7 +336,7 @@ export class RedisAccounts implements AccountBook, SharedInbox {
     const batch = this.#client.multi().zRem(INBOX_PREFIX + accountId, entries);
     const byAddress = new Map<string, string[]>();
     for (const entry of entries) {
-      const address = readEnvelope(entry)?.a;
+      const address = readEntry(entry)?.address;
       if (address === undefined) continue;
       byAddress.set(address, [...byAddress.get(address) ?? [], entry]);
     }
@@ -336,12 +364,20 @@ export class RedisAccounts implements AccountBook, SharedInbox {
   }
 }
 
-/** A stored waiting message, or null for one this code cannot read. */
-function readEnvelope(entry: string): Envelope | null {
+/**
+ * A stored waiting message and its sender's address, or null for an entry
+ * this code cannot read (left to expire).
+ */
+function readEntry(
+  entry: string,
+): { message: PrivateMessage; address: string } | null {
+  const space = entry.indexOf(" ");
+  const id = Number(entry.slice(0, space));
+  if (space < 1 || !Number.isSafeInteger(id)) return null;
   try {
-    const envelope = JSON.parse(entry) as Envelope;
+    const envelope = JSON.parse(entry.slice(space + 1)) as Envelope;
     return typeof envelope?.a === "string" && envelope.m?.type === "private"
-      ? envelope
+      ? { message: { ...envelope.m, id }, address: envelope.a }
       : null;
   } catch {
     return null;

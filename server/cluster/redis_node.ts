@@ -183,7 +183,9 @@ export class RedisNode implements RoomFeed, ClusterNames {
         idKey: MESSAGE_ID_KEY,
       });
       await node.#presence.start();
-      node.#accounts = await RedisAccounts.open(hub, url);
+      node.#accounts = await RedisAccounts.open(hub, url, {
+        idKey: MESSAGE_ID_KEY,
+      });
     } catch (error) {
       node.#closed = true;
       for (const client of [node.#commands, node.#subscriber]) {

@@ -54,11 +54,17 @@ async function messageOfflineShared(
   if (found === null || session.state !== "active") return;
   const account = registered(call, found);
   if (account === null) return;
-  const message = waitingMessage(call, account, text);
+  const unsent = {
+    type: "private" as const,
+    ts: hub.now(),
+    from: session.nick!,
+    to: account.nick,
+    text,
+  };
   const limits = hub.limits;
   let left;
   try {
-    left = await hub.sharedInbox!.leave(message, account.id, session.address, {
+    left = await hub.sharedInbox!.leave(unsent, account.id, session.address, {
       maxInbox: limits.maxInboxMessages,
       maxPerAddress: limits.maxWaitingPerAddress,
       expiryMs: limits.offlineExpiryMs,
@@ -67,16 +73,16 @@ async function messageOfflineShared(
     return accountsDown(call, error);
   }
   if (session.state !== "active") return;
-  switch (left) {
-    case "inbox_full":
-      return call.fail("full", inboxFull(hub, account));
-    case "address_full":
-      return call.fail("full", addressFull(hub));
-    case "stored":
-      // Its confirmation, as a message to someone online gets.
-      call.reply(message);
-      tellOffline(call, message);
+  if (!left.ok) {
+    return call.fail(
+      "full",
+      left.why === "inbox_full" ? inboxFull(hub, account) : addressFull(hub),
+    );
   }
+  // Its confirmation, as a message to someone online gets.
+  const message: PrivateMessage = { ...unsent, id: left.id };
+  call.reply(message);
+  tellOffline(call, message);
 }
 
 /**
