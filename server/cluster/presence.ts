@@ -204,10 +204,16 @@ export class RedisPresence implements ClusterPresence {
       EVENTS_CHANNEL,
       (line: string) => this.#receive(line),
     );
-    await this.#subscriber.subscribe(
-      PRIVATE_CHANNEL,
-      (line: string) => this.#receivePrivate(line),
-    );
+    await this.#subscriber.subscribe(PRIVATE_CHANNEL, (line: string) => {
+      try {
+        this.#receivePrivate(line);
+      } catch (error) {
+        // One bad message must not stop the subscription's other listeners.
+        this.#hub.log("error", "cluster_private_failed", {
+          error: describeError(error),
+        });
+      }
+    });
     await this.#reassert();
     await this.#loadShared();
     await this.#readAll();
