@@ -40,6 +40,7 @@ import type { PrivateMessage } from "../../protocol.ts";
 import { foldKey } from "../../wire/names.ts";
 import { skeletonKey } from "../names/lookalikes.ts";
 import { describeError } from "../log.ts";
+import { encodeEnvelope, readEntry } from "./waiting_entry.ts";
 
 const ACCOUNT_PREFIX = "tern:account:";
 const LOOKS_PREFIX = "tern:account-looks:";
@@ -129,15 +130,6 @@ return id`;
 const START_ATTEMPTS = 3;
 
 type Client = ReturnType<typeof createClient>;
-
-/**
- * A waiting message as stored after its id: the message (its id is the
- * entry's prefix) and its sender's address.
- */
-interface Envelope {
-  m: Omit<PrivateMessage, "id">;
-  a: string;
-}
 
 /** What {@linkcode RedisAccounts.open} needs besides the hub and URL. */
 export interface AccountsOptions {
@@ -287,7 +279,6 @@ export class RedisAccounts implements AccountBook, SharedInbox {
     address: string,
     limits: { maxInbox: number; maxPerAddress: number; expiryMs: number },
   ): Promise<Left> {
-    const envelope: Envelope = { m: message, a: address };
     const reply = await this.#client.eval(LEAVE_SCRIPT, {
       keys: [
         INBOX_PREFIX + accountId,
@@ -295,7 +286,7 @@ export class RedisAccounts implements AccountBook, SharedInbox {
         this.#idKey,
       ],
       arguments: [
-        JSON.stringify(envelope),
+        encodeEnvelope(message, address),
         String(message.ts),
         String(message.ts - limits.expiryMs),
         String(limits.maxInbox),
@@ -361,26 +352,6 @@ export class RedisAccounts implements AccountBook, SharedInbox {
     if (waitMs > 0) {
       await new Promise((resolve) => setTimeout(resolve, waitMs + 1));
     }
-  }
-}
-
-/**
- * A stored waiting message and its sender's address, or null for an entry
- * this code cannot read (left to expire).
- */
-function readEntry(
-  entry: string,
-): { message: PrivateMessage; address: string } | null {
-  const space = entry.indexOf(" ");
-  const id = Number(entry.slice(0, space));
-  if (space < 1 || !Number.isSafeInteger(id)) return null;
-  try {
-    const envelope = JSON.parse(entry.slice(space + 1)) as Envelope;
-    return typeof envelope?.a === "string" && envelope.m?.type === "private"
-      ? { message: { ...envelope.m, id }, address: envelope.a }
-      : null;
-  } catch {
-    return null;
   }
 }
 
