@@ -99,11 +99,31 @@ Deno.test("repeated SIGTERM and SIGINT during shutdown change nothing: one goodb
   ]);
   const port = await server.port();
   await using alice = await LineClient.text(port, "alice");
-  await alice.send("/register a long enough password");
-  server.kill("SIGTERM");
-  await alice.expect(/^\*\*\* Disconnected.*: Server shutting down$/);
-  server.kill("SIGTERM");
-  server.kill("SIGINT");
+  await using bob = await LineClient.text(port, "bob");
+  await using carol = await LineClient.text(port, "carol");
+  const clients = [alice, bob, carol];
+  // One address may have two hashes queued: the third /register read is
+  // refused at once, which proves the other two are being hashed.
+  const refused = () =>
+    clients.some((client) =>
+      client.received.some((line) => /passwords being checked/.test(line))
+    );
+  for (const client of clients) {
+    await client.send("/register a long enough password");
+  }
+  // Each wait ends at the refusal or at its client's next line after it.
+  const waits = clients.map((client) =>
+    client.waitFor(refused, "a third /register refused while two hash")
+  );
+  try {
+    await Promise.race(waits);
+    server.kill("SIGTERM");
+    await alice.expect(/^\*\*\* Disconnected.*: Server shutting down$/);
+    server.kill("SIGTERM");
+    server.kill("SIGINT");
+  } finally {
+    await Promise.allSettled(waits);
+  }
   assert.equal(await server.exit(), 0);
   assert.ok(
     server.stderr!.received.some((line) =>
