@@ -207,6 +207,8 @@ export class ChatServer {
   readonly #writeGate = new WriteGate({ maxInFlight: MAX_WRITES_IN_FLIGHT });
   #stopLoadSampling: () => void = () => {};
   #closing = false;
+  /** The close under way or done, so every caller waits for all of it. */
+  #closed: Promise<void> | null = null;
   #wakeAcceptBackoff = new Set<() => void>();
   #countWaiters: Array<{ count: number; resolve: () => void }> = [];
   /** The cluster link with `redis`; loaded only then. */
@@ -703,8 +705,13 @@ export class ChatServer {
    * Stops the server: no new connections, a goodbye to everyone, a bounded
    * wait for their queues to drain, then every socket closed.
    */
-  async close(reason = "Server shutting down"): Promise<void> {
-    if (this.#closing) return;
+  close(reason = "Server shutting down"): Promise<void> {
+    // A second call (a signal during a test's close) waits for the first.
+    this.#closed ??= this.#close(reason);
+    return this.#closed;
+  }
+
+  async #close(reason: string): Promise<void> {
     this.#closing = true;
     const hub = this.#hub;
     clearInterval(this.#sweeper);
