@@ -26,6 +26,7 @@
  */
 
 import { createClient } from "npm:redis@5.12.1";
+import { closeClient } from "./client_close.ts";
 import type {
   AccountBook,
   Left,
@@ -146,8 +147,6 @@ export class RedisAccounts implements AccountBook, SharedInbox {
   #joined = false;
   #closed = false;
   #down = false;
-  /** When the client's current reconnect wait ends (it cannot be cut short). */
-  #retryUntil = 0;
   readonly #idKey: string;
 
   private constructor(hub: Hub, url: string, options: AccountsOptions) {
@@ -199,15 +198,15 @@ export class RedisAccounts implements AccountBook, SharedInbox {
     return accounts;
   }
 
-  /** node-redis's own backoff, except at start (as RedisNode's). */
+  /**
+   * node-redis's own backoff, except at start (as RedisNode's), and none
+   * once closing: close waits for the attempt under way to be the last.
+   */
   #retry(retries: number, cause: Error): number | Error {
     if (this.#closed || (!this.#joined && retries >= START_ATTEMPTS)) {
       return cause;
     }
-    const delayMs = Math.min(50 * 2 ** retries, 2000) +
-      Math.floor(Math.random() * 200);
-    this.#retryUntil = Math.max(this.#retryUntil, Date.now() + delayMs);
-    return delayMs;
+    return Math.min(50 * 2 ** retries, 2000) + Math.floor(Math.random() * 200);
   }
 
   async find(nick: string): Promise<Account | undefined> {
@@ -340,18 +339,7 @@ export class RedisAccounts implements AccountBook, SharedInbox {
   /** Closes the connection. */
   async close(): Promise<void> {
     this.#closed = true;
-    try {
-      if (this.#client.isReady) await this.#client.close();
-      else if (this.#client.isOpen) this.#client.destroy();
-    } catch {
-      if (this.#client.isOpen) this.#client.destroy();
-    }
-    // node-redis sleeps between reconnects on a timer it cannot cancel;
-    // the closed socket stops its loop once that sleep ends, so wait it out.
-    const waitMs = this.#retryUntil - Date.now();
-    if (waitMs > 0) {
-      await new Promise((resolve) => setTimeout(resolve, waitMs + 1));
-    }
+    await closeClient(this.#client);
   }
 }
 

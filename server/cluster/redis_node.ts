@@ -36,6 +36,7 @@ import { checkPersistence } from "./persistence.ts";
 import { CLUSTER_DOWN } from "../nicknames.ts";
 import { RedisPresence } from "./presence.ts";
 import { RedisAccounts } from "./redis_accounts.ts";
+import { closeClient } from "./client_close.ts";
 
 /** The one channel every room's messages cross. */
 export const ROOMS_CHANNEL = "tern:rooms";
@@ -122,8 +123,6 @@ export class RedisNode implements RoomFeed, ClusterNames {
   #lastError: unknown = undefined;
   #joined = false;
   #closed = false;
-  /** When the client's current reconnect wait ends (it cannot be cut short). */
-  #retryUntil = 0;
   /** Presence and room state across the nodes (presence.ts). */
   #presence: RedisPresence | null = null;
   /** The cluster's accounts and waiting messages (redis_accounts.ts). */
@@ -210,16 +209,14 @@ export class RedisNode implements RoomFeed, ClusterNames {
   /**
    * node-redis's own backoff (50 ms doubling to 2 s, plus up to 200 ms of
    * jitter so nodes do not return in step), except at start: a Redis that
-   * cannot be reached then is an error, not a wait forever.
+   * cannot be reached then is an error, not a wait forever; and none once
+   * closing, so the attempt under way is the last (see client_close.ts).
    */
   #retry(retries: number, cause: Error): number | Error {
     if (this.#closed || (!this.#joined && retries >= START_ATTEMPTS)) {
       return cause;
     }
-    const delayMs = Math.min(50 * 2 ** retries, 2000) +
-      Math.floor(Math.random() * 200);
-    this.#retryUntil = Math.max(this.#retryUntil, Date.now() + delayMs);
-    return delayMs;
+    return Math.min(50 * 2 ** retries, 2000) + Math.floor(Math.random() * 200);
   }
 
   #down(client: string, error: unknown): void {
@@ -250,6 +247,8 @@ export class RedisNode implements RoomFeed, ClusterNames {
   }
 
   #up(client: string): void {
+    // A reconnect that ends while closing: close quits it at once.
+    if (this.#closed) return;
     if (this.#downClients.delete(client)) {
       this.#hub.log("info", "cluster_back", { client });
     }
@@ -488,19 +487,7 @@ export class RedisNode implements RoomFeed, ClusterNames {
     for (const [key, value] of this.#claims) this.#releaseKey(key, value);
     await this.settled();
     await this.#accounts?.close();
-    for (const client of [this.#subscriber, this.#commands]) {
-      try {
-        if (client.isReady) await client.close();
-        else if (client.isOpen) client.destroy();
-      } catch {
-        if (client.isOpen) client.destroy();
-      }
-    }
-    // node-redis sleeps between reconnects on a timer it cannot cancel;
-    // closed sockets stop its loop once that sleep ends, so wait it out.
-    const waitMs = this.#retryUntil - Date.now();
-    if (waitMs > 0) {
-      await new Promise((resolve) => setTimeout(resolve, waitMs + 1));
-    }
+    // Each may be between reconnects: its loop ends before it closes.
+    await Promise.all([this.#subscriber, this.#commands].map(closeClient));
   }
 }
