@@ -334,11 +334,20 @@ export class FrameReader {
   }
 }
 
+/**
+ * A copy of `payload` XORed with the 4-byte `mask`, a word at a time: the
+ * copy starts a buffer of its own, so it is aligned for 32-bit access, and
+ * the mask read through the same kind of view matches its byte order.
+ */
 function unmask(payload: Uint8Array, mask: Uint8Array): Uint8Array {
-  const out = new Uint8Array(payload.length);
-  for (let i = 0; i < payload.length; i++) {
-    out[i] = payload[i]! ^ mask[i & 3]!;
+  const out = payload.slice();
+  const key = new Uint32Array(mask.slice().buffer)[0]!;
+  const words = out.length >>> 2;
+  if (key !== 0) {
+    const view = new Uint32Array(out.buffer, 0, words);
+    for (let i = 0; i < words; i++) view[i]! ^= key;
   }
+  for (let i = words << 2; i < out.length; i++) out[i]! ^= mask[i & 3]!;
   return out;
 }
 
