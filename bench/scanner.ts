@@ -15,6 +15,8 @@ import { MARK, MARK_2, type ParsedMessage, parseHeader } from "./protocol.ts";
 
 const NEWLINE = 0x0a;
 const CR = 0x0d;
+const QUOTE = 0x22;
+const CLOSE_BRACE = 0x7d;
 
 /** A partial line longer than this is dropped rather than buffered. */
 const MAX_CARRY_BYTES = 1 << 20;
@@ -79,15 +81,10 @@ export class ChunkScanner {
         pos = newline + 1;
         continue;
       }
-      // A newline before the marker ends a control line first.
-      let newline = -1;
-      for (let i = pos; i < mark; i++) {
-        if (chunk[i] === NEWLINE) {
-          newline = i;
-          break;
-        }
-      }
-      if (newline !== -1) {
+      // A newline before the marker ends a control line first. (A native
+      // search: a JSON event's marker sits some 70 bytes into its line.)
+      let newline = chunk.indexOf(NEWLINE, pos);
+      if (newline !== -1 && newline < mark) {
         this.#sink.control(chunk, pos, newline);
         pos = newline + 1;
         continue;
@@ -107,6 +104,15 @@ export class ChunkScanner {
         ) {
           this.#sink.message(header, atUs);
           pos = end + 2;
+          continue;
+        }
+        // A JSON event whose last field is the text: `..."}` then newline.
+        if (
+          end + 2 < length && chunk[end] === QUOTE &&
+          chunk[end + 1] === CLOSE_BRACE && chunk[end + 2] === NEWLINE
+        ) {
+          this.#sink.message(header, atUs);
+          pos = end + 3;
           continue;
         }
       }

@@ -13,6 +13,7 @@
  */
 
 const encoder = new TextEncoder();
+const EMPTY = new Uint8Array(0);
 
 /**
  * The handshake request for `path` on `host`. The key is fixed: the
@@ -82,7 +83,12 @@ export class Deframer {
   /** Set once a close frame has arrived. */
   closed = false;
 
-  /** The lines the bytes complete, with a newline after each. */
+  /**
+   * The lines the bytes complete, with a newline after each. Works in
+   * place: payloads move down over the frame headers within `chunk` (which
+   * it overwrites), and the result is a view of it; no allocation unless a
+   * frame was cut between two reads.
+   */
   push(chunk: Uint8Array): Uint8Array {
     let data = chunk;
     if (this.#rest.length > 0) {
@@ -90,8 +96,8 @@ export class Deframer {
       data.set(this.#rest);
       data.set(chunk, this.#rest.length);
     }
-    // A frame's header is at least as long as the newline that replaces it.
-    const out = new Uint8Array(data.length);
+    // A frame's header is at least as long as the newline that replaces
+    // it, so the output never overtakes the input.
     let size = 0;
     let at = 0;
     while (at + 2 <= data.length) {
@@ -111,13 +117,13 @@ export class Deframer {
       if (at + head + length > data.length) break;
       if (opcode === 0x8) this.closed = true;
       if (opcode < 0x8) {
-        out.set(data.subarray(at + head, at + head + length), size);
+        data.copyWithin(size, at + head, at + head + length);
         size += length;
-        out[size++] = 0x0a;
+        data[size++] = 0x0a;
       }
       at += head + length;
     }
-    this.#rest = data.slice(at);
-    return out.subarray(0, size);
+    this.#rest = at === data.length ? EMPTY : data.slice(at);
+    return data.subarray(0, size);
   }
 }
