@@ -295,8 +295,13 @@ export class BenchClient implements ScanSink {
     const buffer = new Uint8Array(this.#options.readBufferBytes);
     const scanner = new ChunkScanner(this, this.#options.payloadBytes);
     const deframer = this.#deframer;
+    // Each frame is one line; all of a read's frames share its clock reading.
+    let readAt = 0;
+    const frame = (bytes: Uint8Array, start: number, end: number) =>
+      scanner.line(bytes, start, end, readAt);
     if (deframer !== null && early !== null && early.length > 0) {
-      scanner.push(deframer.push(early), nowUs());
+      readAt = nowUs();
+      deframer.each(early, frame);
     }
     try {
       while (this.state !== "closed") {
@@ -309,7 +314,8 @@ export class BenchClient implements ScanSink {
         if (deframer === null) {
           scanner.push(buffer.subarray(0, count), nowUs());
         } else {
-          scanner.push(deframer.push(buffer.subarray(0, count)), nowUs());
+          readAt = nowUs();
+          deframer.each(buffer.subarray(0, count), frame);
           if (deframer.closed) {
             this.#stop("closed by server (close frame)");
             return;

@@ -126,6 +126,19 @@ export class ChunkScanner {
   }
 
   /**
+   * Handles one whole line `bytes[start..end)` known to end there (a
+   * WebSocket frame's payload): no newline to search for, nothing carried.
+   */
+  line(bytes: Uint8Array, start: number, end: number, atUs: number): void {
+    const mark = bytes.indexOf(MARK, start);
+    if (mark === -1 || mark >= end) {
+      this.#sink.control(bytes, start, end);
+      return;
+    }
+    this.#line(bytes, start, end, mark, atUs);
+  }
+
+  /**
    * Handles the line `bytes[start..end)` in full, given its first marker
    * (or -1); returns the first marker at or after `end`, or -1. A line may
    * hold more than one message: ncat prefixes each relayed read, not each

@@ -1,8 +1,8 @@
 /**
  * The load generator's side of WebSocket, as pure functions over bytes: the
  * handshake request, masked client text frames (one per line of text), and
- * a deframer that turns a server's text frames back into newline-separated
- * lines, so the same line scanner (scanner.ts) reads WebSocket and TCP.
+ * a deframer that hands each of a server's frames to the same line scanner
+ * (scanner.ts) that reads TCP, as one whole line.
  *
  * The generator speaks WebSocket over a plain TCP connection rather than
  * through the runtime's `WebSocket` for the reason scanner.ts exists: one
@@ -14,6 +14,7 @@
 
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
+const NEWLINE = new Uint8Array([0x0a]);
 
 /**
  * The handshake request for `path` on `host`. The key is fixed: the
@@ -84,21 +85,21 @@ export class Deframer {
   closed = false;
 
   /**
-   * The lines the bytes complete, with a newline after each. Works in
-   * place: payloads move down over the frame headers within `chunk` (which
-   * it overwrites), and the result is a view of it; no allocation unless a
-   * frame was cut between two reads.
+   * Calls `visit` with each data frame's payload, `bytes[start..end)`, in
+   * order, without copying it (only a frame cut between two reads is
+   * joined with the next read); control frames are skipped, and a close
+   * frame sets {@linkcode Deframer.closed}.
    */
-  push(chunk: Uint8Array): Uint8Array {
+  each(
+    chunk: Uint8Array,
+    visit: (bytes: Uint8Array, start: number, end: number) => void,
+  ): void {
     let data = chunk;
     if (this.#rest.length > 0) {
       data = new Uint8Array(this.#rest.length + chunk.length);
       data.set(this.#rest);
       data.set(chunk, this.#rest.length);
     }
-    // A frame's header is at least as long as the newline that replaces
-    // it, so the output never overtakes the input.
-    let size = 0;
     let at = 0;
     while (at + 2 <= data.length) {
       const opcode = data[at]! & 0x0f;
@@ -116,14 +117,26 @@ export class Deframer {
       }
       if (at + head + length > data.length) break;
       if (opcode === 0x8) this.closed = true;
-      if (opcode < 0x8) {
-        data.copyWithin(size, at + head, at + head + length);
-        size += length;
-        data[size++] = 0x0a;
-      }
+      if (opcode < 0x8) visit(data, at + head, at + head + length);
       at += head + length;
     }
     this.#rest = at === data.length ? EMPTY : data.slice(at);
-    return data.subarray(0, size);
+  }
+
+  /** The payloads `chunk` completes as text lines, a newline after each. */
+  push(chunk: Uint8Array): Uint8Array {
+    const parts: Uint8Array[] = [];
+    this.each(chunk, (bytes, start, end) => {
+      parts.push(bytes.slice(start, end), NEWLINE);
+    });
+    let size = 0;
+    for (const part of parts) size += part.length;
+    const out = new Uint8Array(size);
+    let at = 0;
+    for (const part of parts) {
+      out.set(part, at);
+      at += part.length;
+    }
+    return out;
   }
 }

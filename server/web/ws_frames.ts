@@ -229,7 +229,9 @@ export class FrameReader {
         return this.#fail(out, "bad control frame");
       }
       if (data.length < at + length) return 0;
-      this.#control(opcode, unmask(data.subarray(at, at + length), mask), out);
+      const payload = data.subarray(at, at + length);
+      unmaskInPlace(payload, mask);
+      this.#control(opcode, payload.slice(), out);
       return at + length;
     }
     if (!this.#mayStart(opcode)) return this.#fail(out, "bad fragment");
@@ -245,9 +247,16 @@ export class FrameReader {
     }
     if (data.length < at + length) return 0;
     if (opcode !== OP_CONTINUATION) this.#messageOpcode = opcode;
-    this.#parts.push(unmask(data.subarray(at, at + length), mask));
-    this.#partsBytes += length;
-    if (final) this.#endMessage(out);
+    // Unmasked where it lies (the caller's buffer is ours until we return);
+    // copied only when a message comes in fragments and must be kept.
+    const payload = data.subarray(at, at + length);
+    unmaskInPlace(payload, mask);
+    if (final && this.#parts.length === 0) this.#endMessage(out, payload);
+    else {
+      this.#parts.push(payload.slice());
+      this.#partsBytes += length;
+      if (final) this.#endMessage(out, join(...this.#parts));
+    }
     return at + length;
   }
 
@@ -273,11 +282,8 @@ export class FrameReader {
     );
   }
 
-  #endMessage(out: ClientFrame[]): void {
+  #endMessage(out: ClientFrame[], bytes: Uint8Array): void {
     const opcode = this.#messageOpcode;
-    const bytes = this.#parts.length === 1
-      ? this.#parts[0]!
-      : join(...this.#parts);
     this.#reset();
     if (opcode === OP_BINARY) {
       out.push({ kind: "binary" });
@@ -335,20 +341,24 @@ export class FrameReader {
 }
 
 /**
- * A copy of `payload` XORed with the 4-byte `mask`, a word at a time: the
- * copy starts a buffer of its own, so it is aligned for 32-bit access, and
- * the mask read through the same kind of view matches its byte order.
+ * XORs `payload` with the 4-byte `mask`, in place. A zero mask (legal, if
+ * unusual) leaves the bytes as they are.
  */
-function unmask(payload: Uint8Array, mask: Uint8Array): Uint8Array {
-  const out = payload.slice();
-  const key = new Uint32Array(mask.slice().buffer)[0]!;
-  const words = out.length >>> 2;
-  if (key !== 0) {
-    const view = new Uint32Array(out.buffer, 0, words);
-    for (let i = 0; i < words; i++) view[i]! ^= key;
+function unmaskInPlace(payload: Uint8Array, mask: Uint8Array): void {
+  const m0 = mask[0]!;
+  const m1 = mask[1]!;
+  const m2 = mask[2]!;
+  const m3 = mask[3]!;
+  if ((m0 | m1 | m2 | m3) === 0) return;
+  const length = payload.length;
+  let i = 0;
+  for (; i + 3 < length; i += 4) {
+    payload[i] = payload[i]! ^ m0;
+    payload[i + 1] = payload[i + 1]! ^ m1;
+    payload[i + 2] = payload[i + 2]! ^ m2;
+    payload[i + 3] = payload[i + 3]! ^ m3;
   }
-  for (let i = words << 2; i < out.length; i++) out[i]! ^= mask[i & 3]!;
-  return out;
+  for (; i < length; i++) payload[i] = payload[i]! ^ mask[i & 3]!;
 }
 
 function join(...parts: Uint8Array[]): Uint8Array {
