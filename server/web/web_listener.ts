@@ -42,7 +42,7 @@ export interface WebListenerOptions {
   onWebSocket: (conn: Deno.Conn, rest: Uint8Array, address: string) => void;
   /** Told of a handshake refused for its origin, for the log. */
   onRefused?: (address: string, status: number, path: string) => void;
-  /** Time a peer gets to send its whole request head. @default 10000 */
+  /** Time a peer gets to send its whole request head. @default {HEAD_TIMEOUT_MS} */
   headTimeoutMs?: number;
 }
 
@@ -55,6 +55,13 @@ const LINGER_MS = 1000;
 
 /** Most unread bytes dropped while lingering before the close. */
 const LINGER_BYTES = 64 * 1024;
+
+/**
+ * Time a connection gets to send its request head and take the answer
+ * (`headTimeoutMs`' default): a browser sends its head at once, so a peer
+ * still silent after this is holding a descriptor for nothing.
+ */
+export const HEAD_TIMEOUT_MS = 10_000;
 
 /** Bytes per read while a request head arrives. */
 const READ_BYTES = 4096;
@@ -148,7 +155,7 @@ export class WebListener {
   async #handle(conn: Deno.Conn): Promise<void> {
     const timer = setTimeout(
       () => closeQuietly(conn),
-      this.#options.headTimeoutMs ?? 10_000,
+      this.#options.headTimeoutMs ?? HEAD_TIMEOUT_MS,
     );
     try {
       await this.#request(conn);
