@@ -14,6 +14,8 @@
 
 import type { Account, AccountStore } from "./store/account_store.ts";
 import type { PrivateMessage } from "../protocol.ts";
+import type { PasswordHash } from "./passwords.ts";
+import type { SessionAccount } from "./session.ts";
 
 /** What registering came to: the new account's id, or why not. */
 export type Registration =
@@ -59,6 +61,15 @@ export interface AccountBook {
    * @throws when the accounts cannot be reached
    */
   drop(nick: string): Promise<boolean>;
+  /**
+   * Replaces `account`'s password; false when it is gone (dropped, or its
+   * name registered again by someone else).
+   * @throws when the accounts cannot be reached
+   */
+  setPassword(
+    account: SessionAccount,
+    password: PasswordHash,
+  ): Promise<boolean>;
 }
 
 /** A waiting message as a shared inbox hands it out. */
@@ -131,6 +142,13 @@ export class LocalAccountBook implements AccountBook {
 
   drop(nick: string): Promise<boolean> {
     return settle(() => this.local.delete(nick));
+  }
+
+  setPassword(
+    account: SessionAccount,
+    password: PasswordHash,
+  ): Promise<boolean> {
+    return settle(() => this.local.setPassword(account.id, password));
   }
 }
 

@@ -139,6 +139,20 @@ function registerTests(): void {
     assert.match(right.reply, /"type":"welcome".*"nick":"alice"/);
   });
 
+  Deno.test("cluster accounts: a password changed on one node is the one the other node checks", async () => {
+    await using cluster = await startCluster();
+    const alice = await registered(cluster.a.port, "alice", "old password");
+    await alice.sendJson({ type: "setpass", password: "new password" });
+    await alice.expectEvent("notice", (e) => e.text.includes("is changed"));
+    await leave(alice, cluster.a);
+    const old = await identifyReply(cluster.b.port, "alice", "old password");
+    await using _old = old.client;
+    assert.match(old.reply, /"code":"bad_password"/);
+    const fresh = await identifyReply(cluster.b.port, "alice", "new password");
+    await using _fresh = fresh.client;
+    assert.match(fresh.reply, /"type":"welcome"/);
+  });
+
   Deno.test("cluster accounts: /identify once logged in on the other node, and a registered name held on every node", async () => {
     await using cluster = await startCluster();
     await leave(

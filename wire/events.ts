@@ -227,6 +227,7 @@ export type ClientRequest =
   | { type: "register"; password: string; ref?: string }
   | { type: "identify"; password: string; nick?: string; ref?: string }
   | { type: "drop"; nick?: string; ref?: string }
+  | { type: "setpass"; password: string; ref?: string }
   | {
     type: "history";
     /** A room (default: the current one). */

@@ -48,6 +48,7 @@ export const SAMPLE_REQUESTS: ClientRequest[] = [
   { type: "identify", nick: "alice", password: "secret" },
   { type: "drop" },
   { type: "drop", nick: "mallory" },
+  { type: "setpass", password: "new horse" },
   { type: "history" },
   { type: "history", limit: 20 },
   { type: "history", room: "#dev", before: 120, limit: 10 },

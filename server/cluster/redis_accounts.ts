@@ -36,6 +36,8 @@ import type {
   WaitingMessage,
 } from "../account_book.ts";
 import type { Account } from "../store/account_store.ts";
+import type { PasswordHash } from "../passwords.ts";
+import type { SessionAccount } from "../session.ts";
 import type { Hub } from "../hub.ts";
 import type { PrivateMessage } from "../../protocol.ts";
 import { foldKey } from "../../wire/names.ts";
@@ -126,6 +128,13 @@ redis.call('ZADD', KEYS[2], ARGV[2], entry)
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 redis.call('PEXPIRE', KEYS[2], ARGV[6])
 return id`;
+
+/** Replaces an account's password if the hash is still account ARGV[1]'s. */
+const SET_PASSWORD_SCRIPT = `
+if redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'salt', ARGV[2], 'hash', ARGV[3],
+  'iterations', ARGV[4])
+return 1`;
 
 /** Tries to reach Redis at start before giving up with an error. */
 const START_ATTEMPTS = 3;
@@ -270,6 +279,22 @@ export class RedisAccounts implements AccountBook, SharedInbox {
       arguments: [LOOKS_PREFIX, fold, INBOX_PREFIX, WAITING_FROM_PREFIX],
     }) as number;
     return reply !== 0;
+  }
+
+  async setPassword(
+    account: SessionAccount,
+    password: PasswordHash,
+  ): Promise<boolean> {
+    const reply = await this.#client.eval(SET_PASSWORD_SCRIPT, {
+      keys: [ACCOUNT_PREFIX + foldKey(account.nick)],
+      arguments: [
+        String(account.id),
+        toBase64(password.salt),
+        toBase64(password.hash),
+        String(password.iterations),
+      ],
+    }) as number;
+    return reply === 1;
   }
 
   async leave(

@@ -183,5 +183,43 @@ async function drop(call: Call<"drop">): Promise<void> {
   call.tell(`Nickname ${target} is no longer registered`);
 }
 
+/**
+ * `/setpass NEWPASSWORD`: a new password for the account this session has
+ * proved is its own (so no old password is asked again).
+ */
+async function setpass(call: Call<"setpass">): Promise<void> {
+  const { hub, session, request } = call;
+  const account = session.account;
+  if (account === null) {
+    return call.fail("not_permitted", "You are not identified to any nickname");
+  }
+  const shortest = hub.limits.minPasswordLength;
+  if (request.password.length < shortest) {
+    return call.fail(
+      "usage",
+      `Choose a password of at least ${shortest} characters`,
+    );
+  }
+  const hashed = await hashQueued(call, request.password);
+  if (hashed === null || session.state !== "active") return;
+  let changed;
+  try {
+    changed = await hub.accounts.setPassword(account, hashed);
+  } catch (error) {
+    return accountsDown(call, error);
+  }
+  if (!changed) {
+    return call.fail(
+      "no_such_nick",
+      `Nickname ${account.nick} is no longer registered`,
+    );
+  }
+  hub.log("info", "password_changed", {
+    session: session.id,
+    nick: account.nick,
+  });
+  call.tell(`The password of ${account.nick} is changed`);
+}
+
 /** The account requests' handlers, by request type. */
-export const ACCOUNT_HANDLERS = { register, identify, drop } as const;
+export const ACCOUNT_HANDLERS = { register, identify, drop, setpass } as const;

@@ -10,6 +10,7 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { foldKey } from "../../wire/names.ts";
 import { skeletonKey } from "../names/lookalikes.ts";
+import type { PasswordHash } from "../passwords.ts";
 
 /** A stored account: a nickname claimed with a password. */
 export interface Account {
@@ -35,6 +36,7 @@ export class AccountStore {
   readonly #delete: StatementSync;
   readonly #dropPending: StatementSync;
   readonly #highestId: StatementSync;
+  readonly #setPassword: StatementSync;
 
   /** @param db the history file's connection, already migrated */
   constructor(db: DatabaseSync) {
@@ -56,6 +58,9 @@ export class AccountStore {
     this.#dropPending = db.prepare(
       `UPDATE private_messages SET pending = 0
        WHERE recipient_account = ? AND pending = 1`,
+    );
+    this.#setPassword = db.prepare(
+      `UPDATE accounts SET salt = ?, hash = ?, iterations = ? WHERE id = ?`,
     );
     this.#highestId = db.prepare(
       `SELECT max(id) AS id FROM (SELECT max(id) AS id FROM accounts
@@ -104,6 +109,17 @@ export class AccountStore {
       account.created,
     ) as { id: number };
     return row.id;
+  }
+
+  /** Replaces account `id`'s password hash; false when it is gone. */
+  setPassword(id: number, password: PasswordHash): boolean {
+    const result = this.#setPassword.run(
+      password.salt,
+      password.hash,
+      password.iterations,
+      id,
+    );
+    return Number(result.changes) > 0;
   }
 
   /**
