@@ -642,6 +642,23 @@ var REQUESTS = {
     },
     policy: PLAIN
   },
+  setpass: {
+    text: {
+      name: "setpass",
+      aliases: [],
+      usage: "/setpass NEWPASSWORD",
+      summary: "change the password of the nickname you are identified to",
+      parse: (args) => args === "" ? "/setpass NEWPASSWORD" : {
+        type: "setpass",
+        password: args
+      },
+      format: (r) => `/setpass ${r.password}`
+    },
+    json: {
+      password: "string"
+    },
+    policy: PLAIN
+  },
   quit: {
     text: {
       name: "quit",
