@@ -10,6 +10,7 @@
 
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import chromium from "@sparticuz/chromium";
+import { within } from "./helpers.ts";
 
 export type { Browser, Page };
 
@@ -37,9 +38,39 @@ export async function launchBrowser(): Promise<Browser> {
   });
 }
 
-/** Closes the browser, killing its process if it does not go. */
+/**
+ * Resolves once puppeteer has let go of `page`'s main frame. When a page's
+ * session ends while the browser is still connected, puppeteer waits for
+ * the frame to be swapped on a 100 ms timer nobody can cancel, then lets
+ * it go: a test that ended before would leak that timer.
+ */
+function frameLetGo(page: Page): Promise<void> {
+  const main = page.mainFrame();
+  if (main.detached) return Promise.resolve();
+  return new Promise((resolve) => {
+    const detached = (frame: unknown) => {
+      if (frame !== main) return;
+      page.off("framedetached", detached);
+      resolve();
+    };
+    page.on("framedetached", detached);
+  });
+}
+
+/** Closes a page and waits until puppeteer is done with it. */
+export async function closePage(page: Page): Promise<void> {
+  const letGo = frameLetGo(page);
+  await page.close();
+  await within(letGo, "puppeteer to let go of the closed page");
+}
+
+/**
+ * Closes the browser, killing its process if it does not go, and waits
+ * until puppeteer is done with its pages.
+ */
 export async function closeBrowser(browser: Browser): Promise<void> {
   const pid = browser.process()?.pid;
+  const letGo = (await browser.pages().catch(() => [])).map(frameLetGo);
   try {
     await browser.close();
   } catch {
@@ -51,6 +82,7 @@ export async function closeBrowser(browser: Browser): Promise<void> {
       }
     }
   }
+  await within(Promise.all(letGo), "puppeteer to let go of the pages");
 }
 
 /** The text of every message line on the page, in order. */

@@ -13,6 +13,7 @@ import { ChatServer } from "../server.ts";
 import { LineClient, LineStream } from "./helpers.ts";
 import {
   closeBrowser,
+  closePage,
   launchBrowser,
   logIn,
   messageTexts,
@@ -264,7 +265,7 @@ Deno.test("web client in a real browser", async (t) => {
           await evil.waitForFunction(() => document.title !== "waiting");
           assert.equal(await evil.title(), "refused");
         } finally {
-          await evil.close();
+          await closePage(evil);
           await other.shutdown();
         }
       },
