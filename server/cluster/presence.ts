@@ -220,10 +220,10 @@ export class RedisPresence implements ClusterPresence {
     this.#started = true;
     const every = this.#hub.limits.nodeTimeoutMs / 3;
     this.#timer = setInterval(() => this.#tick(), every);
-    this.#commands.on("ready", () => this.#track(this.#reassert()));
+    this.#commands.on("ready", () => this.#track(() => this.#reassert()));
     this.#subscriber.on("ready", () => {
       this.#rereads = 2;
-      this.#track(this.#reread());
+      this.#track(() => this.#reread());
     });
   }
 
@@ -231,10 +231,14 @@ export class RedisPresence implements ClusterPresence {
     return this.#commands.isReady && this.#subscriber.isReady;
   }
 
-  /** Runs `work` in the background: tracked for close, errors logged. */
-  #track(work: Promise<unknown>, what = "cluster_presence_failed"): void {
+  /**
+   * Starts `work` in the background: tracked for close, errors logged. Not
+   * started at all once closed (a reconnect may end while closing), so it
+   * never runs on a closed client with nobody to catch its failure.
+   */
+  #track(work: () => Promise<unknown>, what = "cluster_presence_failed"): void {
     if (this.#closed || !this.#started) return;
-    const done = work.catch((error: unknown) =>
+    const done = work().catch((error: unknown) =>
       this.#hub.log("warn", what, { error: describeError(error) })
     );
     this.#inFlight.add(done);
@@ -244,7 +248,7 @@ export class RedisPresence implements ClusterPresence {
   /** One heartbeat: beats, re-asserts if forgotten, sweeps the dead. */
   #tick(): void {
     this.#track(
-      (async () => {
+      async () => {
         if (!this.#commands.isReady) return;
         if (!await this.#beat()) await this.#reassert();
         await this.#commands.eval(SWEEP_SCRIPT, {
@@ -253,7 +257,7 @@ export class RedisPresence implements ClusterPresence {
         });
         await this.#expireUnconfirmed();
         if (this.#rereads > 0) await this.#reread();
-      })(),
+      },
       "cluster_heartbeat_failed",
     );
   }
@@ -587,11 +591,11 @@ export class RedisPresence implements ClusterPresence {
         return;
       case "sync":
         this.#unconfirmed.delete(event.node);
-        if (!own) this.#track(this.#readNode(event.node));
+        if (!own) this.#track(() => this.#readNode(event.node));
         return;
       case "gone":
         this.#unconfirmed.delete(event.node);
-        if (own) this.#track(this.#reassert());
+        if (own) this.#track(() => this.#reassert());
         else this.#gone(event.node, event.reason);
         return;
       case "topic":
