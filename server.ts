@@ -199,6 +199,10 @@ export class ChatServer {
   #acceptLoops: Promise<void>[] = [];
   #connectionTasks = new Set<Promise<void>>();
   readonly #perAddress = new AddressCounts();
+  /** HTTP connections still in their request (counted with the sessions). */
+  #httpInRequest = 0;
+  /** The same, by address. */
+  readonly #httpPerAddress = new AddressCounts();
   #sweeper: ReturnType<typeof setInterval> | undefined;
   #pruner: ReturnType<typeof setInterval> | undefined;
   /** When connections write: at once, or coalesced while busy. */
@@ -389,6 +393,9 @@ export class ChatServer {
         ),
       onRefused: (address: string, status: number, path: string) =>
         this.#log.warn("http_refused", { address, status, path }),
+      admit: (address: string) => this.#admitHttp(normalizeAddress(address)),
+      headTimeoutMs: this.#hub.limits.httpHeadTimeoutMs,
+      maxHeadBytes: this.#hub.limits.maxHttpHeadBytes,
     };
     if (web.port !== null) {
       const listener = new WebListener({ ...common, port: web.port });
@@ -459,13 +466,44 @@ export class ChatServer {
     });
   }
 
+  /**
+   * An HTTP connection, before its request: banned addresses and a full
+   * server are refused, and connections still in their request have caps of
+   * their own, the chat's numbers again (`--max-per-address` from one
+   * address), so silent ones cannot pile up. The chat's own caps apply
+   * after an upgrade, where a refusal can be told in words; the connection
+   * rate too, as a page load opens several connections at once.
+   */
+  #admitHttp(
+    address: string,
+  ): { refused: string } | { release: () => void } {
+    const hub = this.#hub;
+    const refused = admissionRefusal({
+      ban: hub.bans.find(address, hub.now()),
+      open: hub.sessions.size + this.#httpInRequest,
+      fromAddress: this.#httpPerAddress.get(address),
+    }, hub.limits);
+    if (refused !== null) {
+      this.#log.warn("http_refused", { address, status: 503, path: "" });
+      return { refused };
+    }
+    this.#httpInRequest++;
+    this.#httpPerAddress.add(address);
+    return {
+      release: () => {
+        this.#httpInRequest--;
+        this.#httpPerAddress.remove(address);
+      },
+    };
+  }
+
   /** Why a new connection from `address` is refused (with its code), or null. */
   #refusal(address: string): { text: string; code: ByeCode } | null {
     const hub = this.#hub;
     const ban = hub.bans.find(address, hub.now());
     const text = admissionRefusal({
       ban,
-      open: hub.sessions.size,
+      open: hub.sessions.size + this.#httpInRequest,
       fromAddress: this.#perAddress.get(address),
       tooFast: (this.#options.throttleLoopback || !isLoopback(address)) &&
         !hub.guards.connections.allow(address, hub.now()),

@@ -57,6 +57,10 @@ export interface Limits {
   maxPerAddress: number;
   /** Time to finish logging in (password, nickname, TLS handshake). */
   loginTimeoutMs: number;
+  /** Time an HTTP connection gets to send its request head and take the answer. */
+  httpHeadTimeoutMs: number;
+  /** Longest HTTP request head accepted (request line and headers). */
+  maxHttpHeadBytes: number;
   /** Lines accepted before login. */
   maxLoginLines: number;
   /** Silence from a JSON client before the server pings it. */
@@ -319,6 +323,24 @@ export const LIMIT_SPECS: readonly LimitSpec[] = [
     allowZero: false,
     description:
       "time to finish the TLS handshake, password and nickname before the connection is closed",
+  },
+  {
+    key: "httpHeadTimeoutMs",
+    flag: "http-head-timeout",
+    unit: "seconds",
+    default: 10,
+    allowZero: false,
+    description:
+      "time an HTTP connection gets to send its request and take the answer before it is closed (a browser sends at once)",
+  },
+  {
+    key: "maxHttpHeadBytes",
+    flag: "http-max-head",
+    unit: "bytes",
+    default: 16 * 1024,
+    allowZero: false,
+    description:
+      "longest HTTP request head (request line and headers); a longer one is refused with 431",
   },
   {
     key: "maxLoginLines",

@@ -23,6 +23,7 @@ import {
   responseHead,
   websocketAccept,
 } from "./http_head.ts";
+import { writeAll } from "../../wire/write_all.ts";
 
 /** Where and how the web listener runs. */
 export interface WebListenerOptions {
@@ -44,6 +45,17 @@ export interface WebListenerOptions {
   onRefused?: (address: string, status: number, path: string) => void;
   /** Time a peer gets to send its whole request head. @default {HEAD_TIMEOUT_MS} */
   headTimeoutMs?: number;
+  /** Longest request head accepted. @default {MAX_HEAD_BYTES} */
+  maxHeadBytes?: number;
+  /**
+   * Asked for each connection as it is accepted, before anything is read:
+   * the text of a refusal (the server is full, the address has too many
+   * connections or is banned), answered with 503, or a function to call
+   * once the connection leaves its request, handed on or closed. So
+   * connections still in their request count against the same caps as
+   * chat connections. @default every connection admitted
+   */
+  admit?: (address: string) => { refused: string } | { release: () => void };
 }
 
 /**
@@ -78,6 +90,8 @@ export class WebListener {
   readonly #headers: Record<string, string>;
   /** Connections still in their one request (not handed to the chat). */
   readonly #open = new Set<Deno.Conn>();
+  /** What lets go of each open connection's place under the caps. */
+  readonly #release = new Map<Deno.Conn, () => void>();
   readonly #tasks = new Set<Promise<void>>();
   readonly #acceptLoop: Promise<void>;
   #accepting = true;
@@ -138,14 +152,38 @@ export class WebListener {
         continue;
       }
       this.#open.add(conn);
-      const task = this.#handle(conn)
+      const task = this.#admitted(conn)
         .catch(() => closeQuietly(conn))
         .finally(() => {
           this.#open.delete(conn);
+          this.#release.get(conn)?.();
           this.#tasks.delete(task);
         });
       this.#tasks.add(task);
     }
+  }
+
+  /** Counts the connection against the server's caps, then serves it. */
+  async #admitted(conn: Deno.Conn): Promise<void> {
+    const address = (conn.remoteAddr as Deno.NetAddr).hostname;
+    const admission = this.#options.admit?.(address) ?? { release: () => {} };
+    if ("refused" in admission) {
+      const timer = setTimeout(() => closeQuietly(conn), LINGER_MS);
+      try {
+        await this.#reply(conn, 503, admission.refused);
+      } finally {
+        clearTimeout(timer);
+      }
+      return;
+    }
+    let released = false;
+    this.#release.set(conn, () => {
+      if (released) return;
+      released = true;
+      this.#release.delete(conn);
+      admission.release();
+    });
+    await this.#handle(conn);
   }
 
   /**
@@ -170,7 +208,8 @@ export class WebListener {
     let bytes: Uint8Array = new Uint8Array(0);
     let end = -1;
     const buffer = new Uint8Array(READ_BYTES);
-    while (end === -1 && bytes.length <= MAX_HEAD_BYTES) {
+    const maxHeadBytes = this.#options.maxHeadBytes ?? MAX_HEAD_BYTES;
+    while (end === -1 && bytes.length <= maxHeadBytes) {
       const count = await conn.read(buffer);
       if (count === null) {
         closeQuietly(conn);
@@ -179,7 +218,7 @@ export class WebListener {
       bytes = append(bytes, buffer.subarray(0, count));
       end = headEnd(bytes);
     }
-    if (end === -1 || end > MAX_HEAD_BYTES) {
+    if (end === -1 || end > maxHeadBytes) {
       await this.#reply(conn, 431, "Request head too large");
       return;
     }
@@ -248,6 +287,8 @@ export class WebListener {
       })),
     );
     this.#open.delete(conn);
+    // The chat counts it from here on.
+    this.#release.get(conn)?.();
     if (this.#closed) {
       closeQuietly(conn);
       return;
@@ -315,12 +356,6 @@ async function linger(conn: Deno.Conn): Promise<void> {
   } finally {
     clearTimeout(timer);
     closeQuietly(conn);
-  }
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  for (let offset = 0; offset < bytes.length;) {
-    offset += await conn.write(bytes.subarray(offset));
   }
 }
 

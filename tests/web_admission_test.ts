@@ -1,0 +1,131 @@
+/**
+ * HTTP connections in their request count against the same caps as chat
+ * connections (per address, in total), and their request head is bounded in
+ * time and size by flags: a peer cannot hold descriptors by opening HTTP
+ * connections and saying nothing.
+ */
+
+import assert from "node:assert/strict";
+import { ChatServer } from "../server.ts";
+import type { Limits } from "../server/limits.ts";
+import { LineClient, within } from "./helpers.ts";
+
+const decoder = new TextDecoder();
+
+async function startWebServer(limits: Partial<Limits>) {
+  const server = new ChatServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    web: { port: 0 },
+    limits: { closeGraceMs: 500, floodRate: 0, ...limits },
+  });
+  const addresses = await server.start();
+  return {
+    server,
+    port: addresses.plain!.port,
+    httpPort: addresses.http!.port,
+    [Symbol.asyncDispose]: () => server.close(),
+  };
+}
+
+/** Reads until the server closes the connection; all it sent. */
+async function readToEnd(conn: Deno.Conn): Promise<string> {
+  const chunk = new Uint8Array(4096);
+  let text = "";
+  for (;;) {
+    let count: number | null;
+    try {
+      count = await conn.read(chunk);
+    } catch {
+      break;
+    }
+    if (count === null) break;
+    text += decoder.decode(chunk.subarray(0, count));
+  }
+  return text;
+}
+
+/** Asks for the page; the status line of the answer. */
+async function statusOfPage(port: number): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(
+      new TextEncoder().encode(
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+      ),
+    );
+    const answer = await within(readToEnd(conn), "the answer to GET /");
+    return answer.slice(0, answer.indexOf("\r\n"));
+  } finally {
+    conn.close();
+  }
+}
+
+Deno.test("web admission: silent HTTP connections from one address are capped by --max-per-address", async () => {
+  await using web = await startWebServer({ maxPerAddress: 2 });
+  const silent = [
+    await Deno.connect({ hostname: "127.0.0.1", port: web.httpPort }),
+    await Deno.connect({ hostname: "127.0.0.1", port: web.httpPort }),
+  ];
+  try {
+    const third = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: web.httpPort,
+    });
+    let answer: string;
+    try {
+      answer = await within(readToEnd(third), "the third HTTP connection");
+    } finally {
+      third.close();
+    }
+    assert.match(answer, /^HTTP\/1\.1 503 /);
+    assert.match(answer, /Too many connections from your address/);
+    // The chat's own connections are counted apart: still served.
+    await using alice = await LineClient.text(web.port, "alice");
+    await alice.send("/who");
+    await alice.expect(/alice/);
+  } finally {
+    for (const conn of silent) conn.close();
+  }
+  // Once the server has seen them go, the page is served again: each try
+  // ends in a 503 or a 200 (bounded in count, each by WAIT_MS).
+  let status = "";
+  for (let attempt = 0; attempt < 50 && !status.includes(" 200 "); attempt++) {
+    status = await statusOfPage(web.httpPort);
+  }
+  assert.match(status, / 200 /);
+});
+
+Deno.test("web admission: --http-head-timeout closes a silent connection, --http-max-head refuses a long head", async () => {
+  await using web = await startWebServer({
+    maxPerAddress: 0,
+    httpHeadTimeoutMs: 300,
+    maxHttpHeadBytes: 512,
+  });
+  const silent = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: web.httpPort,
+  });
+  try {
+    // Closed by the server, with nothing sent; the wait only guards.
+    assert.equal(await within(readToEnd(silent), "the head deadline"), "");
+  } finally {
+    silent.close();
+  }
+  const long = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: web.httpPort,
+  });
+  try {
+    await long.write(
+      new TextEncoder().encode(
+        `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Long: ${
+          "a".repeat(600)
+        }\r\n\r\n`,
+      ),
+    );
+    assert.match(await within(readToEnd(long), "the 431"), /^HTTP\/1\.1 431 /);
+  } finally {
+    long.close();
+  }
+});
