@@ -10,27 +10,10 @@
 import assert from "node:assert/strict";
 import { createClient } from "npm:redis@5.12.1";
 import { LineClient, startServer, type TestServer, within } from "./helpers.ts";
-import {
-  type RedisServer,
-  redisServerInstalled,
-  startRedis,
-} from "./redis_server.ts";
+import { clusterTests, type RedisServer, startRedis } from "./redis_server.ts";
 import type { Limits } from "../server/limits.ts";
 
-const installed = await redisServerInstalled();
-const required = Deno.env.get("TERN_CLUSTER_TESTS") === "required";
-
-if (!installed && !required) {
-  console.log(
-    "cluster account tests skipped: redis-server is not installed (apt-get install redis-server, or run .ci/run, which installs it)",
-  );
-} else if (!installed) {
-  Deno.test("cluster account tests need redis-server", () => {
-    throw new Error("TERN_CLUSTER_TESTS=required but redis-server is missing");
-  });
-} else {
-  registerTests();
-}
+await clusterTests(registerTests);
 
 /** Cheap hashing: these tests are about where accounts live, not the KDF. */
 const FAST_KDF = { passwordIterations: 1000 };

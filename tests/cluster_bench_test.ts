@@ -8,10 +8,8 @@
  */
 
 import assert from "node:assert/strict";
-import { redisServerInstalled } from "./redis_server.ts";
+import { clusterTests } from "./redis_server.ts";
 
-const installed = await redisServerInstalled();
-const required = Deno.env.get("TERN_CLUSTER_TESTS") === "required";
 const REPO = new URL("..", import.meta.url).pathname;
 
 /** The bench's Redis temporary directories in `parent`. */
@@ -23,11 +21,7 @@ async function redisDirs(parent: string): Promise<Set<string>> {
   return names;
 }
 
-if (!installed && !required) {
-  console.log(
-    "cluster bench test skipped: redis-server is not installed (apt-get install redis-server)",
-  );
-} else {
+await clusterTests(() => {
   Deno.test("bench: the cluster scenario measures tern alone and 3 nodes on one Redis", async () => {
     const out = await Deno.makeTempDir({ prefix: "tern-cluster-bench-" });
     try {
@@ -106,4 +100,4 @@ if (!installed && !required) {
       await Deno.remove(out, { recursive: true });
     }
   });
-}
+});

@@ -8,9 +8,9 @@ import assert from "node:assert/strict";
 import { createClient } from "npm:redis@5.12.1";
 import { LineClient, startServer, type TestServer } from "./helpers.ts";
 import {
+  clusterTests,
   type RedisOptions,
   type RedisServer,
-  redisServerInstalled,
   startRedis,
 } from "./redis_server.ts";
 import type { ServerEvent } from "../protocol.ts";
@@ -26,20 +26,7 @@ import { MESSAGE_ID_KEY, ROOMS_CHANNEL } from "../server/cluster/redis_node.ts";
 import { encodeRelay } from "../server/cluster/relay.ts";
 import type { Limits } from "../server/limits.ts";
 
-const installed = await redisServerInstalled();
-const required = Deno.env.get("TERN_CLUSTER_TESTS") === "required";
-
-if (!installed && !required) {
-  console.log(
-    "cluster history tests skipped: redis-server is not installed (apt-get install redis-server, or run .ci/run, which installs it)",
-  );
-} else if (!installed) {
-  Deno.test("cluster history tests need redis-server", () => {
-    throw new Error("TERN_CLUSTER_TESTS=required but redis-server is missing");
-  });
-} else {
-  registerTests();
-}
+await clusterTests(registerTests);
 
 type Message = ServerEvent & { type: "message" };
 

@@ -15,24 +15,12 @@ import {
   type TestServer,
   WAIT_MS,
 } from "./helpers.ts";
-import {
-  type RedisServer,
-  redisServerInstalled,
-  startRedis,
-} from "./redis_server.ts";
+import { clusterTests, type RedisServer, startRedis } from "./redis_server.ts";
 import { ServerProcess } from "./server_process.ts";
 import type { Limits } from "../server/limits.ts";
 import type { ServerOptions } from "../server.ts";
 
-const installed = await redisServerInstalled();
-const required = Deno.env.get("TERN_CLUSTER_TESTS") === "required";
-
-if (installed) registerPresenceTests();
-else if (required) {
-  Deno.test("cluster presence tests need redis-server", () => {
-    throw new Error("TERN_CLUSTER_TESTS=required but redis-server is missing");
-  });
-}
+await clusterTests(registerPresenceTests);
 
 /** A Redis and two nodes on it, closed together. */
 interface Cluster extends AsyncDisposable {

@@ -7,27 +7,10 @@
 
 import assert from "node:assert/strict";
 import { LineClient, startServer, type TestServer } from "./helpers.ts";
-import {
-  type RedisServer,
-  redisServerInstalled,
-  startRedis,
-} from "./redis_server.ts";
+import { clusterTests, type RedisServer, startRedis } from "./redis_server.ts";
 import type { ServerEvent } from "../protocol.ts";
 
-const installed = await redisServerInstalled();
-const required = Deno.env.get("TERN_CLUSTER_TESTS") === "required";
-
-if (!installed && !required) {
-  console.log(
-    "cluster tests skipped: redis-server is not installed (apt-get install redis-server, or run .ci/run, which installs it)",
-  );
-} else if (!installed) {
-  Deno.test("cluster tests need redis-server", () => {
-    throw new Error("TERN_CLUSTER_TESTS=required but redis-server is missing");
-  });
-} else {
-  registerClusterTests();
-}
+await clusterTests(registerClusterTests);
 
 /** A Redis and two nodes on it, closed together. */
 interface Cluster extends AsyncDisposable {

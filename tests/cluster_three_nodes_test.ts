@@ -7,20 +7,11 @@
 
 import assert from "node:assert/strict";
 import { LineClient } from "./helpers.ts";
-import { redisServerInstalled, startRedis } from "./redis_server.ts";
+import { clusterTests, startRedis } from "./redis_server.ts";
 import { ServerProcess } from "./server_process.ts";
 import type { ServerEvent } from "../protocol.ts";
 
-const installed = await redisServerInstalled();
-const required = Deno.env.get("TERN_CLUSTER_TESTS") === "required";
-
-if (!installed && !required) {
-  console.log(
-    "three-node cluster tests skipped: redis-server is not installed (apt-get install redis-server)",
-  );
-} else {
-  registerThreeNodeTests();
-}
+await clusterTests(registerThreeNodeTests);
 
 /** Three node processes on one Redis, stopped cleanly together. */
 interface ThreeNodes extends AsyncDisposable {

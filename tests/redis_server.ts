@@ -23,6 +23,37 @@ export async function redisServerInstalled(): Promise<boolean> {
   }
 }
 
+/** Set in the test process once the skip line is printed. */
+const SKIP_SAID = "TERN_CLUSTER_SKIP_SAID";
+
+/**
+ * Registers a file's cluster tests if `redis-server` is installed. Without
+ * it they are left out and one line, printed once for the whole test run
+ * (the test files share the process's environment, not their globals), says
+ * so and how to get them; with `TERN_CLUSTER_TESTS=required`, as CI sets, a
+ * missing `redis-server` is a failing test instead of a skip.
+ */
+export async function clusterTests(register: () => void): Promise<void> {
+  if (await redisServerInstalled()) {
+    register();
+    return;
+  }
+  if (Deno.env.get("TERN_CLUSTER_TESTS") === "required") {
+    Deno.test("cluster tests need redis-server", () => {
+      throw new Error(
+        "TERN_CLUSTER_TESTS=required but redis-server is missing",
+      );
+    });
+    return;
+  }
+  if (Deno.env.get(SKIP_SAID) === undefined) {
+    Deno.env.set(SKIP_SAID, "1");
+    console.log(
+      "cluster tests skipped: redis-server is not installed (apt-get install redis-server, or run .ci/run, which installs it)",
+    );
+  }
+}
+
 /** A running `redis-server` that stops and cleans up at the end of a `using` block. */
 export interface RedisServer extends AsyncDisposable {
   /** `redis://127.0.0.1:<port>` */
