@@ -12,6 +12,7 @@
  */
 
 import { MARK, MARK_2, type ParsedMessage, parseHeader } from "./protocol.ts";
+import { concatBytes } from "../wire/bytes.ts";
 
 const NEWLINE = 0x0a;
 const CR = 0x0d;
@@ -55,10 +56,10 @@ export class ChunkScanner {
     let pos = 0;
     if (this.#carry !== null) {
       const newline = chunk.indexOf(NEWLINE);
-      const joined = concat(
+      const joined = concatBytes([
         this.#carry,
         chunk.subarray(0, newline === -1 ? length : newline),
-      );
+      ]);
       if (newline === -1) {
         this.#carry = joined.length > MAX_CARRY_BYTES ? null : joined;
         return;
@@ -165,11 +166,4 @@ export class ChunkScanner {
     if (!found) this.#sink.control(bytes, start, end);
     return mark;
   }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const joined = new Uint8Array(a.length + b.length);
-  joined.set(a, 0);
-  joined.set(b, a.length);
-  return joined;
 }

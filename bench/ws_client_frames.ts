@@ -12,6 +12,8 @@
  * @module
  */
 
+import { concatBytes } from "../wire/bytes.ts";
+
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 const NEWLINE = new Uint8Array([0x0a]);
@@ -129,14 +131,6 @@ export class Deframer {
     this.each(chunk, (bytes, start, end) => {
       parts.push(bytes.slice(start, end), NEWLINE);
     });
-    let size = 0;
-    for (const part of parts) size += part.length;
-    const out = new Uint8Array(size);
-    let at = 0;
-    for (const part of parts) {
-      out.set(part, at);
-      at += part.length;
-    }
-    return out;
+    return concatBytes(parts);
   }
 }

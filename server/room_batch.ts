@@ -29,6 +29,7 @@
  */
 
 import { type Codec, EncodedEvent } from "../protocol.ts";
+import { concatBytes } from "../wire/bytes.ts";
 
 /** What the batch needs of a member. */
 export interface BatchMember {
@@ -225,14 +226,5 @@ function ownChunks<M extends BatchMember>(
 
 /** The chunks as one buffer (the chunk itself when there is one). */
 function join(chunks: Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  let length = 0;
-  for (const chunk of chunks) length += chunk.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
+  return chunks.length === 1 ? chunks[0]! : concatBytes(chunks);
 }

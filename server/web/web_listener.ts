@@ -24,6 +24,7 @@ import {
   websocketAccept,
 } from "./http_head.ts";
 import { writeAll } from "../../wire/write_all.ts";
+import { concatBytes } from "../../wire/bytes.ts";
 
 /** Where and how the web listener runs. */
 export interface WebListenerOptions {
@@ -215,7 +216,7 @@ export class WebListener {
         closeQuietly(conn);
         return;
       }
-      bytes = append(bytes, buffer.subarray(0, count));
+      bytes = concatBytes([bytes, buffer.subarray(0, count)]);
       end = headEnd(bytes);
     }
     if (end === -1 || end > maxHeadBytes) {
@@ -331,7 +332,7 @@ export class WebListener {
       "content-length": String(body.length),
       connection: "close",
     }));
-    await writeAll(conn, headOnly ? head : append(head, body));
+    await writeAll(conn, headOnly ? head : concatBytes([head, body]));
     await linger(conn);
   }
 }
@@ -357,13 +358,6 @@ async function linger(conn: Deno.Conn): Promise<void> {
     clearTimeout(timer);
     closeQuietly(conn);
   }
-}
-
-function append(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 function closeQuietly(conn: Deno.Conn): void {

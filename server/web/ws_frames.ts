@@ -10,6 +10,8 @@
  * @module
  */
 
+import { concatBytes } from "../../wire/bytes.ts";
+
 /** Frame opcodes (RFC 6455 section 5.2). */
 export const OP_CONTINUATION = 0x0;
 /** A text frame: UTF-8. */
@@ -362,13 +364,5 @@ function unmaskInPlace(payload: Uint8Array, mask: Uint8Array): void {
 }
 
 function join(...parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
