@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { LineClient, startServer, type TestServer } from "./helpers.ts";
 import { clusterTests, type RedisServer, startRedis } from "./redis_server.ts";
-import type { ServerEvent } from "../protocol.ts";
+import { assertOneOrder, helloReply } from "./cluster_checks.ts";
 
 await clusterTests(registerClusterTests);
 
@@ -35,15 +35,6 @@ async function startCluster(): Promise<Cluster> {
   };
 }
 
-/** The first reply to a hello: its welcome, or the error refusing it. */
-async function helloReply(client: LineClient, nick: string) {
-  await client.sendJson({ type: "hello", nick });
-  const line = await client.expect((text) =>
-    text.includes('"type":"welcome"') || text.includes('"type":"error"')
-  );
-  return JSON.parse(line) as ServerEvent;
-}
-
 function registerClusterTests(): void {
   Deno.test("cluster: room messages from two nodes reach every member in one order", async () => {
     await using cluster = await startCluster();
@@ -52,32 +43,11 @@ function registerClusterTests(): void {
     await using bob = await LineClient.json(cluster.b.port, "bob");
     await using bea = await LineClient.json(cluster.b.port, "bea");
     const perSender = 25;
-    // Both senders at once, so the two nodes' messages interleave in Redis.
-    await Promise.all([ana, bob].map(async (sender, s) => {
-      for (let i = 0; i < perSender; i++) {
-        await sender.sendJson({ type: "message", text: `${s}-${i}` });
-      }
-    }));
-    const seen: Array<Array<[number, string, string]>> = [];
-    for (const client of [ana, ada, bob, bea]) {
-      const lines: Array<[number, string, string]> = [];
-      for (let i = 0; i < 2 * perSender; i++) {
-        const event = await client.expectEvent("message");
-        lines.push([event.id, event.from, event.text]);
-      }
-      seen.push(lines);
-    }
-    // The same order everywhere, ids strictly increasing, each sender's own
-    // lines in the order sent.
-    for (const lines of seen.slice(1)) assert.deepEqual(lines, seen[0]);
-    const ids = seen[0]!.map(([id]) => id);
-    for (let i = 1; i < ids.length; i++) assert.ok(ids[i]! > ids[i - 1]!);
-    for (const [s, nick] of ["ana", "bob"].entries()) {
-      assert.deepEqual(
-        seen[0]!.filter(([, from]) => from === nick).map(([, , text]) => text),
-        Array.from({ length: perSender }, (_, i) => `${s}-${i}`),
-      );
-    }
+    await assertOneOrder(
+      [{ client: ana, nick: "ana" }, { client: bob, nick: "bob" }],
+      [ana, ada, bob, bea],
+      perSender,
+    );
   });
 
   Deno.test("cluster: two nodes claiming one nickname at once, exactly one wins", async () => {

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { LineClient } from "./helpers.ts";
 import { clusterTests, startRedis } from "./redis_server.ts";
 import { ServerProcess } from "./server_process.ts";
-import type { ServerEvent } from "../protocol.ts";
+import { assertOneOrder, helloReply } from "./cluster_checks.ts";
 
 await clusterTests(registerThreeNodeTests);
 
@@ -40,15 +40,6 @@ async function startThreeNodes(): Promise<ThreeNodes> {
   }
 }
 
-/** The first reply to a hello: its welcome, or the error refusing it. */
-async function helloReply(client: LineClient, nick: string) {
-  await client.sendJson({ type: "hello", nick });
-  const line = await client.expect((text) =>
-    text.includes('"type":"welcome"') || text.includes('"type":"error"')
-  );
-  return JSON.parse(line) as ServerEvent;
-}
-
 function registerThreeNodeTests(): void {
   Deno.test("cluster, 3 nodes: a message sent on each node reaches every member on all three, in one order", async () => {
     await using cluster = await startThreeNodes();
@@ -62,34 +53,11 @@ function registerThreeNodeTests(): void {
       }
       const senders = clients.filter((_, i) => i % 2 === 0);
       const perSender = 20;
-      // All three at once, so the nodes' messages interleave in Redis.
-      await Promise.all(senders.map(async (sender, node) => {
-        for (let i = 0; i < perSender; i++) {
-          await sender.sendJson({ type: "message", text: `${node}-${i}` });
-        }
-      }));
-      const seen: Array<Array<[number, string, string]>> = [];
-      for (const client of clients) {
-        const lines: Array<[number, string, string]> = [];
-        for (let i = 0; i < 3 * perSender; i++) {
-          const event = await client.expectEvent("message");
-          lines.push([event.id, event.from, event.text]);
-        }
-        seen.push(lines);
-      }
-      // Every member on every node saw the same lines in the same order.
-      for (const lines of seen.slice(1)) assert.deepEqual(lines, seen[0]);
-      const ids = seen[0]!.map(([id]) => id);
-      for (let i = 1; i < ids.length; i++) assert.ok(ids[i]! > ids[i - 1]!);
-      // Each node's sender arrives whole and in the order it sent.
-      for (let node = 0; node < 3; node++) {
-        assert.deepEqual(
-          seen[0]!.filter(([, from]) => from === `s${node}`).map(([, , t]) =>
-            t
-          ),
-          Array.from({ length: perSender }, (_, i) => `${node}-${i}`),
-        );
-      }
+      await assertOneOrder(
+        senders.map((client, node) => ({ client, nick: `s${node}` })),
+        clients,
+        perSender,
+      );
     } finally {
       for (const client of clients) await client.close();
     }
