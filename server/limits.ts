@@ -129,6 +129,11 @@ export interface Limits {
    * count it dead (its users leave, its nicknames are freed).
    */
   nodeTimeoutMs: number;
+  /**
+   * Cluster mode: how long a node waits for Redis to answer a command on
+   * a user's path before telling the user the store is unreachable.
+   */
+  redisTimeoutMs: number;
 }
 
 /** How a limit's flag value is written on the command line. */
@@ -611,6 +616,15 @@ export const LIMIT_SPECS: readonly LimitSpec[] = [
     allowZero: false,
     description:
       "cluster mode: silence after which a node counts as dead; its users leave every room and their nicknames are freed within a third more (a clean stop frees them at once)",
+  },
+  {
+    key: "redisTimeoutMs",
+    flag: "redis-timeout",
+    unit: "seconds",
+    default: 5,
+    allowZero: false,
+    description:
+      "cluster mode: longest wait for Redis to answer a command; past it the user is told the cluster's store is unreachable, and a write that may still land is undone",
   },
 ];
 

@@ -12,6 +12,7 @@ import { createClient } from "npm:redis@5.12.1";
 import { LineClient, startServer, type TestServer, within } from "./helpers.ts";
 import { clusterTests, type RedisServer, startRedis } from "./redis_server.ts";
 import type { Limits } from "../server/limits.ts";
+import { RedisTimeout, STORE_SILENT } from "../server/cluster/redis_timeout.ts";
 
 await clusterTests(registerTests);
 
@@ -292,5 +293,96 @@ function registerTests(): void {
     assert.equal((await judy.expectEvent("error")).code, "unavailable");
     // Both nodes still answer.
     for (const client of [ivan, judy]) await client.linesUntilPong(true);
+  });
+
+  Deno.test("cluster accounts: with Redis frozen, account requests are refused plainly in --redis-timeout, everyone else still answered, and nothing happens once it thaws", async () => {
+    await using cluster = await startCluster({ redisTimeoutMs: 300 });
+    await leave(
+      await registered(cluster.a.port, "alice", "alices password"),
+      cluster.a,
+    );
+    const bob = await registered(cluster.a.port, "bob", "bobs password");
+    await using ivan = await LineClient.json(cluster.a.port, "ivan");
+    await using judy = await LineClient.json(cluster.b.port, "judy");
+    cluster.redis.freeze();
+    try {
+      await ivan.sendJson({ type: "register", password: "ivans pass" });
+      const refused = await ivan.expectEvent("error");
+      assert.equal(refused.code, "unavailable");
+      assert.equal(refused.message, STORE_SILENT);
+      await judy.sendJson({
+        type: "identify",
+        nick: "alice",
+        password: "alices password",
+      });
+      assert.equal((await judy.expectEvent("error")).message, STORE_SILENT);
+      await judy.sendJson({ type: "private", to: "alice", text: "later" });
+      assert.equal((await judy.expectEvent("error")).code, "unavailable");
+      // Sent to Redis, then timed out: undone once Redis runs it.
+      await bob.sendJson({ type: "setpass", password: "bobs new pass" });
+      assert.equal((await bob.expectEvent("error")).message, STORE_SILENT);
+      // Nobody waits on the frozen Redis for what needs none of it.
+      for (const client of [ivan, judy, bob]) await client.linesUntilPong(true);
+    } finally {
+      cluster.redis.thaw();
+    }
+    // Anything after the undo on that connection is answered after it.
+    await within(cluster.a.server.hub.accounts.find("bob"), "Redis to answer");
+    await leave(bob, cluster.a, 1);
+    const fresh = await identifyReply(cluster.b.port, "bob", "bobs new pass");
+    await using _fresh = fresh.client;
+    assert.match(fresh.reply, /"code":"bad_password"/);
+    const old = await identifyReply(cluster.b.port, "bob", "bobs password");
+    await using _old = old.client;
+    assert.match(old.reply, /"type":"welcome"/);
+  });
+
+  Deno.test("cluster accounts: a registration or waiting message that Redis takes after its timeout is undone", async () => {
+    await using cluster = await startCluster({ redisTimeoutMs: 300 });
+    const hub = cluster.a.server.hub;
+    const now = hub.now();
+    cluster.redis.freeze();
+    try {
+      await assert.rejects(
+        hub.accounts.create({
+          nick: "Zed",
+          salt: new Uint8Array([1, 2, 3]),
+          hash: new Uint8Array([4, 5, 6]),
+          iterations: 1000,
+          created: now,
+        }, { address: "127.0.0.1", max: 3, windowMs: 3_600_000 }),
+        RedisTimeout,
+      );
+      await assert.rejects(
+        hub.sharedInbox!.leave(
+          { type: "private", ts: now, from: "ann", to: "Zed", text: "hi" },
+          7,
+          "127.0.0.1",
+          { maxInbox: 10, maxPerAddress: 10, expiryMs: 60_000 },
+        ),
+        RedisTimeout,
+      );
+    } finally {
+      cluster.redis.thaw();
+    }
+    assert.equal(
+      await within(hub.accounts.find("zed"), "Redis to answer"),
+      undefined,
+    );
+    const client = createClient({ url: cluster.redis.url, RESP: 2 });
+    await client.connect();
+    try {
+      // Both ran (the counters moved), and both were taken back.
+      assert.ok(Number(await client.get("tern:account-id")) >= 1);
+      assert.deepEqual(
+        await client.keys("tern:account*"),
+        ["tern:account-id"],
+      );
+      assert.equal(await client.zCard("tern:inbox:7"), 0);
+      assert.equal(await client.zCard("tern:waiting-from:127.0.0.1"), 0);
+      assert.equal(await client.zCard("tern:registrations:127.0.0.1"), 0);
+    } finally {
+      await client.close();
+    }
   });
 }

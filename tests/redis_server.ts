@@ -63,6 +63,13 @@ export interface RedisServer extends AsyncDisposable {
   stop(): Promise<void>;
   /** Starts it again on the same port and directory. */
   restart(): Promise<void>;
+  /**
+   * Freezes it (SIGSTOP): connections stay open and nothing is answered,
+   * as a Redis that hangs rather than dies. Stop and dispose thaw it first.
+   */
+  freeze(): void;
+  /** Lets a frozen Redis run again (SIGCONT). */
+  thaw(): void;
 }
 
 /** A port nobody listens on right now (Redis binds it a moment later). */
@@ -149,6 +156,7 @@ export async function startRedis(
     const running: Deno.ChildProcess = child;
     child = null;
     try {
+      running.kill("SIGCONT");
       running.kill("SIGTERM");
     } catch {
       // Already gone.
@@ -168,6 +176,8 @@ export async function startRedis(
     port,
     stop,
     restart: launch,
+    freeze: () => (child as Deno.ChildProcess | null)?.kill("SIGSTOP"),
+    thaw: () => (child as Deno.ChildProcess | null)?.kill("SIGCONT"),
     async [Symbol.asyncDispose]() {
       await stop();
       await Deno.remove(dir, { recursive: true });

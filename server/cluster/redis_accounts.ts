@@ -20,7 +20,12 @@
  * Every check and its write run in one Lua script, so two nodes registering
  * one name at once (or filling one inbox) cannot both pass. The connection
  * has no offline queue: while Redis is away every call fails at once and
- * the caller tells the user (`unavailable`) instead of waiting.
+ * the caller tells the user (`unavailable`) instead of waiting. A Redis that
+ * hangs instead fails each call after `--redis-timeout` (redis_timeout.ts);
+ * a write that timed out is followed on the same connection by its undo,
+ * which Redis runs after it if it ever runs it, so a registration, a new
+ * password or a waiting message the user was told did not happen never
+ * appears later.
  *
  * @module
  */
@@ -44,6 +49,7 @@ import { foldKey } from "../../wire/names.ts";
 import { skeletonKey } from "../names/lookalikes.ts";
 import { describeError } from "../log.ts";
 import { encodeEnvelope, readEntry } from "./waiting_entry.ts";
+import { bounded, RedisTimeout } from "./redis_timeout.ts";
 
 const ACCOUNT_PREFIX = "tern:account:";
 const LOOKS_PREFIX = "tern:account-looks:";
@@ -51,6 +57,10 @@ const ACCOUNT_ID_KEY = "tern:account-id";
 const REGISTRATIONS_PREFIX = "tern:registrations:";
 const INBOX_PREFIX = "tern:inbox:";
 const WAITING_FROM_PREFIX = "tern:waiting-from:";
+/** A password change's previous password, kept for its undo. */
+const PASSWORD_UNDO_PREFIX = "tern:password-undo:";
+/** How long a password change can still be undone. */
+const PASSWORD_UNDO_MS = 60_000;
 
 /** The account's hash by fold key, else by the look-alike key's pointer. */
 const FIND_SCRIPT = `
@@ -129,12 +139,64 @@ redis.call('PEXPIRE', KEYS[1], ARGV[6])
 redis.call('PEXPIRE', KEYS[2], ARGV[6])
 return id`;
 
-/** Replaces an account's password if the hash is still account ARGV[1]'s. */
+/**
+ * Takes back a registration that timed out (CREATE_SCRIPT), if it ran:
+ * the account is the one whose salt is ARGV[1] (a salt is random and new).
+ * KEYS as CREATE_SCRIPT's but the counter; ARGV[2] the fold key.
+ */
+const UNDO_CREATE_SCRIPT = `
+if redis.call('HGET', KEYS[1], 'salt') ~= ARGV[1] then return 0 end
+local id = redis.call('HGET', KEYS[1], 'id')
+redis.call('DEL', KEYS[1])
+if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
+redis.call('ZREM', KEYS[3], id)
+return 1`;
+
+/**
+ * Replaces an account's password if the hash is still account ARGV[1]'s,
+ * keeping the previous one (KEYS[2], for ARGV[5] ms) for an undo.
+ */
 const SET_PASSWORD_SCRIPT = `
 if redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] then return 0 end
+local old = redis.call('HMGET', KEYS[1], 'salt', 'hash', 'iterations')
+redis.call('SET', KEYS[2], cjson.encode({new = ARGV[2], salt = old[1],
+  hash = old[2], iterations = old[3]}), 'PX', ARGV[5])
 redis.call('HSET', KEYS[1], 'salt', ARGV[2], 'hash', ARGV[3],
   'iterations', ARGV[4])
 return 1`;
+
+/**
+ * Takes back a password change that timed out, if it ran: puts the
+ * previous password back while the account still has the new one (salt
+ * ARGV[1]).
+ */
+const UNDO_PASSWORD_SCRIPT = `
+local kept = redis.call('GET', KEYS[2])
+if not kept then return 0 end
+local old = cjson.decode(kept)
+if old['new'] ~= ARGV[1] or redis.call('HGET', KEYS[1], 'salt') ~= ARGV[1] then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'salt', old['salt'], 'hash', old['hash'],
+  'iterations', old['iterations'])
+redis.call('DEL', KEYS[2])
+return 1`;
+
+/**
+ * Takes back a waiting message that timed out (LEAVE_SCRIPT), if it ran:
+ * the entries of both sets at score ARGV[2] whose envelope is ARGV[1].
+ */
+const UNDO_LEAVE_SCRIPT = `
+local removed = 0
+for _, key in ipairs(KEYS) do
+  for _, entry in ipairs(redis.call('ZRANGEBYSCORE', key, ARGV[2], ARGV[2])) do
+    local space = string.find(entry, ' ', 1, true)
+    if space and string.sub(entry, space + 1) == ARGV[1] then
+      removed = removed + redis.call('ZREM', key, entry)
+    end
+  end
+end
+return removed`;
 
 /** Tries to reach Redis at start before giving up with an error. */
 const START_ATTEMPTS = 3;
@@ -157,8 +219,10 @@ export class RedisAccounts implements AccountBook, SharedInbox {
   #closed = false;
   #down = false;
   readonly #idKey: string;
+  readonly #hub: Hub;
 
   private constructor(hub: Hub, url: string, options: AccountsOptions) {
+    this.#hub = hub;
     this.#idKey = options.idKey;
     this.#highestId = hub.history.accounts.highestId();
     // No offline queue: a registration or login while Redis is away is
@@ -218,11 +282,51 @@ export class RedisAccounts implements AccountBook, SharedInbox {
     return Math.min(50 * 2 ** retries, 2000) + Math.floor(Math.random() * 200);
   }
 
+  /** `work`, failing after `--redis-timeout`. */
+  #bounded<T>(work: Promise<T>): Promise<T> {
+    return bounded(work, this.#hub.limits.redisTimeoutMs);
+  }
+
+  /**
+   * `write`, failing after `--redis-timeout`; then `undo` is sent at once
+   * (after it on this connection, so Redis runs it after the write if it
+   * runs the write at all), and again should the write's answer still come.
+   */
+  async #undoable<T>(
+    write: Promise<T>,
+    done: (value: T) => boolean,
+    undo: () => Promise<unknown>,
+    what: string,
+  ): Promise<T> {
+    const undoing = () =>
+      undo().catch((error: unknown) =>
+        this.#hub.log("error", "cluster_undo_failed", {
+          what,
+          error: describeError(error),
+        })
+      );
+    try {
+      return await bounded(
+        write,
+        this.#hub.limits.redisTimeoutMs,
+        (value) => {
+          if (done(value)) undoing();
+        },
+      );
+    } catch (error) {
+      if (error instanceof RedisTimeout) {
+        this.#hub.log("warn", "cluster_write_timed_out", { what });
+        undoing();
+      }
+      throw error;
+    }
+  }
+
   async find(nick: string): Promise<Account | undefined> {
-    const reply = await this.#client.eval(FIND_SCRIPT, {
+    const reply = await this.#bounded(this.#client.eval(FIND_SCRIPT, {
       keys: [ACCOUNT_PREFIX + foldKey(nick), LOOKS_PREFIX + skeletonKey(nick)],
       arguments: [ACCOUNT_PREFIX],
-    }) as string[];
+    })) as string[];
     if (reply.length === 0) return undefined;
     const fields = new Map<string, string>();
     for (let i = 0; i + 1 < reply.length; i += 2) {
@@ -246,7 +350,8 @@ export class RedisAccounts implements AccountBook, SharedInbox {
   ): Promise<Registration> {
     const fold = foldKey(account.nick);
     const looks = skeletonKey(account.nick);
-    const reply = await this.#client.eval(CREATE_SCRIPT, {
+    const salt = toBase64(account.salt);
+    const write = this.#client.eval(CREATE_SCRIPT, {
       keys: [
         ACCOUNT_PREFIX + fold,
         LOOKS_PREFIX + looks,
@@ -256,7 +361,7 @@ export class RedisAccounts implements AccountBook, SharedInbox {
       arguments: [
         account.nick,
         looks,
-        toBase64(account.salt),
+        salt,
         toBase64(account.hash),
         String(account.iterations),
         String(account.created),
@@ -265,7 +370,21 @@ export class RedisAccounts implements AccountBook, SharedInbox {
         String(this.#highestId),
         fold,
       ],
-    }) as number;
+    }) as Promise<number>;
+    const reply = await this.#undoable(
+      write,
+      (id) => id > 0,
+      () =>
+        this.#client.eval(UNDO_CREATE_SCRIPT, {
+          keys: [
+            ACCOUNT_PREFIX + fold,
+            LOOKS_PREFIX + looks,
+            REGISTRATIONS_PREFIX + quota.address,
+          ],
+          arguments: [salt, fold],
+        }),
+      "register",
+    );
     if (reply === -1) return { ok: false, why: "taken" };
     if (reply === -2) return { ok: false, why: "quota" };
     this.#highestId = Math.max(this.#highestId, reply);
@@ -274,10 +393,10 @@ export class RedisAccounts implements AccountBook, SharedInbox {
 
   async drop(nick: string): Promise<boolean> {
     const fold = foldKey(nick);
-    const reply = await this.#client.eval(DROP_SCRIPT, {
+    const reply = await this.#bounded(this.#client.eval(DROP_SCRIPT, {
       keys: [ACCOUNT_PREFIX + fold],
       arguments: [LOOKS_PREFIX, fold, INBOX_PREFIX, WAITING_FROM_PREFIX],
-    }) as number;
+    })) as number;
     return reply !== 0;
   }
 
@@ -285,15 +404,26 @@ export class RedisAccounts implements AccountBook, SharedInbox {
     account: SessionAccount,
     password: PasswordHash,
   ): Promise<boolean> {
-    const reply = await this.#client.eval(SET_PASSWORD_SCRIPT, {
-      keys: [ACCOUNT_PREFIX + foldKey(account.nick)],
+    const fold = foldKey(account.nick);
+    const keys = [ACCOUNT_PREFIX + fold, PASSWORD_UNDO_PREFIX + fold];
+    const salt = toBase64(password.salt);
+    const write = this.#client.eval(SET_PASSWORD_SCRIPT, {
+      keys,
       arguments: [
         String(account.id),
-        toBase64(password.salt),
+        salt,
         toBase64(password.hash),
         String(password.iterations),
+        String(PASSWORD_UNDO_MS),
       ],
-    }) as number;
+    }) as Promise<number>;
+    const reply = await this.#undoable(
+      write,
+      (changed) => changed === 1,
+      () =>
+        this.#client.eval(UNDO_PASSWORD_SCRIPT, { keys, arguments: [salt] }),
+      "setpass",
+    );
     return reply === 1;
   }
 
@@ -303,21 +433,29 @@ export class RedisAccounts implements AccountBook, SharedInbox {
     address: string,
     limits: { maxInbox: number; maxPerAddress: number; expiryMs: number },
   ): Promise<Left> {
-    const reply = await this.#client.eval(LEAVE_SCRIPT, {
-      keys: [
-        INBOX_PREFIX + accountId,
-        WAITING_FROM_PREFIX + address,
-        this.#idKey,
-      ],
+    const envelope = encodeEnvelope(message, address);
+    const sets = [INBOX_PREFIX + accountId, WAITING_FROM_PREFIX + address];
+    const write = this.#client.eval(LEAVE_SCRIPT, {
+      keys: [...sets, this.#idKey],
       arguments: [
-        encodeEnvelope(message, address),
+        envelope,
         String(message.ts),
         String(message.ts - limits.expiryMs),
         String(limits.maxInbox),
         String(limits.maxPerAddress),
         String(limits.expiryMs),
       ],
-    }) as number;
+    }) as Promise<number>;
+    const reply = await this.#undoable(
+      write,
+      (id) => id > 0,
+      () =>
+        this.#client.eval(UNDO_LEAVE_SCRIPT, {
+          keys: sets,
+          arguments: [envelope, String(message.ts)],
+        }),
+      "waiting_message",
+    );
     if (reply === -1) return { ok: false, why: "inbox_full" };
     if (reply === -2) return { ok: false, why: "address_full" };
     return { ok: true, id: reply };
@@ -327,11 +465,11 @@ export class RedisAccounts implements AccountBook, SharedInbox {
     accountId: number,
     since: number,
   ): Promise<WaitingMessage[]> {
-    const entries = await this.#client.zRangeByScore(
+    const entries = await this.#bounded(this.#client.zRangeByScore(
       INBOX_PREFIX + accountId,
       since,
       "+inf",
-    );
+    ));
     const waiting: WaitingMessage[] = [];
     for (const entry of entries) {
       const read = readEntry(entry);
@@ -358,7 +496,7 @@ export class RedisAccounts implements AccountBook, SharedInbox {
     for (const [address, sent] of byAddress) {
       batch.zRem(WAITING_FROM_PREFIX + address, sent);
     }
-    await batch.exec();
+    await this.#bounded(batch.exec());
   }
 
   /** Closes the connection. */

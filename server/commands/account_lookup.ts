@@ -9,6 +9,7 @@
 import type { Account } from "../store/account_store.ts";
 import { describeError } from "../log.ts";
 import { CLUSTER_DOWN } from "../nicknames.ts";
+import { RedisTimeout, STORE_SILENT } from "../cluster/redis_timeout.ts";
 import type { Call } from "./call.ts";
 
 /**
@@ -27,12 +28,18 @@ export async function lookUpAccount(
   }
 }
 
-/** Tells the client (and the log) that the accounts are out of reach. */
+/**
+ * Tells the client (and the log) that the accounts are out of reach: Redis
+ * gone, or not answering in time (and what it may still do was undone).
+ */
 export function accountsDown(call: Call, error: unknown): void {
   call.hub.log("warn", "accounts_unavailable", {
     session: call.session.id,
     request: call.request.type,
     error: describeError(error),
   });
-  call.fail("unavailable", CLUSTER_DOWN);
+  call.fail(
+    "unavailable",
+    error instanceof RedisTimeout ? STORE_SILENT : CLUSTER_DOWN,
+  );
 }

@@ -19,6 +19,7 @@ import { foldKey } from "../../wire/names.ts";
 import type { ClientRequest } from "../../protocol.ts";
 import type { Call } from "./call.ts";
 import { accountsDown, lookUpAccount } from "./account_lookup.ts";
+import { RedisTimeout } from "../cluster/redis_timeout.ts";
 import { deliverPending } from "./waiting_messages.ts";
 import { renameInCluster, renameSession, takeOver } from "../nicknames.ts";
 
@@ -172,7 +173,14 @@ async function drop(call: Call<"drop">): Promise<void> {
   try {
     await hub.accounts.drop(account.nick);
   } catch (error) {
-    return accountsDown(call, error);
+    // A drop cannot be undone (its waiting messages go with it): the user
+    // is told it may still happen.
+    if (!(error instanceof RedisTimeout)) return accountsDown(call, error);
+    hub.log("warn", "drop_unconfirmed", { nick: account.nick });
+    return call.fail(
+      "unavailable",
+      `Not confirmed: the cluster's store (Redis) is not answering; ${account.nick} may still be dropped once it answers`,
+    );
   }
   // This node's sessions; one identified on another node keeps its
   // account until it leaves.

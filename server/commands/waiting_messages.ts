@@ -174,12 +174,14 @@ export function deliverPending(hub: Hub, session: Session): void {
   const since = hub.now() - hub.limits.offlineExpiryMs;
   const inbox = hub.sharedInbox;
   if (inbox !== null) {
-    deliverShared(hub, session, inbox, since).catch((error: unknown) =>
+    deliverShared(hub, session, inbox, since).catch((error: unknown) => {
       hub.log("warn", "waiting_fetch_failed", {
         session: session.id,
         error: describeError(error),
-      })
-    );
+      });
+      if (session.state !== "active") return;
+      session.send({ type: "notice", text: FETCH_FAILED });
+    });
     return;
   }
   hub.inOrder(() => {
@@ -252,4 +254,14 @@ function markFailed(hub: Hub, session: Session, error: unknown): void {
     session: session.id,
     error: describeError(error),
   });
+  if (session.state !== "active") return;
+  session.send({ type: "notice", text: MARK_FAILED });
 }
+
+/** What a user is told when the messages waiting for them cannot be read. */
+export const FETCH_FAILED =
+  "Messages waiting for you could not be read (the cluster's store is unreachable); they keep waiting for your next login";
+
+/** What a user is told when delivered messages could not be marked so. */
+export const MARK_FAILED =
+  "Messages just delivered could not be marked as read; you may get them again at your next login";
