@@ -624,7 +624,7 @@ export const LIMIT_SPECS: readonly LimitSpec[] = [
     default: 5,
     allowZero: false,
     description:
-      "cluster mode: longest wait for Redis to answer a command; past it the user is told the cluster's store is unreachable, and a write that may still land is undone",
+      "cluster mode: longest wait for Redis to answer a command on a user's path; past it the user is told the cluster's store is not answering, and a write that Redis may still run is undone (a room or private message is said to be unconfirmed)",
   },
 ];
 

@@ -19,6 +19,7 @@ import { clusterTests, type RedisServer, startRedis } from "./redis_server.ts";
 import { ServerProcess } from "./server_process.ts";
 import type { Limits } from "../server/limits.ts";
 import type { ServerOptions } from "../server.ts";
+import { PRIVATE_UNCONFIRMED } from "../server/commands/private_across.ts";
 
 await clusterTests(registerPresenceTests);
 
@@ -347,6 +348,25 @@ function registerPresenceTests(): void {
     await ana.sendJson({ type: "who" });
     const who = await ana.expectEvent("who");
     assert.deepEqual(who.members.map((m) => m.nick), ["ana", "bob"]);
+  });
+
+  Deno.test("cluster presence: with Redis frozen a private message across nodes is told unconfirmed in --redis-timeout, and arrives once it thaws", async () => {
+    await using cluster = await startCluster({ redisTimeoutMs: 300 });
+    await using ana = await LineClient.json(cluster.a.port, "ana");
+    await using bob = await LineClient.json(cluster.b.port, "bob");
+    await ana.expectEvent("join", (e) => e.nick === "bob");
+    cluster.redis.freeze();
+    try {
+      await ana.sendJson({ type: "private", to: "bob", text: "hi?", ref: "p" });
+      const unconfirmed = await ana.expectEvent("error");
+      assert.deepEqual([unconfirmed.ref, unconfirmed.message], [
+        "p",
+        PRIVATE_UNCONFIRMED,
+      ]);
+    } finally {
+      cluster.redis.thaw();
+    }
+    assert.equal((await bob.expectEvent("private")).text, "hi?");
   });
 
   Deno.test("cluster presence: who left while Redis was away is told once it is back", async () => {

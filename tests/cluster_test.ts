@@ -6,9 +6,15 @@
  */
 
 import assert from "node:assert/strict";
-import { LineClient, startServer, type TestServer } from "./helpers.ts";
+import { LineClient, startServer, type TestServer, within } from "./helpers.ts";
 import { clusterTests, type RedisServer, startRedis } from "./redis_server.ts";
 import { assertOneOrder, helloReply } from "./cluster_checks.ts";
+import type { Limits } from "../server/limits.ts";
+import { SEND_UNCONFIRMED } from "../server/cluster/redis_node.ts";
+import {
+  BACK_NOTICE,
+  DEGRADED_NOTICE,
+} from "../server/cluster/room_streams.ts";
 
 await clusterTests(registerClusterTests);
 
@@ -19,10 +25,10 @@ interface Cluster extends AsyncDisposable {
   b: TestServer;
 }
 
-async function startCluster(): Promise<Cluster> {
+async function startCluster(limits: Partial<Limits> = {}): Promise<Cluster> {
   const redis = await startRedis();
-  const a = await startServer({}, { redis: redis.url });
-  const b = await startServer({}, { redis: redis.url });
+  const a = await startServer(limits, { redis: redis.url });
+  const b = await startServer(limits, { redis: redis.url });
   return {
     redis,
     a,
@@ -115,5 +121,64 @@ function registerClusterTests(): void {
     await bob.sendJson({ type: "message", text: "reply" });
     const reply = await ana.expectEvent("message", (m) => m.text === "reply");
     assert.ok(reply.id > after.id);
+  });
+
+  Deno.test("cluster: with Redis frozen a send is told unconfirmed and a login refused, in --redis-timeout; thawed, the send arrives once, confirmed", async () => {
+    await using cluster = await startCluster({ redisTimeoutMs: 300 });
+    await using ana = await LineClient.json(cluster.a.port, "ana");
+    await using bob = await LineClient.json(cluster.b.port, "bob");
+    await using late = await LineClient.connect(cluster.b.port);
+    cluster.redis.freeze();
+    try {
+      await ana.sendJson({ type: "message", text: "hello?", ref: "m1" });
+      // Everyone here is told, then the sender.
+      await ana.expectEvent("notice", (e) => e.text === DEGRADED_NOTICE);
+      const unconfirmed = await ana.expectEvent("error");
+      assert.equal(unconfirmed.ref, "m1");
+      assert.equal(unconfirmed.message, SEND_UNCONFIRMED);
+      const reply = await helloReply(late, "late");
+      assert.equal(reply.type === "error" && reply.code, "unavailable");
+      // Nobody waits on the frozen Redis for what needs none of it.
+      await bob.linesUntilPong(true);
+      await ana.linesUntilPong(true);
+    } finally {
+      cluster.redis.thaw();
+    }
+    const arrived = await bob.expectEvent("message");
+    assert.equal(arrived.text, "hello?");
+    const confirmed = await ana.expectEvent("message");
+    assert.equal(confirmed.ref, "m1");
+    assert.equal(confirmed.id, arrived.id);
+    await ana.sendJson({ type: "message", text: "again", ref: "m2" });
+    await ana.waitFor(
+      (lines) =>
+        lines.some((line) => line.includes(BACK_NOTICE)) &&
+        lines.some((line) => line.includes('"ref":"m2"')),
+      "the next send confirmed, and the chat said to be back",
+    );
+    assert.equal(
+      (await bob.expectEvent("message")).text,
+      "again",
+      "the first arrived once",
+    );
+    assert.equal(cluster.a.server.cluster!.pendingSends, 0);
+  });
+
+  Deno.test("cluster: with Redis frozen a join says its history cannot be shown, and a node stops, not waiting on Redis for ever", async () => {
+    await using cluster = await startCluster({ redisTimeoutMs: 300 });
+    await using ana = await LineClient.json(cluster.a.port, "ana");
+    // Something said, so a join has history to read.
+    await ana.sendJson({ type: "message", text: "before" });
+    await ana.expectEvent("message");
+    cluster.redis.freeze();
+    try {
+      await ana.sendJson({ type: "join", room: "#frozen" });
+      const refusal = await ana.expectEvent("error");
+      assert.match(refusal.message, /^History not shown: /);
+      await ana.expectEvent("who", (w) => w.room === "#frozen");
+      await within(cluster.a.server.close(), "node a to stop", 4000);
+    } finally {
+      cluster.redis.thaw();
+    }
   });
 }

@@ -10,6 +10,8 @@
  * attempt under way (or the one after the sleep) is the last.
  */
 
+import { bounded } from "./redis_timeout.ts";
+
 /**
  * The longest a close waits for a reconnect loop: a sleep (2 s plus
  * jitter), one connection attempt (node-redis's 5 s connect timeout), and
@@ -33,15 +35,20 @@ export interface ClosableClient {
 /**
  * Closes `client` for good: waits for a reconnect loop under way to end
  * (its owner's strategy must refuse retries by now), then quits a ready
- * connection politely or drops one that is not.
+ * connection politely or drops one that is not. A polite quit waits for
+ * the answers to commands already sent: past `graceMs` (a Redis that
+ * hangs) the connection is dropped instead.
  */
-export async function closeClient(client: ClosableClient): Promise<void> {
+export async function closeClient(
+  client: ClosableClient,
+  graceMs: number = LOOP_END_GUARD_MS,
+): Promise<void> {
   const deadline = Date.now() + LOOP_END_GUARD_MS;
   while (client.isOpen && !client.isReady) {
     if (!await nextStep(client, deadline - Date.now())) break;
   }
   try {
-    if (client.isReady) await client.close();
+    if (client.isReady) await bounded(client.close(), graceMs);
     else if (client.isOpen) client.destroy();
   } catch {
     if (client.isOpen) client.destroy();

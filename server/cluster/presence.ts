@@ -40,6 +40,7 @@ import type {
 } from "./presence_seam.ts";
 import { type MemberState, RemotePeople } from "./presence_state.ts";
 import { readChanges, remoteNews } from "./remote_news.ts";
+import { bounded, RedisTimeout } from "./redis_timeout.ts";
 import {
   decodeEvent,
   decodePrivate,
@@ -238,9 +239,11 @@ export class RedisPresence implements ClusterPresence {
    */
   #track(work: () => Promise<unknown>, what = "cluster_presence_failed"): void {
     if (this.#closed || !this.#started) return;
-    const done = work().catch((error: unknown) =>
-      this.#hub.log("warn", what, { error: describeError(error) })
-    );
+    // Bounded, so a Redis that hangs cannot hold a close (or piles of
+    // heartbeats) for ever.
+    const done = bounded(work(), this.#hub.limits.redisTimeoutMs).catch((
+      error: unknown,
+    ) => this.#hub.log("warn", what, { error: describeError(error) }));
     this.#inFlight.add(done);
     done.finally(() => this.#inFlight.delete(done)).catch(() => {});
   }
@@ -526,15 +529,20 @@ export class RedisPresence implements ClusterPresence {
     if (member === undefined) return { kind: "absent" };
     let reply: unknown;
     try {
-      reply = await this.#commands.eval(PRIVATE_SCRIPT, {
-        keys: [this.#claimKey(member.nick).split("\n")[0]!, this.#idKey],
-        arguments: [
-          PRIVATE_CHANNEL,
-          encodePrivateDraft({ ...draft, to: member.nick }),
-        ],
-      });
-    } catch {
-      return { kind: "unavailable" };
+      reply = await bounded(
+        this.#commands.eval(PRIVATE_SCRIPT, {
+          keys: [this.#claimKey(member.nick).split("\n")[0]!, this.#idKey],
+          arguments: [
+            PRIVATE_CHANNEL,
+            encodePrivateDraft({ ...draft, to: member.nick }),
+          ],
+        }),
+        this.#hub.limits.redisTimeoutMs,
+      );
+    } catch (error) {
+      return {
+        kind: error instanceof RedisTimeout ? "unconfirmed" : "unavailable",
+      };
     }
     const [id, holder] = Array.isArray(reply) ? reply : [0, ""];
     if (typeof id !== "number" || id <= 0) return { kind: "absent" };
@@ -782,14 +790,17 @@ export class RedisPresence implements ClusterPresence {
     if (!this.#started || !this.#commands.isReady) return;
     const key = PRESENCE_PREFIX + this.#node;
     try {
-      await this.#commands.multi()
-        .del([key, NODE_PREFIX + this.#node])
-        .sRem(NODES_KEY, this.#node)
-        .publish(
-          EVENTS_CHANNEL,
-          encodeEvent({ kind: "gone", node: this.#node, reason: "shutdown" }),
-        )
-        .exec();
+      await bounded(
+        this.#commands.multi()
+          .del([key, NODE_PREFIX + this.#node])
+          .sRem(NODES_KEY, this.#node)
+          .publish(
+            EVENTS_CHANNEL,
+            encodeEvent({ kind: "gone", node: this.#node, reason: "shutdown" }),
+          )
+          .exec(),
+        this.#hub.limits.redisTimeoutMs,
+      );
     } catch (error) {
       // The heartbeat expires by itself; the others sweep it.
       this.#hub.log("warn", "cluster_leave_failed", {

@@ -61,7 +61,12 @@ export type PrivateRoute =
   /** Nobody connected anywhere holds that nickname. */
   | { kind: "absent" }
   /** The cluster cannot be reached. */
-  | { kind: "unavailable" };
+  | { kind: "unavailable" }
+  /**
+   * Redis did not answer in time: it may still deliver it (a published
+   * message cannot be taken back).
+   */
+  | { kind: "unconfirmed" };
 
 /** The hub's view of the other nodes' people, and its news for them. */
 export interface ClusterPresence {

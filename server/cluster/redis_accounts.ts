@@ -502,7 +502,7 @@ export class RedisAccounts implements AccountBook, SharedInbox {
   /** Closes the connection. */
   async close(): Promise<void> {
     this.#closed = true;
-    await closeClient(this.#client);
+    await closeClient(this.#client, this.#hub.limits.redisTimeoutMs);
   }
 }
 

@@ -37,6 +37,12 @@ import { CLUSTER_DOWN } from "../nicknames.ts";
 import { RedisPresence } from "./presence.ts";
 import { RedisAccounts } from "./redis_accounts.ts";
 import { closeClient } from "./client_close.ts";
+import { PendingSends } from "./pending_sends.ts";
+import { bounded, RedisTimeout } from "./redis_timeout.ts";
+
+/** What a sender is told when Redis did not answer its send in time. */
+export const SEND_UNCONFIRMED =
+  "Not confirmed: the cluster's store (Redis) is not answering; the message is delivered if it answers in the end";
 
 /** The one channel every room's messages cross. */
 export const ROOMS_CHANNEL = "tern:rooms";
@@ -92,14 +98,6 @@ return 1`;
 
 type Client = ReturnType<typeof createClient>;
 
-/** The sender of a message in flight, for its confirmation. */
-interface Pending {
-  session: Session;
-  ref: string | undefined;
-  /** The id Redis gave it, once the script has answered. */
-  id?: number;
-}
-
 /** A node's link to the cluster: its feed and its nickname claims. */
 export class RedisNode implements RoomFeed, ClusterNames {
   /** This node's name in the cluster: random, new each start. */
@@ -107,12 +105,11 @@ export class RedisNode implements RoomFeed, ClusterNames {
   readonly #hub: Hub;
   readonly #commands: Client;
   readonly #subscriber: Client;
-  readonly #pending = new Map<number, Pending>();
+  readonly #pending = new PendingSends<Session>();
   /** Claims this node holds: their keys (see #keys) to value. */
   readonly #claims = new Map<string, string>();
   /** Releases in flight, so a close (or a test) can wait for them. */
   readonly #releasing = new Set<Promise<unknown>>();
-  #nextToken = 1;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   /** Connections that are down now, by name. */
   readonly #downClients = new Set<string>();
@@ -239,11 +236,7 @@ export class RedisNode implements RoomFeed, ClusterNames {
    * nobody here now) will not come back: their senders are forgotten.
    */
   #forgetDelivered(newest: number): void {
-    for (const [token, pending] of this.#pending) {
-      if (pending.id !== undefined && pending.id <= newest) {
-        this.#pending.delete(token);
-      }
-    }
+    this.#pending.caughtUp(newest);
   }
 
   #up(client: string): void {
@@ -282,6 +275,11 @@ export class RedisNode implements RoomFeed, ClusterNames {
       keys: [MESSAGE_ID_KEY],
       arguments: [String(newest)],
     });
+  }
+
+  /** Sends waiting for their copy from Redis, for tests (not an API). @ignore */
+  get pendingSends(): number {
+    return this.#pending.size;
   }
 
   /**
@@ -324,7 +322,10 @@ export class RedisNode implements RoomFeed, ClusterNames {
    * Sends a room message through Redis, which stores it in the room's
    * stream and publishes it in one step; it is delivered here when it comes
    * back, like everyone else's. When Redis cannot take it, the sender is
-   * told it was not sent.
+   * told it was not sent; when Redis does not answer within
+   * `--redis-timeout`, that it is not confirmed (the send is on the wire:
+   * should Redis take it in the end, it is delivered and confirmed then),
+   * and every user here that the chat is degraded.
    */
   publish(
     _room: Room,
@@ -332,24 +333,34 @@ export class RedisNode implements RoomFeed, ClusterNames {
     sender: Session,
     ref?: string,
   ): void {
-    const token = this.#nextToken++;
-    const pending: Pending = { session: sender, ref };
-    this.#pending.set(token, pending);
-    this.#streams.store(
+    const token = this.#pending.add(sender, ref);
+    const stored = this.#streams.store(
       MESSAGE_ID_KEY,
       ROOMS_CHANNEL,
       message.room,
       encodeRelay(this.id, token, message),
-    ).then((id) => {
-      pending.id = id;
+    );
+    stored.then(
+      (id) => this.#pending.stored(token, id, this.#streams.cursor),
+      () => this.#pending.failed(token),
+    );
+    bounded(stored, this.#hub.limits.redisTimeoutMs).then(() => {
+      this.#streams.answered();
     }, (error: unknown) => {
-      this.#pending.delete(token);
       this.#hub.log("warn", "cluster_publish_failed", {
         session: sender.id,
         error: describeError(error),
       });
+      const silent = error instanceof RedisTimeout;
+      if (silent) this.#streams.silent();
       if (sender.state === "closing") return;
-      sender.send(errorEvent("unavailable", `Not sent: ${CLUSTER_DOWN}`, ref));
+      sender.send(
+        errorEvent(
+          "unavailable",
+          silent ? SEND_UNCONFIRMED : `Not sent: ${CLUSTER_DOWN}`,
+          ref,
+        ),
+      );
     });
   }
 
@@ -371,11 +382,9 @@ export class RedisNode implements RoomFeed, ClusterNames {
    * stream in Redis already holds it.
    */
   #deliver(relay: Relay): void {
-    let sender: Pending | undefined;
-    if (relay.node === this.id) {
-      sender = this.#pending.get(relay.token);
-      this.#pending.delete(relay.token);
-    }
+    const sender = relay.node === this.id
+      ? this.#pending.delivered(relay.token)
+      : undefined;
     const hub = this.#hub;
     const room = hub.rooms.get(foldKey(relay.message.room));
     if (room === undefined) return;
@@ -399,13 +408,25 @@ export class RedisNode implements RoomFeed, ClusterNames {
     return claim.split("\n");
   }
 
-  /** Sets a claim's keys unless someone else holds one; true when ours. */
+  /**
+   * Sets a claim's keys unless someone else holds one; true when ours. One
+   * that Redis does not answer in time is let go after it (the release
+   * follows on this connection), so a claim the user was refused cannot
+   * hold the name until it expires.
+   */
   async #claimKeys(key: string, value: string): Promise<boolean> {
-    const won = await this.#commands.eval(CLAIM_SCRIPT, {
+    const claiming = this.#commands.eval(CLAIM_SCRIPT, {
       keys: this.#keys(key),
       arguments: [value, String(this.#hub.limits.nodeTimeoutMs)],
     });
-    return won === 1;
+    try {
+      return await bounded(claiming, this.#hub.limits.redisTimeoutMs) === 1;
+    } catch (error) {
+      if (error instanceof RedisTimeout && this.#claims.get(key) !== value) {
+        this.#releaseKey(key, value);
+      }
+      throw error;
+    }
   }
 
   #value(session: Session): string {
@@ -432,10 +453,13 @@ export class RedisNode implements RoomFeed, ClusterNames {
   #releaseKey(key: string, value: string): void {
     this.#claims.delete(key);
     if (!this.#commands.isReady) return; // expires by itself
-    const done = this.#commands.eval(RELEASE_SCRIPT, {
-      keys: this.#keys(key),
-      arguments: [value],
-    }).catch((error: unknown) =>
+    const done = bounded(
+      this.#commands.eval(RELEASE_SCRIPT, {
+        keys: this.#keys(key),
+        arguments: [value],
+      }),
+      this.#hub.limits.redisTimeoutMs,
+    ).catch((error: unknown) =>
       // Expires by itself within --node-timeout.
       this.#hub.log("warn", "cluster_release_failed", {
         keys: this.#keys(key).join(" "),
@@ -488,6 +512,10 @@ export class RedisNode implements RoomFeed, ClusterNames {
     await this.settled();
     await this.#accounts?.close();
     // Each may be between reconnects: its loop ends before it closes.
-    await Promise.all([this.#subscriber, this.#commands].map(closeClient));
+    await Promise.all(
+      [this.#subscriber, this.#commands].map((client) =>
+        closeClient(client, this.#hub.limits.redisTimeoutMs)
+      ),
+    );
   }
 }

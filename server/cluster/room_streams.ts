@@ -27,6 +27,7 @@ import { foldKey } from "../../wire/names.ts";
 import { describeError } from "../log.ts";
 import { decodeRelay, type Relay } from "./relay.ts";
 import { DeliveryCursor } from "./delivery_cursor.ts";
+import { bounded } from "./redis_timeout.ts";
 
 type Client = ReturnType<typeof createClient>;
 
@@ -188,6 +189,8 @@ export class RoomStreams implements RoomLog {
   #catchingUp: Promise<void> | null = null;
   #retry: ReturnType<typeof setTimeout> | undefined;
   #degraded = false;
+  /** Degraded because Redis stopped answering, not because a link dropped. */
+  #silent = false;
   #closed = false;
   /** Messages delivered by catch-ups so far (for tests and logs). */
   caughtUpMessages = 0;
@@ -272,6 +275,24 @@ export class RoomStreams implements RoomLog {
     this.degraded();
   }
 
+  /**
+   * Redis did not answer a send in time, its connections still open: every
+   * user here is told the chat is degraded, as for a lost link, and that it
+   * is back once a send is answered again.
+   */
+  silent(): void {
+    if (this.#degraded) return;
+    this.#silent = true;
+    this.degraded();
+  }
+
+  /** Redis answered a send: back, if only its silence had degraded the chat. */
+  answered(): void {
+    if (!this.#silent || this.#cursor.behind) return;
+    this.#silent = false;
+    this.#back();
+  }
+
   /** A connection to Redis dropped: every user here is told, once. */
   degraded(): void {
     if (this.#degraded || this.#closed) return;
@@ -320,11 +341,14 @@ export class RoomStreams implements RoomLog {
         let first = true;
         while (true) {
           const from = this.#cursor.from(room.name);
-          const entries = await this.#client.xRange(
-            roomStreamKey(room.name),
-            String(from + 1),
-            "+",
-            { COUNT: CATCH_UP_PAGE },
+          const entries = await bounded(
+            this.#client.xRange(
+              roomStreamKey(room.name),
+              String(from + 1),
+              "+",
+              { COUNT: CATCH_UP_PAGE },
+            ),
+            this.#hub.limits.redisTimeoutMs,
           ) as StreamEntry[];
           if (run !== this.#run) return;
           // The first message past what was delivered follows one that
@@ -367,6 +391,7 @@ export class RoomStreams implements RoomLog {
   #back(): void {
     if (!this.#degraded || this.#closed) return;
     this.#degraded = false;
+    this.#silent = false;
     this.#tellEveryone(BACK_NOTICE);
   }
 
@@ -395,11 +420,11 @@ export class RoomStreams implements RoomLog {
       : null;
     const kept = memo === null ? undefined : this.#recent.get(memo);
     if (kept !== undefined) return kept.then((rows) => rows.slice());
-    const read = this.#client.xRevRange(
-      roomStreamKey(room),
-      String(end),
-      "-",
-      { COUNT: limit },
+    const read = bounded(
+      this.#client.xRevRange(roomStreamKey(room), String(end), "-", {
+        COUNT: limit,
+      }),
+      this.#hub.limits.redisTimeoutMs,
     ).then((entries) => messagesOf(entries as StreamEntry[]));
     if (memo !== null) {
       if (this.#recent.size >= RECENT_READS_KEPT) this.#recent.clear();

@@ -14,6 +14,10 @@ import type { Call } from "./call.ts";
 import type { ClusterPresence } from "../cluster/presence_seam.ts";
 import { CLUSTER_DOWN } from "../nicknames.ts";
 
+/** What a sender is told when Redis did not answer a private message in time. */
+export const PRIVATE_UNCONFIRMED =
+  "Not confirmed: the cluster's store (Redis) is not answering; the message is delivered if it answers in the end";
+
 /**
  * Sends `text` from `nick` to whoever holds `call.request.to` on another
  * node; `fallback` when nobody does.
@@ -39,6 +43,8 @@ export async function privateAcross(
   switch (route.kind) {
     case "unavailable":
       return call.fail("unavailable", `Not sent: ${CLUSTER_DOWN}`);
+    case "unconfirmed":
+      return call.fail("unavailable", PRIVATE_UNCONFIRMED);
     case "absent":
       return fallback();
     case "sent": {

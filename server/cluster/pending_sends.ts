@@ -1,0 +1,85 @@
+/**
+ * A node's room messages in flight: each send's sender and ref, kept until
+ * its copy comes back from Redis (the sender's confirmation) or it is
+ * certain none will: Redis refused it, or delivery went past its id without
+ * it (its room had nobody here left to read it for, so a catch-up skipped
+ * it). Whichever of "Redis gave it an id" and "a catch-up ended" comes
+ * second does the forgetting, so no send outlives both.
+ *
+ * Pure: redis_node.ts sends and delivers.
+ *
+ * @module
+ */
+
+/** The sender of a message in flight, for its confirmation. */
+export interface PendingSend<S> {
+  session: S;
+  ref: string | undefined;
+  /** The id Redis gave it, once the script has answered. */
+  id?: number;
+}
+
+/** Where delivery stands (DeliveryCursor's view). */
+export interface DeliveryPoint {
+  /** Whether a catch-up is due or under way. */
+  readonly behind: boolean;
+  /** Every message up to this id has been delivered or skipped. */
+  readonly newest: number;
+}
+
+/** Sends in flight, by token (the relay carries it back). */
+export class PendingSends<S> {
+  readonly #byToken = new Map<number, PendingSend<S>>();
+  #nextToken = 1;
+
+  /** Sends still waiting for their copy. */
+  get size(): number {
+    return this.#byToken.size;
+  }
+
+  /** A new send by `session`: its token. */
+  add(session: S, ref: string | undefined): number {
+    const token = this.#nextToken++;
+    this.#byToken.set(token, { session, ref });
+    return token;
+  }
+
+  /**
+   * Redis stored send `token` as message `id`. Forgotten at once when
+   * delivery is live and already past `id` without it: its copy was
+   * skipped (a catch-up that has ended did not read its room).
+   */
+  stored(token: number, id: number, at: DeliveryPoint): void {
+    const pending = this.#byToken.get(token);
+    if (pending === undefined) return;
+    pending.id = id;
+    if (!at.behind && id <= at.newest) this.#byToken.delete(token);
+  }
+
+  /** Redis refused send `token`: its sender, told here, is forgotten. */
+  failed(token: number): PendingSend<S> | undefined {
+    const pending = this.#byToken.get(token);
+    this.#byToken.delete(token);
+    return pending;
+  }
+
+  /** Send `token`'s copy came back: its sender, once. */
+  delivered(token: number): PendingSend<S> | undefined {
+    const pending = this.#byToken.get(token);
+    this.#byToken.delete(token);
+    return pending;
+  }
+
+  /**
+   * A catch-up ended with everything up to `newest` delivered or skipped:
+   * sends stored at or below it whose copy did not come are forgotten
+   * (those whose id is not known yet are when it is, by `stored`).
+   */
+  caughtUp(newest: number): void {
+    for (const [token, pending] of this.#byToken) {
+      if (pending.id !== undefined && pending.id <= newest) {
+        this.#byToken.delete(token);
+      }
+    }
+  }
+}
