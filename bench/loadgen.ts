@@ -65,6 +65,11 @@ export class Meter {
   onObserved: ((sender: number) => void) | null = null;
   /** Called after the observer has handled one whole chunk. */
   afterObserverChunk: (() => void) | null = null;
+  /**
+   * Called with {@linkcode Meter.sent} after each batch is sent: readers in
+   * another process learn what they should have had (native_reader.ts).
+   */
+  onSent: ((sent: number) => void) | null = null;
 
   /** Starts counting sent messages from zero. */
   begin(): void {
@@ -512,6 +517,7 @@ function sendBatch(
   }
   meter.sent += count;
   sender.send(text);
+  meter.onSent?.(meter.sent);
 }
 
 /**

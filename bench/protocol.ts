@@ -45,6 +45,20 @@ export interface ControlAction {
   closing?: string;
 }
 
+/**
+ * What {@linkcode Protocol.control} does, as data: for a reader in another
+ * process (bench/native/reader.c) that cannot call it.
+ */
+export interface LineRules {
+  /**
+   * A line starting with `prefix` is answered with `answer`, then the rest
+   * of the line, then CRLF (an IRC PING's PONG).
+   */
+  replies: Array<{ prefix: string; answer: string }>;
+  /** A line starting with one of these says the server is closing. */
+  closing: string[];
+}
+
 /** One protocol as the load generator drives it. */
 export interface Protocol {
   /** Short name, as on the command line. */
@@ -64,6 +78,11 @@ export interface Protocol {
    * it receives as a line (ws_client_frames.ts).
    */
   readonly webSocket?: { path: string };
+  /**
+   * {@linkcode Protocol.control} as rules, when it can be said as such:
+   * what lets the native reader drive this protocol.
+   */
+  readonly lineRules?: LineRules;
 }
 
 /** First byte of the marker ("^"). */

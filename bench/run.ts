@@ -207,8 +207,10 @@ const SCENARIOS: Record<ScenarioId, {
       ["serverRssEndMiB", "server RSS at end (MiB)"],
       ["noticeLinesPerClient", "notice lines per client, mean"],
       ["loadgenCpuPct", "load generator CPU (% of a core)"],
+      ["readerCpuPct", "of which the native reader (% of a core)"],
       ["loadgenLagMaxMs", "load generator event-loop lag max (ms)"],
       ["disconnected", "readers disconnected"],
+      ["outOfOrder", "messages out of order"],
     ],
   },
   cluster: {
@@ -259,6 +261,12 @@ generator. Prints a table per scenario and writes JSON.
   --e-clients N         e: clients in the one room (10000)
   --e-senders N         e: senders (10)
   --e-rate N            e: messages per second, all senders (100)
+  --e-reader native|deno
+                        e: who reads for the clients that do not send: one C
+                        process with epoll (bench/native/reader.c, compiled
+                        with cc or gcc on first use), or Deno clients in this
+                        process as the senders are; without a C compiler,
+                        native falls back to deno and says so (native)
   --cluster-clients N   cluster: clients, spread round-robin over the nodes
                         and the rooms (200)
   --cluster-senders N   cluster: senders, at least one per room (10)
@@ -400,6 +408,7 @@ function parseOptions(args: string[]): RunOptions | "help" {
         "tern-profile": { type: "string" },
         "cluster-nodes": { type: "string" },
         "cluster-rooms": { type: "string" },
+        "e-reader": { type: "string" },
         out: { type: "string" },
         markdown: { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -439,6 +448,10 @@ function parseOptions(args: string[]): RunOptions | "help" {
   if (ternDb !== "file" && ternDb !== "memory") {
     throw new UsageError(`--tern-db must be file or memory; got "${ternDb}"`);
   }
+  const eReader = String(values["e-reader"] ?? "native");
+  if (eReader !== "native" && eReader !== "deno") {
+    throw new UsageError(`--e-reader must be native or deno; got "${eReader}"`);
+  }
   const duration = number("duration", 10, { integer: false, min: 0.1 });
   const scenario: ScenarioOptions = {
     duration,
@@ -473,6 +486,7 @@ function parseOptions(args: string[]): RunOptions | "help" {
       clients: number("e-clients", 10000, { min: 2 }),
       senders: number("e-senders", 10),
       rate: number("e-rate", 100, { integer: false, min: 0.1 }),
+      reader: eReader,
     },
     cluster: {
       clients: number("cluster-clients", 200, { min: 2 }),

@@ -36,6 +36,13 @@ import {
   WindowedLoad,
 } from "./loadgen.ts";
 import type { ClusterOptions } from "./cluster.ts";
+import {
+  NativeReader,
+  nativeReaderBinary,
+  type NativeReport,
+  NICK_TOKEN,
+  type ReaderKind,
+} from "./native_reader.ts";
 import { readCpu, readMemory, serverSideTcpState } from "./procstat.ts";
 import type { RunningServer, Target } from "./targets.ts";
 
@@ -60,8 +67,11 @@ export interface ScenarioOptions {
     payloadBytes: number;
     duration: number;
   };
-  /** e: one big room under paced load; set up as c is. */
-  e: { clients: number; senders: number; rate: number };
+  /**
+   * e: one big room under paced load; set up as c is. The readers that do
+   * not send are the native reader's (bench/native/reader.c) or Deno clients.
+   */
+  e: { clients: number; senders: number; rate: number; reader: ReaderKind };
   /** cluster: single server vs nodes on one Redis (bench/cluster.ts). */
   cluster: ClusterOptions;
 }
@@ -161,17 +171,24 @@ function resets(connected: Connected, clients: BenchClient[]): number {
   return count;
 }
 
-/** Notice (non-message) lines per client: mean, max and total. */
-function noticeLines(clients: BenchClient[]): Metrics {
-  let total = 0;
-  let max = 0;
+/**
+ * Notice (non-message) lines per client: mean, max and total, over the
+ * Deno clients and the native reader's if there is one.
+ */
+function noticeLines(
+  clients: BenchClient[],
+  native: NativeReport | null = null,
+): Metrics {
+  let total = native?.noticeLinesTotal ?? 0;
+  let max = native?.noticeLinesMax ?? 0;
+  const count = clients.length + (native?.readers ?? 0);
   for (const client of clients) {
     total += client.controlLines;
     max = Math.max(max, client.controlLines);
   }
   return {
-    noticeLinesPerClient: clients.length === 0 ? null : total / clients.length,
-    noticeLinesMax: clients.length === 0 ? null : max,
+    noticeLinesPerClient: count === 0 ? null : total / count,
+    noticeLinesMax: count === 0 ? null : max,
     noticeLinesTotal: total,
   };
 }
@@ -195,6 +212,11 @@ interface MeasuredRun {
   /** Bytes per client read (64 KiB unless given). */
   readBufferBytes?: number;
   setup?: Setup;
+  /**
+   * The compiled native reader: the clients that do not send are its, and
+   * only the senders are Deno clients. Paced loads only (no observer).
+   */
+  nativeReader?: string;
 }
 
 /**
@@ -214,14 +236,21 @@ async function measuredRun(
   });
   const meter = new Meter();
   let clients: BenchClient[] = [];
+  let native: StartedNative | null = null;
   try {
+    if (run.nativeReader !== undefined) {
+      if (run.load.kind !== "paced") {
+        throw new Error("the native reader serves paced loads only");
+      }
+      native = await startNative(run.nativeReader, run, options);
+    }
     const stalledIndex = run.stalled ? total - 1 : -1;
     const connected = await connect(
       target,
       server,
       meter,
       options,
-      total,
+      native === null ? total : Math.min(run.senders, total),
       (index) => ({
         room: null,
         privileged: index < run.senders,
@@ -232,6 +261,22 @@ async function measuredRun(
       run.setup,
     );
     clients = connected.clients;
+    const joined = native === null ? null : await native.reader.join({
+      host: "127.0.0.1",
+      port: server.port,
+      clients: Math.max(0, total - run.senders),
+      firstIndex: run.senders,
+      nickPrefix: "c",
+      concurrency: run.setup?.concurrency ?? options.concurrency,
+      joinDeadlineMs: run.setup?.deadlineMs ?? options.setupTimeoutMs,
+      loginTimeoutMs: options.loginTimeoutMs,
+      senders: run.senders,
+      login: target.protocol.login(NICK_TOKEN, {
+        room: null,
+        privileged: false,
+      }),
+      rules: target.protocol.lineRules!,
+    }, (run.setup?.deadlineMs ?? options.setupTimeoutMs) + 60_000);
     const stalled = clients.find((c) => c.nick === `c${stalledIndex}`) ?? null;
     const active = clients.filter((c) => c !== stalled);
     const senders = active.filter((c) => Number(c.nick.slice(1)) < run.senders);
@@ -241,14 +286,29 @@ async function measuredRun(
     for (const client of active) {
       client.lastSeq = new Int32Array(senders.length);
     }
-    if (senders.length === 0 || observer === null) {
+    const readersIn = joined?.joined ?? 0;
+    if (
+      senders.length === 0 ||
+      (native === null ? observer === null : readersIn === 0)
+    ) {
       throw new Error(
-        `not enough clients logged in (${clients.length} of ${total}): ${
-          JSON.stringify(failureDetails(connected))
+        `not enough clients logged in (${
+          clients.length + readersIn
+        } of ${total}): ${
+          JSON.stringify({
+            ...failureDetails(connected),
+            ...joined?.failures,
+          })
         }`,
       );
     }
     meter.begin();
+    if (native !== null) {
+      const reader = native.reader;
+      meter.onSent = (sent) => {
+        reader.sent(sent).catch(() => {});
+      };
+    }
     // Logins make join notices (O(n^2) of them for one shared room); let
     // them drain so they are not counted against the message load.
     await settle(server.process.pid, options.settleMs);
@@ -269,6 +329,7 @@ async function measuredRun(
     lag.start();
     const cpu0 = readCpu(pid);
     const self0 = readCpu("self");
+    const reader0 = native === null ? null : readCpu(native.reader.pid);
     const t0 = performance.now();
     const sample = () => {
       const memory = readMemory(pid);
@@ -284,18 +345,24 @@ async function measuredRun(
     let t1 = t0;
     let cpu1 = cpu0;
     let self1 = self0;
+    let reader1 = reader0;
     try {
       meter.windowEndUs = nowUs() + run.duration * 1e6;
+      await native?.reader.windowEnd(meter.windowEndUs);
       load.start();
       await sleep(run.duration * 1000);
       load.stop();
       t1 = performance.now();
       cpu1 = readCpu(pid);
       self1 = readCpu("self");
+      reader1 = native === null ? null : readCpu(native.reader.pid);
       // Drain: every reader still connected gets what was sent.
       const drainUntil = performance.now() + options.drainMs;
       while (performance.now() < drainUntil) {
-        if (active.every((c) => !c.live || c.received >= c.expected)) break;
+        if (
+          active.every((c) => !c.live || c.received >= c.expected) &&
+          (native === null || await native.reader.behind(meter.sent) === 0)
+        ) break;
         await sleep(20);
       }
       sample();
@@ -305,26 +372,38 @@ async function measuredRun(
       lag.stop();
     }
     const seconds = (t1 - t0) / 1000;
-    let expected = 0;
-    let received = 0;
-    let minRatio = Infinity;
+    meter.onSent = null;
+    const report = native === null
+      ? null
+      : await native.reader.report(meter.sent);
+    let expected = report?.expected ?? 0;
+    let received = report?.receivedCapped ?? 0;
+    let minRatio = report?.minRatio ?? Infinity;
     for (const client of active) {
       const want = client.expected;
       expected += want;
       received += Math.min(client.received, want);
       if (want > 0) minRatio = Math.min(minRatio, client.received / want);
     }
+    if (report !== null) mergeReport(meter, report);
     const serverCpu = cpu0 && cpu1 ? cpu1.total - cpu0.total : null;
-    const selfCpu = self0 && self1 ? self1.total - self0.total : null;
+    const readerCpu = reader0 && reader1 ? reader1.total - reader0.total : null;
+    const selfCpu = self0 && self1
+      ? self1.total - self0.total + (readerCpu ?? 0)
+      : null;
     const memory = readMemory(pid);
     const latency = meter.latency;
-    const disconnected = active.filter((c) => c.end && c.end.reason !== "local")
-      .length;
+    const disconnected = active.filter((c) =>
+      c.end && c.end.reason !== "local"
+    ).length +
+      sumCounts(report?.disconnectReasons ?? {});
+    const readerFailures = joined?.failures ?? {};
+    const readerEnds = report?.disconnectReasons ?? {};
     const stalledState = stalled ? serverSideTcpState(stalled.localPort) : null;
     const metrics: Metrics = {
-      clients: clients.length,
+      clients: clients.length + readersIn,
       senders: senders.length,
-      connectS: connected.seconds,
+      connectS: connected.seconds + (joined?.seconds ?? 0),
       sent: meter.sent,
       sentPerS: meter.sent / seconds,
       deliveries: meter.deliveries,
@@ -341,6 +420,7 @@ async function measuredRun(
       serverRssPeakMiB: memory ? memory.hwmKiB / MiB : null,
       serverRssEndMiB: memory ? memory.rssKiB / MiB : null,
       loadgenCpuPct: selfCpu === null ? null : (100 * selfCpu) / seconds,
+      readerCpuPct: readerCpu === null ? null : (100 * readerCpu) / seconds,
       loadgenLagMaxMs: lag.maxMs,
       disconnected,
       garbled: meter.garbled,
@@ -349,15 +429,27 @@ async function measuredRun(
       stalledCutS: stalled
         ? (stalledCutAt ?? (stalledState === "ESTABLISHED" ? null : seconds))
         : null,
-      failed: total - clients.length,
-      resets: resets(connected, clients),
-      ...noticeLines(active),
+      failed: total - clients.length - readersIn,
+      resets: resets(connected, clients) +
+        sumCounts(readerFailures, /reset/i) + sumCounts(readerEnds, /reset/i),
+      ...noticeLines(active, report),
     };
     return {
       metrics,
       details: {
-        connectFailures: failureDetails(connected),
-        disconnectReasons: endReasons(active),
+        readers: native === null ? "deno" : "native",
+        ...(native === null ? {} : {
+          nativeReader: {
+            readers: readersIn,
+            clock: native.calibration,
+            cpuUserS: report?.cpuUserS,
+            cpuSystemS: report?.cpuSystemS,
+            maxRssKiB: report?.maxRssKiB,
+            bytesRead: report?.bytesRead,
+          },
+        }),
+        connectFailures: addCounts(failureDetails(connected), readerFailures),
+        disconnectReasons: addCounts(endReasons(active), readerEnds),
         stalledClient: stalled
           ? { serverSideTcpStateAtEnd: stalledState, cutAfterS: stalledCutAt }
           : null,
@@ -368,8 +460,66 @@ async function measuredRun(
     };
   } finally {
     for (const client of clients) client.close();
+    await native?.reader.close();
     await server.stop();
   }
+}
+
+/** A started native reader and how its clock was tied to ours. */
+interface StartedNative {
+  reader: NativeReader;
+  calibration: Awaited<ReturnType<NativeReader["calibrate"]>>;
+}
+
+/**
+ * Starts the native reader for a run and ties its clock to ours. It exits
+ * by itself once this process is gone, or past the longest the run can take.
+ */
+async function startNative(
+  path: string,
+  run: MeasuredRun,
+  options: ScenarioOptions,
+): Promise<StartedNative> {
+  const hardMs = (run.setup?.deadlineMs ?? options.setupTimeoutMs) +
+    options.settleMs + SETTLE_MAX_MS + run.duration * 1000 + options.drainMs +
+    120_000;
+  const reader = new NativeReader(path, hardMs / 1000);
+  try {
+    return { reader, calibration: await reader.calibrate() };
+  } catch (error) {
+    await reader.close();
+    throw error;
+  }
+}
+
+/** Adds the native reader's counts and latencies to the senders' meter. */
+function mergeReport(meter: Meter, report: NativeReport): void {
+  meter.latency.addBuckets(report.latency.buckets, report.latency);
+  meter.deliveries += report.deliveries;
+  meter.windowDeliveries += report.windowDeliveries;
+  meter.garbled += report.garbled;
+  meter.outOfOrder += report.outOfOrder;
+}
+
+/** The sum of the counts, of those whose key matches `only` if given. */
+function sumCounts(counts: Record<string, number>, only?: RegExp): number {
+  let sum = 0;
+  for (const [key, count] of Object.entries(counts)) {
+    if (only === undefined || only.test(key)) sum += count;
+  }
+  return sum;
+}
+
+/** Counts by reason, both sets added together. */
+function addCounts(
+  a: Record<string, number>,
+  b: Record<string, number>,
+): Record<string, number> {
+  const sum = { ...a };
+  for (const [key, count] of Object.entries(b)) {
+    sum[key] = (sum[key] ?? 0) + count;
+  }
+  return sum;
 }
 
 /** Most time {@linkcode settle} waits for a server to go quiet. */
@@ -567,6 +717,7 @@ export async function scenarioE(
   options: ScenarioOptions,
 ): Promise<RunResult> {
   const { count, note } = capped(target, options.e.clients);
+  const reader = await eReader(target, options.e.reader);
   const result = await measuredRun(target, options, {
     clients: count,
     duration: options.duration,
@@ -583,9 +734,35 @@ export async function scenarioE(
       ),
       deadlineMs: options.c.joinDeadlineMs,
     },
+    ...(reader.path === null ? {} : { nativeReader: reader.path }),
   });
   if (note) result.details.capped = note;
+  if (reader.note !== null) result.details.readerNote = reader.note;
   return result;
+}
+
+/**
+ * The native reader's binary for scenario e when asked for and possible;
+ * otherwise null and why (said on stderr too: the run falls back to Deno).
+ */
+async function eReader(
+  target: LoadTarget,
+  kind: ReaderKind,
+): Promise<{ path: string | null; note: string | null }> {
+  if (kind === "deno") return { path: null, note: null };
+  const cannot = target.protocol.lineRules === undefined ||
+      target.protocol.webSocket !== undefined
+    ? `the native reader does not speak ${target.protocol.name}`
+    : null;
+  const built = cannot === null ? await nativeReaderBinary() : null;
+  const why = cannot ??
+    (built !== null && "missing" in built ? built.missing : null);
+  if (why !== null) {
+    const note = `native reader unavailable (${why}): Deno readers used`;
+    console.error(`bench: e: ${note}`);
+    return { path: null, note };
+  }
+  return { path: (built as { path: string }).path, note: null };
 }
 
 /** Scenario d: the same paced load without and with a client that never reads. */

@@ -47,6 +47,37 @@ export class Histogram {
     this.#min = Math.min(this.#min, other.#min);
   }
 
+  /**
+   * Adds counts by bucket index, as another process with the same buckets
+   * (bench/native/reader.c) recorded them, with that record's exact count,
+   * sum, max and min.
+   */
+  addBuckets(
+    buckets: ReadonlyArray<readonly [number, number]>,
+    totals: { count: number; sum: number; max: number; min: number },
+  ): void {
+    if (totals.count === 0) return;
+    for (const [index, count] of buckets) {
+      if (!Number.isInteger(index) || index < 0 || index >= BUCKETS) {
+        throw new RangeError(`no histogram bucket ${index}`);
+      }
+      this.#counts[index]! += count;
+    }
+    this.#count += totals.count;
+    this.#sum += totals.sum;
+    this.#max = Math.max(this.#max, totals.max);
+    this.#min = Math.min(this.#min, totals.min);
+  }
+
+  /** The non-empty buckets as [index, count], for tests and transfer. */
+  buckets(): Array<[number, number]> {
+    const out: Array<[number, number]> = [];
+    this.#counts.forEach((count, index) => {
+      if (count > 0) out.push([index, count]);
+    });
+    return out;
+  }
+
   /** How many values were recorded. */
   get count(): number {
     return this.#count;

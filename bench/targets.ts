@@ -126,6 +126,10 @@ const ternProtocol: Protocol = {
     }
     return null;
   },
+  lineRules: {
+    replies: [],
+    closing: [decoder.decode(TERN_DISCONNECTED), decoder.decode(TERN_BYE)],
+  },
 };
 
 /** Where tern keeps its history database during a run. */
@@ -315,6 +319,7 @@ const ncatProtocol: Protocol = {
   control(): ControlAction | null {
     return null;
   },
+  lineRules: { replies: [], closing: [] },
 };
 
 /** The ncat --chat target. */
@@ -401,6 +406,10 @@ function ngircdProtocol(operPassword: string): Protocol {
         return { closing: decoder.decode(line).trim() };
       }
       return null;
+    },
+    lineRules: {
+      replies: [{ prefix: "PING", answer: "PONG" }],
+      closing: ["ERROR"],
     },
   };
 }
