@@ -1,14 +1,125 @@
+// wire/framing.ts
+var DEFAULT_MAX_LINE_BYTES = 4096;
+var LF = 10;
+var CR = 13;
+var LineFramer = class _LineFramer {
+  /** Longest accepted line in bytes, without its newline. */
+  maxLineBytes;
+  #pending = null;
+  #pendingLength = 0;
+  #discarding = false;
+  static #decoder = new TextDecoder("utf-8", {
+    ignoreBOM: false
+  });
+  /**
+   * A framer with nothing pending.
+   *
+   * @param maxLineBytes longest accepted line, without its newline
+   */
+  constructor(maxLineBytes = DEFAULT_MAX_LINE_BYTES) {
+    this.maxLineBytes = maxLineBytes;
+  }
+  /** Bytes held for an unfinished line; bounded by `maxLineBytes`. */
+  get bufferedBytes() {
+    return this.#pendingLength;
+  }
+  /** Feeds one chunk read from the peer; returns the frames it completes. */
+  push(chunk) {
+    const frames = [];
+    let start = 0;
+    while (start < chunk.length) {
+      const newline = chunk.indexOf(LF, start);
+      const end = newline === -1 ? chunk.length : newline;
+      if (this.#discarding) {
+        if (newline !== -1) this.#discarding = false;
+      } else if (this.#pendingLength + (end - start) > this.maxLineBytes + 1) {
+        this.#dropPending();
+        frames.push({
+          kind: "too_long",
+          limit: this.maxLineBytes
+        });
+        if (newline === -1) this.#discarding = true;
+      } else if (newline === -1) {
+        this.#append(chunk.subarray(start, end));
+      } else {
+        const line2 = this.#takeLine(chunk.subarray(start, end));
+        if (line2 === null) {
+          frames.push({
+            kind: "too_long",
+            limit: this.maxLineBytes
+          });
+        } else {
+          frames.push({
+            kind: "line",
+            text: line2
+          });
+        }
+      }
+      start = newline === -1 ? chunk.length : newline + 1;
+    }
+    return frames;
+  }
+  /**
+   * Ends the stream: a final line without a newline is still delivered, as a
+   * pipe into `nc` often omits the last newline.
+   */
+  end() {
+    if (this.#discarding || this.#pendingLength === 0) {
+      this.#discarding = false;
+      this.#dropPending();
+      return [];
+    }
+    const line2 = this.#takeLine(new Uint8Array(0));
+    return line2 === null ? [] : [
+      {
+        kind: "line",
+        text: line2
+      }
+    ];
+  }
+  #append(bytes) {
+    if (bytes.length === 0) return;
+    this.#pending ??= new Uint8Array(this.maxLineBytes + 1);
+    this.#pending.set(bytes, this.#pendingLength);
+    this.#pendingLength += bytes.length;
+  }
+  /** Joins the pending bytes with `tail`, strips one trailing CR, decodes. */
+  #takeLine(tail) {
+    let bytes = tail;
+    if (this.#pendingLength > 0 && this.#pending) {
+      this.#append(tail);
+      bytes = this.#pending.subarray(0, this.#pendingLength);
+    }
+    let length = bytes.length;
+    if (length > 0 && bytes[length - 1] === CR) length--;
+    const text = length > this.maxLineBytes ? null : _LineFramer.#decoder.decode(bytes.subarray(0, length));
+    this.#dropPending();
+    return text;
+  }
+  #dropPending() {
+    this.#pendingLength = 0;
+    this.#pending = null;
+  }
+};
+var ESCAPE_SEQUENCE = /\x1b\[[0-?]*[ -/]*[@-~]?|\x9b[0-?]*[ -/]*[@-~]?|\x1b\][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?|\x1b[PX^_][^\x1b\x9c]*(?:\x1b\\|\x9c)?|\x1b[ -~]?/g;
+var CONTROL_WHITESPACE = /[\t\n\v\f\r\u0085\u2028\u2029]/g;
+var INVISIBLE_CONTROLS = /[\p{Cc}\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufff9-\ufffb]/gu;
+function printableText(text) {
+  return text.toWellFormed().replace(ESCAPE_SEQUENCE, "").replace(CONTROL_WHITESPACE, " ").replace(INVISIBLE_CONTROLS, "");
+}
+
 // wire/events.ts
 var LOBBY = "#lobby";
 function errorEvent(code, message, ref) {
+  const words = printableText(message);
   return ref === void 0 ? {
     type: "error",
     code,
-    message
+    message: words
   } : {
     type: "error",
     code,
-    message,
+    message: words,
     ref
   };
 }
@@ -66,7 +177,11 @@ function parseHistoryArgs(args) {
   for (let i = 0; i < words.length; i++) {
     const word = words[i];
     if (word === "before" && /^\d+$/.test(words[i + 1] ?? "")) {
-      request.before = Number(words[++i]);
+      const id = Number(words[++i]);
+      if (!Number.isSafeInteger(id) || id === 0) {
+        return `${usage}: ID is a message id, as /history pages end with`;
+      }
+      request.before = id;
     } else if (/^0+$/.test(word)) {
       return `${usage}: N is how many messages, from 1 to ${MAX_HISTORY_PAGE}`;
     } else if (/^\d+$/.test(word) && request.limit === void 0) {

@@ -142,7 +142,13 @@ function parseHistoryArgs(args: string): RequestOf<"history"> | string {
   for (let i = 0; i < words.length; i++) {
     const word = words[i]!;
     if (word === "before" && /^\d+$/.test(words[i + 1] ?? "")) {
-      request.before = Number(words[++i]);
+      // A message id is a safe integer, as in JSON mode: a longer run of
+      // digits would page from 1e+23.
+      const id = Number(words[++i]);
+      if (!Number.isSafeInteger(id) || id === 0) {
+        return `${usage}: ID is a message id, as /history pages end with`;
+      }
+      request.before = id;
     } else if (/^0+$/.test(word)) {
       return `${usage}: N is how many messages, from 1 to ${MAX_HISTORY_PAGE}`;
     } else if (/^\d+$/.test(word) && request.limit === undefined) {

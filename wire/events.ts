@@ -8,6 +8,7 @@
  */
 
 import type { ByeCode } from "./bye.ts";
+import { printableText } from "./framing.ts";
 
 /**
  * Version of the JSON protocol, sent in `welcome` so bots can check it.
@@ -251,9 +252,22 @@ export interface ErrorEvent {
   code: ErrorCode;
   /** The reason in words, for people. */
   message: string;
-  /** The `ref` of the request refused, when it had one. */
-  ref?: string;
+  /**
+   * The `ref` of the request refused, when it had one: a string, or, on the
+   * error saying a `ref` must be a string, the value as it was sent, so even
+   * that error can be matched to its request.
+   */
+  ref?: string | JsonValue;
 }
+
+/** Any value JSON can hold: what a client may have sent as `ref`. */
+export type JsonValue =
+  | null
+  | boolean
+  | number
+  | string
+  | JsonValue[]
+  | { [key: string]: JsonValue };
 
 /** A private message, as delivered and as stored for registered accounts. */
 export interface PrivateMessage {
@@ -389,10 +403,13 @@ export function errorEvent(
   message: string,
   ref?: string,
 ): ErrorEvent {
-  return ref === undefined ? { type: "error", code, message } : {
+  // The words may quote what a client typed; a bot that prints them gets
+  // no escape sequence, and a strict JSON parser no lone surrogate.
+  const words = printableText(message);
+  return ref === undefined ? { type: "error", code, message: words } : {
     type: "error",
     code,
-    message,
+    message: words,
     ref,
   };
 }

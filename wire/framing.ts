@@ -159,9 +159,31 @@ const INVISIBLE_CONTROLS =
   /[\p{Cc}\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufff9-\ufffb]/gu;
 
 /**
- * Makes text safe to print on another person's terminal: escape sequences and
- * control characters are removed, line breaks and tabs become spaces, and
- * surrounding whitespace is trimmed.
+ * Makes text safe to print as part of one line on a terminal, keeping its
+ * spacing: escape sequences and control characters are removed, line breaks
+ * and tabs become spaces, and a lone surrogate (which JSON can carry as
+ * `\ud800` but no UTF-8 encoder or strict JSON parser accepts) becomes U+FFFD.
+ * The server applies it to everything it says that quotes what a client
+ * typed, such as an unknown command's name in an error.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { printableText } from "../protocol.ts";
+ * assert.equal(printableText("  /\x1b[2Jfoo\tbar"), "  /foo bar");
+ * ```
+ */
+export function printableText(text: string): string {
+  return text
+    .toWellFormed()
+    .replace(ESCAPE_SEQUENCE, "")
+    .replace(CONTROL_WHITESPACE, " ")
+    .replace(INVISIBLE_CONTROLS, "");
+}
+
+/**
+ * Makes text safe to print on another person's terminal: what
+ * {@linkcode printableText} does, and surrounding whitespace is trimmed.
  *
  * @example
  * ```ts
@@ -171,11 +193,27 @@ const INVISIBLE_CONTROLS =
  * ```
  */
 export function sanitizeText(text: string): string {
-  return text
-    .replace(ESCAPE_SEQUENCE, "")
-    .replace(CONTROL_WHITESPACE, " ")
-    .replace(INVISIBLE_CONTROLS, "")
-    .trim();
+  return printableText(text).trim();
+}
+
+/**
+ * The first `max` UTF-16 code units of `text` (the unit of JavaScript's
+ * string length, which the length limits count), one fewer if the cut would
+ * split a surrogate pair: a bare `slice` would leave half of an emoji, which
+ * no encoder can send intact.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { clipText } from "../protocol.ts";
+ * assert.equal(clipText("ab\u{1f600}", 3), "ab");
+ * ```
+ */
+export function clipText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const last = text.charCodeAt(max - 1);
+  const splitsPair = max > 0 && last >= 0xd800 && last <= 0xdbff;
+  return text.slice(0, splitsPair ? max - 1 : max);
 }
 
 /**

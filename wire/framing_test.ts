@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { type Frame, LineFramer, sanitizeText } from "./framing.ts";
+import {
+  clipText,
+  type Frame,
+  LineFramer,
+  printableText,
+  sanitizeText,
+} from "./framing.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
@@ -147,6 +153,9 @@ Deno.test("sanitizeText removes terminal escapes and controls", () => {
     ["  padded  ", "padded"],
     ["\x1b[31mred\x1b[0m text", "red text"],
     ["\x1bPdcs string\x1b\\after", "after"],
+    ["lone \ud800 high", "lone \ufffd high"],
+    ["lone \udc00 low", "lone \ufffd low"],
+    ["pair \ud83d\ude00 kept", "pair \u{1f600} kept"],
   ];
   for (const [input, expected] of cases) {
     assert.equal(sanitizeText(input), expected, JSON.stringify(input));
@@ -163,5 +172,24 @@ Deno.test("sanitizeText leaves nothing that starts an escape", () => {
     }
     const clean = sanitizeText(text);
     assert.ok(!/\p{Cc}/u.test(clean), JSON.stringify(text));
+  }
+});
+
+Deno.test("printableText cleans like sanitizeText but keeps spacing", () => {
+  assert.equal(printableText("  /\x1b[2Jfoo\tbar "), "  /foo bar ");
+  assert.equal(printableText("x\ud800"), "x\ufffd");
+  assert.equal(printableText("  /help  list"), "  /help  list");
+});
+
+Deno.test("clipText never cuts a surrogate pair in half", () => {
+  const emoji = "\u{1f600}";
+  assert.equal(clipText("a".repeat(299) + emoji, 300), "a".repeat(299));
+  assert.equal(clipText("a".repeat(298) + emoji, 300), "a".repeat(298) + emoji);
+  assert.equal(clipText("short", 300), "short");
+  assert.equal(clipText(emoji, 0), "");
+  for (let max = 0; max < 12; max++) {
+    const clipped = clipText(emoji.repeat(5) + "abc", max);
+    assert.ok(clipped.isWellFormed(), `max ${max}`);
+    assert.ok(clipped.length <= max && clipped.length >= max - 1);
   }
 });

@@ -10,6 +10,7 @@ import {
   type ClientRequest,
   type ErrorEvent,
   errorEvent,
+  type JsonValue,
   type ServerEvent,
 } from "./events.ts";
 import { type FieldKind, isRequestType, requestSpec } from "./commands.ts";
@@ -109,6 +110,16 @@ export function decodeJsonRequest(line: string): ClientRequest | ErrorEvent {
   const source = parsed.value;
   const fields = new FieldReader(source);
   const ref = fields.optionalString("ref");
+  if (fields.problem !== null) {
+    // The one error that cannot echo a string ref: echo what was sent.
+    const what = typeof source.type === "string"
+      ? `Bad ${source.type.slice(0, 32)}`
+      : "Cannot accept request";
+    return {
+      ...errorEvent("bad_request", `${what}: ${fields.problem}`),
+      ref: source.ref as JsonValue,
+    };
+  }
   const type = source.type;
   if (!isRequestType(type)) {
     return errorEvent(

@@ -63,6 +63,30 @@ Deno.test("decodeJsonRequest echoes ref on errors and ignores __proto__", () => 
   assert.equal((request as Record<string, unknown>).admin, undefined);
 });
 
+Deno.test("decodeJsonRequest echoes a ref that is not a string on its error", () => {
+  for (const ref of [5, 0, true, { a: 1 }, ["x"], 1e308]) {
+    const line = JSON.stringify({ type: "message", text: "hi", ref });
+    const error = decodeJsonRequest(line);
+    assert.deepEqual(error, {
+      type: "error",
+      code: "bad_request",
+      message: 'Bad message: "ref" must be a string when present',
+      ref,
+    }, line);
+  }
+  const typeless = decodeJsonRequest('{"ref":7}');
+  assert.equal(typeless.type, "error");
+  assert.equal((typeless as { ref?: unknown }).ref, 7);
+});
+
+Deno.test("error words from quoted input carry no escape or lone surrogate", () => {
+  const error = decodeJsonRequest('{"type":"\\u001b[2J\\ud800fly"}');
+  assert.equal(error.type, "error");
+  const message = (error as { message: string }).message;
+  assert.equal(message, 'Unknown request type "\ufffdfly"');
+  assert.doesNotThrow(() => encodeURIComponent(message));
+});
+
 Deno.test("JSON codec round-trips every event type", () => {
   for (const event of SAMPLE_EVENTS) {
     const line = encodeJsonEvent(event);

@@ -28,6 +28,7 @@ import {
   type ServerEvent,
 } from "./events.ts";
 import { byeLine } from "./bye.ts";
+import { printableText } from "./framing.ts";
 
 /** A text-mode command: its row's text syntax, with the facts `/help` shows. */
 export interface TextCommand extends TextSyntax<RequestType> {
@@ -398,7 +399,9 @@ function describeRoomRow(row: RoomSummary, marked: boolean): string {
  * starts with `***`, so it cannot be mistaken for a message.
  */
 export function encodeTextEvent(event: ServerEvent): string {
-  const notice = (text: string) => `*** ${text}\n`;
+  // Server lines may quote what a client typed (an unknown command, a
+  // nickname that is not there): nothing in them reaches a terminal raw.
+  const notice = (text: string) => `*** ${printableText(text)}\n`;
   switch (event.type) {
     case "welcome":
       return notice(

@@ -44,7 +44,16 @@ Deno.test("decodeTextRequest answers bad commands with error events", () => {
   assert.equal(unknown?.type, "error");
   assert.equal((unknown as { code: string }).code, "unknown_command");
   for (
-    const line of ["/nick", "/nick a b", "/msg bob", "/msg", "/me", "/join"]
+    const line of [
+      "/nick",
+      "/nick a b",
+      "/msg bob",
+      "/msg",
+      "/me",
+      "/join",
+      "/history before 99999999999999999999999",
+      "/history #lobby before 0",
+    ]
   ) {
     const result = decodeTextRequest(line);
     assert.equal(result?.type, "error", line);

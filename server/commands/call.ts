@@ -10,6 +10,7 @@
 import type { Hub } from "../hub.ts";
 import type { Limits } from "../limits.ts";
 import {
+  clipText,
   type ErrorCode,
   errorEvent,
   hasVisibleText,
@@ -140,6 +141,6 @@ export function cleanReason(
   reason: string | undefined,
   limits: Pick<Limits, "maxReasonLength">,
 ): string {
-  const text = sanitizeText(reason ?? "").slice(0, limits.maxReasonLength);
+  const text = clipText(sanitizeText(reason ?? ""), limits.maxReasonLength);
   return hasVisibleText(text) ? text : "";
 }

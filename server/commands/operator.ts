@@ -11,7 +11,12 @@
 import { topicEvent } from "../rooms.ts";
 import { isIpAddress, normalizeAddress, parseIpAddress } from "../ban_list.ts";
 import { foldKey } from "../../wire/names.ts";
-import { describeBan, parseDuration, sanitizeText } from "../../protocol.ts";
+import {
+  clipText,
+  describeBan,
+  parseDuration,
+  sanitizeText,
+} from "../../protocol.ts";
 import { type Call, cleanReason } from "./call.ts";
 import { motdPages } from "../reply_pages.ts";
 import { guardKeys, mayTry, recordWrong } from "./password_guard.ts";
@@ -232,7 +237,10 @@ function topic(call: Call<"topic">): void {
     return call.fail("unavailable", `Topic not set: ${CLUSTER_DOWN}`);
   }
   const by = actor(call);
-  room.topic = sanitizeText(request.text).slice(0, hub.limits.maxTopicLength);
+  room.topic = clipText(
+    sanitizeText(request.text),
+    hub.limits.maxTopicLength,
+  );
   room.topicBy = by;
   room.topicAt = hub.now();
   if (hub.presence !== null) {
@@ -257,7 +265,7 @@ function motd(call: Call<"motd">): void {
   if (hub.presence?.available === false) {
     return call.fail("unavailable", `Not set: ${CLUSTER_DOWN}`);
   }
-  hub.motd = [sanitizeText(request.text).slice(0, hub.limits.maxTopicLength)]
+  hub.motd = [clipText(sanitizeText(request.text), hub.limits.maxTopicLength)]
     .filter((line) => line !== "");
   try {
     hub.history.setMotd(hub.motd);
