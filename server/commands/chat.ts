@@ -33,6 +33,7 @@ import { TokenBucket } from "../flood.ts";
 import { chosenRoom } from "./membership.ts";
 import { findRoom } from "../rooms.ts";
 import { mixedScriptRefusal } from "../names/lookalikes.ts";
+import { reservedNickRefusal } from "../names/reserved.ts";
 import { messageOffline } from "./waiting_messages.ts";
 import { lookUpAccount } from "./account_lookup.ts";
 
@@ -163,7 +164,8 @@ function nick(call: Call<"nick">): void | Promise<void> {
   }
   // In a cluster the accounts are awaited in clusterNick.
   if (registeredRefusal(call, hub.accounts.local?.find(checked.name))) return;
-  const mixed = mixedScriptRefusal("Nickname", checked.name);
+  const mixed = mixedScriptRefusal("Nickname", checked.name) ??
+    reservedNickRefusal(checked.name, hub.serverName);
   if (mixed !== null) return call.fail("nick_invalid", mixed);
   const perMinute = hub.limits.maxNickChanges;
   const changes = session.nickChanges ??

@@ -16,6 +16,7 @@ import type { Account } from "../store/account_store.ts";
 import type { Hub } from "../hub.ts";
 import { enterRoom, findRoom, roomRefusal } from "../rooms.ts";
 import { mixedScriptRefusal } from "../names/lookalikes.ts";
+import { reservedNickRefusal } from "../names/reserved.ts";
 import { checkNick, checkRoom, foldKey } from "../../wire/names.ts";
 import {
   type ClientRequest,
@@ -214,7 +215,8 @@ function loginChosen(
   if (hub.nicks.find(nick) !== undefined) {
     return call.fail("nick_taken", `Nickname ${nick} is taken; choose another`);
   }
-  const mixed = mixedScriptRefusal("Nickname", nick);
+  const mixed = mixedScriptRefusal("Nickname", nick) ??
+    reservedNickRefusal(nick, hub.serverName);
   if (mixed !== null) return call.fail("nick_invalid", mixed);
   return completeLogin(call, nick, room);
 }
