@@ -27,10 +27,26 @@ const LAMBDA_ONLY_FLAGS = new Set([
   "--disable-site-isolation-trials",
 ]);
 
+/**
+ * Where the package unpacks the browser. It unpacks only when nothing is
+ * there, so an empty file left by an unpacking that failed (the package's
+ * tar reader asks for the process's uid and umask, which needs
+ * `--allow-sys`) would stop every later run: such a file is removed first.
+ */
+async function removeFailedUnpack(): Promise<void> {
+  const path = `${Deno.env.get("TMPDIR") ?? "/tmp"}/chromium`;
+  try {
+    if ((await Deno.stat(path)).size === 0) await Deno.remove(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
+
 /** Launches headless Chromium; close it with {@linkcode closeBrowser}. */
 export async function launchBrowser(): Promise<Browser> {
-  const executablePath = Deno.env.get("CHROME_PATH") ??
-    await chromium.executablePath();
+  const chosen = Deno.env.get("CHROME_PATH");
+  if (chosen === undefined) await removeFailedUnpack();
+  const executablePath = chosen ?? await chromium.executablePath();
   return await puppeteer.launch({
     executablePath,
     args: chromium.args.filter((flag: string) => !LAMBDA_ONLY_FLAGS.has(flag)),
