@@ -45,9 +45,27 @@ Deno.test("prompt: a bad line at the registered-nickname prompt keeps the nickna
   await nc.send("alice");
   await nc.expect(/^\*\*\* Nickname alice is registered/);
   await nc.send("not a nickname!");
-  await nc.expect(/^\*\*\* Error: Nickname may hold only/);
+  await nc.expect(
+    "*** Error: To use alice, send /identify PASSWORD; to choose another nickname, send /nick NAME",
+  );
   await nc.send("/identify alices password");
   await nc.expect("*** alice joined #lobby");
+});
+
+Deno.test("prompt: a password typed alone at the registered-nickname prompt is never shown as a nickname", async () => {
+  await using chat = await startServer({ passwordIterations: 1000 });
+  await register(chat.port, "alice", "hunter2hunter2");
+  await using bob = await LineClient.text(chat.port, "bob");
+  await using nc = await LineClient.connect(chat.port);
+  await nc.send("alice");
+  await nc.expect(/^\*\*\* Nickname alice is registered/);
+  await nc.send("hunter2hunter2");
+  await nc.expect(/^\*\*\* Error: To use alice, send \/identify PASSWORD/);
+  await nc.send("/nick carol");
+  await nc.expect("*** carol joined #lobby");
+  await bob.expect("*** carol joined #lobby");
+  const seen = [...bob.received, ...nc.received].join("\n");
+  assert.ok(!seen.includes("hunter2hunter2 joined"), seen);
 });
 
 Deno.test("history: every /history answers, and a page names the next one", async () => {

@@ -54,6 +54,11 @@ export function greet(hub: Hub, session: Session): void {
   session.send({ type: "notice", text: loginPrompt(session) });
 }
 
+/** What the registered-nickname prompt asks for. */
+function pendingPrompt(nick: string): string {
+  return `To use ${nick}, send /identify PASSWORD; to choose another nickname, send /nick NAME`;
+}
+
 /** The prompt a text-mode session sees before login. */
 function loginPrompt(session: Session): string {
   return session.authenticated
@@ -63,7 +68,10 @@ function loginPrompt(session: Session): string {
 
 /**
  * Decodes a line for a text-mode session that has not logged in: a bare
- * line is the password (when one is still needed) or the nickname.
+ * line is the password (when one is still needed) or the nickname. At the
+ * registered-nickname prompt a bare line is neither: people answer a
+ * password prompt with the bare password, and taken as a new nickname it
+ * would be announced to the whole room.
  */
 export function decodeTextLogin(
   session: Session,
@@ -71,9 +79,11 @@ export function decodeTextLogin(
 ): ClientRequest | ErrorEvent | null {
   if (line.trim() === "") return null;
   if (!line.startsWith("/")) {
-    return session.authenticated
+    if (!session.authenticated) return { type: "pass", password: line.trim() };
+    const pending = session.pendingLogin;
+    return pending === null
       ? { type: "hello", nick: line.trim() }
-      : { type: "pass", password: line.trim() };
+      : errorEvent("nick_registered", pendingPrompt(pending.nick));
   }
   const request = decodeTextRequest(line);
   if (request?.type === "nick") return { type: "hello", nick: request.nick };
@@ -258,7 +268,7 @@ async function loginToAccount(call: Call, login: AccountLogin): Promise<void> {
     session.send({
       type: "notice",
       text:
-        `Nickname ${account.nick} is registered. Send /identify PASSWORD to use it, or choose another nickname:`,
+        `Nickname ${account.nick} is registered. Send /identify PASSWORD to use it, or /nick NAME to choose another:`,
     });
     return;
   }
