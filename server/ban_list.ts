@@ -140,6 +140,13 @@ export class BanList {
     return undefined;
   }
 
+  /** The bans in force at `now`, whole (a cluster node re-asserts them). */
+  inForce(now: number): Ban[] {
+    return [...this.#bans.values()].filter((ban) =>
+      this.find(ban.address, now) !== undefined
+    );
+  }
+
   /** The bans in force at `now`, for `/bans`. */
   list(now: number): BanSummary[] {
     const summaries: BanSummary[] = [];

@@ -308,6 +308,37 @@ function registerPresenceTests(): void {
     assert.deepEqual(leaves, []);
   });
 
+  Deno.test("cluster presence: after Redis restarts empty, nodes put back the topics, mutes, bans and message of the day they hold", async () => {
+    await using cluster = await startCluster({}, { operatorPassword: "op-pw" });
+    await using op = await LineClient.json(cluster.a.port, "op");
+    await using bob = await LineClient.json(cluster.b.port, "bob");
+    await op.expectEvent("join", (e) => e.nick === "bob");
+    await op.sendJson({ type: "oper", password: "op-pw" });
+    await op.expectEvent("notice", (e) => e.text === "You are now an operator");
+    await op.sendJson({ type: "motd", text: "be kind" });
+    await op.sendJson({ type: "ban", target: "192.0.2.7", reason: "spam" });
+    await op.sendJson({ type: "mute", nick: "bob" });
+    await bob.expectEvent("notice", (e) => e.text.includes("muted by op"));
+    await op.sendJson({ type: "topic", text: "kept topic" });
+    // Sent last: once bob sees it, both nodes hold everything above.
+    await bob.expectEvent("topic", (e) => e.topic === "kept topic");
+    await cluster.redis.stop();
+    await cluster.redis.restart(); // no persistence: Redis starts empty
+    for (const node of [cluster.a, cluster.b]) {
+      await node.server.cluster!.whenReady();
+      await node.server.cluster!.settled();
+    }
+    // A node started now reads them from Redis again.
+    await using c = await startServer({}, { redis: cluster.redis.url });
+    await using cat = await LineClient.connect(c.port);
+    await cat.sendJson({ type: "hello", nick: "cat" });
+    assert.deepEqual((await cat.expectEvent("motd")).lines, ["be kind"]);
+    assert.equal((await cat.expectEvent("topic")).topic, "kept topic");
+    const hub = c.server.hub;
+    assert.equal(hub.bans.find("192.0.2.7", hub.now())?.reason, "spam");
+    assert.ok(hub.mutedNicks.has("bob"), "bob is still muted");
+  });
+
   Deno.test("cluster presence: the big-room policy counts every node's members", async () => {
     await using cluster = await startCluster({ bigRoomMembers: 3 });
     await using ana = await LineClient.json(cluster.a.port, "ana");

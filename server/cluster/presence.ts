@@ -19,6 +19,14 @@
  * third. After Redis comes back (or forgot everything), a node re-asserts
  * its state and the others read it again.
  *
+ * Topics, mutes, bans and the message of the day live in Redis with no
+ * owner: every node holds them too (topics in its history file, the rest
+ * in memory). A Redis that forgot them is told apart from one that merely
+ * came back by `tern:epoch`, a random value the first node sets and every
+ * node remembers: gone, or another (a node that saw it gone set a new
+ * one), and the node puts back what it holds, each only where Redis has
+ * nothing (set since by someone else wins).
+ *
  * @module
  */
 
@@ -70,6 +78,13 @@ const MOTD_KEY = "tern:motd";
 const MUTES_KEY = "tern:mutes";
 /** Bans, by address. */
 const BANS_KEY = "tern:bans";
+/** One life of Redis's data (see the module's notes). */
+const EPOCH_KEY = "tern:epoch";
+
+/** Sets the epoch unless there is one; returns the one in force. */
+const EPOCH_SCRIPT = `
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+return redis.call('GET', KEYS[1])`;
 
 /** Writes one session's state and publishes its news, atomically. */
 const MEMBER_SCRIPT = `
@@ -167,6 +182,8 @@ export class RedisPresence implements ClusterPresence {
   #timer: ReturnType<typeof setInterval> | undefined;
   #started = false;
   #closed = false;
+  /** The epoch this node last saw in Redis. */
+  #epoch: string | null = null;
   /** Work in flight (reads, re-asserts), so close can wait for it. */
   readonly #inFlight = new Set<Promise<unknown>>();
   /**
@@ -216,12 +233,17 @@ export class RedisPresence implements ClusterPresence {
       }
     });
     await this.#reassert();
+    await this.#forgotten();
     await this.#loadShared();
     await this.#readAll();
     this.#started = true;
     const every = this.#hub.limits.nodeTimeoutMs / 3;
     this.#timer = setInterval(() => this.#tick(), every);
-    this.#commands.on("ready", () => this.#track(() => this.#reassert()));
+    this.#commands.on("ready", () =>
+      this.#track(async () => {
+        await this.#reassert();
+        await this.#reassertShared();
+      }));
     this.#subscriber.on("ready", () => {
       this.#rereads = 2;
       this.#track(() => this.#reread());
@@ -253,7 +275,10 @@ export class RedisPresence implements ClusterPresence {
     this.#track(
       async () => {
         if (!this.#commands.isReady) return;
-        if (!await this.#beat()) await this.#reassert();
+        if (!await this.#beat()) {
+          await this.#reassert();
+          await this.#reassertShared();
+        }
         await this.#commands.eval(SWEEP_SCRIPT, {
           keys: [NODES_KEY],
           arguments: [NODE_PREFIX, PRESENCE_PREFIX, EVENTS_CHANNEL],
@@ -321,6 +346,65 @@ export class RedisPresence implements ClusterPresence {
       });
     }
     this.#unsent = 0;
+  }
+
+  /**
+   * Reads Redis's epoch (setting one if it has none): true when it is not
+   * the one this node saw last, so Redis forgot what it held.
+   */
+  async #forgotten(): Promise<boolean> {
+    const epoch = String(
+      await this.#commands.eval(EPOCH_SCRIPT, {
+        keys: [EPOCH_KEY],
+        arguments: [crypto.randomUUID()],
+      }),
+    );
+    const forgotten = this.#epoch !== null && epoch !== this.#epoch;
+    this.#epoch = epoch;
+    return forgotten;
+  }
+
+  /**
+   * Puts back the topics, mutes, bans and message of the day this node
+   * holds when Redis forgot them, each only where Redis has none now. Not
+   * announced: every node that was up holds them already; a node that
+   * starts reads them.
+   */
+  async #reassertShared(): Promise<void> {
+    if (!await this.#forgotten()) return;
+    const hub = this.#hub;
+    const multi = this.#commands.multi();
+    const topics = hub.history.topics();
+    for (const { room, id, topic } of topics) {
+      multi.hSetNX(
+        TOPICS_KEY,
+        foldKey(room),
+        encodeEvent({ kind: "topic", node: this.#node, id, room, ...topic }),
+      );
+    }
+    const mutes = [...hub.mutedNicks];
+    if (mutes.length > 0) multi.sAdd(MUTES_KEY, mutes);
+    const bans = hub.bans.inForce(hub.now());
+    for (const ban of bans) {
+      multi.hSetNX(
+        BANS_KEY,
+        ban.address,
+        encodeEvent({ kind: "ban", node: this.#node, ban }),
+      );
+    }
+    if (hub.motd.length > 0) {
+      multi.set(
+        MOTD_KEY,
+        encodeEvent({ kind: "motd", node: this.#node, lines: [...hub.motd] }),
+        { condition: "NX" },
+      );
+    }
+    await multi.exec();
+    hub.log("info", "cluster_shared_reasserted", {
+      topics: topics.length,
+      mutes: mutes.length,
+      bans: bans.length,
+    });
   }
 
   /** One of the fresh reads owed since the subscription came back. */

@@ -215,6 +215,7 @@ type Statements = {
   recent: StatementSync;
   before: StatementSync;
   topic: StatementSync;
+  topics: StatementSync;
   maxId: StatementSync;
   highWater: StatementSync;
   setHighWater: StatementSync;
@@ -254,6 +255,11 @@ function prepareStatements(db: DatabaseSync): Statements {
     topic: prepare(
       `SELECT sender, text, ts FROM messages
        WHERE room_key = ? AND kind = 'topic' ORDER BY id DESC LIMIT 1`,
+    ),
+    // SQLite takes a bare column's value from the row max() chose.
+    topics: prepare(
+      `SELECT room, sender, text, ts, max(id) AS id FROM messages
+       WHERE kind = 'topic' GROUP BY room_key`,
     ),
     maxId: prepare(
       `SELECT max(id) AS id FROM (SELECT max(id) AS id FROM messages
@@ -537,6 +543,21 @@ export class HistoryStore {
   /** Keeps the message of the day set with `/motd` across restarts. */
   setMotd(lines: readonly string[]): void {
     this.#statements.setSetting.run("motd", JSON.stringify(lines));
+  }
+
+  /**
+   * Every room's last topic and the id it was stored under: what a node
+   * of a cluster puts back into a Redis that forgot them.
+   */
+  topics(): Array<{ room: string; id: number; topic: StoredTopic }> {
+    const rows = this.#statements.topics.all() as Array<
+      { room: string; sender: string; text: string; ts: number; id: number }
+    >;
+    return rows.map((row) => ({
+      room: row.room,
+      id: row.id,
+      topic: { topic: row.text, by: row.sender, ts: row.ts },
+    }));
   }
 
   /** The last topic set in a room, if any. */
