@@ -156,21 +156,6 @@ export interface ClusterNames {
   release(nick: string, session: Session): void;
 }
 
-/**
- * Spacing of a big room's flushes per member (room_batch.ts). A flush costs
- * each member a write, 5 to 10 µs of CPU all told on the benchmark machine
- * (BENCHMARKS.md); flushes 20 µs per member apart keep one room's fan-out
- * to about half a core, leaving the rest for reading and for other rooms:
- * 200 ms for 10,000 members (each write then carries about twenty messages
- * at 100 a second), 20 ms for 1,000, 2 ms for 100. A server that still
- * falls behind holds more on its own: a connection waiting at the write gate
- * (net/write_gate.ts) takes everything queued by the time its turn comes.
- */
-const FLUSH_MS_PER_MEMBER = 0.02;
-
-/** Longest a big room's broadcasts are held, whatever its size. */
-const BIG_ROOM_MAX_HOLD_MS = 200;
-
 /** The feed of a single process: the members are all here. */
 export class LocalRoomFeed implements RoomFeed {
   readonly #history: HistoryStore;
@@ -254,8 +239,8 @@ export class LocalRoomFeed implements RoomFeed {
       ? encoded
       : new EncodedEvent({ ...event, ref } as ServerEvent);
     if (isBig(this.#limits, room)) {
-      // O(1) per message: the batch queues one joined chunk per member (and
-      // one of its own to the sender, its confirmation in its place).
+      // O(1) per message: the members pull it from the room's log, joined
+      // with whatever else waits for them (the sender its confirmation).
       const batch = room.batch ??= this.#batchFor(room);
       const seq = batch.accept();
       const from = sender ?? null;
@@ -278,28 +263,15 @@ export class LocalRoomFeed implements RoomFeed {
   }
 
   /**
-   * A big room's batch. Its flushes are spaced at least
-   * {@linkcode FLUSH_MS_PER_MEMBER} per member apart (a quiet room's first
-   * message goes at once), and a busy server holds it at least as long as
-   * it holds any connection's output.
+   * A big room's log. Its members pull from it as their connections' turns
+   * to write come (room_batch.ts), so it needs no hold of its own: the
+   * connections' write coalescing and the write gate pace it.
    */
   #batchFor(room: Room): RoomBatch<Session> {
     const writes = this.#writes;
     return new RoomBatch<Session>({
       members: () => room.members,
-      holdMs: (sinceLastFlushMs) =>
-        Math.min(
-          BIG_ROOM_MAX_HOLD_MS,
-          Math.max(
-            writes.delayMs,
-            room.members.size * FLUSH_MS_PER_MEMBER - sinceLastFlushMs,
-          ),
-        ),
-      // The batch was the hold: its chunks go out now, not held again.
-      flushed: (lines) => {
-        writes.countExtraLines(lines);
-        writes.runNow();
-      },
+      pulled: (lines) => writes.countExtraLines(lines),
       elsewhere: (member) => member.current !== room,
     });
   }

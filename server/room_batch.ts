@@ -1,29 +1,29 @@
 /**
  * Fan-out for big rooms. Queuing every event on every member costs a room of
- * ten thousand ten thousand queue operations and, soon after, ten thousand
- * writes per message: at 100 messages a second that is a million of each, far
- * more than a core can do. A {@linkcode RoomBatch} collects a big room's events
- * for a short hold, joins them once per codec (and, for text, once more with
- * each line tagged for members whose current room is another), and queues
- * that one chunk on
- * each member: the cost per message becomes O(1), and per member O(1) per
- * hold, however many messages the hold gathered.
+ * ten thousand ten thousand queue operations per message, and as many writes:
+ * at 100 messages a second that is a million of each, far more than a core
+ * can do. A {@linkcode RoomBatch} keeps a big room's recent events in one log
+ * instead, and each member a cursor into it: a message costs O(1) to add, and
+ * a member pulls everything past its cursor, joined into one chunk, when its
+ * connection's turn to write comes (net/outbound_queue.ts asks, through the
+ * write gate). So each write carries every message that arrived before it
+ * left, however many that is, and nobody waits on a timer: under load the
+ * members are written in turn, over and over, and a message waits at most
+ * one turn of the room's writes, which is as fast as the server can go.
  *
- * The hold follows the server's write coalescing (coalescing.ts): none while
- * the server is calm, so a quiet big room is as prompt as a small one; under
- * load, the connection hold scaled by the room's size, because a big room's
- * every message costs a write per member.
+ * A member whose queue has gone idle tells the batch so; the next event
+ * wakes it (O(1) per member, and only once per write). The members that
+ * pull the same span of events in the same codec share one joined chunk.
  *
- * Order is kept: anything sent straight to a member first lets the batch go
- * ({@linkcode RoomBatch.flush}), and membership changes flush it too, so
- * nobody gets an event from before they joined or misses one from while they
- * were there.
+ * Order is kept: anything sent straight to a member first pulls its share
+ * of the log ({@linkcode RoomBatch.pullFor}), and joining and leaving set
+ * the cursor, so nobody gets an event from before they joined or misses one
+ * from while they were there.
  *
  * A sender's own copy differs from everyone else's: a text-mode sender gets
- * none, a JSON one may get a confirmation carrying its request's `ref`. The
- * few senders of a hold get a chunk of their own, built from the same held
- * events in the same order with their copies swapped in; everyone else still
- * gets the shared one.
+ * none, a JSON one may get a confirmation carrying its request's `ref`. A
+ * member whose span holds an event of its own gets a chunk of its own, built
+ * from the same events in the same order with its copies swapped in.
  *
  * @module
  */
@@ -36,10 +36,15 @@ export interface BatchMember {
   readonly codec: Codec;
   /** Queues bytes already encoded for this member's codec. */
   sendBytes(bytes: Uint8Array): void;
+  /**
+   * Asks the member's connection to write soon: it will pull what waits
+   * for it ({@linkcode RoomBatch.pullFor}) when its turn comes.
+   */
+  poke(): void;
 }
 
-/** One held event and who, if anyone, gets a copy of it of their own. */
-interface HeldEvent<M> {
+/** One logged event and who, if anyone, gets a copy of it of their own. */
+interface LoggedEvent<M> {
   encoded: EncodedEvent;
   /** Accepted-order number, see {@linkcode RoomBatch.accept}. */
   seq: number;
@@ -54,18 +59,13 @@ interface HeldEvent<M> {
 
 /** What a batch is told by the room around it. */
 export interface BatchOptions<M> {
-  /** The room's members now. */
+  /** The room's members when the batch is made (they have seen nothing). */
   members(): Iterable<M>;
   /**
-   * How long to hold, in milliseconds, a batch starting now, given how long
-   * ago the last flush was.
+   * Told of each pull, with how many lines its chunk carries beyond one
+   * (so write coalescing sees how full the writes are).
    */
-  holdMs(sinceLastFlushMs: number): number;
-  /**
-   * Told after each flush, with how many lines its chunks carry beyond one
-   * each (so write coalescing sees how full the writes are).
-   */
-  flushed?(extraLines: number): void;
+  pulled?(extraLines: number): void;
   /**
    * Whether this room is not `member`'s current one, so text mode tags its
    * lines with the room. @default never
@@ -73,27 +73,46 @@ export interface BatchOptions<M> {
   elsewhere?(member: M): boolean;
 }
 
-/** A big room's held broadcasts. */
+/**
+ * Events kept before the log is trimmed of what every member has pulled
+ * (bookkeeping: the log holds only what some member has still to pull).
+ */
+const TRIM_AFTER_EVENTS = 256;
+
+/** A big room's log of recent events, and where each member is in it. */
 export class RoomBatch<M extends BatchMember> {
   readonly #options: BatchOptions<M>;
-  #held: HeldEvent<M>[] = [];
+  /** Events not yet pulled by every member, in accepted order. */
+  #log: LoggedEvent<M>[] = [];
   #accepted = 0;
   /** The number of the last event added (added in accepted order). */
   #added = 0;
-  /** Members who joined while events accepted before them were pending. */
-  #lateJoiners = new Map<M, number>();
-  #timer: ReturnType<typeof setTimeout> | null = null;
-  #microtask = false;
-  #lastFlushAt = -Infinity;
+  /** Each member's cursor: the number of the last event it has pulled. */
+  readonly #cursors = new Map<M, number>();
+  /** Members whose connection has nothing to write: woken by the next add. */
+  #idle = new Set<M>();
+  /** The number of each sender's latest event with a copy of its own. */
+  readonly #lastOwn = new Map<M, number>();
+  /**
+   * Chunks of the log past a cursor, to its end, by cursor, codec and tag:
+   * shared by every member pulling the same span; emptied by each add.
+   */
+  #shared = new Map<number, Uint8Array>();
+  #trimAt = TRIM_AFTER_EVENTS;
 
-  /** @param options the room's members and hold */
+  /** @param options the room's members, and whom to tell of pulls */
   constructor(options: BatchOptions<M>) {
     this.#options = options;
+    // Nobody here has pulled anything yet: the first event wakes them all.
+    for (const member of options.members()) {
+      this.#cursors.set(member, 0);
+      this.#idle.add(member);
+    }
   }
 
-  /** Whether events are held. */
-  get pending(): boolean {
-    return this.#held.length > 0;
+  /** Events some member has still to pull (for tests and logs). */
+  get logged(): number {
+    return this.#log.length;
   }
 
   /**
@@ -106,28 +125,28 @@ export class RoomBatch<M extends BatchMember> {
   }
 
   /**
-   * Call just before `member` joins: it must not get events accepted before
-   * now, even those still waiting to be added.
+   * Call just before `member` joins: it gets no event accepted before now,
+   * even one still waiting to be added.
    */
   joining(member: M): void {
-    this.flush();
-    // Only events still waiting to be added can precede the newcomer.
-    if (this.#accepted > this.#added) {
-      this.#lateJoiners.set(member, this.#accepted + 1);
-    }
+    this.#cursors.set(member, this.#accepted);
+    // Woken by the next event, whatever its connection is doing now.
+    this.#idle.add(member);
   }
 
-  /** Call just before `member` leaves: it gets what is held, then no more. */
+  /** Call just before `member` leaves: it gets what is logged, then no more. */
   leaving(member: M): void {
-    this.flush();
-    this.#lateJoiners.delete(member);
+    this.pullFor(member);
+    this.#cursors.delete(member);
+    this.#idle.delete(member);
+    this.#lastOwn.delete(member);
   }
 
   /**
-   * Holds an event for every member. Its `sender`, if any, gets
+   * Logs an event for every member. Its `sender`, if any, gets
    * `confirmation` in its place when in JSON mode (the same event with the
    * request's `ref`; the shared copy when there is none), and nothing when
-   * in text mode.
+   * in text mode. Members with nothing to write are woken.
    */
   add(
     encoded: EncodedEvent,
@@ -139,85 +158,128 @@ export class RoomBatch<M extends BatchMember> {
     const own = sender?.codec === "text" ? null : confirmation ?? encoded;
     // Only a sender whose copy differs needs a chunk of its own.
     const personal = sender !== null && own !== encoded;
-    this.#held.push({ encoded, seq, sender: personal ? sender : null, own });
-    if (this.#timer !== null || this.#microtask) return;
-    const hold = this.#options.holdMs(performance.now() - this.#lastFlushAt);
-    if (hold <= 0) {
-      this.#microtask = true;
-      queueMicrotask(this.flush);
-    } else {
-      this.#timer = setTimeout(this.flush, hold);
+    this.#log.push({ encoded, seq, sender: personal ? sender : null, own });
+    if (personal) this.#lastOwn.set(sender, seq);
+    if (this.#shared.size !== 0) this.#shared = new Map();
+    if (this.#idle.size !== 0) {
+      const idle = this.#idle;
+      this.#idle = new Set();
+      for (const member of idle) member.poke();
     }
+    if (this.#log.length >= this.#trimAt) this.#trim();
   }
 
-  /** Sends everything held to every member, now. */
-  readonly flush = (): void => {
-    this.#microtask = false;
-    if (this.#timer !== null) {
-      clearTimeout(this.#timer);
-      this.#timer = null;
-    }
-    const held = this.#held;
-    if (held.length === 0) return;
-    this.#held = [];
-    this.#lastFlushAt = performance.now();
-    // The senders of a hold (few) get chunks of their own.
-    const senders = new Set<M>();
-    for (const event of held) {
-      if (event.sender !== null) senders.add(event.sender);
-    }
-    // At most three joined chunks: JSON, text, and text tagged with the room.
-    const joined = new Map<string, Uint8Array>();
-    const whole = (codec: Codec, elsewhere: boolean) => {
-      const key = codec === "json" ? codec : `${codec}:${elsewhere}`;
-      let bytes = joined.get(key);
-      if (bytes === undefined) {
-        bytes = join(held.map((e) => e.encoded.bytes(codec, elsewhere)));
-        joined.set(key, bytes);
-      }
-      return bytes;
-    };
-    const late = this.#lateJoiners;
-    const isElsewhere = this.#options.elsewhere ?? (() => false);
-    let sends = 0;
-    for (const member of this.#options.members()) {
-      const from = late.get(member);
-      const elsewhere = isElsewhere(member);
-      const bytes = from === undefined && !senders.has(member)
-        ? whole(member.codec, elsewhere)
-        : join(ownChunks(held, member, from ?? 0, elsewhere));
-      if (bytes.length === 0) continue;
-      member.sendBytes(bytes);
-      sends++;
-    }
-    const last = held.at(-1)!.seq;
-    for (const [member, from] of late) {
-      if (from <= last + 1) late.delete(member);
-    }
-    this.#options.flushed?.(sends * (held.length - 1));
-  };
+  /** Whether `member` has events still to pull. */
+  hasFor(member: M): boolean {
+    const cursor = this.#cursors.get(member);
+    return cursor !== undefined && cursor < this.#added;
+  }
 
-  /** Sends what is held and stops the timer; call when the room goes. */
+  /**
+   * Queues on `member` every event past its cursor, as one chunk, and moves
+   * its cursor to the end: called when its connection is about to write,
+   * and before anything is sent to it directly.
+   */
+  pullFor(member: M): void {
+    const cursor = this.#cursors.get(member);
+    if (cursor === undefined || cursor >= this.#added) return;
+    this.#cursors.set(member, this.#added);
+    const from = this.#firstAfter(cursor);
+    const count = this.#log.length - from;
+    if (count === 0) return;
+    const elsewhere = this.#options.elsewhere?.(member) ?? false;
+    const bytes = (this.#lastOwn.get(member) ?? 0) > cursor
+      ? join(ownChunks(this.#log, from, member, elsewhere))
+      : this.#sharedChunk(from, cursor, member.codec, elsewhere);
+    this.#options.pulled?.(count - 1);
+    if (bytes.length !== 0) member.sendBytes(bytes);
+  }
+
+  /**
+   * `member`'s connection has nothing left to write: the next event wakes
+   * it (at once, if one already waits).
+   */
+  idle(member: M): void {
+    if (!this.#cursors.has(member)) return;
+    if (this.hasFor(member)) member.poke();
+    else this.#idle.add(member);
+  }
+
+  /** Queues on every member what it has still to pull. */
+  flush(): void {
+    for (const member of this.#cursors.keys()) this.pullFor(member);
+  }
+
+  /** Sends what is logged and forgets the members; call when the room goes. */
   close(): void {
     this.flush();
-    this.#lateJoiners.clear();
+    this.#cursors.clear();
+    this.#idle.clear();
+    this.#lastOwn.clear();
+    this.#log = [];
+  }
+
+  /** Index in the log of the first event numbered after `cursor`. */
+  #firstAfter(cursor: number): number {
+    const log = this.#log;
+    let low = 0;
+    let high = log.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (log[mid]!.seq <= cursor) low = mid + 1;
+      else high = mid;
+    }
+    return low;
+  }
+
+  /** The log from index `from` to its end, as everyone but a sender sees it. */
+  #sharedChunk(
+    from: number,
+    cursor: number,
+    codec: Codec,
+    elsewhere: boolean,
+  ): Uint8Array {
+    const key = cursor * 4 + (codec === "json" ? 2 : 0) +
+      (elsewhere && codec !== "json" ? 1 : 0);
+    let bytes = this.#shared.get(key);
+    if (bytes === undefined) {
+      const chunks: Uint8Array[] = [];
+      const log = this.#log;
+      for (let i = from; i < log.length; i++) {
+        chunks.push(log[i]!.encoded.bytes(codec, elsewhere));
+      }
+      bytes = join(chunks);
+      this.#shared.set(key, bytes);
+    }
+    return bytes;
+  }
+
+  /** Drops the events every member has pulled. */
+  #trim(): void {
+    let oldest = this.#added;
+    for (const cursor of this.#cursors.values()) {
+      if (cursor < oldest) oldest = cursor;
+    }
+    const keep = this.#firstAfter(oldest);
+    if (keep > 0) this.#log = this.#log.slice(keep);
+    this.#trimAt = Math.max(TRIM_AFTER_EVENTS, 2 * this.#log.length);
   }
 }
 
 /**
- * `member`'s copies of the events held from `from` on, in order: its own
- * copy of the events it sent (none for a text-mode sender), the shared one
- * of the rest.
+ * `member`'s copies of the logged events from index `from` on, in order: its
+ * own copy of the events it sent (none for a text-mode sender), the shared
+ * one of the rest.
  */
 function ownChunks<M extends BatchMember>(
-  held: readonly HeldEvent<M>[],
-  member: M,
+  log: readonly LoggedEvent<M>[],
   from: number,
+  member: M,
   elsewhere: boolean,
 ): Uint8Array[] {
   const chunks: Uint8Array[] = [];
-  for (const event of held) {
-    if (event.seq < from) continue;
+  for (let i = from; i < log.length; i++) {
+    const event = log[i]!;
     const copy = event.sender === member ? event.own : event.encoded;
     if (copy !== null) chunks.push(copy.bytes(member.codec, elsewhere));
   }

@@ -4,12 +4,18 @@ import { type Codec, EncodedEvent } from "../protocol.ts";
 
 const decoder = new TextDecoder();
 
-/** A member that records every chunk it is sent, decoded. */
+/** A member that records every chunk it is sent, decoded, and its pokes. */
 class Member implements BatchMember {
   readonly chunks: string[] = [];
+  readonly raw: Uint8Array[] = [];
+  pokes = 0;
   constructor(readonly codec: Codec = "text") {}
   sendBytes(bytes: Uint8Array): void {
+    this.raw.push(bytes);
     this.chunks.push(decoder.decode(bytes));
+  }
+  poke(): void {
+    this.pokes++;
   }
 }
 
@@ -17,29 +23,90 @@ function notice(text: string): EncodedEvent {
   return new EncodedEvent({ type: "notice", text });
 }
 
-function batchOf(members: Set<Member>, holdMs = 0) {
+function batchOf(members: Set<Member>) {
   let extra = 0;
   const batch = new RoomBatch<Member>({
     members: () => members,
-    holdMs: () => holdMs,
-    flushed: (lines) => extra += lines,
+    pulled: (lines) => extra += lines,
   });
   return { batch, extra: () => extra };
 }
 
-Deno.test("RoomBatch sends a turn's events to each member as one chunk", async () => {
+Deno.test("RoomBatch gives each member everything since its last pull as one chunk", () => {
   const a = new Member();
   const b = new Member("json");
   const { batch, extra } = batchOf(new Set([a, b]));
   batch.add(notice("one"), batch.accept(), null);
   batch.add(notice("two"), batch.accept(), null);
-  assert.equal(a.chunks.length, 0, "held until the end of the turn");
-  await Promise.resolve();
+  assert.equal(a.chunks.length, 0, "nothing is queued until pulled");
+  batch.pullFor(a);
   assert.deepEqual(a.chunks, ["*** one\n*** two\n"]);
+  batch.add(notice("three"), batch.accept(), null);
+  batch.pullFor(a);
+  batch.pullFor(b);
+  assert.deepEqual(a.chunks, ["*** one\n*** two\n", "*** three\n"]);
   assert.equal(b.chunks.length, 1);
-  assert.match(b.chunks[0]!, /^\{"type":"notice","text":"one"\}\n\{.*"two"/);
-  assert.equal(extra(), 2, "two writes carried one line more than counted");
-  assert.equal(batch.pending, false);
+  assert.match(
+    b.chunks[0]!,
+    /^\{"type":"notice","text":"one"\}\n\{.*"two".*\n.*"three"/,
+  );
+  assert.equal(extra(), 3, "a's first chunk and b's carried lines beyond one");
+  batch.pullFor(a);
+  assert.equal(
+    a.chunks.length,
+    2,
+    "a second pull with nothing new sends nothing",
+  );
+});
+
+Deno.test("RoomBatch wakes an idle member once, at the next event", () => {
+  const a = new Member();
+  const b = new Member();
+  const { batch } = batchOf(new Set([a, b]));
+  batch.add(notice("one"), batch.accept(), null);
+  assert.equal(a.pokes, 1, "a new batch's members are all woken");
+  assert.equal(b.pokes, 1);
+  batch.add(notice("two"), batch.accept(), null);
+  assert.equal(a.pokes, 1, "a member is woken once until it says it is idle");
+  batch.pullFor(a);
+  batch.idle(a);
+  batch.idle(b); // b has not pulled: woken at once, not at the next event
+  assert.equal(b.pokes, 2);
+  batch.add(notice("three"), batch.accept(), null);
+  assert.equal(a.pokes, 2);
+  assert.equal(b.pokes, 2);
+});
+
+Deno.test("RoomBatch shares one chunk among members pulling the same events", () => {
+  const members = new Set([new Member(), new Member(), new Member("json")]);
+  const { batch } = batchOf(members);
+  batch.add(notice("one"), batch.accept(), null);
+  batch.add(notice("two"), batch.accept(), null);
+  batch.flush();
+  const [x, y, z] = [...members];
+  assert.equal(x!.raw[0], y!.raw[0], "the very same bytes");
+  assert.notEqual(x!.raw[0], z!.raw[0], "another codec, another chunk");
+});
+
+Deno.test("RoomBatch drops from its log what every member has pulled", () => {
+  const fast = new Member();
+  const slow = new Member();
+  const { batch } = batchOf(new Set([fast, slow]));
+  for (let i = 0; i < 1000; i++) {
+    batch.add(notice(`m${i}`), batch.accept(), null);
+    batch.pullFor(fast);
+  }
+  assert.equal(batch.logged, 1000, "the slow member still needs them all");
+  batch.pullFor(slow);
+  assert.equal(slow.chunks[0]!.split("\n").length, 1001);
+  for (let i = 0; i < 600; i++) {
+    batch.add(notice(`n${i}`), batch.accept(), null);
+    batch.pullFor(fast);
+    batch.pullFor(slow);
+  }
+  assert.ok(batch.logged < 600, `trimmed to ${batch.logged}`);
+  batch.leaving(slow);
+  assert.equal(slow.chunks.length, 601, "a leaver pulls what it had left");
 });
 
 Deno.test("RoomBatch leaves out a text sender's own line, not a JSON one's", () => {
@@ -65,14 +132,14 @@ Deno.test("RoomBatch gives a joiner nothing accepted before it joined", () => {
   const waiting = batch.accept();
   const joiner = new Member();
   batch.joining(joiner);
-  assert.deepEqual(old.chunks, ["*** held\n"], "joining flushed first");
   members.add(joiner);
   batch.add(notice("before the join"), waiting, null);
   batch.add(notice("after the join"), batch.accept(), null);
+  assert.equal(joiner.pokes, 1, "a joiner is woken by the next event");
   batch.flush();
   assert.deepEqual(joiner.chunks, ["*** after the join\n"]);
-  assert.deepEqual(old.chunks.slice(1), [
-    "*** before the join\n*** after the join\n",
+  assert.deepEqual(old.chunks, [
+    "*** held\n*** before the join\n*** after the join\n",
   ]);
   batch.add(notice("later"), batch.accept(), null);
   batch.flush();
@@ -97,14 +164,16 @@ Deno.test("RoomBatch keeps no joiner or leaver it need not", () => {
   assert.deepEqual(late.chunks, []);
 });
 
-Deno.test("RoomBatch holds for its hold time, and close sends at once", () => {
+Deno.test("RoomBatch sends what is logged when closed, and then nothing", () => {
   const a = new Member();
-  const { batch } = batchOf(new Set([a]), 60_000);
+  const { batch } = batchOf(new Set([a]));
   batch.add(notice("x"), batch.accept(), null);
-  assert.equal(batch.pending, true);
   batch.close();
   assert.deepEqual(a.chunks, ["*** x\n"]);
-  assert.equal(batch.pending, false);
+  assert.equal(batch.logged, 0);
+  batch.pullFor(a);
+  assert.equal(batch.hasFor(a), false);
+  assert.deepEqual(a.chunks, ["*** x\n"]);
 });
 
 Deno.test("RoomBatch gives a JSON sender its confirmation in its place in the order", () => {

@@ -153,8 +153,8 @@ export function switchRoom(session: Session, room: Room): void {
   if (!session.rooms.has(room)) return;
   // Lines a big room held back were said before the switch: they are
   // tagged (or not) as they would have been then.
-  session.current?.batch?.flush();
-  room.batch?.flush();
+  session.current?.batch?.pullFor(session);
+  room.batch?.pullFor(session);
   session.rooms.delete(room);
   session.rooms.add(room);
   session.current = room;
@@ -213,7 +213,7 @@ export function partRoom(hub: Hub, session: Session, room: Room): void {
     return enterRoom(hub, session, LOBBY);
   }
   // Lines the new current room held back were said while it was not.
-  previous.batch?.flush();
+  previous.batch?.pullFor(session);
   session.current = previous;
   hub.inOrder(() => session.send({ type: "switch", room: previous.name }));
 }

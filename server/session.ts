@@ -38,7 +38,7 @@ export interface Room {
   topic: string;
   topicBy?: string;
   topicAt?: number;
-  /** A big room's held broadcasts (room_batch.ts); made when first needed. */
+  /** A big room's log of recent events (room_batch.ts); made when first needed. */
   batch?: RoomBatch<Session>;
 }
 
@@ -157,6 +157,13 @@ export class Session {
       onError: () => this.#onSendFailure(this, "lost"),
       ...(options.writes === undefined ? {} : { scheduler: options.writes }),
       ...(options.gate === undefined ? {} : { gate: options.gate }),
+      feed: {
+        pending: () => this.#roomsPending(),
+        pull: () => this.#roomFirst(),
+        idle: () => {
+          for (const room of this.rooms) room.batch?.idle(this);
+        },
+      },
     });
     if (limits.floodRate > 0) {
       this.flood = new FloodPacer({
@@ -257,11 +264,25 @@ export class Session {
     }
   }
 
-  /** Big rooms' held broadcasts were sent first: they go first. */
+  /**
+   * Asks the connection to write soon: a big room it is in has events for
+   * it, pulled when the write's turn comes (room_batch.ts).
+   */
+  poke(): void {
+    this.outbound.poke();
+  }
+
+  /** Big rooms' events logged before now were said first: they go first. */
   #roomFirst(): void {
+    for (const room of this.rooms) room.batch?.pullFor(this);
+  }
+
+  /** Whether a big room it is in has events it has not pulled. */
+  #roomsPending(): boolean {
     for (const room of this.rooms) {
-      if (room.batch?.pending) room.batch.flush();
+      if (room.batch?.hasFor(this)) return true;
     }
+    return false;
   }
 
   /**

@@ -109,6 +109,23 @@ function sameChunks(a: Uint8Array[], b: Uint8Array[]): boolean {
   return true;
 }
 
+/**
+ * Bytes a queue pulls when its turn to write comes, rather than being handed
+ * them: a big room's log (room_batch.ts), which every member reads from its
+ * own cursor, so a message costs the room O(1) however many are in it.
+ */
+export interface QueueFeed {
+  /** Whether bytes wait to be pulled. */
+  pending(): boolean;
+  /** Queues what waits ({@linkcode OutboundQueue.enqueue}), now. */
+  pull(): void;
+  /**
+   * The queue has nothing to write: {@linkcode OutboundQueue.poke} it when
+   * bytes wait again.
+   */
+  idle(): void;
+}
+
 /** How an {@linkcode OutboundQueue} is bounded and driven. */
 export interface OutboundQueueOptions {
   /**
@@ -132,6 +149,8 @@ export interface OutboundQueueOptions {
    * (write_gate.ts). @default {UNGATED}
    */
   gate?: WriteGate;
+  /** Bytes pulled when a write starts (a big room's log). @default none */
+  feed?: QueueFeed;
 }
 
 /** Where a piece's `written` callback fires: the end of its bytes. */
@@ -181,6 +200,7 @@ export class OutboundQueue {
   #idleWaiters: Array<() => void> = [];
   #scheduler: FlushScheduler;
   #gate: WriteGate;
+  #feed: QueueFeed | null;
   /** The gate's slot of the write in flight. */
   #slot = 0;
   /** A write has asked the gate for a slot and waits for it. */
@@ -198,6 +218,7 @@ export class OutboundQueue {
     this.#now = options.now ?? Date.now;
     this.#scheduler = options.scheduler ?? END_OF_TURN;
     this.#gate = options.gate ?? UNGATED;
+    this.#feed = options.feed ?? null;
   }
 
   /**
@@ -271,6 +292,14 @@ export class OutboundQueue {
     this.#later.push(source);
     this.#pull();
     if (this.#chunkBytes !== 0) this.#scheduleFlush();
+  }
+
+  /**
+   * Starts a write soon if none is under way: the feed has bytes waiting,
+   * pulled when the write's turn comes.
+   */
+  poke(): void {
+    if (!this.#closed) this.#scheduleFlush();
   }
 
   /**
@@ -399,14 +428,23 @@ export class OutboundQueue {
    */
   #writeNext(): void {
     if (this.#later.length !== 0 && !this.#closed) this.#pull();
-    if (this.#closed || this.#chunkBytes === 0) {
-      this.#inFlight = null;
-      this.#writeStartedAt = 0;
-      this.#wakeIdleWaiters();
+    if (
+      this.#closed ||
+      (this.#chunkBytes === 0 && !(this.#feed?.pending() ?? false))
+    ) {
+      this.#goIdle();
       return;
     }
     this.#waitingForGate = true;
     this.#gate.request(this.#issue);
+  }
+
+  /** Nothing is being written: tells whoever waits, and the feed. */
+  #goIdle(): void {
+    this.#inFlight = null;
+    this.#writeStartedAt = 0;
+    this.#wakeIdleWaiters();
+    if (!this.#closed) this.#feed?.idle();
   }
 
   /**
@@ -414,19 +452,21 @@ export class OutboundQueue {
    * the next batch.
    */
   readonly #issue = (slot: number): void => {
-    this.#waitingForGate = false;
     if (this.#inFlight === null && !this.#closed) {
+      // Still marked as waiting: what the feed queues now joins this write
+      // instead of scheduling one of its own.
+      this.#feed?.pull();
       if (this.#later.length !== 0) this.#pull();
-      if (this.#chunkBytes !== 0) {
+      if (this.#chunkBytes !== 0 && !this.#closed) {
         this.#inFlight = this.#takeBatch();
         this.#inFlightOffset = 0;
       }
     }
+    this.#waitingForGate = false;
     const batch = this.#inFlight;
     if (batch === null || this.#closed) {
       this.#gate.settled(slot);
-      this.#inFlight = null;
-      this.#wakeIdleWaiters();
+      this.#goIdle();
       return;
     }
     this.#slot = slot;

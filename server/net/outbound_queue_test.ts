@@ -3,6 +3,7 @@ import {
   concat,
   MAX_BATCH_BYTES,
   OutboundQueue,
+  type QueueFeed,
   REPLY_LOW_WATER_BYTES,
   type ReplySource,
 } from "./outbound_queue.ts";
@@ -394,4 +395,44 @@ Deno.test("OutboundQueue drops a reply when discarding or closed", async () => {
   const late = countingReply(5, 10);
   queue.enqueueReply(late.source);
   assert.equal(late.state.pulled, 0, "a closed queue takes no reply");
+});
+
+Deno.test("OutboundQueue pulls from its feed when each write starts, and says when it is idle", async () => {
+  const writer = new ManualWriter();
+  const waiting: string[] = [];
+  let idles = 0;
+  const feed: QueueFeed = {
+    pending: () => waiting.length > 0,
+    pull: () => {
+      if (waiting.length > 0) queue.enqueue(bytes(waiting.splice(0).join("")));
+    },
+    idle: () => idles++,
+  };
+  const queue: OutboundQueue = new OutboundQueue(writer, {
+    maxQueuedBytes: 1024,
+    onError: () => {},
+    feed,
+  });
+  waiting.push("a\n", "b\n");
+  assert.equal(writer.pending, 0, "nothing moves until poked");
+  queue.poke();
+  await Promise.resolve();
+  assert.equal(writer.pending, 1);
+  assert.equal(text(writer.writes), "a\nb\n", "pulled as one write");
+  waiting.push("c\n");
+  queue.enqueue(bytes("direct\n"));
+  waiting.push("d\n");
+  assert.equal(writer.pending, 1, "one write in flight");
+  writer.releaseOne();
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(
+    text(writer.writes.slice(1)),
+    "direct\nc\nd\n",
+    "what the feed held when the write started joins it, after what was queued",
+  );
+  assert.equal(idles, 0);
+  writer.releaseOne();
+  await queue.idle();
+  assert.equal(idles, 1, "told once that it went idle");
+  assert.equal(writer.pending, 0);
 });
