@@ -129,3 +129,23 @@ Deno.test("web admission: --http-head-timeout closes a silent connection, --http
     long.close();
   }
 });
+
+Deno.test("web admission: a request typed into nc, with bare LF line ends, is answered at once", async () => {
+  await using web = await startWebServer({ maxPerAddress: 0 });
+  for (const [request, status] of [["GET /", 200], ["GET /nowhere", 404]]) {
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: web.httpPort,
+    });
+    try {
+      await conn.write(
+        new TextEncoder().encode(`${request} HTTP/1.1\nHost: 127.0.0.1\n\n`),
+      );
+      // Well inside the 10 s head timeout that a missed head end would take.
+      const answer = await within(readToEnd(conn), "the answer", 3000);
+      assert.match(answer, new RegExp(`^HTTP/1\\.1 ${status} `));
+    } finally {
+      conn.close();
+    }
+  }
+});

@@ -28,31 +28,46 @@ export interface HeadError {
   text: string;
 }
 
-const CRLFCRLF = [0x0d, 0x0a, 0x0d, 0x0a];
+const LF = 0x0a;
+const CR = 0x0d;
+
+/** Where a request head ends: its text's length and the first byte after it. */
+export interface HeadEnd {
+  /** Bytes of the head before the blank line (its last line's end excluded). */
+  text: number;
+  /** The first byte after the blank line: the body, or a WebSocket's frames. */
+  next: number;
+}
 
 /**
- * The index just past the blank line ending a request head in `bytes`, or
- * -1 when it has not all arrived.
+ * Where the blank line ending a request head in `bytes` is, or null when it
+ * has not all arrived. Lines may end in a bare LF as well as CRLF, as RFC
+ * 9112 lets a server accept: someone typing a request into `nc` sends bare
+ * LFs, and would otherwise wait out the head timeout for nothing.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { headEnd } from "./http_head.ts";
  * const bytes = new TextEncoder().encode("GET / HTTP/1.1\r\n\r\nrest");
- * assert.equal(headEnd(bytes), 18);
+ * assert.deepEqual(headEnd(bytes), { text: 14, next: 18 });
+ * const typed = new TextEncoder().encode("GET / HTTP/1.1\n\n");
+ * assert.deepEqual(headEnd(typed), { text: 14, next: 16 });
  * ```
  */
-export function headEnd(bytes: Uint8Array): number {
-  for (let i = bytes.indexOf(0x0d); i !== -1; i = bytes.indexOf(0x0d, i + 1)) {
-    if (i + 3 >= bytes.length) return -1;
-    if (
-      bytes[i + 1] === CRLFCRLF[1] && bytes[i + 2] === CRLFCRLF[2] &&
-      bytes[i + 3] === CRLFCRLF[3]
-    ) {
-      return i + 4;
+export function headEnd(bytes: Uint8Array): HeadEnd | null {
+  for (let i = bytes.indexOf(LF); i !== -1; i = bytes.indexOf(LF, i + 1)) {
+    // The line ending at i is followed by an empty line: LF, or CR LF.
+    const blank = bytes[i + 1] === LF
+      ? i + 2
+      : bytes[i + 1] === CR && bytes[i + 2] === LF
+      ? i + 3
+      : -1;
+    if (blank !== -1) {
+      return { text: i > 0 && bytes[i - 1] === CR ? i - 1 : i, next: blank };
     }
   }
-  return -1;
+  return null;
 }
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -72,7 +87,7 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
  * ```
  */
 export function parseRequestHead(text: string): RequestHead | HeadError {
-  const lines = text.split("\r\n");
+  const lines = text.split(/\r?\n/);
   const parts = lines[0]!.split(" ");
   if (parts.length !== 3 || !TOKEN.test(parts[0]!) || parts[1] === "") {
     return { status: 400, text: "Bad request line" };

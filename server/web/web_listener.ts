@@ -17,6 +17,7 @@
 import { type Asset, routeRequest, securityHeaders } from "./http_rules.ts";
 import {
   handshakeProblem,
+  type HeadEnd,
   headEnd,
   MAX_HEAD_BYTES,
   parseRequestHead,
@@ -207,10 +208,10 @@ export class WebListener {
   async #request(conn: Deno.Conn): Promise<void> {
     const address = (conn.remoteAddr as Deno.NetAddr).hostname;
     let bytes: Uint8Array = new Uint8Array(0);
-    let end = -1;
+    let end: HeadEnd | null = null;
     const buffer = new Uint8Array(READ_BYTES);
     const maxHeadBytes = this.#options.maxHeadBytes ?? MAX_HEAD_BYTES;
-    while (end === -1 && bytes.length <= maxHeadBytes) {
+    while (end === null && bytes.length <= maxHeadBytes) {
       const count = await conn.read(buffer);
       if (count === null) {
         closeQuietly(conn);
@@ -219,11 +220,11 @@ export class WebListener {
       bytes = concatBytes([bytes, buffer.subarray(0, count)]);
       end = headEnd(bytes);
     }
-    if (end === -1 || end > maxHeadBytes) {
+    if (end === null || end.next > maxHeadBytes) {
       await this.#reply(conn, 431, "Request head too large");
       return;
     }
-    const head = parseRequestHead(decoder.decode(bytes.subarray(0, end - 4)));
+    const head = parseRequestHead(decoder.decode(bytes.subarray(0, end.text)));
     if ("status" in head) {
       await this.#reply(conn, head.status, head.text);
       return;
@@ -258,7 +259,12 @@ export class WebListener {
         await this.#reply(conn, route.status, route.text, route.allow);
         return;
       case "upgrade":
-        await this.#upgrade(conn, head.headers, bytes.subarray(end), address);
+        await this.#upgrade(
+          conn,
+          head.headers,
+          bytes.subarray(end.next),
+          address,
+        );
         return;
     }
   }

@@ -184,8 +184,24 @@ Deno.test("FrameReader: protocol errors fail the connection with their code", ()
 });
 
 Deno.test("http_head: head end, request parsing, response head, handshake checks", () => {
-  assert.equal(headEnd(encoder.encode("GET / HTTP/1.1\r\nHost: a\r\n")), -1);
-  assert.equal(headEnd(encoder.encode("GET / HTTP/1.1\r\n\r")), -1);
+  assert.equal(headEnd(encoder.encode("GET / HTTP/1.1\r\nHost: a\r\n")), null);
+  assert.equal(headEnd(encoder.encode("GET / HTTP/1.1\r\n\r")), null);
+  assert.equal(headEnd(encoder.encode("GET / HTTP/1.1\nHost: a\n")), null);
+  // Bare LF line ends, as typed into nc, and mixtures of both.
+  for (
+    const [text, end] of [
+      ["GET / HTTP/1.1\r\nHost: a\r\n\r\nframes", { text: 23, next: 27 }],
+      ["GET / HTTP/1.1\nHost: a\n\nframes", { text: 22, next: 24 }],
+      ["GET / HTTP/1.1\r\nHost: a\n\r\n", { text: 23, next: 26 }],
+      ["GET / HTTP/1.1\nHost: a\r\n\n", { text: 22, next: 25 }],
+    ] as const
+  ) {
+    assert.deepEqual(headEnd(encoder.encode(text)), end, JSON.stringify(text));
+  }
+  const typed = parseRequestHead("GET / HTTP/1.1\nHost: h\nA: 1");
+  assert.ok("method" in typed);
+  assert.equal(typed.headers.get("host"), "h");
+  assert.equal(typed.headers.get("a"), "1");
   const head = parseRequestHead("GET /x?y HTTP/1.1\r\nHost: h\r\nA: 1\r\nA: 2");
   assert.ok("method" in head);
   assert.equal(head.method, "GET");
