@@ -20,7 +20,12 @@
 
 import { parseArgs } from "node:util";
 import { PipeTerminal, type Terminal, TtyTerminal } from "./client/terminal.ts";
-import { Backoff, looksLikeTls, nextStep } from "./client/reconnect_policy.ts";
+import {
+  Backoff,
+  looksLikeTls,
+  nextStep,
+  tlsFailureMessage,
+} from "./client/reconnect_policy.ts";
 import { announcedPace, SendPacer } from "./client/send_pacer.ts";
 import { resumeReplay } from "./client/resume.ts";
 import { checkRoom, foldKey } from "./wire/names.ts";
@@ -262,7 +267,8 @@ export class ChatClient {
       await conn.handshake();
     } catch (error) {
       conn.close();
-      throw error;
+      const words = error instanceof Error ? error.message : String(error);
+      throw new Error(tlsFailureMessage(words), { cause: error });
     }
     return conn;
   }

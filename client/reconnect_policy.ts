@@ -84,6 +84,31 @@ export function looksLikeTls(bytes: Uint8Array): boolean {
     bytes[1] === 0x03;
 }
 
+/**
+ * Words for a TLS handshake that failed: when the server answered in plain
+ * text (a tern port without TLS greets first), the TLS library's own words
+ * ("received corrupt message of type InvalidContentType") say nothing a
+ * person can act on.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { tlsFailureMessage } from "./reconnect_policy.ts";
+ * assert.match(
+ *   tlsFailureMessage("received corrupt message of type InvalidContentType"),
+ *   /does not speak TLS/,
+ * );
+ * assert.equal(tlsFailureMessage("connection reset"), "connection reset");
+ * ```
+ */
+export function tlsFailureMessage(message: string): string {
+  return /corrupt message|InvalidContentType|wrong version number/i.test(
+      message,
+    )
+    ? "This port does not speak TLS: drop --tls, or give the server's TLS port (7443 by default)"
+    : message;
+}
+
 /** Reconnect delays, and when they start again from the shortest. */
 export interface BackoffOptions {
   /** First delay, ms. Default 1000. */

@@ -115,6 +115,15 @@ Deno.test("client: pointed at a TLS port without --tls it says so and exits 1", 
   }
 });
 
+Deno.test("client: with --tls at a plain port it says the port does not speak TLS and exits 1", async () => {
+  await using server = await startServerProcess(["--port", "0"]);
+  await using client = startClient(server.port, "--tls", "--nick", "alice");
+  assert.equal(await client.exit(15_000), 1);
+  assert.deepEqual(client.stderr.received, [
+    `client: cannot connect to 127.0.0.1:${server.port}: This port does not speak TLS: drop --tls, or give the server's TLS port (7443 by default)`,
+  ]);
+});
+
 Deno.test("client: after a reconnect it shows only what it missed", async () => {
   const dir = await Deno.makeTempDir({ prefix: "tern-resume-" });
   try {
