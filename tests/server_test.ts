@@ -354,6 +354,21 @@ Deno.test("an HTTP request gets one line of explanation and is closed", async ()
   await browser.closed();
 });
 
+Deno.test("a TLS hello at the plain port is closed at once, not read as nicknames", async () => {
+  await using chat = await startServer();
+  await using tls = await LineClient.connect(chat.port);
+  // The start of a ClientHello: record type 22, version 3.1, then binary
+  // (with newlines in it, as a real one has).
+  await tls.sendBytes(
+    new Uint8Array([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x0a, 0x41, 0x0a, 0]),
+  );
+  await tls.expect(
+    /^\*\*\* Disconnected \(refused\): This port speaks plain text, not TLS/,
+  );
+  await tls.closed();
+  assert.ok(!tls.received.some((line) => line.includes("Error")));
+});
+
 Deno.test("JSON mode: typed events with ids and times, and replies with ref", async () => {
   await using chat = await startServer();
   await using text = await LineClient.text(chat.port, "texter");

@@ -54,6 +54,14 @@ export const HANDLERS: Handlers = {
   ...ACCOUNT_HANDLERS,
 };
 
+/**
+ * A first line that starts a TLS record (a handshake, version 3.x): a TLS
+ * client pointed at the plain port. Its binary hello would otherwise be
+ * read as nicknames, answered with errors it cannot read, and left open.
+ */
+// deno-lint-ignore no-control-regex -- a TLS record's header is the point
+const TLS_RECORD = /^\x16\x03[\x00-\x04]/;
+
 /** A first line that is an HTTP request: someone pointed a browser here. */
 const HTTP_REQUEST = /^[A-Z]+ \S+ HTTP\/\d(?:\.\d)?$/;
 
@@ -211,6 +219,14 @@ function chooseCodec(hub: Hub, session: Session, line: string): boolean {
       session,
       "lost",
       "This is a chat server, not a web server: connect with nc or the tern client",
+    );
+    return false;
+  }
+  if (TLS_RECORD.test(line)) {
+    hub.disconnect(
+      session,
+      "lost",
+      "This port speaks plain text, not TLS: connect without TLS, or to the server's TLS port",
     );
     return false;
   }
