@@ -299,7 +299,14 @@ export class OutboundQueue {
    * pulled when the write's turn comes.
    */
   poke(): void {
-    if (!this.#closed) this.#scheduleFlush();
+    // No hold: the feed's bytes were gathered already, and more join them
+    // until the write's turn at the gate comes.
+    if (
+      !this.#closed && this.#inFlight === null && !this.#scheduled &&
+      !this.#waitingForGate
+    ) {
+      this.#writeNext();
+    }
   }
 
   /**

@@ -41,6 +41,12 @@ export interface WriteGateOptions {
 /** Starts one write; given the slot to hand back to `settled`. */
 export type WriteStart = (slot: number) => void;
 
+/**
+ * Writes started from the front of the line before the line is compacted
+ * (bookkeeping, not a limit a user would change).
+ */
+const COMPACT_AFTER = 4096;
+
 /** Weight of the newest settle time in the moving mean. */
 const SETTLE_WEIGHT = 0.1;
 /** A write this many times slower than the recent mean waits on its reader. */
@@ -69,6 +75,11 @@ export class WriteGate {
     this.#maxInFlight = options.maxInFlight;
     this.#releaseAfterMs = options.releaseAfterMs ?? 5;
     this.#now = options.now ?? (() => performance.now());
+  }
+
+  /** Room the line of waiting writes takes, for tests: stays bounded. */
+  get lineCapacity(): number {
+    return this.#waiting.length;
   }
 
   /** Writes waiting for a slot. */
@@ -132,6 +143,13 @@ export class WriteGate {
       this.#head++;
       if (this.#head === this.#waiting.length) {
         this.#waiting = [];
+        this.#head = 0;
+      } else if (
+        this.#head >= COMPACT_AFTER && 2 * this.#head >= this.#waiting.length
+      ) {
+        // A line that never empties (a big room written in turn, over and
+        // over) would otherwise grow without end.
+        this.#waiting = this.#waiting.slice(this.#head);
         this.#head = 0;
       }
       this.#start(start);
