@@ -387,7 +387,8 @@ export const LIMIT_SPECS: readonly LimitSpec[] = [
     unit: "count",
     default: 1000,
     allowZero: false,
-    description: "rooms that may exist at once",
+    description:
+      "rooms that may exist at once; in cluster mode counted over every node, as this node last heard (nodes making rooms at the same moment can pass it by a few)",
   },
   {
     key: "maxRoomMembers",

@@ -39,14 +39,30 @@ export function findRoom(hub: Hub, name: string): Room | undefined {
 export function roomRefusal(hub: Hub, name: string): string | null {
   const limits = hub.limits;
   const room = findRoom(hub, name);
-  if (room === undefined) {
-    return hub.rooms.size >= limits.maxRooms
+  // In a cluster a room with nobody here may have members elsewhere.
+  const members = room === undefined
+    ? hub.presence?.remoteCount(name) ?? 0
+    : memberCount(hub, room);
+  if (room === undefined && members === 0) {
+    return roomCount(hub) >= limits.maxRooms
       ? `No new rooms can be made: there are already ${limits.maxRooms}`
       : null;
   }
-  return memberCount(hub, room) >= limits.maxRoomMembers
-    ? `${room.name} is full (${limits.maxRoomMembers} members)`
+  return members >= limits.maxRoomMembers
+    ? `${room?.name ?? name} is full (${limits.maxRoomMembers} members)`
     : null;
+}
+
+/**
+ * How many rooms exist: this node's, and in a cluster those with members
+ * only on the other nodes, as last heard.
+ */
+export function roomCount(hub: Hub): number {
+  let count = hub.rooms.size;
+  for (const remote of hub.presence?.remoteRooms() ?? []) {
+    if (findRoom(hub, remote.name) === undefined) count++;
+  }
+  return count;
 }
 
 /**

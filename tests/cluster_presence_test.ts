@@ -204,6 +204,12 @@ function registerPresenceTests(): void {
     const left = await op.expectEvent("leave", (e) => e.nick === "cat");
     assert.equal(left.reason, "kicked");
     await op.sendJson({ type: "ban", target: "bob", duration: "1m" });
+    // Counted on every node: bob is on the other one.
+    const told = await op.expectEvent(
+      "notice",
+      (e) => e.text.startsWith("Banned"),
+    );
+    assert.match(told.text, /; 1 disconnected$/);
     assert.equal((await bob.expectEvent("bye")).code, "banned");
     await op.expectEvent("leave", (e) => e.nick === "bob");
     // The ban holds at the other node's door too, and is lifted there.
@@ -337,6 +343,27 @@ function registerPresenceTests(): void {
     const hub = c.server.hub;
     assert.equal(hub.bans.find("192.0.2.7", hub.now())?.reason, "spam");
     assert.ok(hub.mutedNicks.has("bob"), "bob is still muted");
+  });
+
+  Deno.test("cluster presence: --max-rooms counts the rooms of every node, and a room with members only elsewhere is not a new one", async () => {
+    await using cluster = await startCluster({ maxRooms: 2 });
+    await using ana = await LineClient.json(cluster.a.port, "ana");
+    await using bob = await LineClient.json(cluster.b.port, "bob");
+    await ana.expectEvent("join", (e) => e.nick === "bob");
+    await bob.sendJson({ type: "join", room: "#b" });
+    await bob.expectEvent("who", (e) => e.room === "#b");
+    // In order after the join: once ana sees bob away, her node knows #b.
+    await bob.sendJson({ type: "away" });
+    await ana.expectEvent("away", (e) => e.nick === "bob");
+    await ana.sendJson({ type: "join", room: "#c", ref: "c" });
+    const refused = await ana.expectEvent("error", (e) => e.ref === "c");
+    assert.equal(
+      refused.message,
+      "No new rooms can be made: there are already 2",
+    );
+    await ana.sendJson({ type: "join", room: "#b" });
+    const who = await ana.expectEvent("who", (e) => e.room === "#b");
+    assert.deepEqual(who.members.map((m) => m.nick), ["ana", "bob"]);
   });
 
   Deno.test("cluster presence: the big-room policy counts every node's members", async () => {

@@ -658,6 +658,10 @@ export class RedisPresence implements ClusterPresence {
     return this.#people.find(nick);
   }
 
+  remoteAt(address: string): number {
+    return this.#people.at(address);
+  }
+
   #receive(line: string): void {
     const event = decodeEvent(line);
     if (event === null) {

@@ -78,6 +78,11 @@ export interface ClusterPresence {
   remoteRooms(): Iterable<RemoteRoom>;
   /** Whoever holds `nick` on another node, as last heard. */
   findRemote(nick: string): RemoteMember | undefined;
+  /**
+   * How many people on the other nodes connect from `address` (normalized),
+   * of those in a room (the others' presence shows no one else).
+   */
+  remoteAt(address: string): number;
   /** Whether Redis can be reached now (changes to shared state need it). */
   readonly available: boolean;
   /**

@@ -9,6 +9,7 @@
  */
 
 import { foldKey } from "../../wire/names.ts";
+import { normalizeAddress } from "../ban_list.ts";
 import type { RemoteMember, RemoteRoom } from "./presence_seam.ts";
 
 /** A session's state as a node publishes it (and keeps it in Redis). */
@@ -140,6 +141,17 @@ export class RemotePeople {
   }
 
   /** Every room with remote members, with how many. */
+  /** How many of these people connect from `address` (normalized). */
+  at(address: string): number {
+    let count = 0;
+    for (const sessions of this.#byNode.values()) {
+      for (const member of sessions.values()) {
+        if (normalizeAddress(member.address) === address) count++;
+      }
+    }
+    return count;
+  }
+
   rooms(): RemoteRoom[] {
     return [...this.#byRoom.values()].map((entry) => ({
       name: entry.name,

@@ -62,3 +62,15 @@ Deno.test("a node's people go together, and a fresh read replaces them", () => {
   assert.equal(people.find("cat")?.sid, 5);
   assert.deepEqual(people.nodes(), ["n2"]);
 });
+
+Deno.test("remote people are counted by address, written either way", () => {
+  const people = new RemotePeople();
+  people.set("n1", 1, {
+    ...state("ana", ["#lobby"]),
+    address: "::ffff:10.0.0.9",
+  });
+  people.set("n2", 2, { ...state("bob", ["#lobby"]), address: "10.0.0.9" });
+  people.set("n2", 3, state("cat", ["#lobby"]));
+  assert.equal(people.at("10.0.0.9"), 2);
+  assert.equal(people.at("10.0.0.2"), 0);
+});

@@ -142,7 +142,8 @@ function ban(call: Call<"ban">): void {
       ? "permanent"
       : new Date(entry.until).toISOString(),
   });
-  let removed = 0;
+  // Those on other nodes are disconnected there, on hearing of the ban.
+  let removed = hub.presence?.remoteAt(address) ?? 0;
   for (const other of [...hub.sessions]) {
     if (normalizeAddress(other.address) !== address) continue;
     hub.disconnect(other, "banned", `by ${by}${reason ? `: ${reason}` : ""}`);
