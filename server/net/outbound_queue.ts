@@ -299,14 +299,7 @@ export class OutboundQueue {
    * pulled when the write's turn comes.
    */
   poke(): void {
-    // No hold: the feed's bytes were gathered already, and more join them
-    // until the write's turn at the gate comes.
-    if (
-      !this.#closed && this.#inFlight === null && !this.#scheduled &&
-      !this.#waitingForGate
-    ) {
-      this.#writeNext();
-    }
+    if (!this.#closed) this.#scheduleFlush();
   }
 
   /**
@@ -425,21 +418,30 @@ export class OutboundQueue {
 
   readonly #flush = (): void => {
     this.#scheduled = false;
-    if (this.#inFlight === null && !this.#waitingForGate) this.#writeNext();
+    if (this.#inFlight === null && !this.#waitingForGate) this.#writeNext(true);
   };
 
   /**
    * Asks the write gate for a slot if anything is ready, or goes idle. The
    * batch is taken only once the slot is given: whatever arrives while the
-   * server works through its own backlog joins the same write.
+   * server works through its own backlog joins the same write. `scheduled`
+   * when the scheduler called it (a feed's bytes have had their hold).
    */
-  #writeNext(): void {
+  #writeNext(scheduled = false): void {
     if (this.#later.length !== 0 && !this.#closed) this.#pull();
     if (
       this.#closed ||
       (this.#chunkBytes === 0 && !(this.#feed?.pending() ?? false))
     ) {
       this.#goIdle();
+      return;
+    }
+    if (this.#chunkBytes === 0 && !scheduled) {
+      // Only the feed has bytes: they go when the scheduler says, as queued
+      // bytes do, so a busy server's writes carry several lines each.
+      this.#inFlight = null;
+      this.#writeStartedAt = 0;
+      this.#scheduleFlush();
       return;
     }
     this.#waitingForGate = true;
