@@ -188,6 +188,19 @@ Deno.test("help: every task answers --help", async () => {
   }
 });
 
+Deno.test("identify: a name nobody registered is named in the error, with what to do", async () => {
+  await using chat = await startServer({ passwordIterations: 1000 });
+  await using alice = await LineClient.text(chat.port, "alice");
+  await alice.send("/identify bob somepassword");
+  await alice.expect(
+    "*** Error: Nickname bob is not registered, nor is yours (alice); /register PASSWORD claims yours",
+  );
+  await alice.send("/identify somepassword");
+  await alice.expect(
+    "*** Error: Nickname alice is not registered; /register PASSWORD claims yours",
+  );
+});
+
 Deno.test("drop: /drop of a name nobody registered says so, not who may drop it", async () => {
   await using chat = await startServer();
   await using bob = await LineClient.text(chat.port, "bob");

@@ -117,7 +117,15 @@ async function identify(call: Call<"identify">): Promise<void> {
   const account = byName ? named : await lookUpAccount(call, target);
   if (account === null || session.state !== "active") return;
   if (account === undefined || foldKey(account.nick) !== foldKey(target)) {
-    return call.fail("no_such_nick", `Nickname ${target} is not registered`);
+    // Name what was asked about: `/identify bob PW` from alice, with
+    // neither registered, is about bob, not only about alice.
+    const asked = request.nick !== undefined && !byName
+      ? `Nickname ${request.nick} is not registered, nor is yours (${target})`
+      : `Nickname ${target} is not registered`;
+    return call.fail(
+      "no_such_nick",
+      `${asked}; /register PASSWORD claims yours`,
+    );
   }
   if (session.account?.id === account.id) {
     return call.fail(
