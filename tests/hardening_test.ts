@@ -282,8 +282,12 @@ Deno.test("mute silences a nickname, across a reconnect, until unmuted", async (
   await bob2.expect("*** Error: You are muted");
   const opSaw = await op.linesUntilPong();
   assert.ok(!opSaw.some((line) => line.startsWith("<bob>")));
+  await op.send("/mute bob");
+  await op.expect("*** Error: bob is already muted");
   await op.send("/unmute bob");
   await bob2.expect("*** You may talk again (unmuted by op)");
+  await op.send("/unmute bob");
+  await op.expect("*** Error: bob is not muted");
   await bob2.send("thanks");
   await op.expect("<bob> thanks");
 });

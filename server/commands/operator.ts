@@ -210,6 +210,13 @@ function mute(call: Call<"mute" | "unmute">): void {
   }
   const by = actor(call);
   const muting = request.type === "mute";
+  // Said plainly rather than "Unmuted bob" for someone who never was.
+  if (hub.mutedNicks.has(foldKey(target.nick)) === muting) {
+    return call.fail(
+      "already_there",
+      `${target.nick} is ${muting ? "already" : "not"} muted`,
+    );
+  }
   if (muting) hub.mutedNicks.add(foldKey(target.nick));
   else hub.mutedNicks.delete(foldKey(target.nick));
   hub.presence?.muteSet(target.nick, muting, by);
