@@ -11,10 +11,7 @@ import { clusterTests, type RedisServer, startRedis } from "./redis_server.ts";
 import { assertOneOrder, helloReply } from "./cluster_checks.ts";
 import type { Limits } from "../server/limits.ts";
 import { SEND_UNCONFIRMED } from "../server/cluster/redis_node.ts";
-import {
-  BACK_NOTICE,
-  DEGRADED_NOTICE,
-} from "../server/cluster/room_streams.ts";
+import { BACK_NOTICE, SILENT_NOTICE } from "../server/cluster/room_streams.ts";
 
 await clusterTests(registerClusterTests);
 
@@ -132,7 +129,7 @@ function registerClusterTests(): void {
     try {
       await ana.sendJson({ type: "message", text: "hello?", ref: "m1" });
       // Everyone here is told, then the sender.
-      await ana.expectEvent("notice", (e) => e.text === DEGRADED_NOTICE);
+      await ana.expectEvent("notice", (e) => e.text === SILENT_NOTICE);
       const unconfirmed = await ana.expectEvent("error");
       assert.equal(unconfirmed.ref, "m1");
       assert.equal(unconfirmed.message, SEND_UNCONFIRMED);

@@ -57,6 +57,10 @@ const RECENT_READS_KEPT = 64;
 export const DEGRADED_NOTICE =
   "The chat is degraded: this server lost its link to the others. Messages cannot be sent until it is back; nothing already sent is lost";
 
+/** What every user of a node is told when Redis stops answering its sends. */
+export const SILENT_NOTICE =
+  "The chat is degraded: the cluster's store (Redis) is not answering. Messages are not confirmed until it answers again; nothing already sent is lost";
+
 /** What they are told once it is back and caught up. */
 export const BACK_NOTICE =
   "The chat is back: messages from the other servers resume where they stopped";
@@ -283,7 +287,7 @@ export class RoomStreams implements RoomLog {
   silent(): void {
     if (this.#degraded) return;
     this.#silent = true;
-    this.degraded();
+    this.degraded(SILENT_NOTICE);
   }
 
   /** Redis answered a send: back, if only its silence had degraded the chat. */
@@ -294,10 +298,10 @@ export class RoomStreams implements RoomLog {
   }
 
   /** A connection to Redis dropped: every user here is told, once. */
-  degraded(): void {
+  degraded(notice: string = DEGRADED_NOTICE): void {
     if (this.#degraded || this.#closed) return;
     this.#degraded = true;
-    this.#tellEveryone(DEGRADED_NOTICE);
+    this.#tellEveryone(notice);
   }
 
   /**
