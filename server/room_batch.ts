@@ -31,9 +31,24 @@
 import { type Codec, EncodedEvent } from "../protocol.ts";
 import { concatBytes } from "../wire/bytes.ts";
 
+/** What a member's connection asks of each big room it is in. */
+export interface MemberFeed<M> {
+  /** Whether `member` has events still to pull. */
+  hasFor(member: M): boolean;
+  /** Queues on `member` every event past its cursor. */
+  pullFor(member: M): void;
+  /** `member`'s connection has nothing left to write. */
+  idle(member: M): void;
+}
+
 /** What the batch needs of a member. */
 export interface BatchMember {
   readonly codec: Codec;
+  /**
+   * The big rooms' batches this member has a cursor in, kept by the
+   * batches themselves: what its connection pulls from when it writes.
+   */
+  readonly feeds: MemberFeed<this>[];
   /** Queues bytes already encoded for this member's codec. */
   sendBytes(bytes: Uint8Array): void;
   /**
@@ -80,7 +95,7 @@ export interface BatchOptions<M> {
 const TRIM_AFTER_EVENTS = 256;
 
 /** A big room's log of recent events, and where each member is in it. */
-export class RoomBatch<M extends BatchMember> {
+export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
   readonly #options: BatchOptions<M>;
   /** Events not yet pulled by every member, in accepted order. */
   #log: LoggedEvent<M>[] = [];
@@ -105,7 +120,7 @@ export class RoomBatch<M extends BatchMember> {
     this.#options = options;
     // Nobody here has pulled anything yet: the first event wakes them all.
     for (const member of options.members()) {
-      this.#cursors.set(member, 0);
+      this.#enter(member, 0);
       this.#idle.add(member);
     }
   }
@@ -129,7 +144,7 @@ export class RoomBatch<M extends BatchMember> {
    * even one still waiting to be added.
    */
   joining(member: M): void {
-    this.#cursors.set(member, this.#accepted);
+    this.#enter(member, this.#accepted);
     // Woken by the next event, whatever its connection is doing now.
     this.#idle.add(member);
   }
@@ -137,9 +152,22 @@ export class RoomBatch<M extends BatchMember> {
   /** Call just before `member` leaves: it gets what is logged, then no more. */
   leaving(member: M): void {
     this.pullFor(member);
-    this.#cursors.delete(member);
+    if (this.#cursors.delete(member)) this.#unlink(member);
     this.#idle.delete(member);
     this.#lastOwn.delete(member);
+  }
+
+  /** Gives `member` a cursor at `cursor`, and this feed to its connection. */
+  #enter(member: M, cursor: number): void {
+    if (!this.#cursors.has(member)) member.feeds.push(this);
+    this.#cursors.set(member, cursor);
+  }
+
+  /** Takes this feed from `member`'s connection. */
+  #unlink(member: M): void {
+    const feeds = member.feeds as MemberFeed<M>[];
+    const at = feeds.indexOf(this);
+    if (at !== -1) feeds.splice(at, 1);
   }
 
   /**
@@ -213,6 +241,7 @@ export class RoomBatch<M extends BatchMember> {
   /** Sends what is logged and forgets the members; call when the room goes. */
   close(): void {
     this.flush();
+    for (const member of this.#cursors.keys()) this.#unlink(member);
     this.#cursors.clear();
     this.#idle.clear();
     this.#lastOwn.clear();

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
-import { type BatchMember, RoomBatch } from "./room_batch.ts";
+import { type BatchMember, type MemberFeed, RoomBatch } from "./room_batch.ts";
 import { type Codec, EncodedEvent } from "../protocol.ts";
 
 const decoder = new TextDecoder();
 
 /** A member that records every chunk it is sent, decoded, and its pokes. */
 class Member implements BatchMember {
+  readonly feeds: MemberFeed<this>[] = [];
   readonly chunks: string[] = [];
   readonly raw: Uint8Array[] = [];
   pokes = 0;
@@ -256,4 +257,18 @@ Deno.test("RoomBatch gives a late-joining JSON sender its confirmation and nothi
     '{"type":"notice","text":"before the join"}\n' +
     '{"type":"notice","text":"mine"}\n',
   ]);
+});
+
+Deno.test("RoomBatch is in a member's feeds exactly while the member has a cursor", () => {
+  const early = new Member();
+  const { batch } = batchOf(new Set([early]));
+  assert.deepEqual(early.feeds, [batch]);
+  const joiner = new Member();
+  batch.joining(joiner);
+  batch.joining(joiner);
+  assert.deepEqual(joiner.feeds, [batch], "listed once");
+  batch.leaving(joiner);
+  assert.deepEqual(joiner.feeds, []);
+  batch.close();
+  assert.deepEqual(early.feeds, []);
 });

@@ -9,7 +9,7 @@ import type { FlushScheduler } from "./net/coalescing.ts";
 import type { WriteGate } from "./net/write_gate.ts";
 import { FloodPacer, type TokenBucket } from "./flood.ts";
 import type { Limits } from "./limits.ts";
-import type { RoomBatch } from "./room_batch.ts";
+import type { MemberFeed, RoomBatch } from "./room_batch.ts";
 import { NOT_YET, OutboundQueue } from "./net/outbound_queue.ts";
 import {
   type Codec,
@@ -104,6 +104,11 @@ export class Session {
    * keeps the order); never empty once logged in.
    */
   readonly rooms: Set<Room> = new Set();
+  /**
+   * The big rooms' logs it reads from (room_batch.ts keeps this list): what
+   * its connection pulls from when its turn to write comes.
+   */
+  readonly feeds: MemberFeed<Session>[] = [];
   /** Where its plain lines go, and whose lines it sees untagged. */
   current: Room | null = null;
   /** The away reason ("" for none given), or null when present. */
@@ -161,7 +166,8 @@ export class Session {
         pending: () => this.#roomsPending(),
         pull: () => this.#roomFirst(),
         idle: () => {
-          for (const room of this.rooms) room.batch?.idle(this);
+          const feeds = this.feeds;
+          for (let i = 0; i < feeds.length; i++) feeds[i]!.idle(this);
         },
       },
     });
@@ -274,13 +280,15 @@ export class Session {
 
   /** Big rooms' events logged before now were said first: they go first. */
   #roomFirst(): void {
-    for (const room of this.rooms) room.batch?.pullFor(this);
+    const feeds = this.feeds;
+    for (let i = 0; i < feeds.length; i++) feeds[i]!.pullFor(this);
   }
 
   /** Whether a big room it is in has events it has not pulled. */
   #roomsPending(): boolean {
-    for (const room of this.rooms) {
-      if (room.batch?.hasFor(this)) return true;
+    const feeds = this.feeds;
+    for (let i = 0; i < feeds.length; i++) {
+      if (feeds[i]!.hasFor(this)) return true;
     }
     return false;
   }
