@@ -335,7 +335,8 @@ Deno.test("escapes and controls never reach another terminal", async () => {
   await alice.sendBytes(
     new Uint8Array([
       ...new TextEncoder().encode("\x1b[2J\x1b]0;pwned\x07hi\x00 there "),
-      0xff,
+      // Never UTF-8 (0xFF would be a telnet command, dropped).
+      0xfe,
       0x0a,
     ]),
   );
@@ -352,6 +353,22 @@ Deno.test("an HTTP request gets one line of explanation and is closed", async ()
     /^\*\*\* Disconnected \(refused\): This is a chat server, not a web server/,
   );
   await browser.closed();
+});
+
+Deno.test("a telnet client that opens with option negotiation logs in with its first nickname", async () => {
+  await using chat = await startServer();
+  await using putty = await LineClient.connect(chat.port);
+  // PuTTY in telnet mode: WILL NAWS, WILL TSPEED, WILL TTYPE, DO ECHO, and
+  // its window size, before anything is typed.
+  await putty.sendBytes(
+    new Uint8Array([
+      ...[0xff, 0xfb, 0x1f, 0xff, 0xfb, 0x20, 0xff, 0xfb, 0x18, 0xff, 0xfd, 1],
+      ...[0xff, 0xfa, 0x1f, 0, 80, 0, 24, 0xff, 0xf0],
+    ]),
+  );
+  await putty.send("alice\r");
+  await putty.expect("*** alice joined #lobby");
+  assert.ok(!putty.received.some((line) => line.includes("Error")));
 });
 
 Deno.test("a TLS hello at the plain port is closed at once, not read as nicknames", async () => {

@@ -22,6 +22,79 @@ export type Frame =
 const LF = 0x0a;
 const CR = 0x0d;
 
+/** Telnet's "interpret as command" byte, which never occurs in UTF-8. */
+const IAC = 0xff;
+/** Telnet's subnegotiation begin and end (after IAC). */
+const SB = 0xfa;
+const SE = 0xf0;
+/** Telnet's WILL, WONT, DO and DONT (after IAC), each followed by an option. */
+const WILL = 0xfb;
+/** Longest telnet subnegotiation skipped; window sizes and terminal types fit. */
+const MAX_SUBNEGOTIATION = 64;
+
+/** Where a {@linkcode TelnetFilter} is inside a command. */
+type TelnetState = "text" | "iac" | "option" | "sub" | "sub_iac";
+
+/**
+ * Removes telnet commands from a byte stream. A telnet client such as PuTTY
+ * opens with option negotiation (`IAC WILL NAWS`, ...) whatever the port,
+ * which would otherwise be read as the start of the nickname and refuse it.
+ * IAC (0xFF) is never part of UTF-8 text, so nothing a UTF-8 client sends is
+ * lost; the server never negotiates, and the client falls back to sending
+ * plain lines.
+ */
+export class TelnetFilter {
+  #state: TelnetState = "text";
+  #subBytes = 0;
+
+  /** The bytes of `chunk` that are not telnet commands (`chunk` itself if none). */
+  filter(chunk: Uint8Array): Uint8Array {
+    if (this.#state === "text" && chunk.indexOf(IAC) === -1) return chunk;
+    const kept = new Uint8Array(chunk.length);
+    let length = 0;
+    for (const byte of chunk) {
+      if (
+        this.#state.startsWith("sub") && this.#subBytes >= MAX_SUBNEGOTIATION
+      ) {
+        this.#state = "text";
+      }
+      switch (this.#state) {
+        case "text":
+          if (byte === IAC) this.#state = "iac";
+          else kept[length++] = byte;
+          break;
+        case "iac":
+          if (byte === SB) {
+            this.#state = "sub";
+            this.#subBytes = 0;
+          } else if (byte >= WILL && byte !== IAC) {
+            this.#state = "option";
+          } else {
+            // A one-byte command, an escaped 0xFF, or a stray IAC before
+            // text (kept: only the IAC was not text).
+            if (byte < SE) kept[length++] = byte;
+            this.#state = "text";
+          }
+          break;
+        case "option":
+          this.#state = "text";
+          break;
+        case "sub":
+        case "sub_iac": {
+          const ends = this.#state === "sub_iac" && byte === SE;
+          this.#state = byte === IAC && this.#state === "sub"
+            ? "sub_iac"
+            : "sub";
+          this.#subBytes++;
+          if (ends) this.#state = "text";
+          break;
+        }
+      }
+    }
+    return kept.subarray(0, length);
+  }
+}
+
 /**
  * Splits a byte stream into lines on LF (an optional CR before it is
  * dropped), decoding each whole line as UTF-8 so a character split across two
@@ -50,6 +123,7 @@ export class LineFramer {
   #pending: Uint8Array | null = null;
   #pendingLength = 0;
   #discarding = false;
+  readonly #telnet = new TelnetFilter();
   static readonly #decoder = new TextDecoder("utf-8", { ignoreBOM: false });
 
   /**
@@ -66,8 +140,12 @@ export class LineFramer {
     return this.#pendingLength;
   }
 
-  /** Feeds one chunk read from the peer; returns the frames it completes. */
-  push(chunk: Uint8Array): Frame[] {
+  /**
+   * Feeds one chunk read from the peer; returns the frames it completes.
+   * Telnet commands in it are dropped first ({@linkcode TelnetFilter}).
+   */
+  push(read: Uint8Array): Frame[] {
+    const chunk = this.#telnet.filter(read);
     const frames: Frame[] = [];
     let start = 0;
     while (start < chunk.length) {

@@ -5,6 +5,7 @@ import {
   LineFramer,
   printableText,
   sanitizeText,
+  TelnetFilter,
 } from "./framing.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -192,4 +193,39 @@ Deno.test("clipText never cuts a surrogate pair in half", () => {
     assert.ok(clipped.isWellFormed(), `max ${max}`);
     assert.ok(clipped.length <= max && clipped.length >= max - 1);
   }
+});
+
+Deno.test("LineFramer drops telnet negotiation, at any cut of the input", () => {
+  // What PuTTY sends on connecting in telnet mode, then a nickname; later a
+  // window-size subnegotiation in the middle of a line, and a one-byte
+  // command (NOP) between lines.
+  const input = new Uint8Array([
+    ...[0xff, 0xfb, 0x1f, 0xff, 0xfb, 0x20, 0xff, 0xfb, 0x18, 0xff, 0xfd, 1],
+    ...bytes("alice\r\nhé"),
+    ...[0xff, 0xfa, 0x1f, 0, 80, 0, 24, 0xff, 0xf0],
+    ...bytes("llo\r\n"),
+    ...[0xff, 0xf1],
+    ...bytes("/quit\n"),
+  ]);
+  for (let cut = 0; cut <= input.length; cut++) {
+    const frames = frameChunks(new LineFramer(64), input, [cut]);
+    assert.deepEqual(frames, lines("alice", "héllo", "/quit"), `cut ${cut}`);
+  }
+});
+
+Deno.test("TelnetFilter keeps text around a stray IAC and bounds a subnegotiation", () => {
+  const filter = new TelnetFilter();
+  assert.deepEqual(
+    filter.filter(new Uint8Array([0x61, 0xff, 0x62, 0x63])),
+    bytes("abc"),
+  );
+  const plain = bytes("no telnet here\n");
+  assert.equal(filter.filter(plain), plain);
+  // A subnegotiation that never ends stops swallowing after 64 bytes.
+  const endless = new Uint8Array([
+    0xff,
+    0xfa,
+    ...new Uint8Array(80).fill(0x41),
+  ]);
+  assert.equal(filter.filter(endless).length, 80 - 64);
 });
