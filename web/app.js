@@ -2,12 +2,62 @@
 var DEFAULT_MAX_LINE_BYTES = 4096;
 var LF = 10;
 var CR = 13;
+var IAC = 255;
+var SB = 250;
+var SE = 240;
+var WILL = 251;
+var MAX_SUBNEGOTIATION = 64;
+var TelnetFilter = class {
+  #state = "text";
+  #subBytes = 0;
+  /** The bytes of `chunk` that are not telnet commands (`chunk` itself if none). */
+  filter(chunk) {
+    if (this.#state === "text" && chunk.indexOf(IAC) === -1) return chunk;
+    const kept = new Uint8Array(chunk.length);
+    let length = 0;
+    for (const byte of chunk) {
+      if (this.#state.startsWith("sub") && this.#subBytes >= MAX_SUBNEGOTIATION) {
+        this.#state = "text";
+      }
+      switch (this.#state) {
+        case "text":
+          if (byte === IAC) this.#state = "iac";
+          else kept[length++] = byte;
+          break;
+        case "iac":
+          if (byte === SB) {
+            this.#state = "sub";
+            this.#subBytes = 0;
+          } else if (byte >= WILL && byte !== IAC) {
+            this.#state = "option";
+          } else {
+            if (byte < SE) kept[length++] = byte;
+            this.#state = "text";
+          }
+          break;
+        case "option":
+          this.#state = "text";
+          break;
+        case "sub":
+        case "sub_iac": {
+          const ends = this.#state === "sub_iac" && byte === SE;
+          this.#state = byte === IAC && this.#state === "sub" ? "sub_iac" : "sub";
+          this.#subBytes++;
+          if (ends) this.#state = "text";
+          break;
+        }
+      }
+    }
+    return kept.subarray(0, length);
+  }
+};
 var LineFramer = class _LineFramer {
   /** Longest accepted line in bytes, without its newline. */
   maxLineBytes;
   #pending = null;
   #pendingLength = 0;
   #discarding = false;
+  #telnet = new TelnetFilter();
   static #decoder = new TextDecoder("utf-8", {
     ignoreBOM: false
   });
@@ -23,8 +73,12 @@ var LineFramer = class _LineFramer {
   get bufferedBytes() {
     return this.#pendingLength;
   }
-  /** Feeds one chunk read from the peer; returns the frames it completes. */
-  push(chunk) {
+  /**
+   * Feeds one chunk read from the peer; returns the frames it completes.
+   * Telnet commands in it are dropped first ({@linkcode TelnetFilter}).
+   */
+  push(read) {
+    const chunk = this.#telnet.filter(read);
     const frames = [];
     let start = 0;
     while (start < chunk.length) {
