@@ -10,6 +10,7 @@ import { LineClient, startServer, type TestServer, within } from "./helpers.ts";
 import { clusterTests, type RedisServer, startRedis } from "./redis_server.ts";
 import { assertOneOrder, helloReply } from "./cluster_checks.ts";
 import type { Limits } from "../server/limits.ts";
+import { ClusterStartError } from "../server.ts";
 import { SEND_UNCONFIRMED } from "../server/cluster/redis_node.ts";
 import { BACK_NOTICE, SILENT_NOTICE } from "../server/cluster/room_streams.ts";
 
@@ -176,6 +177,26 @@ function registerClusterTests(): void {
       await within(cluster.a.server.close(), "node a to stop", 4000);
     } finally {
       cluster.redis.thaw();
+    }
+  });
+
+  Deno.test("cluster: a node started against a frozen Redis gives up within --redis-timeout, saying so", async () => {
+    await using redis = await startRedis();
+    redis.freeze();
+    try {
+      const started = startServer({ redisTimeoutMs: 300 }, {
+        redis: redis.url,
+      });
+      await assert.rejects(
+        within(started, "the start to give up", 4000),
+        (error: unknown) =>
+          error instanceof ClusterStartError &&
+          /cannot reach Redis at .*: Redis did not answer within 0\.3 s/.test(
+            error.message,
+          ),
+      );
+    } finally {
+      redis.thaw();
     }
   });
 }

@@ -260,7 +260,7 @@ export class RedisAccounts implements AccountBook, SharedInbox {
   ): Promise<RedisAccounts> {
     const accounts = new RedisAccounts(hub, url, options);
     try {
-      await accounts.#client.connect();
+      await bounded(accounts.#client.connect(), hub.limits.redisTimeoutMs);
     } catch (error) {
       accounts.#closed = true;
       if (accounts.#client.isOpen) accounts.#client.destroy();

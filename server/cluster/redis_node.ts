@@ -157,20 +157,23 @@ export class RedisNode implements RoomFeed, ClusterNames {
 
   /**
    * Connects to Redis and makes `hub` one node of the cluster.
-   * @throws when Redis cannot be reached at start
+   * @throws when Redis cannot be reached at start, or does not answer a
+   * step within `--redis-timeout` (it accepts connections but hangs)
    */
   static async join(hub: Hub, url: string): Promise<RedisNode> {
     const node = new RedisNode(hub, url);
+    const step = <T>(work: Promise<T>) =>
+      bounded(work, hub.limits.redisTimeoutMs);
     try {
-      await node.#commands.connect();
-      await node.#subscriber.connect();
-      await node.#subscriber.subscribe(
+      await step(node.#commands.connect());
+      await step(node.#subscriber.connect());
+      await step(node.#subscriber.subscribe(
         ROOMS_CHANNEL,
         (line: string) => node.#receive(line),
-      );
-      await node.#streams.start(MESSAGE_ID_KEY);
-      await node.#raiseIds();
-      await node.#streams.prepare();
+      ));
+      await step(node.#streams.start(MESSAGE_ID_KEY));
+      await step(node.#raiseIds());
+      await step(node.#streams.prepare());
       node.#presence = new RedisPresence(hub, {
         node: node.id,
         commands: node.#commands,
@@ -178,7 +181,7 @@ export class RedisNode implements RoomFeed, ClusterNames {
         claimKey: (nick) => node.#key(nick),
         idKey: MESSAGE_ID_KEY,
       });
-      await node.#presence.start();
+      await step(node.#presence.start());
       node.#accounts = await RedisAccounts.open(hub, url, {
         idKey: MESSAGE_ID_KEY,
       });
@@ -196,7 +199,11 @@ export class RedisNode implements RoomFeed, ClusterNames {
       hub.limits.nodeTimeoutMs / 3,
     );
     hub.roomLog = node.#streams;
-    await checkPersistence(node.#commands, hub);
+    await step(checkPersistence(node.#commands, hub)).catch((error) =>
+      hub.log("warn", "cluster_persistence_unchecked", {
+        error: describeError(error),
+      })
+    );
     hub.joinCluster(node, node);
     hub.presence = node.#presence;
     hub.log("info", "cluster_joined", { node: node.id });
