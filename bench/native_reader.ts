@@ -1,7 +1,7 @@
 /**
  * The native reader (bench/native/reader.c): readers at the cost of a C
- * program, for scenario e's 10,000 sockets, where a Deno process pays ~31 µs
- * of runtime per read and its own backlog becomes the measured latency.
+ * program, for the paced scenarios (b, d, e), where a Deno process pays ~31
+ * µs of runtime per read and its own backlog becomes the measured latency.
  *
  * This module compiles the reader once per source version (cached under the
  * OS temporary directory, keyed by the source's hash), drives it over its

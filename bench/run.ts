@@ -17,6 +17,7 @@ import {
   clusterTable,
   scenarioCluster,
 } from "./cluster.ts";
+import type { ReaderKind } from "./native_reader.ts";
 import { machineInfo } from "./procstat.ts";
 import { killServersOnSignal, stopAll } from "./process.ts";
 import { redisMissing } from "./redis.ts";
@@ -114,9 +115,11 @@ const SCENARIOS: Record<ScenarioId, {
       ["serverCpuPct", "server CPU (% of a core)"],
       ["serverRssPeakMiB", "server peak RSS (MiB)"],
       ["loadgenCpuPct", "load generator CPU (% of a core)"],
+      ["readerCpuPct", "of which the native reader (% of a core)"],
       ["loadgenLagMaxMs", "load generator event-loop lag max (ms)"],
       ["disconnected", "readers disconnected"],
       ["garbled", "messages cut by the relay"],
+      ["outOfOrder", "messages out of order"],
     ],
   },
   c: {
@@ -183,6 +186,9 @@ const SCENARIOS: Record<ScenarioId, {
       ["rssGrowthWithMiB", "RSS growth during run with (MiB)"],
       ["othersDisconnected", "other readers disconnected"],
       ["serverCpuPctWith", "server CPU with (% of a core)"],
+      ["loadgenCpuPct", "load generator CPU with (% of a core)"],
+      ["readerCpuPct", "of which the native reader (% of a core)"],
+      ["outOfOrder", "messages out of order, both runs"],
     ],
   },
   e: {
@@ -261,12 +267,12 @@ generator. Prints a table per scenario and writes JSON.
   --e-clients N         e: clients in the one room (10000)
   --e-senders N         e: senders (10)
   --e-rate N            e: messages per second, all senders (100)
-  --e-reader native|deno
-                        e: who reads for the clients that do not send: one C
-                        process with epoll (bench/native/reader.c, compiled
-                        with cc or gcc on first use), or Deno clients in this
-                        process as the senders are; without a C compiler,
-                        native falls back to deno and says so (native)
+  --reader native|deno  b, d, e: who reads for the clients that do not send:
+                        one C process with epoll (bench/native/reader.c,
+                        compiled with cc or gcc on first use), or Deno clients
+                        in this process as the senders are; without a C
+                        compiler, native falls back to deno and says so
+                        (native; --e-reader is the same flag)
   --cluster-clients N   cluster: clients, spread round-robin over the nodes
                         and the rooms (200)
   --cluster-senders N   cluster: senders, at least one per room (10)
@@ -361,6 +367,27 @@ function parseSetups(text: string): ClusterSetup[] {
   return setups;
 }
 
+/**
+ * `--reader`, or `--e-reader`, its older name from when only e had native
+ * readers; native unless given; both given must agree.
+ */
+function readerKind(
+  reader: string | boolean | undefined,
+  eReader: string | boolean | undefined,
+): ReaderKind {
+  if (reader !== undefined && eReader !== undefined && reader !== eReader) {
+    throw new UsageError(
+      `--reader ${reader} and --e-reader ${eReader} disagree (the same flag)`,
+    );
+  }
+  const flag = reader !== undefined ? "--reader" : "--e-reader";
+  const kind = String(reader ?? eReader ?? "native");
+  if (kind !== "native" && kind !== "deno") {
+    throw new UsageError(`${flag} must be native or deno; got "${kind}"`);
+  }
+  return kind;
+}
+
 /** Parses the command line; throws UsageError on any mistake. */
 function parseOptions(args: string[]): RunOptions | "help" {
   const numeric = [
@@ -408,6 +435,7 @@ function parseOptions(args: string[]): RunOptions | "help" {
         "tern-profile": { type: "string" },
         "cluster-nodes": { type: "string" },
         "cluster-rooms": { type: "string" },
+        reader: { type: "string" },
         "e-reader": { type: "string" },
         out: { type: "string" },
         markdown: { type: "boolean" },
@@ -448,10 +476,7 @@ function parseOptions(args: string[]): RunOptions | "help" {
   if (ternDb !== "file" && ternDb !== "memory") {
     throw new UsageError(`--tern-db must be file or memory; got "${ternDb}"`);
   }
-  const eReader = String(values["e-reader"] ?? "native");
-  if (eReader !== "native" && eReader !== "deno") {
-    throw new UsageError(`--e-reader must be native or deno; got "${eReader}"`);
-  }
+  const reader = readerKind(values.reader, values["e-reader"]);
   const duration = number("duration", 10, { integer: false, min: 0.1 });
   const scenario: ScenarioOptions = {
     duration,
@@ -486,8 +511,8 @@ function parseOptions(args: string[]): RunOptions | "help" {
       clients: number("e-clients", 10000, { min: 2 }),
       senders: number("e-senders", 10),
       rate: number("e-rate", 100, { integer: false, min: 0.1 }),
-      reader: eReader,
     },
+    reader,
     cluster: {
       clients: number("cluster-clients", 200, { min: 2 }),
       senders: number("cluster-senders", 10),

@@ -67,11 +67,13 @@ export interface ScenarioOptions {
     payloadBytes: number;
     duration: number;
   };
+  /** e: one big room under paced load; set up as c is. */
+  e: { clients: number; senders: number; rate: number };
   /**
-   * e: one big room under paced load; set up as c is. The readers that do
-   * not send are the native reader's (bench/native/reader.c) or Deno clients.
+   * Who reads in the paced scenarios (b, d, e) for the clients that do not
+   * send: the native reader (bench/native/reader.c) or Deno clients.
    */
-  e: { clients: number; senders: number; rate: number; reader: ReaderKind };
+  reader: ReaderKind;
   /** cluster: single server vs nodes on one Redis (bench/cluster.ts). */
   cluster: ClusterOptions;
 }
@@ -214,7 +216,8 @@ interface MeasuredRun {
   setup?: Setup;
   /**
    * The compiled native reader: the clients that do not send are its, and
-   * only the senders are Deno clients. Paced loads only (no observer).
+   * only the senders (and the stalled client, if any) are Deno clients.
+   * Paced loads only (no observer).
    */
   nativeReader?: string;
 }
@@ -244,13 +247,18 @@ async function measuredRun(
       }
       native = await startNative(run.nativeReader, run, options);
     }
-    const stalledIndex = run.stalled ? total - 1 : -1;
+    // Deno clients: everyone, the stalled one last; with the native reader,
+    // the senders and the stalled one, the reader's clients numbered after.
+    const denoCount = native === null
+      ? total
+      : Math.min(run.senders, run.clients) + (run.stalled ? 1 : 0);
+    const stalledIndex = run.stalled ? denoCount - 1 : -1;
     const connected = await connect(
       target,
       server,
       meter,
       options,
-      native === null ? total : Math.min(run.senders, total),
+      denoCount,
       (index) => ({
         room: null,
         privileged: index < run.senders,
@@ -264,8 +272,8 @@ async function measuredRun(
     const joined = native === null ? null : await native.reader.join({
       host: "127.0.0.1",
       port: server.port,
-      clients: Math.max(0, total - run.senders),
-      firstIndex: run.senders,
+      clients: Math.max(0, total - denoCount),
+      firstIndex: denoCount,
       nickPrefix: "c",
       concurrency: run.setup?.concurrency ?? options.concurrency,
       joinDeadlineMs: run.setup?.deadlineMs ?? options.setupTimeoutMs,
@@ -558,13 +566,17 @@ function capped(target: LoadTarget, wanted: number): {
   };
 }
 
-/** A loaded run of `clients` (capped to the target) with `senders`. */
+/**
+ * A loaded run of `clients` (capped to the target) with `senders`; the
+ * readers are `reader`'s when given (a paced load), Deno clients otherwise.
+ */
 export async function loadedRun(
   target: LoadTarget,
   options: ScenarioOptions,
   clients: number,
   senders: number,
   load: Load,
+  reader?: Reader,
 ): Promise<RunResult> {
   const { count, note } = capped(target, clients);
   const result = await measuredRun(target, options, {
@@ -575,8 +587,10 @@ export async function loadedRun(
     payloadBytes: options.payloadBytes,
     stalled: false,
     defaultSendQueue: false,
+    ...(reader?.path ? { nativeReader: reader.path } : {}),
   });
   if (note) result.details.capped = note;
+  if (reader?.note) result.details.readerNote = reader.note;
   return result;
 }
 
@@ -592,14 +606,18 @@ export function scenarioA(
 }
 
 /** Scenario b: latency at a fixed, moderate total rate. */
-export function scenarioB(
+export async function scenarioB(
   target: Target,
   options: ScenarioOptions,
 ): Promise<RunResult> {
-  return loadedRun(target, options, options.b.clients, options.b.senders, {
-    kind: "paced",
-    rate: options.b.rate,
-  });
+  return loadedRun(
+    target,
+    options,
+    options.b.clients,
+    options.b.senders,
+    { kind: "paced", rate: options.b.rate },
+    await pickReader(target, options.reader, "b"),
+  );
 }
 
 /**
@@ -717,7 +735,7 @@ export async function scenarioE(
   options: ScenarioOptions,
 ): Promise<RunResult> {
   const { count, note } = capped(target, options.e.clients);
-  const reader = await eReader(target, options.e.reader);
+  const reader = await pickReader(target, options.reader, "e");
   const result = await measuredRun(target, options, {
     clients: count,
     duration: options.duration,
@@ -741,14 +759,22 @@ export async function scenarioE(
   return result;
 }
 
+/** The native reader's binary, or null and why there is none. */
+interface Reader {
+  path: string | null;
+  note: string | null;
+}
+
 /**
- * The native reader's binary for scenario e when asked for and possible;
- * otherwise null and why (said on stderr too: the run falls back to Deno).
+ * The native reader's binary for a paced scenario when asked for and
+ * possible; otherwise null and why (said on stderr too: the run falls back
+ * to Deno readers).
  */
-async function eReader(
+async function pickReader(
   target: LoadTarget,
   kind: ReaderKind,
-): Promise<{ path: string | null; note: string | null }> {
+  scenario: string,
+): Promise<Reader> {
   if (kind === "deno") return { path: null, note: null };
   const cannot = target.protocol.lineRules === undefined ||
       target.protocol.webSocket !== undefined
@@ -759,7 +785,7 @@ async function eReader(
     (built !== null && "missing" in built ? built.missing : null);
   if (why !== null) {
     const note = `native reader unavailable (${why}): Deno readers used`;
-    console.error(`bench: e: ${note}`);
+    console.error(`bench: ${scenario}: ${note}`);
     return { path: null, note };
   }
   return { path: (built as { path: string }).path, note: null };
@@ -770,6 +796,7 @@ export async function scenarioD(
   target: Target,
   options: ScenarioOptions,
 ): Promise<RunResult> {
+  const reader = await pickReader(target, options.reader, "d");
   const run = {
     clients: options.d.clients - 1,
     duration: options.d.duration,
@@ -777,6 +804,7 @@ export async function scenarioD(
     load: { kind: "paced", rate: options.d.rate } as const,
     payloadBytes: options.d.payloadBytes,
     defaultSendQueue: true,
+    ...(reader.path === null ? {} : { nativeReader: reader.path }),
   };
   const without = await measuredRun(target, options, {
     ...run,
@@ -814,8 +842,12 @@ export async function scenarioD(
       othersDisconnected: b.disconnected ?? null,
       serverCpuPctWith: b.serverCpuPct ?? null,
       loadgenCpuPct: b.loadgenCpuPct ?? null,
+      readerCpuPct: b.readerCpuPct ?? null,
+      outOfOrder: (a.outOfOrder ?? 0) + (b.outOfOrder ?? 0),
     },
     details: {
+      readers: withStalled.details.readers,
+      ...(reader.note === null ? {} : { readerNote: reader.note }),
       without: { metrics: a, ...without.details },
       withStalled: { metrics: b, ...withStalled.details },
     },

@@ -1,9 +1,9 @@
 /**
- * The native reader of scenario e (bench/native/reader.c) and its driver:
- * the plan and report formats, the histogram it hands over, the login,
- * PING and closing rules against a scripted IRC-like server, its exit when
- * its driver goes, and scenario e run small against tern through the
- * benchmark's command line with every delivery counted.
+ * The native reader of the paced scenarios (bench/native/reader.c) and its
+ * driver: the plan and report formats, the histogram it hands over, the
+ * login, PING and closing rules against a scripted IRC-like server, its exit
+ * when its driver goes, and scenarios b, d and e run small against tern
+ * through the benchmark's command line with every delivery counted.
  */
 
 import assert from "node:assert/strict";
@@ -288,7 +288,18 @@ Deno.test("bench native: the reader exits when its driver's pipe closes, and by 
   assert.ok(performance.now() - closing < 4000, "exited on stdin's end");
 });
 
-Deno.test("bench native: scenario e, small, against tern: every delivery counted, in order", async () => {
+/** A results file as parsed: its shape is bench/run.ts's to keep. */
+// deno-lint-ignore no-explicit-any
+type Json = any;
+
+/**
+ * Runs bench/run.ts with `args` against tern (history in memory, no settle
+ * pause), the reader compiled into a directory of its own; returns its
+ * stdout and the results file.
+ */
+async function benchRun(
+  args: string[],
+): Promise<{ text: string; results: Json }> {
   const out = await Deno.makeTempDir({ prefix: "tern-native-bench-" });
   try {
     const output = await new Deno.Command(Deno.execPath(), {
@@ -296,20 +307,8 @@ Deno.test("bench native: scenario e, small, against tern: every delivery counted
         "run",
         "-A",
         `${REPO}bench/run.ts`,
-        "--scenarios",
-        "e",
         "--targets",
         "tern",
-        "--e-reader",
-        "native",
-        "--e-clients",
-        "30",
-        "--e-senders",
-        "2",
-        "--e-rate",
-        "20",
-        "--duration",
-        "1.5",
         "--settle",
         "0",
         "--drain",
@@ -318,8 +317,8 @@ Deno.test("bench native: scenario e, small, against tern: every delivery counted
         "memory",
         "--out",
         `${out}/results.json`,
+        ...args,
       ],
-      // The reader is compiled into a directory this test owns.
       env: { TMPDIR: out },
       stdin: "null",
       stdout: "piped",
@@ -328,28 +327,131 @@ Deno.test("bench native: scenario e, small, against tern: every delivery counted
     const text = decoder.decode(output.stdout);
     const errors = decoder.decode(output.stderr);
     assert.equal(output.code, 0, `${text}\n${errors}`);
-    assert.match(text, /of which the native reader/);
     const results = JSON.parse(await Deno.readTextFile(`${out}/results.json`));
-    const e = results.scenarios.e;
-    assert.deepEqual(e.errors, {});
-    const { metrics: m, details } = e.runs.tern[0];
-    assert.equal(details.readers, "native");
-    assert.equal(details.nativeReader.readers, 28);
-    assert.equal(m.clients, 30);
-    assert.equal(m.failed, 0);
-    assert.ok(m.sent >= 20, `sent ${m.sent}`);
-    // Every message reaches everyone but its sender.
-    assert.equal(m.deliveries, m.sent * 29);
-    assert.equal(m.deliveryRatio, 1);
-    assert.equal(m.minReaderRatio, 1);
-    assert.equal(m.outOfOrder, 0);
-    assert.equal(m.garbled, 0);
-    assert.equal(m.disconnected, 0);
-    assert.ok(m.p50Ms > 0 && m.p99Ms < 5000, `p50 ${m.p50Ms} p99 ${m.p99Ms}`);
-    assert.ok(m.maxMs >= m.p99Ms);
-    assert.ok(m.readerCpuPct >= 0 && m.loadgenCpuPct >= m.readerCpuPct);
-    assert.ok(details.nativeReader.clock.errorBoundUs < 1000);
+    return { text, results };
   } finally {
     await Deno.remove(out, { recursive: true });
+  }
+}
+
+/** One run's figures in which every message reached every reader, in order. */
+function assertAllDelivered(
+  m: Json,
+  readers: number,
+  minSent: number,
+): void {
+  assert.ok(m.sent >= minSent, `sent ${m.sent}`);
+  assert.equal(m.deliveries, m.sent * readers);
+  assert.equal(m.deliveryRatio, 1);
+  assert.equal(m.minReaderRatio, 1);
+  assert.equal(m.outOfOrder, 0);
+  assert.equal(m.garbled, 0);
+  assert.equal(m.disconnected, 0);
+  assert.ok(m.p50Ms > 0 && m.p99Ms < 5000, `p50 ${m.p50Ms} p99 ${m.p99Ms}`);
+  assert.ok(m.maxMs >= m.p99Ms);
+  assert.ok(m.readerCpuPct >= 0 && m.loadgenCpuPct >= m.readerCpuPct);
+}
+
+Deno.test("bench native: scenario e, small, against tern: every delivery counted, in order", async () => {
+  const { text, results } = await benchRun([
+    "--scenarios",
+    "e",
+    // The flag's older name still works.
+    "--e-reader",
+    "native",
+    "--e-clients",
+    "30",
+    "--e-senders",
+    "2",
+    "--e-rate",
+    "20",
+    "--duration",
+    "1.5",
+  ]);
+  assert.match(text, /of which the native reader/);
+  const e = results.scenarios.e;
+  assert.deepEqual(e.errors, {});
+  const { metrics: m, details } = e.runs.tern[0];
+  assert.equal(details.readers, "native");
+  assert.equal(details.nativeReader.readers, 28);
+  assert.equal(m.clients, 30);
+  assert.equal(m.failed, 0);
+  // Every message reaches everyone but its sender.
+  assertAllDelivered(m, 29, 20);
+  assert.ok(details.nativeReader.clock.errorBoundUs < 1000);
+});
+
+Deno.test("bench native: scenarios b and d, small, against tern: native readers, every delivery counted, the stalled client kept apart", async () => {
+  const { text, results } = await benchRun([
+    "--scenarios",
+    "b,d",
+    "--reader",
+    "native",
+    "--b-clients",
+    "30",
+    "--b-senders",
+    "2",
+    "--b-rate",
+    "20",
+    "--duration",
+    "1.5",
+    "--d-clients",
+    "12",
+    "--d-senders",
+    "2",
+    "--d-rate",
+    "40",
+  ]);
+  assert.match(text, /of which the native reader/);
+  const b = results.scenarios.b;
+  assert.deepEqual(b.errors, {});
+  const { metrics: mb, details: db } = b.runs.tern[0];
+  assert.equal(db.readers, "native");
+  assert.equal(db.nativeReader.readers, 28);
+  assert.equal(mb.clients, 30);
+  assertAllDelivered(mb, 29, 20);
+
+  const d = results.scenarios.d;
+  assert.deepEqual(d.errors, {});
+  const { metrics: md, details: dd } = d.runs.tern[0];
+  assert.equal(dd.readers, "native");
+  assert.equal(md.clients, 12, "the stalled client is counted in");
+  assert.equal(md.outOfOrder, 0);
+  assert.equal(md.deliveryRatioWithout, 1);
+  assert.equal(md.deliveryRatioWith, 1);
+  assert.equal(md.othersDisconnected, 0);
+  // The 9 readers that do not send are native, with and without it; the
+  // stalled client is a Deno client that never reads, so it adds no
+  // deliveries and is expected to have none.
+  for (const run of [dd.without, dd.withStalled]) {
+    assert.equal(run.readers, "native");
+    assert.equal(run.nativeReader.readers, 9);
+    assertAllDelivered(run.metrics, 10, 40);
+  }
+  assert.equal(dd.without.stalledClient, null);
+  // 1.5 s at 40 small messages a second stays in the kernel's buffers: the
+  // stalled client is connected at the end and not cut off.
+  assert.equal(
+    dd.withStalled.stalledClient.serverSideTcpStateAtEnd,
+    "ESTABLISHED",
+  );
+  assert.equal(md.stalledCutS, null);
+});
+
+Deno.test("bench native: --reader and --e-reader must agree, and say native or deno", async () => {
+  for (
+    const [args, message] of [
+      [["--reader", "native", "--e-reader", "deno"], /disagree/],
+      [["--reader", "c"], /--reader must be native or deno/],
+    ] as const
+  ) {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${REPO}bench/run.ts`, ...args],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(output.code, 2);
+    assert.match(decoder.decode(output.stderr), message);
   }
 });
