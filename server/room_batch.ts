@@ -58,6 +58,14 @@ export interface BatchMember {
   poke(): void;
 }
 
+/** Where a member is in the log. */
+interface Place {
+  /** The number of the last event it has pulled. */
+  cursor: number;
+  /** Whether it is listed to be woken by the next event. */
+  idle: boolean;
+}
+
 /** One logged event and who, if anyone, gets a copy of it of their own. */
 interface LoggedEvent<M> {
   encoded: EncodedEvent;
@@ -102,10 +110,10 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
   #accepted = 0;
   /** The number of the last event added (added in accepted order). */
   #added = 0;
-  /** Each member's cursor: the number of the last event it has pulled. */
-  readonly #cursors = new Map<M, number>();
+  /** Where each member is in the log. */
+  readonly #places = new Map<M, Place>();
   /** Members whose connection has nothing to write: woken by the next add. */
-  #idle = new Set<M>();
+  #idle: M[] = [];
   /** The number of each sender's latest event with a copy of its own. */
   readonly #lastOwn = new Map<M, number>();
   /**
@@ -119,10 +127,7 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
   constructor(options: BatchOptions<M>) {
     this.#options = options;
     // Nobody here has pulled anything yet: the first event wakes them all.
-    for (const member of options.members()) {
-      this.#enter(member, 0);
-      this.#idle.add(member);
-    }
+    for (const member of options.members()) this.#enter(member, 0);
   }
 
   /** Events some member has still to pull (for tests and logs). */
@@ -145,22 +150,28 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
    */
   joining(member: M): void {
     this.#enter(member, this.#accepted);
-    // Woken by the next event, whatever its connection is doing now.
-    this.#idle.add(member);
   }
 
   /** Call just before `member` leaves: it gets what is logged, then no more. */
   leaving(member: M): void {
     this.pullFor(member);
-    if (this.#cursors.delete(member)) this.#unlink(member);
-    this.#idle.delete(member);
+    if (this.#places.delete(member)) this.#unlink(member);
     this.#lastOwn.delete(member);
   }
 
-  /** Gives `member` a cursor at `cursor`, and this feed to its connection. */
+  /**
+   * Gives `member` a cursor at `cursor`, and this feed to its connection;
+   * the next event wakes it, whatever its connection is doing now.
+   */
   #enter(member: M, cursor: number): void {
-    if (!this.#cursors.has(member)) member.feeds.push(this);
-    this.#cursors.set(member, cursor);
+    const place = this.#places.get(member);
+    if (place !== undefined) {
+      place.cursor = cursor;
+      return;
+    }
+    member.feeds.push(this);
+    this.#places.set(member, { cursor, idle: true });
+    this.#idle.push(member);
   }
 
   /** Takes this feed from `member`'s connection. */
@@ -189,18 +200,24 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
     this.#log.push({ encoded, seq, sender: personal ? sender : null, own });
     if (personal) this.#lastOwn.set(sender, seq);
     if (this.#shared.size !== 0) this.#shared = new Map();
-    if (this.#idle.size !== 0) {
+    if (this.#idle.length !== 0) {
       const idle = this.#idle;
-      this.#idle = new Set();
-      for (const member of idle) member.poke();
+      this.#idle = [];
+      for (const member of idle) {
+        const place = this.#places.get(member);
+        // Gone since, or woken another way and listed again.
+        if (place === undefined || !place.idle) continue;
+        place.idle = false;
+        member.poke();
+      }
     }
     if (this.#log.length >= this.#trimAt) this.#trim();
   }
 
   /** Whether `member` has events still to pull. */
   hasFor(member: M): boolean {
-    const cursor = this.#cursors.get(member);
-    return cursor !== undefined && cursor < this.#added;
+    const place = this.#places.get(member);
+    return place !== undefined && place.cursor < this.#added;
   }
 
   /**
@@ -209,9 +226,10 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
    * and before anything is sent to it directly.
    */
   pullFor(member: M): void {
-    const cursor = this.#cursors.get(member);
-    if (cursor === undefined || cursor >= this.#added) return;
-    this.#cursors.set(member, this.#added);
+    const place = this.#places.get(member);
+    if (place === undefined || place.cursor >= this.#added) return;
+    const cursor = place.cursor;
+    place.cursor = this.#added;
     const from = this.#firstAfter(cursor);
     const count = this.#log.length - from;
     if (count === 0) return;
@@ -228,22 +246,28 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
    * it (at once, if one already waits).
    */
   idle(member: M): void {
-    if (!this.#cursors.has(member)) return;
-    if (this.hasFor(member)) member.poke();
-    else this.#idle.add(member);
+    const place = this.#places.get(member);
+    if (place === undefined) return;
+    if (place.cursor < this.#added) {
+      place.idle = false;
+      member.poke();
+    } else if (!place.idle) {
+      place.idle = true;
+      this.#idle.push(member);
+    }
   }
 
   /** Queues on every member what it has still to pull. */
   flush(): void {
-    for (const member of this.#cursors.keys()) this.pullFor(member);
+    for (const member of this.#places.keys()) this.pullFor(member);
   }
 
   /** Sends what is logged and forgets the members; call when the room goes. */
   close(): void {
     this.flush();
-    for (const member of this.#cursors.keys()) this.#unlink(member);
-    this.#cursors.clear();
-    this.#idle.clear();
+    for (const member of this.#places.keys()) this.#unlink(member);
+    this.#places.clear();
+    this.#idle = [];
     this.#lastOwn.clear();
     this.#log = [];
   }
@@ -286,8 +310,8 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
   /** Drops the events every member has pulled. */
   #trim(): void {
     let oldest = this.#added;
-    for (const cursor of this.#cursors.values()) {
-      if (cursor < oldest) oldest = cursor;
+    for (const place of this.#places.values()) {
+      if (place.cursor < oldest) oldest = place.cursor;
     }
     const keep = this.#firstAfter(oldest);
     if (keep > 0) this.#log = this.#log.slice(keep);

@@ -503,8 +503,14 @@ export class OutboundQueue {
       // The usual case: everything ready goes, without slicing.
       const length = this.#chunkBytes;
       this.#scheduler.countWrite(chunks.length);
-      this.#chunks = [];
       this.#chunkBytes = 0;
+      if (chunks.length === 1) {
+        // One chunk goes as it is, and the array is reused.
+        const only = chunks[0]!;
+        chunks.length = 0;
+        return only;
+      }
+      this.#chunks = [];
       return concat(chunks, length);
     }
     let end = head;

@@ -99,7 +99,7 @@ export class WriteGate {
    */
   request(start: WriteStart): void {
     if (this.#holding.size < this.#maxInFlight && this.waiting === 0) {
-      this.#start(start);
+      this.#start(start, this.#now());
       return;
     }
     this.#waiting.push(start);
@@ -115,9 +115,10 @@ export class WriteGate {
     const startedAt = this.#holding.get(slot);
     if (startedAt === undefined) return;
     this.#holding.delete(slot);
-    const took = this.#now() - startedAt;
-    this.#settleMs += (took - this.#settleMs) * SETTLE_WEIGHT;
-    this.#pump();
+    // One clock reading serves the settle time and the writes it starts.
+    const now = this.#now();
+    this.#settleMs += (now - startedAt - this.#settleMs) * SETTLE_WEIGHT;
+    this.#pump(now);
   }
 
   /** Starts every waiting write and stops pacing (the server is closing). */
@@ -125,16 +126,17 @@ export class WriteGate {
     this.#closed = true;
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
-    this.#pump();
+    this.#pump(this.#now());
   }
 
-  #start(start: WriteStart): void {
+  #start(start: WriteStart, now: number): void {
     const slot = this.#nextSlot++;
-    this.#holding.set(slot, this.#now());
+    this.#holding.set(slot, now);
     start(slot);
   }
 
-  #pump(): void {
+  /** Starts waiting writes while slots are free; `now` is the clock's time. */
+  #pump(now: number): void {
     while (
       this.waiting !== 0 &&
       (this.#closed || this.#holding.size < this.#maxInFlight)
@@ -152,7 +154,7 @@ export class WriteGate {
         this.#waiting = this.#waiting.slice(this.#head);
         this.#head = 0;
       }
-      this.#start(start);
+      this.#start(start, now);
     }
   }
 
@@ -184,12 +186,13 @@ export class WriteGate {
    */
   readonly #release = (): void => {
     this.#timer = null;
-    const cutoff = this.#now() - this.#patienceMs();
+    const now = this.#now();
+    const cutoff = now - this.#patienceMs();
     for (const [slot, startedAt] of this.#holding) {
       if (startedAt > cutoff) break;
       this.#holding.delete(slot);
     }
-    this.#pump();
+    this.#pump(now);
     this.#armRelease();
   };
 }
