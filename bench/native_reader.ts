@@ -15,7 +15,7 @@
  */
 
 import { nowUs } from "./loadgen.ts";
-import { findExecutable } from "./process.ts";
+import { buildC } from "./native_build.ts";
 import type { LineRules, LoginPlan } from "./protocol.ts";
 import { Histogram } from "./stats.ts";
 
@@ -222,11 +222,6 @@ export interface Calibration {
   rounds: number;
 }
 
-/** Where compiled readers are kept: the OS temporary directory. */
-function cacheRoot(): string {
-  return Deno.env.get("TMPDIR") ?? "/tmp";
-}
-
 const SOURCE = new URL("./native/reader.c", import.meta.url);
 
 let built: Promise<{ path: string } | { missing: string }> | null = null;
@@ -238,52 +233,7 @@ let built: Promise<{ path: string } | { missing: string }> | null = null;
 export function nativeReaderBinary(): Promise<
   { path: string } | { missing: string }
 > {
-  built ??= (async () => {
-    const source = await Deno.readFile(SOURCE);
-    const digest = new Uint8Array(
-      await crypto.subtle.digest("SHA-256", source),
-    );
-    const hash = Array.from(
-      digest.subarray(0, 8),
-      (b) => b.toString(16).padStart(2, "0"),
-    ).join("");
-    const dir = `${cacheRoot()}/tern-bench-reader-${hash}`;
-    const path = `${dir}/reader`;
-    try {
-      if ((await Deno.stat(path)).isFile) return { path };
-    } catch {
-      // Not built yet.
-    }
-    const compiler = findExecutable("cc") ?? findExecutable("gcc");
-    if (compiler === null) {
-      return { missing: "no C compiler (cc or gcc) found" };
-    }
-    await Deno.mkdir(dir, { recursive: true });
-    const temporary = `${path}.${Deno.pid}.tmp`;
-    const output = await new Deno.Command(compiler, {
-      args: [
-        "-O2",
-        "-std=gnu11",
-        "-Wall",
-        "-o",
-        temporary,
-        decodeURIComponent(SOURCE.pathname),
-      ],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    if (!output.success) {
-      await Deno.remove(temporary).catch(() => {});
-      return {
-        missing: `${compiler} failed on bench/native/reader.c: ${
-          decoder.decode(output.stderr).trim().slice(0, 500)
-        }`,
-      };
-    }
-    await Deno.rename(temporary, path);
-    return { path };
-  })();
+  built ??= buildC(SOURCE, "reader");
   return built;
 }
 

@@ -49,6 +49,37 @@ async function startCluster(
   };
 }
 
+/** A node started after Redis restarted empty, and cat logged in there. */
+interface LateNode extends AsyncDisposable {
+  server: TestServer;
+  cat: LineClient;
+}
+
+/**
+ * Restarts the cluster's Redis empty (no persistence), waits for both nodes
+ * to have reconnected and put back what they hold, then starts a third node
+ * and logs cat in there: what it sees came from Redis alone.
+ */
+async function afterEmptyRestart(cluster: Cluster): Promise<LateNode> {
+  await cluster.redis.stop();
+  await cluster.redis.restart();
+  for (const node of [cluster.a, cluster.b]) {
+    await node.server.cluster!.whenReady();
+    await node.server.cluster!.settled();
+  }
+  const server = await startServer({}, { redis: cluster.redis.url });
+  const cat = await LineClient.connect(server.port);
+  await cat.sendJson({ type: "hello", nick: "cat" });
+  return {
+    server,
+    cat,
+    async [Symbol.asyncDispose]() {
+      await cat.close();
+      await server[Symbol.asyncDispose]();
+    },
+  };
+}
+
 function registerPresenceTests(): void {
   Deno.test("cluster presence: joins, leaves, renames and away are seen on the other node", async () => {
     await using cluster = await startCluster();
@@ -292,16 +323,9 @@ function registerPresenceTests(): void {
     await using ana = await LineClient.json(cluster.a.port, "ana");
     await using _bob = await LineClient.json(cluster.b.port, "bob");
     await ana.expectEvent("join", (e) => e.nick === "bob");
-    await cluster.redis.stop();
-    await cluster.redis.restart(); // no persistence: Redis starts empty
-    for (const node of [cluster.a, cluster.b]) {
-      await node.server.cluster!.whenReady();
-      await node.server.cluster!.settled();
-    }
-    // A node started now reads everyone from Redis again.
-    await using c = await startServer({}, { redis: cluster.redis.url });
-    await using cat = await LineClient.connect(c.port);
-    await cat.sendJson({ type: "hello", nick: "cat" });
+    // A node started after Redis restarts empty reads everyone from it again.
+    await using late = await afterEmptyRestart(cluster);
+    const { cat } = late;
     const who = await cat.expectEvent("who");
     assert.deepEqual(who.members.map((m) => m.nick), ["ana", "bob", "cat"]);
     // And the nodes that were there kept each other: nobody left.
@@ -328,16 +352,9 @@ function registerPresenceTests(): void {
     await op.sendJson({ type: "topic", text: "kept topic" });
     // Sent last: once bob sees it, both nodes hold everything above.
     await bob.expectEvent("topic", (e) => e.topic === "kept topic");
-    await cluster.redis.stop();
-    await cluster.redis.restart(); // no persistence: Redis starts empty
-    for (const node of [cluster.a, cluster.b]) {
-      await node.server.cluster!.whenReady();
-      await node.server.cluster!.settled();
-    }
-    // A node started now reads them from Redis again.
-    await using c = await startServer({}, { redis: cluster.redis.url });
-    await using cat = await LineClient.connect(c.port);
-    await cat.sendJson({ type: "hello", nick: "cat" });
+    // A node started after Redis restarts empty reads them from it again.
+    await using late = await afterEmptyRestart(cluster);
+    const { server: c, cat } = late;
     assert.deepEqual((await cat.expectEvent("motd")).lines, ["be kind"]);
     assert.equal((await cat.expectEvent("topic")).topic, "kept topic");
     const hub = c.server.hub;
