@@ -348,6 +348,11 @@ export class Hub {
   readonly rooms: Map<string, Room> = new Map();
   /** The same rooms by the look-alike key of their name (rooms.ts). */
   readonly roomsByLooks: Map<string, Room> = new Map();
+  /**
+   * Rooms that exist by the address that opened them (rooms.ts), for
+   * `--max-rooms-per-address`; an address with none has no entry.
+   */
+  readonly roomsOpenedBy: Map<string, number> = new Map();
   /** Addresses kept out. */
   readonly bans: BanList = new BanList();
   /** Fold keys of muted nicknames, so a mute survives a reconnect. */

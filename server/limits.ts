@@ -76,6 +76,12 @@ export interface Limits {
   /** Rooms one connection may be in at once. */
   maxRoomsPerUser: number;
   /**
+   * Rooms opened from one address that still exist; 0 for no limit. Without
+   * it a few addresses, each with many connections in many rooms, could
+   * take every room `maxRooms` allows.
+   */
+  maxRoomsPerAddress: number;
+  /**
    * Members from which a room is big: its joins and leaves are not announced
    * and a newcomer gets the count instead of the list; 0: no room is big.
    */
@@ -406,6 +412,15 @@ export const LIMIT_SPECS: readonly LimitSpec[] = [
     allowZero: false,
     description:
       "rooms one connection may be in at once (told to clients in the welcome); a join past it is refused",
+  },
+  {
+    key: "maxRoomsPerAddress",
+    flag: "max-rooms-per-address",
+    unit: "count",
+    default: 40,
+    allowZero: true,
+    description:
+      "rooms opened from one IP address that still exist (a room counts for the address that opened it until its last member leaves, even after the opener has; in cluster mode counted per node); past it that address may join existing rooms but not open new ones (0 for no limit)",
   },
   {
     key: "bigRoomMembers",

@@ -35,8 +35,15 @@ export function findRoom(hub: Hub, name: string): Room | undefined {
     hub.roomsByLooks.get(skeletonKey(name));
 }
 
-/** Why a session cannot enter room `name` now (full), or null if it can. */
-export function roomRefusal(hub: Hub, name: string): string | null {
+/**
+ * Why a session from `address` cannot enter room `name` now (the server's
+ * or the address's rooms, or the room, are full), or null if it can.
+ */
+export function roomRefusal(
+  hub: Hub,
+  name: string,
+  address: string,
+): string | null {
   const limits = hub.limits;
   const room = findRoom(hub, name);
   // In a cluster a room with nobody here may have members elsewhere.
@@ -44,8 +51,13 @@ export function roomRefusal(hub: Hub, name: string): string | null {
     ? hub.presence?.remoteCount(name) ?? 0
     : memberCount(hub, room);
   if (room === undefined && members === 0) {
-    return roomCount(hub) >= limits.maxRooms
-      ? `No new rooms can be made: there are already ${limits.maxRooms}`
+    if (roomCount(hub) >= limits.maxRooms) {
+      return `No new rooms can be made: there are already ${limits.maxRooms}`;
+    }
+    const most = limits.maxRoomsPerAddress;
+    const opened = hub.roomsOpenedBy.get(address) ?? 0;
+    return most > 0 && opened >= most && !isLobby(name)
+      ? `Your address has opened ${opened} rooms that still exist, the most one address may (${most}); join an existing room (/rooms lists them), or wait until one of yours empties`
       : null;
   }
   return members >= limits.maxRoomMembers
@@ -88,11 +100,24 @@ function remoteMembers(hub: Hub, room: Room): Iterable<PagedMember> {
   return hub.presence?.remoteMembers(room.name) ?? [];
 }
 
-/** The room called `name`, made (with its stored topic) if it is new. */
-function openRoom(hub: Hub, name: string): Room {
+/** Whether `name` is the lobby, which always exists and nobody opens. */
+function isLobby(name: string): boolean {
+  return foldKey(name) === foldKey(LOBBY);
+}
+
+/**
+ * The room called `name`, made (with its stored topic) if it is new; a new
+ * room counts for `opener`'s address unless it is the lobby or has members
+ * on other nodes.
+ */
+function openRoom(hub: Hub, name: string, opener: string): Room {
   let room = findRoom(hub, name);
   if (room === undefined) {
     room = { name, members: new Set(), topic: "" };
+    if (!isLobby(name) && (hub.presence?.remoteCount(name) ?? 0) === 0) {
+      room.openedBy = opener;
+      hub.roomsOpenedBy.set(opener, (hub.roomsOpenedBy.get(opener) ?? 0) + 1);
+    }
     const stored = hub.history.topic(name);
     if (stored !== undefined) {
       room.topic = stored.topic;
@@ -117,7 +142,7 @@ export function enterRoom(hub: Hub, session: Session, name: string): void {
   if (existing !== undefined && session.rooms.has(existing)) {
     return switchRoom(session, existing);
   }
-  const room = openRoom(hub, name);
+  const room = openRoom(hub, name, session.address);
   room.batch?.joining(session);
   room.members.add(session);
   session.rooms.add(room);
@@ -278,7 +303,13 @@ export function leaveAllRooms(
 
 /** Forgets a room its last member left; the lobby stays. */
 function dropIfEmpty(hub: Hub, room: Room): void {
-  if (room.members.size === 0 && foldKey(room.name) !== foldKey(LOBBY)) {
+  if (room.members.size === 0 && !isLobby(room.name)) {
+    const opener = room.openedBy;
+    if (opener !== undefined) {
+      const left = (hub.roomsOpenedBy.get(opener) ?? 1) - 1;
+      if (left > 0) hub.roomsOpenedBy.set(opener, left);
+      else hub.roomsOpenedBy.delete(opener);
+    }
     room.batch?.close();
     hub.rooms.delete(foldKey(room.name));
     hub.roomsByLooks.delete(skeletonKey(room.name));

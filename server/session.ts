@@ -38,6 +38,12 @@ export interface Room {
   topic: string;
   topicBy?: string;
   topicAt?: number;
+  /**
+   * The address that opened it, whose `--max-rooms-per-address` count it is
+   * in while it exists; absent for the lobby and for a room that already
+   * had members on other nodes of a cluster.
+   */
+  openedBy?: string;
   /** A big room's log of recent events (room_batch.ts); made when first needed. */
   batch?: RoomBatch<Session>;
 }

@@ -170,6 +170,38 @@ Deno.test("room limits: no room past the cap, no member past a room's size", asy
   await c.expect("*** c joined #lobby");
 });
 
+Deno.test("room limits: one address opens at most --max-rooms-per-address rooms; its rooms count until they empty", async () => {
+  await using chat = await startServer({ maxRoomsPerAddress: 2 });
+  await using a = await LineClient.text(chat.port, "a");
+  await using b = await LineClient.text(chat.port, "b");
+  await a.send("/join #one");
+  await a.expect("*** a joined #one");
+  await b.send("/join #two");
+  await b.expect("*** b joined #two");
+  // The lobby is nobody's; joining a room that exists is always allowed.
+  await b.send("/join #three");
+  await b.expect(
+    "*** Error: Your address has opened 2 rooms that still exist, the most one address may (2); join an existing room (/rooms lists them), or wait until one of yours empties",
+  );
+  await b.send("/join #one");
+  await b.expect("*** b joined #one");
+  // #one stays in the count after its opener leaves, while b is in it.
+  await a.send("/part #one");
+  await a.expect("*** a left #one");
+  await a.send("/join #three");
+  await a.expect(/^\*\*\* Error: Your address has opened 2 rooms/);
+  await b.send("/part #one");
+  await b.expect("*** b left #one");
+  await a.send("/join #three");
+  await a.expect("*** a joined #three");
+
+  await using bot = await LineClient.connect(chat.port);
+  await bot.sendJson({ type: "hello", nick: "bot", room: "#four", ref: "h" });
+  const refused = await bot.expectEvent("error");
+  assert.equal(refused.code, "full");
+  assert.equal(refused.ref, "h");
+});
+
 Deno.test("server password: asked for first, wrong ones refused, then closed", async () => {
   const { logger, lines } = capturingLogger();
   await using chat = await startServer({ maxPasswordAttempts: 3 }, {

@@ -41,7 +41,7 @@ export interface TestServer extends AsyncDisposable {
 
 /**
  * Starts a server on 127.0.0.1 with an OS-assigned port. Flood control and
- * the per-address cap are off unless a test sets them: every test client
+ * the per-address caps are off unless a test sets them: every test client
  * comes from 127.0.0.1, and most tests send faster than a person.
  */
 export async function startServer(
@@ -52,7 +52,13 @@ export async function startServer(
     hostname: "127.0.0.1",
     port: 0,
     ...options,
-    limits: { closeGraceMs: 500, floodRate: 0, maxPerAddress: 0, ...limits },
+    limits: {
+      closeGraceMs: 500,
+      floodRate: 0,
+      maxPerAddress: 0,
+      maxRoomsPerAddress: 0,
+      ...limits,
+    },
   });
   const port = (await server.start()).plain!.port;
   return {
