@@ -15,7 +15,7 @@ import type { Session } from "./session.ts";
 /** Gives a logging-in session its nickname; a mute on that name applies. */
 export function claimNick(hub: Hub, session: Session, nick: string): void {
   hub.nicks.add(nick, session);
-  session.setNick(nick);
+  session.setNick(nick, hub.now());
   session.muted = hub.mutedNicks.has(foldKey(nick));
 }
 
@@ -35,7 +35,7 @@ export function renameSession(
   if (old === null) return;
   hub.nicks.delete(old, session);
   hub.nicks.add(nick, session);
-  session.setNick(nick);
+  session.setNick(nick, hub.now());
   if (session.muted) {
     hub.mutedNicks.delete(foldKey(old));
     hub.mutedNicks.add(foldKey(nick));

@@ -8,6 +8,7 @@
 import type { FlushScheduler } from "./net/coalescing.ts";
 import type { WriteGate } from "./net/write_gate.ts";
 import { FloodPacer, type TokenBucket } from "./flood.ts";
+import { PrivatePeers } from "./private_peers.ts";
 import type { Limits } from "./limits.ts";
 import type { MemberFeed, RoomBatch } from "./room_batch.ts";
 import { NOT_YET, OutboundQueue } from "./net/outbound_queue.ts";
@@ -105,6 +106,7 @@ export class Session {
   #codec: Codec = "text";
   #codecChosen = false;
   #nick: string | null = null;
+  #nickSince = 0;
   /**
    * The rooms this session is in, least recently current first (rooms.ts
    * keeps the order); never empty once logged in.
@@ -134,6 +136,11 @@ export class Session {
    * private history and waiting messages belong to) and registered nickname.
    */
   account: SessionAccount | null = null;
+  /**
+   * Who held each nickname it last exchanged private messages with, so a
+   * message is not silently sent to someone who took the name since.
+   */
+  readonly privatePeers: PrivatePeers = new PrivatePeers();
   /** A registered nickname chosen at the text prompt, awaiting /identify. */
   pendingLogin: { nick: string; room?: string } | null = null;
   #lastInputAt: number;
@@ -214,9 +221,15 @@ export class Session {
     return this.#nick;
   }
 
+  /** When it took its nickname (server time), for whoever wrote to the last holder. */
+  get nickSince(): number {
+    return this.#nickSince;
+  }
+
   /** For nicknames.ts alone: see {@linkcode Session.nick}. */
-  setNick(nick: string): void {
+  setNick(nick: string, at: number = Date.now()): void {
     this.#nick = nick;
+    this.#nickSince = at;
   }
 
   /** When the peer last sent a line; silence is measured from here. */

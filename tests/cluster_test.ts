@@ -89,6 +89,43 @@ function registerClusterTests(): void {
     assert.equal((await helloReply(other, "bob")).type, "welcome");
   });
 
+  Deno.test("cluster: a private message to a name that changed hands on another node is held back once", async () => {
+    await using cluster = await startCluster();
+    await using ana = await LineClient.json(cluster.a.port, "ana");
+    {
+      await using bob = await LineClient.json(cluster.b.port, "bob");
+      await ana.expectEvent("join", (e) => e.nick === "bob");
+      await ana.sendJson({ type: "private", to: "bob", text: "hi" });
+      await bob.expectEvent("private", (e) => e.text === "hi");
+      await bob.sendJson({ type: "quit" });
+      await bob.closed();
+    }
+    await ana.expectEvent("leave", (e) => e.nick === "bob");
+    await cluster.b.server.connectionsAtMost(0);
+    await cluster.b.server.cluster!.settled();
+    await using eve = await LineClient.json(cluster.b.port, "bob");
+    await ana.expectEvent("join", (e) => e.nick === "bob");
+    await ana.sendJson({ type: "private", to: "bob", text: "x", ref: "r" });
+    const refused = await ana.expectEvent("error");
+    assert.equal(refused.code, "holder_changed");
+    assert.equal(refused.ref, "r");
+    await ana.sendJson({ type: "private", to: "bob", text: "hello?" });
+    assert.equal((await eve.expectEvent("private")).text, "hello?");
+
+    // eve, written to from node a, is protected the same way.
+    await ana.sendJson({ type: "quit" });
+    await ana.closed();
+    await eve.expectEvent("leave", (e) => e.nick === "ana");
+    await cluster.a.server.connectionsAtMost(0);
+    await cluster.a.server.cluster!.settled();
+    await using other = await LineClient.json(cluster.a.port, "ana");
+    await eve.expectEvent("join", (e) => e.nick === "ana");
+    await eve.sendJson({ type: "private", to: "ana", text: "y" });
+    assert.equal((await eve.expectEvent("error")).code, "holder_changed");
+    await eve.sendJson({ type: "private", to: "ana", text: "hi ana" });
+    assert.equal((await other.expectEvent("private")).text, "hi ana");
+  });
+
   Deno.test("cluster: with Redis gone a send is refused plainly, not lost", async () => {
     await using cluster = await startCluster();
     await using ana = await LineClient.json(cluster.a.port, "ana");

@@ -1057,6 +1057,13 @@ var MAX_NOTICES = 500;
 function conversationKey(kind, name) {
   return kind === "room" ? name.toLowerCase() : `@${name.toLowerCase()}`;
 }
+var PRIVATE_REF = "to:";
+function privateRef(name) {
+  return `${PRIVATE_REF}${name}`;
+}
+function conversationOfRef(ref) {
+  return typeof ref === "string" && ref.startsWith(PRIVATE_REF) ? conversationKey("private", ref.slice(PRIVATE_REF.length)) : null;
+}
 var ChatModel = class {
   /** Our nickname once welcomed. */
   me = null;
@@ -1496,6 +1503,9 @@ var ChatPage = class {
           this.#loginFailed(event.code, event.message);
         } else if (!this.#loggedIn) {
           element("login-error").textContent = event.message;
+        } else if (conversationOfRef(event.ref) !== null) {
+          this.model.notice(event.message, "error", conversationOfRef(event.ref));
+          this.#render();
         } else {
           this.#notice(event.message, "error");
         }
@@ -1689,7 +1699,9 @@ var ChatPage = class {
       request = {
         type: "private",
         to: active.name,
-        text: line2.startsWith("//") ? line2.slice(1) : line2
+        text: line2.startsWith("//") ? line2.slice(1) : line2,
+        // A refusal (the name has a new holder) is shown in this conversation.
+        ref: privateRef(active.name)
       };
     } else {
       const decoded = decodeTextRequest(line2);

@@ -37,6 +37,7 @@ export type ErrorCode =
   | "not_member"
   | "too_many_rooms"
   | "no_such_nick"
+  | "holder_changed"
   | "already_there"
   | "bad_password"
   | "not_permitted"

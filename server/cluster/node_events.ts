@@ -93,7 +93,9 @@ function readState(v: unknown): MemberState | null | undefined {
   if (
     !isString(s.nick) || !(s.away === null || isString(s.away)) ||
     typeof s.op !== "boolean" || !isString(s.address) ||
-    !isStringArray(s.rooms) || !isString(s.claim)
+    !isStringArray(s.rooms) || !isString(s.claim) ||
+    !(s.account === undefined || Number.isSafeInteger(s.account)) ||
+    !(s.since === undefined || Number.isSafeInteger(s.since))
   ) {
     return undefined;
   }
@@ -104,6 +106,8 @@ function readState(v: unknown): MemberState | null | undefined {
     address: s.address,
     rooms: s.rooms,
     claim: s.claim,
+    ...(typeof s.account === "number" ? { account: s.account } : {}),
+    ...(typeof s.since === "number" ? { since: s.since } : {}),
   };
 }
 

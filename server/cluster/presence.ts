@@ -39,6 +39,7 @@ import { foldKey } from "../../wire/names.ts";
 import { describeError } from "../log.ts";
 import type { PrivateMessage, ServerEvent } from "../../protocol.ts";
 import { topicEvent } from "../rooms.ts";
+import { remoteHolderOf } from "../private_peers.ts";
 import type {
   ClusterPresence,
   PresenceNotice,
@@ -497,6 +498,8 @@ export class RedisPresence implements ClusterPresence {
       address: session.address,
       rooms: [...session.rooms].map((room) => room.name),
       claim: this.#claimKey(nick),
+      since: session.nickSince,
+      ...(session.account === null ? {} : { account: session.account.id }),
     };
   }
 
@@ -858,6 +861,11 @@ export class RedisPresence implements ClusterPresence {
       return;
     }
     const message = { ...relay.message, to: target.nick ?? relay.message.to };
+    // The recipient knows who wrote, should that name change hands.
+    const sender = this.#people.find(message.from);
+    if (sender !== undefined) {
+      target.privatePeers.remember(message.from, remoteHolderOf(sender));
+    }
     const account = target.account?.id ?? null;
     // The recipient's copy, kept with its account as a local one would be.
     hub.sendPrivate(

@@ -45,6 +45,10 @@ export interface RemoteMember extends PagedMember {
   address: string;
   /** Display names of the rooms they are in. */
   rooms: string[];
+  /** The account they have identified to, if any, as last heard. */
+  account?: number;
+  /** When they took their nickname, if told. */
+  since?: number;
 }
 
 /** A room with members on other nodes, as `/rooms` counts it. */

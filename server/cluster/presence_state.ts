@@ -25,6 +25,10 @@ export interface MemberState {
   rooms: string[];
   /** The Redis key of its nickname's claim, freed with it if its node dies. */
   claim: string;
+  /** The account it has identified to, if any (private_peers.ts). */
+  account?: number;
+  /** When it took its nickname, if told. */
+  since?: number;
 }
 
 /** What one change did to a remote session: its entry before and after. */
@@ -60,6 +64,8 @@ export class RemotePeople {
       isOp: state.op,
       address: state.address,
       rooms: [...state.rooms],
+      ...(state.account === undefined ? {} : { account: state.account }),
+      ...(state.since === undefined ? {} : { since: state.since }),
     };
     let sessions = this.#byNode.get(node);
     if (sessions === undefined) {

@@ -36,6 +36,19 @@ import { mixedScriptRefusal } from "../names/lookalikes.ts";
 import { reservedNickRefusal } from "../names/reserved.ts";
 import { messageOffline } from "./waiting_messages.ts";
 import { lookUpAccount } from "./account_lookup.ts";
+import {
+  accountHolder,
+  changedHandsMessage,
+  type HolderKey,
+  localHolder,
+} from "../private_peers.ts";
+
+/** Who a session on this node is, for its correspondents (private_peers.ts). */
+export function holderOf(session: Session): HolderKey {
+  return session.account === null
+    ? localHolder(session.id)
+    : accountHolder(session.account.id);
+}
 
 /** Why a message that shows nothing is refused. */
 function emptyMessage(text: string): string {
@@ -116,6 +129,14 @@ function privateLocal(
 ): void {
   const { hub, session, request } = call;
   if (session.muted) return call.fail("muted", "You are muted");
+  if (session.privatePeers.changedHands(target.nick!, holderOf(target))) {
+    return call.fail(
+      "holder_changed",
+      changedHandsMessage(target.nick!, target.nickSince),
+    );
+  }
+  // The other side knows who wrote to it, should that name change hands.
+  target.privatePeers.remember(nick, holderOf(session));
   const message: PrivateMessage = {
     type: "private",
     id: hub.nextMessageId(),

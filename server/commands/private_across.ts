@@ -13,6 +13,7 @@
 import type { Call } from "./call.ts";
 import type { ClusterPresence } from "../cluster/presence_seam.ts";
 import { CLUSTER_DOWN } from "../nicknames.ts";
+import { changedHandsMessage, remoteHolderOf } from "../private_peers.ts";
 
 /** What a sender is told when Redis did not answer a private message in time. */
 export const PRIVATE_UNCONFIRMED =
@@ -33,6 +34,12 @@ export async function privateAcross(
   const remote = presence.findRemote(request.to);
   if (remote === undefined) return fallback();
   if (session.muted) return call.fail("muted", "You are muted");
+  if (session.privatePeers.changedHands(remote.nick, remoteHolderOf(remote))) {
+    return call.fail(
+      "holder_changed",
+      changedHandsMessage(remote.nick, remote.since),
+    );
+  }
   const route = await presence.sendPrivate(request.to, {
     type: "private",
     ts: hub.now(),

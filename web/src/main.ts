@@ -22,9 +22,11 @@ import {
   ChatModel,
   type Conversation,
   conversationKey,
+  conversationOfRef,
   GAP_PAGE,
   nickColor,
   OLDER_PAGE,
+  privateRef,
 } from "./model.ts";
 
 /** Nickname colors in style.css: `.nick-0` to `.nick-7`. */
@@ -348,6 +350,14 @@ class ChatPage {
           this.#loginFailed(event.code, event.message);
         } else if (!this.#loggedIn) {
           element("login-error").textContent = event.message;
+        } else if (conversationOfRef(event.ref) !== null) {
+          // A private message refused: said where it was written.
+          this.model.notice(
+            event.message,
+            "error",
+            conversationOfRef(event.ref)!,
+          );
+          this.#render();
         } else {
           this.#notice(event.message, "error");
         }
@@ -557,6 +567,8 @@ class ChatPage {
         type: "private",
         to: active.name,
         text: line.startsWith("//") ? line.slice(1) : line,
+        // A refusal (the name has a new holder) is shown in this conversation.
+        ref: privateRef(active.name),
       };
     } else {
       const decoded = decodeTextRequest(line);

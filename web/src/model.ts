@@ -63,6 +63,24 @@ export function conversationKey(
   return kind === "room" ? name.toLowerCase() : `@${name.toLowerCase()}`;
 }
 
+/** How a private message's `ref` starts; the rest names its conversation. */
+const PRIVATE_REF = "to:";
+
+/**
+ * The `ref` a private message to `name` carries, so a refusal (the name
+ * has a new holder) is shown in that conversation, not whichever is open.
+ */
+export function privateRef(name: string): string {
+  return `${PRIVATE_REF}${name}`;
+}
+
+/** The conversation an error's `ref` belongs to, if it names one. */
+export function conversationOfRef(ref: unknown): string | null {
+  return typeof ref === "string" && ref.startsWith(PRIVATE_REF)
+    ? conversationKey("private", ref.slice(PRIVATE_REF.length))
+    : null;
+}
+
 /** The whole client state. */
 export class ChatModel {
   /** Our nickname once welcomed. */

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import type { RoomMessage } from "../../wire/events.ts";
-import { ChatModel, insertById, nickColor } from "./model.ts";
+import {
+  ChatModel,
+  conversationOfRef,
+  insertById,
+  nickColor,
+  privateRef,
+} from "./model.ts";
 import { retryDelay } from "./connection.ts";
 
 function message(id: number, text = `m${id}`, from = "bob"): RoomMessage {
@@ -99,4 +105,19 @@ Deno.test("reconnect delays double to a cap, spread by jitter", () => {
   assert.equal(retryDelay(0, 1), 625);
   assert.equal(retryDelay(30, 0.5), 15_000);
   assert.equal(nickColor("Ann", 8), nickColor("ann", 8));
+});
+
+Deno.test("a refused private message is shown in its own conversation", () => {
+  const model = new ChatModel();
+  model.me = "ann";
+  const lobby = model.conversation("room", "#lobby");
+  const bob = model.conversation("private", "Bob");
+  model.activate(lobby.key);
+  const key = conversationOfRef(privateRef("Bob"));
+  assert.equal(key, bob.key);
+  assert.equal(conversationOfRef("typed"), null);
+  assert.equal(conversationOfRef(undefined), null);
+  model.notice("Not sent: Bob is now someone else", "error", key!);
+  assert.equal(bob.lines.at(-1)?.kind, "error");
+  assert.equal(lobby.lines.length, 0);
 });
