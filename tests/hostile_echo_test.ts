@@ -77,6 +77,24 @@ Deno.test("a topic cut at its limit keeps a whole emoji or none of it", async ()
   assert.equal(JSON.parse(line).topic, "123456789");
 });
 
+Deno.test("Zalgo text: messages, private messages, topics and away reasons keep a few marks per character", async () => {
+  await using chat = await startServer({}, { operatorPassword: "op-pw" });
+  await using op = await LineClient.json(chat.port, "op");
+  await using reader = await LineClient.json(chat.port, "reader");
+  const zalgo = "z" + "\u0336\u0301".repeat(30) + "!";
+  const capped = "z" + "\u0336\u0301".repeat(3) + "!";
+  await op.sendJson({ type: "message", text: zalgo });
+  assert.equal((await reader.expectEvent("message")).text, capped);
+  await op.sendJson({ type: "private", to: "reader", text: zalgo });
+  assert.equal((await reader.expectEvent("private")).text, capped);
+  await op.sendJson({ type: "away", reason: zalgo });
+  assert.equal((await reader.expectEvent("away")).reason, capped);
+  await op.sendJson({ type: "oper", password: "op-pw" });
+  await op.expectEvent("notice");
+  await op.sendJson({ type: "topic", text: zalgo });
+  assert.equal((await reader.expectEvent("topic")).topic, capped);
+});
+
 Deno.test("a ref that is not a string is echoed on its error, and the connection stays", async () => {
   await using chat = await startServer();
   await using bot = await LineClient.json(chat.port, "bot");

@@ -161,6 +161,8 @@ var INVISIBLE_CONTROLS = /[\p{Cc}\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\uf
 function printableText(text) {
   return text.toWellFormed().replace(ESCAPE_SEQUENCE, "").replace(CONTROL_WHITESPACE, " ").replace(INVISIBLE_CONTROLS, "");
 }
+var MAX_MARKS_PER_CHARACTER = 6;
+var MANY_MARKS = new RegExp(`\\p{M}(?:[\\p{M}\\p{Cf}]*\\p{M}){${MAX_MARKS_PER_CHARACTER}}`, "u");
 
 // wire/events.ts
 var LOBBY = "#lobby";

@@ -271,7 +271,55 @@ export function printableText(text: string): string {
  * ```
  */
 export function sanitizeText(text: string): string {
-  return printableText(text).trim();
+  return capMarks(printableText(text).trim());
+}
+
+/**
+ * Most combining marks one character (grapheme) keeps in text others see.
+ * Real writing stacks a few (Vietnamese, Devanagari, pointed Hebrew,
+ * Tibetan stacks, a keycap emoji); past that they only smear over the
+ * lines above and below ("Zalgo"). Names, which must also not look like
+ * one another, allow fewer (names.ts).
+ */
+export const MAX_MARKS_PER_CHARACTER = 6;
+
+/**
+ * More marks than the cap, with at most format characters (such as a
+ * zero-width joiner) between them: the cheap test before segmenting.
+ */
+const MANY_MARKS = new RegExp(
+  `\\p{M}(?:[\\p{M}\\p{Cf}]*\\p{M}){${MAX_MARKS_PER_CHARACTER}}`,
+  "u",
+);
+
+const MARK = /\p{M}/u;
+
+let graphemes: Intl.Segmenter | undefined;
+
+/**
+ * `text` with each character's combining marks past
+ * {@linkcode MAX_MARKS_PER_CHARACTER} dropped; other text is untouched.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { capMarks } from "../protocol.ts";
+ * assert.equal(capMarks("a" + "\u0301".repeat(50)), "a" + "\u0301".repeat(6));
+ * assert.equal(capMarks("Tiếng Việt"), "Tiếng Việt");
+ * ```
+ */
+export function capMarks(text: string): string {
+  if (!MANY_MARKS.test(text)) return text;
+  graphemes ??= new Intl.Segmenter(undefined, { granularity: "grapheme" });
+  let out = "";
+  for (const { segment } of graphemes.segment(text)) {
+    let marks = 0;
+    for (const char of segment) {
+      if (MARK.test(char) && ++marks > MAX_MARKS_PER_CHARACTER) continue;
+      out += char;
+    }
+  }
+  return out;
 }
 
 /**

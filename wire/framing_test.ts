@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import {
+  capMarks,
   clipText,
   type Frame,
   LineFramer,
+  MAX_MARKS_PER_CHARACTER,
   printableText,
   sanitizeText,
   TelnetFilter,
@@ -228,4 +230,30 @@ Deno.test("TelnetFilter keeps text around a stray IAC and bounds a subnegotiatio
     ...new Uint8Array(80).fill(0x41),
   ]);
   assert.equal(filter.filter(endless).length, 80 - 64);
+});
+
+Deno.test("capMarks: a character keeps at most MAX_MARKS_PER_CHARACTER combining marks", () => {
+  const acute = "\u0301";
+  const zalgo = ("a" + acute.repeat(40)).repeat(3) + " ok";
+  const capped = ("a" + acute.repeat(MAX_MARKS_PER_CHARACTER)).repeat(3) +
+    " ok";
+  assert.equal(capMarks(zalgo), capped);
+  assert.equal(sanitizeText(zalgo), capped);
+  // Joiners between the marks do not hide a run.
+  const hidden = "b" + `${acute}\u200d`.repeat(20);
+  const kept = [...capMarks(hidden)].filter((c) => c === acute).length;
+  assert.equal(kept, MAX_MARKS_PER_CHARACTER);
+  // Real writing is untouched.
+  for (
+    const text of [
+      "Tiếng Việt có dấu",
+      "हिन्दी में लिखा",
+      "בְּרֵאשִׁ֖ית",
+      "བསྒྲུབས་",
+      "1\ufe0f\u20e3 👍🏽 👨‍👩‍👧‍👦 🏳️‍🌈",
+      "a" + acute.repeat(MAX_MARKS_PER_CHARACTER),
+    ]
+  ) {
+    assert.equal(capMarks(text), text, text);
+  }
 });
