@@ -14,6 +14,7 @@ import {
   type RoomMessage,
   sanitizeText,
   type ServerEvent,
+  whoPastEnd,
 } from "../protocol.ts";
 
 /** Who is looking, and whether their terminal takes colors. */
@@ -242,6 +243,9 @@ export function renderEvent(
         ),
       ];
     case "who":
+      if (event.members.length === 0 && event.count !== undefined) {
+        return [note(whoPastEnd(event.room, event.count))];
+      }
       return [
         note(
           `${event.room} (${event.count ?? event.members.length}): ${

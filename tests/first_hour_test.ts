@@ -207,3 +207,19 @@ Deno.test("drop: /drop of a name nobody registered says so, not who may drop it"
   await bob.send("/drop alice");
   await bob.expect("*** Error: Nickname alice is not registered");
 });
+
+Deno.test("/who past the last member says so; /history of two rooms is a usage error", async () => {
+  await using chat = await startServer();
+  await using ann = await LineClient.text(chat.port, "ann");
+  await using _bob = await LineClient.text(chat.port, "bob");
+  await ann.send("/who #lobby after zzz");
+  await ann.expect(
+    "*** #lobby (2): no members after that name; /who #lobby starts from the top",
+  );
+  await ann.send("/join #a");
+  await ann.expect("*** ann joined #a");
+  await ann.send("/history #a #lobby");
+  await ann.expect(
+    "*** Error: Usage: /history [#ROOM|@NICK] [before ID] [N]: one room or one nickname at a time",
+  );
+});

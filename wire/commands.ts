@@ -148,11 +148,20 @@ function parseHistoryArgs(args: string): RequestOf<"history"> | string {
       if (!Number.isSafeInteger(id) || id === 0) {
         return `${usage}: ID is a message id, as /history pages end with`;
       }
+      if (request.before !== undefined) {
+        return `${usage}: one "before ID" at a time`;
+      }
       request.before = id;
     } else if (/^0+$/.test(word)) {
       return `${usage}: N is how many messages, from 1 to ${MAX_HISTORY_PAGE}`;
     } else if (/^\d+$/.test(word) && request.limit === undefined) {
       request.limit = Math.min(Number(word), MAX_HISTORY_PAGE);
+    } else if (
+      (word.startsWith("#") || word.startsWith("@")) &&
+      (request.room !== undefined || request.with !== undefined)
+    ) {
+      // One place at a time: a second one was silently used instead.
+      return `${usage}: one room or one nickname at a time`;
     } else if (word.startsWith("@") && word.length > 1) {
       request.with = word.slice(1);
     } else if (word.startsWith("#")) {

@@ -429,6 +429,9 @@ export function encodeTextEvent(event: ServerEvent): string {
       );
     }
     case "who":
+      if (event.members.length === 0 && event.count !== undefined) {
+        return notice(whoPastEnd(event.room, event.count));
+      }
       return notice(
         `${event.room} (${event.count ?? event.members.length}): ` +
           event.members.map((m) =>
@@ -484,4 +487,12 @@ export function encodeTextEvent(event: ServerEvent): string {
     case "switch":
       return notice(`Now talking in ${event.room}`);
   }
+}
+
+/**
+ * What a `who` page past the last member says (`/who #room after zzz`):
+ * the room has members, none after that name, and how to start again.
+ */
+export function whoPastEnd(room: string, count: number): string {
+  return `${room} (${count}): no members after that name; /who ${room} starts from the top`;
 }

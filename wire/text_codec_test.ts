@@ -53,12 +53,29 @@ Deno.test("decodeTextRequest answers bad commands with error events", () => {
       "/join",
       "/history before 99999999999999999999999",
       "/history #lobby before 0",
+      "/history #a #b",
+      "/history @ann @bob",
+      "/history #a @bob",
+      "/history before 5 before 3",
     ]
   ) {
     const result = decodeTextRequest(line);
     assert.equal(result?.type, "error", line);
     assert.equal((result as { code: string }).code, "usage", line);
   }
+});
+
+Deno.test("a who page past the last member says so and how to start again", () => {
+  const text = encodeTextEvent({
+    type: "who",
+    room: "#dev",
+    members: [],
+    count: 3,
+  });
+  assert.equal(
+    text,
+    "*** #dev (3): no members after that name; /who #dev starts from the top\n",
+  );
 });
 
 Deno.test("text codec round-trips every request", () => {
