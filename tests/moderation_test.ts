@@ -226,3 +226,22 @@ Deno.test("a new name mixing Latin with look-alike letters is refused even when 
     "*** \u0414\u043c\u0438\u0442\u0440\u0438\u0439 joined #\u0434\u0435\u0432",
   );
 });
+
+Deno.test("an operator cannot kick or mute themselves", async () => {
+  const { chat, op } = await withOperator();
+  await using _chat = chat;
+  await using _op = op;
+  await op.send("/kick op testing");
+  await op.expect("*** Error: You cannot kick yourself; /quit leaves the chat");
+  await op.send("/mute OP");
+  await op.expect("*** Error: You cannot mute yourself");
+  // Still here, still an operator, not muted.
+  await op.send("still talking");
+  await op.send("/kick nobody");
+  await op.expect("*** Error: Nobody is called nobody");
+  const seen = await op.linesUntilPong();
+  assert.ok(
+    !seen.some((line) => /muted|Disconnected/.test(line)),
+    seen.join("\n"),
+  );
+});

@@ -51,9 +51,15 @@ function oper(call: Call<"oper">): void {
 
 /** `/kick NICK [REASON]`: disconnects someone. */
 function kick(call: Call<"kick">): void {
-  const { hub, request } = call;
+  const { hub, session, request } = call;
   const target = hub.nicks.get(request.nick);
   if (target === undefined) return kickElsewhere(call);
+  if (target === session) {
+    return call.fail(
+      "not_permitted",
+      "You cannot kick yourself; /quit leaves the chat",
+    );
+  }
   const by = actor(call);
   const reason = cleanReason(request.reason, hub.limits);
   hub.log("info", "kick", {
@@ -198,8 +204,11 @@ function bans(call: Call<"bans">): void {
 
 /** `/mute NICK` and `/unmute NICK`: the mute is kept by nickname. */
 function mute(call: Call<"mute" | "unmute">): void {
-  const { hub, request } = call;
+  const { hub, session, request } = call;
   const local = hub.nicks.get(request.nick);
+  if (local === session && request.type === "mute") {
+    return call.fail("not_permitted", "You cannot mute yourself");
+  }
   // In a cluster the nickname may be held on another node, which applies it.
   const target = local ?? hub.presence?.findRemote(request.nick);
   if (target === undefined || target.nick === null) {
