@@ -149,3 +149,23 @@ Deno.test("web admission: a request typed into nc, with bare LF line ends, is an
     }
   }
 });
+
+Deno.test("web admission: a TLS hello at the plain HTTP port is refused at once, not left to the head timeout", async () => {
+  await using web = await startWebServer({ maxPerAddress: 0 });
+  const conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: web.httpPort,
+  });
+  try {
+    // The start of a ClientHello: record type 22, version 3.1, then binary.
+    await conn.write(
+      new Uint8Array([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc]),
+    );
+    // Well inside the 10 s head timeout that waiting for a head would take.
+    const answer = await within(readToEnd(conn), "the refusal", 3000);
+    assert.match(answer, /^HTTP\/1\.1 400 /);
+    assert.match(answer, /plain HTTP, not HTTPS/);
+  } finally {
+    conn.close();
+  }
+});

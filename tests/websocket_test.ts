@@ -134,6 +134,12 @@ Deno.test("websocket: the JSON protocol, shared with TCP users, ids and all", as
   assert.equal(error.code, "unknown_type");
   ws.send("not json");
   assert.equal((await ws.expectEvent("error")).code, "bad_json");
+  // An empty or blank message is ignored, as a blank TCP line is.
+  ws.send("");
+  ws.send("  ");
+  ws.send({ type: "ping", token: "after-blanks" });
+  const next = JSON.parse(await ws.expect(() => true));
+  assert.deepEqual(next, { type: "pong", token: "after-blanks" });
 });
 
 Deno.test("websocket: a frame past the line limit and a binary frame are refused, the socket stays", async () => {

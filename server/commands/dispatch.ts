@@ -197,6 +197,9 @@ function decodeFrame(hub: Hub, session: Session, frame: Frame): Input {
       return NOTHING;
     }
   }
+  // A blank line is nothing, in either codec and from any transport: an
+  // empty WebSocket message is ignored as a blank TCP line is.
+  if (line.trim() === "") return NOTHING;
   const request = session.codec === "json"
     ? decodeJsonRequest(line)
     : session.state === "login"

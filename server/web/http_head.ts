@@ -70,6 +70,24 @@ export function headEnd(bytes: Uint8Array): HeadEnd | null {
   return null;
 }
 
+/**
+ * Whether `bytes` start like a TLS handshake record (content type 22,
+ * version 3.x): a browser sent to `https://` at a plain HTTP port. It will
+ * never send a blank line, so without this it waits out the head timeout.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { startsLikeTls } from "./http_head.ts";
+ * assert.equal(startsLikeTls(new Uint8Array([0x16, 0x03, 0x01, 0x02])), true);
+ * assert.equal(startsLikeTls(new TextEncoder().encode("GET / HTTP/1.1")), false);
+ * ```
+ */
+export function startsLikeTls(bytes: Uint8Array): boolean {
+  return bytes.length >= 3 && bytes[0] === 0x16 && bytes[1] === 0x03 &&
+    bytes[2]! <= 0x04;
+}
+
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /**

@@ -22,6 +22,7 @@ import {
   MAX_HEAD_BYTES,
   parseRequestHead,
   responseHead,
+  startsLikeTls,
   websocketAccept,
 } from "./http_head.ts";
 import { writeAll } from "../../wire/write_all.ts";
@@ -218,6 +219,16 @@ export class WebListener {
         return;
       }
       bytes = concatBytes([bytes, buffer.subarray(0, count)]);
+      if (startsLikeTls(bytes)) {
+        await this.#reply(
+          conn,
+          400,
+          this.tls
+            ? "Not HTTP: a TLS handshake inside TLS"
+            : "This port speaks plain HTTP, not HTTPS: use http://",
+        );
+        return;
+      }
       end = headEnd(bytes);
     }
     if (end === null || end.next > maxHeadBytes) {
