@@ -156,6 +156,21 @@ export interface ClusterNames {
   release(nick: string, session: Session): void;
 }
 
+/**
+ * Least time between two writes of a big room's messages to one member, per
+ * member of the room: 2 ms for 100 members, 20 ms for 1,000. A pass over a
+ * room of 100 takes about a millisecond, so its members would otherwise be
+ * written again at once with a message or two each, at several times the
+ * system calls per message (and as many reads for every reader); a few
+ * milliseconds' wait lets each write carry many messages. Capped at
+ * {@linkcode MAX_PULL_SPACING_MS}, which a room of 10,000 never reaches: one
+ * pass over its members takes longer than that.
+ */
+const PULL_SPACING_MS_PER_MEMBER = 0.02;
+
+/** Longest spacing of a big room's writes to one member, whatever its size. */
+const MAX_PULL_SPACING_MS = 20;
+
 /** The feed of a single process: the members are all here. */
 export class LocalRoomFeed implements RoomFeed {
   readonly #history: HistoryStore;
@@ -264,8 +279,8 @@ export class LocalRoomFeed implements RoomFeed {
 
   /**
    * A big room's log. Its members pull from it as their connections' turns
-   * to write come (room_batch.ts), so it needs no hold of its own: the
-   * connections' write coalescing and the write gate pace it.
+   * to write come (room_batch.ts), each at most once per
+   * {@linkcode PULL_SPACING_MS_PER_MEMBER} per member of the room.
    */
   #batchFor(room: Room): RoomBatch<Session> {
     const writes = this.#writes;
@@ -273,6 +288,11 @@ export class LocalRoomFeed implements RoomFeed {
       members: () => room.members,
       pulled: (lines) => writes.countExtraLines(lines),
       elsewhere: (member) => member.current !== room,
+      spacingMs: () =>
+        Math.min(
+          MAX_PULL_SPACING_MS,
+          room.members.size * PULL_SPACING_MS_PER_MEMBER,
+        ),
     });
   }
 

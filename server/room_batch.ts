@@ -33,10 +33,12 @@ import { concatBytes } from "../wire/bytes.ts";
 
 /** What a member's connection asks of each big room it is in. */
 export interface MemberFeed<M> {
-  /** Whether `member` has events still to pull. */
-  hasFor(member: M): boolean;
+  /** Whether `member` has events to pull now (see `spacingMs`). */
+  dueFor(member: M): boolean;
   /** Queues on `member` every event past its cursor. */
   pullFor(member: M): void;
+  /** The same, if its spacing has passed: when its write's turn comes. */
+  pullDue(member: M): void;
   /** `member`'s connection has nothing left to write. */
   idle(member: M): void;
 }
@@ -64,6 +66,10 @@ interface Place {
   cursor: number;
   /** Whether it is listed to be woken by the next event. */
   idle: boolean;
+  /** When it last pulled events, by the batch's clock. */
+  pulledAt: number;
+  /** Whether it is listed to be woken once its spacing has passed. */
+  deferred: boolean;
 }
 
 /** One logged event and who, if anyone, gets a copy of it of their own. */
@@ -94,6 +100,17 @@ export interface BatchOptions<M> {
    * lines with the room. @default never
    */
   elsewhere?(member: M): boolean;
+  /**
+   * Least time, in milliseconds, between two pulls of one member, while
+   * events keep coming: a small room whose members are each written in a
+   * moment would otherwise write every member once or twice per message,
+   * where a few milliseconds' wait lets each write carry many. A room so
+   * big that one pass over its members takes longer never waits on it.
+   * @default {0}
+   */
+  spacingMs?(): number;
+  /** The clock, in milliseconds. @default {performance.now} */
+  now?(): number;
 }
 
 /**
@@ -122,10 +139,15 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
    */
   #shared = new Map<number, Uint8Array>();
   #trimAt = TRIM_AFTER_EVENTS;
+  /** Members with events to pull, waiting for their spacing to pass. */
+  #deferred: M[] = [];
+  #deferTimer: ReturnType<typeof setTimeout> | null = null;
+  readonly #now: () => number;
 
   /** @param options the room's members, and whom to tell of pulls */
   constructor(options: BatchOptions<M>) {
     this.#options = options;
+    this.#now = options.now ?? (() => performance.now());
     // Nobody here has pulled anything yet: the first event wakes them all.
     for (const member of options.members()) this.#enter(member, 0);
   }
@@ -170,7 +192,12 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
       return;
     }
     member.feeds.push(this);
-    this.#places.set(member, { cursor, idle: true });
+    this.#places.set(member, {
+      cursor,
+      idle: true,
+      pulledAt: -Infinity,
+      deferred: false,
+    });
     this.#idle.push(member);
   }
 
@@ -220,6 +247,30 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
     return place !== undefined && place.cursor < this.#added;
   }
 
+  /** Whether `member` has events to pull and its spacing has passed. */
+  dueFor(member: M): boolean {
+    const place = this.#places.get(member);
+    return place !== undefined && place.cursor < this.#added &&
+      this.#waitFor(place) <= 0;
+  }
+
+  /** {@linkcode RoomBatch.pullFor} if `member` is due. */
+  pullDue(member: M): void {
+    const place = this.#places.get(member);
+    if (
+      place !== undefined && place.cursor < this.#added &&
+      this.#waitFor(place) <= 0
+    ) {
+      this.pullFor(member);
+    }
+  }
+
+  /** How long `place` must still wait for its spacing, in milliseconds. */
+  #waitFor(place: Place): number {
+    const spacing = this.#options.spacingMs?.() ?? 0;
+    return spacing <= 0 ? 0 : place.pulledAt + spacing - this.#now();
+  }
+
   /**
    * Queues on `member` every event past its cursor, as one chunk, and moves
    * its cursor to the end: called when its connection is about to write,
@@ -233,6 +284,7 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
     const from = this.#firstAfter(cursor);
     const count = this.#log.length - from;
     if (count === 0) return;
+    place.pulledAt = this.#now();
     const elsewhere = this.#options.elsewhere?.(member) ?? false;
     const bytes = (this.#lastOwn.get(member) ?? 0) > cursor
       ? join(ownChunks(this.#log, from, member, elsewhere))
@@ -243,12 +295,15 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
 
   /**
    * `member`'s connection has nothing left to write: the next event wakes
-   * it (at once, if one already waits).
+   * it (at once, if one already waits; once its spacing has passed, if that
+   * is later).
    */
   idle(member: M): void {
     const place = this.#places.get(member);
     if (place === undefined) return;
     if (place.cursor < this.#added) {
+      const wait = this.#waitFor(place);
+      if (wait > 0) return this.#defer(member, place, wait);
       place.idle = false;
       member.poke();
     } else if (!place.idle) {
@@ -256,6 +311,30 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
       this.#idle.push(member);
     }
   }
+
+  /** Wakes `member` in `wait` milliseconds (with whoever else is due). */
+  #defer(member: M, place: Place, wait: number): void {
+    if (!place.deferred) {
+      place.deferred = true;
+      this.#deferred.push(member);
+    }
+    this.#deferTimer ??= setTimeout(this.#wakeDeferred, wait);
+  }
+
+  readonly #wakeDeferred = (): void => {
+    this.#deferTimer = null;
+    const deferred = this.#deferred;
+    this.#deferred = [];
+    for (const member of deferred) {
+      const place = this.#places.get(member);
+      if (place === undefined || !place.deferred) continue;
+      place.deferred = false;
+      // Pulled now, all at the same point of the log, so those that last
+      // pulled together share one joined chunk.
+      this.pullFor(member);
+      member.poke();
+    }
+  };
 
   /** Queues on every member what it has still to pull. */
   flush(): void {
@@ -268,6 +347,9 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
     for (const member of this.#places.keys()) this.#unlink(member);
     this.#places.clear();
     this.#idle = [];
+    this.#deferred = [];
+    if (this.#deferTimer !== null) clearTimeout(this.#deferTimer);
+    this.#deferTimer = null;
     this.#lastOwn.clear();
     this.#log = [];
   }

@@ -272,3 +272,44 @@ Deno.test("RoomBatch is in a member's feeds exactly while the member has a curso
   batch.close();
   assert.deepEqual(early.feeds, []);
 });
+
+Deno.test("RoomBatch wakes a member that pulled less than its spacing ago only once the spacing has passed", async () => {
+  let now = 1000;
+  const a = new Member();
+  let woken: () => void = () => {};
+  a.poke = () => {
+    a.pokes++;
+    woken();
+  };
+  const batch = new RoomBatch<Member>({
+    members: () => [a],
+    spacingMs: () => 5,
+    now: () => now,
+  });
+  batch.add(notice("one"), batch.accept(), null);
+  assert.equal(batch.dueFor(a), true, "never pulled: due at once");
+  batch.pullFor(a);
+  batch.add(notice("two"), batch.accept(), null);
+  now += 1;
+  assert.equal(batch.dueFor(a), false, "pulled 1 ms ago");
+  const pokes = a.pokes;
+  const poked = new Promise<void>((resolve) => woken = resolve);
+  batch.idle(a);
+  assert.equal(a.pokes, pokes, "not woken before its spacing has passed");
+  now += 4;
+  await poked;
+  assert.equal(a.pokes, pokes + 1, "woken by the batch's timer");
+  assert.deepEqual(
+    a.chunks,
+    ["*** one\n", "*** two\n"],
+    "pulled as it is woken, with whoever else was waiting",
+  );
+  batch.add(notice("three"), batch.accept(), null);
+  now += 1;
+  batch.pullDue(a);
+  assert.equal(a.chunks.length, 2, "not due: pulled 1 ms ago");
+  now += 5;
+  batch.pullDue(a);
+  assert.deepEqual(a.chunks.at(-1), "*** three\n");
+  batch.close();
+});

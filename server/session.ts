@@ -177,7 +177,10 @@ export class Session {
       ...(options.gate === undefined ? {} : { gate: options.gate }),
       feed: {
         pending: () => this.#roomsPending(),
-        pull: () => this.#roomFirst(),
+        pull: () => {
+          const feeds = this.feeds;
+          for (let i = 0; i < feeds.length; i++) feeds[i]!.pullDue(this);
+        },
         idle: () => {
           const feeds = this.feeds;
           for (let i = 0; i < feeds.length; i++) feeds[i]!.idle(this);
@@ -307,7 +310,7 @@ export class Session {
   #roomsPending(): boolean {
     const feeds = this.feeds;
     for (let i = 0; i < feeds.length; i++) {
-      if (feeds[i]!.hasFor(this)) return true;
+      if (feeds[i]!.dueFor(this)) return true;
     }
     return false;
   }
