@@ -114,6 +114,12 @@ export interface BatchOptions<M> {
 }
 
 /**
+ * A deferred member this close to its spacing is woken with the others due:
+ * one timer for a group, not one each.
+ */
+const DEFER_SLACK_MS = 1;
+
+/**
  * Events kept before the log is trimmed of what every member has pulled
  * (bookkeeping: the log holds only what some member has still to pull).
  */
@@ -321,19 +327,31 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
     this.#deferTimer ??= setTimeout(this.#wakeDeferred, wait);
   }
 
+  /**
+   * Wakes the deferred members whose spacing has passed (within a
+   * millisecond), in the order they were deferred, and waits again for the
+   * rest: they pulled in that order, so they fall due in it.
+   */
   readonly #wakeDeferred = (): void => {
     this.#deferTimer = null;
     const deferred = this.#deferred;
-    this.#deferred = [];
-    for (const member of deferred) {
+    let woken = 0;
+    for (; woken < deferred.length; woken++) {
+      const member = deferred[woken]!;
       const place = this.#places.get(member);
       if (place === undefined || !place.deferred) continue;
+      const wait = this.#waitFor(place);
+      if (wait > DEFER_SLACK_MS) {
+        this.#deferTimer = setTimeout(this.#wakeDeferred, wait);
+        break;
+      }
       place.deferred = false;
-      // Pulled now, all at the same point of the log, so those that last
-      // pulled together share one joined chunk.
+      // Pulled now, at the same point of the log as the others woken with
+      // it, so those that last pulled together share one joined chunk.
       this.pullFor(member);
       member.poke();
     }
+    this.#deferred = woken === deferred.length ? [] : deferred.slice(woken);
   };
 
   /** Queues on every member what it has still to pull. */
