@@ -9,8 +9,9 @@
 
 import assert from "node:assert/strict";
 import { createClient } from "npm:redis@5.12.1";
-import { LineClient, startServer, type TestServer, within } from "./helpers.ts";
-import { clusterTests, type RedisServer, startRedis } from "./redis_server.ts";
+import { LineClient, type TestServer, within } from "./helpers.ts";
+import { clusterTests } from "./redis_server.ts";
+import { type Cluster, startCluster as startPair } from "./cluster_checks.ts";
 import type { Limits } from "../server/limits.ts";
 import { RedisTimeout, STORE_SILENT } from "../server/cluster/redis_timeout.ts";
 
@@ -19,27 +20,9 @@ await clusterTests(registerTests);
 /** Cheap hashing: these tests are about where accounts live, not the KDF. */
 const FAST_KDF = { passwordIterations: 1000 };
 
-/** A Redis and two nodes on it, closed together. */
-interface Cluster extends AsyncDisposable {
-  redis: RedisServer;
-  a: TestServer;
-  b: TestServer;
-}
-
-async function startCluster(limits: Partial<Limits> = {}): Promise<Cluster> {
-  const redis = await startRedis();
-  const a = await startServer({ ...FAST_KDF, ...limits }, { redis: redis.url });
-  const b = await startServer({ ...FAST_KDF, ...limits }, { redis: redis.url });
-  return {
-    redis,
-    a,
-    b,
-    async [Symbol.asyncDispose]() {
-      await a.server.close();
-      await b.server.close();
-      await redis[Symbol.asyncDispose]();
-    },
-  };
+/** Two nodes on one Redis, with cheap hashing. */
+function startCluster(limits: Partial<Limits> = {}): Promise<Cluster> {
+  return startPair({ ...FAST_KDF, ...limits });
 }
 
 /** Logs in as `nick` on `port` and registers it with `password`. */

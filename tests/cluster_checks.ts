@@ -1,11 +1,54 @@
 /**
- * Checks the cluster test files share: a hello's first reply, and "every
- * member on every node saw the same messages in one order".
+ * What the cluster test files share: a Redis with two nodes on it, a hello's
+ * first reply, and "every member on every node saw the same messages in one
+ * order".
  */
 
 import assert from "node:assert/strict";
-import type { LineClient } from "./helpers.ts";
+import { type LineClient, startServer, type TestServer } from "./helpers.ts";
+import { type RedisServer, startRedis } from "./redis_server.ts";
 import type { ServerEvent } from "../protocol.ts";
+import type { Limits } from "../server/limits.ts";
+import type { ServerOptions } from "../server.ts";
+
+/** A Redis and two nodes on it, closed together. */
+export interface Cluster extends AsyncDisposable {
+  redis: RedisServer;
+  a: TestServer;
+  b: TestServer;
+}
+
+/**
+ * Starts a Redis and two nodes on it with `limits` and `options`; whatever
+ * started is stopped again if the rest cannot start.
+ */
+export async function startCluster(
+  limits: Partial<Limits> = {},
+  options: ServerOptions = {},
+): Promise<Cluster> {
+  const redis = await startRedis();
+  const started: TestServer[] = [];
+  try {
+    for (let i = 0; i < 2; i++) {
+      started.push(await startServer(limits, { ...options, redis: redis.url }));
+    }
+  } catch (error) {
+    for (const node of started) await node.server.close();
+    await redis[Symbol.asyncDispose]();
+    throw error;
+  }
+  const [a, b] = started as [TestServer, TestServer];
+  return {
+    redis,
+    a,
+    b,
+    async [Symbol.asyncDispose]() {
+      await a.server.close();
+      await b.server.close();
+      await redis[Symbol.asyncDispose]();
+    },
+  };
+}
 
 /** The first reply to a hello: its welcome, or the error refusing it. */
 export async function helloReply(

@@ -15,39 +15,12 @@ import {
   type TestServer,
   WAIT_MS,
 } from "./helpers.ts";
-import { clusterTests, type RedisServer, startRedis } from "./redis_server.ts";
+import { clusterTests } from "./redis_server.ts";
+import { type Cluster, startCluster } from "./cluster_checks.ts";
 import { ServerProcess } from "./server_process.ts";
-import type { Limits } from "../server/limits.ts";
-import type { ServerOptions } from "../server.ts";
 import { PRIVATE_UNCONFIRMED } from "../server/commands/private_across.ts";
 
 await clusterTests(registerPresenceTests);
-
-/** A Redis and two nodes on it, closed together. */
-interface Cluster extends AsyncDisposable {
-  redis: RedisServer;
-  a: TestServer;
-  b: TestServer;
-}
-
-async function startCluster(
-  limits: Partial<Limits> = {},
-  options: ServerOptions = {},
-): Promise<Cluster> {
-  const redis = await startRedis();
-  const a = await startServer(limits, { ...options, redis: redis.url });
-  const b = await startServer(limits, { ...options, redis: redis.url });
-  return {
-    redis,
-    a,
-    b,
-    async [Symbol.asyncDispose]() {
-      await a.server.close();
-      await b.server.close();
-      await redis[Symbol.asyncDispose]();
-    },
-  };
-}
 
 /** A node started after Redis restarted empty, and cat logged in there. */
 interface LateNode extends AsyncDisposable {

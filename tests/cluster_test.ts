@@ -6,38 +6,14 @@
  */
 
 import assert from "node:assert/strict";
-import { LineClient, startServer, type TestServer, within } from "./helpers.ts";
-import { clusterTests, type RedisServer, startRedis } from "./redis_server.ts";
-import { assertOneOrder, helloReply } from "./cluster_checks.ts";
-import type { Limits } from "../server/limits.ts";
+import { LineClient, startServer, within } from "./helpers.ts";
+import { clusterTests, startRedis } from "./redis_server.ts";
+import { assertOneOrder, helloReply, startCluster } from "./cluster_checks.ts";
 import { ClusterStartError } from "../server.ts";
 import { SEND_UNCONFIRMED } from "../server/cluster/redis_node.ts";
 import { BACK_NOTICE, SILENT_NOTICE } from "../server/cluster/room_streams.ts";
 
 await clusterTests(registerClusterTests);
-
-/** A Redis and two nodes on it, closed together. */
-interface Cluster extends AsyncDisposable {
-  redis: RedisServer;
-  a: TestServer;
-  b: TestServer;
-}
-
-async function startCluster(limits: Partial<Limits> = {}): Promise<Cluster> {
-  const redis = await startRedis();
-  const a = await startServer(limits, { redis: redis.url });
-  const b = await startServer(limits, { redis: redis.url });
-  return {
-    redis,
-    a,
-    b,
-    async [Symbol.asyncDispose]() {
-      await a.server.close();
-      await b.server.close();
-      await redis[Symbol.asyncDispose]();
-    },
-  };
-}
 
 function registerClusterTests(): void {
   Deno.test("cluster: room messages from two nodes reach every member in one order", async () => {
