@@ -7,13 +7,16 @@
  * a member pulls everything past its cursor, joined into one chunk, when its
  * connection's turn to write comes (net/outbound_queue.ts asks, through the
  * write gate). So each write carries every message that arrived before it
- * left, however many that is, and nobody waits on a timer: under load the
- * members are written in turn, over and over, and a message waits at most
- * one turn of the room's writes, which is as fast as the server can go.
+ * left, however many that is: under load the members are written in turn,
+ * over and over, and a message waits at most one pass over the room's
+ * writes, which is as fast as the server can go.
  *
  * A member whose queue has gone idle tells the batch so; the next event
- * wakes it (O(1) per member, and only once per write). The members that
- * pull the same span of events in the same codec share one joined chunk.
+ * wakes it (O(1) per member, and only once per write). A member's pulls are
+ * spaced (`spacingMs`), so that in a room small enough to be written in a
+ * moment each write still carries several messages; members waiting out
+ * their spacing are woken, and pulled, together. The members that pull the
+ * same span of events in the same codec share one joined chunk.
  *
  * Order is kept: anything sent straight to a member first pulls its share
  * of the log ({@linkcode RoomBatch.pullFor}), and joining and leaving set
