@@ -924,6 +924,17 @@ function decodeTextRequest(line2) {
   const parsed = command.parse(args.trim());
   return typeof parsed === "string" ? errorEvent("usage", `Usage: ${parsed}`) : parsed;
 }
+function whoPastEnd(room, count) {
+  return `${room} (${count}): no members after that name; /who ${room} starts from the top`;
+}
+
+// web/src/who_notice.ts
+function whoNotice(event) {
+  if (event.members.length === 0 && event.count !== void 0) {
+    return whoPastEnd(event.room, event.count);
+  }
+  return `${event.room}: ${event.members.map((member) => `${member.nick}${member.away !== void 0 ? " (away)" : ""}`).join(", ")}`;
+}
 
 // wire/json_codec.ts
 function parseObject(line2) {
@@ -1582,7 +1593,7 @@ var ChatPage = class {
       });
     }
     if (event.ref === "typed" || event.ref === "more-typed") {
-      this.#notice(`${event.room}: ${event.members.map((member) => `${member.nick}${member.away !== void 0 ? " (away)" : ""}`).join(", ")}`);
+      this.#notice(whoNotice(event));
     }
     this.#renderMembers();
   }

@@ -16,6 +16,7 @@ import type {
 } from "../../wire/events.ts";
 import { decodeTextRequest } from "../../wire/text_codec.ts";
 import { byeMeansReconnect } from "../../wire/bye.ts";
+import { whoNotice } from "./who_notice.ts";
 import { Connection } from "./connection.ts";
 import {
   type ChatLine,
@@ -427,13 +428,7 @@ class ChatPage {
       });
     }
     if (event.ref === "typed" || event.ref === "more-typed") {
-      this.#notice(
-        `${event.room}: ${
-          event.members.map((member) =>
-            `${member.nick}${member.away !== undefined ? " (away)" : ""}`
-          ).join(", ")
-        }`,
-      );
+      this.#notice(whoNotice(event));
     }
     this.#renderMembers();
   }
