@@ -41,6 +41,7 @@ import { type ByeCode, byeLine } from "./wire/bye.ts";
 import { FlushScheduler, sampleLoad } from "./server/net/coalescing.ts";
 import { dueDeadline, sweepIntervalMs } from "./server/net/deadlines.ts";
 import { WriteGate } from "./server/net/write_gate.ts";
+import { TaskCount } from "./server/net/task_count.ts";
 import { handleFrames } from "./server/commands/dispatch.ts";
 import { greet } from "./server/commands/login.ts";
 import { Hub } from "./server/hub.ts";
@@ -197,7 +198,10 @@ export class ChatServer {
   /** The WebSocket behind each browser session, for its close code. */
   #webSockets = new Map<Session, WebSocketSocket>();
   #acceptLoops: Promise<void>[] = [];
-  #connectionTasks = new Set<Promise<void>>();
+  /** One task per connection, waited for at close. */
+  readonly #connectionTasks = new TaskCount((error) =>
+    this.#log.error("connection_failed", { error: describeError(error) })
+  );
   readonly #perAddress = new AddressCounts();
   /** HTTP connections still in their request (counted with the sessions). */
   #httpInRequest = 0;
@@ -388,7 +392,7 @@ export class ChatServer {
       assets: await loadAssets(),
       allowedOrigins: web.allowedOrigins ?? [],
       onWebSocket: (conn: Deno.Conn, rest: Uint8Array, address: string) =>
-        this.#track(
+        this.#connectionTasks.add(
           this.#serveWebSocket(conn, rest, normalizeAddress(address)),
         ),
       onRefused: (address: string, status: number, path: string) =>
@@ -440,18 +444,14 @@ export class ChatServer {
         await this.#backoff(backoffMs);
         continue;
       }
-      this.#track(this.#admit(conn));
+      try {
+        this.#connectionTasks.add(this.#admit(conn));
+      } catch (error) {
+        // Admission itself failed, before the connection had a task.
+        this.#log.error("connection_failed", { error: describeError(error) });
+        conn.close();
+      }
     }
-  }
-
-  #track(task: Promise<void>): void {
-    const tracked = task.catch((error) =>
-      this.#log.error("connection_failed", { error: describeError(error) })
-    );
-    this.#connectionTasks.add(tracked);
-    tracked.finally(() => this.#connectionTasks.delete(tracked)).catch(
-      () => {},
-    );
   }
 
   #backoff(ms: number): Promise<void> {
@@ -512,15 +512,26 @@ export class ChatServer {
     return { text, code: ban === undefined ? "full" : "banned" };
   }
 
-  /** Refuses a banned address or one over a connection limit, else serves. */
-  async #admit(conn: ChatConnection): Promise<void> {
-    const hub = this.#hub;
+  /**
+   * Refuses a banned address or one over a connection limit, else serves.
+   * An admitted connection's task is its read loop itself: no async frame
+   * of its own waits on it for the connection's whole life.
+   */
+  #admit(conn: ChatConnection): Promise<void> {
     const address = normalizeAddress(conn.remoteAddr.hostname);
     const refusal = this.#refusal(address);
-    if (refusal === null) {
-      await this.#serve(conn, address);
-      return;
-    }
+    return refusal === null
+      ? this.#serve(conn, address)
+      : this.#refuse(conn, address, refusal);
+  }
+
+  /** Tells a refused connection why, briefly, and closes it. */
+  async #refuse(
+    conn: ChatConnection,
+    address: string,
+    refusal: { text: string; code: ByeCode },
+  ): Promise<void> {
+    const hub = this.#hub;
     this.#log.warn("refused", { address, reason: refusal.text });
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
@@ -782,7 +793,7 @@ export class ChatServer {
         false,
       ).catch(() => session.closeSocket());
     }
-    await Promise.all(this.#connectionTasks);
+    await this.#connectionTasks.idle();
     // Goodbyes went through the gate too; every socket is closed now.
     this.#writeGate.close();
     await Promise.all(this.#webListeners.map((web) => web.shutdown()));
