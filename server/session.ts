@@ -11,7 +11,11 @@ import { FloodPacer, type TokenBucket } from "./flood.ts";
 import { PrivatePeers } from "./private_peers.ts";
 import type { Limits } from "./limits.ts";
 import type { MemberFeed, RoomBatch } from "./room_batch.ts";
-import { NOT_YET, OutboundQueue } from "./net/outbound_queue.ts";
+import {
+  NOT_YET,
+  OutboundQueue,
+  type QueueFeed,
+} from "./net/outbound_queue.ts";
 import {
   type Codec,
   EncodedEvent,
@@ -136,11 +140,8 @@ export class Session {
    * private history and waiting messages belong to) and registered nickname.
    */
   account: SessionAccount | null = null;
-  /**
-   * Who held each nickname it last exchanged private messages with, so a
-   * message is not silently sent to someone who took the name since.
-   */
-  readonly privatePeers: PrivatePeers = new PrivatePeers();
+  /** Made at the first private message: most sessions never send one. */
+  #privatePeers: PrivatePeers | null = null;
   /** A registered nickname chosen at the text prompt, awaiting /identify. */
   pendingLogin: { nick: string; room?: string } | null = null;
   #lastInputAt: number;
@@ -175,17 +176,7 @@ export class Session {
       onError: () => this.#onSendFailure(this, "lost"),
       ...(options.writes === undefined ? {} : { scheduler: options.writes }),
       ...(options.gate === undefined ? {} : { gate: options.gate }),
-      feed: {
-        pending: () => this.#roomsPending(),
-        pull: () => {
-          const feeds = this.feeds;
-          for (let i = 0; i < feeds.length; i++) feeds[i]!.pullDue(this);
-        },
-        idle: () => {
-          const feeds = this.feeds;
-          for (let i = 0; i < feeds.length; i++) feeds[i]!.idle(this);
-        },
-      },
+      feed: new RoomFeeds(this),
     });
     if (limits.floodRate > 0) {
       this.flood = new FloodPacer({
@@ -222,6 +213,14 @@ export class Session {
    */
   get nick(): string | null {
     return this.#nick;
+  }
+
+  /**
+   * Who held each nickname it last exchanged private messages with, so a
+   * message is not silently sent to someone who took the name since.
+   */
+  get privatePeers(): PrivatePeers {
+    return this.#privatePeers ??= new PrivatePeers();
   }
 
   /** When it took its nickname (server time), for whoever wrote to the last holder. */
@@ -304,15 +303,6 @@ export class Session {
   #roomFirst(): void {
     const feeds = this.feeds;
     for (let i = 0; i < feeds.length; i++) feeds[i]!.pullFor(this);
-  }
-
-  /** Whether a big room it is in has events it has not pulled. */
-  #roomsPending(): boolean {
-    const feeds = this.feeds;
-    for (let i = 0; i < feeds.length; i++) {
-      if (feeds[i]!.dueFor(this)) return true;
-    }
-    return false;
   }
 
   /**
@@ -422,5 +412,42 @@ export class Session {
     } catch {
       // Already closed by the runtime after a failed write: nothing to free.
     }
+  }
+}
+
+/**
+ * The big rooms' logs a session reads from, as its send queue sees them. A
+ * class, so that every connection shares its methods: closures would cost
+ * each one three functions and their scope.
+ */
+class RoomFeeds implements QueueFeed {
+  readonly #session: Session;
+
+  constructor(session: Session) {
+    this.#session = session;
+  }
+
+  /** Whether a big room it is in has events it has not pulled. */
+  pending(): boolean {
+    const session = this.#session;
+    const feeds = session.feeds;
+    for (let i = 0; i < feeds.length; i++) {
+      if (feeds[i]!.dueFor(session)) return true;
+    }
+    return false;
+  }
+
+  /** Pulls from every big room whose spacing has passed. */
+  pull(): void {
+    const session = this.#session;
+    const feeds = session.feeds;
+    for (let i = 0; i < feeds.length; i++) feeds[i]!.pullDue(session);
+  }
+
+  /** Tells every big room that the connection has nothing left to write. */
+  idle(): void {
+    const session = this.#session;
+    const feeds = session.feeds;
+    for (let i = 0; i < feeds.length; i++) feeds[i]!.idle(session);
   }
 }

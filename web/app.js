@@ -57,7 +57,8 @@ var LineFramer = class _LineFramer {
   #pending = null;
   #pendingLength = 0;
   #discarding = false;
-  #telnet = new TelnetFilter();
+  /** Made at the first telnet command: most peers never send one. */
+  #telnet = null;
   static #decoder = new TextDecoder("utf-8", {
     ignoreBOM: false
   });
@@ -78,7 +79,10 @@ var LineFramer = class _LineFramer {
    * Telnet commands in it are dropped first ({@linkcode TelnetFilter}).
    */
   push(read) {
-    const chunk = this.#telnet.filter(read);
+    if (this.#telnet === null && read.indexOf(IAC) !== -1) {
+      this.#telnet = new TelnetFilter();
+    }
+    const chunk = this.#telnet === null ? read : this.#telnet.filter(read);
     const frames = [];
     let start = 0;
     while (start < chunk.length) {

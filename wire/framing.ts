@@ -123,7 +123,8 @@ export class LineFramer {
   #pending: Uint8Array | null = null;
   #pendingLength = 0;
   #discarding = false;
-  readonly #telnet = new TelnetFilter();
+  /** Made at the first telnet command: most peers never send one. */
+  #telnet: TelnetFilter | null = null;
   static readonly #decoder = new TextDecoder("utf-8", { ignoreBOM: false });
 
   /**
@@ -145,7 +146,10 @@ export class LineFramer {
    * Telnet commands in it are dropped first ({@linkcode TelnetFilter}).
    */
   push(read: Uint8Array): Frame[] {
-    const chunk = this.#telnet.filter(read);
+    if (this.#telnet === null && read.indexOf(IAC) !== -1) {
+      this.#telnet = new TelnetFilter();
+    }
+    const chunk = this.#telnet === null ? read : this.#telnet.filter(read);
     const frames: Frame[] = [];
     let start = 0;
     while (start < chunk.length) {

@@ -191,13 +191,18 @@ export class OutboundQueue {
   /** Bytes ever made ready, and ever written: positions for write marks. */
   #readyTotal = 0;
   #writtenTotal = 0;
-  #marks: WriteMark[] = [];
+  /**
+   * Pieces waiting to be told they are written, and callers waiting for
+   * the queue to go idle: null while there are none, as for most queues
+   * most of the time (every idle connection has one).
+   */
+  #marks: WriteMark[] | null = null;
+  #idleWaiters: Array<() => void> | null = null;
   /** A flush is scheduled for the end of this turn. */
   #scheduled = false;
   #closed = false;
   #writeStartedAt = 0;
   #overSoftSince = 0;
-  #idleWaiters: Array<() => void> = [];
   #scheduler: FlushScheduler;
   #gate: WriteGate;
   #feed: QueueFeed | null;
@@ -339,7 +344,7 @@ export class OutboundQueue {
     this.#chunkBytes = 0;
     this.#later = [];
     this.#laterBytes = 0;
-    this.#marks = [];
+    this.#marks = null;
     if (this.queuedBytes <= this.softQueuedBytes) this.#overSoftSince = 0;
   }
 
@@ -354,7 +359,7 @@ export class OutboundQueue {
     ) {
       return Promise.resolve();
     }
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+    return new Promise((resolve) => (this.#idleWaiters ??= []).push(resolve));
   }
 
   /** Stops all writing; later `enqueue` calls return false. */
@@ -404,7 +409,7 @@ export class OutboundQueue {
           continue;
         }
         if (piece.written !== undefined) {
-          this.#marks.push({
+          (this.#marks ??= []).push({
             end: this.#readyTotal + bytes.length,
             written: piece.written,
           });
@@ -547,7 +552,7 @@ export class OutboundQueue {
     }
     this.#inFlightOffset += count;
     this.#writtenTotal += count;
-    if (this.#marks.length !== 0) this.#fireMarks();
+    if (this.#marks !== null) this.#fireMarks(this.#marks);
     if (
       this.#overSoftSince !== 0 && this.queuedBytes <= this.softQueuedBytes
     ) {
@@ -564,14 +569,15 @@ export class OutboundQueue {
   };
 
   /** Tells every piece whose bytes have all been written. */
-  #fireMarks(): void {
-    const marks = this.#marks;
+  #fireMarks(marks: WriteMark[]): void {
     let done = 0;
     while (done < marks.length && marks[done]!.end <= this.#writtenTotal) {
       done++;
     }
     if (done === 0) return;
-    const fired = marks.splice(0, done);
+    let fired = marks;
+    if (done === marks.length) this.#marks = null;
+    else fired = marks.splice(0, done);
     for (const mark of fired) mark.written();
   }
 
@@ -587,9 +593,9 @@ export class OutboundQueue {
   };
 
   #wakeIdleWaiters(): void {
-    if (this.#idleWaiters.length === 0) return;
     const waiters = this.#idleWaiters;
-    this.#idleWaiters = [];
+    if (waiters === null) return;
+    this.#idleWaiters = null;
     for (const wake of waiters) wake();
   }
 }
