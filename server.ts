@@ -91,11 +91,12 @@ export {
 
 /**
  * Read buffer sizes. Every connection holds its buffer while it waits, so an
- * idle one gets a small buffer (10,000 of them must fit in little memory);
- * a read that fills it shows a busy peer, which moves to the large one.
+ * idle one gets a small buffer, enough for a login or a command (10,000 of
+ * them must fit in little memory); a read that fills it shows a busy peer,
+ * which moves to the large one. A longer line just takes several reads.
  * Constants: memory tuning; --max-line bounds what a line may hold.
  */
-const READ_BUFFER_IDLE_BYTES = 1024;
+const READ_BUFFER_IDLE_BYTES = 128;
 const READ_BUFFER_BUSY_BYTES = 16 * 1024;
 
 /**

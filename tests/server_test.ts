@@ -328,6 +328,22 @@ Deno.test("lines over the limit are refused and the next line works", async () =
   assert.deepEqual(bobSaw, []);
 });
 
+Deno.test("a long line after a quiet login arrives whole, across many reads", async () => {
+  // An idle connection reads into a small buffer; a line far longer than
+  // it, and than the large buffer a busy peer moves to, must still arrive
+  // whole, its multibyte characters intact wherever the reads split them.
+  await using chat = await startServer({ maxLineBytes: 40_000 });
+  await using alice = await LineClient.text(chat.port, "alice");
+  await using bob = await LineClient.text(chat.port, "bob");
+  const long = "é€".repeat(7_000) + "end"; // 35,003 bytes
+  await alice.send(long);
+  await bob.expect(`<alice> ${long}`);
+  await alice.send("short again");
+  await bob.expect("<alice> short again");
+  await alice.send(long);
+  await bob.expect(`<alice> ${long}`);
+});
+
 Deno.test("escapes and controls never reach another terminal", async () => {
   await using chat = await startServer();
   await using alice = await LineClient.text(chat.port, "alice");
