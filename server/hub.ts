@@ -164,7 +164,9 @@ export interface ClusterNames {
  * system calls per message (and as many reads for every reader); a few
  * milliseconds' wait lets each write carry many messages. Capped at
  * {@linkcode MAX_PULL_SPACING_MS}, which a room of 10,000 never reaches: one
- * pass over its members takes longer than that.
+ * pass over its members takes longer than that. A busy server's write
+ * coalescing hold (--write-coalesce) is added to it, and not held again when
+ * the member is woken to write.
  */
 const PULL_SPACING_MS_PER_MEMBER = 0.02;
 
@@ -289,6 +291,7 @@ export class LocalRoomFeed implements RoomFeed {
       pulled: (lines) => writes.countExtraLines(lines),
       elsewhere: (member) => member.current !== room,
       spacingMs: () =>
+        writes.delayMs +
         Math.min(
           MAX_PULL_SPACING_MS,
           room.members.size * PULL_SPACING_MS_PER_MEMBER,

@@ -260,7 +260,7 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
   dueFor(member: M): boolean {
     const place = this.#places.get(member);
     return place !== undefined && place.cursor < this.#added &&
-      this.#waitFor(place) <= 0;
+      this.#waitFor(place) <= DEFER_SLACK_MS;
   }
 
   /** {@linkcode RoomBatch.pullFor} if `member` is due. */
@@ -268,7 +268,7 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
     const place = this.#places.get(member);
     if (
       place !== undefined && place.cursor < this.#added &&
-      this.#waitFor(place) <= 0
+      this.#waitFor(place) <= DEFER_SLACK_MS
     ) {
       this.pullFor(member);
     }
@@ -349,9 +349,8 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
         break;
       }
       place.deferred = false;
-      // Pulled now, at the same point of the log as the others woken with
-      // it, so those that last pulled together share one joined chunk.
-      this.pullFor(member);
+      // Not pulled now: its write may wait in line, and what arrives
+      // meanwhile should go with it.
       member.poke();
     }
     this.#deferred = woken === deferred.length ? [] : deferred.slice(woken);

@@ -301,10 +301,16 @@ export class OutboundQueue {
 
   /**
    * Starts a write soon if none is under way: the feed has bytes waiting,
-   * pulled when the write's turn comes.
+   * pulled when the write's turn comes. At the end of this turn, never after
+   * the scheduler's hold: the feed spaces its pulls by that hold already,
+   * and holding twice would only add to the wait.
    */
   poke(): void {
-    if (!this.#closed) this.#scheduleFlush();
+    if (this.#closed) return;
+    if (this.#inFlight === null && !this.#scheduled && !this.#waitingForGate) {
+      this.#scheduled = true;
+      END_OF_TURN.schedule(this.#flush);
+    }
   }
 
   /**

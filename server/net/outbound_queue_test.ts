@@ -8,6 +8,7 @@ import {
   type ReplySource,
 } from "./outbound_queue.ts";
 import { type ByteWriter, writeAll } from "../../wire/write_all.ts";
+import { FlushScheduler } from "./coalescing.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const text = (chunks: Uint8Array[]) =>
@@ -435,4 +436,41 @@ Deno.test("OutboundQueue pulls from its feed when each write starts, and says wh
   await queue.idle();
   assert.equal(idles, 1, "told once that it went idle");
   assert.equal(writer.pending, 0);
+});
+
+Deno.test("OutboundQueue writes what its feed holds at the end of the turn it is poked, even while the scheduler holds output", async () => {
+  const writer = new ManualWriter();
+  const waiting: string[] = ["a\n"];
+  const feed: QueueFeed = {
+    pending: () => waiting.length > 0,
+    pull: () => {
+      if (waiting.length > 0) queue.enqueue(bytes(waiting.splice(0).join("")));
+    },
+    idle: () => {},
+  };
+  const scheduler = new FlushScheduler();
+  scheduler.setDelay(60_000);
+  const queue: OutboundQueue = new OutboundQueue(writer, {
+    maxQueuedBytes: 1024,
+    onError: () => {},
+    scheduler,
+    feed,
+  });
+  queue.poke();
+  await Promise.resolve();
+  assert.equal(
+    text(writer.writes),
+    "a\n",
+    "the feed spaced its pulls by the hold: not held again",
+  );
+  writer.releaseOne();
+  await queue.idle();
+  queue.enqueue(bytes("direct\n"));
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(writer.writes.length, 1, "bytes queued directly are held");
+  scheduler.close();
+  await Promise.resolve();
+  assert.equal(text(writer.writes), "a\ndirect\n");
+  writer.releaseOne();
+  await queue.idle();
 });
