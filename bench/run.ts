@@ -22,6 +22,7 @@ import { machineInfo } from "./procstat.ts";
 import { killServersOnSignal, stopAll } from "./process.ts";
 import { redisMissing } from "./redis.ts";
 import { ensureOpenFiles } from "./rlimit.ts";
+import { measureFloor, type WriteFloor } from "./write_floor.ts";
 import {
   scenarioW,
   websocketTable,
@@ -62,8 +63,12 @@ const REPO_DIR = decodeURIComponent(new URL("..", import.meta.url).pathname);
 const SCENARIO_IDS = ["a", "b", "c", "c1", "d", "e", "cluster", "w"] as const;
 type ScenarioId = typeof SCENARIO_IDS[number];
 
-/** One row of a results table: a metric's key and how it is labelled. */
-type Row = [key: string, label: string];
+/**
+ * One row of a results table: a metric's key and how it is labelled; a row
+ * marked "machine" is a figure of the machine, measured once for the
+ * scenario, the same in every target's column (left out when not measured).
+ */
+type Row = [key: string, label: string, machine?: "machine"];
 
 /** What each scenario is, how it runs, and which figures it shows. */
 const SCENARIOS: Record<ScenarioId, {
@@ -208,6 +213,12 @@ const SCENARIOS: Record<ScenarioId, {
       ["p90Ms", "latency p90 (ms)"],
       ["p99Ms", "latency p99 (ms)"],
       ["maxMs", "latency max (ms)"],
+      [
+        "floorRoundMs",
+        "floor: one C write to each reader, round (ms)",
+        "machine",
+      ],
+      ["floorCpuUsPerWrite", "floor: C writer CPU per write (µs)", "machine"],
       ["serverCpuPct", "server CPU (% of a core)"],
       ["serverRssPeakMiB", "server peak RSS (MiB)"],
       ["serverRssEndMiB", "server RSS at end (MiB)"],
@@ -267,6 +278,12 @@ generator. Prints a table per scenario and writes JSON.
   --e-clients N         e: clients in the one room (10000)
   --e-senders N         e: senders (10)
   --e-rate N            e: messages per second, all senders (100)
+  --e-floor on|off      e: first measure the machine's floor, once: one C
+                        program writing 200 B once to each of --e-clients
+                        loopback sockets read by one C epoll reader (5
+                        rounds, bench/native/write_cost.c), shown as rows of
+                        e's table; skipped, with a note, without a C
+                        compiler (on)
   --reader native|deno  b, d, e: who reads for the clients that do not send:
                         one C process with epoll (bench/native/reader.c,
                         compiled with cc or gcc on first use), or Deno clients
@@ -314,6 +331,8 @@ interface RunOptions {
   ternDb: TernDb;
   /** Where tern's CPU profiles go, if anywhere. */
   ternProfile: string | null;
+  /** Whether scenario e measures the machine's write floor first. */
+  eFloor: boolean;
   out: string;
   markdown: boolean;
 }
@@ -437,6 +456,7 @@ function parseOptions(args: string[]): RunOptions | "help" {
         "cluster-rooms": { type: "string" },
         reader: { type: "string" },
         "e-reader": { type: "string" },
+        "e-floor": { type: "string" },
         out: { type: "string" },
         markdown: { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -477,6 +497,10 @@ function parseOptions(args: string[]): RunOptions | "help" {
     throw new UsageError(`--tern-db must be file or memory; got "${ternDb}"`);
   }
   const reader = readerKind(values.reader, values["e-reader"]);
+  const eFloor = String(values["e-floor"] ?? "on");
+  if (eFloor !== "on" && eFloor !== "off") {
+    throw new UsageError(`--e-floor must be on or off; got "${eFloor}"`);
+  }
   const duration = number("duration", 10, { integer: false, min: 0.1 });
   const scenario: ScenarioOptions = {
     duration,
@@ -576,6 +600,7 @@ function parseOptions(args: string[]): RunOptions | "help" {
     ternProfile: values["tern-profile"] === undefined
       ? null
       : String(values["tern-profile"]),
+    eFloor: eFloor === "on",
     out: String(values.out ?? `${BENCH_DIR}results/latest.json`),
     markdown: values.markdown === true,
   };
@@ -631,11 +656,15 @@ function medians(runs: RunResult[]): Metrics {
   );
 }
 
-/** The table of one scenario: a column per target, then ours/peer ratios. */
+/**
+ * The table of one scenario: a column per target, then ours/peer ratios;
+ * machine rows show `machine`'s figure under every target and no ratio.
+ */
 function scenarioTable(
   rows: Row[],
   results: Partial<Record<TargetName, Metrics>>,
   targets: TargetName[],
+  machine: Metrics = {},
 ): { header: string[]; cells: string[][] } {
   const present = targets.filter((name) => results[name] !== undefined);
   const peers = present.includes("tern")
@@ -646,13 +675,23 @@ function scenarioTable(
     ...present,
     ...peers.map((peer) => `tern/${peer}`),
   ];
-  const cells = rows.map(([key, label]) => [
-    label,
-    ...present.map((name) => formatNumber(results[name]?.[key])),
-    ...peers.map((peer) =>
-      formatNumber(ratio(results.tern?.[key], results[peer]?.[key]))
-    ),
-  ]);
+  const cells = rows.filter(([key, , kind]) =>
+    kind !== "machine" || machine[key] !== undefined
+  ).map(([key, label, kind]) =>
+    kind === "machine"
+      ? [
+        label,
+        ...present.map(() => formatNumber(machine[key])),
+        ...peers.map(() => ""),
+      ]
+      : [
+        label,
+        ...present.map((name) => formatNumber(results[name]?.[key])),
+        ...peers.map((peer) =>
+          formatNumber(ratio(results.tern?.[key], results[peer]?.[key]))
+        ),
+      ]
+  );
   return { header, cells };
 }
 
@@ -709,6 +748,43 @@ function tableNotes(
     for (const line of seen) notes.push(`${name}: ${line}`);
   }
   return notes;
+}
+
+/**
+ * Scenario e's floor for a room of `clients`, said on stderr: measured, or
+ * why not (the scenario runs either way).
+ */
+async function scenarioFloor(
+  clients: number,
+): Promise<WriteFloor | { missing: string }> {
+  console.error(
+    `bench: [e] floor: one C write to each of ${clients} sockets ...`,
+  );
+  const floor = await measureFloor(clients);
+  console.error(
+    "missing" in floor
+      ? `bench: [e] floor not measured: ${floor.missing}`
+      : `bench: [e] floor: a round of ${clients} writes ${
+        formatNumber(floor.roundMs)
+      } ms (median of ${floor.rounds})`,
+  );
+  return floor;
+}
+
+/** The floor's figures as the table's machine rows read them. */
+function floorMetrics(floor: WriteFloor): Metrics {
+  return {
+    floorRoundMs: floor.roundMs,
+    floorCpuUsPerWrite: floor.cpuUsPerWrite,
+  };
+}
+
+/** The line under e's table that says what the floor rows are, or why absent. */
+function floorNote(floor: WriteFloor | { missing: string }): string {
+  if ("missing" in floor) return `floor: not measured (${floor.missing})`;
+  return `floor: no server, one C process writing ${floor.bytes} B once ` +
+    `to each of ${floor.clients} loopback sockets, one C epoll reader; ` +
+    `median of ${floor.rounds} rounds, measured once before the targets`;
 }
 
 /** Runs the benchmark; returns the process exit code. */
@@ -825,6 +901,11 @@ async function main(args: string[]): Promise<number> {
         report[id] = { title, skipped: cannot };
         continue;
       }
+      // e's floor: measured once, before any server runs, so nothing else
+      // shares the machine with it.
+      const floor = id === "e" && options.eFloor
+        ? await scenarioFloor(options.scenario.e.clients)
+        : null;
       for (let run = 1; run <= options.runs; run++) {
         for (const target of scenarioTargets) {
           const started = performance.now();
@@ -862,7 +943,12 @@ async function main(args: string[]): Promise<number> {
         ? clusterTable(summary.tern, options.scenario.cluster)
         : id === "w"
         ? websocketTable(summary.tern, formatNumber)
-        : scenarioTable(scenario.rows, summary, options.targets);
+        : scenarioTable(
+          scenario.rows,
+          summary,
+          options.targets,
+          floor === null || "missing" in floor ? {} : floorMetrics(floor),
+        );
       const runsNote = options.runs > 1
         ? ` (median of ${options.runs} runs)`
         : "";
@@ -874,6 +960,7 @@ async function main(args: string[]): Promise<number> {
       const notes = id === "cluster"
         ? clusterNotes(runs.tern ?? [], summary.tern, options.scenario.cluster)
         : tableNotes(targets, runs, summary);
+      if (floor !== null) notes.unshift(floorNote(floor));
       for (const line of notes) {
         console.log(`  ${line}`);
       }
@@ -882,6 +969,9 @@ async function main(args: string[]): Promise<number> {
         medians: summary,
         runs,
         errors,
+        ...(floor === null
+          ? {}
+          : { floor: "missing" in floor ? { skipped: floor.missing } : floor }),
       };
     }
   } finally {

@@ -25,7 +25,13 @@
 
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { buildC } from "./native_build.ts";
+import {
+  cWriter,
+  median,
+  readerFigure,
+  type WriteCost,
+  writeCostBinary,
+} from "./write_floor.ts";
 import { type Room, Session } from "../server/session.ts";
 import { RoomBatch } from "../server/room_batch.ts";
 import { WriteGate } from "../server/net/write_gate.ts";
@@ -34,54 +40,6 @@ import { DEFAULT_LIMITS } from "../server/limits.ts";
 import { EncodedEvent } from "../protocol.ts";
 
 const decoder = new TextDecoder();
-
-/** One writer's figures. */
-export interface WriteCost {
-  writer: "c" | "deno";
-  writes: number;
-  userUsPerWrite: number;
-  systemUsPerWrite: number;
-  roundMs: number[];
-  readerCpuUsPerRead: number | null;
-}
-
-/** The middle value (the mean of the two middle ones for an even count). */
-export function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1
-    ? sorted[mid]!
-    : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-/** The reader's JSON line, from its standard error. */
-function readerFigure(text: string): number | null {
-  const line = text.trim().split("\n").find((l) => l.startsWith("{"));
-  if (line === undefined) return null;
-  const parsed = JSON.parse(line) as { readerCpuUsPerRead?: number };
-  return parsed.readerCpuUsPerRead ?? null;
-}
-
-/** The C writer against the C reader. */
-async function cWriter(
-  program: string,
-  clients: number,
-  bytes: number,
-  rounds: number,
-): Promise<WriteCost> {
-  const output = await new Deno.Command(program, {
-    args: ["pair", String(clients), String(bytes), String(rounds)],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!output.success) {
-    throw new Error(`C writer failed: ${decoder.decode(output.stderr)}`);
-  }
-  const result = JSON.parse(decoder.decode(output.stdout)) as WriteCost;
-  result.readerCpuUsPerRead = readerFigure(decoder.decode(output.stderr));
-  return result;
-}
 
 /** A Deno writer, `inFlight` writes at a time, against the C reader. */
 async function denoWriter(
@@ -232,10 +190,7 @@ if (import.meta.main) {
   const bytes = Number(values.bytes);
   const rounds = Number(values.rounds);
   const inFlight = Number(values["in-flight"]);
-  const built = await buildC(
-    new URL("./native/write_cost.c", import.meta.url),
-    "write_cost",
-  );
+  const built = await writeCostBinary();
   if ("missing" in built) {
     console.error(`cannot measure: ${built.missing}`);
     Deno.exit(1);

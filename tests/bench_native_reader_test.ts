@@ -3,7 +3,8 @@
  * driver: the plan and report formats, the histogram it hands over, the
  * login, PING and closing rules against a scripted IRC-like server, its exit
  * when its driver goes, and scenarios b, d and e run small against tern
- * through the benchmark's command line with every delivery counted.
+ * through the benchmark's command line with every delivery counted (and e's
+ * write floor measured, or not when asked).
  */
 
 import assert from "node:assert/strict";
@@ -379,6 +380,41 @@ Deno.test("bench native: scenario e, small, against tern: every delivery counted
   // Every message reaches everyone but its sender.
   assertAllDelivered(m, 29, 20);
   assert.ok(details.nativeReader.clock.errorBoundUs < 1000);
+  // The machine's floor, measured once for the 30 clients, beside the
+  // latencies.
+  const floor = e.floor;
+  assert.equal(floor.clients, 30);
+  assert.equal(floor.bytes, 200);
+  assert.equal(floor.roundsMs.length, 5);
+  assert.ok(floor.roundMs > 0 && floor.roundMs < 5000, `${floor.roundMs}`);
+  assert.ok(floor.cpuUsPerWrite >= 0, `${floor.cpuUsPerWrite}`);
+  assert.match(
+    text,
+    /latency max \(ms\).*\nfloor: one C write to each reader, round \(ms\) +[\d.]+\n/,
+  );
+  assert.match(text, /floor: C writer CPU per write \(µs\) +[\d.]+\n/);
+});
+
+Deno.test("bench native: scenario e with --e-floor off measures no floor", async () => {
+  const { text, results } = await benchRun([
+    "--scenarios",
+    "e",
+    "--e-floor",
+    "off",
+    "--e-clients",
+    "4",
+    "--e-senders",
+    "1",
+    "--e-rate",
+    "20",
+    "--duration",
+    "0.5",
+  ]);
+  const e = results.scenarios.e;
+  assert.deepEqual(e.errors, {});
+  assert.equal(e.runs.tern[0].metrics.clients, 4);
+  assert.ok(!("floor" in e), JSON.stringify(Object.keys(e)));
+  assert.doesNotMatch(text, /floor/);
 });
 
 Deno.test("bench native: scenarios b and d, small, against tern: native readers, every delivery counted, the stalled client kept apart", async () => {
@@ -438,11 +474,12 @@ Deno.test("bench native: scenarios b and d, small, against tern: native readers,
   assert.equal(md.stalledCutS, null);
 });
 
-Deno.test("bench native: --reader and --e-reader must agree, and say native or deno", async () => {
+Deno.test("bench native: --reader and --e-reader must agree and say native or deno; --e-floor says on or off", async () => {
   for (
     const [args, message] of [
       [["--reader", "native", "--e-reader", "deno"], /disagree/],
       [["--reader", "c"], /--reader must be native or deno/],
+      [["--e-floor", "maybe"], /--e-floor must be on or off/],
     ] as const
   ) {
     const output = await new Deno.Command(Deno.execPath(), {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { median } from "../bench/write_cost.ts";
+import { median } from "../bench/write_floor.ts";
 
 Deno.test("median takes the middle value, or the mean of the two middle ones", () => {
   assert.equal(median([3, 1, 2]), 2);
