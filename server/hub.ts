@@ -173,6 +173,25 @@ const PULL_SPACING_MS_PER_MEMBER = 0.02;
 /** Longest spacing of a big room's writes to one member, whatever its size. */
 const MAX_PULL_SPACING_MS = 20;
 
+/**
+ * The spacing of a big room's writes to each member: per member of the room
+ * ({@linkcode PULL_SPACING_MS_PER_MEMBER}, at most
+ * {@linkcode MAX_PULL_SPACING_MS}), plus the write coalescing hold now in
+ * force, which the member's wake-up does not wait out a second time.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { bigRoomSpacingMs } from "./hub.ts";
+ * assert.equal(bigRoomSpacingMs(100, 0), 2);
+ * assert.equal(bigRoomSpacingMs(10_000, 4), 24);
+ * ```
+ */
+export function bigRoomSpacingMs(members: number, holdMs: number): number {
+  return holdMs +
+    Math.min(MAX_PULL_SPACING_MS, members * PULL_SPACING_MS_PER_MEMBER);
+}
+
 /** The feed of a single process: the members are all here. */
 export class LocalRoomFeed implements RoomFeed {
   readonly #history: HistoryStore;
@@ -281,8 +300,7 @@ export class LocalRoomFeed implements RoomFeed {
 
   /**
    * A big room's log. Its members pull from it as their connections' turns
-   * to write come (room_batch.ts), each at most once per
-   * {@linkcode PULL_SPACING_MS_PER_MEMBER} per member of the room.
+   * to write come (room_batch.ts), spaced by {@linkcode bigRoomSpacingMs}.
    */
   #batchFor(room: Room): RoomBatch<Session> {
     const writes = this.#writes;
@@ -290,12 +308,7 @@ export class LocalRoomFeed implements RoomFeed {
       members: () => room.members,
       pulled: (lines) => writes.countExtraLines(lines),
       elsewhere: (member) => member.current !== room,
-      spacingMs: () =>
-        writes.delayMs +
-        Math.min(
-          MAX_PULL_SPACING_MS,
-          room.members.size * PULL_SPACING_MS_PER_MEMBER,
-        ),
+      spacingMs: () => bigRoomSpacingMs(room.members.size, writes.delayMs),
     });
   }
 
