@@ -26,12 +26,10 @@
 
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { type Room, Session } from "../server/session.ts";
-import { RoomBatch } from "../server/room_batch.ts";
+import { stubRoom } from "./stub_room.ts";
 import { bigRoomSpacingMs } from "../server/hub.ts";
 import { WriteGate } from "../server/net/write_gate.ts";
 import { FlushScheduler, sampleLoad } from "../server/net/coalescing.ts";
-import { DEFAULT_LIMITS } from "../server/limits.ts";
 import { EncodedEvent } from "../protocol.ts";
 
 /** What one run simulates. */
@@ -147,30 +145,13 @@ export async function scheduleLatency(
   const gate = new WriteGate({ maxInFlight: 32 });
   const scheduler = new FlushScheduler();
   const stopSampling = sampleLoad(scheduler, MAX_HOLD_MS);
-  const room: Room = { name: "#lobby", members: new Set(), topic: "" };
-  for (let i = 0; i < members; i++) {
-    const session = new Session({
-      socket: socketFor(i % probeEvery === 0),
-      address: "127.0.0.1",
-      limits: DEFAULT_LIMITS,
-      onSendFailure: () => {},
-      writes: scheduler,
-      gate,
-    });
-    session.chooseCodec("text");
-    session.setNick(`m${i}`);
-    session.state = "active";
-    session.rooms.add(room);
-    session.current = room;
-    room.members.add(session);
-  }
-  const batch = new RoomBatch<Session>({
-    members: () => room.members,
-    pulled: (lines) => scheduler.countExtraLines(lines),
-    elsewhere: (member) => member.current !== room,
-    spacingMs: () => bigRoomSpacingMs(room.members.size, scheduler.delayMs),
+  const { room, batch, close } = stubRoom({
+    members,
+    socketFor: (index) => socketFor(index % probeEvery === 0),
+    scheduler,
+    gate,
+    spacingMs: () => bigRoomSpacingMs(members, scheduler.delayMs),
   });
-  room.batch = batch;
   let added = 0;
   let addedMeasured = 0;
   const started = performance.now();
@@ -204,9 +185,7 @@ export async function scheduleLatency(
   const elapsedS = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
   const cpuS = (cpu.user + cpu.system) / 1e6;
-  batch.close();
-  gate.close();
-  for (const session of room.members) session.outbound.close();
+  close();
   nextTurn.close();
   waits.sort((a, b) => a - b);
   return {

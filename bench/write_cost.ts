@@ -32,11 +32,9 @@ import {
   type WriteCost,
   writeCostBinary,
 } from "./write_floor.ts";
-import { type Room, Session } from "../server/session.ts";
-import { RoomBatch } from "../server/room_batch.ts";
+import { stubRoom } from "./stub_room.ts";
 import { WriteGate } from "../server/net/write_gate.ts";
 import { FlushScheduler } from "../server/net/coalescing.ts";
-import { DEFAULT_LIMITS } from "../server/limits.ts";
 import { EncodedEvent } from "../protocol.ts";
 
 const decoder = new TextDecoder();
@@ -129,28 +127,12 @@ export async function serverPathCost(
   };
   const gate = new WriteGate({ maxInFlight: inFlight });
   const scheduler = new FlushScheduler();
-  const room: Room = { name: "#lobby", members: new Set(), topic: "" };
-  for (let i = 0; i < clients; i++) {
-    const session = new Session({
-      socket,
-      address: "127.0.0.1",
-      limits: DEFAULT_LIMITS,
-      onSendFailure: () => {},
-      writes: scheduler,
-      gate,
-    });
-    session.chooseCodec("text");
-    session.setNick(`m${i}`);
-    session.state = "active";
-    session.rooms.add(room);
-    session.current = room;
-    room.members.add(session);
-  }
-  const batch = new RoomBatch<Session>({
-    members: () => room.members,
-    elsewhere: (member) => member.current !== room,
+  const { room, batch, close } = stubRoom({
+    members: clients,
+    socketFor: () => socket,
+    scheduler,
+    gate,
   });
-  room.batch = batch;
   const started = performance.now();
   const until = started + seconds * 1000;
   let id = 0;
@@ -170,9 +152,7 @@ export async function serverPathCost(
     await new Promise((resolve) => setTimeout(resolve, 0));
   }
   const elapsed = performance.now() - started;
-  batch.close();
-  gate.close();
-  for (const session of room.members) session.outbound.close();
+  close();
   return { usPerWrite: (elapsed * 1000) / writes, writes };
 }
 
