@@ -47,7 +47,7 @@ import {
   type ServerEvent,
 } from "../protocol.ts";
 import { isBig, leaveAllRooms } from "./rooms.ts";
-import { RoomBatch } from "./room_batch.ts";
+import { AcceptedOrder, RoomBatch } from "./room_batch.ts";
 import { END_OF_TURN, type FlushScheduler } from "./net/coalescing.ts";
 import { slowDetail } from "./net/slowness.ts";
 import { releaseNick } from "./nicknames.ts";
@@ -198,6 +198,8 @@ export class LocalRoomFeed implements RoomFeed {
   readonly #afterCommit: AfterCommit;
   readonly #limits: Readonly<Limits>;
   readonly #writes: FlushScheduler;
+  /** Numbers every big room's events, so a member in several gets them in order. */
+  readonly #order = new AcceptedOrder();
 
   /**
    * @param history where room messages are stored
@@ -306,6 +308,7 @@ export class LocalRoomFeed implements RoomFeed {
     const writes = this.#writes;
     return new RoomBatch<Session>({
       members: () => room.members,
+      order: this.#order,
       pulled: (lines) => writes.countExtraLines(lines),
       elsewhere: (member) => member.current !== room,
       spacingMs: () => bigRoomSpacingMs(room.members.size, writes.delayMs),

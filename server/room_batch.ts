@@ -21,7 +21,10 @@
  * Order is kept: anything sent straight to a member first pulls its share
  * of the log ({@linkcode RoomBatch.pullFor}), and joining and leaving set
  * the cursor, so nobody gets an event from before they joined or misses one
- * from while they were there.
+ * from while they were there. Across rooms too: the batches of one server
+ * number their events from one {@linkcode AcceptedOrder}, and a pull for a
+ * member in several big rooms takes from all of them, merged in that order,
+ * so a line said in one room never overtakes a line said earlier in another.
  *
  * A sender's own copy differs from everyone else's: a text-mode sender gets
  * none, a JSON one may get a confirmation carrying its request's `ref`. A
@@ -38,12 +41,69 @@ import { concatBytes } from "../wire/bytes.ts";
 export interface MemberFeed<M> {
   /** Whether `member` has events to pull now (see `spacingMs`). */
   dueFor(member: M): boolean;
-  /** Queues on `member` every event past its cursor. */
+  /**
+   * Queues on `member` every event past its cursor, in this and its other
+   * big rooms, in accepted order.
+   */
   pullFor(member: M): void;
   /** The same, if its spacing has passed: when its write's turn comes. */
   pullDue(member: M): void;
   /** `member`'s connection has nothing left to write. */
   idle(member: M): void;
+  /**
+   * The number of the first event `member` has still to pull here, or
+   * Infinity: how a pull across rooms merges them.
+   */
+  nextFor(member: M): number;
+  /** Queues on `member` the events here numbered below `limit`, as one chunk. */
+  pullBefore(member: M, limit: number): void;
+}
+
+/**
+ * Numbers events in the order they were accepted, for every batch that
+ * shares it: one per server, so a member in several big rooms can be sent
+ * their events merged in the order they were said.
+ */
+export class AcceptedOrder {
+  #last = 0;
+
+  /** The number of the latest event accepted. */
+  get last(): number {
+    return this.#last;
+  }
+
+  /** Numbers the next event. */
+  next(): number {
+    return ++this.#last;
+  }
+}
+
+/**
+ * Queues on `member` every event its big rooms hold for it, merged across
+ * rooms in accepted order: each run of one room's events that comes before
+ * the next event of any other goes as one chunk.
+ */
+export function pullInOrder<M extends BatchMember>(member: M): void {
+  const feeds = member.feeds as MemberFeed<M>[];
+  if (feeds.length === 1) return feeds[0]!.pullBefore(member, Infinity);
+  // Each round pulls at least one event: bounded by the events waiting.
+  while (true) {
+    let first: MemberFeed<M> | null = null;
+    let firstNext = Infinity;
+    let secondNext = Infinity;
+    for (let i = 0; i < feeds.length; i++) {
+      const next = feeds[i]!.nextFor(member);
+      if (next < firstNext) {
+        secondNext = firstNext;
+        firstNext = next;
+        first = feeds[i]!;
+      } else if (next < secondNext) {
+        secondNext = next;
+      }
+    }
+    if (first === null) return;
+    first.pullBefore(member, secondNext);
+  }
 }
 
 /** What the batch needs of a member. */
@@ -104,6 +164,12 @@ export interface BatchOptions<M> {
    */
   elsewhere?(member: M): boolean;
   /**
+   * Where event numbers come from: shared by every batch of a server, so
+   * that a pull across rooms keeps the order events were said in.
+   * @default a counter of this batch's own
+   */
+  order?: AcceptedOrder;
+  /**
    * Least time, in milliseconds, between two pulls of one member, while
    * events keep coming: a small room whose members are each written in a
    * moment would otherwise write every member once or twice per message,
@@ -133,7 +199,7 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
   readonly #options: BatchOptions<M>;
   /** Events not yet pulled by every member, in accepted order. */
   #log: LoggedEvent<M>[] = [];
-  #accepted = 0;
+  readonly #order: AcceptedOrder;
   /** The number of the last event added (added in accepted order). */
   #added = 0;
   /** Where each member is in the log. */
@@ -157,6 +223,7 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
   constructor(options: BatchOptions<M>) {
     this.#options = options;
     this.#now = options.now ?? (() => performance.now());
+    this.#order = options.order ?? new AcceptedOrder();
     // Nobody here has pulled anything yet: the first event wakes them all.
     for (const member of options.members()) this.#enter(member, 0);
   }
@@ -172,7 +239,7 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
    * {@linkcode RoomBatch.add}.
    */
   accept(): number {
-    return ++this.#accepted;
+    return this.#order.next();
   }
 
   /**
@@ -180,7 +247,7 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
    * even one still waiting to be added.
    */
   joining(member: M): void {
-    this.#enter(member, this.#accepted);
+    this.#enter(member, this.#order.last);
   }
 
   /** Call just before `member` leaves: it gets what is logged, then no more. */
@@ -270,7 +337,7 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
       place !== undefined && place.cursor < this.#added &&
       this.#waitFor(place) <= DEFER_SLACK_MS
     ) {
-      this.pullFor(member);
+      pullInOrder(member);
     }
   }
 
@@ -281,23 +348,44 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
   }
 
   /**
-   * Queues on `member` every event past its cursor, as one chunk, and moves
-   * its cursor to the end: called when its connection is about to write,
-   * and before anything is sent to it directly.
+   * Queues on `member` every event past its cursor, and what its other big
+   * rooms hold for it, merged in accepted order ({@linkcode pullInOrder}):
+   * called when its connection is about to write, and before anything is
+   * sent to it directly.
    */
   pullFor(member: M): void {
+    pullInOrder(member);
+  }
+
+  /** The number of the first event `member` has still to pull, or Infinity. */
+  nextFor(member: M): number {
+    const place = this.#places.get(member);
+    if (place === undefined || place.cursor >= this.#added) return Infinity;
+    return this.#log[this.#firstAfter(place.cursor)]?.seq ?? Infinity;
+  }
+
+  /**
+   * Queues on `member` the events past its cursor numbered below `limit`,
+   * as one chunk, and moves its cursor past them.
+   */
+  pullBefore(member: M, limit: number): void {
     const place = this.#places.get(member);
     if (place === undefined || place.cursor >= this.#added) return;
     const cursor = place.cursor;
-    place.cursor = this.#added;
+    const log = this.#log;
     const from = this.#firstAfter(cursor);
-    const count = this.#log.length - from;
-    if (count === 0) return;
+    const whole = limit > this.#added;
+    const to = whole ? log.length : this.#firstAfter(limit - 1);
+    place.cursor = whole ? this.#added : log[to - 1]?.seq ?? cursor;
+    const count = to - from;
+    if (count <= 0) return;
     place.pulledAt = this.#now();
     const elsewhere = this.#options.elsewhere?.(member) ?? false;
     const bytes = (this.#lastOwn.get(member) ?? 0) > cursor
-      ? join(ownChunks(this.#log, from, member, elsewhere))
-      : this.#sharedChunk(from, cursor, member.codec, elsewhere);
+      ? join(ownChunks(log, from, to, member, elsewhere))
+      : whole
+      ? this.#sharedChunk(from, cursor, member.codec, elsewhere)
+      : join(sharedChunks(log, from, to, member.codec, elsewhere));
     this.#options.pulled?.(count - 1);
     if (bytes.length !== 0) member.sendBytes(bytes);
   }
@@ -398,12 +486,8 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
       (elsewhere && codec !== "json" ? 1 : 0);
     let bytes = this.#shared.get(key);
     if (bytes === undefined) {
-      const chunks: Uint8Array[] = [];
       const log = this.#log;
-      for (let i = from; i < log.length; i++) {
-        chunks.push(log[i]!.encoded.bytes(codec, elsewhere));
-      }
-      bytes = join(chunks);
+      bytes = join(sharedChunks(log, from, log.length, codec, elsewhere));
       this.#shared.set(key, bytes);
     }
     return bytes;
@@ -421,19 +505,35 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
   }
 }
 
+/** Everyone's copies of the logged events from index `from` to `to`. */
+function sharedChunks<M extends BatchMember>(
+  log: readonly LoggedEvent<M>[],
+  from: number,
+  to: number,
+  codec: Codec,
+  elsewhere: boolean,
+): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  for (let i = from; i < to; i++) {
+    chunks.push(log[i]!.encoded.bytes(codec, elsewhere));
+  }
+  return chunks;
+}
+
 /**
- * `member`'s copies of the logged events from index `from` on, in order: its
- * own copy of the events it sent (none for a text-mode sender), the shared
- * one of the rest.
+ * `member`'s copies of the logged events from index `from` to `to`, in
+ * order: its own copy of the events it sent (none for a text-mode sender),
+ * the shared one of the rest.
  */
 function ownChunks<M extends BatchMember>(
   log: readonly LoggedEvent<M>[],
   from: number,
+  to: number,
   member: M,
   elsewhere: boolean,
 ): Uint8Array[] {
   const chunks: Uint8Array[] = [];
-  for (let i = from; i < log.length; i++) {
+  for (let i = from; i < to; i++) {
     const event = log[i]!;
     const copy = event.sender === member ? event.own : event.encoded;
     if (copy !== null) chunks.push(copy.bytes(member.codec, elsewhere));

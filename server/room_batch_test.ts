@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { type BatchMember, type MemberFeed, RoomBatch } from "./room_batch.ts";
+import {
+  AcceptedOrder,
+  type BatchMember,
+  type MemberFeed,
+  RoomBatch,
+} from "./room_batch.ts";
 import { type Codec, EncodedEvent } from "../protocol.ts";
 
 const decoder = new TextDecoder();
@@ -313,4 +318,34 @@ Deno.test("RoomBatch wakes a member that pulled less than its spacing ago only o
   batch.pullDue(a);
   assert.deepEqual(a.chunks.at(-1), "*** four\n");
   batch.close();
+});
+
+Deno.test("RoomBatch: a member of two rooms pulls both merged in accepted order, a run per chunk", () => {
+  const a = new Member();
+  const b = new Member("json");
+  const order = new AcceptedOrder();
+  const members = new Set([a, b]);
+  const lobby = new RoomBatch<Member>({ members: () => members, order });
+  const dev = new RoomBatch<Member>({ members: () => members, order });
+  lobby.add(notice("1"), lobby.accept(), null);
+  lobby.add(notice("2"), lobby.accept(), null);
+  dev.add(notice("3"), dev.accept(), null);
+  lobby.add(notice("4"), lobby.accept(), null);
+  dev.add(notice("5"), dev.accept(), b, notice("5 (yours)"));
+  dev.pullFor(a);
+  assert.deepEqual(a.chunks, [
+    "*** 1\n*** 2\n",
+    "*** 3\n",
+    "*** 4\n",
+    "*** 5\n",
+  ]);
+  lobby.pullDue(b);
+  assert.deepEqual(
+    b.chunks.flatMap((chunk) => chunk.trim().split("\n"))
+      .map((line) => JSON.parse(line).text),
+    ["1", "2", "3", "4", "5 (yours)"],
+  );
+  lobby.add(notice("6"), lobby.accept(), null);
+  dev.pullFor(a);
+  assert.equal(a.chunks.at(-1), "*** 6\n", "one room's events alone");
 });

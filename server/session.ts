@@ -10,7 +10,7 @@ import type { WriteGate } from "./net/write_gate.ts";
 import { FloodPacer, type TokenBucket } from "./flood.ts";
 import { PrivatePeers } from "./private_peers.ts";
 import type { Limits } from "./limits.ts";
-import type { MemberFeed, RoomBatch } from "./room_batch.ts";
+import { type MemberFeed, pullInOrder, type RoomBatch } from "./room_batch.ts";
 import {
   NOT_YET,
   OutboundQueue,
@@ -301,8 +301,7 @@ export class Session {
 
   /** Big rooms' events logged before now were said first: they go first. */
   #roomFirst(): void {
-    const feeds = this.feeds;
-    for (let i = 0; i < feeds.length; i++) feeds[i]!.pullFor(this);
+    if (this.feeds.length !== 0) pullInOrder(this);
   }
 
   /**

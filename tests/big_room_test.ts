@@ -232,3 +232,37 @@ Deno.test("a big room's messages arrive complete and in order, no echo to a text
   const aliceSaw = await alice.linesUntilPong();
   assert.deepEqual(aliceSaw, ["<bob> four"]);
 });
+
+Deno.test("a member of two big rooms gets their lines in the order they were said", async () => {
+  await using chat = await startServer({ bigRoomMembers: 2 });
+  await using alice = await LineClient.text(chat.port, "alice");
+  await using bob = await textLogin(chat.port, "bob");
+  await using carol = await LineClient.connect(chat.port);
+  await carol.sendJson({ type: "hello", nick: "carol" });
+  await carol.expectEvent("members");
+  for (const client of [alice, bob]) {
+    await client.send("/join #dev");
+    await client.expect(/^\*\*\* #dev (\(|has )/);
+  }
+  await carol.sendJson({ type: "join", room: "#dev" });
+  await carol.expectEvent("members");
+  await bob.send("/switch #lobby");
+  await bob.expect(/^\*\*\* Now talking in #lobby/);
+  // Alternating rooms in one read: each room's log holds every other line.
+  const said = Array.from({ length: 20 }, (_, i) => String(i));
+  await alice.sendBytes(
+    new TextEncoder().encode(
+      said.map((n, i) => `/switch ${i % 2 === 0 ? "#lobby" : "#dev"}\n${n}\n`)
+        .join(""),
+    ),
+  );
+  await alice.linesUntilPong();
+  const bobSaw = (await bob.linesUntilPong())
+    .flatMap((line) => /<alice> (\d+)$/.exec(line)?.[1] ?? []);
+  assert.deepEqual(bobSaw, said);
+  const carolSaw = (await carol.linesUntilPong(true))
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as ServerEvent)
+    .flatMap((e) => e.type === "message" ? [e.text] : []);
+  assert.deepEqual(carolSaw, said);
+});
