@@ -8,6 +8,7 @@
  */
 
 import { type Room, Session, type SessionSocket } from "../server/session.ts";
+import { MemberIndex } from "../server/member_pages.ts";
 import { RoomBatch } from "../server/room_batch.ts";
 import type { WriteGate } from "../server/net/write_gate.ts";
 import type { FlushScheduler } from "../server/net/coalescing.ts";
@@ -37,7 +38,12 @@ export interface StubRoom {
 /** Builds the room; see {@linkcode StubRoomOptions}. */
 export function stubRoom(options: StubRoomOptions): StubRoom {
   const { scheduler, gate } = options;
-  const room: Room = { name: "#lobby", members: new Set(), topic: "" };
+  const room: Room = {
+    name: "#lobby",
+    members: new Set(),
+    index: new MemberIndex(),
+    topic: "",
+  };
   for (let i = 0; i < options.members; i++) {
     const session = new Session({
       socket: options.socketFor(i),

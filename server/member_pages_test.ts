@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { memberPage, type PagedMember } from "./member_pages.ts";
+import { MemberIndex, memberPage, type PagedMember } from "./member_pages.ts";
 
 function member(nick: string | null, extra: Partial<PagedMember> = {}) {
   return { nick, away: null, isOp: false, ...extra };
@@ -49,4 +49,38 @@ Deno.test("memberPage folds case, skips the nameless, keeps away and op", () => 
   });
   assert.deepEqual(memberPage(room, "zzz", 5), { members: [], count: 3 });
   assert.equal(memberPage(room, undefined, 0).members.length, 1);
+});
+
+Deno.test("MemberIndex pages as memberPage does, through joins, leaves and renames", () => {
+  const index = new MemberIndex<PagedMember>();
+  const room = new Set<PagedMember>();
+  const join = (nick: string) => {
+    const m = member(nick);
+    room.add(m);
+    index.add(m);
+    return m;
+  };
+  const pages = (after: string | undefined, limit: number) => {
+    assert.deepEqual(
+      index.page(after, limit),
+      memberPage(room, after, limit),
+      `after ${after}, limit ${limit}`,
+    );
+  };
+  const people = ["carol", "Alice", "bob", "Émile", "zoë", "日本", "_x", "-y"]
+    .map(join);
+  for (const after of [undefined, "a", "alice", "BOB", "nobody", "zzzz"]) {
+    for (const limit of [1, 2, 3, 100]) pages(after, limit);
+  }
+  room.delete(people[2]!);
+  index.remove(people[2]!);
+  const renamed = people[0]!;
+  index.remove(renamed);
+  renamed.nick = "Aaron";
+  index.add(renamed);
+  join("bob2");
+  for (const after of [undefined, "aaron", "bob", "carol"]) {
+    for (const limit of [1, 2, 100]) pages(after, limit);
+  }
+  assert.equal(index.size, room.size);
 });

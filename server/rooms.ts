@@ -12,7 +12,12 @@
 
 import type { Hub } from "./hub.ts";
 import type { Limits } from "./limits.ts";
-import { memberPage, type PagedMember } from "./member_pages.ts";
+import {
+  MemberIndex,
+  type MemberPage,
+  memberPage,
+  type PagedMember,
+} from "./member_pages.ts";
 import { around, historyReply } from "./room_log.ts";
 import { foldKey } from "../wire/names.ts";
 import { skeletonKey } from "./names/lookalikes.ts";
@@ -113,7 +118,7 @@ function isLobby(name: string): boolean {
 function openRoom(hub: Hub, name: string, opener: string): Room {
   let room = findRoom(hub, name);
   if (room === undefined) {
-    room = { name, members: new Set(), topic: "" };
+    room = { name, members: new Set(), index: new MemberIndex(), topic: "" };
     if (!isLobby(name) && (hub.presence?.remoteCount(name) ?? 0) === 0) {
       room.openedBy = opener;
       hub.roomsOpenedBy.set(opener, (hub.roomsOpenedBy.get(opener) ?? 0) + 1);
@@ -145,6 +150,7 @@ export function enterRoom(hub: Hub, session: Session, name: string): void {
   const room = openRoom(hub, name, session.address);
   room.batch?.joining(session);
   room.members.add(session);
+  room.index.add(session);
   session.rooms.add(room);
   session.current = room;
   const join: ServerEvent = {
@@ -237,6 +243,7 @@ export function partRoom(hub: Hub, session: Session, room: Room): void {
   // What the room held back was sent while the leaver was there.
   room.batch?.leaving(session);
   room.members.delete(session);
+  room.index.remove(session);
   session.rooms.delete(room);
   if (announced) hub.broadcast(room, event);
   hub.presence?.changed(session, {
@@ -277,7 +284,10 @@ export function leaveAllRooms(
   const announced = rooms.filter((room) => moderated || !bigAcross(hub, room));
   // What the rooms held back was sent while the leaver was there.
   for (const room of rooms) room.batch?.leaving(session);
-  for (const room of rooms) room.members.delete(session);
+  for (const room of rooms) {
+    room.members.delete(session);
+    room.index.remove(session);
+  }
   session.rooms.clear();
   session.current = null;
   const ts = hub.now();
@@ -329,10 +339,14 @@ export function whoEvent(
   remote: Iterable<PagedMember> = [],
 ): ServerEvent & { type: "who" } {
   const others = [...remote];
-  const members = others.length === 0
-    ? room.members
-    : [...room.members, ...others];
-  return whoPage(room.name, members, after, limit);
+  if (others.length === 0) {
+    // The room's own index: a page costs its size, not the room's.
+    return whoEventOf(
+      room.name,
+      room.index.page(after, Math.min(limit, MAX_WHO_PAGE)),
+    );
+  }
+  return whoPage(room.name, [...room.members, ...others], after, limit);
 }
 
 /** {@linkcode whoEvent} of any members: a room with none on this node. */
@@ -342,7 +356,17 @@ export function whoPage(
   after?: string,
   limit: number = DEFAULT_WHO_PAGE,
 ): ServerEvent & { type: "who" } {
-  const page = memberPage(members, after, Math.min(limit, MAX_WHO_PAGE));
+  return whoEventOf(
+    name,
+    memberPage(members, after, Math.min(limit, MAX_WHO_PAGE)),
+  );
+}
+
+/** The `who` event of one page. */
+function whoEventOf(
+  name: string,
+  page: MemberPage,
+): ServerEvent & { type: "who" } {
   return {
     type: "who",
     room: name,

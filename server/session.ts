@@ -10,6 +10,7 @@ import type { WriteGate } from "./net/write_gate.ts";
 import { FloodPacer, type TokenBucket } from "./flood.ts";
 import { PrivatePeers } from "./private_peers.ts";
 import type { Limits } from "./limits.ts";
+import type { MemberIndex } from "./member_pages.ts";
 import { type MemberFeed, pullInOrder, type RoomBatch } from "./room_batch.ts";
 import {
   NOT_YET,
@@ -39,6 +40,8 @@ export interface Room {
   /** Display name, as its first member typed it (with `#`). */
   name: string;
   members: Set<Session>;
+  /** Its members in fold-key order, for `/who` pages (member_pages.ts). */
+  index: MemberIndex<Session>;
   /** The topic ("" for none), who set it and when. */
   topic: string;
   topicBy?: string;
@@ -230,7 +233,11 @@ export class Session {
 
   /** For nicknames.ts alone: see {@linkcode Session.nick}. */
   setNick(nick: string, at: number = Date.now()): void {
+    // Its place in each room's member list follows the name.
+    const old = this.#nick;
+    for (const room of this.rooms) room.index.remove(this, old);
     this.#nick = nick;
+    for (const room of this.rooms) room.index.add(this);
     this.#nickSince = at;
   }
 

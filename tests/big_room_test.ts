@@ -266,3 +266,35 @@ Deno.test("a member of two big rooms gets their lines in the order they were sai
     .flatMap((e) => e.type === "message" ? [e.text] : []);
   assert.deepEqual(carolSaw, said);
 });
+
+Deno.test("a /who page in a room of 5,000 looks at its own members, not the room's; a rename moves its place", async () => {
+  await using chat = await startServer({ maxConnections: 5_010 });
+  seatMembers(chat.server, 5_000);
+  await using alice = await textLogin(chat.port, "alice");
+  await alice.expect(/^\*\*\* #lobby has 5001 members/);
+  // Count every nickname read while the server answers one page.
+  const nick = Object.getOwnPropertyDescriptor(Session.prototype, "nick")!;
+  let reads = 0;
+  Object.defineProperty(Session.prototype, "nick", {
+    ...nick,
+    get(this: Session) {
+      reads++;
+      return nick.get!.call(this);
+    },
+  });
+  try {
+    await alice.send("/who #lobby after m02000");
+    const page = parseWhoLine(await alice.expect(/^\*\*\* #lobby \(5001\):/));
+    assert.equal(page.names[0], "m02001");
+    assert.equal(page.names.length, 100);
+  } finally {
+    Object.defineProperty(Session.prototype, "nick", nick);
+  }
+  assert.ok(reads < 1_000, `${reads} nicknames read for a page of 100`);
+  await alice.send("/nick m02000b");
+  await alice.expect(/^\*\*\* You are now known as m02000b|m02000b/);
+  await alice.send("/who #lobby after m02000");
+  const page = parseWhoLine(await alice.expect(/^\*\*\* #lobby \(5001\):/));
+  assert.deepEqual(page.names.slice(0, 2), ["m02000b", "m02001"]);
+  assert.ok(!page.names.includes("alice"));
+});
