@@ -21,7 +21,9 @@
  * Order is kept: anything sent straight to a member first pulls its share
  * of the log ({@linkcode RoomBatch.pullFor}), and joining and leaving set
  * the cursor, so nobody gets an event from before they joined or misses one
- * from while they were there. Across rooms too: the batches of one server
+ * from while they were there: one accepted before a member left but still
+ * waiting for the history's commit reaches it when added (a JSON sender that
+ * parts in the same breath still gets its confirmation). Across rooms too: the batches of one server
  * number their events from one {@linkcode AcceptedOrder}, and a pull for a
  * member in several big rooms takes from all of them, merged in that order,
  * so a line said in one room never overtakes a line said earlier in another.
@@ -127,6 +129,11 @@ export interface BatchMember {
 interface Place {
   /** The number of the last event it has pulled. */
   cursor: number;
+  /**
+   * The last event it gets: Infinity while it is in the room; once it has
+   * left, the last accepted before it left, which it still waits for.
+   */
+  until: number;
   /** Whether it is listed to be woken by the next event. */
   idle: boolean;
   /** When it last pulled events, by the batch's clock. */
@@ -200,6 +207,10 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
   /** Events not yet pulled by every member, in accepted order. */
   #log: LoggedEvent<M>[] = [];
   readonly #order: AcceptedOrder;
+  /** The number of the last event accepted here. */
+  #acceptedHere = 0;
+  /** Members that left with events accepted for them not yet added. */
+  #departing: M[] = [];
   /** The number of the last event added (added in accepted order). */
   #added = 0;
   /** Where each member is in the log. */
@@ -239,7 +250,7 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
    * {@linkcode RoomBatch.add}.
    */
   accept(): number {
-    return this.#order.next();
+    return this.#acceptedHere = this.#order.next();
   }
 
   /**
@@ -250,11 +261,43 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
     this.#enter(member, this.#order.last);
   }
 
-  /** Call just before `member` leaves: it gets what is logged, then no more. */
+  /**
+   * Call just before `member` leaves: it gets what is logged, and what was
+   * accepted before now once it is added, then no more.
+   */
   leaving(member: M): void {
     this.pullFor(member);
+    const place = this.#places.get(member);
+    if (place !== undefined && this.#acceptedHere > this.#added) {
+      if (place.until === Infinity) this.#departing.push(member);
+      place.until = this.#acceptedHere;
+      return;
+    }
+    this.#forget(member);
+  }
+
+  /** Takes `member` out of the batch. */
+  #forget(member: M): void {
     if (this.#places.delete(member)) this.#unlink(member);
     this.#lastOwn.delete(member);
+  }
+
+  /**
+   * Sends the members that left what has come of what they wait for, and
+   * forgets them once it has all come (or been passed: an event that could
+   * not be stored is never added).
+   */
+  #releaseDeparted(): void {
+    const departing = this.#departing;
+    let kept = 0;
+    for (const member of departing) {
+      const place = this.#places.get(member);
+      if (place === undefined || place.until === Infinity) continue;
+      pullInOrder(member);
+      if (this.#added < place.until) departing[kept++] = member;
+      else this.#forget(member);
+    }
+    departing.length = kept;
   }
 
   /**
@@ -264,12 +307,16 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
   #enter(member: M, cursor: number): void {
     const place = this.#places.get(member);
     if (place !== undefined) {
-      place.cursor = cursor;
+      // Back before what it waited for since leaving came: it keeps its
+      // place, and gets that too.
+      if (place.until === Infinity) place.cursor = cursor;
+      else place.until = Infinity;
       return;
     }
     member.feeds.push(this);
     this.#places.set(member, {
       cursor,
+      until: Infinity,
       idle: true,
       pulledAt: -Infinity,
       deferred: false,
@@ -314,19 +361,20 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
         member.poke();
       }
     }
+    if (this.#departing.length !== 0) this.#releaseDeparted();
     if (this.#log.length >= this.#trimAt) this.#trim();
   }
 
   /** Whether `member` has events still to pull. */
   hasFor(member: M): boolean {
     const place = this.#places.get(member);
-    return place !== undefined && place.cursor < this.#added;
+    return place !== undefined && this.#hasEvents(place);
   }
 
   /** Whether `member` has events to pull and its spacing has passed. */
   dueFor(member: M): boolean {
     const place = this.#places.get(member);
-    return place !== undefined && place.cursor < this.#added &&
+    return place !== undefined && this.#hasEvents(place) &&
       this.#waitFor(place) <= DEFER_SLACK_MS;
   }
 
@@ -334,7 +382,7 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
   pullDue(member: M): void {
     const place = this.#places.get(member);
     if (
-      place !== undefined && place.cursor < this.#added &&
+      place !== undefined && this.#hasEvents(place) &&
       this.#waitFor(place) <= DEFER_SLACK_MS
     ) {
       pullInOrder(member);
@@ -361,7 +409,19 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
   nextFor(member: M): number {
     const place = this.#places.get(member);
     if (place === undefined || place.cursor >= this.#added) return Infinity;
-    return this.#log[this.#firstAfter(place.cursor)]?.seq ?? Infinity;
+    return this.#nextAt(place);
+  }
+
+  /** Whether `place` has events to pull: O(1) for a member still here. */
+  #hasEvents(place: Place): boolean {
+    return place.cursor < this.#added &&
+      (place.until === Infinity || this.#nextAt(place) !== Infinity);
+  }
+
+  /** The number of the next event `place` gets, or Infinity. */
+  #nextAt(place: Place): number {
+    const next = this.#log[this.#firstAfter(place.cursor)]?.seq ?? Infinity;
+    return next > place.until ? Infinity : next;
   }
 
   /**
@@ -371,14 +431,18 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
   pullBefore(member: M, limit: number): void {
     const place = this.#places.get(member);
     if (place === undefined || place.cursor >= this.#added) return;
+    limit = Math.min(limit, place.until + 1);
     const cursor = place.cursor;
     const log = this.#log;
     const from = this.#firstAfter(cursor);
     const whole = limit > this.#added;
     const to = whole ? log.length : this.#firstAfter(limit - 1);
-    place.cursor = whole ? this.#added : log[to - 1]?.seq ?? cursor;
     const count = to - from;
-    if (count <= 0) return;
+    if (count <= 0) {
+      if (whole) place.cursor = this.#added;
+      return;
+    }
+    place.cursor = whole ? this.#added : log[to - 1]!.seq;
     place.pulledAt = this.#now();
     const elsewhere = this.#options.elsewhere?.(member) ?? false;
     const bytes = (this.#lastOwn.get(member) ?? 0) > cursor
@@ -398,7 +462,7 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
   idle(member: M): void {
     const place = this.#places.get(member);
     if (place === undefined) return;
-    if (place.cursor < this.#added) {
+    if (this.#hasEvents(place)) {
       const wait = this.#waitFor(place);
       if (wait > 0) return this.#defer(member, place, wait);
       place.idle = false;
@@ -454,6 +518,7 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
     this.flush();
     for (const member of this.#places.keys()) this.#unlink(member);
     this.#places.clear();
+    this.#departing = [];
     this.#idle = [];
     this.#deferred = [];
     if (this.#deferTimer !== null) clearTimeout(this.#deferTimer);

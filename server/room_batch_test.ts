@@ -349,3 +349,28 @@ Deno.test("RoomBatch: a member of two rooms pulls both merged in accepted order,
   dev.pullFor(a);
   assert.equal(a.chunks.at(-1), "*** 6\n", "one room's events alone");
 });
+
+Deno.test("RoomBatch: a member that leaves gets what was accepted before, once added, and nothing after", () => {
+  const a = new Member("json");
+  const b = new Member();
+  const members = new Set([a, b]);
+  const { batch } = batchOf(members);
+  const said = batch.accept();
+  const lost = batch.accept(); // never added: its commit failed
+  members.delete(a);
+  batch.leaving(a);
+  const after = batch.accept();
+  batch.add(notice("before"), said, a, notice("before (yours)"));
+  assert.deepEqual(
+    a.chunks.map((chunk) => JSON.parse(chunk).text),
+    ["before (yours)"],
+  );
+  batch.add(notice("after"), after, null);
+  batch.pullFor(a);
+  assert.equal(a.chunks.length, 1, "nothing accepted after it left");
+  assert.equal(batch.hasFor(a), false);
+  batch.pullFor(b);
+  assert.deepEqual(b.chunks, ["*** before\n*** after\n"]);
+  assert.equal(a.feeds.length, 0, "forgotten once past what it waited for");
+  assert.ok(lost < after);
+});

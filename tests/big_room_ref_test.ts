@@ -79,3 +79,30 @@ Deno.test("a JSON sender's confirmation in a big room carries its ref, in order"
   assert.equal(heard.length, 5);
   assert.ok(!heard.some((line) => line.includes("c1")), heard.join("\n"));
 });
+
+Deno.test("a JSON sender that parts a big room right after speaking still gets its confirmation, before its leave", async () => {
+  await using chat = await startServer({ bigRoomMembers: 3 });
+  await using alice = await LineClient.json(chat.port, "alice");
+  await using bob = await LineClient.json(chat.port, "bob");
+  await using carol = await LineClient.connect(chat.port);
+  await carol.send("carol");
+  await carol.expect(/^\*\*\* #lobby has 3 members/);
+  await alice.sendJson({ type: "join", room: "#dev" });
+  await alice.expectEvent("who");
+  await alice.sendJson({ type: "switch", room: "#lobby" });
+  await alice.expectEvent("switch");
+  // Both in one read: the part comes before the message is stored.
+  await alice.sendBytes(
+    new TextEncoder().encode(
+      JSON.stringify({ type: "message", text: "last", ref: "r" }) + "\n" +
+        JSON.stringify({ type: "part", room: "#lobby" }) + "\n",
+    ),
+  );
+  const types = (await alice.linesUntilPong(true))
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as ServerEvent)
+    .map((e) => e.type === "message" ? `message ${e.ref}` : e.type);
+  assert.deepEqual(types, ["message r", "leave", "switch"]);
+  const [said] = await readSaid(bob, 1);
+  assert.equal(said!.text, "last");
+});
