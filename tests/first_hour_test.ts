@@ -38,6 +38,55 @@ Deno.test("prompt: /identify NICK PASSWORD works at the registered-nickname prom
   await nc.expect("*** alice joined #lobby");
 });
 
+Deno.test("prompt: /identify NICK PASSWORD logs in straight away, as /help shows it", async () => {
+  await using chat = await startServer({ passwordIterations: 1000 });
+  await register(chat.port, "alice", "alices password");
+  await using nc = await LineClient.connect(chat.port);
+  await nc.send("/identify alice alices password");
+  await nc.expect("*** alice joined #lobby");
+  // A bot can do the same before its hello.
+  await using bot = await LineClient.connect(chat.port);
+  await bot.send(
+    '{"type":"identify","nick":"ALICE","password":"alices password","ref":"i"}',
+  );
+  await bot.expect(/^\{"type":"welcome","nick":"alice".*"ref":"i"\}$/);
+  await nc.expect(/^\*\*\* Disconnected \(taken_over\)/);
+});
+
+Deno.test("prompt: /identify NICK PASSWORD refuses a name nobody registered and a missing server password", async () => {
+  await using chat = await startServer({ passwordIterations: 1000 });
+  await using nc = await LineClient.connect(chat.port);
+  await nc.send("/identify bob some password");
+  await nc.expect("*** Error: Nickname bob is not registered");
+  await nc.send("/identify somepassword");
+  await nc.expect(
+    "*** Error: Choose a registered nickname first, or send /identify NICK PASSWORD",
+  );
+  await nc.send("carol");
+  await nc.expect("*** carol joined #lobby");
+  await using locked = await startServer({ passwordIterations: 1000 }, {
+    password: "server secret",
+  });
+  await register2(locked.port, "alice", "alices password");
+  await using stranger = await LineClient.connect(locked.port);
+  await stranger.send("/identify alice alices password");
+  await stranger.expect("*** Error: This server needs a password");
+  await stranger.send("/pass server secret");
+  await stranger.expect(/^\*\*\* Password accepted/);
+  await stranger.send("/identify alice alices password");
+  await stranger.expect("*** alice joined #lobby");
+});
+
+/** Registers `nick` on a server with a server password ("server secret"). */
+async function register2(port: number, nick: string, password: string) {
+  await using owner = await LineClient.connect(port);
+  await owner.send("/pass server secret");
+  await owner.send(nick);
+  await owner.expect(`*** ${nick} joined #lobby`);
+  await owner.send(`/register ${password}`);
+  await owner.expect(/now registered to you/);
+}
+
 Deno.test("prompt: a bad line at the registered-nickname prompt keeps the nickname waiting", async () => {
   await using chat = await startServer({ passwordIterations: 1000 });
   await register(chat.port, "alice", "alices password");

@@ -147,11 +147,23 @@ function pass(call: Call<"pass">): void {
   }
 }
 
-/** `/identify PASSWORD` after choosing a registered nickname at the prompt. */
+/**
+ * `/identify PASSWORD` after choosing a registered nickname at the prompt,
+ * or `/identify NICK PASSWORD` straight away, as `/help` shows it.
+ */
 function identifyPending(call: Call<"identify">): void | Promise<void> {
   const pending = call.session.pendingLogin;
   if (pending === null) {
-    return call.fail("not_ready", "Choose a registered nickname first");
+    const { nick, password } = call.request;
+    if (nick === undefined) {
+      return call.fail(
+        "not_ready",
+        "Choose a registered nickname first, or send /identify NICK PASSWORD",
+      );
+    }
+    // The server password comes first, as for a hello.
+    if (!acceptPassword(call, undefined)) return;
+    return login(call, nick, undefined, password, true);
   }
   // `/identify NICK PASSWORD` naming the pending nickname (as it would once
   // logged in); otherwise all the words are the password.
@@ -179,6 +191,7 @@ function login(
   proposedNick: string,
   proposedRoom: string | undefined,
   password: string | undefined,
+  registeredOnly = false,
 ): void | Promise<void> {
   const { hub, session } = call;
   // A line that is no usable nickname leaves a pending registered one
@@ -191,7 +204,7 @@ function login(
   if (!room.ok) return call.fail("room_invalid", room.reason);
   session.pendingLogin = null;
   const local = hub.accounts.local;
-  const chosen = { nick: nick.name, room: room.name, password };
+  const chosen = { nick: nick.name, room: room.name, password, registeredOnly };
   if (local === null) return loginShared(call, chosen);
   return loginChosen(call, chosen, local.find(nick.name));
 }
@@ -202,6 +215,11 @@ interface Chosen {
   room: string;
   /** The account's password, if the client sent one. */
   password: string | undefined;
+  /**
+   * The client identified to this nickname: one nobody registered is
+   * refused rather than taken, so a typo never logs in as someone else.
+   */
+  registeredOnly: boolean;
 }
 
 /** {@linkcode login} with the accounts shared by a cluster (awaited). */
@@ -221,6 +239,9 @@ function loginChosen(
   const { nick, room, password } = chosen;
   if (account !== undefined) {
     return loginToAccount(call, { nick, account, room, password });
+  }
+  if (chosen.registeredOnly) {
+    return call.fail("no_such_nick", `Nickname ${nick} is not registered`);
   }
   if (hub.nicks.find(nick) !== undefined) {
     return call.fail("nick_taken", `Nickname ${nick} is taken; choose another`);
