@@ -103,6 +103,28 @@ export interface HubOptions {
 }
 
 /**
+ * A requester's own copy of the news its request made (a join, a rename,
+ * away or back, a topic): it carries the request's `ref`, so a bot can match
+ * it. Only a JSON-mode request has a ref (see {@linkcode ownCopy}).
+ */
+export interface OwnCopy {
+  /** Who asked. */
+  session: Session;
+  /** Their request's ref. */
+  ref: string;
+}
+
+/** The {@linkcode OwnCopy} of a request, when it carries a ref. */
+export function ownCopy(
+  session: Session,
+  ref: string | undefined,
+): OwnCopy | undefined {
+  return ref === undefined || session.codec !== "json"
+    ? undefined
+    : { session, ref };
+}
+
+/**
  * Where a room's messages and presence (joins, leaves, renames, topics) go.
  * The one seam a cluster mode needs: this process's feed,
  * {@linkcode LocalRoomFeed}, queues them on the local members; a cluster's
@@ -113,9 +135,14 @@ export interface RoomFeed {
   /**
    * Delivers `event` to every member of `room`. A text-mode `sender` gets no
    * copy of its own line; a JSON-mode one does, as its confirmation with the
-   * message's id and time.
+   * message's id and time, carrying `ref`, its request's.
    */
-  broadcast(room: Room, event: ServerEvent, sender?: Session): void;
+  broadcast(
+    room: Room,
+    event: ServerEvent,
+    sender?: Session,
+    ref?: string,
+  ): void;
   /**
    * Stores a room message and then delivers it as `broadcast` does: nobody
    * receives a message that is not yet in the history. `ref`, the request's,
@@ -132,11 +159,12 @@ export interface RoomFeed {
    * everyone in any of `rooms`, each once however many of the rooms they
    * share: with the recipient's current room when it is one of them, else
    * with the first of `rooms` they are in. `event` builds the news as one
-   * room sees it, once per room.
+   * room sees it, once per room. `own`'s copy carries its request's ref.
    */
   broadcastAcross(
     rooms: readonly Room[],
     event: (room: Room) => ServerEvent,
+    own?: OwnCopy,
   ): void;
 }
 
@@ -327,10 +355,23 @@ export class LocalRoomFeed implements RoomFeed {
   broadcastAcross(
     rooms: readonly Room[],
     event: (room: Room) => ServerEvent,
+    own?: OwnCopy,
   ): void {
-    if (rooms.length === 1) return this.broadcast(rooms[0]!, event(rooms[0]!));
+    if (rooms.length === 1) {
+      return this.broadcast(
+        rooms[0]!,
+        event(rooms[0]!),
+        own?.session,
+        own?.ref,
+      );
+    }
     const encodings = new Map<Room, EncodedEvent>();
-    const encodedFor = (room: Room) => {
+    const encodedFor = (room: Room, member: Session) => {
+      if (member === own?.session) {
+        return new EncodedEvent(
+          { ...event(room), ref: own.ref } as ServerEvent,
+        );
+      }
       let encoded = encodings.get(room);
       if (encoded === undefined) {
         encoded = new EncodedEvent(event(room));
@@ -344,14 +385,14 @@ export class LocalRoomFeed implements RoomFeed {
         for (const member of members) {
           if (member.current !== room || reached.has(member)) continue;
           reached.add(member);
-          member.sendEncoded(encodedFor(room));
+          member.sendEncoded(encodedFor(room, member));
         }
       }
       for (const [room, members] of snapshot) {
         for (const member of members) {
           if (reached.has(member)) continue;
           reached.add(member);
-          member.sendEncoded(encodedFor(room), true);
+          member.sendEncoded(encodedFor(room, member), true);
         }
       }
     };
@@ -613,16 +654,22 @@ export class Hub {
   }
 
   /** Delivers `event` to a room; see {@linkcode RoomFeed.broadcast}. */
-  broadcast(room: Room, event: ServerEvent, sender?: Session): void {
-    this.feed.broadcast(room, event, sender);
+  broadcast(
+    room: Room,
+    event: ServerEvent,
+    sender?: Session,
+    ref?: string,
+  ): void {
+    this.feed.broadcast(room, event, sender, ref);
   }
 
   /** A person's news to all its rooms; see {@linkcode RoomFeed.broadcastAcross}. */
   broadcastAcross(
     rooms: readonly Room[],
     event: (room: Room) => ServerEvent,
+    own?: OwnCopy,
   ): void {
-    this.feed.broadcastAcross(rooms, event);
+    this.feed.broadcastAcross(rooms, event, own);
   }
 
   /** Stores and delivers a room message; see {@linkcode RoomFeed.publish}. */

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Hub } from "./hub.ts";
+import type { Hub, OwnCopy } from "./hub.ts";
 import { foldKey } from "../wire/names.ts";
 import { skeletonKey } from "./names/lookalikes.ts";
 import type { Session } from "./session.ts";
@@ -30,6 +30,7 @@ export function renameSession(
   hub: Hub,
   session: Session,
   nick: string,
+  own?: OwnCopy,
 ): void {
   const old = session.nick;
   if (old === null) return;
@@ -49,7 +50,7 @@ export function renameSession(
     room: room.name,
     old,
     nick,
-  }));
+  }), own);
   hub.presence?.changed(session, { type: "nick", old, ts });
 }
 
@@ -121,6 +122,7 @@ export async function renameInCluster(
   hub: Hub,
   session: Session,
   nick: string,
+  own?: OwnCopy,
 ): Promise<{ code: "nick_taken" | "unavailable"; text: string } | null> {
   const old = session.nick;
   const sameName = old !== null && skeletonKey(old) === skeletonKey(nick);
@@ -137,7 +139,7 @@ export async function renameInCluster(
     if (!sameName) hub.cluster?.release(nick, session);
     return null;
   }
-  renameSession(hub, session, nick);
+  renameSession(hub, session, nick, own);
   if (!sameName && old !== null) hub.cluster?.release(old, session);
   return null;
 }

@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { Hub } from "./hub.ts";
+import { type Hub, ownCopy } from "./hub.ts";
 import type { Limits } from "./limits.ts";
 import {
   MemberIndex,
@@ -140,8 +140,14 @@ function openRoom(hub: Hub, name: string, opener: string): Room {
  * the room it joined and sending it the room's recent history, topic and
  * member list; its other rooms are kept. A room it is already in only
  * becomes current, with no notices. The caller has checked the limits.
+ * `ref`, the join request's, goes on the newcomer's own `join`.
  */
-export function enterRoom(hub: Hub, session: Session, name: string): void {
+export function enterRoom(
+  hub: Hub,
+  session: Session,
+  name: string,
+  ref?: string,
+): void {
   if (session.nick === null) return;
   const existing = findRoom(hub, name);
   if (existing !== undefined && session.rooms.has(existing)) {
@@ -160,8 +166,9 @@ export function enterRoom(hub: Hub, session: Session, name: string): void {
     nick: session.nick,
   };
   const big = bigAcross(hub, room);
+  const own = ownCopy(session, ref);
   // A big room hears nothing: only the newcomer sees its own join.
-  if (!big) hub.broadcast(room, join);
+  if (!big) hub.broadcast(room, join, own?.session, own?.ref);
   hub.presence?.changed(session, {
     type: "join",
     room: room.name,
@@ -187,7 +194,8 @@ export function enterRoom(hub: Hub, session: Session, name: string): void {
         ? { type: "members", room: room.name, count: memberCount(hub, room) }
         : whoEvent(room, undefined, MAX_WHO_PAGE, remoteMembers(hub, room)),
     );
-    session.reply(around(big ? [join] : [], history, after));
+    const joined = own === undefined ? join : { ...join, ref: own.ref };
+    session.reply(around(big ? [joined] : [], history, after));
   });
 }
 
@@ -225,9 +233,15 @@ export function isBig(
  * the session. Parting the current room makes the room used before it
  * current (the session is told); parting the last room takes the session
  * to the lobby, since a session is always somewhere. The caller has checked
- * that the lobby can take it.
+ * that the lobby can take it. `ref`, the part request's, goes on the
+ * leaver's own `leave`.
  */
-export function partRoom(hub: Hub, session: Session, room: Room): void {
+export function partRoom(
+  hub: Hub,
+  session: Session,
+  room: Room,
+  ref?: string,
+): void {
   const nick = session.nick;
   if (nick === null || !session.rooms.has(room)) return;
   const event: ServerEvent = {
@@ -252,7 +266,9 @@ export function partRoom(hub: Hub, session: Session, room: Room): void {
     ts: event.ts,
     announce: announced,
   });
-  hub.inOrder(() => session.send(event));
+  const own = ownCopy(session, ref);
+  const mine = own === undefined ? event : { ...event, ref: own.ref };
+  hub.inOrder(() => session.send(mine));
   dropIfEmpty(hub, room);
   if (session.current !== room) return;
   const previous = [...session.rooms].at(-1);

@@ -1,6 +1,7 @@
 /**
  * What PROTOCOL.md promises bot authors: `ref` comes back on the reply to
- * every request, confirmations of messages included, and a `hello` refused
+ * every request, confirmations of messages and the asker's own copy of the
+ * news it made (join, leave, rename, away, back, topic) included, and a `hello` refused
  * for a taken nickname may be sent again on the same connection.
  */
 
@@ -24,6 +25,41 @@ Deno.test("bots: ref comes back on message, action and private confirmations and
   await bot.sendJson({ type: "history", limit: 5, ref: "h1" });
   const page = await bot.expectEvent("history", (e) => e.ref === "h1");
   assert.deepEqual(page.messages.map((m) => m.ref), [undefined, undefined]);
+});
+
+Deno.test("bots: ref comes back on the asker's own join, leave, rename, away, back and topic", async () => {
+  await using chat = await startServer({}, { operatorPassword: "op secret" });
+  await using bot = await LineClient.json(chat.port, "bot");
+  await using bob = await LineClient.json(chat.port, "bob");
+  await bob.sendJson({ type: "join", room: "#dev" });
+  await bob.expectEvent("who", (e) => e.room === "#dev");
+  await bot.sendJson({ type: "join", room: "#dev", ref: "j" });
+  assert.equal(
+    (await bot.expectEvent("join", (e) => e.room === "#dev")).ref,
+    "j",
+  );
+  await bot.sendJson({ type: "join", room: "#ops", ref: "j2" });
+  assert.equal(
+    (await bot.expectEvent("join", (e) => e.room === "#ops")).ref,
+    "j2",
+  );
+  await bot.sendJson({ type: "part", room: "#ops", ref: "p" });
+  assert.equal((await bot.expectEvent("leave")).ref, "p");
+  // Across two shared rooms (the news goes to each member once) and in one.
+  await bot.sendJson({ type: "away", reason: "lunch", ref: "a" });
+  assert.equal((await bot.expectEvent("away")).ref, "a");
+  await bot.sendJson({ type: "back", ref: "b" });
+  assert.equal((await bot.expectEvent("back")).ref, "b");
+  await bot.sendJson({ type: "nick", nick: "bot2", ref: "n" });
+  assert.equal((await bot.expectEvent("nick")).ref, "n");
+  await bot.sendJson({ type: "oper", password: "op secret" });
+  await bot.sendJson({ type: "topic", text: "builds", ref: "t" });
+  assert.equal((await bot.expectEvent("topic")).ref, "t");
+  // Nobody else ever sees the asker's ref.
+  await bob.expectEvent("topic");
+  const others = bob.received.filter((line) => line.includes('"bot'));
+  assert.ok(others.length >= 5, others.join("\n"));
+  assert.ok(others.every((line) => !line.includes('"ref"')), others.join("\n"));
 });
 
 Deno.test("bots: hello may be sent again after nick_taken", async () => {

@@ -309,7 +309,9 @@ export type ServerEvent =
   }
   | RoomMessage
   | PrivateMessage
-  | { type: "join"; ts: number; room: string; nick: string }
+  // A person's news carries `ref` on the asker's own copy only (hub.ts,
+  // OwnCopy): the answer to its join, part, nick, away or back.
+  | { type: "join"; ts: number; room: string; nick: string; ref?: string }
   | {
     type: "leave";
     ts: number;
@@ -317,10 +319,25 @@ export type ServerEvent =
     nick: string;
     reason: LeaveReason;
     message?: string;
+    ref?: string;
   }
-  | { type: "nick"; ts: number; room: string; old: string; nick: string }
-  | { type: "away"; ts: number; room: string; nick: string; reason: string }
-  | { type: "back"; ts: number; room: string; nick: string }
+  | {
+    type: "nick";
+    ts: number;
+    room: string;
+    old: string;
+    nick: string;
+    ref?: string;
+  }
+  | {
+    type: "away";
+    ts: number;
+    room: string;
+    nick: string;
+    reason: string;
+    ref?: string;
+  }
+  | { type: "back"; ts: number; room: string; nick: string; ref?: string }
   | { type: "rooms"; rooms: RoomSummary[]; ref?: string }
   | {
     type: "who";

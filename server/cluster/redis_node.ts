@@ -23,7 +23,7 @@
  */
 
 import { createClient } from "npm:redis@5.12.1";
-import type { ClusterNames, Hub, RoomFeed } from "../hub.ts";
+import type { ClusterNames, Hub, OwnCopy, RoomFeed } from "../hub.ts";
 import type { RoomMessage, ServerEvent } from "../../protocol.ts";
 import { errorEvent } from "../../protocol.ts";
 import type { Room, Session } from "../session.ts";
@@ -313,16 +313,22 @@ export class RedisNode implements RoomFeed, ClusterNames {
    * Delivers to this node's members; the other nodes hear of presence
    * through presence.ts, which tells them what changed.
    */
-  broadcast(room: Room, event: ServerEvent, sender?: Session): void {
-    this.#hub.localFeed.broadcast(room, event, sender);
+  broadcast(
+    room: Room,
+    event: ServerEvent,
+    sender?: Session,
+    ref?: string,
+  ): void {
+    this.#hub.localFeed.broadcast(room, event, sender, ref);
   }
 
   /** Delivers to this node's members, as {@linkcode RedisNode.broadcast}. */
   broadcastAcross(
     rooms: readonly Room[],
     event: (room: Room) => ServerEvent,
+    own?: OwnCopy,
   ): void {
-    this.#hub.localFeed.broadcastAcross(rooms, event);
+    this.#hub.localFeed.broadcastAcross(rooms, event, own);
   }
 
   /**

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { ownCopy } from "../hub.ts";
 import { conversationPage } from "../reply_pages.ts";
 import {
   type HistoryReply as HistoryEvent,
@@ -199,7 +200,7 @@ function nick(call: Call<"nick">): void | Promise<void> {
     );
   }
   if (hub.cluster !== null) return clusterNick(call, checked.name);
-  renameSession(hub, session, checked.name);
+  renameSession(hub, session, checked.name, ownCopy(session, call.request.ref));
 }
 
 /**
@@ -231,7 +232,8 @@ async function clusterNick(call: Call<"nick">, nick: string): Promise<void> {
     if (account === null || registeredRefusal(call, account)) return;
     if (session.state !== "active" || session.nick !== current) return;
   }
-  const refusal = await renameInCluster(hub, session, nick);
+  const own = ownCopy(session, call.request.ref);
+  const refusal = await renameInCluster(hub, session, nick, own);
   if (refusal !== null) call.fail(refusal.code, refusal.text);
 }
 
@@ -251,6 +253,7 @@ function away(call: Call<"away">): void {
   hub.broadcastAcross(
     [...session.rooms],
     (room) => ({ type: "away", ts, room: room.name, nick, reason }),
+    ownCopy(session, call.request.ref),
   );
   hub.presence?.changed(session, { type: "away", ts });
 }
@@ -268,6 +271,7 @@ function back(call: Call<"back">): void {
   hub.broadcastAcross(
     [...session.rooms],
     (room) => ({ type: "back", ts, room: room.name, nick }),
+    ownCopy(session, call.request.ref),
   );
   hub.presence?.changed(session, { type: "back", ts });
 }

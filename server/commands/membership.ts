@@ -102,7 +102,7 @@ function join(call: Call<"join">): void {
   const full = roomRefusal(hub, target.name, session.address);
   if (full !== null) return call.fail("full", full);
   if (!takeRoomChange(call)) return;
-  enterRoom(hub, session, target.name);
+  enterRoom(hub, session, target.name, call.request.ref);
 }
 
 /** `/switch #ROOM`: another of the asker's rooms becomes current, quietly. */
@@ -133,7 +133,7 @@ function part(call: Call<"part">): void {
     if (full !== null) return call.fail("full", full);
   }
   if (!takeRoomChange(call)) return;
-  partRoom(hub, session, room);
+  partRoom(hub, session, room, call.request.ref);
 }
 
 /**

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { ownCopy } from "../hub.ts";
 import { topicEvent } from "../rooms.ts";
 import { isIpAddress, normalizeAddress, parseIpAddress } from "../ban_list.ts";
 import { foldKey } from "../../wire/names.ts";
@@ -270,7 +271,8 @@ function topic(call: Call<"topic">): void {
       hub.nextMessageId(),
     );
   }
-  hub.broadcast(room, topicEvent(room));
+  const own = ownCopy(call.session, request.ref);
+  hub.broadcast(room, topicEvent(room), own?.session, own?.ref);
 }
 
 /** `/motd [TEXT]`: shows the message of the day, or (operators) sets it. */
