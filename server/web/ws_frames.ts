@@ -124,6 +124,16 @@ export function textFramesOfLines(batch: Uint8Array): Uint8Array {
   return out;
 }
 
+/**
+ * Whether a peer may put `code` in a close frame: the defined codes (with
+ * 1012-1014, registered since RFC 6455) and those for libraries and
+ * applications; 1004-1006 and 1015 never go on the wire.
+ */
+export function closeCodeAllowed(code: number): boolean {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+    (code >= 3000 && code <= 4999);
+}
+
 /** A close frame with `code` and a reason cut to fit a control frame. */
 export function closeFrame(code: number, reason = ""): Uint8Array {
   let text = new TextEncoder().encode(reason);
@@ -317,16 +327,28 @@ export class FrameReader {
         out.push({ kind: "pong" });
         return;
       case OP_CLOSE: {
-        this.#done = true;
+        // A body starts with a code a peer may send, then UTF-8 (RFC 6455
+        // 5.5.1, 7.4, 8.1); anything else fails the connection.
+        if (payload.length === 1) {
+          return void this.#fail(out, "close frame without its code");
+        }
         const code = payload.length >= 2
           ? (payload[0]! << 8) | payload[1]!
           : CLOSE_NORMAL;
-        let reason = "";
+        if (!closeCodeAllowed(code)) {
+          return void this.#fail(out, "close code not allowed");
+        }
+        let reason: string;
         try {
           reason = this.#decoder.decode(payload.subarray(2));
         } catch {
-          // A reason that is not UTF-8 is dropped; the close still counts.
+          return void this.#fail(
+            out,
+            "close reason is not UTF-8",
+            CLOSE_INVALID_DATA,
+          );
         }
+        this.#done = true;
         out.push({ kind: "close", code, reason });
         return;
       }

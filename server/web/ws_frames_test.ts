@@ -171,6 +171,23 @@ Deno.test("FrameReader: protocol errors fail the connection with their code", ()
       clientFrame(OP_TEXT, new Uint8Array([0xc3, 0x28])),
       CLOSE_INVALID_DATA,
     ],
+    [
+      "close body of one byte",
+      clientFrame(OP_CLOSE, new Uint8Array([3])),
+      1002,
+    ],
+    ...[0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000].map((
+      code,
+    ): [string, Uint8Array, number] => [
+      `close code ${code}`,
+      clientFrame(OP_CLOSE, new Uint8Array([code >> 8, code & 0xff])),
+      CLOSE_PROTOCOL_ERROR,
+    ]),
+    [
+      "close reason not UTF-8",
+      clientFrame(OP_CLOSE, new Uint8Array([0x03, 0xe8, 0xc3, 0x28])),
+      CLOSE_INVALID_DATA,
+    ],
   ];
   for (const [what, bytes, code] of cases) {
     const frames = new FrameReader(100).push(bytes);
