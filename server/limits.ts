@@ -18,6 +18,11 @@ export interface Limits {
    * off at once (see net/slowness.ts).
    */
   maxSendQueueBytes: number;
+  /**
+   * Replies (history pages, member lists) waiting to be sent to one
+   * connection past which its next line is not read until they have gone.
+   */
+  maxQueuedReplies: number;
   /** The soft limit: output that may wait for a connection for a while. */
   sendQueueSoftBytes: number;
   /** How long output may stay above the soft limit before the cut. */
@@ -176,6 +181,15 @@ export const LIMIT_SPECS: readonly LimitSpec[] = [
     allowZero: false,
     description:
       "output waiting for one client past which it is disconnected at once as too slow (the hard limit)",
+  },
+  {
+    key: "maxQueuedReplies",
+    flag: "max-queued-replies",
+    unit: "count",
+    default: 32,
+    allowZero: false,
+    description:
+      "replies (history pages, member lists) waiting to be sent to one client past which its next line waits until they have gone, so a client that asks without reading cannot pile them up",
   },
   {
     key: "sendQueueSoftBytes",

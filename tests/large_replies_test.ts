@@ -15,6 +15,8 @@ import { Session, type SessionSocket } from "../server/session.ts";
 import { claimNick } from "../server/nicknames.ts";
 import { enterRoom } from "../server/rooms.ts";
 import { deliverPending } from "../server/commands/waiting_messages.ts";
+import { handleFrames } from "../server/commands/dispatch.ts";
+import { concatBytes } from "../wire/bytes.ts";
 import { LineClient, startServer, WAIT_MS } from "./helpers.ts";
 
 /** A temporary directory for one test's database, removed afterwards. */
@@ -260,4 +262,67 @@ Deno.test("waiting messages the socket never took stay waiting for the next logi
   stuck.closeSocket();
   // Three of about 3,050 bytes each were written whole; the rest wait.
   assert.equal(chat.server.hub.history.pendingFor(owner).length, 57);
+});
+
+/** A socket whose writes wait until the test opens it. */
+class HeldSocket implements SessionSocket {
+  readonly written: Uint8Array[] = [];
+  #waiting: Array<() => void> = [];
+  #open = false;
+
+  write(bytes: Uint8Array): Promise<number> {
+    this.written.push(bytes.slice());
+    if (this.#open) return Promise.resolve(bytes.length);
+    return new Promise((resolve) =>
+      this.#waiting.push(() => resolve(bytes.length))
+    );
+  }
+
+  /** Lets every write through, those waiting and those to come. */
+  open(): void {
+    this.#open = true;
+    for (const release of this.#waiting.splice(0)) release();
+  }
+
+  close(): void {}
+}
+
+Deno.test("a client that asks for pages faster than it reads them waits: at most --max-queued-replies pile up, and every page comes", async () => {
+  await using chat = await startServer({ maxQueuedReplies: 2 });
+  await fillLobby(chat.port, 30);
+  const hub = chat.server.hub;
+  const socket = new HeldSocket();
+  const session = new Session({
+    socket,
+    address: "127.0.0.1",
+    limits: hub.limits,
+    onSendFailure: hub.sendFailed,
+  });
+  session.chooseCodec("json");
+  claimNick(hub, session, "asker");
+  session.state = "active";
+  const refs = Array.from({ length: 10 }, (_, i) => `h${i}`);
+  const pending = handleFrames(
+    hub,
+    session,
+    refs.map((ref) => ({
+      kind: "line",
+      text: JSON.stringify({ type: "history", room: "#lobby", limit: 30, ref }),
+    })),
+  );
+  assert.ok(pending !== undefined, "the reader has not read: the rest waits");
+  assert.equal(session.outbound.repliesWaiting, 2);
+  socket.open();
+  await pending;
+  await session.outbound.idle();
+  const replies = new TextDecoder().decode(concatBytes(socket.written))
+    .split("\n").filter((line) => line.includes('"history"'))
+    .map((line) => JSON.parse(line) as { ref?: string });
+  assert.deepEqual(
+    [...new Set(replies.map((reply) => reply.ref))],
+    refs,
+    "every request answered, in order",
+  );
+  session.outbound.close();
+  hub.disconnect(session, "quit");
 });

@@ -131,6 +131,14 @@ function handleFrame(
   frame: Frame,
 ): Promise<void> | undefined {
   if (session.state === "closing") return;
+  const replies = hub.limits.maxQueuedReplies;
+  if (session.outbound.repliesWaiting >= replies) {
+    // A client that asks for pages faster than it reads them waits for
+    // them to go: its next line, and its socket, are not read meanwhile.
+    return session.outbound.repliesBelow(replies).then(() =>
+      handleFrame(hub, session, frame)
+    );
+  }
   const input = decodeFrame(hub, session, frame);
   if (session.state !== "active" || session.flood === null) {
     return runInput(hub, session, input);

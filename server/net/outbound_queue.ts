@@ -188,6 +188,9 @@ export class OutboundQueue {
    */
   #later: Array<Uint8Array | ReplySource> = [];
   #laterBytes = 0;
+  /** The replies in `#later`, and who waits for there to be fewer. */
+  #replies = 0;
+  #replyWaiters: Array<{ below: number; wake: () => void }> | null = null;
   /** Bytes ever made ready, and ever written: positions for write marks. */
   #readyTotal = 0;
   #writtenTotal = 0;
@@ -262,6 +265,34 @@ export class OutboundQueue {
     return this.#later.length !== 0;
   }
 
+  /** Replies queued and not yet pulled to their end. */
+  get repliesWaiting(): number {
+    return this.#replies;
+  }
+
+  /**
+   * Resolves once fewer than `count` replies wait (they are pulled as the
+   * reader drains), or the queue is closed; never rejects.
+   */
+  repliesBelow(count: number): Promise<void> {
+    if (this.#closed || this.#replies < count) return Promise.resolve();
+    return new Promise((wake) =>
+      (this.#replyWaiters ??= []).push({ below: count, wake })
+    );
+  }
+
+  /** `count` replies have gone (pulled to their end, or dropped). */
+  #repliesGone(count: number): void {
+    this.#replies -= count;
+    const waiters = this.#replyWaiters;
+    if (waiters === null) return;
+    const still = waiters.filter((w) => this.#replies >= w.below);
+    this.#replyWaiters = still.length === 0 ? null : still;
+    for (const waiter of waiters) {
+      if (this.#replies < waiter.below) waiter.wake();
+    }
+  }
+
   /**
    * Queues bytes and returns at once. Returns false, queuing nothing, when the
    * queue is closed or the bytes would take the backlog past the hard limit,
@@ -295,6 +326,7 @@ export class OutboundQueue {
   enqueueReply(source: ReplySource): void {
     if (this.#closed) return;
     this.#later.push(source);
+    this.#replies++;
     this.#pull();
     if (this.#chunkBytes !== 0) this.#scheduleFlush();
   }
@@ -334,6 +366,7 @@ export class OutboundQueue {
     const later = this.#later;
     this.#later = [];
     this.#laterBytes = 0;
+    this.#repliesGone(this.#replies);
     for (const item of later) {
       if (!(item instanceof Uint8Array)) continue;
       this.#chunks.push(item);
@@ -350,6 +383,7 @@ export class OutboundQueue {
     this.#chunkBytes = 0;
     this.#later = [];
     this.#laterBytes = 0;
+    this.#repliesGone(this.#replies);
     this.#marks = null;
     if (this.queuedBytes <= this.softQueuedBytes) this.#overSoftSince = 0;
   }
@@ -407,6 +441,7 @@ export class OutboundQueue {
         if (piece === NOT_YET) break;
         if (piece === null) {
           later.shift();
+          this.#repliesGone(1);
           continue;
         }
         bytes = piece.bytes;
