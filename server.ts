@@ -62,6 +62,7 @@ import {
 } from "./server/log.ts";
 import { StoreOpenError } from "./server/store/open_database.ts";
 import { normalizeAddress } from "./server/ban_list.ts";
+import { RepeatedEvents } from "./server/log_repeats.ts";
 import { Session, type SessionSocket } from "./server/session.ts";
 import { type ChatConnection, TlsListener } from "./server/net/tls_listener.ts";
 import { WebSocketInput } from "./server/web/websocket_input.ts";
@@ -215,6 +216,12 @@ export class ChatServer {
   /** How many writes start at once, across every connection. */
   readonly #writeGate = new WriteGate({ maxInFlight: MAX_WRITES_IN_FLIGHT });
   #stopLoadSampling: () => void = () => {};
+  /**
+   * Refused connections, logged at most --log-repeat times a minute for
+   * each kind: a flood of connections must not flood the log too. Counted
+   * for the whole server, not per address, so it costs nothing per address.
+   */
+  #refusals: RepeatedEvents | null = null;
   #closing = false;
   /** The close under way or done, so every caller waits for all of it. */
   #closed: Promise<void> | null = null;
@@ -397,7 +404,7 @@ export class ChatServer {
           this.#serveWebSocket(conn, rest, normalizeAddress(address)),
         ),
       onRefused: (address: string, status: number, path: string) =>
-        this.#log.warn("http_refused", { address, status, path }),
+        this.#logRefusal("http_refused", { address, status, path }),
       admit: (address: string) => this.#admitHttp(normalizeAddress(address)),
       headTimeoutMs: this.#hub.limits.httpHeadTimeoutMs,
       maxHeadBytes: this.#hub.limits.maxHttpHeadBytes,
@@ -485,7 +492,7 @@ export class ChatServer {
       fromAddress: this.#httpPerAddress.get(address),
     }, hub.limits);
     if (refused !== null) {
-      this.#log.warn("http_refused", { address, status: 503, path: "" });
+      this.#logRefusal("http_refused", { address, status: 503, path: "" });
       return { refused };
     }
     this.#httpInRequest++;
@@ -527,13 +534,30 @@ export class ChatServer {
   }
 
   /** Tells a refused connection why, briefly, and closes it. */
+  /**
+   * Logs a refused connection unless this kind has been logged
+   * --log-repeat times in the last minute; the next line that gets through
+   * says how many went unwritten before it.
+   */
+  #logRefusal(event: string, fields: LogFields): void {
+    this.#refusals ??= new RepeatedEvents(this.#hub.limits.logRepeatLimit);
+    const verdict = this.#refusals.admit(event, performance.now());
+    if (!verdict.write) return;
+    this.#log.warn(
+      event,
+      verdict.suppressed > 0
+        ? { ...fields, suppressed: verdict.suppressed }
+        : fields,
+    );
+  }
+
   async #refuse(
     conn: ChatConnection,
     address: string,
     refusal: { text: string; code: ByeCode },
   ): Promise<void> {
     const hub = this.#hub;
-    this.#log.warn("refused", { address, reason: refusal.text });
+    this.#logRefusal("refused", { address, reason: refusal.text });
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       await Promise.race([
@@ -643,7 +667,7 @@ export class ChatServer {
       ? { text: "Server shutting down", code: "shutdown" }
       : this.#refusal(address);
     if (refusal !== null) {
-      this.#log.warn("refused", {
+      this.#logRefusal("refused", {
         address,
         reason: refusal.text,
         via: "websocket",

@@ -173,3 +173,30 @@ Deno.test("a silent TLS peer is probed after --keepalive-idle, not after the sys
     await server.close();
   }
 });
+
+Deno.test("a burst of refused connections writes --log-repeat refusal lines, not one each", async () => {
+  const lines: string[] = [];
+  const server = new ChatServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    logger: new Logger("debug", "text", (line) => lines.push(line)),
+    limits: { closeGraceMs: 200, maxPerAddress: 1, logRepeatLimit: 3 },
+  });
+  const port = (await server.start()).plain!.port;
+  const held = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    for (let i = 0; i < 20; i++) {
+      const extra = await Deno.connect({ hostname: "127.0.0.1", port });
+      try {
+        await within(closedByServer(extra), "a refused socket to be closed");
+      } finally {
+        extra.close();
+      }
+    }
+    const refused = lines.filter((line) => / WARN refused /.test(line));
+    assert.equal(refused.length, 3, lines.join("\n"));
+  } finally {
+    held.close();
+    await server.close();
+  }
+});
