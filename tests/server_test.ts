@@ -289,7 +289,7 @@ Deno.test("a write stuck on a non-reader past the deadline disconnects it", asyn
   const payload = "y".repeat(3000);
   let left = false;
   const watch = sender.expect(
-    /stalled left #lobby \(could not keep up: nothing it was sent could be delivered for 0.3 seconds/,
+    /stalled left #lobby \(could not keep up: its connection took nothing new for 0.3 seconds/,
     30_000,
   )
     .then(() => left = true);

@@ -65,7 +65,7 @@ Deno.test("dueDeadline: a write stuck past its deadline wins over everything", (
   assert.deepEqual(dueDeadline(stuck, 15_001, limits), {
     action: "disconnect",
     reason: "slow",
-    detail: "nothing it was sent could be delivered for 10 seconds",
+    detail: "its connection took nothing new for 10 seconds",
   });
   assert.equal(
     dueDeadline({ ...stuck, state: "closing" }, 99_999, limits),

@@ -2,7 +2,8 @@
  * When a reader is too slow: judged over time, as mature servers do, never
  * by the size of one burst. A reader is slow when
  * - one write has waited on it longer than `--write-timeout` with the kernel
- *   taking nothing (NATS' write deadline): it has stopped reading;
+ *   taking nothing (NATS' write deadline): it has stopped reading, or reads
+ *   so much slower than it is sent that the kernel's buffers stay full;
  * - its backlog, the bytes the socket could not take, has stayed above
  *   `--send-queue-soft` for `--send-queue-soft-time` without a break
  *   (Redis' soft output limit): it reads, but slower than its rooms talk;
@@ -32,7 +33,7 @@ export type SlowRule = "write_deadline" | "soft_limit" | "hard_limit";
 export function slowDetail(rule: SlowRule, limits: Readonly<Limits>): string {
   switch (rule) {
     case "write_deadline":
-      return `nothing it was sent could be delivered for ${
+      return `its connection took nothing new for ${
         seconds(limits.writeTimeoutMs)
       }`;
     case "soft_limit":

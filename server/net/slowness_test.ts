@@ -47,7 +47,7 @@ Deno.test("slowRuleDue: a write pending past the deadline is slow, and wins", ()
 Deno.test("slowDetail names the rule and its figures", () => {
   assert.equal(
     slowDetail("write_deadline", limits),
-    "nothing it was sent could be delivered for 10 seconds",
+    "its connection took nothing new for 10 seconds",
   );
   assert.equal(
     slowDetail("soft_limit", limits),
@@ -59,6 +59,6 @@ Deno.test("slowDetail names the rule and its figures", () => {
   );
   assert.equal(
     slowDetail("write_deadline", { ...limits, writeTimeoutMs: 1000 }),
-    "nothing it was sent could be delivered for 1 second",
+    "its connection took nothing new for 1 second",
   );
 });
