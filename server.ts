@@ -41,6 +41,8 @@ import { type ByeCode, byeLine } from "./wire/bye.ts";
 import { FlushScheduler, sampleLoad } from "./server/net/coalescing.ts";
 import { dueDeadline, sweepIntervalMs } from "./server/net/deadlines.ts";
 import { WriteGate } from "./server/net/write_gate.ts";
+import { DirectSend } from "./server/net/direct_send.ts";
+import { SyncWriteBudget } from "./server/net/sync_write_budget.ts";
 import { TaskCount } from "./server/net/task_count.ts";
 import { handleFrames } from "./server/commands/dispatch.ts";
 import { greet } from "./server/commands/login.ts";
@@ -215,6 +217,11 @@ export class ChatServer {
   readonly #flushes = new FlushScheduler();
   /** How many writes start at once, across every connection. */
   readonly #writeGate = new WriteGate({ maxInFlight: MAX_WRITES_IN_FLIGHT });
+  /** Plain TCP writes made at once (net/direct_send.ts), if they can be. */
+  #directSend: DirectSend | null = null;
+  #syncWrites: SyncWriteBudget | null = null;
+  /** The listener whose connections are plain TCP. */
+  #plainListener: Deno.Listener | null = null;
   #stopLoadSampling: () => void = () => {};
   /**
    * Refused connections, logged at most --log-repeat times a minute for
@@ -313,10 +320,11 @@ export class ChatServer {
       await this.#cluster?.close();
       throw error;
     }
+    const limits = this.#hub.limits;
+    this.#openDirectSend(limits.syncWritesPerTurn);
     this.#acceptLoops = this.#listeners.map((listener) =>
       this.#accept(listener)
     );
-    const limits = this.#hub.limits;
     this.#sweeper = setInterval(() => this.#sweep(), sweepIntervalMs(limits));
     if (limits.writeCoalesceMs > 0) {
       this.#stopLoadSampling = sampleLoad(
@@ -355,6 +363,7 @@ export class ChatServer {
       if (port !== null) {
         const listener = Deno.listen({ hostname, port, transport: "tcp" });
         this.#listeners.push(listener);
+        this.#plainListener = listener;
         addresses.plain = listener.addr;
       }
       const tls = this.#options.tls;
@@ -431,8 +440,24 @@ export class ChatServer {
     return this.#webListeners.map((listener) => listener.url(host));
   }
 
+  /**
+   * Writes to plain TCP connections at once where the runtime allows it
+   * (--sync-writes); says so in the log when it does not.
+   */
+  #openDirectSend(perTurn: number): void {
+    if (perTurn === 0 || this.#plainListener === null) return;
+    const opened = DirectSend.open();
+    if ("unavailable" in opened) {
+      this.#log.info("sync_writes_off", { reason: opened.unavailable });
+      return;
+    }
+    this.#directSend = opened;
+    this.#syncWrites = new SyncWriteBudget(perTurn);
+  }
+
   /** The accept loop: one per listener, backing off on errors. */
   async #accept(listener: Acceptor): Promise<void> {
+    const direct = listener === this.#plainListener ? this.#directSend : null;
     let backoffMs = 0;
     while (!this.#closing) {
       let conn: ChatConnection;
@@ -453,7 +478,7 @@ export class ChatServer {
         continue;
       }
       try {
-        this.#connectionTasks.add(this.#admit(conn));
+        this.#connectionTasks.add(this.#admit(conn, direct));
       } catch (error) {
         // Admission itself failed, before the connection had a task.
         this.#log.error("connection_failed", { error: describeError(error) });
@@ -525,11 +550,11 @@ export class ChatServer {
    * An admitted connection's task is its read loop itself: no async frame
    * of its own waits on it for the connection's whole life.
    */
-  #admit(conn: ChatConnection): Promise<void> {
+  #admit(conn: ChatConnection, direct: DirectSend | null): Promise<void> {
     const address = normalizeAddress(conn.remoteAddr.hostname);
     const refusal = this.#refusal(address);
     return refusal === null
-      ? this.#serve(conn, address)
+      ? this.#serve(conn, address, direct)
       : this.#refuse(conn, address, refusal);
   }
 
@@ -582,9 +607,16 @@ export class ChatServer {
    * One connection's read loop: bytes to frames (the session's framer),
    * frames to handlers (dispatch.ts), until the peer or the hub ends it.
    */
-  async #serve(conn: ChatConnection, address: string): Promise<void> {
+  async #serve(
+    conn: ChatConnection,
+    address: string,
+    direct: DirectSend | null,
+  ): Promise<void> {
     const hub = this.#hub;
-    const session = this.#openSession(conn, address);
+    const session = this.#openSession(
+      direct?.socket(conn as Deno.TcpConn) ?? conn,
+      address,
+    );
     try {
       if ("setNoDelay" in conn) {
         const tcp = conn as Deno.TcpConn;
@@ -628,6 +660,7 @@ export class ChatServer {
       onReplyError: hub.replyFailed,
       writes: this.#flushes,
       gate: this.#writeGate,
+      ...(this.#syncWrites === null ? {} : { budget: this.#syncWrites }),
       passwordRequired: hub.passwordRequired,
     });
     hub.sessions.add(session);
@@ -821,6 +854,8 @@ export class ChatServer {
     await this.#connectionTasks.idle();
     // Goodbyes went through the gate too; every socket is closed now.
     this.#writeGate.close();
+    this.#directSend?.close();
+    this.#directSend = null;
     await Promise.all(this.#webListeners.map((web) => web.shutdown()));
     try {
       await this.#cluster?.close();

@@ -95,6 +95,12 @@ export interface Limits {
   maxPasswordAttempts: number;
   /** Longest a busy server holds output to coalesce writes; 0: never. */
   writeCoalesceMs: number;
+  /**
+   * Plain TCP writes made at once, through the C library, in one turn of
+   * the event loop before input is read again (net/direct_send.ts); 0:
+   * every write goes through Deno's asynchronous write.
+   */
+  syncWritesPerTurn: number;
   /** Shortest account password accepted by `/register`. */
   minPasswordLength: number;
   /** Longest topic or message of the day kept, in characters. */
@@ -461,6 +467,15 @@ export const LIMIT_SPECS: readonly LimitSpec[] = [
     allowZero: true,
     description:
       "longest a busy server holds output so several lines share a write (0: never hold)",
+  },
+  {
+    key: "syncWritesPerTurn",
+    flag: "sync-writes",
+    unit: "count",
+    default: 32,
+    allowZero: true,
+    description:
+      "plain TCP writes made at once through the C library before input is read again; on Linux with --allow-ffi (0: every write is Deno's asynchronous one)",
   },
   {
     key: "minPasswordLength",

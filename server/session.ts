@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { SyncWriteBudget } from "./net/sync_write_budget.ts";
 import type { FlushScheduler } from "./net/coalescing.ts";
 import type { WriteGate } from "./net/write_gate.ts";
 import { FloodPacer, type TokenBucket } from "./flood.ts";
@@ -88,6 +89,11 @@ export interface SessionOptions {
    * @default no limit
    */
   gate?: WriteGate;
+  /**
+   * How many writes made at once run in one turn (shared by the server;
+   * only for a socket with `tryWrite`). @default no limit
+   */
+  budget?: SyncWriteBudget;
   /** Whether the server password is still to be given. @default false */
   passwordRequired?: boolean;
 }
@@ -95,6 +101,8 @@ export interface SessionOptions {
 /** What a session needs from its socket. */
 export interface SessionSocket {
   write(bytes: Uint8Array): Promise<number>;
+  /** A write made at once, where the socket has one (net/direct_send.ts). */
+  tryWrite?(bytes: Uint8Array): number;
   close(): void;
 }
 
@@ -179,6 +187,7 @@ export class Session {
       onError: () => this.#onSendFailure(this, "lost"),
       ...(options.writes === undefined ? {} : { scheduler: options.writes }),
       ...(options.gate === undefined ? {} : { gate: options.gate }),
+      ...(options.budget === undefined ? {} : { budget: options.budget }),
       feed: new RoomFeeds(this),
     });
     if (limits.floodRate > 0) {

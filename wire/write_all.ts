@@ -9,6 +9,13 @@
 export interface ByteWriter {
   /** May write only part of `bytes`; resolves to how many were taken. */
   write(bytes: Uint8Array): Promise<number>;
+  /**
+   * Hands the socket what it takes now, without waiting: the count, 0 when
+   * it is full (then `write` waits for it). Only some sockets can
+   * (server/net/direct_send.ts).
+   * @throws when the connection is reset or closed
+   */
+  tryWrite?(bytes: Uint8Array): number;
 }
 
 /**

@@ -25,12 +25,19 @@
  * of any size costs the reader no more than one piece of backlog at a time.
  * Whatever is queued after a reply waits behind it, keeping the order.
  *
+ * A socket that can take bytes at once (`tryWrite`, direct_send.ts) is
+ * written to synchronously, so many writes a turn for the whole server
+ * (sync_write_budget.ts); what its kernel does not take waits on the
+ * socket's asynchronous write, through the write gate, as every write
+ * does otherwise.
+ *
  * @module
  */
 
 import type { ByteWriter } from "../../wire/write_all.ts";
 import { END_OF_TURN, type FlushScheduler } from "./coalescing.ts";
 import { UNGATED, type WriteGate } from "./write_gate.ts";
+import type { SyncWriteBudget } from "./sync_write_budget.ts";
 
 /**
  * Replies are pulled while the backlog is below this. Large enough that a
@@ -151,6 +158,11 @@ export interface OutboundQueueOptions {
   gate?: WriteGate;
   /** Bytes pulled when a write starts (a big room's log). @default none */
   feed?: QueueFeed;
+  /**
+   * How many writes made at once (a writer with `tryWrite`, direct_send.ts)
+   * run in one turn, shared by the server's connections. @default no bound
+   */
+  budget?: SyncWriteBudget;
 }
 
 /** Where a piece's `written` callback fires: the end of its bytes. */
@@ -173,6 +185,9 @@ export class OutboundQueue {
   /** The soft limit on the backlog. */
   readonly softQueuedBytes: number;
   #writer: ByteWriter;
+  /** The writer's write made at once, if it has one. */
+  #tryWrite: ((bytes: Uint8Array) => number) | null;
+  #budget: SyncWriteBudget | null;
   #onError: (error: unknown) => void;
   #now: () => number;
   /** Bytes ready to write, from `#head` on. */
@@ -220,6 +235,8 @@ export class OutboundQueue {
    */
   constructor(writer: ByteWriter, options: OutboundQueueOptions) {
     this.#writer = writer;
+    this.#tryWrite = writer.tryWrite?.bind(writer) ?? null;
+    this.#budget = options.budget ?? null;
     this.maxQueuedBytes = options.maxQueuedBytes;
     this.softQueuedBytes = options.softQueuedBytes ?? options.maxQueuedBytes;
     this.#onError = options.onError;
@@ -490,8 +507,82 @@ export class OutboundQueue {
       this.#scheduleFlush();
       return;
     }
+    if (this.#tryWrite !== null) {
+      this.#writeAtOnce();
+      return;
+    }
     this.#waitingForGate = true;
     this.#gate.request(this.#issue);
+  }
+
+  /**
+   * Writes at once while the socket takes everything and this turn's budget
+   * lasts; waits for the next turn when it is spent, and for the socket
+   * (through the gate, as every asynchronous write) when the kernel takes
+   * only part. Nothing is in flight in between: a write made at once is
+   * done when the call returns.
+   */
+  #writeAtOnce(): void {
+    while (true) {
+      this.#feed?.pull();
+      if (this.#later.length !== 0) this.#pull();
+      if (this.#closed || this.#chunkBytes === 0) {
+        this.#goIdle();
+        return;
+      }
+      if (this.#budget !== null && !this.#budget.admit()) {
+        this.#waitingForGate = true;
+        this.#budget.later(this.#budgetGiven);
+        return;
+      }
+      if (!this.#sendAtOnce()) return;
+    }
+  }
+
+  /** The budget's turn has come: one write without asking it again. */
+  readonly #budgetGiven = (): void => {
+    this.#waitingForGate = false;
+    this.#feed?.pull();
+    if (this.#later.length !== 0) this.#pull();
+    if (this.#closed || this.#chunkBytes === 0) {
+      this.#goIdle();
+      return;
+    }
+    if (this.#sendAtOnce()) this.#writeAtOnce();
+  };
+
+  /**
+   * Hands the ready bytes, up to one batch, to the socket at once: true if
+   * it took them all. What it did not take waits for the socket through
+   * the gate; a failure closes the queue.
+   */
+  #sendAtOnce(): boolean {
+    const batch = this.#takeBatch();
+    // In flight for the length of the call: a piece's written callback
+    // that queues more does not start a write of its own.
+    this.#inFlight = batch;
+    this.#inFlightOffset = 0;
+    let count: number;
+    try {
+      count = this.#tryWrite!(batch);
+    } catch (error) {
+      this.#failed(error);
+      return false;
+    }
+    this.#inFlightOffset = count;
+    this.#taken(count);
+    if (this.#closed) {
+      this.#inFlight = null;
+      return false;
+    }
+    if (count === batch.length) {
+      this.#inFlight = null;
+      return true;
+    }
+    // The socket is full: the rest waits for it, as any write does.
+    this.#waitingForGate = true;
+    this.#gate.request(this.#issue);
+    return false;
   }
 
   /** Nothing is being written: tells whoever waits, and the feed. */
@@ -592,13 +683,7 @@ export class OutboundQueue {
       return;
     }
     this.#inFlightOffset += count;
-    this.#writtenTotal += count;
-    if (this.#marks !== null) this.#fireMarks(this.#marks);
-    if (
-      this.#overSoftSince !== 0 && this.queuedBytes <= this.softQueuedBytes
-    ) {
-      this.#overSoftSince = 0;
-    }
+    this.#taken(count);
     if (this.#inFlightOffset < batch.length) {
       // A partial write: the kernel took some; send the rest.
       this.#waitingForGate = true;
@@ -608,6 +693,17 @@ export class OutboundQueue {
     this.#inFlight = null;
     this.#writeNext();
   };
+
+  /** The socket took `count` more bytes. */
+  #taken(count: number): void {
+    this.#writtenTotal += count;
+    if (this.#marks !== null) this.#fireMarks(this.#marks);
+    if (
+      this.#overSoftSince !== 0 && this.queuedBytes <= this.softQueuedBytes
+    ) {
+      this.#overSoftSince = 0;
+    }
+  }
 
   /** Tells every piece whose bytes have all been written. */
   #fireMarks(marks: WriteMark[]): void {

@@ -9,6 +9,8 @@ import {
 } from "./outbound_queue.ts";
 import { type ByteWriter, writeAll } from "../../wire/write_all.ts";
 import { FlushScheduler } from "./coalescing.ts";
+import { SyncWriteBudget } from "./sync_write_budget.ts";
+import { setImmediate } from "node:timers";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const text = (chunks: Uint8Array[]) =>
@@ -473,4 +475,145 @@ Deno.test("OutboundQueue writes what its feed holds at the end of the turn it is
   assert.equal(text(writer.writes), "a\ndirect\n");
   writer.releaseOne();
   await queue.idle();
+});
+
+/**
+ * A socket with a write made at once that takes up to `room` bytes (then
+ * none until `drain`), and an asynchronous write the test settles.
+ */
+class DirectWriter extends ManualWriter {
+  direct: Uint8Array[] = [];
+  /** Every write's bytes, either kind, in the order they were taken. */
+  taken: Uint8Array[] = [];
+  fail: Error | null = null;
+  constructor(public room = Infinity) {
+    super();
+  }
+  override write(chunk: Uint8Array): Promise<number> {
+    this.taken.push(chunk.slice());
+    return super.write(chunk);
+  }
+  tryWrite(chunk: Uint8Array): number {
+    if (this.fail !== null) throw this.fail;
+    const taken = chunk.slice(0, Math.min(chunk.length, this.room));
+    this.room -= taken.length;
+    if (taken.length !== 0) {
+      this.direct.push(taken);
+      this.taken.push(taken);
+    }
+    return taken.length;
+  }
+}
+
+const sent = (writer: DirectWriter) => text(writer.taken);
+
+Deno.test("OutboundQueue writes at once when its socket can, one write a turn's burst", async () => {
+  const writer = new DirectWriter();
+  const queue = new OutboundQueue(writer, {
+    maxQueuedBytes: 1024,
+    onError: () => assert.fail("no error expected"),
+  });
+  queue.enqueue(bytes("a\n"));
+  queue.enqueue(bytes("b\n"));
+  await queue.idle();
+  assert.deepEqual(writer.direct.map((c) => text([c])), ["a\nb\n"]);
+  assert.equal(writer.writes.length, 0, "no asynchronous write");
+  assert.equal(queue.writePendingSince, 0);
+  queue.enqueue(bytes("c\n"));
+  await queue.idle();
+  assert.equal(sent(writer), "a\nb\nc\n");
+});
+
+Deno.test("OutboundQueue sends what its socket did not take at once by waiting on it, in order", async () => {
+  let now = 500;
+  const writer = new DirectWriter(3);
+  const queue = new OutboundQueue(writer, {
+    maxQueuedBytes: 1024,
+    onError: () => assert.fail("no error expected"),
+    now: () => now,
+  });
+  queue.enqueue(bytes("hello\n"));
+  await Promise.resolve();
+  await Promise.resolve();
+  assert.equal(text(writer.direct), "hel");
+  assert.equal(writer.pending, 1, "the rest waits on the socket");
+  assert.equal(queue.writePendingSince, 500, "and counts as a pending write");
+  assert.equal(queue.queuedBytes, 3);
+  queue.enqueue(bytes("world\n"));
+  now = 900;
+  writer.room = Infinity;
+  writer.releaseOne();
+  await queue.idle();
+  assert.equal(sent(writer), "hello\nworld\n");
+  assert.equal(
+    text(writer.direct.slice(1)),
+    "world\n",
+    "once the socket has taken the rest, writes are made at once again",
+  );
+});
+
+Deno.test("OutboundQueue reports a failed write made at once, once, and closes", async () => {
+  const errors: unknown[] = [];
+  const writer = new DirectWriter();
+  writer.fail = new Deno.errors.ConnectionReset("reset");
+  const queue = new OutboundQueue(writer, {
+    maxQueuedBytes: 1024,
+    onError: (error) => errors.push(error),
+  });
+  queue.enqueue(bytes("a\n"));
+  await queue.idle();
+  assert.equal(queue.enqueue(bytes("b\n")), false, "closed");
+  await queue.idle();
+  assert.equal(errors.length, 1);
+  assert.ok(errors[0] instanceof Deno.errors.ConnectionReset);
+});
+
+Deno.test("OutboundQueue tells a reply's piece it was written when a write made at once took it", async () => {
+  const writer = new DirectWriter();
+  const queue = new OutboundQueue(writer, {
+    maxQueuedBytes: 1024,
+    onError: () => assert.fail("no error expected"),
+  });
+  const told: string[] = [];
+  let pieces = 0;
+  queue.enqueueReply({
+    next: () =>
+      pieces++ < 2
+        ? {
+          bytes: bytes(`piece ${pieces}\n`),
+          written: () => {
+            told.push(`piece ${pieces} written; sent ${sent(writer).length}`);
+            // Queued from inside the write: goes after, not in a write of
+            // its own started in the middle of this one.
+            queue.enqueue(bytes("after\n"));
+          },
+        }
+        : null,
+  });
+  await queue.idle();
+  assert.equal(sent(writer), "piece 1\npiece 2\nafter\nafter\n");
+  assert.equal(told.length, 2);
+});
+
+Deno.test("OutboundQueue waits for the next turn when the turn's writes made at once are spent", async () => {
+  const budget = new SyncWriteBudget(2);
+  const writers = [1, 2, 3].map(() => new DirectWriter());
+  const queues = writers.map((writer) =>
+    new OutboundQueue(writer, {
+      maxQueuedBytes: 1024,
+      onError: () => assert.fail("no error expected"),
+      budget,
+    })
+  );
+  queues.forEach((queue, i) => queue.enqueue(bytes(`${i}\n`)));
+  // The end of this turn: two of three are written.
+  await Promise.resolve();
+  await Promise.resolve();
+  assert.deepEqual(writers.map((w) => w.direct.length), [1, 1, 0]);
+  assert.equal(budget.waiting, 1);
+  queues[2]!.enqueue(bytes("more\n"));
+  await queues[2]!.idle();
+  assert.equal(sent(writers[2]!), "2\nmore\n", "one write, in order");
+  assert.equal(writers[2]!.direct.length, 1);
+  await new Promise((resolve) => setImmediate(resolve));
 });
