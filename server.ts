@@ -41,7 +41,7 @@ import { type ByeCode, byeLine } from "./wire/bye.ts";
 import { FlushScheduler, sampleLoad } from "./server/net/coalescing.ts";
 import { dueDeadline, sweepIntervalMs } from "./server/net/deadlines.ts";
 import { WriteGate } from "./server/net/write_gate.ts";
-import { DirectSend } from "./server/net/direct_send.ts";
+import { LibcSocket } from "./server/net/libc_socket.ts";
 import { SyncWriteBudget } from "./server/net/sync_write_budget.ts";
 import { TaskCount } from "./server/net/task_count.ts";
 import { handleFrames } from "./server/commands/dispatch.ts";
@@ -217,8 +217,12 @@ export class ChatServer {
   readonly #flushes = new FlushScheduler();
   /** How many writes start at once, across every connection. */
   readonly #writeGate = new WriteGate({ maxInFlight: MAX_WRITES_IN_FLIGHT });
-  /** Plain TCP writes made at once (net/direct_send.ts), if they can be. */
-  #directSend: DirectSend | null = null;
+  /**
+   * The C library's socket calls for plain TCP connections (writes made at
+   * once, keepalive timing), where the runtime allows them.
+   */
+  #libc: LibcSocket | null = null;
+  /** How many writes are made at once a turn; null when none are. */
   #syncWrites: SyncWriteBudget | null = null;
   /** The listener whose connections are plain TCP. */
   #plainListener: Deno.Listener | null = null;
@@ -321,7 +325,7 @@ export class ChatServer {
       throw error;
     }
     const limits = this.#hub.limits;
-    this.#openDirectSend(limits.syncWritesPerTurn);
+    this.#openLibc(limits.syncWritesPerTurn);
     this.#acceptLoops = this.#listeners.map((listener) =>
       this.#accept(listener)
     );
@@ -441,23 +445,26 @@ export class ChatServer {
   }
 
   /**
-   * Writes to plain TCP connections at once where the runtime allows it
-   * (--sync-writes); says so in the log when it does not.
+   * Opens the C library's socket calls for plain TCP connections, where the
+   * runtime allows them (net/libc_socket.ts); says in the log when it does
+   * not: writes are then all Deno's, and keepalive keeps the system's timing.
    */
-  #openDirectSend(perTurn: number): void {
-    if (perTurn === 0 || this.#plainListener === null) return;
-    const opened = DirectSend.open();
+  #openLibc(syncWritesPerTurn: number): void {
+    if (this.#plainListener === null) return;
+    const opened = LibcSocket.open();
     if ("unavailable" in opened) {
-      this.#log.info("sync_writes_off", { reason: opened.unavailable });
+      this.#log.info("libc_socket_off", { reason: opened.unavailable });
       return;
     }
-    this.#directSend = opened;
-    this.#syncWrites = new SyncWriteBudget(perTurn);
+    this.#libc = opened;
+    if (syncWritesPerTurn > 0) {
+      this.#syncWrites = new SyncWriteBudget(syncWritesPerTurn);
+    }
   }
 
   /** The accept loop: one per listener, backing off on errors. */
   async #accept(listener: Acceptor): Promise<void> {
-    const direct = listener === this.#plainListener ? this.#directSend : null;
+    const libc = listener === this.#plainListener ? this.#libc : null;
     let backoffMs = 0;
     while (!this.#closing) {
       let conn: ChatConnection;
@@ -478,7 +485,7 @@ export class ChatServer {
         continue;
       }
       try {
-        this.#connectionTasks.add(this.#admit(conn, direct));
+        this.#connectionTasks.add(this.#admit(conn, libc));
       } catch (error) {
         // Admission itself failed, before the connection had a task.
         this.#log.error("connection_failed", { error: describeError(error) });
@@ -550,11 +557,11 @@ export class ChatServer {
    * An admitted connection's task is its read loop itself: no async frame
    * of its own waits on it for the connection's whole life.
    */
-  #admit(conn: ChatConnection, direct: DirectSend | null): Promise<void> {
+  #admit(conn: ChatConnection, libc: LibcSocket | null): Promise<void> {
     const address = normalizeAddress(conn.remoteAddr.hostname);
     const refusal = this.#refusal(address);
     return refusal === null
-      ? this.#serve(conn, address, direct)
+      ? this.#serve(conn, address, libc)
       : this.#refuse(conn, address, refusal);
   }
 
@@ -610,19 +617,22 @@ export class ChatServer {
   async #serve(
     conn: ChatConnection,
     address: string,
-    direct: DirectSend | null,
+    libc: LibcSocket | null,
   ): Promise<void> {
     const hub = this.#hub;
-    const session = this.#openSession(
-      direct?.socket(conn as Deno.TcpConn) ?? conn,
-      address,
-    );
+    // Only the plain listener's connections come with the library.
+    const plain = libc === null ? null : conn as Deno.TcpConn;
+    const direct = plain === null || this.#syncWrites === null
+      ? null
+      : libc!.socket(plain);
+    const session = this.#openSession(direct ?? conn, address);
     try {
       if ("setNoDelay" in conn) {
         const tcp = conn as Deno.TcpConn;
         tcp.setNoDelay(true);
         tcp.setKeepAlive(true);
       }
+      if (plain !== null) libc!.keepAlive(plain, hub.limits.keepaliveIdleMs);
       greet(hub, session);
       let buffer = new Uint8Array(READ_BUFFER_IDLE_BYTES);
       while (session.state !== "closing") {
@@ -854,8 +864,8 @@ export class ChatServer {
     await this.#connectionTasks.idle();
     // Goodbyes went through the gate too; every socket is closed now.
     this.#writeGate.close();
-    this.#directSend?.close();
-    this.#directSend = null;
+    this.#libc?.close();
+    this.#libc = null;
     await Promise.all(this.#webListeners.map((web) => web.shutdown()));
     try {
       await this.#cluster?.close();

@@ -97,7 +97,7 @@ export interface Limits {
   writeCoalesceMs: number;
   /**
    * Plain TCP writes made at once, through the C library, in one turn of
-   * the event loop before input is read again (net/direct_send.ts); 0:
+   * the event loop before input is read again (net/libc_socket.ts); 0:
    * every write goes through Deno's asynchronous write.
    */
   syncWritesPerTurn: number;
@@ -633,7 +633,7 @@ export const LIMIT_SPECS: readonly LimitSpec[] = [
     default: 60,
     allowZero: false,
     description:
-      "TLS connections: silence before TCP keepalive probes start, so a vanished peer is found in minutes (plain TCP uses the system's setting)",
+      "silence before TCP keepalive probes start, so a vanished peer is found in minutes (plain TCP needs --allow-ffi on Linux, else it keeps the system's setting)",
   },
   {
     key: "logBufferBytes",

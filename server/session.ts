@@ -101,7 +101,7 @@ export interface SessionOptions {
 /** What a session needs from its socket. */
 export interface SessionSocket {
   write(bytes: Uint8Array): Promise<number>;
-  /** A write made at once, where the socket has one (net/direct_send.ts). */
+  /** A write made at once, where the socket has one (net/libc_socket.ts). */
   tryWrite?(bytes: Uint8Array): number;
   close(): void;
 }

@@ -174,6 +174,31 @@ Deno.test("a silent TLS peer is probed after --keepalive-idle, not after the sys
   }
 });
 
+Deno.test("a silent plain TCP peer is probed after --keepalive-idle too", async () => {
+  const server = new ChatServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    limits: { closeGraceMs: 200, keepaliveIdleMs: 30_000 },
+  });
+  const { plain } = await server.start();
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: plain!.port });
+  const lines = new LineStream(conn.readable);
+  try {
+    await lines.expect(/Choose a nickname/);
+    const timers = await keepaliveTimers(plain!.port);
+    assert.equal(timers.length, 1, "one keepalive timer, on the server side");
+    assert.ok(timers[0]! <= 30, `probes start within 30 s, not ${timers[0]} s`);
+  } finally {
+    try {
+      conn.close();
+    } catch {
+      // Closed with its stream.
+    }
+    await lines.done;
+    await server.close();
+  }
+});
+
 Deno.test("a burst of refused connections writes --log-repeat refusal lines, not one each", async () => {
   const lines: string[] = [];
   const server = new ChatServer({

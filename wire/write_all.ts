@@ -12,7 +12,7 @@ export interface ByteWriter {
   /**
    * Hands the socket what it takes now, without waiting: the count, 0 when
    * it is full (then `write` waits for it). Only some sockets can
-   * (server/net/direct_send.ts).
+   * (server/net/libc_socket.ts).
    * @throws when the connection is reset or closed
    */
   tryWrite?(bytes: Uint8Array): number;

@@ -25,7 +25,7 @@
  * of any size costs the reader no more than one piece of backlog at a time.
  * Whatever is queued after a reply waits behind it, keeping the order.
  *
- * A socket that can take bytes at once (`tryWrite`, direct_send.ts) is
+ * A socket that can take bytes at once (`tryWrite`, libc_socket.ts) is
  * written to synchronously, so many writes a turn for the whole server
  * (sync_write_budget.ts); what its kernel does not take waits on the
  * socket's asynchronous write, through the write gate, as every write
@@ -159,7 +159,7 @@ export interface OutboundQueueOptions {
   /** Bytes pulled when a write starts (a big room's log). @default none */
   feed?: QueueFeed;
   /**
-   * How many writes made at once (a writer with `tryWrite`, direct_send.ts)
+   * How many writes made at once (a writer with `tryWrite`, libc_socket.ts)
    * run in one turn, shared by the server's connections. @default no bound
    */
   budget?: SyncWriteBudget;

@@ -1,5 +1,5 @@
 /**
- * How many writes made at once (direct_send.ts) one turn of the event loop
+ * How many writes made at once (libc_socket.ts) one turn of the event loop
  * may run before input is read again.
  *
  * A write made at once holds the one thread that runs the server for as

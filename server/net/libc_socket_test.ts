@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DirectSend } from "./direct_send.ts";
+import { LibcSocket } from "./libc_socket.ts";
 
 /** A connected pair on 127.0.0.1: the server's side and the peer's. */
 async function pair(): Promise<{ server: Deno.TcpConn; peer: Deno.TcpConn }> {
@@ -26,14 +26,14 @@ async function readExactly(conn: Deno.Conn, count: number): Promise<string> {
   return new TextDecoder().decode(out.subarray(0, got));
 }
 
-function openOrFail(): DirectSend {
-  const opened = DirectSend.open();
+function openOrFail(): LibcSocket {
+  const opened = LibcSocket.open();
   // The test task grants --allow-ffi, as the server's task does.
   if ("unavailable" in opened) assert.fail(opened.unavailable);
   return opened;
 }
 
-Deno.test("DirectSend writes a plain TCP connection's bytes at once, views included", async () => {
+Deno.test("LibcSocket writes a plain TCP connection's bytes at once, views included", async () => {
   const direct = openOrFail();
   const { server, peer } = await pair();
   try {
@@ -52,7 +52,7 @@ Deno.test("DirectSend writes a plain TCP connection's bytes at once, views inclu
   }
 });
 
-Deno.test("DirectSend says 0 when the reader stops reading, and fails once the peer is gone", async () => {
+Deno.test("LibcSocket says 0 when the reader stops reading, and fails once the peer is gone", async () => {
   const direct = openOrFail();
   const { server, peer } = await pair();
   let peerOpen = true;
@@ -85,7 +85,7 @@ Deno.test("DirectSend says 0 when the reader stops reading, and fails once the p
   }
 });
 
-Deno.test("DirectSend refuses to write once the connection is closed", async () => {
+Deno.test("LibcSocket refuses to write once the connection is closed", async () => {
   const direct = openOrFail();
   const { server, peer } = await pair();
   try {
@@ -101,7 +101,7 @@ Deno.test("DirectSend refuses to write once the connection is closed", async () 
   }
 });
 
-Deno.test("DirectSend will not write to a descriptor that is not the connection's own", async () => {
+Deno.test("LibcSocket will not write to a descriptor that is not the connection's own", async () => {
   const direct = openOrFail();
   const one = await pair();
   const two = await pair();
@@ -124,5 +124,43 @@ Deno.test("DirectSend will not write to a descriptor that is not the connection'
       peer.close();
     }
     direct.close();
+  }
+});
+
+Deno.test("LibcSocket sets a plain connection's keepalive timing", async () => {
+  const libc = openOrFail();
+  const { server, peer } = await pair();
+  const lib = Deno.dlopen("libc.so.6", {
+    getsockopt: {
+      parameters: ["i32", "i32", "i32", "buffer", "buffer"],
+      result: "i32",
+    },
+  });
+  try {
+    server.setKeepAlive(true);
+    assert.equal(libc.keepAlive(server, 45_000), true);
+    const fd = Object.getOwnPropertySymbols(server).find((key) =>
+      key.description === "Deno.internal.fd"
+    )!;
+    const option = (name: number) => {
+      const value = new Int32Array(1);
+      const length = new Uint32Array([4]);
+      const status = lib.symbols.getsockopt(
+        (server as unknown as Record<symbol, number>)[fd]!,
+        6,
+        name,
+        value,
+        length,
+      );
+      assert.equal(status, 0);
+      return value[0];
+    };
+    // TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT
+    assert.deepEqual([option(4), option(5), option(6)], [45, 10, 6]);
+  } finally {
+    lib.close();
+    server.close();
+    peer.close();
+    libc.close();
   }
 });

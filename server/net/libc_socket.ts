@@ -1,22 +1,29 @@
 /**
- * Socket writes made at once, through the C library's `send`, instead of
- * through Deno's asynchronous write.
+ * The C library's socket calls that Deno does not offer, for plain TCP
+ * connections on Linux: a write made at once, and keepalive timing.
  *
- * A big room's message costs one write per member. Through `conn.write`
- * each write is an asynchronous operation of Deno's runtime: a promise, a
- * pass through its event loop, and a few microseconds of its own on top of
- * the kernel's (BENCHMARKS.md, "Direct writes"). A plain TCP socket the
- * kernel has room in takes the bytes at once anyway, so the server hands
- * them over itself, with one `send(2)` called through Deno's foreign
- * function interface, and falls back to `conn.write` only for what the
- * kernel would not take (a reader that is behind): that write then waits
- * for the socket as before, and the send queue keeps judging the reader.
+ * **Writes made at once.** A big room's message costs one write per member.
+ * Through `conn.write` each write is an asynchronous operation of Deno's
+ * runtime: a promise, a pass through its event loop, and a few microseconds
+ * of its own on top of the kernel's (BENCHMARKS.md, "Direct writes"). A
+ * plain TCP socket the kernel has room in takes the bytes at once anyway,
+ * so the server hands them over itself, with one `send(2)` called through
+ * Deno's foreign function interface, and falls back to `conn.write` only
+ * for what the kernel would not take (a reader that is behind): that write
+ * then waits for the socket as before, and the send queue keeps judging the
+ * reader.
+ *
+ * **Keepalive timing.** Deno turns TCP keepalive on but leaves its timing
+ * to the system (two hours of silence on Linux), so a peer that vanished
+ * without closing (a laptop shut, a NAT that forgot it) would hold its
+ * nickname for hours; TLS connections get `--keepalive-idle` through
+ * Node's API, and plain ones get it here.
  *
  * Used only where it is known to be right: on Linux, with `--allow-ffi`
  * granted, for plain TCP connections (TLS encrypts in the runtime, and a
  * WebSocket frames its bytes), and only once the socket's descriptor is
- * checked to be the connection's own (its two ports match). Anywhere else,
- * or with `--sync-writes 0`, every write is Deno's.
+ * checked to be the connection's own (its two ports match). Anywhere else
+ * every write is Deno's and keepalive keeps the system's timing.
  *
  * @module
  */
@@ -31,8 +38,24 @@ const EAGAIN = 11;
 /** Room for a `sockaddr_in6`, the larger of the two address families. */
 const SOCKADDR_BYTES = 28;
 
+/** `setsockopt` levels and options (Linux). */
+const IPPROTO_TCP = 6;
+const TCP_KEEPIDLE = 4;
+const TCP_KEEPINTVL = 5;
+const TCP_KEEPCNT = 6;
+/**
+ * Once keepalive probes start: seconds between them, and how many go
+ * unanswered before the connection is reset.
+ */
+const KEEPALIVE_INTERVAL_S = 10;
+const KEEPALIVE_PROBES = 6;
+
 const SYMBOLS = {
   send: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
+  setsockopt: {
+    parameters: ["i32", "i32", "i32", "buffer", "u32"],
+    result: "i32",
+  },
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
@@ -54,8 +77,8 @@ export interface DirectSocket extends ByteWriter {
   close(): void;
 }
 
-/** The C library's functions this needs, once opened. */
-export class DirectSend {
+/** The C library's socket calls, once opened. */
+export class LibcSocket {
   readonly #libc: Libc;
 
   /** @param libc the opened library */
@@ -67,13 +90,13 @@ export class DirectSend {
    * Opens the C library, or says why not: not Linux, `--allow-ffi` not
    * granted (asked without prompting), or no `libc.so.6` (musl).
    */
-  static open(): DirectSend | { unavailable: string } {
+  static open(): LibcSocket | { unavailable: string } {
     if (Deno.build.os !== "linux") return { unavailable: "not Linux" };
     if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
       return { unavailable: "--allow-ffi not granted" };
     }
     try {
-      return new DirectSend(Deno.dlopen("libc.so.6", SYMBOLS));
+      return new LibcSocket(Deno.dlopen("libc.so.6", SYMBOLS));
     } catch (error) {
       return { unavailable: `libc.so.6: ${(error as Error).message}` };
     }
@@ -108,6 +131,28 @@ export class DirectSend {
         conn.close();
       },
     };
+  }
+
+  /**
+   * Starts keepalive probes on `conn` after `idleMs` of silence, then
+   * every 10 s, and resets it after 6 unanswered: a vanished peer is found
+   * about a minute after the idle time. False when its descriptor cannot be
+   * found (the system's timing stays).
+   */
+  keepAlive(conn: Deno.TcpConn, idleMs: number): boolean {
+    const fd = descriptorOf(conn);
+    if (fd === null || !this.#isConnection(fd, conn)) return false;
+    const set = (option: number, value: number) =>
+      this.#libc.symbols.setsockopt(
+        fd,
+        IPPROTO_TCP,
+        option,
+        new Int32Array([value]),
+        4,
+      ) === 0;
+    return set(TCP_KEEPIDLE, Math.max(1, Math.round(idleMs / 1000))) &&
+      set(TCP_KEEPINTVL, KEEPALIVE_INTERVAL_S) &&
+      set(TCP_KEEPCNT, KEEPALIVE_PROBES);
   }
 
   /** Closes the library (the server's close, and tests). */
