@@ -212,20 +212,26 @@ Deno.test("websocket framing: a turn's events leave as one frame each", async ()
 
 Deno.test("websocket framing: the peer's close is answered with its code, then the end", async () => {
   await using chat = await startWebServer();
-  const { socket } = await RawSocket.open(chat.httpPort);
-  using _ = socket;
-  await socket.send(
-    clientFrame(1, JSON.stringify({ type: "hello", nick: "c" })),
-  );
-  await socket.untilEvent("welcome");
-  const close = new Uint8Array([0x88, 0x82, 0, 0, 0, 0, 0x0f, 0xa0]);
-  await socket.send(close);
-  let frame: ServerFrame | null;
-  do frame = await socket.frame(); while (frame !== null && frame.opcode !== 8);
-  assert.ok(frame !== null, "a close frame came back");
-  assert.equal((frame.payload[0]! << 8) | frame.payload[1]!, 4000);
-  assert.equal(await socket.frame(), null, "then the connection ends");
-  await connectionsDropTo(chat.server, 0);
+  // 1012-1014 and the 3000-4999 ranges are codes this server never sends
+  // itself; RFC 6455 section 5.5.1 still has them echoed.
+  for (const code of [1000, 1001, 1003, 1012, 1013, 1014, 3000, 4000, 4999]) {
+    const { socket } = await RawSocket.open(chat.httpPort);
+    using _ = socket;
+    await socket.send(
+      clientFrame(1, JSON.stringify({ type: "hello", nick: `c${code}` })),
+    );
+    await socket.untilEvent("welcome");
+    const close = new Uint8Array([0x88, 0x82, 0, 0, 0, 0, code >> 8, code]);
+    await socket.send(close);
+    let frame: ServerFrame | null;
+    do frame = await socket.frame(); while (
+      frame !== null && frame.opcode !== 8
+    );
+    assert.ok(frame !== null, `a close frame came back for ${code}`);
+    assert.equal((frame.payload[0]! << 8) | frame.payload[1]!, code);
+    assert.equal(await socket.frame(), null, "then the connection ends");
+    await connectionsDropTo(chat.server, 0);
+  }
 });
 
 Deno.test("websocket framing: an unmasked frame closes with 1002", async () => {
@@ -240,16 +246,104 @@ Deno.test("websocket framing: an unmasked frame closes with 1002", async () => {
   await connectionsDropTo(chat.server, 0);
 });
 
-Deno.test("websocket framing: bad handshakes and oversized heads are refused", async () => {
-  await using chat = await startWebServer();
-  {
-    const { socket, head } = await RawSocket.open(chat.httpPort, [
-      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
-      "Sec-WebSocket-Version: 8",
-    ]);
-    using _ = socket;
-    assert.match(head, /^HTTP\/1\.1 400 /);
+/**
+ * Sends `request` as is and reads the whole answer: the listener answers a
+ * refusal and closes its side. An upgrade stays open: its head is the
+ * answer.
+ */
+async function answerTo(port: number, request: string): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(encoder.encode(request));
+    const chunks: Uint8Array[] = [];
+    const buffer = new Uint8Array(4096);
+    for (let reads = 0; reads < 100; reads++) {
+      const count = await within(conn.read(buffer), "the answer");
+      if (count === null) break;
+      chunks.push(buffer.slice(0, count));
+      const text = chunks.map((chunk) => decoder.decode(chunk)).join("");
+      if (/^HTTP\/1\.1 101 [^]*\r\n\r\n/.test(text)) return text;
+    }
+    return chunks.map((chunk) => decoder.decode(chunk)).join("");
+  } finally {
+    conn.close();
   }
+}
+
+/** A handshake request with the request line and headers given. */
+function handshakeText(line: string, headers: string[]): string {
+  return [line, ...headers, "", ""].join("\r\n");
+}
+
+Deno.test("websocket framing: handshakes RFC 6455 does not allow are refused with a one-line reason", async () => {
+  await using chat = await startWebServer();
+  const host = `Host: 127.0.0.1:${chat.httpPort}`;
+  const fine = [
+    host,
+    "Upgrade: websocket",
+    "Connection: Upgrade",
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+    "Sec-WebSocket-Version: 13",
+  ];
+  const without = (name: string, ...extra: string[]) => [
+    ...fine.filter((header) => !header.startsWith(`${name}:`)),
+    ...extra,
+  ];
+  const cases: Array<[string, string, string[], RegExp]> = [
+    ["HTTP/1.0", "GET /ws HTTP/1.0", fine, /^HTTP\/1\.1 400 Bad Request\r\n/],
+    [
+      "HEAD",
+      "HEAD /ws HTTP/1.1",
+      fine,
+      /^HTTP\/1\.1 405 .*\r\nallow: GET\r\n/s,
+    ],
+    [
+      "version 8",
+      "GET /ws HTTP/1.1",
+      without("Sec-WebSocket-Version", "Sec-WebSocket-Version: 8"),
+      /^HTTP\/1\.1 426 .*\r\nsec-websocket-version: 13\r\n/s,
+    ],
+    ["no Host", "GET /ws HTTP/1.1", without("Host"), /^HTTP\/1\.1 400 /],
+    [
+      "a key of 15 bytes",
+      "GET /ws HTTP/1.1",
+      without("Sec-WebSocket-Key", "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAA"),
+      /^HTTP\/1\.1 400 /,
+    ],
+    [
+      "no Connection: Upgrade",
+      "GET /ws HTTP/1.1",
+      without("Connection", "Connection: keep-alive"),
+      /^HTTP\/1\.1 400 /,
+    ],
+    [
+      "no Upgrade",
+      "GET /ws HTTP/1.1",
+      without("Upgrade"),
+      /^HTTP\/1\.1 426 .*\r\nupgrade: websocket\r\n/s,
+    ],
+  ];
+  for (const [name, line, headers, status] of cases) {
+    const answer = await answerTo(
+      chat.httpPort,
+      handshakeText(line, headers),
+    );
+    assert.match(answer, status, name);
+    assert.match(answer, /\r\ncontent-type: text\/plain/, name);
+    assert.match(answer, /\r\nconnection: (upgrade, )?close\r\n/, name);
+    // The body is one line saying why.
+    const body = answer.slice(answer.indexOf("\r\n\r\n") + 4);
+    assert.match(body, /^[^\n]+\n$/, name);
+  }
+  // The same headers over HTTP/1.1 are taken.
+  const { socket, head } = await RawSocket.open(chat.httpPort);
+  socket[Symbol.dispose]();
+  assert.match(head, /^HTTP\/1\.1 101 /);
+  await connectionsDropTo(chat.server, 0);
+});
+
+Deno.test("websocket framing: oversized heads and bad request lines are refused", async () => {
+  await using chat = await startWebServer();
   {
     const conn = await Deno.connect({
       hostname: "127.0.0.1",

@@ -19,6 +19,8 @@ export interface RequestHead {
   method: string;
   /** The request target as sent (origin form: a path and query). */
   target: string;
+  /** `HTTP/1.0` or `HTTP/1.1`: a WebSocket handshake needs the latter. */
+  version: string;
   headers: Headers;
 }
 
@@ -26,6 +28,8 @@ export interface RequestHead {
 export interface HeadError {
   status: number;
   text: string;
+  /** Headers the refusal must carry (`allow`, `sec-websocket-version`...). */
+  headers?: Record<string, string>;
 }
 
 const LF = 0x0a;
@@ -101,6 +105,7 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
  * const head = parseRequestHead("GET /ws HTTP/1.1\r\nHost: a\r\nX: 1");
  * assert.ok("method" in head);
  * assert.equal(head.target, "/ws");
+ * assert.equal(head.version, "HTTP/1.1");
  * assert.equal(head.headers.get("host"), "a");
  * ```
  */
@@ -127,7 +132,7 @@ export function parseRequestHead(text: string): RequestHead | HeadError {
       return { status: 400, text: "Bad header value" };
     }
   }
-  return { method, target, headers };
+  return { method, target, version, headers };
 }
 
 /** Reason phrases of the statuses the listener sends. */
@@ -175,18 +180,93 @@ export function responseHead(
 const WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 /**
- * What is wrong with a WebSocket handshake's headers, or null when it can
- * be accepted: version 13 and a key of 16 bytes in base64.
+ * Whether a header's comma-separated list holds `token`, in any case:
+ * `Connection: keep-alive, Upgrade` holds `upgrade`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { hasToken } from "./http_head.ts";
+ * assert.equal(hasToken("keep-alive, Upgrade", "upgrade"), true);
+ * assert.equal(hasToken("upgrade-insecure", "upgrade"), false);
+ * assert.equal(hasToken(null, "upgrade"), false);
+ * ```
  */
-export function handshakeProblem(headers: Headers): string | null {
-  if (headers.get("sec-websocket-version") !== "13") {
-    return "Sec-WebSocket-Version must be 13";
+export function hasToken(value: string | null, token: string): boolean {
+  if (value === null) return false;
+  const wanted = token.toLowerCase();
+  return value.split(",").some((part) => part.trim().toLowerCase() === wanted);
+}
+
+/**
+ * The base64 of 16 bytes: 21 free characters, then one that carries only two
+ * bits (so its four low bits are zero: A, Q, g or w), then the padding.
+ */
+const WEBSOCKET_KEY = /^[A-Za-z0-9+/]{21}[AQgw]==$/;
+
+/**
+ * Why a WebSocket handshake (RFC 6455 section 4.2.1) cannot be accepted, or
+ * null when it can: an HTTP/1.1 GET with one `Host`, `Upgrade: websocket`,
+ * `Connection: Upgrade`, `Sec-WebSocket-Version: 13` and a key of 16 bytes
+ * in base64. Another version is answered with 426 and the version the
+ * server speaks (section 4.4), so a client can retry with it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { handshakeProblem, parseRequestHead } from "./http_head.ts";
+ * const lines = [
+ *   "Host: a",
+ *   "Upgrade: websocket",
+ *   "Connection: Upgrade",
+ *   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+ *   "Sec-WebSocket-Version: 13",
+ * ];
+ * const good = parseRequestHead(["GET /ws HTTP/1.1", ...lines].join("\r\n"));
+ * const old = parseRequestHead(["GET /ws HTTP/1.0", ...lines].join("\r\n"));
+ * assert.ok("method" in good && "method" in old);
+ * assert.equal(handshakeProblem(good), null);
+ * assert.equal(handshakeProblem(old)?.status, 400);
+ * ```
+ */
+export function handshakeProblem(head: RequestHead): HeadError | null {
+  const { headers } = head;
+  if (head.version !== "HTTP/1.1") {
+    return { status: 400, text: "A WebSocket handshake needs HTTP/1.1" };
   }
-  const key = headers.get("sec-websocket-key") ?? "";
-  if (!/^[A-Za-z0-9+/]{22}==$/.test(key)) return "Bad Sec-WebSocket-Key";
-  const connection = headers.get("connection") ?? "";
-  if (!/(^|,)\s*upgrade\s*(,|$)/i.test(connection)) {
-    return "Connection must include Upgrade";
+  if (head.method !== "GET") {
+    return {
+      status: 405,
+      text: "A WebSocket handshake is a GET",
+      headers: { allow: "GET" },
+    };
+  }
+  const host = headers.get("host");
+  if (host === null || host === "" || host.includes(",")) {
+    return { status: 400, text: "A WebSocket handshake needs one Host" };
+  }
+  if (!hasToken(headers.get("upgrade"), "websocket")) {
+    return { status: 400, text: "Upgrade must be websocket" };
+  }
+  if (!hasToken(headers.get("connection"), "upgrade")) {
+    return { status: 400, text: "Connection must include Upgrade" };
+  }
+  if (headers.get("sec-websocket-version") !== "13") {
+    return {
+      status: 426,
+      text: "Sec-WebSocket-Version must be 13",
+      headers: {
+        "sec-websocket-version": "13",
+        upgrade: "websocket",
+        connection: "upgrade",
+      },
+    };
+  }
+  if (!WEBSOCKET_KEY.test(headers.get("sec-websocket-key") ?? "")) {
+    return {
+      status: 400,
+      text: "Sec-WebSocket-Key must be 16 bytes in base64",
+    };
   }
   return null;
 }

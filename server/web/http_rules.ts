@@ -6,6 +6,8 @@
  * @module
  */
 
+import { hasToken } from "./http_head.ts";
+
 /** The path of the WebSocket endpoint. */
 export const WEBSOCKET_PATH = "/ws";
 
@@ -39,7 +41,13 @@ export interface RequestFacts {
 export type Route =
   | { kind: "asset"; asset: Asset; head: boolean }
   | { kind: "upgrade" }
-  | { kind: "refuse"; status: number; text: string; allow?: string };
+  | {
+    kind: "refuse";
+    status: number;
+    text: string;
+    /** Headers the refusal must carry (`allow` on a 405...). */
+    headers?: Record<string, string>;
+  };
 
 /**
  * Routes a request: a known asset by exact path (never a path built from
@@ -68,7 +76,7 @@ export function routeRequest(
       kind: "refuse",
       status: 405,
       text: "Method not allowed",
-      allow: "GET, HEAD",
+      headers: { allow: "GET, HEAD" },
     };
   }
   if (hasBody(request.headers)) {
@@ -76,11 +84,13 @@ export function routeRequest(
   }
   const path = new URL(request.url).pathname;
   if (path === WEBSOCKET_PATH) {
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+    if (!hasToken(request.headers.get("upgrade"), "websocket")) {
+      // A 426 names the protocol to upgrade to (RFC 9110 section 15.5.22).
       return {
         kind: "refuse",
         status: 426,
         text: "This endpoint speaks WebSocket only",
+        headers: { upgrade: "websocket", connection: "upgrade" },
       };
     }
     if (!originAllowed(request, allowedOrigins)) {

@@ -64,7 +64,7 @@ Deno.test("routeRequest refuses other methods, bodies, long URLs, many headers",
       kind: "refuse",
       status: 405,
       text: "Method not allowed",
-      allow: "GET, HEAD",
+      headers: { allow: "GET, HEAD" },
     });
   }
   const withBody = routeRequest(
@@ -86,9 +86,20 @@ Deno.test("routeRequest refuses other methods, bodies, long URLs, many headers",
 });
 
 Deno.test("the WebSocket endpoint needs an upgrade from an allowed origin", () => {
-  assert.equal(
-    (routeRequest(request("/ws"), assets, []) as { status: number }).status,
-    426,
+  assert.deepEqual(routeRequest(request("/ws"), assets, []), {
+    kind: "refuse",
+    status: 426,
+    text: "This endpoint speaks WebSocket only",
+    headers: { upgrade: "websocket", connection: "upgrade" },
+  });
+  assert.deepEqual(
+    routeRequest(
+      request("/ws", { upgrade: "foo, WebSocket", connection: "Upgrade" }),
+      assets,
+      [],
+    ),
+    { kind: "upgrade" },
+    "Upgrade is a list of protocols",
   );
   assert.deepEqual(
     routeRequest(

@@ -21,6 +21,7 @@ import {
   headEnd,
   MAX_HEAD_BYTES,
   parseRequestHead,
+  type RequestHead,
   responseHead,
   startsLikeTls,
   websocketAccept,
@@ -267,22 +268,17 @@ export class WebListener {
         if (route.status === 403) {
           this.#options.onRefused?.(address, 403, new URL(url).pathname);
         }
-        await this.#reply(conn, route.status, route.text, route.allow);
+        await this.#reply(conn, route.status, route.text, route.headers);
         return;
       case "upgrade":
-        await this.#upgrade(
-          conn,
-          head.headers,
-          bytes.subarray(end.next),
-          address,
-        );
+        await this.#upgrade(conn, head, bytes.subarray(end.next), address);
         return;
     }
   }
 
   async #upgrade(
     conn: Deno.Conn,
-    headers: Headers,
+    head: RequestHead,
     rest: Uint8Array,
     address: string,
   ): Promise<void> {
@@ -290,12 +286,14 @@ export class WebListener {
       await this.#reply(conn, 503, "The server is shutting down");
       return;
     }
-    const problem = handshakeProblem(headers);
+    const problem = handshakeProblem(head);
     if (problem !== null) {
-      await this.#reply(conn, 400, problem);
+      await this.#reply(conn, problem.status, problem.text, problem.headers);
       return;
     }
-    const accept = await websocketAccept(headers.get("sec-websocket-key")!);
+    const accept = await websocketAccept(
+      head.headers.get("sec-websocket-key")!,
+    );
     await writeAll(
       conn,
       encoder.encode(responseHead(101, {
@@ -315,17 +313,17 @@ export class WebListener {
     this.#options.onWebSocket(conn, rest.slice(), address);
   }
 
-  /** A short plain-text answer. */
+  /** A short plain-text answer, with the headers its status needs. */
   #reply(
     conn: Deno.Conn,
     status: number,
     text: string,
-    allow?: string,
+    extra: Record<string, string> = {},
   ): Promise<void> {
     const headers: Record<string, string> = {
+      ...extra,
       "content-type": "text/plain; charset=utf-8",
     };
-    if (allow !== undefined) headers.allow = allow;
     return this.#respond(
       conn,
       status,
@@ -335,7 +333,11 @@ export class WebListener {
     );
   }
 
-  /** Writes a response, then closes the connection once the peer has it. */
+  /**
+   * Writes a response, then closes the connection once the peer has it.
+   * Every response says `Connection: close`, after any option of its own
+   * (a 426's `upgrade`).
+   */
   async #respond(
     conn: Deno.Conn,
     status: number,
@@ -347,7 +349,9 @@ export class WebListener {
       ...this.#headers,
       ...headers,
       "content-length": String(body.length),
-      connection: "close",
+      connection: headers.connection === undefined
+        ? "close"
+        : `${headers.connection}, close`,
     }));
     await writeAll(conn, headOnly ? head : concatBytes([head, body]));
     await linger(conn);

@@ -16,6 +16,7 @@ import type { Frame } from "../../wire/framing.ts";
 import {
   CLOSE_NORMAL,
   closeFrame,
+  closeReply,
   encodeFrame,
   FrameReader,
   OP_PONG,
@@ -130,7 +131,7 @@ export class WebSocketSocket implements SessionSocket {
             case "close":
             case "fail":
               this.closeCode = frame.kind === "close"
-                ? echoCode(frame.code)
+                ? closeReply(frame.code)
                 : frame.code;
               this.closeReason = frame.kind === "fail" ? frame.reason : "";
               this.close();
@@ -168,16 +169,6 @@ export class WebSocketSocket implements SessionSocket {
     const timer = setTimeout(closeConn, CLOSE_FRAME_WAIT_MS);
     this.#send(frame).then(closeConn, closeConn);
   }
-}
-
-/**
- * The code a close frame answers with: the peer's own, unless it is one a
- * frame may not carry (RFC 6455 section 7.4.2).
- */
-function echoCode(code: number): number {
-  const valid = (code >= 1000 && code <= 1003) ||
-    (code >= 1007 && code <= 1011) || (code >= 3000 && code <= 4999);
-  return valid ? code : CLOSE_NORMAL;
 }
 
 function gone(): Error {

@@ -134,6 +134,25 @@ export function closeCodeAllowed(code: number): boolean {
     (code >= 3000 && code <= 4999);
 }
 
+/**
+ * The code that answers a peer's close frame carrying `code`: the peer's
+ * own, as RFC 6455 section 5.5.1 has a close echoed, including codes this
+ * server never sends itself (1012-1014, 3000-4999); 1000 for one no frame
+ * may carry (the reader fails those before they get here).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { closeReply } from "./ws_frames.ts";
+ * assert.equal(closeReply(1013), 1013);
+ * assert.equal(closeReply(4000), 4000);
+ * assert.equal(closeReply(1005), 1000);
+ * ```
+ */
+export function closeReply(code: number): number {
+  return closeCodeAllowed(code) ? code : CLOSE_NORMAL;
+}
+
 /** A close frame with `code` and a reason cut to fit a control frame. */
 export function closeFrame(code: number, reason = ""): Uint8Array {
   let text = new TextEncoder().encode(reason);

@@ -4,6 +4,7 @@ import {
   CLOSE_INVALID_DATA,
   CLOSE_PROTOCOL_ERROR,
   closeFrame,
+  closeReply,
   encodeFrame,
   FrameReader,
   OP_BINARY,
@@ -17,6 +18,7 @@ import {
   handshakeProblem,
   headEnd,
   parseRequestHead,
+  type RequestHead,
   responseHead,
 } from "./http_head.ts";
 
@@ -77,6 +79,18 @@ Deno.test("closeFrame carries the code and a reason cut to 123 bytes", () => {
   assert.equal(frame[0], 0x80 | OP_CLOSE);
   assert.equal(frame[1], 125);
   assert.equal((frame[2]! << 8) | frame[3]!, 1001);
+});
+
+Deno.test("closeReply echoes every code a peer may send, those the server never sends too", () => {
+  for (
+    const code of [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011]
+      .concat([1012, 1013, 1014, 3000, 3999, 4000, 4999])
+  ) {
+    assert.equal(closeReply(code), code, String(code));
+  }
+  for (const code of [999, 1004, 1005, 1006, 1015, 1016, 2999, 5000]) {
+    assert.equal(closeReply(code), 1000, String(code));
+  }
 });
 
 Deno.test("FrameReader: masked text, byte by byte, and whole", () => {
@@ -240,15 +254,108 @@ Deno.test("http_head: head end, request parsing, response head, handshake checks
   const http2 = parseRequestHead("GET / HTTP/2.0");
   assert.ok("status" in http2 && http2.status === 505);
   assert.match(responseHead(101, { a: "b" }), /^HTTP\/1\.1 101 Switching/);
-  const good = new Headers({
-    "sec-websocket-version": "13",
+});
+
+/** A handshake head as a browser sends it, with `change` applied. */
+function handshake(
+  change:
+    & { version?: string; method?: string; drop?: string }
+    & Record<
+      string,
+      string
+    > = {},
+): RequestHead {
+  const { version = "HTTP/1.1", method = "GET", drop, ...set } = change;
+  const headers: Record<string, string> = {
+    host: "127.0.0.1:7080",
+    upgrade: "websocket",
+    connection: "Upgrade",
     "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
-    connection: "keep-alive, Upgrade",
+    "sec-websocket-version": "13",
+    ...set,
+  };
+  if (drop !== undefined) delete headers[drop];
+  const head = parseRequestHead(
+    [
+      `${method} /ws ${version}`,
+      ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+    ].join("\r\n"),
+  );
+  assert.ok("method" in head);
+  return head;
+}
+
+Deno.test("handshakeProblem accepts what browsers send", () => {
+  assert.equal(handshakeProblem(handshake()), null);
+  assert.equal(
+    handshakeProblem(handshake({ connection: "keep-alive, Upgrade" })),
+    null,
+  );
+  assert.equal(handshakeProblem(handshake({ upgrade: "WebSocket" })), null);
+  for (const key of ["AAAAAAAAAAAAAAAAAAAAAA==", "/////////////////////w=="]) {
+    assert.equal(
+      handshakeProblem(handshake({ "sec-websocket-key": key })),
+      null,
+      key,
+    );
+  }
+});
+
+Deno.test("handshakeProblem refuses HTTP/1.0: RFC 6455 asks HTTP/1.1 or later", () => {
+  assert.deepEqual(handshakeProblem(handshake({ version: "HTTP/1.0" })), {
+    status: 400,
+    text: "A WebSocket handshake needs HTTP/1.1",
   });
-  assert.equal(handshakeProblem(good), null);
-  good.set("sec-websocket-version", "8");
-  assert.match(handshakeProblem(good)!, /Version/);
-  good.set("sec-websocket-version", "13");
-  good.set("sec-websocket-key", "short");
-  assert.match(handshakeProblem(good)!, /Key/);
+});
+
+Deno.test("handshakeProblem refuses what is not a GET, with the method it takes", () => {
+  assert.deepEqual(handshakeProblem(handshake({ method: "HEAD" })), {
+    status: 405,
+    text: "A WebSocket handshake is a GET",
+    headers: { allow: "GET" },
+  });
+});
+
+Deno.test("handshakeProblem refuses another version with 426 naming version 13", () => {
+  for (const version of ["8", "12", "13, 13", ""]) {
+    const problem = handshakeProblem(
+      handshake({ "sec-websocket-version": version }),
+    );
+    assert.equal(problem?.status, 426, version);
+    assert.equal(problem?.headers?.["sec-websocket-version"], "13");
+    assert.equal(problem?.headers?.upgrade, "websocket");
+  }
+  const missing = handshakeProblem(
+    handshake({ drop: "sec-websocket-version" }),
+  );
+  assert.equal(missing?.status, 426);
+});
+
+Deno.test("handshakeProblem refuses a missing Host, bad tokens and a key of another shape", () => {
+  const refused = (change: Parameters<typeof handshake>[0]) => {
+    const problem = handshakeProblem(handshake(change));
+    assert.equal(problem?.status, 400, JSON.stringify(change));
+    return problem!.text;
+  };
+  assert.match(refused({ drop: "host" }), /Host/);
+  assert.match(refused({ host: "a, b" }), /Host/);
+  assert.match(refused({ upgrade: "h2c" }), /Upgrade/);
+  assert.match(refused({ connection: "keep-alive" }), /Connection/);
+  assert.match(refused({ connection: "upgrade-insecure" }), /Connection/);
+  for (
+    const key of [
+      "short",
+      "dGhlIHNhbXBsZSBub25jZQ",
+      "dGhlIHNhbXBsZSBub25jZQ==, dGhlIHNhbXBsZSBub25jZQ==",
+      // 16 bytes, but the last character's low bits are not zero: that is
+      // not how base64 writes 16 bytes.
+      "dGhlIHNhbXBsZSBub25jZR==",
+      "dGhlIHNhbXBsZSBub25jZQ=",
+      "dGhlIHNhbXBsZSBub25jZQ===",
+      "dGhlIHNhbXBsZSBub25jZQ-_",
+    ]
+  ) {
+    assert.match(refused({ "sec-websocket-key": key }), /Key/, key);
+  }
+  assert.match(refused({ drop: "sec-websocket-key" }), /Key/);
 });
