@@ -5,13 +5,10 @@
  */
 
 import assert from "node:assert/strict";
-import { LineClient, startServer } from "./helpers.ts";
+import { LineClient, seatMembers, startServer } from "./helpers.ts";
 import { type ServerEvent } from "../protocol.ts";
 import { foldKey } from "../wire/names.ts";
-import { Session, type SessionSocket } from "../server/session.ts";
-import type { ChatServer } from "../server.ts";
-import { claimNick } from "../server/nicknames.ts";
-import { enterRoom } from "../server/rooms.ts";
+import { Session } from "../server/session.ts";
 
 /** Connects and logs in a text-mode client, up to its welcome. */
 async function textLogin(port: number, nick: string): Promise<LineClient> {
@@ -19,32 +16,6 @@ async function textLogin(port: number, nick: string): Promise<LineClient> {
   await client.send(nick);
   await client.expect(/^\*\*\* Welcome, /);
   return client;
-}
-
-/** A socket that takes every write whole and goes nowhere. */
-const NOWHERE: SessionSocket = {
-  write: (bytes) => Promise.resolve(bytes.length),
-  close: () => {},
-};
-
-/**
- * Seats `count` members in #lobby without a socket each: sessions built and
- * entered through the server's own room code, writing to nowhere. The room's
- * structures are the real ones; only the peers are missing.
- */
-function seatMembers(server: ChatServer, count: number): void {
-  for (let i = 0; i < count; i++) {
-    const hub = server.hub;
-    const session = new Session({
-      socket: NOWHERE,
-      address: "127.0.0.1",
-      limits: hub.limits,
-      onSendFailure: hub.sendFailed,
-    });
-    claimNick(hub, session, `m${String(i).padStart(5, "0")}`);
-    session.state = "active";
-    enterRoom(hub, session, "#lobby");
-  }
 }
 
 /** The names and next cursor of a text-mode `/who` line. */
@@ -203,6 +174,33 @@ Deno.test("a 10,000-member room (members seated in-process, requesters on real s
   await json.linesUntilPong(true);
   await text.linesUntilPong();
   assert.ok(!json.ended && !text.ended);
+});
+
+Deno.test("text mode: /who after without a nickname, or more, is a usage error, not a room called after", async () => {
+  await using chat = await startServer();
+  seatMembers(chat.server, 150);
+  await using ann = await textLogin(chat.port, "ann");
+  await ann.expect(
+    "*** #lobby has 151 members; /who lists them a page at a time",
+  );
+  // A room named after the paging word would be found, so the error is the
+  // parser's and not "There is no room".
+  await using bob = await textLogin(chat.port, "bob");
+  await bob.send("/join #after");
+  await bob.expect("*** bob joined #after");
+  for (const line of ["/who after", "/who #lobby after", "/who more"]) {
+    await ann.send(line);
+    assert.match(
+      await ann.expect(/^\*\*\* (Error: |#)/),
+      /^\*\*\* Error: Usage: \/who \[#ROOM\] \[after NICK\]: /,
+      line,
+    );
+  }
+  await ann.send("/who #after");
+  await ann.expect("*** #after (1): bob");
+  await ann.send("/who after m00097");
+  const page = parseWhoLine(await ann.expect(/^\*\*\* #lobby \(\d+\):/));
+  assert.deepEqual(page.names.slice(0, 2), ["m00098", "m00099"]);
 });
 
 Deno.test("a big room's messages arrive complete and in order, no echo to a text sender", async () => {

@@ -9,6 +9,9 @@
 import { type Limits } from "../server/limits.ts";
 import { LineFramer, type ServerEvent } from "../protocol.ts";
 import { ChatServer, type ServerOptions } from "../server.ts";
+import { Session, type SessionSocket } from "../server/session.ts";
+import { claimNick } from "../server/nicknames.ts";
+import { enterRoom } from "../server/rooms.ts";
 
 /** How long any single wait may take before the test fails. */
 export const WAIT_MS = 5000;
@@ -66,6 +69,36 @@ export async function startServer(
     port,
     [Symbol.asyncDispose]: () => server.close(),
   };
+}
+
+/** A socket that takes every write whole and goes nowhere. */
+const NOWHERE: SessionSocket = {
+  write: (bytes) => Promise.resolve(bytes.length),
+  close: () => {},
+};
+
+/**
+ * Seats `count` members in `room` without a socket each: sessions built and
+ * entered through the server's own room code, writing to nowhere. The room's
+ * structures are the real ones; only the peers are missing.
+ */
+export function seatMembers(
+  server: ChatServer,
+  count: number,
+  room = "#lobby",
+): void {
+  for (let i = 0; i < count; i++) {
+    const hub = server.hub;
+    const session = new Session({
+      socket: NOWHERE,
+      address: "127.0.0.1",
+      limits: hub.limits,
+      onSendFailure: hub.sendFailed,
+    });
+    claimNick(hub, session, `m${String(i).padStart(5, "0")}`);
+    session.state = "active";
+    enterRoom(hub, session, room);
+  }
 }
 
 /** What a line must look like: exact text, a pattern, or a test. */

@@ -113,18 +113,66 @@ const changesText = (request: { text?: string }): boolean =>
 /** A ban duration: a number and a unit (seconds, minutes, hours, days). */
 export const DURATION_PATTERN = /^\d+[smhd]$/;
 
-/** `/who [#ROOM] [after NICK]`: a room, a cursor, both or neither. */
+/**
+ * The words `/who` reads as paging, never as a room: `after NICK` starts a
+ * page after that nickname, and `more` (typed alone, in the terminal and
+ * web clients) asks for the page after the last one shown. A room with
+ * such a name is written with its `#`: `/who #after`.
+ */
+export const WHO_PAGING_WORDS: ReadonlySet<string> = new Set(["after", "more"]);
+
+/** The usage line of `/who`. */
+const WHO_USAGE = "/who [#ROOM] [after NICK]";
+
+/**
+ * `/who [#ROOM] [after NICK]`: a room, a cursor, both or neither. A paging
+ * word where the room would be is the paging word (see
+ * {@linkcode WHO_PAGING_WORDS}); anything that does not fit is answered
+ * with what is wrong.
+ */
 function parseWhoArgs(args: string): RequestOf<"who"> | string {
   const words = args.split(/\s+/).filter((word) => word !== "");
-  const at = words.indexOf("after");
-  const cursor = at !== -1 && at === words.length - 2 ? words[at + 1] : null;
-  const rest = cursor === null ? words : words.slice(0, at);
-  if (rest.length > 1) return "/who [#ROOM] [after NICK]";
-  return {
-    type: "who",
-    ...optional("room", rest[0] ?? ""),
-    ...optional("after", cursor ?? ""),
-  };
+  const request: RequestOf<"who"> = { type: "who" };
+  let at = 0;
+  const first = words[0];
+  if (first !== undefined && !WHO_PAGING_WORDS.has(first.toLowerCase())) {
+    request.room = first;
+    at = 1;
+  }
+  const keyword = words[at];
+  if (keyword === undefined) return request;
+  switch (keyword.toLowerCase()) {
+    case "after":
+      break;
+    case "more":
+      return `${WHO_USAGE}: "more" is not a room (that is /who #more); ` +
+        "/who more goes on from the last page in the terminal and web " +
+        "clients, and every page ends with the command for the next";
+    default:
+      return `${WHO_USAGE}: one room, then only "after NICK"`;
+  }
+  const cursor = words[at + 1];
+  if (cursor === undefined) {
+    return `${WHO_USAGE}: after needs the nickname the last page ended at ` +
+      "(a room called after is /who #after)";
+  }
+  if (cursor.startsWith("#")) {
+    return `${WHO_USAGE}: after takes a nickname; the room comes first, ` +
+      `as in /who ${cursor} after NICK`;
+  }
+  if (words.length > at + 2) {
+    return `${WHO_USAGE}: nothing goes after the nickname`;
+  }
+  request.after = cursor;
+  return request;
+}
+
+/**
+ * A room as `/who` must be given it: with its `#` when its bare name is a
+ * paging word, which would otherwise be read as that word.
+ */
+function whoRoomWord(room: string): string {
+  return WHO_PAGING_WORDS.has(room.toLowerCase()) ? `#${room}` : room;
 }
 
 /**
@@ -305,14 +353,14 @@ export const REQUESTS = {
     text: {
       name: "who",
       aliases: ["names"],
-      usage: "/who [#ROOM] [after NICK]",
+      usage: WHO_USAGE,
       summary:
         "list who is in the current room (or another), a page at a time in a big room",
       parse: parseWhoArgs,
       format: (r) =>
         line(
           "/who",
-          r.room,
+          r.room === undefined ? undefined : whoRoomWord(r.room),
           r.after === undefined ? undefined : `after ${r.after}`,
         ),
     },

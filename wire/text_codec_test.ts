@@ -65,6 +65,53 @@ Deno.test("decodeTextRequest answers bad commands with error events", () => {
   }
 });
 
+Deno.test("/who: after and more are paging words, never a room; a room of that name takes its #", () => {
+  const cases: Array<[string, ClientRequest]> = [
+    ["/who after bob", { type: "who", after: "bob" }],
+    ["/who AFTER bob", { type: "who", after: "bob" }],
+    ["/who #dev after bob", { type: "who", room: "#dev", after: "bob" }],
+    ["/who dev after bob", { type: "who", room: "dev", after: "bob" }],
+    ["/who after after", { type: "who", after: "after" }],
+    ["/who #lobby after more", { type: "who", room: "#lobby", after: "more" }],
+    ["/who #after", { type: "who", room: "#after" }],
+    ["/who #more after ann", { type: "who", room: "#more", after: "ann" }],
+    ["/names #dev", { type: "who", room: "#dev" }],
+  ];
+  for (const [line, expected] of cases) {
+    assert.deepEqual(decodeTextRequest(line), expected, line);
+  }
+  const refused: Array<[string, RegExp]> = [
+    ["/who after", /after needs the nickname .*\/who #after/],
+    ["/who #dev after", /after needs the nickname/],
+    ["/who more", /"more" is not a room \(that is \/who #more\)/],
+    ["/who #dev more", /"more" is not a room/],
+    ["/who after #dev", /the room comes first, as in \/who #dev after NICK/],
+    ["/who #a #b", /one room, then only "after NICK"/],
+    ["/who dev bob", /one room, then only "after NICK"/],
+    ["/who #dev after bob carol", /nothing goes after the nickname/],
+  ];
+  for (const [line, message] of refused) {
+    const result = decodeTextRequest(line);
+    assert.equal(result?.type, "error", line);
+    assert.equal((result as { code: string }).code, "usage", line);
+    assert.match((result as { message: string }).message, message, line);
+    assert.match(
+      (result as { message: string }).message,
+      /^Usage: \/who \[#ROOM\] \[after NICK\]: /,
+    );
+  }
+  // A room whose bare name is a paging word is written with its #.
+  for (const room of ["after", "More"]) {
+    const line = encodeTextRequest({ type: "who", room, after: "x" });
+    assert.equal(line, `/who #${room} after x`);
+    assert.deepEqual(decodeTextRequest(line), {
+      type: "who",
+      room: `#${room}`,
+      after: "x",
+    });
+  }
+});
+
 Deno.test("a who page past the last member says so and how to start again", () => {
   const text = encodeTextEvent({
     type: "who",
