@@ -48,6 +48,12 @@ import {
 } from "./client/render.ts";
 import { RoomView } from "./client/room_view.ts";
 import {
+  isWhoMore,
+  type LastWhoPage,
+  lastWhoPage,
+  whoMoreRequest,
+} from "./wire/who_more.ts";
+import {
   DEFAULT_HOST,
   DEFAULT_PORT,
   firstLine,
@@ -155,6 +161,8 @@ export class ChatClient {
   #lastSeen = new Map<string, number>();
   /** Refs of history pages the person asked for, as opposed to join replays. */
   #historyRef = 0;
+  /** The last `who` page shown, which `/who more` goes on from. */
+  #lastWho: LastWhoPage | null = null;
   #palette = new NickPalette();
   /** The rooms it is in, the current one, and their unread counts. */
   #view = new RoomView();
@@ -386,6 +394,9 @@ export class ChatClient {
       case "message":
       case "action":
         this.#saw(event.room, event.id);
+        break;
+      case "who":
+        this.#lastWho = lastWhoPage(event);
         break;
       case "history":
         this.#onHistory(event);
@@ -657,7 +668,9 @@ export class ChatClient {
       if (this.#conn !== null) this.#hello(this.#conn);
       return false;
     }
-    let request = decodeTextRequest(line);
+    let request = isWhoMore(line)
+      ? whoMoreRequest(this.#lastWho)
+      : decodeTextRequest(line);
     if (request === null) return false;
     if (request.type === "error") {
       this.#print(request);

@@ -6,7 +6,13 @@
  */
 
 import assert from "node:assert/strict";
-import { LineClient, LineStream, within } from "./helpers.ts";
+import {
+  LineClient,
+  LineStream,
+  seatMembers,
+  startServer,
+  within,
+} from "./helpers.ts";
 import {
   Program,
   ROOT,
@@ -382,6 +388,27 @@ Deno.test("client: /history always answers, says which page, and how to get the 
   await alice.stdout.expect(/^-- History of #lobby, older than \d+:$/);
   await alice.stdout.expect(/<alice> one$/);
   await alice.stdout.expect("-- That is the start of #lobby");
+  await alice.type("/quit");
+  assert.equal(await alice.exit(), 0);
+});
+
+Deno.test("client: /who more shows the page after the last one, and says when there is none", async () => {
+  await using chat = await startServer();
+  seatMembers(chat.server, 150);
+  await using alice = startClient(chat.port, "--nick", "alice");
+  await alice.stdout.expect("-- Connected to tern as alice", 15_000);
+  await alice.type("/who more");
+  await alice.stdout.expect(/^!! No \/who page to go on from/);
+  await alice.type("/who");
+  const first = await alice.stdout.expect(/^-- #lobby \(151\): alice, /);
+  assert.match(first, /; more: \/who #lobby after m00098$/);
+  await alice.type("/who more");
+  const second = await alice.stdout.expect(/^-- #lobby \(151\): /);
+  assert.match(second, /^-- #lobby \(151\): m00099, m00100, .*, m00149$/);
+  await alice.type("/who more");
+  await alice.stdout.expect(
+    "!! That was the last page of #lobby; /who #lobby starts from the top",
+  );
   await alice.type("/quit");
   assert.equal(await alice.exit(), 0);
 });

@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { ChatServer } from "../server.ts";
-import { LineClient, LineStream } from "./helpers.ts";
+import { LineClient, LineStream, seatMembers } from "./helpers.ts";
 import {
   closeBrowser,
   closePage,
@@ -243,6 +243,45 @@ Deno.test("web client in a real browser", async (t) => {
         document.getElementById("title")?.textContent === "#lobby"
       );
     });
+
+    await t.step(
+      "a typed /who in a room of 10,000 shows one page; more come on asking",
+      async () => {
+        seatMembers(first!.server, 9_999, "#big");
+        await say(page, "/join #big");
+        await page.waitForFunction(() =>
+          document.getElementById("title")?.textContent === "#big" &&
+          document.getElementById("members-title")?.textContent ===
+            "Members: 10000"
+        );
+        await say(page, "/who");
+        await waitForLine(page, "#big (10000): ann, m00000, ");
+        await say(page, "/who more");
+        await waitForLine(page, "#big (10000): m00099, ");
+        // Answered after both pages: had the page asked for more by itself,
+        // those pages would have come first.
+        await say(page, "/rooms");
+        await waitForLine(page, "Rooms: ");
+        const pages = (await messageTexts(page)).filter((line) =>
+          line.includes("#big (10000): ")
+        );
+        assert.equal(pages.length, 2, pages.join("\n").slice(0, 500));
+        for (const shown of pages) assert.match(shown, /; more: \/who more$/);
+        const listed = () =>
+          page.$$eval("#members li", (items) => items.length);
+        assert.equal(await listed(), 200);
+        // The member list's own control asks for the next page.
+        await page.click("#members-more");
+        await page.waitForFunction(() =>
+          document.querySelectorAll("#members li").length === 300
+        );
+        assert.equal(await countLines(page, "#big (10000): "), 2);
+        await say(page, "/part #big");
+        await page.waitForFunction(() =>
+          document.getElementById("title")?.textContent === "#lobby"
+        );
+      },
+    );
 
     await t.step(
       "a page from another site cannot open the socket",

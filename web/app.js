@@ -215,17 +215,47 @@ var OPERATOR_ONLY = {
 };
 var changesText = (request) => request.text !== void 0;
 var DURATION_PATTERN = /^\d+[smhd]$/;
+var WHO_PAGING_WORDS = /* @__PURE__ */ new Set([
+  "after",
+  "more"
+]);
+var WHO_USAGE = "/who [#ROOM] [after NICK]";
 function parseWhoArgs(args) {
   const words = args.split(/\s+/).filter((word) => word !== "");
-  const at = words.indexOf("after");
-  const cursor = at !== -1 && at === words.length - 2 ? words[at + 1] : null;
-  const rest = cursor === null ? words : words.slice(0, at);
-  if (rest.length > 1) return "/who [#ROOM] [after NICK]";
-  return {
-    type: "who",
-    ...optional("room", rest[0] ?? ""),
-    ...optional("after", cursor ?? "")
+  const request = {
+    type: "who"
   };
+  let at = 0;
+  const first = words[0];
+  if (first !== void 0 && !WHO_PAGING_WORDS.has(first.toLowerCase())) {
+    request.room = first;
+    at = 1;
+  }
+  const keyword = words[at];
+  if (keyword === void 0) return request;
+  switch (keyword.toLowerCase()) {
+    case "after":
+      break;
+    case "more":
+      return `${WHO_USAGE}: "more" is not a room (that is /who #more); /who more goes on from the last page in the terminal and web clients, and every page ends with the command for the next`;
+    default:
+      return `${WHO_USAGE}: one room, then only "after NICK"`;
+  }
+  const cursor = words[at + 1];
+  if (cursor === void 0) {
+    return `${WHO_USAGE}: after needs the nickname the last page ended at (a room called after is /who #after)`;
+  }
+  if (cursor.startsWith("#")) {
+    return `${WHO_USAGE}: after takes a nickname; the room comes first, as in /who ${cursor} after NICK`;
+  }
+  if (words.length > at + 2) {
+    return `${WHO_USAGE}: nothing goes after the nickname`;
+  }
+  request.after = cursor;
+  return request;
+}
+function whoRoomWord(room) {
+  return WHO_PAGING_WORDS.has(room.toLowerCase()) ? `#${room}` : room;
 }
 var MAX_HISTORY_PAGE = 200;
 function parseHistoryArgs(args) {
@@ -433,10 +463,10 @@ var REQUESTS = {
       aliases: [
         "names"
       ],
-      usage: "/who [#ROOM] [after NICK]",
+      usage: WHO_USAGE,
       summary: "list who is in the current room (or another), a page at a time in a big room",
       parse: parseWhoArgs,
-      format: (r) => line("/who", r.room, r.after === void 0 ? void 0 : `after ${r.after}`)
+      format: (r) => line("/who", r.room === void 0 ? void 0 : whoRoomWord(r.room), r.after === void 0 ? void 0 : `after ${r.after}`)
     },
     json: {
       room: "string?",
@@ -937,7 +967,32 @@ function whoNotice(event) {
   if (event.members.length === 0 && event.count !== void 0) {
     return whoPastEnd(event.room, event.count);
   }
-  return `${event.room}: ${event.members.map((member) => `${member.nick}${member.away !== void 0 ? " (away)" : ""}`).join(", ")}`;
+  const count = event.count === void 0 ? "" : ` (${event.count})`;
+  const more = event.next === void 0 ? "" : "; more: /who more";
+  return `${event.room}${count}: ${event.members.map((member) => `${member.nick}${member.away !== void 0 ? " (away)" : ""}`).join(", ")}${more}`;
+}
+
+// wire/who_more.ts
+var WHO_NAMES = new Set(COMMANDS.filter((command) => command.request === "who").flatMap((command) => [
+  command.name,
+  ...command.aliases
+]));
+function isWhoMore(line2) {
+  const match = /^\/\s*(\S+)\s+(\S+)\s*$/.exec(line2);
+  return match !== null && match[2].toLowerCase() === "more" && WHO_NAMES.has(match[1].toLowerCase());
+}
+function whoMoreRequest(last) {
+  if (last === null) {
+    return errorEvent("usage", "No /who page to go on from: /who shows the first page");
+  }
+  if (last.next === void 0) {
+    return errorEvent("usage", `That was the last page of ${last.room}; /who ${last.room} starts from the top`);
+  }
+  return {
+    type: "who",
+    room: last.room,
+    after: last.next
+  };
 }
 
 // wire/json_codec.ts
@@ -1100,6 +1155,8 @@ var ChatModel = class {
   rooms = [];
   /** Highest message id seen in any conversation: where a resume starts. */
   lastSeenId = 0;
+  /** The room of the last `/who` page the person asked for. */
+  lastWhoRoom = null;
   /** The conversation for `key`, made on first use. */
   conversation(kind, name) {
     const key = conversationKey(kind, name);
@@ -1115,6 +1172,7 @@ var ChatModel = class {
         topic: "",
         members: /* @__PURE__ */ new Map(),
         memberCount: null,
+        membersNext: null,
         historyDone: false,
         loadingOlder: false
       };
@@ -1195,14 +1253,46 @@ var ChatModel = class {
       if (conversation.kind === "room") conversation.members.delete(nick);
     }
   }
-  /** A `who` page: the first page replaces the list, later ones add. */
+  /**
+   * A `who` page: the first page replaces the list, later ones add. Its
+   * `count` and `next` say how many there are and where the list goes on;
+   * the next page comes only when asked for ({@linkcode moreMembersRequest}),
+   * so a room of ten thousand is never fetched whole.
+   */
   members(room, page, first) {
     const conversation = this.conversation("room", room);
     if (first) conversation.members.clear();
-    for (const member of page) {
+    for (const member of page.members) {
       conversation.members.set(member.nick, member.away ?? null);
     }
-    conversation.memberCount = null;
+    conversation.memberCount = page.count ?? null;
+    conversation.membersNext = page.next ?? null;
+  }
+  /**
+   * A big room's member count, sent in place of its list: names held from
+   * before would go stale (a big room announces no joins), so the list
+   * starts again from the top when asked for.
+   */
+  memberTotal(room, count) {
+    const conversation = this.conversation("room", room);
+    conversation.members.clear();
+    conversation.memberCount = count;
+    conversation.membersNext = "";
+  }
+  /**
+   * What `/who more` goes on from: the room of the last `/who` asked for
+   * and where its list stands, or null when none was asked for.
+   */
+  lastWho() {
+    const room = this.lastWhoRoom;
+    if (room === null) return null;
+    const next = this.conversation("room", room).membersNext;
+    return next === null ? {
+      room
+    } : {
+      room,
+      next
+    };
   }
   /** Someone joined, left, was renamed, went away or came back. */
   memberChange(room, change) {
@@ -1241,6 +1331,20 @@ var ChatModel = class {
     return true;
   }
 };
+function moreMembersRequest(conversation, ref) {
+  const after = conversation.membersNext;
+  if (conversation.kind !== "room" || after === null) return null;
+  return after === "" ? {
+    type: "who",
+    room: conversation.name,
+    ref
+  } : {
+    type: "who",
+    room: conversation.name,
+    after,
+    ref
+  };
+}
 function lineOf(message) {
   return {
     id: message.id,
@@ -1288,6 +1392,8 @@ function nickColor(nick, count) {
 // web/src/main.ts
 var NICK_COLORS = 8;
 var LOAD_OLDER_MARGIN_PX = 40;
+var WHO_MORE_REF = "who-more";
+var MEMBERS_MORE_REF = "members-more";
 var ROOMS_REFRESH_MS = 2e4;
 function element(id) {
   const found = document.getElementById(id);
@@ -1328,6 +1434,7 @@ var ChatPage = class {
       if (messages.scrollTop < LOAD_OLDER_MARGIN_PX) this.#loadOlder();
     });
     element("older").addEventListener("click", () => this.#loadOlder());
+    element("members-more").addEventListener("click", () => this.#moreMembers());
     this.connection.connect();
   }
   // -- connection ------------------------------------------------------------
@@ -1488,7 +1595,7 @@ var ChatPage = class {
         this.#who(event);
         return;
       case "members":
-        model.conversation("room", event.room).memberCount = event.count;
+        model.memberTotal(event.room, event.count);
         this.#renderMembers();
         return;
       case "history":
@@ -1585,21 +1692,29 @@ var ChatPage = class {
     const other = message.from === this.model.me ? message.to : message.from;
     this.#live(added, conversationKey("private", other));
   }
+  /**
+   * A page of members: a join's list, a typed `/who` (shown as a notice),
+   * or the next page `/who more` or the "More members" button asked for.
+   * Nothing asks for the following page by itself: a room of ten thousand
+   * is a hundred pages, fetched only as the person asks.
+   */
   #who(event) {
-    const more = event.ref?.startsWith("more") ?? false;
-    this.model.members(event.room, event.members, !more);
-    if (event.next !== void 0) {
-      this.#send({
-        type: "who",
-        room: event.room,
-        after: event.next,
-        ref: event.ref === "typed" ? "more-typed" : "more"
-      });
-    }
-    if (event.ref === "typed" || event.ref === "more-typed") {
+    const typed = event.ref === "typed" || event.ref === WHO_MORE_REF;
+    const next = event.ref === WHO_MORE_REF || event.ref === MEMBERS_MORE_REF;
+    this.model.members(event.room, event, !next);
+    if (typed) {
+      this.model.lastWhoRoom = event.room;
       this.#notice(whoNotice(event));
     }
     this.#renderMembers();
+  }
+  /** The member list's next page, for the "More members" button. */
+  #moreMembers() {
+    const key = this.#membersKey();
+    const conversation = key === null ? void 0 : this.model.conversations.get(key);
+    if (conversation === void 0) return;
+    const request = moreMembersRequest(conversation, MEMBERS_MORE_REF);
+    if (request !== null) this.#send(request);
   }
   /**
    * History arrived: on a join, the replay; after a reconnect, the replay
@@ -1724,6 +1839,16 @@ var ChatPage = class {
         text: line2.startsWith("//") ? line2.slice(1) : line2,
         // A refusal (the name has a new holder) is shown in this conversation.
         ref: privateRef(active.name)
+      };
+    } else if (isWhoMore(line2)) {
+      const more = whoMoreRequest(this.model.lastWho());
+      if (more.type === "error") {
+        this.#notice(more.message, "error");
+        return;
+      }
+      request = {
+        ...more,
+        ref: WHO_MORE_REF
       };
     } else {
       const decoded = decodeTextRequest(line2);
@@ -1859,15 +1984,23 @@ var ChatPage = class {
     item.append(button);
     return item;
   }
-  #renderMembers() {
+  /** The room whose members are shown: the one on screen, else the current. */
+  #membersKey() {
     const active = this.model.active;
-    const key = active !== null && !active.startsWith("@") ? active : this.model.currentRoom;
+    return active !== null && !active.startsWith("@") ? active : this.model.currentRoom;
+  }
+  #renderMembers() {
+    const key = this.#membersKey();
     const conversation = key === null ? void 0 : this.model.conversations.get(key);
     const list = element("members");
+    const more = element("members-more");
     if (conversation === void 0) {
       list.replaceChildren();
+      more.hidden = true;
       return;
     }
+    more.hidden = conversation.membersNext === null;
+    more.textContent = conversation.members.size === 0 ? "List members" : "More members";
     const nicks = [
       ...conversation.members.entries()
     ].sort(([a], [b]) => a.toLowerCase() < b.toLowerCase() ? -1 : 1);

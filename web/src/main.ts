@@ -17,6 +17,7 @@ import type {
 import { decodeTextRequest } from "../../wire/text_codec.ts";
 import { byeMeansReconnect } from "../../wire/bye.ts";
 import { whoNotice } from "./who_notice.ts";
+import { isWhoMore, whoMoreRequest } from "../../wire/who_more.ts";
 import { Connection } from "./connection.ts";
 import {
   type ChatLine,
@@ -25,6 +26,7 @@ import {
   conversationKey,
   conversationOfRef,
   GAP_PAGE,
+  moreMembersRequest,
   nickColor,
   OLDER_PAGE,
   privateRef,
@@ -35,6 +37,12 @@ const NICK_COLORS = 8;
 
 /** How close to the top (pixels) a scroll asks for older messages. */
 const LOAD_OLDER_MARGIN_PX = 40;
+
+/** The `ref` of a typed `/who more`: its page is shown as a notice. */
+const WHO_MORE_REF = "who-more";
+
+/** The `ref` of the "More members" button's page: the list only. */
+const MEMBERS_MORE_REF = "members-more";
 
 /** How often the room list is refreshed while connected. */
 const ROOMS_REFRESH_MS = 20_000;
@@ -95,6 +103,10 @@ class ChatPage {
       if (messages.scrollTop < LOAD_OLDER_MARGIN_PX) this.#loadOlder();
     });
     element("older").addEventListener("click", () => this.#loadOlder());
+    element("members-more").addEventListener(
+      "click",
+      () => this.#moreMembers(),
+    );
     this.connection.connect();
   }
 
@@ -285,7 +297,7 @@ class ChatPage {
         this.#who(event);
         return;
       case "members":
-        model.conversation("room", event.room).memberCount = event.count;
+        model.memberTotal(event.room, event.count);
         this.#renderMembers();
         return;
       case "history":
@@ -416,21 +428,32 @@ class ChatPage {
     this.#live(added, conversationKey("private", other));
   }
 
+  /**
+   * A page of members: a join's list, a typed `/who` (shown as a notice),
+   * or the next page `/who more` or the "More members" button asked for.
+   * Nothing asks for the following page by itself: a room of ten thousand
+   * is a hundred pages, fetched only as the person asks.
+   */
   #who(event: ServerEvent & { type: "who" }): void {
-    const more = event.ref?.startsWith("more") ?? false;
-    this.model.members(event.room, event.members, !more);
-    if (event.next !== undefined) {
-      this.#send({
-        type: "who",
-        room: event.room,
-        after: event.next,
-        ref: event.ref === "typed" ? "more-typed" : "more",
-      });
-    }
-    if (event.ref === "typed" || event.ref === "more-typed") {
+    const typed = event.ref === "typed" || event.ref === WHO_MORE_REF;
+    const next = event.ref === WHO_MORE_REF || event.ref === MEMBERS_MORE_REF;
+    this.model.members(event.room, event, !next);
+    if (typed) {
+      this.model.lastWhoRoom = event.room;
       this.#notice(whoNotice(event));
     }
     this.#renderMembers();
+  }
+
+  /** The member list's next page, for the "More members" button. */
+  #moreMembers(): void {
+    const key = this.#membersKey();
+    const conversation = key === null
+      ? undefined
+      : this.model.conversations.get(key);
+    if (conversation === undefined) return;
+    const request = moreMembersRequest(conversation, MEMBERS_MORE_REF);
+    if (request !== null) this.#send(request);
   }
 
   /**
@@ -565,6 +588,13 @@ class ChatPage {
         // A refusal (the name has a new holder) is shown in this conversation.
         ref: privateRef(active.name),
       };
+    } else if (isWhoMore(line)) {
+      const more = whoMoreRequest(this.model.lastWho());
+      if (more.type === "error") {
+        this.#notice(more.message, "error");
+        return;
+      }
+      request = { ...more, ref: WHO_MORE_REF };
     } else {
       const decoded = decodeTextRequest(line);
       if (decoded === null) return;
@@ -737,19 +767,30 @@ class ChatPage {
     return item;
   }
 
-  #renderMembers(): void {
+  /** The room whose members are shown: the one on screen, else the current. */
+  #membersKey(): string | null {
     const active = this.model.active;
-    const key = active !== null && !active.startsWith("@")
+    return active !== null && !active.startsWith("@")
       ? active
       : this.model.currentRoom;
+  }
+
+  #renderMembers(): void {
+    const key = this.#membersKey();
     const conversation = key === null
       ? undefined
       : this.model.conversations.get(key);
     const list = element("members");
+    const more = element<HTMLButtonElement>("members-more");
     if (conversation === undefined) {
       list.replaceChildren();
+      more.hidden = true;
       return;
     }
+    more.hidden = conversation.membersNext === null;
+    more.textContent = conversation.members.size === 0
+      ? "List members"
+      : "More members";
     const nicks = [...conversation.members.entries()].sort(([a], [b]) =>
       a.toLowerCase() < b.toLowerCase() ? -1 : 1
     );

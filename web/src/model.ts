@@ -8,11 +8,13 @@
  */
 
 import type {
+  ClientRequest,
   MemberSummary,
   PrivateMessage,
   RoomMessage,
   RoomSummary,
 } from "../../wire/events.ts";
+import type { LastWhoPage } from "../../wire/who_more.ts";
 
 /** One line shown in a conversation. */
 export interface ChatLine {
@@ -38,8 +40,17 @@ export interface Conversation {
   topic: string;
   /** Members by nickname with their away reason (null when present). */
   members: Map<string, string | null>;
-  /** A big room's member count, when the list was not sent. */
+  /**
+   * The room's member count when the list held is not all of it: a big
+   * room's count, or that of a `who` page that was not the whole list.
+   */
   memberCount: number | null;
+  /**
+   * Where the member list goes on, one page at a time as the person asks:
+   * the nickname the last page ended at, "" to start from the top (a big
+   * room's count came without names), null when every member is listed.
+   */
+  membersNext: string | null;
   /** No older messages are left to load. */
   historyDone: boolean;
   /** A request for older messages is under way. */
@@ -96,6 +107,8 @@ export class ChatModel {
   rooms: RoomSummary[] = [];
   /** Highest message id seen in any conversation: where a resume starts. */
   lastSeenId = 0;
+  /** The room of the last `/who` page the person asked for. */
+  lastWhoRoom: string | null = null;
 
   /** The conversation for `key`, made on first use. */
   conversation(kind: "room" | "private", name: string): Conversation {
@@ -112,6 +125,7 @@ export class ChatModel {
         topic: "",
         members: new Map(),
         memberCount: null,
+        membersNext: null,
         historyDone: false,
         loadingOlder: false,
       };
@@ -204,14 +218,47 @@ export class ChatModel {
     }
   }
 
-  /** A `who` page: the first page replaces the list, later ones add. */
-  members(room: string, page: MemberSummary[], first: boolean): void {
+  /**
+   * A `who` page: the first page replaces the list, later ones add. Its
+   * `count` and `next` say how many there are and where the list goes on;
+   * the next page comes only when asked for ({@linkcode moreMembersRequest}),
+   * so a room of ten thousand is never fetched whole.
+   */
+  members(
+    room: string,
+    page: { members: MemberSummary[]; count?: number; next?: string },
+    first: boolean,
+  ): void {
     const conversation = this.conversation("room", room);
     if (first) conversation.members.clear();
-    for (const member of page) {
+    for (const member of page.members) {
       conversation.members.set(member.nick, member.away ?? null);
     }
-    conversation.memberCount = null;
+    conversation.memberCount = page.count ?? null;
+    conversation.membersNext = page.next ?? null;
+  }
+
+  /**
+   * A big room's member count, sent in place of its list: names held from
+   * before would go stale (a big room announces no joins), so the list
+   * starts again from the top when asked for.
+   */
+  memberTotal(room: string, count: number): void {
+    const conversation = this.conversation("room", room);
+    conversation.members.clear();
+    conversation.memberCount = count;
+    conversation.membersNext = "";
+  }
+
+  /**
+   * What `/who more` goes on from: the room of the last `/who` asked for
+   * and where its list stands, or null when none was asked for.
+   */
+  lastWho(): LastWhoPage | null {
+    const room = this.lastWhoRoom;
+    if (room === null) return null;
+    const next = this.conversation("room", room).membersNext;
+    return next === null ? { room } : { room, next };
   }
 
   /** Someone joined, left, was renamed, went away or came back. */
@@ -259,6 +306,35 @@ export class ChatModel {
     }
     return true;
   }
+}
+
+/**
+ * The request for a room's next page of members, or null when every member
+ * is listed.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ChatModel, moreMembersRequest } from "./model.ts";
+ * const model = new ChatModel();
+ * model.members("#big", { members: [{ nick: "ann" }], count: 9, next: "ann" }, true);
+ * assert.deepEqual(moreMembersRequest(model.conversation("room", "#big"), "m"), {
+ *   type: "who",
+ *   room: "#big",
+ *   after: "ann",
+ *   ref: "m",
+ * });
+ * ```
+ */
+export function moreMembersRequest(
+  conversation: Conversation,
+  ref: string,
+): ClientRequest | null {
+  const after = conversation.membersNext;
+  if (conversation.kind !== "room" || after === null) return null;
+  return after === ""
+    ? { type: "who", room: conversation.name, ref }
+    : { type: "who", room: conversation.name, after, ref };
 }
 
 /** The line a stored message shows as. */

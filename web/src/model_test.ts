@@ -4,6 +4,7 @@ import {
   ChatModel,
   conversationOfRef,
   insertById,
+  moreMembersRequest,
   nickColor,
   privateRef,
 } from "./model.ts";
@@ -85,7 +86,7 @@ Deno.test("members follow joins, leaves, renames and away", () => {
   const model = new ChatModel();
   model.members(
     "#lobby",
-    [{ nick: "bob" }, { nick: "cy", away: "lunch" }],
+    { members: [{ nick: "bob" }, { nick: "cy", away: "lunch" }] },
     true,
   );
   model.memberChange("#lobby", { kind: "join", nick: "dee" });
@@ -120,4 +121,50 @@ Deno.test("a refused private message is shown in its own conversation", () => {
   model.notice("Not sent: Bob is now someone else", "error", key!);
   assert.equal(bob.lines.at(-1)?.kind, "error");
   assert.equal(lobby.lines.length, 0);
+});
+
+Deno.test("a big room's members come a page at a time, only when asked for", () => {
+  const model = new ChatModel();
+  const room = model.conversation("room", "#big");
+  model.memberTotal("#big", 10_000);
+  assert.equal(room.memberCount, 10_000);
+  assert.deepEqual(moreMembersRequest(room, "m"), {
+    type: "who",
+    room: "#big",
+    ref: "m",
+  });
+  model.members("#big", {
+    members: [{ nick: "ann" }, { nick: "bea" }],
+    count: 10_000,
+    next: "bea",
+  }, true);
+  assert.deepEqual([...room.members.keys()], ["ann", "bea"]);
+  assert.equal(room.memberCount, 10_000, "the count stays with a partial list");
+  assert.deepEqual(moreMembersRequest(room, "m"), {
+    type: "who",
+    room: "#big",
+    after: "bea",
+    ref: "m",
+  });
+  model.members("#big", { members: [{ nick: "cy" }], count: 10_000 }, false);
+  assert.deepEqual([...room.members.keys()], ["ann", "bea", "cy"]);
+  assert.equal(moreMembersRequest(room, "m"), null, "the last page");
+  // A whole list has neither count nor cursor.
+  model.members("#big", { members: [{ nick: "dee" }] }, true);
+  assert.equal(room.memberCount, null);
+  assert.equal(moreMembersRequest(room, "m"), null);
+});
+
+Deno.test("/who more goes on from the last /who asked for, where its list stands", () => {
+  const model = new ChatModel();
+  assert.equal(model.lastWho(), null);
+  model.members("#big", {
+    members: [{ nick: "ann" }],
+    count: 300,
+    next: "ann",
+  }, true);
+  model.lastWhoRoom = "#big";
+  assert.deepEqual(model.lastWho(), { room: "#big", next: "ann" });
+  model.members("#big", { members: [{ nick: "zed" }], count: 300 }, false);
+  assert.deepEqual(model.lastWho(), { room: "#big" });
 });

@@ -18,3 +18,25 @@ Deno.test("web /who: a page past the last member says so and how to start over",
     "#dev (3): no members after that name; /who #dev starts from the top",
   );
 });
+
+Deno.test("web /who: a page of a bigger list gives the count and how to go on", () => {
+  assert.equal(
+    whoNotice({
+      type: "who",
+      room: "#big",
+      members: [{ nick: "ann" }, { nick: "bea" }],
+      count: 10_000,
+      next: "bea",
+    }),
+    "#big (10000): ann, bea; more: /who more",
+  );
+  assert.equal(
+    whoNotice({
+      type: "who",
+      room: "#big",
+      members: [{ nick: "zed" }],
+      count: 10_000,
+    }),
+    "#big (10000): zed",
+  );
+});
