@@ -144,6 +144,32 @@ async function keepaliveTimers(port: number): Promise<number[]> {
   );
 }
 
+/**
+ * Greets a silent peer on `conn` and checks that the server's side of it,
+ * on `port`, probes within 30 s (the server is given 30 s of idle).
+ */
+async function expectProbedWithin30s(
+  server: ChatServer,
+  conn: Deno.Conn,
+  port: number,
+): Promise<void> {
+  const lines = new LineStream(conn.readable);
+  try {
+    await lines.expect(/Choose a nickname/);
+    const timers = await keepaliveTimers(port);
+    assert.equal(timers.length, 1, "one keepalive timer, on the server side");
+    assert.ok(timers[0]! <= 30, `probes start within 30 s, not ${timers[0]} s`);
+  } finally {
+    try {
+      conn.close();
+    } catch {
+      // Closed with its stream.
+    }
+    await lines.done;
+    await server.close();
+  }
+}
+
 Deno.test("a silent TLS peer is probed after --keepalive-idle, not after the system's two hours", async () => {
   const server = new ChatServer({
     hostname: "127.0.0.1",
@@ -157,21 +183,7 @@ Deno.test("a silent TLS peer is probed after --keepalive-idle, not after the sys
     port: tls!.port,
     caCerts: [fixture("ca.pem")],
   });
-  const lines = new LineStream(conn.readable);
-  try {
-    await lines.expect(/Choose a nickname/);
-    const timers = await keepaliveTimers(tls!.port);
-    assert.equal(timers.length, 1, "one keepalive timer, on the server side");
-    assert.ok(timers[0]! <= 30, `probes start within 30 s, not ${timers[0]} s`);
-  } finally {
-    try {
-      conn.close();
-    } catch {
-      // Closed with its stream.
-    }
-    await lines.done;
-    await server.close();
-  }
+  await expectProbedWithin30s(server, conn, tls!.port);
 });
 
 Deno.test("a silent plain TCP peer is probed after --keepalive-idle too", async () => {
@@ -182,21 +194,7 @@ Deno.test("a silent plain TCP peer is probed after --keepalive-idle too", async 
   });
   const { plain } = await server.start();
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: plain!.port });
-  const lines = new LineStream(conn.readable);
-  try {
-    await lines.expect(/Choose a nickname/);
-    const timers = await keepaliveTimers(plain!.port);
-    assert.equal(timers.length, 1, "one keepalive timer, on the server side");
-    assert.ok(timers[0]! <= 30, `probes start within 30 s, not ${timers[0]} s`);
-  } finally {
-    try {
-      conn.close();
-    } catch {
-      // Closed with its stream.
-    }
-    await lines.done;
-    await server.close();
-  }
+  await expectProbedWithin30s(server, conn, plain!.port);
 });
 
 Deno.test("a burst of refused connections writes --log-repeat refusal lines, not one each", async () => {
