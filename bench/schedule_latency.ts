@@ -4,12 +4,17 @@
  *
  *   deno task bench-schedule [--members 1000] [--write-us 15] [--every-ms 5]
  *                            [--per-tick 1] [--seconds 5] [--probes 50]
+ *                            [--writes sync|async]
  *
  * One big room of `--members` sessions, driven by the server's own parts (the
  * room's log, the send queues, the write gate, write coalescing and its load
  * sampler; server/room_batch.ts, net/), whose sockets spend `--write-us` of
  * CPU on each write, as a loopback write costs the kernel here (`deno task
- * bench-write-cost`), and settle on the next turn of the event loop. A timer
+ * bench-write-cost`). With `--writes sync` (the default, what the server
+ * does for plain TCP on Linux) a write is made at once, 32 a turn
+ * (server/net/libc_socket.ts, sync_write_budget.ts); with `--writes async`
+ * it settles on the next turn of the event loop, as Deno's `conn.write`
+ * does, through the write gate. A timer
  * adds `--per-tick` messages every `--every-ms`; every message is stamped,
  * and `--probes` of the members (spread over the room) note, for every message
  * a write carries, how long it waited since it was added. It prints the
@@ -29,6 +34,8 @@ import { parseArgs } from "node:util";
 import { stubRoom } from "./stub_room.ts";
 import { bigRoomSpacingMs } from "../server/hub.ts";
 import { WriteGate } from "../server/net/write_gate.ts";
+import { SyncWriteBudget } from "../server/net/sync_write_budget.ts";
+import { DEFAULT_LIMITS } from "../server/limits.ts";
 import { FlushScheduler, sampleLoad } from "../server/net/coalescing.ts";
 import { EncodedEvent } from "../protocol.ts";
 
@@ -46,6 +53,11 @@ export interface ScheduleOptions {
   seconds: number;
   /** Members whose writes are decoded to measure the wait. */
   probes: number;
+  /**
+   * Writes made at once, a budget a turn, or settled on the next turn.
+   * @default {"sync"}
+   */
+  writes?: "sync" | "async";
 }
 
 /** What one run measured. */
@@ -67,7 +79,10 @@ export interface ScheduleResult {
 }
 
 /** Write coalescing's longest hold, as the server's default. */
-const MAX_HOLD_MS = 10;
+const MAX_HOLD_MS = DEFAULT_LIMITS.writeCoalesceMs;
+
+/** Writes made at once a turn, as the server's default (--sync-writes). */
+const SYNC_WRITES_PER_TURN = DEFAULT_LIMITS.syncWritesPerTurn;
 
 /** Measurement starts after this much of the run (the hold settles). */
 const WARM_UP_MS = 1000;
@@ -123,23 +138,35 @@ export async function scheduleLatency(
   const nextTurn = new NextTurn();
   let writes = 0;
   let measuring = false;
+  const write = (probe: boolean, bytes: Uint8Array) => {
+    writes++;
+    const started = performance.now();
+    while ((performance.now() - started) * 1000 < writeUs) {
+      // The kernel's share of a loopback write.
+    }
+    if (measuring && probe) {
+      const now = performance.now();
+      for (const match of decoder.decode(bytes).matchAll(STAMP)) {
+        waits.push(now - Number(match[1]));
+      }
+    }
+  };
+  const sync = (options.writes ?? "sync") === "sync";
   const socketFor = (probe: boolean) => ({
     write(bytes: Uint8Array): Promise<number> {
-      writes++;
-      const started = performance.now();
-      while ((performance.now() - started) * 1000 < writeUs) {
-        // The kernel's share of a loopback write.
-      }
-      if (measuring && probe) {
-        const now = performance.now();
-        for (const match of decoder.decode(bytes).matchAll(STAMP)) {
-          waits.push(now - Number(match[1]));
-        }
-      }
+      write(probe, bytes);
       return new Promise<number>((resolve) =>
         nextTurn.settle(() => resolve(bytes.length))
       );
     },
+    ...(sync
+      ? {
+        tryWrite(bytes: Uint8Array): number {
+          write(probe, bytes);
+          return bytes.length;
+        },
+      }
+      : {}),
     close() {},
   });
   const gate = new WriteGate({ maxInFlight: 32 });
@@ -150,6 +177,7 @@ export async function scheduleLatency(
     socketFor: (index) => socketFor(index % probeEvery === 0),
     scheduler,
     gate,
+    ...(sync ? { budget: new SyncWriteBudget(SYNC_WRITES_PER_TURN) } : {}),
     spacingMs: () => bigRoomSpacingMs(members, scheduler.delayMs),
   });
   let added = 0;
@@ -215,8 +243,14 @@ if (import.meta.main) {
       "per-tick": { type: "string", default: "1" },
       seconds: { type: "string", default: "5" },
       probes: { type: "string", default: "50" },
+      writes: { type: "string", default: "sync" },
     },
   });
+  if (values.writes !== "sync" && values.writes !== "async") {
+    console.error(`--writes: sync or async, please (got ${values.writes})`);
+    Deno.exit(2);
+  }
+  const writes = values.writes;
   const options: ScheduleOptions = {
     members: Number(values.members),
     writeUs: Number(values["write-us"]),
@@ -224,8 +258,10 @@ if (import.meta.main) {
     perTick: Number(values["per-tick"]),
     seconds: Number(values.seconds),
     probes: Number(values.probes),
+    writes,
   };
   for (const [name, value] of Object.entries(options)) {
+    if (typeof value !== "number") continue;
     if (!Number.isFinite(value) || value <= 0) {
       console.error(`--${name}: a positive number, please (got ${value})`);
       Deno.exit(2);
@@ -238,7 +274,7 @@ if (import.meta.main) {
     Deno.exit(1);
   }
   console.log(
-    `${options.members} members, ${options.writeUs} µs a write, ` +
+    `${options.members} members, ${options.writeUs} µs a ${writes} write, ` +
       `${result.messagesPerSecond.toFixed(0)} messages/s: ` +
       `${result.writesPerSecond.toFixed(0)} writes/s; wait p50 ` +
       `${p50.toFixed(1)} p90 ${p90.toFixed(1)} p99 ${p99.toFixed(1)} max ` +

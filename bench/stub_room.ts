@@ -12,6 +12,7 @@ import { MemberIndex } from "../server/member_pages.ts";
 import { RoomBatch } from "../server/room_batch.ts";
 import type { WriteGate } from "../server/net/write_gate.ts";
 import type { FlushScheduler } from "../server/net/coalescing.ts";
+import type { SyncWriteBudget } from "../server/net/sync_write_budget.ts";
 import { DEFAULT_LIMITS } from "../server/limits.ts";
 
 /** What the room is made of. */
@@ -24,6 +25,11 @@ export interface StubRoomOptions {
   scheduler: FlushScheduler;
   /** The write gate, shared by every member, as in the server. */
   gate: WriteGate;
+  /**
+   * Writes made at once a turn, shared by every member, as in the server
+   * (for sockets with `tryWrite`). @default no bound
+   */
+  budget?: SyncWriteBudget;
   /** The spacing of a member's pulls (see RoomBatch). @default none */
   spacingMs?: () => number;
 }
@@ -52,6 +58,7 @@ export function stubRoom(options: StubRoomOptions): StubRoom {
       onSendFailure: () => {},
       writes: scheduler,
       gate,
+      ...(options.budget === undefined ? {} : { budget: options.budget }),
     });
     session.chooseCodec("text");
     session.setNick(`m${i}`);

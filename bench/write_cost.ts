@@ -12,7 +12,10 @@
  *
  * - a C writer, one `write` system call per socket;
  * - a Deno writer, `conn.write` with at most `--in-flight` writes pending, as
- *   the server's write gate allows (server/net/write_gate.ts).
+ *   the server's write gate allows (server/net/write_gate.ts);
+ * - a Deno writer making each write at once through the C library's `send`,
+ *   as the server does for plain TCP (server/net/libc_socket.ts); left out,
+ *   with a note, where the runtime does not allow it.
  *
  * It prints the CPU per write (user and system) and the median time of a
  * round: how long writing once to every member of a room that size takes at
@@ -36,19 +39,28 @@ import { stubRoom } from "./stub_room.ts";
 import { WriteGate } from "../server/net/write_gate.ts";
 import { FlushScheduler } from "../server/net/coalescing.ts";
 import { EncodedEvent } from "../protocol.ts";
+import { LibcSocket } from "../server/net/libc_socket.ts";
+import { SyncWriteBudget } from "../server/net/sync_write_budget.ts";
+import { DEFAULT_LIMITS } from "../server/limits.ts";
+import { writeAll } from "../wire/write_all.ts";
 
 const decoder = new TextDecoder();
 
-/** A Deno writer, `inFlight` writes at a time, against the C reader. */
+/**
+ * A Deno writer against the C reader: `inFlight` `conn.write`s at a time,
+ * or, given `libc`, each write made at once through `send` (what the
+ * kernel does not take at once goes through `conn.write`).
+ */
 async function denoWriter(
   program: string,
   clients: number,
   bytes: number,
   rounds: number,
   inFlight: number,
+  libc: LibcSocket | null = null,
 ): Promise<WriteCost> {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns: Deno.Conn[] = [];
+  const conns: Deno.TcpConn[] = [];
   const reader = new Deno.Command(program, {
     args: [
       "read",
@@ -62,29 +74,41 @@ async function denoWriter(
   }).spawn();
   try {
     while (conns.length < clients) conns.push(await listener.accept());
+    const direct = libc === null
+      ? null
+      : conns.map((conn) => libc.socket(conn) ?? conn);
     const chunk = new Uint8Array(bytes).fill(0x78);
     const roundMs: number[] = [];
     const before = process.cpuUsage();
     for (let round = 0; round < rounds; round++) {
       const started = performance.now();
-      await new Promise<void>((done, fail) => {
-        let next = 0;
-        let pending = 0;
-        let finished = 0;
-        const pump = () => {
-          while (pending < inFlight && next < conns.length) {
-            const conn = conns[next++]!;
-            pending++;
-            conn.write(chunk).then((n) => {
-              if (n !== chunk.length) throw new Error(`short write: ${n}`);
-              pending--;
-              if (++finished === conns.length) done();
-              else pump();
-            }).catch(fail);
+      if (direct !== null) {
+        for (const socket of direct) {
+          const taken = "tryWrite" in socket ? socket.tryWrite(chunk) : 0;
+          if (taken < chunk.length) {
+            await writeAll(socket, chunk.subarray(taken));
           }
-        };
-        pump();
-      });
+        }
+      } else {
+        await new Promise<void>((done, fail) => {
+          let next = 0;
+          let pending = 0;
+          let finished = 0;
+          const pump = () => {
+            while (pending < inFlight && next < conns.length) {
+              const conn = conns[next++]!;
+              pending++;
+              conn.write(chunk).then((n) => {
+                if (n !== chunk.length) throw new Error(`short write: ${n}`);
+                pending--;
+                if (++finished === conns.length) done();
+                else pump();
+              }).catch(fail);
+            }
+          };
+          pump();
+        });
+      }
       roundMs.push(performance.now() - started);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -92,7 +116,7 @@ async function denoWriter(
     const writes = clients * rounds;
     const status = await reader.output();
     return {
-      writer: "deno",
+      writer: libc === null ? "deno" : "send",
       writes,
       userUsPerWrite: used.user / writes,
       systemUsPerWrite: used.system / writes,
@@ -109,20 +133,35 @@ async function denoWriter(
  * The server's own work per write, without the system call: a big room of
  * `clients` sessions whose sockets take every write at once, fed `rate`
  * messages a second for `seconds`, through the room's log, the send queues,
- * write coalescing and the write gate (server/room_batch.ts, net/). Returns
- * wall-clock microseconds per write and the number of writes.
+ * write coalescing, and either the writes made at once with their budget
+ * (`sync`, what the server does for plain TCP on Linux) or the write gate
+ * (`async`, Deno's `conn.write`; server/room_batch.ts, net/). Returns
+ * the process's CPU time per write and per delivery (a message to one
+ * member), in microseconds (a run made of writes made at once waits idle
+ * between turns, which wall-clock time would count), and the number of
+ * writes: the two ways batch messages into writes differently, so compare
+ * them by delivery.
  */
 export async function serverPathCost(
   clients: number,
   seconds: number,
   inFlight: number,
-): Promise<{ usPerWrite: number; writes: number }> {
-  let writes = 0;
+  writes: "sync" | "async" = "sync",
+): Promise<{ usPerWrite: number; usPerDelivery: number; writes: number }> {
+  let count = 0;
   const socket = {
     write(bytes: Uint8Array): Promise<number> {
-      writes++;
+      count++;
       return Promise.resolve(bytes.length);
     },
+    ...(writes === "sync"
+      ? {
+        tryWrite(bytes: Uint8Array): number {
+          count++;
+          return bytes.length;
+        },
+      }
+      : {}),
     close() {},
   };
   const gate = new WriteGate({ maxInFlight: inFlight });
@@ -132,8 +171,12 @@ export async function serverPathCost(
     socketFor: () => socket,
     scheduler,
     gate,
+    ...(writes === "sync"
+      ? { budget: new SyncWriteBudget(DEFAULT_LIMITS.syncWritesPerTurn) }
+      : {}),
   });
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   const until = started + seconds * 1000;
   let id = 0;
   while (performance.now() < until) {
@@ -151,9 +194,15 @@ export async function serverPathCost(
     }
     await new Promise((resolve) => setTimeout(resolve, 0));
   }
-  const elapsed = performance.now() - started;
   close();
-  return { usPerWrite: (elapsed * 1000) / writes, writes };
+  const cpu = process.cpuUsage(cpuBefore);
+  const us = cpu.user + cpu.system;
+  // close() sent every member what it had not pulled: all got every message.
+  return {
+    usPerWrite: us / count,
+    usPerDelivery: us / (id * clients),
+    writes: count,
+  };
 }
 
 if (import.meta.main) {
@@ -180,12 +229,23 @@ if (import.meta.main) {
     `${clients} loopback sockets, ${bytes} B a write, ${rounds} rounds; ` +
       `load average ${load} at the start`,
   );
-  for (
-    const result of [
-      await cWriter(built.path, clients, bytes, rounds),
-      await denoWriter(built.path, clients, bytes, rounds, inFlight),
-    ]
-  ) {
+  const results = [
+    await cWriter(built.path, clients, bytes, rounds),
+    await denoWriter(built.path, clients, bytes, rounds, inFlight),
+  ];
+  const libc = LibcSocket.open();
+  if ("unavailable" in libc) {
+    console.log(`send writer: left out (${libc.unavailable})`);
+  } else {
+    try {
+      results.push(
+        await denoWriter(built.path, clients, bytes, rounds, inFlight, libc),
+      );
+    } finally {
+      libc.close();
+    }
+  }
+  for (const result of results) {
     const total = result.userUsPerWrite + result.systemUsPerWrite;
     console.log(
       `${result.writer.padEnd(4)} writer: ${total.toFixed(2)} µs CPU a write ` +
@@ -195,9 +255,17 @@ if (import.meta.main) {
         `${result.readerCpuUsPerRead?.toFixed(2) ?? "?"} µs CPU a read`,
     );
   }
-  const path = await serverPathCost(clients, 3, inFlight);
-  console.log(
-    `tern's own path (room log, send queues, write gate; sockets stubbed): ` +
-      `${path.usPerWrite.toFixed(2)} µs a write over ${path.writes} writes`,
-  );
+  for (
+    const [writes, how] of [
+      ["sync", "writes made at once"],
+      ["async", "write gate"],
+    ] as const
+  ) {
+    const path = await serverPathCost(clients, 3, inFlight, writes);
+    console.log(
+      `tern's own path (room log, send queues, ${how}; sockets stubbed): ` +
+        `${path.usPerWrite.toFixed(2)} µs CPU a write over ${path.writes} ` +
+        `writes, ${(1000 * path.usPerDelivery).toFixed(0)} ns a delivery`,
+    );
+  }
 }

@@ -14,7 +14,8 @@ const decoder = new TextDecoder();
 
 /** One writer's figures. */
 export interface WriteCost {
-  writer: "c" | "deno";
+  /** C's `write`, Deno's `conn.write`, or Deno calling the C library's `send`. */
+  writer: "c" | "deno" | "send";
   writes: number;
   userUsPerWrite: number;
   systemUsPerWrite: number;
