@@ -228,6 +228,8 @@ export class LocalRoomFeed implements RoomFeed {
   readonly #writes: FlushScheduler;
   /** Numbers every big room's events, so a member in several gets them in order. */
   readonly #order = new AcceptedOrder();
+  /** The id of the newest room message handed to its room's members. */
+  #delivered: number;
 
   /**
    * @param history where room messages are stored
@@ -245,6 +247,18 @@ export class LocalRoomFeed implements RoomFeed {
     this.#afterCommit = afterCommit;
     this.#limits = limits;
     this.#writes = writes;
+    this.#delivered = history.lastMessageId();
+  }
+
+  /**
+   * The id of the newest room message delivered: handed to its members'
+   * queues, or to its big room's log. A history read shows messages up to
+   * here and no further: one stored but not yet delivered (accepted after a
+   * join, in the same turn, and committed before the join's replay is read)
+   * reaches the member live, and would otherwise come twice.
+   */
+  get delivered(): number {
+    return this.#delivered;
   }
 
   /**
@@ -273,32 +287,36 @@ export class LocalRoomFeed implements RoomFeed {
     ref?: string,
   ): void {
     this.#history.queueRoomMessage(message);
-    this.#fanOut(
-      room,
-      message,
-      sender,
-      ref,
-      (error) => sender.send(notStored(error, ref)),
-    );
+    this.#fanOut(room, message, sender, ref, {
+      id: message.id,
+      refuse: (error) => sender.send(notStored(error, ref)),
+    });
   }
 
   /**
    * Queues `event` on every member, now or behind the pending commit. With
-   * `refuse`, the event is what that commit stores: it is delivered only if
-   * the commit succeeds, and `refuse` runs instead if it fails.
+   * `stored`, the event is the message with that id, which that commit
+   * stores: it is delivered only if the commit succeeds, and `refuse` runs
+   * instead if it fails.
    */
   #fanOut(
     room: Room,
     event: ServerEvent,
     sender: Session | undefined,
     ref: string | undefined,
-    refuse?: (error: unknown) => void,
+    stored?: { id: number; refuse: (error: unknown) => void },
   ): void {
     const encoded = new EncodedEvent(event);
     const later = (action: () => void) => {
-      if (refuse !== undefined) this.#afterCommit.runIfStored(action, refuse);
-      else if (!this.#afterCommit.busy) action();
-      else this.#afterCommit.run(action);
+      if (stored === undefined) {
+        if (!this.#afterCommit.busy) action();
+        else this.#afterCommit.run(action);
+        return;
+      }
+      this.#afterCommit.runIfStored(() => {
+        this.#delivered = Math.max(this.#delivered, stored.id);
+        action();
+      }, stored.refuse);
     };
     // The sender's own copy, its confirmation, carries its request's ref.
     const confirmation = ref === undefined
@@ -314,7 +332,7 @@ export class LocalRoomFeed implements RoomFeed {
       return;
     }
     // Delivered to whoever is in the room now, even if it waits a commit.
-    const members = this.#afterCommit.busy || refuse !== undefined
+    const members = this.#afterCommit.busy || stored !== undefined
       ? [...room.members]
       : room.members;
     later(() => {
@@ -451,8 +469,22 @@ export class Hub {
    * history here, a cluster's Redis streams when a node sets it at start.
    */
   roomLog: RoomLog = {
-    messages: (room, limit, beforeId) =>
-      this.history.roomMessages(room, limit, beforeId),
+    messages: (room, limit, beforeId) => {
+      // What is stored but not yet delivered reaches the reader live.
+      const shownBelow = this.localFeed.delivered + 1;
+      if (beforeId !== undefined) {
+        return this.history.roomMessages(
+          room,
+          limit,
+          Math.min(beforeId, shownBelow),
+        );
+      }
+      // The recent page, shared by every join, unless it runs ahead.
+      const recent = this.history.roomMessages(room, limit);
+      return (recent.at(-1)?.id ?? 0) < shownBelow
+        ? recent
+        : this.history.roomMessages(room, limit, shownBelow);
+    },
   };
   /**
    * What an operator should know about this server's setup (a cluster's

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { connectionsDropTo, LineClient, startServer } from "./helpers.ts";
+import type { ServerEvent } from "../protocol.ts";
 
 Deno.test("text mode: greeting, refused nicknames asked again, welcome", async () => {
   await using chat = await startServer();
@@ -159,6 +160,39 @@ Deno.test("joining a room replays its recent history", async () => {
   );
   assert.equal(await bob.expect(() => true), "*** #lobby (2): alice, bob");
   assert.ok(!bob.received.some((line) => line.includes("message 2")));
+});
+
+Deno.test("a join replay never repeats what then arrives live, in a small room or a big one", async () => {
+  for (const bigRoomMembers of [0, 2]) {
+    await using chat = await startServer({ bigRoomMembers });
+    await using alice = await LineClient.text(chat.port, "alice");
+    await alice.send("/join #dev");
+    await alice.expect(/^\*\*\* #dev /);
+    await using bot = await LineClient.connect(chat.port);
+    await bot.sendJson({ type: "hello", nick: "bot" });
+    await bot.expectEvent("welcome");
+    await bot.linesUntilPong(true);
+    // One read: a message (a write now waits for the history's commit),
+    // the join, and a message said in the joined room after it.
+    await bot.send(
+      [
+        { type: "message", text: "before" },
+        { type: "join", room: "#dev" },
+        { type: "message", text: "after", ref: "m" },
+      ].map((request) => JSON.stringify(request)).join("\n"),
+    );
+    const replay = await bot.expectEvent("history", (e) => e.room === "#dev");
+    const live = (await bot.linesUntilPong(true))
+      .map((line) => JSON.parse(line) as ServerEvent)
+      .flatMap((e) => e.type === "message" && e.room === "#dev" ? [e] : []);
+    assert.deepEqual(
+      [...replay.messages, ...live].map((m) => m.text),
+      ["after"],
+      `--big-room ${bigRoomMembers}`,
+    );
+    assert.equal(live[0]?.ref, "m");
+    await alice.expect("<bot> after");
+  }
 });
 
 Deno.test("an abrupt disconnect is announced and cleaned up", async () => {
