@@ -62,6 +62,28 @@ Deno.test("a room at the big-room size announces no joins or leaves to its membe
   await alice.expect("*** erin joined #lobby");
 });
 
+Deno.test("/who of a room name that cannot be says what is wrong with it; of a room that is not, names it", async () => {
+  await using chat = await startServer({ bigRoomMembers: 2 });
+  await using alice = await LineClient.text(chat.port, "alice");
+  await alice.send("/who !!!");
+  await alice.expect(
+    "*** Error: Room name may hold only #, letters, digits, _ and -",
+  );
+  await alice.send("/who nowhere after bob");
+  await alice.expect("*** Error: There is no room #nowhere");
+  await using bot = await LineClient.connect(chat.port);
+  await bot.sendJson({ type: "hello", nick: "bot" });
+  await bot.expectEvent("members");
+  await bot.sendJson({ type: "who", room: "", ref: "empty" });
+  const empty = await bot.expectEvent("error");
+  assert.deepEqual(empty, {
+    type: "error",
+    code: "room_invalid",
+    message: "Room name is empty",
+    ref: "empty",
+  });
+});
+
 Deno.test("a big room still announces kicks", async () => {
   await using chat = await startServer({ bigRoomMembers: 2 }, {
     operatorPassword: "secret-op",

@@ -177,14 +177,15 @@ function rooms(call: Call<"rooms">): void {
 function who(call: Call<"who">): void {
   const { hub, session, request } = call;
   const named = request.room === undefined ? null : checkRoom(request.room);
+  if (named !== null && !named.ok) {
+    return call.fail("room_invalid", named.reason);
+  }
   const target = named === null
     ? session.current
-    : named.ok
-    ? findRoom(hub, named.name) ?? null
-    : null;
+    : findRoom(hub, named.name) ?? null;
   if (target === null) {
     // In a cluster, a room whose members are all on other nodes.
-    const remote = named?.ok && hub.presence !== null
+    const remote = named !== null && hub.presence !== null
       ? [...hub.presence.remoteRooms()].find((r) =>
         foldKey(r.name) === foldKey(named.name)
       )
@@ -200,7 +201,10 @@ function who(call: Call<"who">): void {
         ),
       ]);
     }
-    return call.fail("room_invalid", `There is no room ${request.room}`);
+    return call.fail(
+      "room_invalid",
+      named === null ? "No room" : `There is no room ${named.name}`,
+    );
   }
   // One page, whatever the room's size: a reply never grows with it.
   call.replyPaged(() => [
