@@ -9,6 +9,7 @@
 
 import { foldKey } from "../wire/names.ts";
 import {
+  bigRoomSize,
   describeBan,
   describeNotice,
   type RoomMessage,
@@ -262,11 +263,7 @@ export function renderEvent(
         ),
       ];
     case "members":
-      return [
-        note(
-          `${event.room} has ${event.count} members; /who lists them a page at a time`,
-        ),
-      ];
+      return [note(bigRoomSize(event.room, event.count))];
     case "history":
       return renderHistory(event, { ...options, missed: false });
     case "help": {

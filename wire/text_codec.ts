@@ -445,9 +445,7 @@ export function encodeTextEvent(event: ServerEvent): string {
             : `; more: /who ${event.room} after ${event.next}`),
       );
     case "members":
-      return notice(
-        `${event.room} has ${event.count} members; /who lists them a page at a time`,
-      );
+      return notice(bigRoomSize(event.room, event.count));
     case "history":
       return historyText(event);
     case "help": {
@@ -487,6 +485,16 @@ export function encodeTextEvent(event: ServerEvent): string {
     case "switch":
       return notice(`Now talking in ${event.room}`);
   }
+}
+
+/**
+ * What a newcomer to a big room is told in place of its member list: how
+ * many are there (with `--big-room 1`, possibly one), and how to list them.
+ */
+export function bigRoomSize(room: string, count: number): string {
+  return `${room} has ${count} member${
+    count === 1 ? "" : "s"
+  }; /who lists them a page at a time`;
 }
 
 /**

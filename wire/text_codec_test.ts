@@ -176,3 +176,14 @@ Deno.test("parseDuration reads ban durations", () => {
     assert.equal(parseDuration(text), undefined, text);
   }
 });
+
+Deno.test("a big room's size reads right for one member as for many", () => {
+  assert.equal(
+    encodeTextEvent({ type: "members", room: "#dev", count: 1 }),
+    "*** #dev has 1 member; /who lists them a page at a time\n",
+  );
+  assert.equal(
+    encodeTextEvent({ type: "members", room: "#dev", count: 10000 }),
+    "*** #dev has 10000 members; /who lists them a page at a time\n",
+  );
+});
