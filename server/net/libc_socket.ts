@@ -109,28 +109,7 @@ export class LibcSocket {
   socket(conn: Deno.TcpConn): DirectSocket | null {
     const fd = descriptorOf(conn);
     if (fd === null || !this.#isConnection(fd, conn)) return null;
-    const libc = this.#libc.symbols;
-    let closed = false;
-    return {
-      write: (bytes) => conn.write(bytes),
-      tryWrite: (bytes) => {
-        // The descriptor's number is free for reuse once closed.
-        if (closed) throw new Deno.errors.BadResource("connection closed");
-        while (true) {
-          const sent = libc.send(fd, bytes, bytes.length, MSG_NOSIGNAL);
-          if (sent >= 0) return sent;
-          const errno = this.#errno();
-          if (errno === EAGAIN) return 0;
-          if (errno !== EINTR) {
-            throw new Deno.errors.ConnectionReset(`send: errno ${errno}`);
-          }
-        }
-      },
-      close: () => {
-        closed = true;
-        conn.close();
-      },
-    };
+    return new SendSocket(conn, fd, this.#libc.symbols);
   }
 
   /**
@@ -160,16 +139,53 @@ export class LibcSocket {
     this.#libc.close();
   }
 
-  #errno(): number {
-    const at = this.#libc.symbols.__errno_location();
-    return at === null ? 0 : new Deno.UnsafePointerView(at).getInt32();
-  }
-
   /** Whether `fd`'s local and peer ports are `conn`'s. */
   #isConnection(fd: number, conn: Deno.TcpConn): boolean {
     const libc = this.#libc.symbols;
     return portOf(fd, libc.getsockname) === conn.localAddr.port &&
       portOf(fd, libc.getpeername) === conn.remoteAddr.port;
+  }
+}
+
+/**
+ * A plain TCP connection written at once through `send`. A class, so that
+ * every connection shares its methods: closures would cost each one three
+ * functions and their scope.
+ */
+class SendSocket implements DirectSocket {
+  readonly #conn: Deno.TcpConn;
+  readonly #fd: number;
+  readonly #libc: Libc["symbols"];
+  #closed = false;
+
+  constructor(conn: Deno.TcpConn, fd: number, libc: Libc["symbols"]) {
+    this.#conn = conn;
+    this.#fd = fd;
+    this.#libc = libc;
+  }
+
+  write(bytes: Uint8Array): Promise<number> {
+    return this.#conn.write(bytes);
+  }
+
+  tryWrite(bytes: Uint8Array): number {
+    // The descriptor's number is free for reuse once closed.
+    if (this.#closed) throw new Deno.errors.BadResource("connection closed");
+    while (true) {
+      const sent = this.#libc.send(this.#fd, bytes, bytes.length, MSG_NOSIGNAL);
+      if (sent >= 0) return sent;
+      const at = this.#libc.__errno_location();
+      const errno = at === null ? 0 : new Deno.UnsafePointerView(at).getInt32();
+      if (errno === EAGAIN) return 0;
+      if (errno !== EINTR) {
+        throw new Deno.errors.ConnectionReset(`send: errno ${errno}`);
+      }
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#conn.close();
   }
 }
 
