@@ -14,8 +14,12 @@ import {
   startServer,
   type TestServer,
   WAIT_MS,
+  within,
 } from "./helpers.ts";
-import { clusterTests } from "./redis_server.ts";
+import { clusterTests, startRedis } from "./redis_server.ts";
+import { Logger } from "../server/log.ts";
+import { hereSentence } from "../server/commands/login.ts";
+import { DEGRADED_NOTICE } from "../server/cluster/room_streams.ts";
 import { type Cluster, startCluster } from "./cluster_checks.ts";
 import { ServerProcess } from "./server_process.ts";
 import { PRIVATE_UNCONFIRMED } from "../server/commands/private_across.ts";
@@ -126,6 +130,56 @@ function registerPresenceTests(): void {
       rooms.rooms.map((r) => [r.name, r.members]),
       [["#lobby", 3], ["#far", 1]],
     );
+  });
+
+  Deno.test("cluster presence: the greeting counts the people on every node", async () => {
+    await using cluster = await startCluster();
+    await using ana = await LineClient.json(cluster.a.port, "ana");
+    await using bob = await LineClient.json(cluster.b.port, "bob");
+    await using _bea = await LineClient.json(cluster.b.port, "bea");
+    // Each node has heard of the other's people: one node's news arrives
+    // in order, so ana's away comes after her login on bob's node.
+    await ana.expectEvent("join", (e) => e.nick === "bea");
+    await ana.sendJson({ type: "away", reason: "" });
+    await bob.expectEvent("away", (e) => e.nick === "ana");
+    for (const node of [cluster.a, cluster.b]) {
+      await using late = await LineClient.connect(node.port);
+      await late.expect(`*** Welcome to tern. ${hereSentence(3)}`);
+    }
+  });
+
+  Deno.test("cluster presence: with Redis gone the greeting says the count is not known", async () => {
+    await using cluster = await startCluster();
+    await using ana = await LineClient.json(cluster.a.port, "ana");
+    await using _bob = await LineClient.json(cluster.b.port, "bob");
+    await ana.expectEvent("join", (e) => e.nick === "bob");
+    await cluster.redis.stop();
+    await ana.expectEvent("notice", (e) => e.text === DEGRADED_NOTICE);
+    await using late = await LineClient.connect(cluster.a.port);
+    await late.expect(`*** Welcome to tern. ${hereSentence(null)}`);
+  });
+
+  Deno.test("cluster presence: with Redis frozen the greeting says the count is not known once a heartbeat goes unanswered", async () => {
+    await using redis = await startRedis();
+    let heartbeatFailed: () => void = () => {};
+    const failed = new Promise<void>((resolve) => heartbeatFailed = resolve);
+    const logger = new Logger("warn", "text", (line) => {
+      if (line.includes("cluster_heartbeat_failed")) heartbeatFailed();
+    });
+    const limits = { redisTimeoutMs: 300, nodeTimeoutMs: 1500 };
+    await using a = await startServer(limits, { redis: redis.url, logger });
+    await using b = await startServer(limits, { redis: redis.url });
+    await using ana = await LineClient.json(a.port, "ana");
+    await using _bob = await LineClient.json(b.port, "bob");
+    await ana.expectEvent("join", (e) => e.nick === "bob");
+    redis.freeze();
+    try {
+      await within(failed, "a heartbeat to go unanswered");
+      await using late = await LineClient.connect(a.port);
+      await late.expect(`*** Welcome to tern. ${hereSentence(null)}`);
+    } finally {
+      redis.thaw();
+    }
   });
 
   Deno.test("cluster presence: a private message reaches someone on the other node", async () => {

@@ -202,6 +202,12 @@ export class RedisPresence implements ClusterPresence {
    * may have missed both the read and the subscription.
    */
   #rereads = 0;
+  /**
+   * Whether Redis answered this node's last heartbeat. A Redis that hangs
+   * keeps its connections open, so `available` stays true while the other
+   * nodes' news stops arriving.
+   */
+  #answering = true;
 
   /** @param hub the node's hub @param options its Redis link */
   constructor(hub: Hub, options: PresenceOptions) {
@@ -276,7 +282,15 @@ export class RedisPresence implements ClusterPresence {
     this.#track(
       async () => {
         if (!this.#commands.isReady) return;
-        if (!await this.#beat()) {
+        let listed: boolean;
+        try {
+          listed = await bounded(this.#beat(), this.#hub.limits.redisTimeoutMs);
+        } catch (error) {
+          this.#answering = false;
+          throw error;
+        }
+        this.#answering = true;
+        if (!listed) {
           await this.#reassert();
           await this.#reassertShared();
         }
@@ -655,6 +669,10 @@ export class RedisPresence implements ClusterPresence {
 
   remoteRooms(): Iterable<RemoteRoom> {
     return this.#people.rooms();
+  }
+
+  remotePeople(): number | null {
+    return this.available && this.#answering ? this.#people.size : null;
   }
 
   findRemote(nick: string): RemoteMember | undefined {

@@ -80,6 +80,12 @@ export interface ClusterPresence {
   remoteCount(name: string): number;
   /** Rooms with members on the other nodes. */
   remoteRooms(): Iterable<RemoteRoom>;
+  /**
+   * How many people are in the chat on the other nodes, or null when this
+   * node cannot tell: Redis is away, or did not answer its last heartbeat,
+   * so news of who came and went may not have reached it.
+   */
+  remotePeople(): number | null;
   /** Whoever holds `nick` on another node, as last heard. */
   findRemote(nick: string): RemoteMember | undefined;
   /**

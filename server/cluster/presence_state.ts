@@ -146,7 +146,13 @@ export class RemotePeople {
     return this.#byRoom.get(foldKey(name))?.members.size ?? 0;
   }
 
-  /** Every room with remote members, with how many. */
+  /** How many sessions the other nodes have, all rooms together. */
+  get size(): number {
+    let count = 0;
+    for (const sessions of this.#byNode.values()) count += sessions.size;
+    return count;
+  }
+
   /** How many of these people connect from `address` (normalized). */
   at(address: string): number {
     let count = 0;
@@ -158,6 +164,7 @@ export class RemotePeople {
     return count;
   }
 
+  /** Every room with remote members, with how many. */
   rooms(): RemoteRoom[] {
     return [...this.#byRoom.values()].map((entry) => ({
       name: entry.name,

@@ -74,3 +74,15 @@ Deno.test("remote people are counted by address, written either way", () => {
   assert.equal(people.at("10.0.0.9"), 2);
   assert.equal(people.at("10.0.0.2"), 0);
 });
+
+Deno.test("the size counts every remote session once, whatever its rooms", () => {
+  const people = new RemotePeople();
+  assert.equal(people.size, 0);
+  people.set("n1", 1, state("ana", ["#lobby", "#dev"]));
+  people.set("n1", 2, state("ada", ["#dev"]));
+  people.set("n2", 1, state("bob", ["#lobby"]));
+  assert.equal(people.size, 3);
+  people.set("n1", 1, null);
+  people.dropNode("n2");
+  assert.equal(people.size, 1);
+});

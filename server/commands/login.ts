@@ -42,16 +42,31 @@ import { motdPages } from "../reply_pages.ts";
 
 /** The first lines a connection gets: who is here, and what to send. */
 export function greet(hub: Hub, session: Session): void {
-  const here = hub.nicks.size;
   session.send({
     type: "notice",
-    text: `Welcome to ${hub.serverName}. ${
-      here === 0
-        ? "Nobody is here yet."
-        : `${here} ${here === 1 ? "person is" : "people are"} here.`
-    }`,
+    text: `Welcome to ${hub.serverName}. ${hereSentence(peopleHere(hub))}`,
   });
   session.send({ type: "notice", text: loginPrompt(session) });
+}
+
+/**
+ * How many people are in the chat: this server's, and in a cluster every
+ * other node's as `/who` counts them; null when a cluster node cannot tell
+ * (Redis away or not answering), rather than a number that may be wrong.
+ */
+function peopleHere(hub: Hub): number | null {
+  if (hub.presence === null) return hub.nicks.size;
+  const remote = hub.presence.remotePeople();
+  return remote === null ? null : hub.nicks.size + remote;
+}
+
+/** What the greeting says of `count` people here (null: not known now). */
+export function hereSentence(count: number | null): string {
+  if (count === null) {
+    return "How many people are here is not known right now: this server cannot reach the others.";
+  }
+  if (count === 0) return "Nobody is here yet.";
+  return `${count} ${count === 1 ? "person is" : "people are"} here.`;
 }
 
 /** What the registered-nickname prompt asks for. */
