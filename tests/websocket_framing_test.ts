@@ -342,6 +342,38 @@ Deno.test("websocket framing: handshakes RFC 6455 does not allow are refused wit
   await connectionsDropTo(chat.server, 0);
 });
 
+Deno.test("web listener: a page request over HTTP/1.1 needs one Host that is a host (RFC 9112 section 3.2); HTTP/1.0 needs none", async () => {
+  await using chat = await startWebServer();
+  const cases: Array<[string, string, RegExp]> = [
+    ["no Host", "GET / HTTP/1.1\r\n\r\n", /^HTTP\/1\.1 400 [^]*\r\n\r\n.*Host/],
+    [
+      "two Hosts",
+      "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+      /^HTTP\/1\.1 400 [^]*\r\n\r\n.*Host/,
+    ],
+    [
+      "a Host that is no host",
+      "HEAD /app.js HTTP/1.1\r\nHost: a b\r\n\r\n",
+      /^HTTP\/1\.1 400 [^]*\r\n\r\n.*Host/,
+    ],
+    ["HTTP/1.0 without Host", "GET / HTTP/1.0\r\n\r\n", /^HTTP\/1\.1 200 /],
+    [
+      "HTTP/1.1 with Host",
+      "HEAD / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+      /^HTTP\/1\.1 200 /,
+    ],
+    // The refusal of another version names the ones served.
+    [
+      "HTTP/2.0",
+      "GET / HTTP/2.0\r\n\r\n",
+      /^HTTP\/1\.1 505 [^]*\r\n\r\nHTTP\/1\.0 and HTTP\/1\.1 only\n$/,
+    ],
+  ];
+  for (const [name, request, answer] of cases) {
+    assert.match(await answerTo(chat.httpPort, request), answer, name);
+  }
+});
+
 Deno.test("websocket framing: oversized heads and bad request lines are refused", async () => {
   await using chat = await startWebServer();
   {

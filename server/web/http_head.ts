@@ -95,8 +95,38 @@ export function startsLikeTls(bytes: Uint8Array): boolean {
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /**
+ * A `Host` value as RFC 9110 section 7.2 has it: a host (a name, an IPv4
+ * address or a bracketed IPv6 one; empty when the target has none) and
+ * perhaps a port.
+ */
+const HOST_VALUE =
+  /^(?:\[[0-9A-Za-z:._~!$&'()*+,;=-]+\]|(?:[0-9A-Za-z._~!$&'()*+,;=-]|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?$/;
+
+/**
+ * Why a head's `Host` cannot be served (RFC 9112 section 3.2: a 400 for an
+ * HTTP/1.1 request without one, and for any with more than one or one that
+ * is no host), or null when it can. HTTP/1.0 had no `Host`.
+ */
+function hostProblem(
+  version: string,
+  hosts: readonly string[],
+): HeadError | null {
+  if (hosts.length === 0) {
+    return version === "HTTP/1.1"
+      ? { status: 400, text: "An HTTP/1.1 request needs a Host header" }
+      : null;
+  }
+  if (hosts.length > 1) return { status: 400, text: "Host must be sent once" };
+  if (!HOST_VALUE.test(hosts[0]!)) {
+    return { status: 400, text: "Host must be a host and perhaps a port" };
+  }
+  return null;
+}
+
+/**
  * Parses a request head (the text before the blank line). A malformed
- * head is a 400; an HTTP version other than 1.x a 505.
+ * head, or one whose `Host` is missing (HTTP/1.1), repeated or no host, is
+ * a 400; an HTTP version other than 1.0 and 1.1 a 505.
  *
  * @example
  * ```ts
@@ -117,22 +147,26 @@ export function parseRequestHead(text: string): RequestHead | HeadError {
   }
   const [method, target, version] = parts as [string, string, string];
   if (!/^HTTP\/1\.[01]$/.test(version)) {
-    return { status: 505, text: "HTTP/1.1 only" };
+    return { status: 505, text: "HTTP/1.0 and HTTP/1.1 only" };
   }
   const headers = new Headers();
+  // Each Host line apart: the Headers joins repeats into one value.
+  const hosts: string[] = [];
   for (const line of lines.slice(1)) {
     const colon = line.indexOf(":");
     const name = line.slice(0, colon);
     if (colon <= 0 || !TOKEN.test(name)) {
       return { status: 400, text: "Bad header line" };
     }
+    const value = line.slice(colon + 1).trim();
     try {
-      headers.append(name, line.slice(colon + 1).trim());
+      headers.append(name, value);
     } catch {
       return { status: 400, text: "Bad header value" };
     }
+    if (name.toLowerCase() === "host") hosts.push(value);
   }
-  return { method, target, version, headers };
+  return hostProblem(version, hosts) ?? { method, target, version, headers };
 }
 
 /** Reason phrases of the statuses the listener sends. */
