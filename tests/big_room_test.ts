@@ -130,6 +130,11 @@ Deno.test("a newcomer to a big room gets the count, then pages /who to the end (
       if (after === undefined) break;
     }
     assert.deepEqual(seen, ["Ann", "bea", "cy", "dora", "Eve"]);
+    // An empty cursor is refused, not read as "from the start".
+    await eve.sendJson({ type: "who", after: "", ref: "empty" });
+    const refusal = await eve.expectEvent("error", (e) => e.ref === "empty");
+    assert.equal(refusal.code, "bad_request");
+    assert.match(refusal.message, /"after" must not be empty/);
     const first = clients[0]!;
     const firstSaw = await first.linesUntilPong(true);
     const joins = firstSaw.map((line) => JSON.parse(line) as ServerEvent)

@@ -15,10 +15,11 @@ import { type ClientRequest, LOBBY, type RequestType } from "./events.ts";
 export type RequestOf<K extends RequestType> = ClientRequest & { type: K };
 
 /**
- * How one JSON field is read: a required string, an optional string, or an
- * optional whole number above 0.
+ * How one JSON field is read: a required string, an optional string, an
+ * optional string that cannot be empty (a cursor: an empty one would
+ * silently mean "from the start"), or an optional whole number above 0.
  */
-export type FieldKind = "string" | "string?" | "count?";
+export type FieldKind = "string" | "string?" | "word?" | "count?";
 
 /** How a command reads in text mode: `/name args`. */
 export interface TextSyntax<K extends RequestType> {
@@ -364,7 +365,7 @@ export const REQUESTS = {
           r.after === undefined ? undefined : `after ${r.after}`,
         ),
     },
-    json: { room: "string?", after: "string?", limit: "count?" },
+    json: { room: "string?", after: "word?", limit: "count?" },
     policy: { ...PLAIN, inOrder: true },
   },
   private: {

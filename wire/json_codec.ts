@@ -70,6 +70,14 @@ class FieldReader {
     this.problem ??= `"${key}" must be a string when present`;
     return undefined;
   }
+
+  /** A string with something besides spaces in it, when present. */
+  optionalWord(key: string): string | undefined {
+    const value = this.optionalString(key);
+    if (value === undefined || value.trim() !== "") return value;
+    this.problem ??= `"${key}" must not be empty when present`;
+    return undefined;
+  }
 }
 
 /** Reads one field of the kind the command table gives it. */
@@ -83,6 +91,8 @@ function readField(
       return fields.string(key);
     case "string?":
       return fields.optionalString(key);
+    case "word?":
+      return fields.optionalWord(key);
     case "count?":
       return fields.optionalCount(key);
   }

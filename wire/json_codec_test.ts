@@ -114,3 +114,29 @@ Deno.test("history requests reject counts that are not whole numbers above 0", (
   });
   assert.equal(decodeTextRequest("/history sideways")?.type, "error");
 });
+
+Deno.test("who refuses an empty paging cursor rather than start from the top", () => {
+  for (const after of ['""', '"  "', "5", "[]"]) {
+    const result = decodeJsonRequest(
+      `{"type":"who","after":${after},"ref":"w"}`,
+    );
+    assert.equal(result.type, "error", after);
+    assert.equal((result as { code: string }).code, "bad_request", after);
+    assert.equal((result as { ref?: string }).ref, "w", after);
+  }
+  assert.deepEqual(
+    decodeJsonRequest('{"type":"who","after":""}'),
+    {
+      type: "error",
+      code: "bad_request",
+      message: 'Bad who: "after" must not be empty when present',
+    },
+  );
+  assert.deepEqual(decodeJsonRequest('{"type":"who","after":"bob"}'), {
+    type: "who",
+    after: "bob",
+  });
+  assert.deepEqual(decodeJsonRequest('{"type":"who","after":null}'), {
+    type: "who",
+  });
+});
