@@ -276,6 +276,17 @@ Deno.test("web client in a real browser", async (t) => {
           document.querySelectorAll("#members li").length === 300
         );
         assert.equal(await countLines(page, "#big (10000): "), 2);
+        // A typed page from a cursor is added to the list as well.
+        const last = await page.$$eval(
+          "#members li",
+          (items) => items.at(-1)?.textContent ?? "",
+        );
+        assert.equal(last, "m00298");
+        await say(page, "/who #big after m00298");
+        await waitForLine(page, "#big (10000): m00299, ");
+        await page.waitForFunction(() =>
+          document.querySelectorAll("#members li").length === 400
+        );
         await say(page, "/part #big");
         await page.waitForFunction(() =>
           document.getElementById("title")?.textContent === "#lobby"

@@ -470,7 +470,7 @@ var REQUESTS = {
     },
     json: {
       room: "string?",
-      after: "string?",
+      after: "word?",
       limit: "count?"
     },
     policy: {
@@ -1345,6 +1345,18 @@ function moreMembersRequest(conversation, ref) {
     ref
   };
 }
+var TYPED_REF = "typed";
+var WHO_MORE_REF = "who-more";
+var MEMBERS_MORE_REF = "members-more";
+function typedRef(request) {
+  return request.type === "who" && request.after !== void 0 ? WHO_MORE_REF : TYPED_REF;
+}
+function whoPageRole(ref) {
+  return {
+    typed: ref === TYPED_REF || ref === WHO_MORE_REF,
+    first: ref !== WHO_MORE_REF && ref !== MEMBERS_MORE_REF
+  };
+}
 function lineOf(message) {
   return {
     id: message.id,
@@ -1392,8 +1404,6 @@ function nickColor(nick, count) {
 // web/src/main.ts
 var NICK_COLORS = 8;
 var LOAD_OLDER_MARGIN_PX = 40;
-var WHO_MORE_REF = "who-more";
-var MEMBERS_MORE_REF = "members-more";
 var ROOMS_REFRESH_MS = 2e4;
 function element(id) {
   const found = document.getElementById(id);
@@ -1586,7 +1596,7 @@ var ChatPage = class {
         return;
       case "rooms":
         model.rooms = event.rooms;
-        if (event.ref === "typed") {
+        if (event.ref === TYPED_REF) {
           this.#notice(event.rooms.length === 0 ? "No rooms" : `Rooms: ${event.rooms.map((room) => `${room.name} (${room.members})`).join(", ")}`);
         }
         this.#renderLists();
@@ -1607,7 +1617,7 @@ var ChatPage = class {
       case "topic": {
         const conversation = model.conversation("room", event.room);
         conversation.topic = event.topic;
-        if (event.ref === "typed" || event.ts !== void 0) {
+        if (event.ref === TYPED_REF || event.ts !== void 0) {
           this.#roomNotice(event.room, event.topic === "" ? `${event.room} has no topic` : `Topic of ${event.room}: ${event.topic}${event.by ? ` (set by ${event.by})` : ""}`);
         }
         this.#renderHeading();
@@ -1694,14 +1704,14 @@ var ChatPage = class {
   }
   /**
    * A page of members: a join's list, a typed `/who` (shown as a notice),
-   * or the next page `/who more` or the "More members" button asked for.
-   * Nothing asks for the following page by itself: a room of ten thousand
-   * is a hundred pages, fetched only as the person asks.
+   * or the next page `/who more`, `/who #room after NICK` or the "More
+   * members" button asked for. Nothing asks for the following page by
+   * itself: a room of ten thousand is a hundred pages, fetched only as the
+   * person asks.
    */
   #who(event) {
-    const typed = event.ref === "typed" || event.ref === WHO_MORE_REF;
-    const next = event.ref === WHO_MORE_REF || event.ref === MEMBERS_MORE_REF;
-    this.model.members(event.room, event, !next);
+    const { typed, first } = whoPageRole(event.ref);
+    this.model.members(event.room, event, first);
     if (typed) {
       this.model.lastWhoRoom = event.room;
       this.#notice(whoNotice(event));
@@ -1729,7 +1739,7 @@ var ChatPage = class {
     if (ref === "older") {
       conversation.loadingOlder = false;
       if (!more) conversation.historyDone = true;
-    } else if (ref === "typed") {
+    } else if (ref === TYPED_REF) {
     } else if (ref === "gap" || ref === void 0 && messages.length > 0) {
       const since = this.#resumeFrom.get(conversation.key);
       if (since !== void 0 && oldest !== void 0 && oldest > since + 1) {
@@ -1861,7 +1871,7 @@ var ChatPage = class {
       if (active?.kind === "room" && (request.type === "message" || request.type === "action" || request.type === "topic") && request.room === void 0) {
         request.room = active.name;
       }
-      request.ref = "typed";
+      request.ref = typedRef(request);
     }
     if (request.type === "quit") this.#quitting = true;
     if (!this.#send(request)) {

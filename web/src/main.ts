@@ -26,10 +26,15 @@ import {
   conversationKey,
   conversationOfRef,
   GAP_PAGE,
+  MEMBERS_MORE_REF,
   moreMembersRequest,
   nickColor,
   OLDER_PAGE,
   privateRef,
+  TYPED_REF,
+  typedRef,
+  WHO_MORE_REF,
+  whoPageRole,
 } from "./model.ts";
 
 /** Nickname colors in style.css: `.nick-0` to `.nick-7`. */
@@ -37,12 +42,6 @@ const NICK_COLORS = 8;
 
 /** How close to the top (pixels) a scroll asks for older messages. */
 const LOAD_OLDER_MARGIN_PX = 40;
-
-/** The `ref` of a typed `/who more`: its page is shown as a notice. */
-const WHO_MORE_REF = "who-more";
-
-/** The `ref` of the "More members" button's page: the list only. */
-const MEMBERS_MORE_REF = "members-more";
 
 /** How often the room list is refreshed while connected. */
 const ROOMS_REFRESH_MS = 20_000;
@@ -281,7 +280,7 @@ class ChatPage {
         return;
       case "rooms":
         model.rooms = event.rooms;
-        if (event.ref === "typed") {
+        if (event.ref === TYPED_REF) {
           this.#notice(
             event.rooms.length === 0
               ? "No rooms"
@@ -319,7 +318,7 @@ class ChatPage {
       case "topic": {
         const conversation = model.conversation("room", event.room);
         conversation.topic = event.topic;
-        if (event.ref === "typed" || event.ts !== undefined) {
+        if (event.ref === TYPED_REF || event.ts !== undefined) {
           this.#roomNotice(
             event.room,
             event.topic === ""
@@ -430,14 +429,14 @@ class ChatPage {
 
   /**
    * A page of members: a join's list, a typed `/who` (shown as a notice),
-   * or the next page `/who more` or the "More members" button asked for.
-   * Nothing asks for the following page by itself: a room of ten thousand
-   * is a hundred pages, fetched only as the person asks.
+   * or the next page `/who more`, `/who #room after NICK` or the "More
+   * members" button asked for. Nothing asks for the following page by
+   * itself: a room of ten thousand is a hundred pages, fetched only as the
+   * person asks.
    */
   #who(event: ServerEvent & { type: "who" }): void {
-    const typed = event.ref === "typed" || event.ref === WHO_MORE_REF;
-    const next = event.ref === WHO_MORE_REF || event.ref === MEMBERS_MORE_REF;
-    this.model.members(event.room, event, !next);
+    const { typed, first } = whoPageRole(event.ref);
+    this.model.members(event.room, event, first);
     if (typed) {
       this.model.lastWhoRoom = event.room;
       this.#notice(whoNotice(event));
@@ -474,7 +473,7 @@ class ChatPage {
     if (ref === "older") {
       conversation.loadingOlder = false;
       if (!more) conversation.historyDone = true;
-    } else if (ref === "typed") {
+    } else if (ref === TYPED_REF) {
       // Shown in place like any other history.
     } else if (ref === "gap" || (ref === undefined && messages.length > 0)) {
       const since = this.#resumeFrom.get(conversation.key);
@@ -612,7 +611,7 @@ class ChatPage {
         // Said in the room on screen, which may not be the current one.
         request.room = active.name;
       }
-      request.ref = "typed";
+      request.ref = typedRef(request);
     }
     if (request.type === "quit") this.#quitting = true;
     if (!this.#send(request)) {

@@ -337,6 +337,49 @@ export function moreMembersRequest(
     : { type: "who", room: conversation.name, after, ref };
 }
 
+/** The `ref` of a line the person typed: a `who` page it gets is shown. */
+export const TYPED_REF = "typed";
+
+/**
+ * The `ref` of a typed `/who` that goes on from a page (`/who more`,
+ * `/who #room after NICK`): shown as a notice, and added to the room's
+ * member list as the "More members" button's page is, not put in its place.
+ */
+export const WHO_MORE_REF = "who-more";
+
+/** The `ref` of the "More members" button's page: the list only. */
+export const MEMBERS_MORE_REF = "members-more";
+
+/**
+ * The `ref` a typed request carries: {@linkcode WHO_MORE_REF} for a `/who`
+ * with a cursor, else {@linkcode TYPED_REF}.
+ */
+export function typedRef(request: ClientRequest): string {
+  return request.type === "who" && request.after !== undefined
+    ? WHO_MORE_REF
+    : TYPED_REF;
+}
+
+/**
+ * What a `who` page is, by its `ref`: typed by the person (shown as a
+ * notice), and whether it starts the member list (replacing what is held:
+ * a join's list, a typed `/who`) or goes on from a page (added to it).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { whoPageRole, WHO_MORE_REF } from "./model.ts";
+ * assert.deepEqual(whoPageRole(WHO_MORE_REF), { typed: true, first: false });
+ * assert.deepEqual(whoPageRole(undefined), { typed: false, first: true });
+ * ```
+ */
+export function whoPageRole(ref: unknown): { typed: boolean; first: boolean } {
+  return {
+    typed: ref === TYPED_REF || ref === WHO_MORE_REF,
+    first: ref !== WHO_MORE_REF && ref !== MEMBERS_MORE_REF,
+  };
+}
+
 /** The line a stored message shows as. */
 export function lineOf(message: RoomMessage | PrivateMessage): ChatLine {
   return {

@@ -4,10 +4,17 @@ import {
   ChatModel,
   conversationOfRef,
   insertById,
+  MEMBERS_MORE_REF,
   moreMembersRequest,
   nickColor,
   privateRef,
+  TYPED_REF,
+  typedRef,
+  WHO_MORE_REF,
+  whoPageRole,
 } from "./model.ts";
+import { decodeTextRequest } from "../../wire/text_codec.ts";
+import type { ClientRequest } from "../../wire/events.ts";
 import { retryDelay } from "./connection.ts";
 
 function message(id: number, text = `m${id}`, from = "bob"): RoomMessage {
@@ -167,4 +174,43 @@ Deno.test("/who more goes on from the last /who asked for, where its list stands
   assert.deepEqual(model.lastWho(), { room: "#big", next: "ann" });
   model.members("#big", { members: [{ nick: "zed" }], count: 300 }, false);
   assert.deepEqual(model.lastWho(), { room: "#big" });
+});
+
+Deno.test("a typed /who #room after NICK adds its page to the list, as More members does", () => {
+  const typed = (line: string) => {
+    const request = decodeTextRequest(line) as ClientRequest;
+    assert.equal(request.type, "who", line);
+    return typedRef(request);
+  };
+  assert.equal(typed("/who #big after bea"), WHO_MORE_REF);
+  assert.equal(typed("/who after bea"), WHO_MORE_REF);
+  assert.equal(typed("/who #big"), TYPED_REF);
+  assert.equal(typed("/who"), TYPED_REF);
+  assert.equal(typedRef({ type: "rooms" }), TYPED_REF);
+  const model = new ChatModel();
+  const room = model.conversation("room", "#big");
+  const page = (
+    ref: unknown,
+    members: string[],
+    next?: string,
+  ) =>
+    model.members("#big", {
+      members: members.map((nick) => ({ nick })),
+      count: 9,
+      ...(next === undefined ? {} : { next }),
+    }, whoPageRole(ref).first);
+  page(undefined, ["ann", "bea"], "bea"); // the join's list
+  page(typed("/who #big after bea"), ["cy", "dee"], "dee");
+  assert.deepEqual([...room.members.keys()], ["ann", "bea", "cy", "dee"]);
+  page(MEMBERS_MORE_REF, ["eve"], "eve");
+  assert.deepEqual(room.members.size, 5);
+  assert.equal(room.membersNext, "eve");
+  // A typed /who without a cursor starts the list again.
+  page(typed("/who #big"), ["ann"], "ann");
+  assert.deepEqual([...room.members.keys()], ["ann"]);
+  assert.deepEqual(whoPageRole(TYPED_REF), { typed: true, first: true });
+  assert.deepEqual(whoPageRole(MEMBERS_MORE_REF), {
+    typed: false,
+    first: false,
+  });
 });
