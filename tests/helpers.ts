@@ -78,14 +78,16 @@ const NOWHERE: SessionSocket = {
 };
 
 /**
- * Seats `count` members in `room` without a socket each: sessions built and
- * entered through the server's own room code, writing to nowhere. The room's
- * structures are the real ones; only the peers are missing.
+ * Seats `count` members in `room` without a socket each, away with `away`
+ * if given: sessions built and entered through the server's own room code,
+ * writing to nowhere. The room's structures are the real ones; only the
+ * peers are missing.
  */
 export function seatMembers(
   server: ChatServer,
   count: number,
   room = "#lobby",
+  away?: string,
 ): void {
   for (let i = 0; i < count; i++) {
     const hub = server.hub;
@@ -97,6 +99,7 @@ export function seatMembers(
     });
     claimNick(hub, session, `m${String(i).padStart(5, "0")}`);
     session.state = "active";
+    if (away !== undefined) session.away = away;
     enterRoom(hub, session, room);
   }
 }

@@ -9,15 +9,13 @@
  */
 
 import assert from "node:assert/strict";
-import { ChatServer } from "../server.ts";
 import type { PrivateMessage, RoomMessage, ServerEvent } from "../protocol.ts";
 import { Session, type SessionSocket } from "../server/session.ts";
 import { claimNick } from "../server/nicknames.ts";
-import { enterRoom } from "../server/rooms.ts";
 import { deliverPending } from "../server/commands/waiting_messages.ts";
 import { handleFrames } from "../server/commands/dispatch.ts";
 import { concatBytes } from "../wire/bytes.ts";
-import { LineClient, startServer, WAIT_MS } from "./helpers.ts";
+import { LineClient, seatMembers, startServer, WAIT_MS } from "./helpers.ts";
 
 /** A temporary directory for one test's database, removed afterwards. */
 function temporaryDatabase(): { path: string } & Disposable {
@@ -27,12 +25,6 @@ function temporaryDatabase(): { path: string } & Disposable {
     [Symbol.dispose]: () => Deno.removeSync(dir, { recursive: true }),
   };
 }
-
-/** A socket that takes every write whole and goes nowhere. */
-const NOWHERE: SessionSocket = {
-  write: (bytes) => Promise.resolve(bytes.length),
-  close: () => {},
-};
 
 /** Fast hashing for tests; the default is deliberately slow. */
 const FAST_KDF = { passwordIterations: 1000 };
@@ -181,26 +173,9 @@ Deno.test("60 waiting private messages of 3 KB are all delivered, once", async (
   assert.ok(!later.some((line) => line.includes('"private"')));
 });
 
-/** Seats `count` members in #lobby without sockets (their writes go nowhere). */
-function seatMembers(server: ChatServer, count: number, away: string): void {
-  const hub = server.hub;
-  for (let i = 0; i < count; i++) {
-    const session = new Session({
-      socket: NOWHERE,
-      address: "127.0.0.1",
-      limits: hub.limits,
-      onSendFailure: hub.sendFailed,
-    });
-    claimNick(hub, session, `m${String(i).padStart(4, "0")}`);
-    session.state = "active";
-    session.away = away;
-    enterRoom(hub, session, "#lobby");
-  }
-}
-
 Deno.test("a member list with long away reasons reaches a JSON newcomer whole", async () => {
   await using chat = await startServer({ bigRoomMembers: 0 });
-  seatMembers(chat.server, 500, "a".repeat(200));
+  seatMembers(chat.server, 500, "#lobby", "a".repeat(200));
   await using json = await LineClient.connect(chat.port);
   await json.sendJson({ type: "hello", nick: "newcomer" });
   const who = await json.expectEvent("who", () => true, 2 * WAIT_MS);
