@@ -749,10 +749,21 @@ export class Hub {
 
   /**
    * Runs `action` once everything accepted before it has been stored and
-   * delivered, so replies that follow a broadcast arrive after it.
+   * delivered, so replies that follow a broadcast arrive after it: the one
+   * way a reply to a request is sent (commands/call.ts), so that a
+   * connection's replies, its own messages' confirmations among them, come
+   * in the order it asked. Runs at once when nothing waits.
    */
   inOrder(action: () => void): void {
     this.#afterCommit.run(action);
+  }
+
+  /**
+   * Sends `session` an answer to what it sent (an error for a line that is
+   * no request, say) in order, as {@linkcode Hub.inOrder} does.
+   */
+  answer(session: Session, event: ServerEvent): void {
+    this.#afterCommit.run(() => session.send(event));
   }
 
   /** Commits what is queued and runs the waiting deliveries, now. */

@@ -6,17 +6,18 @@
 
 import assert from "node:assert/strict";
 import { ChatServer } from "../server.ts";
+import type { Limits } from "../server/limits.ts";
 import { connectionsDropTo, within } from "./helpers.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-async function startWebServer() {
+async function startWebServer(limits: Partial<Limits> = {}) {
   const server = new ChatServer({
     hostname: "127.0.0.1",
     port: 0,
     web: { port: 0 },
-    limits: { closeGraceMs: 500, floodRate: 0, maxPerAddress: 0 },
+    limits: { closeGraceMs: 500, floodRate: 0, maxPerAddress: 0, ...limits },
   });
   const addresses = await server.start();
   return {
@@ -208,6 +209,39 @@ Deno.test("websocket framing: a turn's events leave as one frame each", async ()
     if (event.type === "pong") tokens.push(event.token);
   }
   assert.deepEqual(tokens, ["1", "2", "3"]);
+});
+
+Deno.test("websocket framing: a binary frame's refusal comes after the replies to the frames before it", async () => {
+  await using chat = await startWebServer({ passwordIterations: 1000 });
+  const { socket } = await RawSocket.open(chat.httpPort);
+  using _ = socket;
+  await socket.send(
+    clientFrame(1, JSON.stringify({ type: "hello", nick: "b" })),
+  );
+  await socket.untilEvent("welcome");
+  // In one write: a message (delivered once stored), a registration (its
+  // password is hashed meanwhile), then a binary frame.
+  const said = { type: "message", text: "hi", ref: "said" };
+  const register = { type: "register", password: "long enough", ref: "reg" };
+  await socket.send(
+    new Uint8Array([
+      ...clientFrame(1, JSON.stringify(said)),
+      ...clientFrame(1, JSON.stringify(register)),
+      ...clientFrame(2, "\x01\x02"),
+    ]),
+  );
+  const answers: unknown[] = [];
+  while (answers.length < 3) {
+    const frame = await socket.frame();
+    assert.ok(frame !== null, `the stream ended after ${answers}`);
+    if (frame.opcode !== 1) continue;
+    const event = JSON.parse(decoder.decode(frame.payload));
+    // The first room's join, history and member list carry neither.
+    if (event.ref !== undefined || event.type === "error") {
+      answers.push(event.ref ?? event.code);
+    }
+  }
+  assert.deepEqual(answers, ["said", "reg", "bad_request"]);
 });
 
 Deno.test("websocket framing: the peer's close is answered with its code, then the end", async () => {

@@ -206,8 +206,7 @@ function line(...words) {
 var PLAIN = {
   beforeLogin: false,
   operator: false,
-  floodExempt: false,
-  inOrder: false
+  floodExempt: false
 };
 var OPERATOR_ONLY = {
   ...PLAIN,
@@ -452,10 +451,7 @@ var REQUESTS = {
       format: () => "/rooms"
     },
     json: {},
-    policy: {
-      ...PLAIN,
-      inOrder: true
-    }
+    policy: PLAIN
   },
   who: {
     text: {
@@ -473,10 +469,7 @@ var REQUESTS = {
       after: "word?",
       limit: "count?"
     },
-    policy: {
-      ...PLAIN,
-      inOrder: true
-    }
+    policy: PLAIN
   },
   private: {
     text: {
@@ -501,10 +494,7 @@ var REQUESTS = {
       to: "string",
       text: "string"
     },
-    policy: {
-      ...PLAIN,
-      inOrder: true
-    }
+    policy: PLAIN
   },
   action: {
     text: {
@@ -572,8 +562,7 @@ var REQUESTS = {
     },
     policy: {
       ...PLAIN,
-      beforeLogin: true,
-      inOrder: true
+      beforeLogin: true
     }
   },
   topic: {
@@ -781,10 +770,7 @@ var REQUESTS = {
       before: "count?",
       limit: "count?"
     },
-    policy: {
-      ...PLAIN,
-      inOrder: true
-    }
+    policy: PLAIN
   },
   register: {
     text: {

@@ -2,9 +2,9 @@
  * The command table: one row per request type, holding everything the
  * project knows about that request apart from what it does. The text
  * codec's parser, encoder and `/help`, the JSON decoder, and the server's
- * dispatch policy (before login? operators only? exempt from flood control?
- * replies in order?) all read this one table, so adding a command is one row
- * here and one handler in the server.
+ * dispatch policy (before login? operators only? exempt from flood control?)
+ * all read this one table, so adding a command is one row here and one
+ * handler in the server.
  *
  * @module
  */
@@ -54,12 +54,6 @@ export interface RequestPolicy<K extends RequestType> {
   operator: boolean | ((request: RequestOf<K>) => boolean);
   /** Never refused by flood control: answering a ping, and leaving. */
   floodExempt: boolean;
-  /**
-   * Its direct reply waits until everything accepted before it has been
-   * stored and delivered: a ping is a barrier, and a list reflects the joins
-   * before it. Errors are never held back.
-   */
-  inOrder: boolean;
 }
 
 /** Everything known about one request type. */
@@ -101,7 +95,6 @@ const PLAIN: RequestPolicy<RequestType> = {
   beforeLogin: false,
   operator: false,
   floodExempt: false,
-  inOrder: false,
 };
 
 /** The policy of the operator-only commands. */
@@ -348,7 +341,7 @@ export const REQUESTS = {
       format: () => "/rooms",
     },
     json: {},
-    policy: { ...PLAIN, inOrder: true },
+    policy: PLAIN,
   },
   who: {
     text: {
@@ -366,7 +359,7 @@ export const REQUESTS = {
         ),
     },
     json: { room: "string?", after: "word?", limit: "count?" },
-    policy: { ...PLAIN, inOrder: true },
+    policy: PLAIN,
   },
   private: {
     text: {
@@ -383,7 +376,7 @@ export const REQUESTS = {
       format: (r) => `/msg ${r.to} ${r.text}`,
     },
     json: { to: "string", text: "string" },
-    policy: { ...PLAIN, inOrder: true },
+    policy: PLAIN,
   },
   action: {
     text: {
@@ -432,7 +425,7 @@ export const REQUESTS = {
       format: (r) => line("/ping", r.token),
     },
     json: { token: "string?" },
-    policy: { ...PLAIN, beforeLogin: true, inOrder: true },
+    policy: { ...PLAIN, beforeLogin: true },
   },
   topic: {
     text: {
@@ -600,7 +593,7 @@ export const REQUESTS = {
       before: "count?",
       limit: "count?",
     },
-    policy: { ...PLAIN, inOrder: true },
+    policy: PLAIN,
   },
   register: {
     text: {

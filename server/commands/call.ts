@@ -1,8 +1,17 @@
 /**
  * One request being handled: who asked, what they asked, and the ways to
  * answer. Every handler takes a {@linkcode Call}, so replies carry the
- * request's `ref` and respect its row's "replies in order" policy without
- * each handler repeating it.
+ * request's `ref` and keep the order of the requests without each handler
+ * repeating it.
+ *
+ * Replies reach a connection in the order it made its requests. What a
+ * request sends to a room (a message and its sender's confirmation, a join,
+ * a topic) is delivered only once the history has committed (hub.ts), so
+ * every reply takes its place in that same line (`Hub.inOrder`): a `/help`
+ * asked right after a message comes after the message's confirmation, and
+ * so does an error. Nothing waits when nothing is pending, and what waits
+ * costs the broadcast nothing: it waits at most for the commit at the end
+ * of the event loop's turn, behind what was accepted before it.
  *
  * @module
  */
@@ -15,7 +24,6 @@ import {
   errorEvent,
   hasVisibleText,
   type RequestOf,
-  requestSpec,
   type RequestType,
   sanitizeText,
   type ServerEvent,
@@ -33,7 +41,6 @@ export class Call<K extends RequestType = RequestType> {
   readonly session: Session;
   /** What they asked, decoded and checked against its row's policy. */
   readonly request: RequestOf<K>;
-  readonly #ordered: boolean;
 
   /**
    * @param hub the server the request acts on
@@ -44,18 +51,17 @@ export class Call<K extends RequestType = RequestType> {
     this.hub = hub;
     this.session = session;
     this.request = request;
-    this.#ordered = requestSpec(request.type).policy.inOrder;
   }
 
-  /** Refuses the request: an error reply, sent at once, with its ref. */
+  /** Refuses the request: an error reply, in order, with its ref. */
   fail(code: ErrorCode, message: string): void {
-    this.session.send(errorEvent(code, message, this.request.ref));
+    this.send(errorEvent(code, message, this.request.ref));
   }
 
   /**
-   * Sends the direct reply with the request's ref. For a row whose replies
-   * go in order, it (and a builder's work, such as a history query) waits
-   * until everything accepted before it is stored and delivered.
+   * Sends the direct reply with the request's ref. It (and a builder's
+   * work, such as a history query) waits until everything accepted before
+   * it is stored and delivered.
    */
   reply(event: Reply): void {
     const ref = this.request.ref;
@@ -70,11 +76,10 @@ export class Call<K extends RequestType = RequestType> {
    * Sends a reply whose size depends on data (a history page, a member list,
    * the message of the day) as the reader drains it (Session.reply), so it
    * never counts as the reader's slowness. `build` runs when the reply's
-   * turn comes (after everything accepted before it, for rows whose replies
-   * go in order) and takes what the reply shows then; only the encoding
-   * waits for the reader. Every event of it carries the request's ref.
-   * `build` may answer with a promise (history read from Redis); the reply
-   * keeps its place meanwhile.
+   * turn comes (after everything accepted before it) and takes what the
+   * reply shows then; only the encoding waits for the reader. Every event
+   * of it carries the request's ref. `build` may answer with a promise
+   * (history read from Redis); the reply keeps its place meanwhile.
    */
   replyPaged(build: () => ServerEvent[] | Promise<ServerEvent[]>): void {
     const ref = this.request.ref;
@@ -89,8 +94,7 @@ export class Call<K extends RequestType = RequestType> {
         events instanceof Promise ? events.then(withRef) : withRef(events),
       );
     };
-    if (this.#ordered) this.hub.inOrder(send);
-    else send();
+    this.hub.inOrder(send);
   }
 
   /** A notice as the direct reply. */
@@ -121,11 +125,32 @@ export class Call<K extends RequestType = RequestType> {
     this.fail("bad_password", `Wrong ${what} password`);
   }
 
-  /** Sends `event` without a ref, in order when the row says so. */
+  /** Sends `event` without a ref, in order. */
   send(event: Reply): void {
     const session = this.session;
-    if (this.#ordered) this.hub.inOrder(() => session.send(build(event)));
-    else session.send(build(event));
+    this.hub.inOrder(() => session.send(build(event)));
+  }
+
+  /**
+   * Runs `action` in the request's place: once everything accepted before
+   * it has been stored and delivered, as a reply would be sent. A promise
+   * while it waits, which the handler returns so that the connection's
+   * next lines wait too (dispatch.ts awaits it): for a request such as
+   * `/quit` that changes what those lines would find.
+   */
+  inTurn(action: () => void): Promise<void> | undefined {
+    let ran = false;
+    let wake: (() => void) | null = null;
+    this.hub.inOrder(() => {
+      try {
+        action();
+      } finally {
+        ran = true;
+        wake?.();
+      }
+    });
+    if (ran) return undefined;
+    return new Promise<void>((resolve) => wake = resolve);
   }
 }
 

@@ -290,12 +290,16 @@ function ping(call: Call<"ping">): void {
 /** A `pong`: any line proves the peer is alive, and dispatch noted it. */
 function pong(_call: Call<"pong">): void {}
 
-/** `/quit [REASON]`. */
-function quit(call: Call<"quit">): void {
+/**
+ * `/quit [REASON]`: in its turn, so what was asked before it (a message's
+ * confirmation, a reply) reaches the client before its `bye`, and the
+ * lines after it are never read.
+ */
+function quit(call: Call<"quit">): Promise<void> | undefined {
   const reason = call.session.muted
     ? ""
     : cleanReason(call.request.reason, call.hub.limits);
-  call.hub.disconnect(call.session, "quit", reason);
+  return call.inTurn(() => call.hub.disconnect(call.session, "quit", reason));
 }
 
 /** `/history`: a page of a room's messages or of a conversation. */

@@ -171,7 +171,7 @@ function runInput(
     case "none":
       return;
     case "error":
-      session.send(input.error);
+      hub.answer(session, input.error);
       return;
     case "request":
       try {
@@ -286,7 +286,7 @@ function commandFailed(hub: Hub, session: Session, error: unknown): void {
     session: session.id,
     error: describeError(error),
   });
-  session.send({
+  hub.answer(session, {
     type: "error",
     code: "internal",
     message: "Internal error; the request was not completed",

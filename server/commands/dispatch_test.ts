@@ -134,7 +134,7 @@ Deno.test("flood control paces a line past the burst instead of refusing it; a f
   assert.equal(alice.session.state, "closing");
 });
 
-Deno.test("a reply of an in-order row waits behind the message accepted before it", async () => {
+Deno.test("a reply waits behind the message accepted before it", async () => {
   using hub = testHub();
   const alice = peer(hub, "alice");
   await send(hub, alice, { type: "rooms" });
@@ -152,4 +152,134 @@ Deno.test("dispatch runs a decoded request straight from its row", async () => {
   const alice = peer(hub, "alice");
   await dispatch(hub, alice.session, { type: "join", room: "#dev" });
   assert.equal(alice.session.current?.name, "#dev");
+});
+
+/** The ref an event carries, if any. */
+function refOf(event: ServerEvent): unknown {
+  return (event as { ref?: unknown }).ref;
+}
+
+/**
+ * Requests each answered with something carrying their ref: a reply, an
+ * error, or the asker's own copy of the news it made. A line that is no
+ * request is answered too.
+ */
+const ASKED: ReadonlyArray<[string, object]> = [
+  ["help", { type: "help" }],
+  ["topic", { type: "topic" }],
+  ["motd", { type: "motd" }],
+  ["switch", { type: "switch", room: "#lobby" }],
+  ["away", { type: "away", reason: "lunch" }],
+  ["back (an error: not away)", { type: "back" }],
+  ["nick", { type: "nick", nick: "zed" }],
+  ["join", { type: "join", room: "#dev" }],
+  ["join (an error: already there)", { type: "join", room: "#lobby" }],
+  ["part (an error: the lobby)", { type: "part" }],
+  ["who", { type: "who" }],
+  ["rooms", { type: "rooms" }],
+  ["history", { type: "history" }],
+  ["ping", { type: "ping", token: "t" }],
+  ["private", { type: "private", to: "bob", text: "psst" }],
+  ["message (an error: not a member)", {
+    type: "message",
+    room: "#elsewhere",
+    text: "x",
+  }],
+  ["bans (an error: not an operator)", { type: "bans" }],
+  ["oper (an error: no operators)", { type: "oper", password: "x" }],
+  ["hello (an error: logged in)", { type: "hello", nick: "again" }],
+  ["an unknown type", { type: "frobnicate" }],
+];
+
+for (const big of [false, true]) {
+  for (const [name, request] of ASKED) {
+    const where = big ? "a big room" : "a small room";
+    Deno.test(`in ${where}, ${name} asked right after a message is answered after its confirmation`, async () => {
+      using hub = testHub({
+        limits: { floodRate: 0, bigRoomMembers: big ? 2 : 0 },
+        motd: ["hello"],
+      });
+      const alice = peer(hub, "alice");
+      peer(hub, "bob");
+      await send(hub, alice, { type: "ping" });
+      alice.events.length = 0;
+      // One read: both lines are handled in the same turn.
+      const said = JSON.stringify({ type: "message", text: "hi", ref: "said" });
+      assert.equal(handleLine(hub, alice.session, said), undefined);
+      const pending = handleLine(
+        hub,
+        alice.session,
+        JSON.stringify({ ...request, ref: "asked" }),
+      );
+      hub.commitNow();
+      await pending;
+      hub.commitNow();
+      await alice.session.outbound.idle();
+      const refs = alice.events.map(refOf);
+      const confirmation = refs.indexOf("said");
+      const reply = refs.indexOf("asked");
+      assert.ok(
+        confirmation !== -1 && reply !== -1,
+        JSON.stringify(alice.events),
+      );
+      assert.ok(
+        confirmation < reply,
+        `the reply came first: ${JSON.stringify(alice.events)}`,
+      );
+    });
+  }
+}
+
+Deno.test("a muted person's /away notice comes after the confirmation of what it said before the mute", async () => {
+  using hub = testHub({ operatorPassword: "op-pw" });
+  const alice = peer(hub, "alice");
+  const op = peer(hub, "op");
+  await send(hub, op, { type: "oper", password: "op-pw" });
+  alice.events.length = 0;
+  // Alice's two lines and the mute between them, in one turn.
+  handleLine(hub, alice.session, '{"type":"message","text":"hi","ref":"said"}');
+  handleLine(hub, op.session, '{"type":"mute","nick":"alice"}');
+  handleLine(hub, alice.session, '{"type":"away","reason":"x","ref":"asked"}');
+  hub.commitNow();
+  await alice.session.outbound.idle();
+  const mine = alice.events.filter((event) => refOf(event) !== undefined);
+  assert.deepEqual(
+    mine.map((event) => [event.type, refOf(event)]),
+    [["message", "said"], ["notice", "asked"], ["away", "asked"]],
+  );
+});
+
+Deno.test("a quit waits for the confirmation of the message before it, and the lines after it are not read", async () => {
+  using hub = testHub();
+  const alice = peer(hub, "alice");
+  const bob = peer(hub, "bob");
+  await send(hub, alice, { type: "ping" });
+  alice.events.length = 0;
+  handleLine(
+    hub,
+    alice.session,
+    '{"type":"message","text":"bye all","ref":"said"}',
+  );
+  const quitting = handleLine(hub, alice.session, '{"type":"quit"}');
+  assert.ok(quitting instanceof Promise, "the quit waits for its turn");
+  hub.commitNow();
+  await quitting;
+  assert.equal(alice.session.state, "closing");
+  assert.equal(
+    handleLine(hub, alice.session, '{"type":"message","text":"after"}'),
+    undefined,
+  );
+  await alice.session.finished;
+  assert.deepEqual(alice.events.map((event) => event.type), [
+    "message",
+    "bye",
+  ]);
+  assert.equal(refOf(alice.events[0]!), "said");
+  await bob.session.outbound.idle();
+  assert.deepEqual(
+    bob.events.filter((e) => e.type === "message").map((e) =>
+      e.type === "message" ? e.text : ""
+    ),
+    ["bye all"],
+  );
 });

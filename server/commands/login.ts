@@ -156,7 +156,7 @@ function hello(call: Call<"hello">): void | Promise<void> {
 function pass(call: Call<"pass">): void {
   const { session } = call;
   if (session.authenticated) {
-    session.send(errorEvent("already_there", "No password is needed now"));
+    call.send(errorEvent("already_there", "No password is needed now"));
   } else if (acceptPassword(call, call.request.password)) {
     call.tell(`Password accepted. ${loginPrompt(session)}`);
   }
@@ -301,7 +301,7 @@ async function loginToAccount(call: Call, login: AccountLogin): Promise<void> {
       );
     }
     session.pendingLogin = { nick: account.nick, room };
-    session.send({
+    call.send({
       type: "notice",
       text:
         `Nickname ${account.nick} is registered. Send /identify PASSWORD to use it, or /nick NAME to choose another:`,
@@ -387,7 +387,9 @@ function enterChat(call: Call, nick: string, room: string): boolean {
   }
   claimNick(hub, session, nick);
   session.state = "active";
-  session.send({
+  // The welcome, the message of the day and the first room's replay are
+  // replies: in order behind what the connection asked before (a ping).
+  call.reply({
     type: "welcome",
     nick,
     server: hub.serverName,
@@ -401,9 +403,10 @@ function enterChat(call: Call, nick: string, room: string): boolean {
         burstBytes: session.flood.budget.burstBytes,
       },
     }),
-    ...(call.request.ref === undefined ? {} : { ref: call.request.ref }),
   });
-  if (hub.motd.length > 0) session.reply(motdPages(hub.motd));
+  if (hub.motd.length > 0) {
+    hub.inOrder(() => session.reply(motdPages(hub.motd)));
+  }
   enterRoom(hub, session, room);
   deliverPending(hub, session);
   return true;

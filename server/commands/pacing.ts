@@ -66,7 +66,9 @@ async function waitTurn(
       );
       return;
     }
-    if (pace.first) session.send({ type: "notice", text: pacingNotice(pacer) });
+    if (pace.first) {
+      hub.answer(session, { type: "notice", text: pacingNotice(pacer) });
+    }
     await delay(pace.ms);
     if (session.state === "closing") return;
     pace = pacer.admit(cost.lines, cost.bytes, hub.now());

@@ -19,8 +19,11 @@ export class WebSocketInput {
   readonly #hub: Hub;
   readonly #session: Session;
   readonly #maxWaiting: number;
-  /** Frames that arrived while a request was still running. */
-  #waiting: Frame[] = [];
+  /**
+   * Frames that arrived while a request was still running (null for a
+   * binary message, whose refusal keeps its place among the replies).
+   */
+  #waiting: Array<Frame | null> = [];
   #running = false;
 
   /**
@@ -42,14 +45,6 @@ export class WebSocketInput {
   receive(frame: Frame | null): void {
     const session = this.#session;
     if (session.state === "closing") return;
-    if (frame === null) {
-      session.send({
-        type: "error",
-        code: "bad_request",
-        message: "Binary frames are not requests; send one JSON object as text",
-      });
-      return;
-    }
     if (this.#running) {
       if (this.#waiting.length >= this.#maxWaiting) {
         this.#hub.disconnect(session, "flood", "Too many lines too fast");
@@ -58,8 +53,18 @@ export class WebSocketInput {
       this.#waiting.push(frame);
       return;
     }
-    const pending = handleFrames(this.#hub, session, [frame]);
+    const pending = this.#handle(frame);
     if (pending !== undefined) this.#drain(pending);
+  }
+
+  /** One message: a request, or the refusal of a binary one. */
+  #handle(frame: Frame | null): Promise<void> | void {
+    if (frame !== null) return handleFrames(this.#hub, this.#session, [frame]);
+    this.#hub.answer(this.#session, {
+      type: "error",
+      code: "bad_request",
+      message: "Binary frames are not requests; send one JSON object as text",
+    });
   }
 
   #drain(pending: Promise<void>): void {
@@ -74,10 +79,10 @@ export class WebSocketInput {
 
   async #runWaiting(pending: Promise<void>): Promise<void> {
     await pending;
+    // Bounded by what arrives meanwhile, at most maxWaiting at a time.
     while (this.#waiting.length !== 0) {
-      const next = handleFrames(this.#hub, this.#session, [
-        this.#waiting.shift()!,
-      ]);
+      const frame = this.#waiting.shift() as Frame | null;
+      const next = this.#handle(frame);
       if (next !== undefined) await next;
     }
   }
