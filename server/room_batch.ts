@@ -513,18 +513,28 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
     for (const member of this.#places.keys()) this.pullFor(member);
   }
 
-  /** Sends what is logged and forgets the members; call when the room goes. */
+  /**
+   * Sends what is logged and forgets the members; call when the room goes.
+   * A member that left with events accepted for it but not yet added (its
+   * own message's confirmation, waiting for the history's commit) is kept
+   * until they are, as {@linkcode RoomBatch.leaving} promised: the last one
+   * out of a room still gets the confirmation of what it said there.
+   */
   close(): void {
     this.flush();
-    for (const member of this.#places.keys()) this.#unlink(member);
-    this.#places.clear();
-    this.#departing = [];
     this.#idle = [];
     this.#deferred = [];
     if (this.#deferTimer !== null) clearTimeout(this.#deferTimer);
     this.#deferTimer = null;
-    this.#lastOwn.clear();
     this.#log = [];
+    for (const [member, place] of this.#places) {
+      if (place.until === Infinity || place.until <= this.#added) {
+        this.#forget(member);
+      }
+    }
+    this.#departing = this.#departing.filter((member) =>
+      this.#places.has(member)
+    );
   }
 
   /** Index in the log of the first event numbered after `cursor`. */

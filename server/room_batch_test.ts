@@ -374,3 +374,21 @@ Deno.test("RoomBatch: a member that leaves gets what was accepted before, once a
   assert.equal(a.feeds.length, 0, "forgotten once past what it waited for");
   assert.ok(lost < after);
 });
+
+Deno.test("RoomBatch: closed while a member that left waits for its own event, it still gives it, then forgets the member", () => {
+  const a = new Member("json");
+  const members = new Set([a]);
+  const { batch } = batchOf(members);
+  const said = batch.accept(); // waiting for the history's commit
+  batch.leaving(a);
+  members.delete(a);
+  batch.close(); // the room is empty: it goes
+  assert.equal(a.feeds.length, 1, "kept for what it waits for");
+  batch.add(notice("mine"), said, a, notice("mine (yours)"));
+  assert.deepEqual(
+    a.chunks.map((chunk) => JSON.parse(chunk).text),
+    ["mine (yours)"],
+  );
+  assert.equal(a.feeds.length, 0, "forgotten once it has it");
+  assert.equal(batch.hasFor(a), false);
+});

@@ -148,3 +148,20 @@ Deno.test("a quit in the same write as a message gets the confirmation before th
     assert.ok(!after.some((line) => line.includes("never read")));
   }
 });
+
+Deno.test("the last one out of a big room still gets the confirmation of what it said there", async () => {
+  await using chat = await startServer({ bigRoomMembers: 1 });
+  await using bot = await jsonClient(chat.port, "bot");
+  await bot.sendJson({ type: "join", room: "#solo" });
+  await bot.expect(/"type":"members","room":"#solo"/);
+  const start = bot.received.length;
+  await bot.sendBytes(oneWrite(
+    { type: "message", room: "#solo", text: "alone", ref: "said" },
+    { type: "part", room: "#solo", ref: "left" },
+  ));
+  await bot.expectEvent("switch");
+  assert.deepEqual(
+    bot.received.slice(start).map((line) => refOf(line) ?? null),
+    ["said", "left", null],
+  );
+});
