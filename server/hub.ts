@@ -166,6 +166,18 @@ export interface RoomFeed {
     event: (room: Room) => ServerEvent,
     own?: OwnCopy,
   ): void;
+  /**
+   * Holds `answer`, owed to `session` for a request, behind the room
+   * messages it sent that have not come back yet (true); false when none
+   * is on its way, and the caller sends it. A feed without it never has
+   * one on its way: one process stores and delivers in the same turn.
+   */
+  holdAnswer?(session: Session, answer: () => void): boolean;
+  /**
+   * Settles once every room message `session` sent has come back (or been
+   * refused); undefined when none is on its way.
+   */
+  sendsAnswered?(session: Session): Promise<void> | undefined;
 }
 
 /**
@@ -759,11 +771,31 @@ export class Hub {
   }
 
   /**
+   * Runs `action`, a reply to one of `session`'s requests, in its order:
+   * as {@linkcode Hub.inOrder} does, and in a cluster also behind the room
+   * messages the session sent that have not come back from Redis yet.
+   */
+  replyTo(session: Session, action: () => void): void {
+    const run = () => this.#afterCommit.run(action);
+    if (this.feed.holdAnswer?.(session, run) !== true) run();
+  }
+
+  /**
    * Sends `session` an answer to what it sent (an error for a line that is
-   * no request, say) in order, as {@linkcode Hub.inOrder} does.
+   * no request, say) in order, as {@linkcode Hub.replyTo} does.
    */
   answer(session: Session, event: ServerEvent): void {
-    this.#afterCommit.run(() => session.send(event));
+    this.replyTo(session, () => session.send(event));
+  }
+
+  /**
+   * Settles once the room messages `session` sent have all come back, in a
+   * cluster; undefined when none is on its way (always, on one node). A
+   * request that is not a room message waits for it before it runs, so
+   * that whatever it sends comes after their confirmations.
+   */
+  sendsAnswered(session: Session): Promise<void> | undefined {
+    return this.feed.sendsAnswered?.(session);
   }
 
   /** Commits what is queued and runs the waiting deliveries, now. */

@@ -39,6 +39,7 @@ import { RedisAccounts } from "./redis_accounts.ts";
 import { closeClient } from "./client_close.ts";
 import { PendingSends } from "./pending_sends.ts";
 import { bounded, RedisTimeout } from "./redis_timeout.ts";
+import { ReplyLane } from "./reply_lane.ts";
 
 /** What a sender is told when Redis did not answer its send in time. */
 export const SEND_UNCONFIRMED =
@@ -106,6 +107,12 @@ export class RedisNode implements RoomFeed, ClusterNames {
   readonly #commands: Client;
   readonly #subscriber: Client;
   readonly #pending = new PendingSends<Session>();
+  /**
+   * The answers each session is owed, held behind its room messages on
+   * their way to Redis and back (reply_lane.ts); a session with none on
+   * their way has no lane.
+   */
+  readonly #lanes = new Map<Session, ReplyLane>();
   /** Claims this node holds: their keys (see #keys) to value. */
   readonly #claims = new Map<string, string>();
   /** Releases in flight, so a close (or a test) can wait for them. */
@@ -331,6 +338,44 @@ export class RedisNode implements RoomFeed, ClusterNames {
     this.#hub.localFeed.broadcastAcross(rooms, event, own);
   }
 
+  /** Holds `answer` behind `session`'s room messages on their way. */
+  holdAnswer(session: Session, answer: () => void): boolean {
+    return this.#lanes.get(session)?.hold(answer) ?? false;
+  }
+
+  /** Settles once `session`'s room messages on their way have come back. */
+  sendsAnswered(session: Session): Promise<void> | undefined {
+    return this.#lanes.get(session)?.drained();
+  }
+
+  /** The lane of `session`'s answers, made at its first send in flight. */
+  #laneOf(session: Session): ReplyLane {
+    let lane = this.#lanes.get(session);
+    if (lane === undefined) {
+      const made = new ReplyLane({
+        // A backstop, after the send's own --redis-timeout has told its
+        // sender (a copy stored but never delivered here, say).
+        timeoutMs: 2 * this.#hub.limits.redisTimeoutMs,
+        emptied: () => {
+          if (this.#lanes.get(session) === made) this.#lanes.delete(session);
+        },
+        failed: (error) =>
+          this.#hub.log("error", "delivery_failed", {
+            session: session.id,
+            error: describeError(error),
+          }),
+      });
+      lane = made;
+      this.#lanes.set(session, lane);
+    }
+    return lane;
+  }
+
+  /** Send `token` of `session` has been answered: what waited behind it goes. */
+  #answered(session: Session, token: number): void {
+    this.#lanes.get(session)?.settle(token);
+  }
+
   /**
    * Sends a room message through Redis, which stores it in the room's
    * stream and publishes it in one step; it is delivered here when it comes
@@ -338,7 +383,8 @@ export class RedisNode implements RoomFeed, ClusterNames {
    * told it was not sent; when Redis does not answer within
    * `--redis-timeout`, that it is not confirmed (the send is on the wire:
    * should Redis take it in the end, it is delivered and confirmed then),
-   * and every user here that the chat is degraded.
+   * and every user here that the chat is degraded. Until one of those, the
+   * sender's answers to its later requests wait (reply_lane.ts).
    */
   publish(
     _room: Room,
@@ -347,6 +393,7 @@ export class RedisNode implements RoomFeed, ClusterNames {
     ref?: string,
   ): void {
     const token = this.#pending.add(sender, ref);
+    this.#laneOf(sender).sent(token);
     const stored = this.#streams.store(
       MESSAGE_ID_KEY,
       ROOMS_CHANNEL,
@@ -359,6 +406,9 @@ export class RedisNode implements RoomFeed, ClusterNames {
     );
     bounded(stored, this.#hub.limits.redisTimeoutMs).then(() => {
       this.#streams.answered();
+      // Stored, but delivery here waits for a catch-up: the copy comes
+      // with it, and the sender's answers need not wait so long.
+      if (this.#streams.cursor.behind) this.#answered(sender, token);
     }, (error: unknown) => {
       this.#hub.log("warn", "cluster_publish_failed", {
         session: sender.id,
@@ -366,14 +416,15 @@ export class RedisNode implements RoomFeed, ClusterNames {
       });
       const silent = error instanceof RedisTimeout;
       if (silent) this.#streams.silent();
-      if (sender.state === "closing") return;
-      sender.send(
-        errorEvent(
+      if (sender.state !== "closing") {
+        const refusal = errorEvent(
           "unavailable",
           silent ? SEND_UNCONFIRMED : `Not sent: ${CLUSTER_DOWN}`,
           ref,
-        ),
-      );
+        );
+        this.#hub.inOrder(() => sender.send(refusal));
+      }
+      this.#answered(sender, token);
     });
   }
 
@@ -400,13 +451,15 @@ export class RedisNode implements RoomFeed, ClusterNames {
       : undefined;
     const hub = this.#hub;
     const room = hub.rooms.get(foldKey(relay.message.room));
-    if (room === undefined) return;
     const from = sender?.session;
-    if (from !== undefined && room.members.has(from)) {
+    if (room === undefined) {
+      // Nobody here to tell; its sender's answers need not wait for it.
+    } else if (from !== undefined && room.members.has(from)) {
       hub.localFeed.broadcast(room, relay.message, from, sender?.ref);
-      return;
+    } else {
+      hub.localFeed.broadcast(room, relay.message);
     }
-    hub.localFeed.broadcast(room, relay.message);
+    if (from !== undefined) this.#answered(from, relay.token);
   }
 
   /** A name's claim: its two keys, one per line (no name holds a newline). */
@@ -518,6 +571,8 @@ export class RedisNode implements RoomFeed, ClusterNames {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#heartbeat);
+    for (const lane of this.#lanes.values()) lane.close();
+    this.#lanes.clear();
     await this.#streams.close();
     await this.#presence?.close();
     // A clean stop frees its names at once, not after --node-timeout.

@@ -7,11 +7,13 @@
  * Replies reach a connection in the order it made its requests. What a
  * request sends to a room (a message and its sender's confirmation, a join,
  * a topic) is delivered only once the history has committed (hub.ts), so
- * every reply takes its place in that same line (`Hub.inOrder`): a `/help`
+ * every reply takes its place in that same line (`Hub.replyTo`): a `/help`
  * asked right after a message comes after the message's confirmation, and
  * so does an error. Nothing waits when nothing is pending, and what waits
  * costs the broadcast nothing: it waits at most for the commit at the end
- * of the event loop's turn, behind what was accepted before it.
+ * of the event loop's turn, behind what was accepted before it. (In a
+ * cluster a confirmation comes back from Redis: replies wait for it too,
+ * cluster/reply_lane.ts.)
  *
  * @module
  */
@@ -94,7 +96,7 @@ export class Call<K extends RequestType = RequestType> {
         events instanceof Promise ? events.then(withRef) : withRef(events),
       );
     };
-    this.hub.inOrder(send);
+    this.hub.replyTo(session, send);
   }
 
   /** A notice as the direct reply. */
@@ -128,7 +130,7 @@ export class Call<K extends RequestType = RequestType> {
   /** Sends `event` without a ref, in order. */
   send(event: Reply): void {
     const session = this.session;
-    this.hub.inOrder(() => session.send(build(event)));
+    this.hub.replyTo(session, () => session.send(build(event)));
   }
 
   /**
@@ -141,7 +143,7 @@ export class Call<K extends RequestType = RequestType> {
   inTurn(action: () => void): Promise<void> | undefined {
     let ran = false;
     let wake: (() => void) | null = null;
-    this.hub.inOrder(() => {
+    this.hub.replyTo(this.session, () => {
       try {
         action();
       } finally {

@@ -173,12 +173,34 @@ function runInput(
     case "error":
       hub.answer(session, input.error);
       return;
-    case "request":
-      try {
-        return dispatch(hub, session, input.request) ?? undefined;
-      } catch (error) {
-        commandFailed(hub, session, error);
+    case "request": {
+      const request = input.request;
+      // In a cluster a room message's confirmation comes back from Redis:
+      // any other request waits for the connection's messages on their way,
+      // so that what it sends comes after. Room messages follow each other
+      // at once (their own answers wait their turn, Hub.replyTo).
+      const ahead = request.type === "message" || request.type === "action"
+        ? undefined
+        : hub.sendsAnswered(session);
+      if (ahead !== undefined) {
+        return ahead.then(() => runRequest(hub, session, request));
       }
+      return runRequest(hub, session, request);
+    }
+  }
+}
+
+/** Runs a request's handler; a promise if it is still running. */
+function runRequest(
+  hub: Hub,
+  session: Session,
+  request: ClientRequest,
+): Promise<void> | undefined {
+  if (session.state === "closing") return;
+  try {
+    return dispatch(hub, session, request) ?? undefined;
+  } catch (error) {
+    commandFailed(hub, session, error);
   }
 }
 

@@ -405,7 +405,7 @@ function enterChat(call: Call, nick: string, room: string): boolean {
     }),
   });
   if (hub.motd.length > 0) {
-    hub.inOrder(() => session.reply(motdPages(hub.motd)));
+    hub.replyTo(session, () => session.reply(motdPages(hub.motd)));
   }
   enterRoom(hub, session, room);
   deliverPending(hub, session);
