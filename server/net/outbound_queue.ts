@@ -579,9 +579,10 @@ export class OutboundQueue {
       this.#inFlight = null;
       return true;
     }
-    // The socket is full: the rest waits for it, as any write does.
+    // The socket is full: the rest waits for it, as any write does, known
+    // to wait on its reader (write_gate.ts).
     this.#waitingForGate = true;
-    this.#gate.request(this.#issue);
+    this.#gate.request(this.#issue, true);
     return false;
   }
 
@@ -685,9 +686,10 @@ export class OutboundQueue {
     this.#inFlightOffset += count;
     this.#taken(count);
     if (this.#inFlightOffset < batch.length) {
-      // A partial write: the kernel took some; send the rest.
+      // A partial write: the kernel took some; send the rest. Where writes
+      // are made at once, only a full socket gets here: its reader's pace.
       this.#waitingForGate = true;
-      this.#gate.request(this.#issue);
+      this.#gate.request(this.#issue, this.#tryWrite !== null);
       return;
     }
     this.#inFlight = null;

@@ -10,6 +10,7 @@ import {
 import { type ByteWriter, writeAll } from "../../wire/write_all.ts";
 import { FlushScheduler } from "./coalescing.ts";
 import { SyncWriteBudget } from "./sync_write_budget.ts";
+import { WriteGate } from "./write_gate.ts";
 import { setImmediate } from "node:timers";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -616,4 +617,57 @@ Deno.test("OutboundQueue waits for the next turn when the turn's writes made at 
   assert.equal(sent(writers[2]!), "2\nmore\n", "one write, in order");
   assert.equal(writers[2]!.direct.length, 1);
   await new Promise((resolve) => setImmediate(resolve));
+});
+
+/** A {@linkcode DirectWriter} that says when its asynchronous write starts. */
+class WatchedWriter extends DirectWriter {
+  readonly started = Promise.withResolvers<void>();
+  override write(chunk: Uint8Array): Promise<number> {
+    this.started.resolve();
+    return super.write(chunk);
+  }
+}
+
+Deno.test("OutboundQueue: what the socket did not take at once waits at the gate as a write on its reader, whose pace teaches the gate nothing", async () => {
+  // One slot. A reader takes 20 s to make room, then one stops reading
+  // for good: a third, behind for a moment, must get its turn once
+  // releaseAfterMs has passed, not after four times that 20 s.
+  let offset = 0;
+  const gate = new WriteGate({
+    maxInFlight: 1,
+    releaseAfterMs: 5,
+    now: () => performance.now() + offset,
+  });
+  const [slow, stalled, behind] = [0, 1, 2].map(() => new WatchedWriter(0));
+  const queues = [slow!, stalled!, behind!].map((writer) =>
+    new OutboundQueue(writer, {
+      maxQueuedBytes: 1024,
+      onError: () => assert.fail("no error expected"),
+      gate,
+    })
+  );
+  let guard: ReturnType<typeof setTimeout> | undefined;
+  try {
+    queues[0]!.enqueue(bytes("to the slow one\n"));
+    await slow!.started.promise;
+    offset += 20_000;
+    slow!.releaseOne();
+    await queues[0]!.idle();
+    queues[1]!.enqueue(bytes("to the stalled one\n"));
+    await stalled!.started.promise;
+    queues[2]!.enqueue(bytes("to the one behind\n"));
+    await Promise.race([
+      behind!.started.promise,
+      new Promise<never>((_, reject) => {
+        guard = setTimeout(
+          () => reject(new Error("still waiting at the gate after 2 s")),
+          2_000,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(guard);
+    for (const queue of queues) queue.close();
+    gate.close();
+  }
 });

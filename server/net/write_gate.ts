@@ -20,6 +20,15 @@
  * each stalled write on its own clock, so stalled readers never hold up
  * everyone else, however many of them there are and however busy the rest.
  *
+ * A write already known to wait on its reader (the kernel took only part of
+ * a write made at once, net/libc_socket.ts) stops counting after
+ * `releaseAfterMs` whatever the server's pace, and its settle time is not
+ * taken for that pace: it measures its reader, not the runtime. Where every
+ * healthy write is made at once, the only writes left to learn from would
+ * be those, and one reader that took seconds to make room would teach the
+ * gate to let readers that never read hold every slot for four times as
+ * long, while everyone else's waited behind them.
+ *
  * @module
  */
 
@@ -62,8 +71,12 @@ export class WriteGate {
    * since slots are numbered in the order writes start.
    */
   readonly #holding = new Map<number, number>();
+  /** The slots of writes known to wait on their readers. */
+  readonly #onReader = new Set<number>();
   #nextSlot = 1;
   #waiting: WriteStart[] = [];
+  /** Whether each waiting write is known to wait on its reader. */
+  #waitingOnReader: boolean[] = [];
   #head = 0;
   #timer: ReturnType<typeof setTimeout> | null = null;
   #closed = false;
@@ -95,14 +108,17 @@ export class WriteGate {
   /**
    * Calls `start` now if a slot is free (and nobody waits before it), else
    * when one is. `start` must hand its slot to `settled` once its write
-   * settles, however it settles.
+   * settles, however it settles. `onReader` when the write is known to
+   * wait on its reader: it counts for `releaseAfterMs` at most, and its
+   * settle time teaches the gate nothing.
    */
-  request(start: WriteStart): void {
+  request(start: WriteStart, onReader = false): void {
     if (this.#holding.size < this.#maxInFlight && this.waiting === 0) {
-      this.#start(start, this.#now());
+      this.#start(start, onReader, this.#now());
       return;
     }
     this.#waiting.push(start);
+    this.#waitingOnReader.push(onReader);
     this.#armRelease();
   }
 
@@ -117,7 +133,9 @@ export class WriteGate {
     this.#holding.delete(slot);
     // One clock reading serves the settle time and the writes it starts.
     const now = this.#now();
-    this.#settleMs += (now - startedAt - this.#settleMs) * SETTLE_WEIGHT;
+    if (!this.#onReader.delete(slot)) {
+      this.#settleMs += (now - startedAt - this.#settleMs) * SETTLE_WEIGHT;
+    }
     this.#pump(now);
   }
 
@@ -129,9 +147,10 @@ export class WriteGate {
     this.#pump(this.#now());
   }
 
-  #start(start: WriteStart, now: number): void {
+  #start(start: WriteStart, onReader: boolean, now: number): void {
     const slot = this.#nextSlot++;
     this.#holding.set(slot, now);
+    if (onReader) this.#onReader.add(slot);
     start(slot);
   }
 
@@ -142,9 +161,11 @@ export class WriteGate {
       (this.#closed || this.#holding.size < this.#maxInFlight)
     ) {
       const start = this.#waiting[this.#head]!;
+      const onReader = this.#waitingOnReader[this.#head]!;
       this.#head++;
       if (this.#head === this.#waiting.length) {
         this.#waiting = [];
+        this.#waitingOnReader = [];
         this.#head = 0;
       } else if (
         this.#head >= COMPACT_AFTER && 2 * this.#head >= this.#waiting.length
@@ -152,9 +173,10 @@ export class WriteGate {
         // A line that never empties (a big room written in turn, over and
         // over) would otherwise grow without end.
         this.#waiting = this.#waiting.slice(this.#head);
+        this.#waitingOnReader = this.#waitingOnReader.slice(this.#head);
         this.#head = 0;
       }
-      this.#start(start, now);
+      this.#start(start, onReader, now);
     }
   }
 
@@ -168,13 +190,22 @@ export class WriteGate {
     return Math.max(this.#releaseAfterMs, SLOWER_THAN_USUAL * this.#settleMs);
   }
 
-  /** While writes wait, looks again when the oldest slot would be let go. */
+  /** How long the write in `slot` may hold it, given the server's pace. */
+  #patienceFor(slot: number, patienceMs: number): number {
+    return this.#onReader.has(slot) ? this.#releaseAfterMs : patienceMs;
+  }
+
+  /** While writes wait, looks again when the first slot would be let go. */
   #armRelease(): void {
     if (this.#timer !== null || this.#closed || this.waiting === 0) return;
-    let delay = this.#patienceMs();
-    for (const startedAt of this.#holding.values()) {
-      delay = Math.max(0, startedAt + delay - this.#now());
-      break;
+    const patienceMs = this.#patienceMs();
+    const now = this.#now();
+    let delay = patienceMs;
+    // Oldest first, but a write on its reader may be let go sooner than an
+    // older one: at most maxInFlight slots to look at.
+    for (const [slot, startedAt] of this.#holding) {
+      const due = startedAt + this.#patienceFor(slot, patienceMs) - now;
+      delay = Math.min(delay, Math.max(0, due));
     }
     this.#timer = setTimeout(this.#release, delay);
   }
@@ -187,10 +218,11 @@ export class WriteGate {
   readonly #release = (): void => {
     this.#timer = null;
     const now = this.#now();
-    const cutoff = now - this.#patienceMs();
+    const patienceMs = this.#patienceMs();
     for (const [slot, startedAt] of this.#holding) {
-      if (startedAt > cutoff) break;
+      if (now - startedAt < this.#patienceFor(slot, patienceMs)) continue;
       this.#holding.delete(slot);
+      this.#onReader.delete(slot);
     }
     this.#pump(now);
     this.#armRelease();

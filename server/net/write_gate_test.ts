@@ -272,3 +272,66 @@ Deno.test("WriteGate: a line that never empties stays bounded, in order", () => 
     check();
   });
 });
+
+/** Resolves `started`, or fails the test after `ms`. */
+async function startsWithin<T>(started: Promise<T>, ms: number): Promise<T> {
+  let guard: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      started,
+      new Promise<never>((_, reject) => {
+        guard = setTimeout(
+          () => reject(new Error(`not started within ${ms} ms`)),
+          ms,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(guard);
+  }
+}
+
+Deno.test("WriteGate: a write known to wait on its reader stops counting after releaseAfterMs, and its settle time teaches nothing", async () => {
+  // The clock jumps as a reader that took 20 s to make room would make it.
+  let offset = 0;
+  const gate = new WriteGate({
+    maxInFlight: 1,
+    releaseAfterMs: 5,
+    now: () => performance.now() + offset,
+  });
+  let slow = -1;
+  gate.request((slot) => slow = slot, true);
+  offset += 20_000;
+  gate.settled(slow);
+  // A reader that never reads takes the one slot; the next write waits for
+  // it to stop counting: releaseAfterMs, not four times that 20 s.
+  gate.request(() => {}, true);
+  const { promise, resolve } = Promise.withResolvers<number>();
+  gate.request(resolve, true);
+  try {
+    await startsWithin(promise, 2_000);
+  } finally {
+    gate.close();
+  }
+});
+
+Deno.test("WriteGate: writes not known to wait on a reader still teach it the runtime's pace", async () => {
+  let offset = 0;
+  const gate = new WriteGate({
+    maxInFlight: 1,
+    releaseAfterMs: 5,
+    now: () => performance.now() + offset,
+  });
+  let slow = -1;
+  gate.request((slot) => slow = slot);
+  offset += 20_000;
+  gate.settled(slow);
+  gate.request(() => {});
+  let started = false;
+  gate.request(() => started = true);
+  // Patience is now four times the 2 s mean: well past this wait.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(started, false);
+  gate.close();
+  assert.equal(started, true);
+});
