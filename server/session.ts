@@ -302,7 +302,9 @@ export class Session {
   /** Queues bytes already encoded for this session's codec. */
   sendBytes(bytes: Uint8Array): void {
     if (this.state === "closing" || bytes.length === 0) return;
-    if (!this.outbound.enqueue(bytes)) {
+    // A closed queue's write failed, and said so: refused for that, the
+    // bytes say nothing of how fast the peer reads.
+    if (!this.outbound.enqueue(bytes) && !this.outbound.closed) {
       this.#onSendFailure(this, "slow");
     }
   }

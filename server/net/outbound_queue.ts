@@ -277,6 +277,14 @@ export class OutboundQueue {
     return this.#overSoftSince;
   }
 
+  /**
+   * Whether the queue is closed: by its owner, or after a failed write,
+   * already reported to `onError`.
+   */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** Whether a reply is still being pulled. */
   get replying(): boolean {
     return this.#later.length !== 0;
