@@ -32,15 +32,21 @@ export class ServerProcess implements AsyncDisposable {
    * @param args server flags (`--db :memory:` and `--no-http` are added
    *   unless a database or an HTTP port is given)
    * @param stderr "raw" leaves `child.stderr` to the test
+   * @param permissions Deno's permission flags, `deno task start`'s unless
+   *   given
    */
-  constructor(args: string[], stderr: StderrMode = "lines") {
+  constructor(
+    args: string[],
+    stderr: StderrMode = "lines",
+    permissions: string[] = startPermissions(),
+  ) {
     const database = args.includes("--db") ? [] : ["--db", ":memory:"];
     // The web client's fixed default port would collide between servers.
     if (!args.includes("--http-port")) database.push("--no-http");
     this.child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
-        ...startPermissions(),
+        ...permissions,
         "server.ts",
         "--host",
         "127.0.0.1",
