@@ -226,7 +226,16 @@ Deno.test("help: long limit flags keep a space before their description", () => 
 });
 
 Deno.test("help: every task answers --help", async () => {
-  for (const task of ["export-history", "soak", "bench", "start", "client"]) {
+  for (
+    const task of [
+      "export-history",
+      "soak",
+      "bench-churn",
+      "bench",
+      "start",
+      "client",
+    ]
+  ) {
     await using program = new Program(
       [Deno.execPath(), "task", "--quiet", task, "--help"],
       [],
