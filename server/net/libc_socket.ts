@@ -32,9 +32,6 @@ import type { ByteWriter } from "../../wire/write_all.ts";
 
 /** `send` flag: a closed peer is an error returned, not a SIGPIPE. */
 const MSG_NOSIGNAL = 0x4000;
-/** errno values that are not failures. */
-const EINTR = 4;
-const EAGAIN = 11;
 /** Room for a `sockaddr_in6`, the larger of the two address families. */
 const SOCKADDR_BYTES = 28;
 
@@ -58,7 +55,6 @@ const SYMBOLS = {
   },
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
-  __errno_location: { parameters: [], result: "pointer" },
 } as const;
 
 type Libc = Deno.DynamicLibrary<typeof SYMBOLS>;
@@ -68,9 +64,10 @@ export interface DirectSocket extends ByteWriter {
   /** Deno's own write, for what the kernel would not take at once. */
   write(bytes: Uint8Array): Promise<number>;
   /**
-   * Hands the kernel what it takes now: the count (0 when the socket is
-   * full).
-   * @throws when the connection is reset or closed
+   * Hands the kernel what it takes now: the count, 0 when it takes nothing
+   * (the socket is full, or the call failed: `write` then waits, or says
+   * why).
+   * @throws when the connection has been closed
    */
   tryWrite(bytes: Uint8Array): number;
   /** Closes the connection; later writes throw. */
@@ -171,16 +168,12 @@ class SendSocket implements DirectSocket {
   tryWrite(bytes: Uint8Array): number {
     // The descriptor's number is free for reuse once closed.
     if (this.#closed) throw new Deno.errors.BadResource("connection closed");
-    while (true) {
-      const sent = this.#libc.send(this.#fd, bytes, bytes.length, MSG_NOSIGNAL);
-      if (sent >= 0) return sent;
-      const at = this.#libc.__errno_location();
-      const errno = at === null ? 0 : new Deno.UnsafePointerView(at).getInt32();
-      if (errno === EAGAIN) return 0;
-      if (errno !== EINTR) {
-        throw new Deno.errors.ConnectionReset(`send: errno ${errno}`);
-      }
-    }
+    // A failure (a full socket, an interrupted call, a reset peer) takes
+    // nothing: Deno's write of the same bytes then waits for room, or fails
+    // with the runtime's own error. errno is not read: the runtime may make
+    // other calls between `send` and a read of it.
+    const sent = this.#libc.send(this.#fd, bytes, bytes.length, MSG_NOSIGNAL);
+    return sent > 0 ? sent : 0;
   }
 
   close(): void {
