@@ -135,6 +135,11 @@ Deno.test("a newcomer to a big room gets the count, then pages /who to the end (
     const refusal = await eve.expectEvent("error", (e) => e.ref === "empty");
     assert.equal(refusal.code, "bad_request");
     assert.match(refusal.message, /"after" must not be empty/);
+    // So is a room name, which sorts before every nickname too.
+    await eve.sendJson({ type: "who", after: "#lobby", ref: "room" });
+    const roomCursor = await eve.expectEvent("error", (e) => e.ref === "room");
+    assert.equal(roomCursor.code, "bad_request");
+    assert.match(roomCursor.message, /"after" must be a nickname/);
     const first = clients[0]!;
     const firstSaw = await first.linesUntilPong(true);
     const joins = firstSaw.map((line) => JSON.parse(line) as ServerEvent)
@@ -215,7 +220,15 @@ Deno.test("text mode: /who after without a nickname, or more, is a usage error, 
   await using bob = await textLogin(chat.port, "bob");
   await bob.send("/join #after");
   await bob.expect("*** bob joined #after");
-  for (const line of ["/who after", "/who #lobby after", "/who more"]) {
+  for (
+    const line of [
+      "/who after",
+      "/who #lobby after",
+      "/who more",
+      "/who after #lobby",
+      "/who after a.b",
+    ]
+  ) {
     await ann.send(line);
     assert.match(
       await ann.expect(/^\*\*\* (Error: |#)/),

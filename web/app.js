@@ -184,6 +184,48 @@ function errorEvent(code, message, ref) {
   };
 }
 
+// wire/names.ts
+var MAX_NICK_LENGTH = 32;
+var NAME_PATTERN = /^[\p{L}\p{Nd}_-][\p{L}\p{M}\p{Nd}_-]*$/u;
+var INVISIBLE = /\p{Default_Ignorable_Code_Point}/u;
+var MAX_MARKS_PER_LETTER = 4;
+var MARK_RUN = new RegExp(`\\p{M}{${MAX_MARKS_PER_LETTER + 1}}`, "u");
+function characterCount(text) {
+  let count = 0;
+  for (const _ of text) count++;
+  return count;
+}
+function checkNick(proposed) {
+  const nick = proposed.normalize("NFC");
+  const length = characterCount(nick);
+  if (length === 0) return {
+    ok: false,
+    reason: "Nickname is empty"
+  };
+  if (length > MAX_NICK_LENGTH) {
+    return {
+      ok: false,
+      reason: `Nickname is longer than ${MAX_NICK_LENGTH} characters`
+    };
+  }
+  if (!NAME_PATTERN.test(nick) || INVISIBLE.test(nick)) {
+    return {
+      ok: false,
+      reason: "Nickname may hold only letters, digits, _ and -"
+    };
+  }
+  if (MARK_RUN.test(nick)) {
+    return {
+      ok: false,
+      reason: `Nickname stacks more than ${MAX_MARKS_PER_LETTER} accents on one letter`
+    };
+  }
+  return {
+    ok: true,
+    name: nick
+  };
+}
+
 // wire/commands.ts
 function firstWord(args) {
   const space = args.search(/\s/);
@@ -246,6 +288,10 @@ function parseWhoArgs(args) {
   }
   if (cursor.startsWith("#")) {
     return `${WHO_USAGE}: after takes a nickname; the room comes first, as in /who ${cursor} after NICK`;
+  }
+  const nick = checkNick(cursor);
+  if (!nick.ok) {
+    return `${WHO_USAGE}: after takes the nickname the last page ended at (${nick.reason})`;
   }
   if (words.length > at + 2) {
     return `${WHO_USAGE}: nothing goes after the nickname`;
@@ -466,7 +512,7 @@ var REQUESTS = {
     },
     json: {
       room: "string?",
-      after: "word?",
+      after: "nick?",
       limit: "count?"
     },
     policy: PLAIN

@@ -10,16 +10,18 @@
  */
 
 import { type ClientRequest, LOBBY, type RequestType } from "./events.ts";
+import { checkNick } from "./names.ts";
 
 /** The request of type `K`. */
 export type RequestOf<K extends RequestType> = ClientRequest & { type: K };
 
 /**
  * How one JSON field is read: a required string, an optional string, an
- * optional string that cannot be empty (a cursor: an empty one would
- * silently mean "from the start"), or an optional whole number above 0.
+ * optional nickname (a paging cursor: an empty one or a room name would
+ * silently mean "from the start", as both sort before every nickname), or
+ * an optional whole number above 0.
  */
-export type FieldKind = "string" | "string?" | "word?" | "count?";
+export type FieldKind = "string" | "string?" | "nick?" | "count?";
 
 /** How a command reads in text mode: `/name args`. */
 export interface TextSyntax<K extends RequestType> {
@@ -153,6 +155,11 @@ function parseWhoArgs(args: string): RequestOf<"who"> | string {
   if (cursor.startsWith("#")) {
     return `${WHO_USAGE}: after takes a nickname; the room comes first, ` +
       `as in /who ${cursor} after NICK`;
+  }
+  const nick = checkNick(cursor);
+  if (!nick.ok) {
+    return `${WHO_USAGE}: after takes the nickname the last page ended at ` +
+      `(${nick.reason})`;
   }
   if (words.length > at + 2) {
     return `${WHO_USAGE}: nothing goes after the nickname`;
@@ -358,7 +365,7 @@ export const REQUESTS = {
           r.after === undefined ? undefined : `after ${r.after}`,
         ),
     },
-    json: { room: "string?", after: "word?", limit: "count?" },
+    json: { room: "string?", after: "nick?", limit: "count?" },
     policy: PLAIN,
   },
   private: {

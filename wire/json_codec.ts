@@ -14,6 +14,7 @@ import {
   type ServerEvent,
 } from "./events.ts";
 import { type FieldKind, isRequestType, requestSpec } from "./commands.ts";
+import { checkNick } from "./names.ts";
 
 /** A parsed JSON value narrowed to a plain object. */
 type JsonObject = Record<string, unknown>;
@@ -71,11 +72,22 @@ class FieldReader {
     return undefined;
   }
 
-  /** A string with something besides spaces in it, when present. */
-  optionalWord(key: string): string | undefined {
+  /**
+   * A valid nickname, when present: a cursor that is not one (empty, or a
+   * room name) sorts before every nickname and would read as "from the
+   * start", so it is refused rather than answered with the first page.
+   */
+  optionalNick(key: string): string | undefined {
     const value = this.optionalString(key);
-    if (value === undefined || value.trim() !== "") return value;
-    this.problem ??= `"${key}" must not be empty when present`;
+    if (value === undefined) return undefined;
+    if (value.trim() === "") {
+      this.problem ??= `"${key}" must not be empty when present`;
+      return undefined;
+    }
+    const nick = checkNick(value);
+    if (nick.ok) return value;
+    this.problem ??= `"${key}" must be a nickname when present ` +
+      `(${nick.reason})`;
     return undefined;
   }
 }
@@ -91,8 +103,8 @@ function readField(
       return fields.string(key);
     case "string?":
       return fields.optionalString(key);
-    case "word?":
-      return fields.optionalWord(key);
+    case "nick?":
+      return fields.optionalNick(key);
     case "count?":
       return fields.optionalCount(key);
   }

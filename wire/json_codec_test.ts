@@ -136,6 +136,21 @@ Deno.test("who refuses an empty paging cursor rather than start from the top", (
     type: "who",
     after: "bob",
   });
+  // A room or any other non-nickname sorts before every nickname, so it
+  // would silently be the first page again.
+  for (const after of ["#lobby", "a b", "x".repeat(33), "a.b", "@bob"]) {
+    const result = decodeJsonRequest(
+      JSON.stringify({ type: "who", after, ref: "n" }),
+    );
+    assert.equal(result.type, "error", after);
+    assert.equal((result as { code: string }).code, "bad_request", after);
+    assert.equal((result as { ref?: string }).ref, "n", after);
+    assert.match(
+      (result as { message: string }).message,
+      /^Bad who: "after" must be a nickname when present \(Nickname /,
+      after,
+    );
+  }
   assert.deepEqual(decodeJsonRequest('{"type":"who","after":null}'), {
     type: "who",
   });
