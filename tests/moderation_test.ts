@@ -1,7 +1,7 @@
 /**
  * Moderation and name holes over real sockets: look-alike nicknames and room
  * names (Unicode's confusables), invisible messages, stacked accents, what a
- * mute covers, rename and join/part churn, and bans that parse strictly and
+ * mute covers (operators too), rename and join/part churn, and bans that parse strictly and
  * can never leave the ban list broken.
  */
 
@@ -104,6 +104,38 @@ Deno.test("a mute covers away reasons, renames and quit reasons", async () => {
     seen.join("\n"),
   );
   await bob.closed();
+});
+
+Deno.test("a muted operator cannot set the topic or the message of the day, and kicks without a reason", async () => {
+  const { chat, op } = await withOperator();
+  await using _chat = chat;
+  await using _op = op;
+  await using mod = await LineClient.text(chat.port, "mod");
+  await mod.send("/oper op-pw");
+  await mod.expect("*** You are now an operator");
+  await using carl = await LineClient.text(chat.port, "carl");
+  await op.send("/mute mod");
+  await mod.expect("*** You have been muted by op");
+  await mod.send("/topic buy cheap pills");
+  await mod.expect("*** Error: You are muted: you cannot set the topic");
+  await mod.send("/motd buy cheap pills");
+  await mod.expect(
+    "*** Error: You are muted: you cannot set the message of the day",
+  );
+  await mod.send("/me sells pills");
+  await mod.expect("*** Error: You are muted");
+  // Reading them is not speaking.
+  await mod.send("/topic");
+  await mod.expect("*** #lobby has no topic");
+  await mod.send("/kick carl buy cheap pills");
+  await mod.expect("*** You are muted: your reason is not shown");
+  await mod.expect("*** Kicked carl");
+  await carl.closed();
+  const seen = await op.linesUntilPong();
+  assert.ok(seen.some((line) => /carl/.test(line)), seen.join("\n"));
+  assert.ok(!seen.some((line) => /pills/.test(line)), seen.join("\n"));
+  await op.send("/topic");
+  await op.expect("*** #lobby has no topic");
 });
 
 Deno.test("nickname changes are limited to a few a minute", async () => {

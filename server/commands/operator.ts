@@ -50,6 +50,31 @@ function oper(call: Call<"oper">): void {
   for (const warning of hub.warnings) call.tell(`Warning: ${warning}`);
 }
 
+/**
+ * The reason a kick or ban shows its target and the room: none while the
+ * operator is muted, since a mute covers every line put before others. The
+ * kick or ban itself is moderation, not speech, and still happens.
+ */
+function spokenReason(call: Call<"kick" | "ban">): string {
+  if (!call.session.muted) {
+    return cleanReason(call.request.reason, call.hub.limits);
+  }
+  if (cleanReason(call.request.reason, call.hub.limits) !== "") {
+    call.tell("You are muted: your reason is not shown");
+  }
+  return "";
+}
+
+/**
+ * A muted operator cannot set what others read (a topic, the message of
+ * the day): told so, as a muted message is.
+ */
+function refusedWhileMuted(call: Call, what: string): boolean {
+  if (!call.session.muted) return false;
+  call.fail("muted", `You are muted: you cannot set ${what}`);
+  return true;
+}
+
 /** `/kick NICK [REASON]`: disconnects someone. */
 function kick(call: Call<"kick">): void {
   const { hub, session, request } = call;
@@ -62,7 +87,7 @@ function kick(call: Call<"kick">): void {
     );
   }
   const by = actor(call);
-  const reason = cleanReason(request.reason, hub.limits);
+  const reason = spokenReason(call);
   hub.log("info", "kick", {
     by,
     nick: target.nick ?? undefined,
@@ -86,7 +111,7 @@ function kickElsewhere(call: Call<"kick">): void {
     return call.fail("unavailable", `Not kicked: ${CLUSTER_DOWN}`);
   }
   const by = actor(call);
-  const reason = cleanReason(request.reason, hub.limits);
+  const reason = spokenReason(call);
   hub.log("info", "kick", {
     by,
     nick: remote.nick,
@@ -125,7 +150,7 @@ function ban(call: Call<"ban">): void {
   const duration = banDuration(call);
   if (duration === null) return;
   const by = actor(call);
-  const reason = cleanReason(request.reason, hub.limits);
+  const reason = spokenReason(call);
   const entry = {
     address,
     by,
@@ -251,6 +276,7 @@ function topic(call: Call<"topic">): void {
   const room = chosenRoom(call, request.room);
   if (room === null) return;
   if (request.text === undefined) return call.reply(topicEvent(room));
+  if (refusedWhileMuted(call, "the topic")) return;
   if (hub.presence?.available === false) {
     return call.fail("unavailable", `Topic not set: ${CLUSTER_DOWN}`);
   }
@@ -281,6 +307,7 @@ function motd(call: Call<"motd">): void {
   if (request.text === undefined) {
     return call.replyPaged(() => motdPages(hub.motd));
   }
+  if (refusedWhileMuted(call, "the message of the day")) return;
   if (hub.presence?.available === false) {
     return call.fail("unavailable", `Not set: ${CLUSTER_DOWN}`);
   }
