@@ -195,7 +195,7 @@ export const LIMIT_SPECS: readonly LimitSpec[] = [
     default: 32,
     allowZero: false,
     description:
-      "replies (history pages, member lists) waiting to be sent to one client past which its next line waits until they have gone, so a client that asks without reading cannot pile them up",
+      "replies (history pages, member lists, the MOTD) waiting to be sent to one client past which its next line waits until they have gone, so a client that asks without reading cannot pile them up; a reply counts from the moment its request is accepted, even while it waits behind a message sent just before it",
   },
   {
     key: "sendQueueSoftBytes",

@@ -338,10 +338,14 @@ export class Session {
    * cluster): the reply keeps its place, and everything sent after it,
    * room messages included, waits behind it until it settles. A promise
    * that rejects ends the reply empty, told to the reply-error handler.
+   *
+   * `promised`: the reply was counted when accepted
+   * (`outbound.promiseReply`), and this is its turn.
    */
   reply(
     events: Iterable<ServerEvent> | Promise<Iterable<ServerEvent>>,
     written?: (event: ServerEvent) => void,
+    promised = false,
   ): void {
     if (this.state === "closing") return;
     this.#roomFirst();
@@ -374,7 +378,7 @@ export class Session {
           ? { bytes }
           : { bytes, written: () => written(event) };
       },
-    });
+    }, promised);
   }
 
   /**

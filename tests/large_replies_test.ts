@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import type { PrivateMessage, RoomMessage, ServerEvent } from "../protocol.ts";
 import { Session, type SessionSocket } from "../server/session.ts";
 import { claimNick } from "../server/nicknames.ts";
+import { enterRoom } from "../server/rooms.ts";
 import { deliverPending } from "../server/commands/waiting_messages.ts";
 import { handleFrames } from "../server/commands/dispatch.ts";
 import { concatBytes } from "../wire/bytes.ts";
@@ -298,6 +299,50 @@ Deno.test("a client that asks for pages faster than it reads them waits: at most
     refs,
     "every request answered, in order",
   );
+  session.outbound.close();
+  hub.disconnect(session, "quit");
+});
+
+Deno.test("--max-queued-replies counts replies held behind a message sent in the same read", async () => {
+  await using chat = await startServer({ maxQueuedReplies: 2 });
+  await fillLobby(chat.port, 30);
+  const hub = chat.server.hub;
+  const socket = new HeldSocket();
+  const session = new Session({
+    socket,
+    address: "127.0.0.1",
+    limits: hub.limits,
+    onSendFailure: hub.sendFailed,
+  });
+  session.chooseCodec("json");
+  claimNick(hub, session, "asker");
+  session.state = "active";
+  enterRoom(hub, session, "#lobby");
+  const refs = Array.from({ length: 10 }, (_, i) => `w${i}`);
+  const pages = [
+    { type: "who", ref: "w0" },
+    { type: "history", room: "#lobby", limit: 30, ref: "w1" },
+    { type: "motd", ref: "w2" },
+  ];
+  // A message first: everything after it waits for its commit before it is
+  // queued, and must count from the moment it is accepted.
+  const pending = handleFrames(hub, session, [
+    { kind: "line", text: JSON.stringify({ type: "message", text: "hi" }) },
+    ...refs.map((ref, i) => ({
+      kind: "line" as const,
+      text: JSON.stringify({ ...pages[i % pages.length]!, ref }),
+    })),
+  ]);
+  assert.ok(pending !== undefined, "the reader has not read: the rest waits");
+  assert.equal(session.outbound.repliesWaiting, 2);
+  socket.open();
+  await pending;
+  await session.outbound.idle();
+  const answered = new TextDecoder().decode(concatBytes(socket.written))
+    .split("\n").filter((line) => line.includes('"ref":"w'))
+    .map((line) => (JSON.parse(line) as { ref?: string }).ref);
+  assert.deepEqual([...new Set(answered)], refs, "every request, in order");
+  assert.equal(session.outbound.repliesWaiting, 0);
   session.outbound.close();
   hub.disconnect(session, "quit");
 });

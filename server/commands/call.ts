@@ -91,11 +91,22 @@ export class Call<K extends RequestType = RequestType> {
         ? events
         : events.map((event) => ({ ...event, ref }) as ServerEvent);
     const send = () => {
-      const events = build();
+      let events: ServerEvent[] | Promise<ServerEvent[]>;
+      try {
+        events = build();
+      } catch (error) {
+        // Told to the reply-error handler, and the promise kept.
+        events = Promise.reject(error);
+      }
       session.reply(
         events instanceof Promise ? events.then(withRef) : withRef(events),
+        undefined,
+        true,
       );
     };
+    // Counted now against --max-queued-replies, though it may wait behind
+    // a message's commit before it is queued.
+    session.outbound.promiseReply();
     this.hub.replyTo(session, send);
   }
 

@@ -205,6 +205,11 @@ export class OutboundQueue {
   #laterBytes = 0;
   /** The replies in `#later`, and who waits for there to be fewer. */
   #replies = 0;
+  /**
+   * Replies accepted but not yet queued: held behind a delivery that waits
+   * for the history's commit (see {@linkcode OutboundQueue.promiseReply}).
+   */
+  #promised = 0;
   #replyWaiters: Array<{ below: number; wake: () => void }> | null = null;
   /** Bytes ever made ready, and ever written: positions for write marks. */
   #readyTotal = 0;
@@ -290,9 +295,23 @@ export class OutboundQueue {
     return this.#later.length !== 0;
   }
 
-  /** Replies queued and not yet pulled to their end. */
+  /**
+   * Replies queued and not yet pulled to their end, and those promised:
+   * accepted, and held to be queued in their turn.
+   */
   get repliesWaiting(): number {
-    return this.#replies;
+    return this.#replies + this.#promised;
+  }
+
+  /**
+   * Counts a reply from the moment it is accepted, although it is queued
+   * (with {@linkcode OutboundQueue.enqueueReply}, `promised` set) only in
+   * its turn: otherwise one read could accept as many replies as it has
+   * lines while they wait behind a message's commit, past any cap on
+   * {@linkcode OutboundQueue.repliesWaiting}. A closed queue counts none.
+   */
+  promiseReply(): void {
+    if (!this.#closed) this.#promised++;
   }
 
   /**
@@ -300,7 +319,9 @@ export class OutboundQueue {
    * reader drains), or the queue is closed; never rejects.
    */
   repliesBelow(count: number): Promise<void> {
-    if (this.#closed || this.#replies < count) return Promise.resolve();
+    if (this.#closed || this.repliesWaiting < count) {
+      return Promise.resolve();
+    }
     return new Promise((wake) =>
       (this.#replyWaiters ??= []).push({ below: count, wake })
     );
@@ -309,12 +330,13 @@ export class OutboundQueue {
   /** `count` replies have gone (pulled to their end, or dropped). */
   #repliesGone(count: number): void {
     this.#replies -= count;
+    const waiting = this.repliesWaiting;
     const waiters = this.#replyWaiters;
     if (waiters === null) return;
-    const still = waiters.filter((w) => this.#replies >= w.below);
+    const still = waiters.filter((w) => waiting >= w.below);
     this.#replyWaiters = still.length === 0 ? null : still;
     for (const waiter of waiters) {
-      if (this.#replies < waiter.below) waiter.wake();
+      if (waiting < waiter.below) waiter.wake();
     }
   }
 
@@ -346,9 +368,12 @@ export class OutboundQueue {
   /**
    * Queues a reply to be pulled piece by piece as the backlog falls below
    * the low-water mark, after everything queued before it. A closed queue
-   * drops it.
+   * drops it. `promised`: it was counted by
+   * {@linkcode OutboundQueue.promiseReply} when accepted, so is not counted
+   * twice.
    */
-  enqueueReply(source: ReplySource): void {
+  enqueueReply(source: ReplySource, promised = false): void {
+    if (promised && this.#promised > 0) this.#promised--;
     if (this.#closed) return;
     this.#later.push(source);
     this.#replies++;
@@ -387,7 +412,8 @@ export class OutboundQueue {
    * reply (waiting messages not sent stay waiting).
    */
   dropReplies(): void {
-    if (this.#later.length === 0) return;
+    this.#promised = 0;
+    if (this.#later.length === 0) return this.#repliesGone(0);
     const later = this.#later;
     this.#later = [];
     this.#laterBytes = 0;
@@ -408,6 +434,7 @@ export class OutboundQueue {
     this.#chunkBytes = 0;
     this.#later = [];
     this.#laterBytes = 0;
+    this.#promised = 0;
     this.#repliesGone(this.#replies);
     this.#marks = null;
     if (this.queuedBytes <= this.softQueuedBytes) this.#overSoftSince = 0;

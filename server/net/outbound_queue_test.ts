@@ -671,3 +671,29 @@ Deno.test("OutboundQueue: what the socket did not take at once waits at the gate
     gate.close();
   }
 });
+
+Deno.test("OutboundQueue counts a promised reply once, from its promise until it is gone", async () => {
+  const writer = new ManualWriter();
+  const queue = new OutboundQueue(writer, {
+    maxQueuedBytes: 1 << 24,
+    onError: () => {},
+  });
+  queue.promiseReply();
+  queue.promiseReply();
+  assert.equal(queue.repliesWaiting, 2, "counted before it is queued");
+  let woken = false;
+  const below = queue.repliesBelow(2).then(() => woken = true);
+  queue.enqueueReply(countingReply(100, 16 * 1024).source, true);
+  assert.equal(queue.repliesWaiting, 2, "queued, not counted twice");
+  await settle();
+  assert.equal(woken, false);
+  queue.dropReplies();
+  assert.equal(queue.repliesWaiting, 0, "a closing connection owes none");
+  await below;
+  // One kept after the drop is a reply like any other.
+  queue.enqueueReply(countingReply(100, 16 * 1024).source, true);
+  assert.equal(queue.repliesWaiting, 1);
+  await drain(writer, queue);
+  assert.equal(queue.repliesWaiting, 0);
+  queue.close();
+});
