@@ -352,7 +352,7 @@ export class LocalRoomFeed implements RoomFeed {
         if (member === sender && member.codec === "text") continue;
         member.sendEncoded(
           member === sender ? confirmation : encoded,
-          member.current !== room,
+          member.shown !== room,
         );
       }
     });
@@ -368,7 +368,7 @@ export class LocalRoomFeed implements RoomFeed {
       members: () => room.members,
       order: this.#order,
       pulled: (lines) => writes.countExtraLines(lines),
-      elsewhere: (member) => member.current !== room,
+      elsewhere: (member) => member.shown !== room,
       spacingMs: () => bigRoomSpacingMs(room.members.size, writes.delayMs),
     });
   }
@@ -413,7 +413,7 @@ export class LocalRoomFeed implements RoomFeed {
       const reached = new Set<Session>();
       for (const [room, members] of snapshot) {
         for (const member of members) {
-          if (member.current !== room || reached.has(member)) continue;
+          if (member.shown !== room || reached.has(member)) continue;
           reached.add(member);
           member.sendEncoded(encodedFor(room, member));
         }

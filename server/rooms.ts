@@ -151,14 +151,14 @@ export function enterRoom(
   if (session.nick === null) return;
   const existing = findRoom(hub, name);
   if (existing !== undefined && session.rooms.has(existing)) {
-    return switchRoom(session, existing);
+    return switchRoom(hub, session, existing);
   }
   const room = openRoom(hub, name, session.address);
   room.batch?.joining(session);
   room.members.add(session);
   room.index.add(session);
   session.rooms.add(room);
-  session.current = room;
+  makeCurrent(hub, session, room);
   const join: ServerEvent = {
     type: "join",
     ts: hub.now(),
@@ -204,15 +204,32 @@ export function enterRoom(
  * session's rooms stay ordered by when each was last current, so parting
  * the current room falls back to the one used before it.
  */
-export function switchRoom(session: Session, room: Room): void {
+export function switchRoom(hub: Hub, session: Session, room: Room): void {
   if (!session.rooms.has(room)) return;
-  // Lines a big room held back were said before the switch: they are
-  // tagged (or not) as they would have been then.
-  session.current?.batch?.pullFor(session);
-  room.batch?.pullFor(session);
   session.rooms.delete(room);
   session.rooms.add(room);
+  makeCurrent(hub, session, room);
+}
+
+/**
+ * Makes `room` current at once, for the lines the session sends next, and
+ * the room whose lines it sees untagged in delivery order: room lines
+ * accepted before, still waiting for the history's commit, are tagged (or
+ * not) by the room that was current when they were accepted. The broadcast
+ * path reads `shown` as it read `current`, so this costs it nothing.
+ */
+function makeCurrent(hub: Hub, session: Session, room: Room): void {
   session.current = room;
+  hub.inOrder(() => {
+    // Lines big rooms held back were said before the change: they are
+    // tagged (or not) as they would have been then.
+    const before = session.shown;
+    if (before !== null && session.rooms.has(before)) {
+      before.batch?.pullFor(session);
+    }
+    if (session.rooms.has(room)) room.batch?.pullFor(session);
+    session.shown = room;
+  });
 }
 
 /**
@@ -276,9 +293,7 @@ export function partRoom(
     session.current = null;
     return enterRoom(hub, session, LOBBY);
   }
-  // Lines the new current room held back were said while it was not.
-  previous.batch?.pullFor(session);
-  session.current = previous;
+  makeCurrent(hub, session, previous);
   hub.inOrder(() => session.send({ type: "switch", room: previous.name }));
 }
 
@@ -306,6 +321,7 @@ export function leaveAllRooms(
   }
   session.rooms.clear();
   session.current = null;
+  session.shown = null;
   const ts = hub.now();
   if (announced.length > 0) {
     hub.broadcastAcross(announced, (room) => ({

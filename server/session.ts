@@ -132,8 +132,15 @@ export class Session {
    * its connection pulls from when its turn to write comes.
    */
   readonly feeds: MemberFeed<Session>[] = [];
-  /** Where its plain lines go, and whose lines it sees untagged. */
+  /** Where its plain lines go: changed at once by a join, switch or part. */
   current: Room | null = null;
+  /**
+   * Whose broadcasts it sees untagged: `current` as of the deliveries being
+   * made now. It follows `current` in delivery order (rooms.ts
+   * `makeCurrent`), so a line accepted before a switch, delivered after the
+   * history's commit, is tagged by the room that was current then.
+   */
+  shown: Room | null = null;
   /** The away reason ("" for none given), or null when present. */
   away: string | null = null;
   /** Lines received before login, bounded against handshake floods. */

@@ -7,6 +7,12 @@
 
 import assert from "node:assert/strict";
 import { LineClient, startServer } from "./helpers.ts";
+import { Session, type SessionSocket } from "../server/session.ts";
+import { claimNick } from "../server/nicknames.ts";
+import { enterRoom } from "../server/rooms.ts";
+import { handleFrames } from "../server/commands/dispatch.ts";
+import type { Hub } from "../server/hub.ts";
+import { concatBytes } from "../wire/bytes.ts";
 
 Deno.test("text mode: the current room's lines come plain, the other rooms' tagged", async () => {
   await using chat = await startServer();
@@ -316,4 +322,72 @@ Deno.test("JSON: topic names its room; the join replay brings each room's topic"
   await alice.sendJson({ type: "join", room: "#lobby" });
   const topic = await alice.expectEvent("topic");
   assert.deepEqual([topic.room, topic.topic], ["#lobby", "welcome all"]);
+});
+
+/** A socket that keeps what is written to it, for a session in-process. */
+class KeptSocket implements SessionSocket {
+  readonly written: Uint8Array[] = [];
+  write(bytes: Uint8Array): Promise<number> {
+    this.written.push(bytes.slice());
+    return Promise.resolve(bytes.length);
+  }
+  close(): void {}
+  text(): string {
+    return new TextDecoder().decode(concatBytes(this.written));
+  }
+}
+
+/** A text-mode session seated in-process in `rooms`, the last current. */
+function seated(hub: Hub, nick: string, rooms: string[]) {
+  const socket = new KeptSocket();
+  const session = new Session({
+    socket,
+    address: "127.0.0.1",
+    limits: hub.limits,
+    onSendFailure: hub.sendFailed,
+  });
+  session.chooseCodec("text");
+  claimNick(hub, session, nick);
+  session.state = "active";
+  for (const room of rooms) enterRoom(hub, session, room);
+  return { session, socket };
+}
+
+Deno.test("text mode: a line accepted before a /switch or /part in the same turn is tagged by the room current then", async () => {
+  await using chat = await startServer();
+  const hub = chat.server.hub;
+  const alice = seated(hub, "alice", ["#dev", "#ops", "#lobby"]);
+  const bob = seated(hub, "bob", ["#dev"]);
+  const carol = seated(hub, "carol", ["#lobby"]);
+  const line = (text: string) => [{ kind: "line" as const, text }];
+  // Each message waits for the history's commit; the switch and part
+  // that follow it in the same turn change the current room at once.
+  const turn = () => {
+    handleFrames(hub, bob.session, line("said while alice was in #lobby"));
+    handleFrames(hub, alice.session, line("/switch #dev"));
+    handleFrames(hub, bob.session, line("said while alice was in #dev"));
+    handleFrames(hub, carol.session, line("lobby, after the switch"));
+    handleFrames(hub, alice.session, line("/part #dev"));
+    handleFrames(hub, carol.session, line("lobby, after the part"));
+  };
+  turn();
+  // Runs once everything accepted before is stored and delivered.
+  await new Promise<void>((resolve) => hub.inOrder(resolve));
+  await alice.session.outbound.idle();
+  const lines = alice.socket.text().split("\n").filter((l) =>
+    /said while|lobby, after|Now talking|left #dev/.test(l)
+  );
+  assert.deepEqual(lines, [
+    "[#dev] <bob> said while alice was in #lobby",
+    "*** Now talking in #dev",
+    "<bob> said while alice was in #dev",
+    "[#lobby] <carol> lobby, after the switch",
+    "*** alice left #dev",
+    "*** Now talking in #lobby",
+    "<carol> lobby, after the part",
+  ]);
+  for (const { session } of [alice, bob, carol]) {
+    session.outbound.close();
+    hub.disconnect(session, "quit");
+  }
 });

@@ -85,7 +85,7 @@ function join(call: Call<"join">): void {
     if (existing === session.current) {
       return call.fail("already_there", `You are already in ${existing.name}`);
     }
-    switchRoom(session, existing);
+    switchRoom(hub, session, existing);
     return call.reply({ type: "switch", room: existing.name });
   }
   const most = hub.limits.maxRoomsPerUser;
@@ -109,7 +109,7 @@ function join(call: Call<"join">): void {
 function switchTo(call: Call<"switch">): void {
   const room = chosenRoom(call, call.request.room);
   if (room === null) return;
-  switchRoom(call.session, room);
+  switchRoom(call.hub, call.session, room);
   call.reply({ type: "switch", room: room.name });
 }
 
