@@ -6,42 +6,11 @@
 
 import assert from "node:assert/strict";
 import { LineClient } from "./helpers.ts";
+import { inOneWrite, refOf } from "./reply_order.ts";
 import { clusterTests } from "./redis_server.ts";
 import { startCluster } from "./cluster_checks.ts";
 
 await clusterTests(registerClusterTests);
-
-/** The ref of a JSON line, if it has one. */
-function refOf(line: string): unknown {
-  return line.startsWith("{") ? JSON.parse(line).ref : undefined;
-}
-
-/**
- * Sends `first` (ref `said`) and `then` (ref `asked`) in one write; returns
- * the lines carrying either ref, in arrival order.
- */
-async function inOneWrite(
-  client: LineClient,
-  first: object,
-  then: object,
-): Promise<string[]> {
-  const start = client.received.length;
-  await client.send(
-    JSON.stringify({ ...first, ref: "said" }) + "\n" +
-      JSON.stringify({ ...then, ref: "asked" }),
-  );
-  const mine = () =>
-    client.received.slice(start).filter((line) =>
-      refOf(line) === "said" || refOf(line) === "asked"
-    );
-  await client.waitFor(
-    () =>
-      mine().some((l) => refOf(l) === "said") &&
-      mine().some((l) => refOf(l) === "asked"),
-    "the confirmation and the answer",
-  );
-  return mine();
-}
 
 function registerClusterTests(): void {
   Deno.test("cluster: a command sent with a message is answered after the message comes back from Redis", async () => {

@@ -16,7 +16,13 @@ import { enterRoom } from "../server/rooms.ts";
 import { deliverPending } from "../server/commands/waiting_messages.ts";
 import { handleFrames } from "../server/commands/dispatch.ts";
 import { concatBytes } from "../wire/bytes.ts";
-import { LineClient, seatMembers, startServer, WAIT_MS } from "./helpers.ts";
+import {
+  LineClient,
+  seatMembers,
+  startServer,
+  type TestServer,
+  WAIT_MS,
+} from "./helpers.ts";
 
 /** A temporary directory for one test's database, removed afterwards. */
 function temporaryDatabase(): { path: string } & Disposable {
@@ -263,10 +269,14 @@ class HeldSocket implements SessionSocket {
   close(): void {}
 }
 
-Deno.test("a client that asks for pages faster than it reads them waits: at most --max-queued-replies pile up, and every page comes", async () => {
-  await using chat = await startServer({ maxQueuedReplies: 2 });
-  await fillLobby(chat.port, 30);
-  const hub = chat.server.hub;
+/**
+ * A JSON session "asker" in `server`'s hub, logged in, on a socket whose
+ * writes wait until it is opened.
+ */
+function heldAsker(
+  server: TestServer["server"],
+): { socket: HeldSocket; session: Session } {
+  const hub = server.hub;
   const socket = new HeldSocket();
   const session = new Session({
     socket,
@@ -277,6 +287,14 @@ Deno.test("a client that asks for pages faster than it reads them waits: at most
   session.chooseCodec("json");
   claimNick(hub, session, "asker");
   session.state = "active";
+  return { socket, session };
+}
+
+Deno.test("a client that asks for pages faster than it reads them waits: at most --max-queued-replies pile up, and every page comes", async () => {
+  await using chat = await startServer({ maxQueuedReplies: 2 });
+  await fillLobby(chat.port, 30);
+  const hub = chat.server.hub;
+  const { socket, session } = heldAsker(chat.server);
   const refs = Array.from({ length: 10 }, (_, i) => `h${i}`);
   const pending = handleFrames(
     hub,
@@ -307,16 +325,7 @@ Deno.test("--max-queued-replies counts replies held behind a message sent in the
   await using chat = await startServer({ maxQueuedReplies: 2 });
   await fillLobby(chat.port, 30);
   const hub = chat.server.hub;
-  const socket = new HeldSocket();
-  const session = new Session({
-    socket,
-    address: "127.0.0.1",
-    limits: hub.limits,
-    onSendFailure: hub.sendFailed,
-  });
-  session.chooseCodec("json");
-  claimNick(hub, session, "asker");
-  session.state = "active";
+  const { socket, session } = heldAsker(chat.server);
   enterRoom(hub, session, "#lobby");
   const refs = Array.from({ length: 10 }, (_, i) => `w${i}`);
   const pages = [

@@ -7,15 +7,7 @@
 
 import assert from "node:assert/strict";
 import { LineClient, startServer } from "./helpers.ts";
-
-const encoder = new TextEncoder();
-
-/** JSON requests as the bytes of one write. */
-function oneWrite(...requests: object[]): Uint8Array {
-  return encoder.encode(
-    requests.map((request) => JSON.stringify(request) + "\n").join(""),
-  );
-}
+import { inOneWrite, oneWrite, refOf } from "./reply_order.ts";
 
 /** Logs in over JSON and reads up to the first room's member list or count. */
 async function jsonClient(port: number, nick: string): Promise<LineClient> {
@@ -25,35 +17,15 @@ async function jsonClient(port: number, nick: string): Promise<LineClient> {
   return client;
 }
 
-/** The ref of a JSON line, if it has one. */
-function refOf(line: string): unknown {
-  return line.startsWith("{") ? JSON.parse(line).ref : undefined;
-}
-
 /**
  * Sends a message (ref `said`) and `request` (ref `asked`) in one write and
  * returns what came back for either, in arrival order.
  */
-async function messageThen(
+function messageThen(
   client: LineClient,
   request: object,
 ): Promise<string[]> {
-  const start = client.received.length;
-  await client.sendBytes(oneWrite(
-    { type: "message", text: "first", ref: "said" },
-    { ...request, ref: "asked" },
-  ));
-  const mine = () =>
-    client.received.slice(start).filter((line) =>
-      refOf(line) === "said" || refOf(line) === "asked"
-    );
-  await client.waitFor(
-    () =>
-      mine().some((l) => refOf(l) === "said") &&
-      mine().some((l) => refOf(l) === "asked"),
-    "the confirmation and the reply",
-  );
-  return mine();
+  return inOneWrite(client, { type: "message", text: "first" }, request);
 }
 
 /** Asserts the confirmation came before anything answering the request. */
