@@ -555,9 +555,10 @@ export class OutboundQueue {
    * lasts; waits for the next turn when it is spent, and for the socket
    * (through the gate, as every asynchronous write) when the kernel takes
    * only part. Nothing is in flight in between: a write made at once is
-   * done when the call returns.
+   * done when the call returns. `admitted`: the first write has its place
+   * in this turn's budget already.
    */
-  #writeAtOnce(): void {
+  #writeAtOnce(admitted = false): void {
     while (true) {
       this.#feed?.pull();
       if (this.#later.length !== 0) this.#pull();
@@ -565,11 +566,13 @@ export class OutboundQueue {
         this.#goIdle();
         return;
       }
-      if (this.#budget !== null && !this.#budget.admit()) {
+      if (!admitted && this.#budget !== null && !this.#budget.admit()) {
+        // Waiting for a turn, as for the gate: nothing else starts a write.
         this.#waitingForGate = true;
         this.#budget.later(this.#budgetGiven);
         return;
       }
+      admitted = false;
       if (!this.#sendAtOnce()) return;
     }
   }
@@ -577,13 +580,7 @@ export class OutboundQueue {
   /** The budget's turn has come: one write without asking it again. */
   readonly #budgetGiven = (): void => {
     this.#waitingForGate = false;
-    this.#feed?.pull();
-    if (this.#later.length !== 0) this.#pull();
-    if (this.#closed || this.#chunkBytes === 0) {
-      this.#goIdle();
-      return;
-    }
-    if (this.#sendAtOnce()) this.#writeAtOnce();
+    this.#writeAtOnce(true);
   };
 
   /**
