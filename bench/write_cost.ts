@@ -136,18 +136,18 @@ async function denoWriter(
  * write coalescing, and either the writes made at once with their budget
  * (`sync`, what the server does for plain TCP on Linux) or the write gate
  * (`async`, Deno's `conn.write`; server/room_batch.ts, net/). Returns
- * the process's CPU time per write and per delivery (a message to one
- * member), in microseconds (a run made of writes made at once waits idle
- * between turns, which wall-clock time would count), and the number of
- * writes: the two ways batch messages into writes differently, so compare
- * them by delivery.
+ * the process's CPU time per write, in microseconds (a run made of writes
+ * made at once waits idle between turns, which wall-clock time would
+ * count), the number of writes, and the lines a write carried on average:
+ * the loop adds messages as fast as the turns come, so the two ways batch
+ * them differently, and a write carrying more lines costs more to build.
  */
 export async function serverPathCost(
   clients: number,
   seconds: number,
   inFlight: number,
   writes: "sync" | "async" = "sync",
-): Promise<{ usPerWrite: number; usPerDelivery: number; writes: number }> {
+): Promise<{ usPerWrite: number; linesPerWrite: number; writes: number }> {
   let count = 0;
   const socket = {
     write(bytes: Uint8Array): Promise<number> {
@@ -200,7 +200,7 @@ export async function serverPathCost(
   // close() sent every member what it had not pulled: all got every message.
   return {
     usPerWrite: us / count,
-    usPerDelivery: us / (id * clients),
+    linesPerWrite: (id * clients) / count,
     writes: count,
   };
 }
@@ -265,7 +265,7 @@ if (import.meta.main) {
     console.log(
       `tern's own path (room log, send queues, ${how}; sockets stubbed): ` +
         `${path.usPerWrite.toFixed(2)} µs CPU a write over ${path.writes} ` +
-        `writes, ${(1000 * path.usPerDelivery).toFixed(0)} ns a delivery`,
+        `writes, ${path.linesPerWrite.toFixed(1)} lines a write`,
     );
   }
 }
