@@ -828,15 +828,22 @@ export class Hub {
     const bye = goodbye ?? goodbyeFor(reason, detail);
     // A reader whose writes are stuck gets no grace: its goodbye would wait
     // behind everything it has not read, while its buffers stay held. One
-    // that is slow but still reading gets the usual grace.
+    // that is slow but still reading gets the usual grace, and so does a
+    // peer that stopped sending: it may still read what it was owed.
     const since = session.outbound.writePendingSince;
     const stuck = reason === "slow" && since !== 0 &&
       this.now() - since > STUCK_WRITE_MS;
-    const grace = bye === null || stuck ? 0 : this.limits.closeGraceMs;
+    const grace = stuck ? 0 : this.limits.closeGraceMs;
+    // The goodbye is one more answer, in its turn: whatever the session was
+    // owed before it was told to go (its messages' confirmations, the
+    // answers to its requests) goes first, however it is told to go. Not
+    // for a reader too far behind, whose backlog is dropped for its bye.
+    const slow = reason === "slow";
     session.finish(
       bye === null ? null : { type: "bye", ...bye },
       grace,
-      reason === "slow",
+      slow,
+      slow ? undefined : (go) => this.replyTo(session, go),
     ).catch((error) =>
       this.#log.error("close_failed", {
         session: session.id,

@@ -321,7 +321,9 @@ export function leaveAllRooms(
   }
   session.rooms.clear();
   session.current = null;
-  session.shown = null;
+  // Lines accepted before it left, still on their way to it, are tagged
+  // (or not) as they would have been then.
+  hub.inOrder(() => session.shown = null);
   const ts = hub.now();
   if (announced.length > 0) {
     hub.broadcastAcross(announced, (room) => ({

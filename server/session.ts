@@ -173,6 +173,12 @@ export class Session {
   roomChanges: TokenBucket | null = null;
   #socket: SessionSocket;
   #socketClosed = false;
+  /**
+   * Set once its last event (the goodbye) is queued: nothing is sent after
+   * it. A session that is closing but not yet sealed still takes what it
+   * was promised before it was told to go (see {@linkcode Session.finish}).
+   */
+  #sealed = false;
   #finished: Promise<void> | null = null;
   readonly #onSendFailure: (session: Session, why: SendFailure) => void;
   readonly #onReplyError: (session: Session, error: unknown) => void;
@@ -301,14 +307,14 @@ export class Session {
    * too far behind is reported to the owner, which disconnects it.
    */
   sendEncoded(encoded: EncodedEvent, elsewhere = false): void {
-    if (this.state === "closing") return;
+    if (this.#sealed) return;
     this.#roomFirst();
     this.sendBytes(encoded.bytes(this.codec, elsewhere));
   }
 
   /** Queues bytes already encoded for this session's codec. */
   sendBytes(bytes: Uint8Array): void {
-    if (this.state === "closing" || bytes.length === 0) return;
+    if (this.#sealed || bytes.length === 0) return;
     // A closed queue's write failed, and said so: refused for that, the
     // bytes say nothing of how fast the peer reads.
     if (!this.outbound.enqueue(bytes) && !this.outbound.closed) {
@@ -389,17 +395,28 @@ export class Session {
   }
 
   /**
-   * Queues a last event past the queue's bound (after dropping whatever the
-   * peer has not yet received, if `dropQueued`), then closes the socket once
-   * it is written or `graceMs` has passed, whichever is first. Only the
-   * first call counts.
+   * Ends the connection: queues a last event past the queue's bound, then
+   * closes the socket once it is written or `graceMs` has passed, whichever
+   * is first. Only the first call counts.
+   *
+   * `turn`, when given, is where the last event waits for its place among
+   * the answers already owed (Hub.replyTo): a message accepted before the
+   * session was told to go still gets its confirmation, and a request its
+   * answer, before the goodbye; until then the session takes them, while
+   * nothing new reaches it (it has left its rooms). The rest of a paged
+   * reply is dropped at once, as nobody is left to page through it.
+   *
+   * `dropQueued` (a reader too far behind): whatever the peer has not yet
+   * received is dropped instead, promised or not, and the last event goes
+   * at once.
    */
   finish(
     last: ServerEvent | null,
     graceMs: number,
     dropQueued: boolean,
+    turn?: (go: () => void) => void,
   ): Promise<void> {
-    this.#finished ??= this.#finish(last, graceMs, dropQueued);
+    this.#finished ??= this.#finish(last, graceMs, dropQueued, turn);
     return this.#finished;
   }
 
@@ -408,23 +425,46 @@ export class Session {
     return this.#finished ?? Promise.resolve();
   }
 
-  async #finish(
+  #finish(
     last: ServerEvent | null,
     graceMs: number,
     dropQueued: boolean,
+    turn: ((go: () => void) => void) | undefined,
   ): Promise<void> {
-    if (dropQueued) this.outbound.discardQueued();
-    else this.outbound.dropReplies();
-    if (last !== null) {
-      this.outbound.enqueue(new EncodedEvent(last).bytes(this.codec), true);
+    if (dropQueued) {
+      this.outbound.discardQueued();
+      return this.#closeAfter(last, graceMs, false);
     }
+    this.outbound.dropReplies();
+    if (turn === undefined) return this.#closeAfter(last, graceMs, true);
+    return new Promise<void>((resolve, reject) =>
+      turn(() => this.#closeAfter(last, graceMs, true).then(resolve, reject))
+    );
+  }
+
+  /**
+   * Seals the session with `last` (after what its big rooms logged for it,
+   * if `pullFirst`: that was said before), then closes the socket once it
+   * is written or the grace is over.
+   */
+  async #closeAfter(
+    last: ServerEvent | null,
+    graceMs: number,
+    pullFirst: boolean,
+  ): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const graceOver = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, graceMs);
-    });
     try {
+      if (pullFirst) this.#roomFirst();
+      this.#sealed = true;
+      if (last !== null) {
+        this.outbound.enqueue(new EncodedEvent(last).bytes(this.codec), true);
+      }
+      const graceOver = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, graceMs);
+      });
       await Promise.race([this.outbound.idle(), graceOver]);
     } finally {
+      this.#sealed = true;
       clearTimeout(timer);
       this.closeSocket();
     }
