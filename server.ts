@@ -846,7 +846,6 @@ export class ChatServer {
     for (const wake of this.#wakeAcceptBackoff) wake();
     await Promise.all(this.#acceptLoops);
     hub.commitNow();
-    for (const room of hub.rooms.values()) room.batch?.close();
     for (const session of hub.sessions) {
       if (session.state === "closing") continue;
       session.state = "closing";
@@ -855,13 +854,19 @@ export class ChatServer {
         web.closeCode = CLOSE_GOING_AWAY;
         web.closeReason = reason.slice(0, MAX_CLOSE_REASON_CHARS);
       }
+      // In its turn, as every goodbye: after what the session was owed (on
+      // a node of a cluster, its messages still on their way to Redis),
+      // and what its big rooms logged for it.
       session.finish(
         { type: "bye", code: "shutdown", reason },
         hub.limits.closeGraceMs,
         false,
+        (go) => hub.replyTo(session, go),
       ).catch(() => session.closeSocket());
     }
     await this.#connectionTasks.idle();
+    // Every member has had its goodbye: the big rooms' logs can go.
+    for (const room of hub.rooms.values()) room.batch?.close();
     // Goodbyes went through the gate too; every socket is closed now.
     this.#writeGate.close();
     this.#libc?.close();

@@ -416,14 +416,13 @@ export class RedisNode implements RoomFeed, ClusterNames {
       });
       const silent = error instanceof RedisTimeout;
       if (silent) this.#streams.silent();
-      if (sender.state !== "closing") {
-        const refusal = errorEvent(
-          "unavailable",
-          silent ? SEND_UNCONFIRMED : `Not sent: ${CLUSTER_DOWN}`,
-          ref,
-        );
-        this.#hub.inOrder(() => sender.send(refusal));
-      }
+      // Told even if it is being sent away: its goodbye waits for this.
+      const refusal = errorEvent(
+        "unavailable",
+        silent ? SEND_UNCONFIRMED : `Not sent: ${CLUSTER_DOWN}`,
+        ref,
+      );
+      this.#hub.inOrder(() => sender.send(refusal));
       this.#answered(sender, token);
     });
   }
@@ -452,12 +451,23 @@ export class RedisNode implements RoomFeed, ClusterNames {
     const hub = this.#hub;
     const room = hub.rooms.get(foldKey(relay.message.room));
     const from = sender?.session;
-    if (room === undefined) {
-      // Nobody here to tell; its sender's answers need not wait for it.
-    } else if (from !== undefined && room.members.has(from)) {
-      hub.localFeed.broadcast(room, relay.message, from, sender?.ref);
-    } else {
-      hub.localFeed.broadcast(room, relay.message);
+    const member = from !== undefined && room?.members.has(from) === true;
+    if (room !== undefined) {
+      hub.localFeed.broadcast(
+        room,
+        relay.message,
+        member ? from : undefined,
+        member ? sender?.ref : undefined,
+      );
+    }
+    if (from !== undefined && !member && from.codec === "json") {
+      // Its sender was sent away (kicked, say) while it was on its way: it
+      // still gets its confirmation, which its goodbye waits for.
+      const ref = sender?.ref;
+      const copy: ServerEvent = ref === undefined
+        ? relay.message
+        : { ...relay.message, ref };
+      hub.inOrder(() => from.send(copy));
     }
     if (from !== undefined) this.#answered(from, relay.token);
   }
