@@ -168,3 +168,59 @@ export class MemberIndex<M extends PagedMember> {
     return low;
   }
 }
+
+/**
+ * Most `/who` walks whose next page one connection may ask for free of
+ * flood control at once: a person pages one room, a program a few; a walk
+ * past this many still works, its pages paid for as any line is.
+ */
+export const FREE_WALKS = 4;
+
+/**
+ * The cursors of the `/who` pages a connection was last given, so that
+ * asking for the page after one is told apart from any other request.
+ * Flood control is meant for chat lines: a person listing a room of ten
+ * thousand at its two lines a second would wait 45 s. A request that goes
+ * on from a page given is free, once (the cursor is forgotten as it is
+ * used), so a client gets a free page only for each page it was given and
+ * read: reading the pages, not asking for them, is what paces it, and a
+ * repeat, a cursor of its own or a fresh first page costs a line.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PageCursors } from "./member_pages.ts";
+ * const cursors = new PageCursors();
+ * cursors.given("#big", "Cy");
+ * assert.equal(cursors.take("#BIG", "cy"), true);
+ * assert.equal(cursors.take("#big", "cy"), false, "once");
+ * ```
+ */
+export class PageCursors {
+  /** Room and cursor fold keys, the most recent last. */
+  #given: string[] = [];
+
+  /** A page of `room` was given that goes on after `next`. */
+  given(room: string, next: string): void {
+    const key = cursorKey(room, next);
+    const at = this.#given.indexOf(key);
+    if (at !== -1) this.#given.splice(at, 1);
+    this.#given.push(key);
+    if (this.#given.length > FREE_WALKS) this.#given.shift();
+  }
+
+  /**
+   * Whether a page of `room` after `after` goes on from a page given; it
+   * is forgotten if so, so a repeat does not.
+   */
+  take(room: string, after: string): boolean {
+    const at = this.#given.indexOf(cursorKey(room, after));
+    if (at === -1) return false;
+    this.#given.splice(at, 1);
+    return true;
+  }
+}
+
+function cursorKey(room: string, nick: string): string {
+  return `${foldKey(room)} ${foldKey(nick)}`;
+}

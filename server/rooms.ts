@@ -192,7 +192,10 @@ export function enterRoom(
     after.push(
       big
         ? { type: "members", room: room.name, count: memberCount(hub, room) }
-        : whoEvent(room, undefined, MAX_WHO_PAGE, remoteMembers(hub, room)),
+        : pageGiven(
+          session,
+          whoEvent(room, undefined, MAX_WHO_PAGE, remoteMembers(hub, room)),
+        ),
     );
     const joined = own === undefined ? join : { ...join, ref: own.ref };
     session.reply(around(big ? [joined] : [], history, after));
@@ -394,6 +397,21 @@ export function whoPage(
     name,
     memberPage(members, after, Math.min(limit, MAX_WHO_PAGE)),
   );
+}
+
+/**
+ * A `who` page on its way to `session`: where it goes on is remembered, so
+ * that asking for the next page is free of flood control (member_pages.ts,
+ * PageCursors).
+ */
+export function pageGiven(
+  session: Session,
+  event: ServerEvent & { type: "who" },
+): ServerEvent & { type: "who" } {
+  if (event.next !== undefined) {
+    session.whoCursors.given(event.room, event.next);
+  }
+  return event;
 }
 
 /** The `who` event of one page. */

@@ -11,7 +11,7 @@ import type { WriteGate } from "./net/write_gate.ts";
 import { FloodPacer, type TokenBucket } from "./flood.ts";
 import { PrivatePeers } from "./private_peers.ts";
 import type { Limits } from "./limits.ts";
-import type { MemberIndex } from "./member_pages.ts";
+import { type MemberIndex, PageCursors } from "./member_pages.ts";
 import { type MemberFeed, pullInOrder, type RoomBatch } from "./room_batch.ts";
 import {
   NOT_YET,
@@ -171,6 +171,11 @@ export class Session {
   nickChanges: TokenBucket | null = null;
   /** Joins and parts allowed from now: `--max-joins` a minute. */
   roomChanges: TokenBucket | null = null;
+  /**
+   * Where the `/who` pages it was last given go on: asking for the page
+   * after one is free of flood control (member_pages.ts).
+   */
+  readonly whoCursors: PageCursors = new PageCursors();
   #socket: SessionSocket;
   #socketClosed = false;
   /**

@@ -29,7 +29,7 @@ import type { Session } from "../session.ts";
 import { ACCOUNT_HANDLERS } from "./accounts.ts";
 import { Call } from "./call.ts";
 import { CHAT_HANDLERS } from "./chat.ts";
-import { MEMBERSHIP_HANDLERS } from "./membership.ts";
+import { goesOnFromPage, MEMBERSHIP_HANDLERS } from "./membership.ts";
 import { decodeTextLogin, LOGIN_HANDLERS, notLoggedIn } from "./login.ts";
 import { OPERATOR_HANDLERS } from "./operator.ts";
 import { paceInput } from "./pacing.ts";
@@ -122,8 +122,9 @@ const NOTHING: Input = { kind: "none" };
  * One frame; a promise if its request is still running or waits its turn
  * under flood control (pacing.ts), which stops this connection's reads.
  * Every line counts against the budget, invalid ones and unknown commands
- * included, except those whose row is flood-exempt; a blank line costs only
- * its bytes.
+ * included, except those whose row is flood-exempt and a `/who` that goes
+ * on from a page given (membership.ts, `goesOnFromPage`), whose pace is
+ * its reader's; a blank line costs only its bytes.
  */
 function handleFrame(
   hub: Hub,
@@ -145,7 +146,8 @@ function handleFrame(
   }
   if (
     input.kind === "request" &&
-    requestSpec(input.request.type).policy.floodExempt
+    (requestSpec(input.request.type).policy.floodExempt ||
+      goesOnFromPage(session, input.request))
   ) {
     return runInput(hub, session, input);
   }
