@@ -39,6 +39,8 @@ async function startWebServer(
       floodRate: 0,
       maxPerAddress: 0,
       historyLength: 10,
+      // Room for one more in the room of 10,000.
+      maxRoomMembers: 10_001,
     },
   });
   const addresses = await server.start();
@@ -287,6 +289,40 @@ Deno.test("web client in a real browser", async (t) => {
         await page.waitForFunction(() =>
           document.querySelectorAll("#members li").length === 400
         );
+        // A typed page from past where the list ends is shown, but not put
+        // in the list, which would skip everyone between: it names its own
+        // next page, since /who more goes on from the list.
+        const names = () =>
+          page.$$eval(
+            "#members li button",
+            (items) => items.map((item) => item.firstChild?.textContent ?? ""),
+          );
+        const before = await names();
+        assert.equal(before.at(-1), "m00398");
+        await say(page, "/who #big after m05000");
+        await waitForLine(page, "#big (10000): m05001, ");
+        await waitForLine(page, "m05100; more: /who #big after m05100");
+        // Past the room's last member as well.
+        await say(page, "/who #big after zzz");
+        await waitForLine(page, "#big (10000): no members after that name");
+        // Someone past the list's end going away is news of a name not
+        // shown: it stays out of the list too.
+        await using zoe = await LineClient.text(port, "zoe");
+        await zoe.send("/join #big");
+        await zoe.expect(/^\*\*\* #big has 10001 members/);
+        await zoe.send("/away");
+        await zoe.expect(/^\*\*\* zoe is away/);
+        await say(page, "/rooms");
+        await waitForLine(page, "#big (10001)");
+        assert.deepEqual(await names(), before);
+        // The list goes on from where it ends, in one piece.
+        await page.click("#members-more");
+        await page.waitForFunction(() =>
+          document.querySelectorAll("#members li").length === 500
+        );
+        const after = await names();
+        assert.deepEqual(after.slice(0, 400), before);
+        assert.equal(after[400], "m00399");
         await say(page, "/part #big");
         await page.waitForFunction(() =>
           document.getElementById("title")?.textContent === "#lobby"

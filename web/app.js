@@ -225,6 +225,9 @@ function checkNick(proposed) {
     name: nick
   };
 }
+function foldKey(name) {
+  return name.normalize("NFKC").toLowerCase();
+}
 
 // wire/commands.ts
 function firstWord(args) {
@@ -995,12 +998,12 @@ function whoPastEnd(room, count) {
 }
 
 // web/src/who_notice.ts
-function whoNotice(event) {
+function whoNotice(event, listed = true) {
   if (event.members.length === 0 && event.count !== void 0) {
     return whoPastEnd(event.room, event.count);
   }
   const count = event.count === void 0 ? "" : ` (${event.count})`;
-  const more = event.next === void 0 ? "" : "; more: /who more";
+  const more = event.next === void 0 ? "" : listed ? "; more: /who more" : `; more: /who ${event.room} after ${event.next}`;
   return `${event.room}${count}: ${event.members.map((member) => `${member.nick}${member.away !== void 0 ? " (away)" : ""}`).join(", ")}${more}`;
 }
 
@@ -1286,19 +1289,33 @@ var ChatModel = class {
     }
   }
   /**
-   * A `who` page: the first page replaces the list, later ones add. Its
-   * `count` and `next` say how many there are and where the list goes on;
-   * the next page comes only when asked for ({@linkcode moreMembersRequest}),
-   * so a room of ten thousand is never fetched whole.
+   * A `who` page, asked for after the nickname `after` (undefined: from the
+   * top). The list held is always the room's members from the top, in one
+   * piece: a page from the top replaces it, and a page that goes on from
+   * where it ends is added to it. A page from anywhere else (a typed
+   * `/who #room after NICK` past the list's end, or one that answers a
+   * request the list has since moved past) would leave a gap, or show
+   * names twice over: it is not added, and false says so. Its `count` and
+   * `next` say how many there are and where the list goes on; the next page
+   * comes only when asked for ({@linkcode moreMembersRequest}), so a room of
+   * ten thousand is never fetched whole.
    */
-  members(room, page, first) {
+  members(room, page, after) {
     const conversation = this.conversation("room", room);
-    if (first) conversation.members.clear();
+    if (after === void 0) {
+      conversation.members.clear();
+    } else {
+      const end = conversation.membersNext;
+      if (end === null || end === "" || foldKey(end) !== foldKey(after)) {
+        return false;
+      }
+    }
     for (const member of page.members) {
       conversation.members.set(member.nick, member.away ?? null);
     }
     conversation.memberCount = page.count ?? null;
     conversation.membersNext = page.next ?? null;
+    return true;
   }
   /**
    * A big room's member count, sent in place of its list: names held from
@@ -1326,12 +1343,20 @@ var ChatModel = class {
       next
     };
   }
-  /** Someone joined, left, was renamed, went away or came back. */
+  /**
+   * Someone joined, left, was renamed, went away or came back. Of a list
+   * held only in part (a big room's first pages), only names within what it
+   * holds are added or marked: a name past its end shows when its page is
+   * asked for, and added now it would stand alone beyond a gap.
+   */
   memberChange(room, change) {
-    const members = this.conversation("room", room).members;
+    const conversation = this.conversation("room", room);
+    const members = conversation.members;
+    const end = conversation.membersNext;
+    const held = (nick) => end === null || end !== "" && foldKey(nick) <= foldKey(end);
     switch (change.kind) {
       case "join":
-        members.set(change.nick, null);
+        if (held(change.nick)) members.set(change.nick, null);
         break;
       case "leave":
         members.delete(change.nick);
@@ -1339,14 +1364,14 @@ var ChatModel = class {
       case "nick": {
         const away = members.get(change.old) ?? null;
         members.delete(change.old);
-        members.set(change.nick, away);
+        if (held(change.nick)) members.set(change.nick, away);
         break;
       }
       case "away":
-        members.set(change.nick, change.reason);
+        if (held(change.nick)) members.set(change.nick, change.reason);
         break;
       case "back":
-        members.set(change.nick, null);
+        if (held(change.nick)) members.set(change.nick, null);
         break;
     }
   }
@@ -1363,30 +1388,44 @@ var ChatModel = class {
     return true;
   }
 };
-function moreMembersRequest(conversation, ref) {
+function moreMembersRequest(conversation) {
   const after = conversation.membersNext;
   if (conversation.kind !== "room" || after === null) return null;
   return after === "" ? {
     type: "who",
     room: conversation.name,
-    ref
+    ref: MEMBERS_MORE_REF
   } : {
     type: "who",
     room: conversation.name,
     after,
-    ref
+    ref: `${MEMBERS_MORE_REF}:${after}`
   };
 }
 var TYPED_REF = "typed";
-var WHO_MORE_REF = "who-more";
+var WHO_MORE_REF = "who-more:";
 var MEMBERS_MORE_REF = "members-more";
 function typedRef(request) {
-  return request.type === "who" && request.after !== void 0 ? WHO_MORE_REF : TYPED_REF;
+  return request.type === "who" && request.after !== void 0 ? `${WHO_MORE_REF}${request.after}` : TYPED_REF;
 }
 function whoPageRole(ref) {
+  if (typeof ref !== "string") return {
+    typed: false
+  };
+  if (ref.startsWith(WHO_MORE_REF)) {
+    return {
+      typed: true,
+      after: ref.slice(WHO_MORE_REF.length)
+    };
+  }
+  if (ref.startsWith(`${MEMBERS_MORE_REF}:`)) {
+    return {
+      typed: false,
+      after: ref.slice(MEMBERS_MORE_REF.length + 1)
+    };
+  }
   return {
-    typed: ref === TYPED_REF || ref === WHO_MORE_REF,
-    first: ref !== WHO_MORE_REF && ref !== MEMBERS_MORE_REF
+    typed: ref === TYPED_REF
   };
 }
 function lineOf(message) {
@@ -1742,11 +1781,11 @@ var ChatPage = class {
    * person asks.
    */
   #who(event) {
-    const { typed, first } = whoPageRole(event.ref);
-    this.model.members(event.room, event, first);
+    const { typed, after } = whoPageRole(event.ref);
+    const listed = this.model.members(event.room, event, after);
     if (typed) {
       this.model.lastWhoRoom = event.room;
-      this.#notice(whoNotice(event));
+      this.#notice(whoNotice(event, listed));
     }
     this.#renderMembers();
   }
@@ -1755,7 +1794,7 @@ var ChatPage = class {
     const key = this.#membersKey();
     const conversation = key === null ? void 0 : this.model.conversations.get(key);
     if (conversation === void 0) return;
-    const request = moreMembersRequest(conversation, MEMBERS_MORE_REF);
+    const request = moreMembersRequest(conversation);
     if (request !== null) this.#send(request);
   }
   /**
@@ -1890,7 +1929,7 @@ var ChatPage = class {
       }
       request = {
         ...more,
-        ref: WHO_MORE_REF
+        ref: typedRef(more)
       };
     } else {
       const decoded = decodeTextRequest(line2);
@@ -2045,7 +2084,7 @@ var ChatPage = class {
     more.textContent = conversation.members.size === 0 ? "List members" : "More members";
     const nicks = [
       ...conversation.members.entries()
-    ].sort(([a], [b]) => a.toLowerCase() < b.toLowerCase() ? -1 : 1);
+    ].sort(([a], [b]) => foldKey(a) < foldKey(b) ? -1 : 1);
     element("members-title").textContent = conversation.memberCount !== null ? `Members: ${conversation.memberCount}` : `Members (${nicks.length})`;
     list.replaceChildren(...nicks.map(([nick, away]) => {
       const item = document.createElement("li");

@@ -16,6 +16,7 @@ import type {
 } from "../../wire/events.ts";
 import { decodeTextRequest } from "../../wire/text_codec.ts";
 import { byeMeansReconnect } from "../../wire/bye.ts";
+import { foldKey } from "../../wire/names.ts";
 import { whoNotice } from "./who_notice.ts";
 import { isWhoMore, whoMoreRequest } from "../../wire/who_more.ts";
 import { Connection } from "./connection.ts";
@@ -26,14 +27,12 @@ import {
   conversationKey,
   conversationOfRef,
   GAP_PAGE,
-  MEMBERS_MORE_REF,
   moreMembersRequest,
   nickColor,
   OLDER_PAGE,
   privateRef,
   TYPED_REF,
   typedRef,
-  WHO_MORE_REF,
   whoPageRole,
 } from "./model.ts";
 
@@ -435,11 +434,11 @@ class ChatPage {
    * person asks.
    */
   #who(event: ServerEvent & { type: "who" }): void {
-    const { typed, first } = whoPageRole(event.ref);
-    this.model.members(event.room, event, first);
+    const { typed, after } = whoPageRole(event.ref);
+    const listed = this.model.members(event.room, event, after);
     if (typed) {
       this.model.lastWhoRoom = event.room;
-      this.#notice(whoNotice(event));
+      this.#notice(whoNotice(event, listed));
     }
     this.#renderMembers();
   }
@@ -451,7 +450,7 @@ class ChatPage {
       ? undefined
       : this.model.conversations.get(key);
     if (conversation === undefined) return;
-    const request = moreMembersRequest(conversation, MEMBERS_MORE_REF);
+    const request = moreMembersRequest(conversation);
     if (request !== null) this.#send(request);
   }
 
@@ -593,7 +592,7 @@ class ChatPage {
         this.#notice(more.message, "error");
         return;
       }
-      request = { ...more, ref: WHO_MORE_REF };
+      request = { ...more, ref: typedRef(more) };
     } else {
       const decoded = decodeTextRequest(line);
       if (decoded === null) return;
@@ -790,8 +789,9 @@ class ChatPage {
     more.textContent = conversation.members.size === 0
       ? "List members"
       : "More members";
+    // In the server's order, the order its pages come in.
     const nicks = [...conversation.members.entries()].sort(([a], [b]) =>
-      a.toLowerCase() < b.toLowerCase() ? -1 : 1
+      foldKey(a) < foldKey(b) ? -1 : 1
     );
     element("members-title").textContent = conversation.memberCount !== null
       ? `Members: ${conversation.memberCount}`

@@ -15,6 +15,7 @@ import type {
   RoomSummary,
 } from "../../wire/events.ts";
 import type { LastWhoPage } from "../../wire/who_more.ts";
+import { foldKey } from "../../wire/names.ts";
 
 /** One line shown in a conversation. */
 export interface ChatLine {
@@ -219,23 +220,37 @@ export class ChatModel {
   }
 
   /**
-   * A `who` page: the first page replaces the list, later ones add. Its
-   * `count` and `next` say how many there are and where the list goes on;
-   * the next page comes only when asked for ({@linkcode moreMembersRequest}),
-   * so a room of ten thousand is never fetched whole.
+   * A `who` page, asked for after the nickname `after` (undefined: from the
+   * top). The list held is always the room's members from the top, in one
+   * piece: a page from the top replaces it, and a page that goes on from
+   * where it ends is added to it. A page from anywhere else (a typed
+   * `/who #room after NICK` past the list's end, or one that answers a
+   * request the list has since moved past) would leave a gap, or show
+   * names twice over: it is not added, and false says so. Its `count` and
+   * `next` say how many there are and where the list goes on; the next page
+   * comes only when asked for ({@linkcode moreMembersRequest}), so a room of
+   * ten thousand is never fetched whole.
    */
   members(
     room: string,
     page: { members: MemberSummary[]; count?: number; next?: string },
-    first: boolean,
-  ): void {
+    after?: string,
+  ): boolean {
     const conversation = this.conversation("room", room);
-    if (first) conversation.members.clear();
+    if (after === undefined) {
+      conversation.members.clear();
+    } else {
+      const end = conversation.membersNext;
+      if (end === null || end === "" || foldKey(end) !== foldKey(after)) {
+        return false;
+      }
+    }
     for (const member of page.members) {
       conversation.members.set(member.nick, member.away ?? null);
     }
     conversation.memberCount = page.count ?? null;
     conversation.membersNext = page.next ?? null;
+    return true;
   }
 
   /**
@@ -261,7 +276,12 @@ export class ChatModel {
     return next === null ? { room } : { room, next };
   }
 
-  /** Someone joined, left, was renamed, went away or came back. */
+  /**
+   * Someone joined, left, was renamed, went away or came back. Of a list
+   * held only in part (a big room's first pages), only names within what it
+   * holds are added or marked: a name past its end shows when its page is
+   * asked for, and added now it would stand alone beyond a gap.
+   */
   memberChange(
     room: string,
     change:
@@ -271,10 +291,14 @@ export class ChatModel {
       | { kind: "away"; nick: string; reason: string }
       | { kind: "back"; nick: string },
   ): void {
-    const members = this.conversation("room", room).members;
+    const conversation = this.conversation("room", room);
+    const members = conversation.members;
+    const end = conversation.membersNext;
+    const held = (nick: string) =>
+      end === null || (end !== "" && foldKey(nick) <= foldKey(end));
     switch (change.kind) {
       case "join":
-        members.set(change.nick, null);
+        if (held(change.nick)) members.set(change.nick, null);
         break;
       case "leave":
         members.delete(change.nick);
@@ -282,14 +306,14 @@ export class ChatModel {
       case "nick": {
         const away = members.get(change.old) ?? null;
         members.delete(change.old);
-        members.set(change.nick, away);
+        if (held(change.nick)) members.set(change.nick, away);
         break;
       }
       case "away":
-        members.set(change.nick, change.reason);
+        if (held(change.nick)) members.set(change.nick, change.reason);
         break;
       case "back":
-        members.set(change.nick, null);
+        if (held(change.nick)) members.set(change.nick, null);
         break;
     }
   }
@@ -310,74 +334,91 @@ export class ChatModel {
 
 /**
  * The request for a room's next page of members, or null when every member
- * is listed.
+ * is listed. Its ref says where the page goes on from
+ * ({@linkcode whoPageRole}).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { ChatModel, moreMembersRequest } from "./model.ts";
  * const model = new ChatModel();
- * model.members("#big", { members: [{ nick: "ann" }], count: 9, next: "ann" }, true);
- * assert.deepEqual(moreMembersRequest(model.conversation("room", "#big"), "m"), {
+ * model.members("#big", { members: [{ nick: "ann" }], count: 9, next: "ann" });
+ * assert.deepEqual(moreMembersRequest(model.conversation("room", "#big")), {
  *   type: "who",
  *   room: "#big",
  *   after: "ann",
- *   ref: "m",
+ *   ref: "members-more:ann",
  * });
  * ```
  */
 export function moreMembersRequest(
   conversation: Conversation,
-  ref: string,
 ): ClientRequest | null {
   const after = conversation.membersNext;
   if (conversation.kind !== "room" || after === null) return null;
   return after === ""
-    ? { type: "who", room: conversation.name, ref }
-    : { type: "who", room: conversation.name, after, ref };
+    ? { type: "who", room: conversation.name, ref: MEMBERS_MORE_REF }
+    : {
+      type: "who",
+      room: conversation.name,
+      after,
+      ref: `${MEMBERS_MORE_REF}:${after}`,
+    };
 }
 
 /** The `ref` of a line the person typed: a `who` page it gets is shown. */
 export const TYPED_REF = "typed";
 
 /**
- * The `ref` of a typed `/who` that goes on from a page (`/who more`,
- * `/who #room after NICK`): shown as a notice, and added to the room's
- * member list as the "More members" button's page is, not put in its place.
+ * How the `ref` of a typed `/who` with a cursor (`/who more`,
+ * `/who #room after NICK`) starts; the cursor follows it. Its page is shown
+ * as a notice, and added to the room's member list when it goes on from
+ * where the list ends.
  */
-export const WHO_MORE_REF = "who-more";
+export const WHO_MORE_REF = "who-more:";
 
-/** The `ref` of the "More members" button's page: the list only. */
+/**
+ * The `ref` of the "More members" button's page (the list only): alone for
+ * the list from the top, else followed by `:` and the cursor.
+ */
 export const MEMBERS_MORE_REF = "members-more";
 
 /**
- * The `ref` a typed request carries: {@linkcode WHO_MORE_REF} for a `/who`
- * with a cursor, else {@linkcode TYPED_REF}.
+ * The `ref` a typed request carries: {@linkcode WHO_MORE_REF} and the
+ * cursor for a `/who` with one, else {@linkcode TYPED_REF}.
  */
 export function typedRef(request: ClientRequest): string {
   return request.type === "who" && request.after !== undefined
-    ? WHO_MORE_REF
+    ? `${WHO_MORE_REF}${request.after}`
     : TYPED_REF;
 }
 
 /**
  * What a `who` page is, by its `ref`: typed by the person (shown as a
- * notice), and whether it starts the member list (replacing what is held:
- * a join's list, a typed `/who`) or goes on from a page (added to it).
+ * notice), and the cursor it was asked from (`after`), absent when it
+ * starts the member list (a join's list, a typed `/who`, the list from the
+ * top) rather than going on from a page.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { whoPageRole, WHO_MORE_REF } from "./model.ts";
- * assert.deepEqual(whoPageRole(WHO_MORE_REF), { typed: true, first: false });
- * assert.deepEqual(whoPageRole(undefined), { typed: false, first: true });
+ * import { whoPageRole } from "./model.ts";
+ * assert.deepEqual(whoPageRole("who-more:cy"), { typed: true, after: "cy" });
+ * assert.deepEqual(whoPageRole("members-more:cy"), { typed: false, after: "cy" });
+ * assert.deepEqual(whoPageRole(undefined), { typed: false });
  * ```
  */
-export function whoPageRole(ref: unknown): { typed: boolean; first: boolean } {
-  return {
-    typed: ref === TYPED_REF || ref === WHO_MORE_REF,
-    first: ref !== WHO_MORE_REF && ref !== MEMBERS_MORE_REF,
-  };
+export function whoPageRole(
+  ref: unknown,
+): { typed: boolean; after?: string } {
+  if (typeof ref !== "string") return { typed: false };
+  if (ref.startsWith(WHO_MORE_REF)) {
+    return { typed: true, after: ref.slice(WHO_MORE_REF.length) };
+  }
+  if (ref.startsWith(`${MEMBERS_MORE_REF}:`)) {
+    return { typed: false, after: ref.slice(MEMBERS_MORE_REF.length + 1) };
+  }
+  return { typed: ref === TYPED_REF };
 }
 
 /** The line a stored message shows as. */

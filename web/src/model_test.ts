@@ -94,7 +94,6 @@ Deno.test("members follow joins, leaves, renames and away", () => {
   model.members(
     "#lobby",
     { members: [{ nick: "bob" }, { nick: "cy", away: "lunch" }] },
-    true,
   );
   model.memberChange("#lobby", { kind: "join", nick: "dee" });
   model.memberChange("#lobby", { kind: "nick", old: "cy", nick: "cyd" });
@@ -135,31 +134,34 @@ Deno.test("a big room's members come a page at a time, only when asked for", () 
   const room = model.conversation("room", "#big");
   model.memberTotal("#big", 10_000);
   assert.equal(room.memberCount, 10_000);
-  assert.deepEqual(moreMembersRequest(room, "m"), {
+  assert.deepEqual(moreMembersRequest(room), {
     type: "who",
     room: "#big",
-    ref: "m",
+    ref: MEMBERS_MORE_REF,
   });
+  assert.deepEqual(whoPageRole(MEMBERS_MORE_REF), { typed: false });
   model.members("#big", {
     members: [{ nick: "ann" }, { nick: "bea" }],
     count: 10_000,
     next: "bea",
-  }, true);
+  });
   assert.deepEqual([...room.members.keys()], ["ann", "bea"]);
   assert.equal(room.memberCount, 10_000, "the count stays with a partial list");
-  assert.deepEqual(moreMembersRequest(room, "m"), {
+  const more = moreMembersRequest(room);
+  assert.deepEqual(more, {
     type: "who",
     room: "#big",
     after: "bea",
-    ref: "m",
+    ref: `${MEMBERS_MORE_REF}:bea`,
   });
-  model.members("#big", { members: [{ nick: "cy" }], count: 10_000 }, false);
+  assert.deepEqual(whoPageRole(more!.ref), { typed: false, after: "bea" });
+  model.members("#big", { members: [{ nick: "cy" }], count: 10_000 }, "bea");
   assert.deepEqual([...room.members.keys()], ["ann", "bea", "cy"]);
-  assert.equal(moreMembersRequest(room, "m"), null, "the last page");
+  assert.equal(moreMembersRequest(room), null, "the last page");
   // A whole list has neither count nor cursor.
-  model.members("#big", { members: [{ nick: "dee" }] }, true);
+  model.members("#big", { members: [{ nick: "dee" }] });
   assert.equal(room.memberCount, null);
-  assert.equal(moreMembersRequest(room, "m"), null);
+  assert.equal(moreMembersRequest(room), null);
 });
 
 Deno.test("/who more goes on from the last /who asked for, where its list stands", () => {
@@ -169,48 +171,108 @@ Deno.test("/who more goes on from the last /who asked for, where its list stands
     members: [{ nick: "ann" }],
     count: 300,
     next: "ann",
-  }, true);
+  });
   model.lastWhoRoom = "#big";
   assert.deepEqual(model.lastWho(), { room: "#big", next: "ann" });
-  model.members("#big", { members: [{ nick: "zed" }], count: 300 }, false);
+  model.members("#big", { members: [{ nick: "zed" }], count: 300 }, "ann");
   assert.deepEqual(model.lastWho(), { room: "#big" });
 });
 
-Deno.test("a typed /who #room after NICK adds its page to the list, as More members does", () => {
-  const typed = (line: string) => {
-    const request = decodeTextRequest(line) as ClientRequest;
-    assert.equal(request.type, "who", line);
-    return typedRef(request);
-  };
-  assert.equal(typed("/who #big after bea"), WHO_MORE_REF);
-  assert.equal(typed("/who after bea"), WHO_MORE_REF);
+/** The typed line's ref, as the page gives it. */
+function typed(line: string): string {
+  const request = decodeTextRequest(line) as ClientRequest;
+  assert.equal(request.type, "who", line);
+  return typedRef(request);
+}
+
+/** A page of `#big`, of 9 members, as its ref says it was asked for. */
+function bigPage(
+  model: ChatModel,
+  ref: unknown,
+  members: string[],
+  next?: string,
+): boolean {
+  return model.members("#big", {
+    members: members.map((nick) => ({ nick })),
+    count: 9,
+    ...(next === undefined ? {} : { next }),
+  }, whoPageRole(ref).after);
+}
+
+Deno.test("a typed /who #room after NICK that goes on from the list is added to it, as More members is", () => {
+  assert.equal(typed("/who #big after bea"), `${WHO_MORE_REF}bea`);
+  assert.equal(typed("/who after bea"), `${WHO_MORE_REF}bea`);
   assert.equal(typed("/who #big"), TYPED_REF);
   assert.equal(typed("/who"), TYPED_REF);
   assert.equal(typedRef({ type: "rooms" }), TYPED_REF);
+  assert.deepEqual(whoPageRole(typed("/who #big after bea")), {
+    typed: true,
+    after: "bea",
+  });
+  assert.deepEqual(whoPageRole(TYPED_REF), { typed: true });
   const model = new ChatModel();
   const room = model.conversation("room", "#big");
-  const page = (
-    ref: unknown,
-    members: string[],
-    next?: string,
-  ) =>
-    model.members("#big", {
-      members: members.map((nick) => ({ nick })),
-      count: 9,
-      ...(next === undefined ? {} : { next }),
-    }, whoPageRole(ref).first);
-  page(undefined, ["ann", "bea"], "bea"); // the join's list
-  page(typed("/who #big after bea"), ["cy", "dee"], "dee");
+  bigPage(model, undefined, ["ann", "bea"], "bea"); // the join's list
+  assert.equal(
+    bigPage(model, typed("/who #big after BEA"), ["cy", "dee"], "dee"),
+    true,
+  );
   assert.deepEqual([...room.members.keys()], ["ann", "bea", "cy", "dee"]);
-  page(MEMBERS_MORE_REF, ["eve"], "eve");
+  bigPage(model, moreMembersRequest(room)!.ref, ["eve"], "eve");
   assert.deepEqual(room.members.size, 5);
   assert.equal(room.membersNext, "eve");
   // A typed /who without a cursor starts the list again.
-  page(typed("/who #big"), ["ann"], "ann");
+  bigPage(model, typed("/who #big"), ["ann"], "ann");
   assert.deepEqual([...room.members.keys()], ["ann"]);
-  assert.deepEqual(whoPageRole(TYPED_REF), { typed: true, first: true });
-  assert.deepEqual(whoPageRole(MEMBERS_MORE_REF), {
-    typed: false,
-    first: false,
-  });
+});
+
+Deno.test("a page from a cursor past where the list ends leaves the list whole from the top, with no gap", () => {
+  const model = new ChatModel();
+  const room = model.conversation("room", "#big");
+  bigPage(model, typed("/who #big"), ["ann", "bea"], "bea");
+  // Past the list's end, and past the room's last member: neither is added,
+  // and the list still goes on from where it ends.
+  assert.equal(
+    bigPage(model, typed("/who #big after fay"), ["gus"], "gus"),
+    false,
+  );
+  assert.equal(bigPage(model, typed("/who #big after zzz"), []), false);
+  assert.deepEqual([...room.members.keys()], ["ann", "bea"]);
+  assert.equal(room.membersNext, "bea");
+  assert.equal(room.memberCount, 9);
+  // A page that answers a cursor the list has since moved past (the button
+  // pressed twice) is not added twice over.
+  const twice = moreMembersRequest(room)!.ref;
+  assert.equal(bigPage(model, twice, ["cy"], "cy"), true);
+  assert.equal(bigPage(model, twice, ["cy"], "cy"), false);
+  assert.deepEqual([...room.members.keys()], ["ann", "bea", "cy"]);
+  // A whole list takes no page from a cursor.
+  model.members("#big", { members: [{ nick: "ann" }] });
+  assert.equal(bigPage(model, typed("/who #big after ann"), []), false);
+});
+
+Deno.test("a list held in part shows no news of names past its end", () => {
+  const model = new ChatModel();
+  const room = model.conversation("room", "#big");
+  model.memberTotal("#big", 500);
+  model.memberChange("#big", { kind: "away", nick: "zed", reason: "" });
+  assert.equal(room.members.size, 0, "nothing held, nothing shown");
+  bigPage(model, undefined, ["ann", "cy"], "cy");
+  model.memberChange("#big", { kind: "away", nick: "zed", reason: "" });
+  model.memberChange("#big", { kind: "back", nick: "yan" });
+  model.memberChange("#big", { kind: "join", nick: "xia" });
+  model.memberChange("#big", { kind: "nick", old: "ann", nick: "wu" });
+  model.memberChange("#big", { kind: "nick", old: "vic", nick: "bea" });
+  model.memberChange("#big", { kind: "away", nick: "cy", reason: "lunch" });
+  assert.deepEqual([...room.members].sort(), [
+    ["bea", null],
+    ["cy", "lunch"],
+  ]);
+  // A whole list takes every change.
+  model.members("#lobby", { members: [{ nick: "ann" }] });
+  model.memberChange("#lobby", { kind: "join", nick: "zed" });
+  assert.deepEqual(
+    [...model.conversation("room", "#lobby").members.keys()],
+    ["ann", "zed"],
+  );
 });

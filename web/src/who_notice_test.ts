@@ -40,3 +40,16 @@ Deno.test("web /who: a page of a bigger list gives the count and how to go on", 
     "#big (10000): zed",
   );
 });
+
+Deno.test("web /who: a page not put in the member list names its own next page", () => {
+  assert.equal(
+    whoNotice({
+      type: "who",
+      room: "#big",
+      members: [{ nick: "m501" }],
+      count: 10_000,
+      next: "m501",
+    }, false),
+    "#big (10000): m501; more: /who #big after m501",
+  );
+});
