@@ -51,6 +51,8 @@ import {
   isWhoMore,
   type LastWhoPage,
   lastWhoPage,
+  PageCursors,
+  takesFreePage,
   whoMoreRequest,
 } from "./wire/who_more.ts";
 import {
@@ -95,6 +97,19 @@ const MAX_EVENT_LINE_BYTES = 4 * 1024 * 1024;
  */
 const MAX_PENDING_REQUESTS = 5000;
 
+/**
+ * A typed `/who more` waiting to be sent. Which page it asks for is decided
+ * when its turn comes, once every `who` asked before it is answered: typed
+ * (or piped) ahead of the page before it, it still goes on from that page.
+ */
+const WHO_MORE: unique symbol = Symbol("/who more");
+
+/** A request waiting to be sent, or a `/who more` to decide then. */
+type Pending = ClientRequest | typeof WHO_MORE;
+
+/** How the refs of this client's `who` requests start. */
+const WHO_REF = "who-";
+
 /** How long quitting waits for a paste still going out at the server's pace. */
 const PASTE_DRAIN_MS = 30_000;
 
@@ -138,8 +153,11 @@ export class ChatClient {
   #loggedIn = false;
   /** When the current connection was welcomed, for the backoff. */
   #welcomedAt: number | null = null;
-  /** Requests not yet sent: typed while offline, or waiting for the pace. */
-  #pending: ClientRequest[] = [];
+  /**
+   * Requests not yet sent: typed while offline, or waiting for the pace; a
+   * `/who more` is decided when its turn comes ({@linkcode WHO_MORE}).
+   */
+  #pending: Pending[] = [];
   #pacer: SendPacer | null = null;
   #pumpTimer: ReturnType<typeof setTimeout> | undefined;
   /** Set while a paste is being paced out, to say so once. */
@@ -163,6 +181,16 @@ export class ChatClient {
   #historyRef = 0;
   /** The last `who` page shown, which `/who more` goes on from. */
   #lastWho: LastWhoPage | null = null;
+  /** `who` requests sent on this connection and not answered yet. */
+  #whoAwaited = 0;
+  /** Refs of `who` requests, counted: their answers are told apart. */
+  #whoRef = 0;
+  /**
+   * Where the `who` pages this connection was given go on: the server lets
+   * a request for the next one through its flood control at once, so the
+   * client does not pace it either.
+   */
+  #whoCursors = new PageCursors();
   #palette = new NickPalette();
   /** The rooms it is in, the current one, and their unread counts. */
   #view = new RoomView();
@@ -379,6 +407,9 @@ export class ChatClient {
           this.#pacer = pace === null ? null : new SendPacer(pace, Date.now());
         }
         for (const wake of this.#loginWaiters.splice(0)) wake();
+        // Nothing asked on a connection before this one is answered here.
+        this.#whoAwaited = 0;
+        this.#whoCursors = new PageCursors();
         this.#restoreRooms();
         this.#pump();
         break;
@@ -397,6 +428,16 @@ export class ChatClient {
         break;
       case "who":
         this.#lastWho = lastWhoPage(event);
+        if (event.next !== undefined) {
+          this.#whoCursors.given(event.room, event.next);
+        }
+        if (this.#answersWho(event.ref)) {
+          this.#print(event);
+          this.#updatePrompt();
+          // A /who more waiting for this page goes on from it.
+          this.#pump();
+          return;
+        }
         break;
       case "history":
         this.#onHistory(event);
@@ -409,10 +450,23 @@ export class ChatClient {
         return;
       case "error":
         if (this.#onLoginError(conn, event)) return;
+        if (this.#answersWho(event.ref)) {
+          this.#print(event);
+          this.#updatePrompt();
+          this.#pump();
+          return;
+        }
         break;
     }
     this.#print(event);
     this.#updatePrompt();
+  }
+
+  /** Whether an answer with `ref` answers one of this client's `who`s. */
+  #answersWho(ref: unknown): boolean {
+    if (typeof ref !== "string" || !ref.startsWith(WHO_REF)) return false;
+    this.#whoAwaited = Math.max(0, this.#whoAwaited - 1);
+    return true;
   }
 
   /** Handles a refused login; returns true when it did. */
@@ -608,9 +662,32 @@ export class ChatClient {
     const conn = this.#conn;
     if (conn === null || !this.#loggedIn) return;
     while (this.#pending.length > 0) {
+      const head = this.#pending[0]!;
+      let request: ClientRequest;
+      if (head === WHO_MORE) {
+        // It goes on from the page before it: not decided until that has
+        // come (its answer pumps again).
+        if (this.#whoAwaited > 0) break;
+        const more = whoMoreRequest(this.#lastWho);
+        if (more.type === "error") {
+          this.#pending.shift();
+          this.#print(more);
+          continue;
+        }
+        request = this.#pending[0] = more;
+      } else {
+        request = head;
+      }
+      if (request.type === "who" && request.ref === undefined) {
+        request = this.#pending[0] = {
+          ...request,
+          ref: `${WHO_REF}${++this.#whoRef}`,
+        };
+      }
       const pacer = this.#pacer;
-      const bytes = encoder.encode(encodeJsonRequest(this.#pending[0]!));
-      if (pacer !== null) {
+      const bytes = encoder.encode(encodeJsonRequest(request));
+      const free = takesFreePage(this.#whoCursors, request, this.#room);
+      if (pacer !== null && !free) {
         const wait = pacer.wait(Date.now(), bytes.length);
         if (wait > 0) {
           if (!this.#pasting) {
@@ -626,6 +703,7 @@ export class ChatClient {
         pacer.take(Date.now(), bytes.length);
       }
       this.#pending.shift();
+      if (request.type === "who") this.#whoAwaited++;
       this.#writeBytes(conn, bytes);
     }
     this.#pasting = false;
@@ -668,9 +746,8 @@ export class ChatClient {
       if (this.#conn !== null) this.#hello(this.#conn);
       return false;
     }
-    let request = isWhoMore(line)
-      ? whoMoreRequest(this.#lastWho)
-      : decodeTextRequest(line);
+    if (isWhoMore(line)) return this.#queue(WHO_MORE);
+    let request = decodeTextRequest(line);
     if (request === null) return false;
     if (request.type === "error") {
       this.#print(request);
@@ -692,6 +769,11 @@ export class ChatClient {
     ) {
       request = { ...request, room: current };
     }
+    return this.#queue(request);
+  }
+
+  /** Queues a request to send in its turn; false (not quitting), always. */
+  #queue(request: Pending): boolean {
     if (this.#pending.length >= MAX_PENDING_REQUESTS) {
       this.#terminal.print(
         `!! ${this.#pending.length} lines are already waiting; that one was not kept`,

@@ -1,11 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  FREE_WALKS,
-  MemberIndex,
-  memberPage,
-  PageCursors,
-  type PagedMember,
-} from "./member_pages.ts";
+import { MemberIndex, memberPage, type PagedMember } from "./member_pages.ts";
 
 function member(nick: string | null, extra: Partial<PagedMember> = {}) {
   return { nick, away: null, isOp: false, ...extra };
@@ -89,21 +83,4 @@ Deno.test("MemberIndex pages as memberPage does, through joins, leaves and renam
     for (const limit of [1, 2, 100]) pages(after, limit);
   }
   assert.equal(index.size, room.size);
-});
-
-Deno.test("PageCursors: each page given makes one request free, per room, for a few walks at once", () => {
-  const cursors = new PageCursors();
-  cursors.given("#a", "ann");
-  cursors.given("#b", "ann");
-  assert.equal(cursors.take("#c", "ann"), false, "another room");
-  assert.equal(cursors.take("#a", "bea"), false, "a cursor never given");
-  assert.equal(cursors.take("#b", "ANN"), true, "by fold key");
-  assert.equal(cursors.take("#a", "ann"), true, "two walks at once");
-  assert.equal(cursors.take("#a", "ann"), false, "used once");
-  // The oldest of more walks than that goes back to paying.
-  for (let i = 0; i <= FREE_WALKS; i++) cursors.given(`#r${i}`, "cy");
-  assert.equal(cursors.take("#r0", "cy"), false);
-  for (let i = 1; i <= FREE_WALKS; i++) {
-    assert.equal(cursors.take(`#r${i}`, "cy"), true);
-  }
 });

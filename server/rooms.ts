@@ -401,7 +401,7 @@ export function whoPage(
 
 /**
  * A `who` page on its way to `session`: where it goes on is remembered, so
- * that asking for the next page is free of flood control (member_pages.ts,
+ * that asking for the next page is free of flood control (wire/who_more.ts,
  * PageCursors).
  */
 export function pageGiven(

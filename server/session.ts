@@ -11,7 +11,8 @@ import type { WriteGate } from "./net/write_gate.ts";
 import { FloodPacer, type TokenBucket } from "./flood.ts";
 import { PrivatePeers } from "./private_peers.ts";
 import type { Limits } from "./limits.ts";
-import { type MemberIndex, PageCursors } from "./member_pages.ts";
+import type { MemberIndex } from "./member_pages.ts";
+import { PageCursors } from "../wire/who_more.ts";
 import { type MemberFeed, pullInOrder, type RoomBatch } from "./room_batch.ts";
 import {
   NOT_YET,
@@ -173,7 +174,7 @@ export class Session {
   roomChanges: TokenBucket | null = null;
   /**
    * Where the `/who` pages it was last given go on: asking for the page
-   * after one is free of flood control (member_pages.ts).
+   * after one is free of flood control (wire/who_more.ts).
    */
   readonly whoCursors: PageCursors = new PageCursors();
   #socket: SessionSocket;

@@ -13,6 +13,7 @@ import {
   startServer,
   within,
 } from "./helpers.ts";
+import { DEFAULT_LIMITS } from "../server/limits.ts";
 import {
   Program,
   ROOT,
@@ -411,6 +412,49 @@ Deno.test("client: /who more shows the page after the last one, and says when th
   );
   await alice.type("/quit");
   assert.equal(await alice.exit(), 0);
+});
+
+Deno.test("client: piped /who more lines list a room of 10,000 whole, under the default flood control, unpaced", async () => {
+  await using chat = await startServer({
+    floodRate: DEFAULT_LIMITS.floodRate,
+    floodBurst: DEFAULT_LIMITS.floodBurst,
+    floodBurstBytes: DEFAULT_LIMITS.floodBurstBytes,
+    floodByteRate: DEFAULT_LIMITS.floodByteRate,
+    maxConnections: 10_010,
+  });
+  seatMembers(chat.server, 9_999);
+  await using bot = startClient(chat.port, "--nick", "bot");
+  // All at once, before login: each /who more goes on from the page before
+  // it, so it is decided when that page has come.
+  await bot.write(
+    new TextEncoder().encode("/who\n" + "/who more\n".repeat(99)),
+  );
+  const pages: string[] = [];
+  await bot.stdout.waitFor(
+    (lines) => {
+      pages.length = 0;
+      pages.push(...lines.filter((line) => line.startsWith("-- #lobby (")));
+      return pages.length >= 100 ||
+        lines.some((line) => line.startsWith("!!"));
+    },
+    "a hundred pages",
+    60_000,
+  );
+  const said = bot.stdout.received;
+  assert.deepEqual(said.filter((line) => line.startsWith("!!")), []);
+  assert.deepEqual(
+    said.filter((line) => /Pasting|sending faster/.test(line)),
+    [],
+    "neither the client nor the server paced the pages",
+  );
+  const names = pages.flatMap((line) =>
+    /^-- #lobby \(10000\): (.*?)(?:; more: .*)?$/.exec(line)![1]!.split(", ")
+  );
+  assert.equal(names.length, 10_000);
+  assert.equal(new Set(names).size, 10_000);
+  assert.match(pages.at(-1)!, /m09998$/);
+  await bot.type("/quit");
+  assert.equal(await bot.exit(), 0);
 });
 
 Deno.test("client: a server password it was not given is asked for in words", async () => {

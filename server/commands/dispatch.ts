@@ -29,7 +29,8 @@ import type { Session } from "../session.ts";
 import { ACCOUNT_HANDLERS } from "./accounts.ts";
 import { Call } from "./call.ts";
 import { CHAT_HANDLERS } from "./chat.ts";
-import { goesOnFromPage, MEMBERSHIP_HANDLERS } from "./membership.ts";
+import { MEMBERSHIP_HANDLERS } from "./membership.ts";
+import { takesFreePage } from "../../wire/who_more.ts";
 import { decodeTextLogin, LOGIN_HANDLERS, notLoggedIn } from "./login.ts";
 import { OPERATOR_HANDLERS } from "./operator.ts";
 import { paceInput } from "./pacing.ts";
@@ -123,7 +124,7 @@ const NOTHING: Input = { kind: "none" };
  * under flood control (pacing.ts), which stops this connection's reads.
  * Every line counts against the budget, invalid ones and unknown commands
  * included, except those whose row is flood-exempt and a `/who` that goes
- * on from a page given (membership.ts, `goesOnFromPage`), whose pace is
+ * on from a page given (wire/who_more.ts, `takesFreePage`), whose pace is
  * its reader's; a blank line costs only its bytes.
  */
 function handleFrame(
@@ -147,7 +148,7 @@ function handleFrame(
   if (
     input.kind === "request" &&
     (requestSpec(input.request.type).policy.floodExempt ||
-      goesOnFromPage(session, input.request))
+      takesFreePage(session.whoCursors, input.request, session.current?.name))
   ) {
     return runInput(hub, session, input);
   }

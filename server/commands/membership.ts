@@ -19,8 +19,8 @@ import {
   whoPage,
 } from "../rooms.ts";
 import { checkRoom, foldKey } from "../../wire/names.ts";
-import { type ClientRequest, DEFAULT_WHO_PAGE, LOBBY } from "../../protocol.ts";
-import type { Room, Session } from "../session.ts";
+import { LOBBY } from "../../protocol.ts";
+import type { Room } from "../session.ts";
 import type { Call } from "./call.ts";
 import { TokenBucket } from "../flood.ts";
 import { mixedScriptRefusal } from "../names/lookalikes.ts";
@@ -222,33 +222,6 @@ function who(call: Call<"who">): void {
       ),
     ),
   ]);
-}
-
-/**
- * Whether `request` asks for the page after one `session` was given (of
- * the room it names, or its current room), in pages of at least the
- * default size: such a request is not a chat line, and flood control lets
- * it through at once (dispatch.ts). Each page given makes one request
- * free, once, so a walk goes as fast as its reader reads, and costs the
- * server a page for each page read. Anything else, a fresh first page, a
- * repeat or a cursor of the client's own, costs a line.
- */
-export function goesOnFromPage(
-  session: Session,
-  request: ClientRequest,
-): boolean {
-  if (request.type !== "who" || request.after === undefined) return false;
-  if (request.limit !== undefined && request.limit < DEFAULT_WHO_PAGE) {
-    // Pages this small cost about what the request does: a line each.
-    return false;
-  }
-  let room: string | undefined;
-  if (request.room === undefined) room = session.current?.name;
-  else {
-    const named = checkRoom(request.room);
-    if (named.ok) room = named.name;
-  }
-  return room !== undefined && session.whoCursors.take(room, request.after);
 }
 
 /** The membership requests' handlers, by request type. */
