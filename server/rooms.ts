@@ -154,6 +154,12 @@ export function enterRoom(
     return switchRoom(hub, session, existing);
   }
   const room = openRoom(hub, name, session.address);
+  const limit = hub.limits.bigRoomMembers;
+  if (limit > 0 && memberCount(hub, room) + 1 === limit) {
+    // This arrival makes the room big; its members are told before it is
+    // one of them (it gets its own count with its join).
+    tellBig(hub, room, limit);
+  }
   room.batch?.joining(session);
   room.members.add(session);
   room.index.add(session);
@@ -199,6 +205,22 @@ export function enterRoom(
     );
     const joined = own === undefined ? join : { ...join, ref: own.ref };
     session.reply(around(big ? [joined] : [], history, after));
+  });
+}
+
+/**
+ * Tells `room`'s members here that it has just become big, with its count:
+ * from now on they hear of no arrivals or departures, so a member list they
+ * keep from the joins and leaves they were told of would go stale without a
+ * word (a web page's list would stop at the last member announced). This is
+ * the same `members` event a newcomer gets, sent once as the room crosses
+ * `--big-room`: its cost is that of the one arrival it replaces.
+ */
+export function tellBig(hub: Hub, room: Room, count: number): void {
+  hub.localFeed.broadcast(room, {
+    type: "members",
+    room: room.name,
+    count,
   });
 }
 

@@ -268,7 +268,11 @@ Deno.test("a big room's messages arrive complete and in order, no echo to a text
     "<bob> four",
   ]);
   const aliceSaw = await alice.linesUntilPong();
-  assert.deepEqual(aliceSaw, ["<bob> four"]);
+  // bob's arrival made the room big: alice was told its size.
+  assert.deepEqual(aliceSaw, [
+    "*** #lobby has 2 members; /who lists them a page at a time",
+    "<bob> four",
+  ]);
 });
 
 Deno.test("a member of two big rooms gets their lines in the order they were said", async () => {

@@ -421,6 +421,10 @@ function registerPresenceTests(): void {
     await bob.sendJson({ type: "hello", nick: "bob" });
     const members = await bob.expectEvent("members");
     assert.equal(members.count, 3);
+    // ana and ada, on the other node, are told the room is now big: from
+    // here on they hear of no arrivals, so a list of theirs would go stale.
+    await ana.expectEvent("members", (e) => e.count === 3);
+    await _ada.expectEvent("members", (e) => e.count === 3);
     // In order after bob's join: once ana sees him away, she would have
     // seen his join.
     await bob.sendJson({ type: "away" });

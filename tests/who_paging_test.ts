@@ -158,3 +158,42 @@ Deno.test("a page request that goes on from no page given costs a line: repeats,
   }
   assert.ok(jsonPacingNotices(bot).length >= 1);
 });
+
+Deno.test("the arrival that makes a room big tells its members the count: a list kept from joins would go stale unsaid", async () => {
+  await using chat = await startServer({ bigRoomMembers: 3 });
+  await using alice = await LineClient.text(chat.port, "alice");
+  await using bob = await LineClient.json(chat.port, "bob");
+  await alice.expect("*** bob joined #lobby");
+  // carol makes three: alice and bob are told, once, what carol is told.
+  await using carol = await LineClient.connect(chat.port);
+  await carol.sendJson({ type: "hello", nick: "carol" });
+  await carol.expectEvent("members", (e) => e.count === 3);
+  await alice.expect(
+    "*** #lobby has 3 members; /who lists them a page at a time",
+  );
+  await bob.expectEvent("members", (e) => e.count === 3);
+  // dave, past the size, is news to nobody; carol got one count, not two.
+  await using dave = await textLogin(chat.port, "dave");
+  await dave.expect(/^\*\*\* #lobby has 4 members/);
+  for (const [client, json] of [[alice, false], [bob, true], [carol, true]]) {
+    const saw = await (client as LineClient).linesUntilPong(json as boolean);
+    assert.deepEqual(
+      saw.filter((line) => /members|dave/.test(line)),
+      [],
+      "nothing more",
+    );
+  }
+  assert.equal(
+    carol.received.filter((line) => line.includes('"members"')).length,
+    1,
+  );
+  // Back under and up again: told again.
+  await dave.send("/quit");
+  await dave.closed();
+  await carol.sendJson({ type: "quit" });
+  await carol.closed();
+  await using eve = await textLogin(chat.port, "eve");
+  await eve.expect(/^\*\*\* #lobby has 3 members/);
+  await alice.expect(/^\*\*\* #lobby has 3 members/);
+  assert.ok(!alice.received.includes("*** eve joined #lobby"));
+});

@@ -38,7 +38,7 @@ import type { Room, Session } from "../session.ts";
 import { foldKey } from "../../wire/names.ts";
 import { describeError } from "../log.ts";
 import type { PrivateMessage, ServerEvent } from "../../protocol.ts";
-import { topicEvent } from "../rooms.ts";
+import { tellBig, topicEvent } from "../rooms.ts";
 import { remoteHolderOf } from "../private_peers.ts";
 import type {
   ClusterPresence,
@@ -736,6 +736,21 @@ export class RedisPresence implements ClusterPresence {
     const news = remoteNews(before, after, event.notice);
     if (news !== null) {
       this.#across(news.rooms, (room) => news.event(room.name));
+    }
+    const notice = event.notice;
+    if (notice.type === "join" && !notice.announce) {
+      // An arrival that made the room big is told here as where it joined.
+      const room = this.#local(notice.room);
+      const limit = this.#hub.limits.bigRoomMembers;
+      const had = before?.rooms.some((name) =>
+        foldKey(name) === foldKey(notice.room)
+      ) ?? false;
+      if (
+        room !== undefined && !had && limit > 0 &&
+        room.members.size + this.#people.count(notice.room) === limit
+      ) {
+        tellBig(this.#hub, room, limit);
+      }
     }
   }
 
