@@ -89,19 +89,37 @@ export function seatMembers(
   room = "#lobby",
   away?: string,
 ): void {
-  for (let i = 0; i < count; i++) {
-    const hub = server.hub;
+  const nicks = Array.from(
+    { length: count },
+    (_, i) => `m${String(i).padStart(5, "0")}`,
+  );
+  seatNamed(server, nicks, room, away);
+}
+
+/**
+ * Seats members named `nicks` as {@linkcode seatMembers} does, and returns
+ * their sessions, for a test that makes them leave or rename.
+ */
+export function seatNamed(
+  server: ChatServer,
+  nicks: readonly string[],
+  room = "#lobby",
+  away?: string,
+): Session[] {
+  const hub = server.hub;
+  return nicks.map((nick) => {
     const session = new Session({
       socket: NOWHERE,
       address: "127.0.0.1",
       limits: hub.limits,
       onSendFailure: hub.sendFailed,
     });
-    claimNick(hub, session, `m${String(i).padStart(5, "0")}`);
+    claimNick(hub, session, nick);
     session.state = "active";
     if (away !== undefined) session.away = away;
     enterRoom(hub, session, room);
-  }
+    return session;
+  });
 }
 
 /** What a line must look like: exact text, a pattern, or a test. */

@@ -8,7 +8,8 @@
 
 import assert from "node:assert/strict";
 import { DEFAULT_LIMITS } from "../server/limits.ts";
-import { LineClient, seatMembers, startServer } from "./helpers.ts";
+import { LineClient, seatMembers, seatNamed, startServer } from "./helpers.ts";
+import { renameSession } from "../server/nicknames.ts";
 import { foldKey } from "../wire/names.ts";
 
 /** Flood control as a server started without flags has it. */
@@ -196,4 +197,169 @@ Deno.test("the arrival that makes a room big tells its members the count: a list
   await eve.expect(/^\*\*\* #lobby has 3 members/);
   await alice.expect(/^\*\*\* #lobby has 3 members/);
   assert.ok(!alice.received.includes("*** eve joined #lobby"));
+});
+
+Deno.test("a walk while people come, go and rename between pages: everyone who stayed comes once, in order, and the walk is never paced", async () => {
+  await using chat = await startServer(DEFAULT_FLOOD);
+  const hub = chat.server.hub;
+  const nicks = Array.from(
+    { length: 1000 },
+    (_, i) => `n${String(i).padStart(4, "0")}`,
+  );
+  seatNamed(chat.server, nicks);
+  await using bot = await LineClient.connect(chat.port);
+  await bot.sendJson({ type: "hello", nick: "bot" });
+  await bot.expectEvent("members");
+  const session = (nick: string) => hub.nicks.get(nick)!;
+  const touched = new Set<string>();
+  const joinedAhead: string[] = [];
+  const seen: string[] = [];
+  let after: string | undefined;
+  let pages = 0;
+  do {
+    const ref = `p${pages}`;
+    await bot.sendJson({
+      type: "who",
+      ref,
+      ...(after === undefined ? {} : { after }),
+    });
+    const page = await bot.expectEvent("who", (e) => e.ref === ref);
+    seen.push(...page.members.map((m) => m.nick));
+    after = page.next;
+    pages++;
+    if (after === undefined) break;
+    // Between pages: the cursor's own member leaves, and so does one
+    // ahead; one joins ahead and one behind; one ahead renames to behind
+    // the cursor and one behind to ahead of it.
+    const at = nicks.indexOf(after);
+    const gone = [after, nicks[at + 30]];
+    for (const nick of gone) {
+      if (nick === undefined || hub.nicks.get(nick) === undefined) continue;
+      touched.add(nick);
+      hub.disconnect(session(nick), "quit");
+    }
+    const ahead = `${after}x`;
+    joinedAhead.push(ahead);
+    seatNamed(chat.server, [ahead, `a${String(pages).padStart(3, "0")}`]);
+    const forward = nicks[at + 60];
+    if (forward !== undefined && hub.nicks.get(forward) !== undefined) {
+      touched.add(forward);
+      renameSession(hub, session(forward), `b${forward}`);
+    }
+    const back = nicks[at - 10];
+    if (back !== undefined && hub.nicks.get(back) !== undefined) {
+      touched.add(back);
+      renameSession(hub, session(back), `z${back}`);
+    }
+  } while (pages < 50);
+  assert.ok(pages > 5 && after === undefined, `${pages} pages`);
+  // In fold-key order, strictly: no name twice.
+  assert.ok(inFoldOrder(seen));
+  const shown = new Set(seen);
+  for (const nick of nicks) {
+    if (!touched.has(nick)) assert.ok(shown.has(nick), `${nick} missed`);
+  }
+  // Who joined past the cursor is listed; who joined before it is not.
+  for (const nick of joinedAhead) assert.ok(shown.has(nick), nick);
+  assert.ok(!seen.some((nick) => /^a\d{3}$/.test(nick)));
+  assert.deepEqual(jsonPacingNotices(bot), []);
+});
+
+Deno.test("two walks at once from one connection, of two rooms and of one room twice, each whole and never paced", async () => {
+  await using chat = await startServer(DEFAULT_FLOOD);
+  seatMembers(chat.server, 1_000, "#a");
+  seatMembers(chat.server, 700, "#b");
+  await using bot = await LineClient.json(chat.port, "bot");
+  const walks = [
+    { room: "#a", limit: 100 },
+    { room: "#b" },
+    { room: "#a", limit: 250 },
+  ].map((ask, i) => ({
+    ask,
+    id: i,
+    after: undefined as string | undefined,
+    done: false,
+    names: [] as string[],
+  }));
+  for (let round = 0; round < 20 && walks.some((w) => !w.done); round++) {
+    // One request of each walk in one write, then their pages.
+    const open = walks.filter((walk) => !walk.done);
+    await bot.sendBytes(
+      new TextEncoder().encode(
+        open.map((walk) =>
+          JSON.stringify({
+            type: "who",
+            ...walk.ask,
+            ref: `w${walk.id}-${round}`,
+            ...(walk.after === undefined ? {} : { after: walk.after }),
+          }) + "\n"
+        ).join(""),
+      ),
+    );
+    for (const walk of open) {
+      const ref = `w${walk.id}-${round}`;
+      const page = await bot.expectEvent("who", (e) => e.ref === ref);
+      assert.equal(page.room, walk.ask.room);
+      walk.names.push(...page.members.map((m) => m.nick));
+      walk.after = page.next;
+      walk.done = page.next === undefined;
+    }
+  }
+  assert.deepEqual(walks.map((walk) => walk.names.length), [1000, 700, 1000]);
+  assert.deepEqual(walks[0]!.names, walks[2]!.names);
+  for (const walk of walks) assert.ok(inFoldOrder(walk.names));
+  assert.deepEqual(jsonPacingNotices(bot), []);
+});
+
+Deno.test("at, under and over the big-room size: the join's list or count, and /who whole or paged", async () => {
+  await using chat = await startServer();
+  const limit = DEFAULT_LIMITS.bigRoomMembers;
+  for (const size of [limit - 1, limit, limit + 1]) {
+    const room = `#r${size}`;
+    seatMembers(chat.server, size - 1, room);
+    await using ann = await textLogin(chat.port, `ann${size}`);
+    await ann.send(`/join ${room}`);
+    if (size < limit) {
+      // Under the size, the join lists everyone.
+      const list = parseWhoLine(await ann.expect(/^\*\*\* #r\d+ [(h]/));
+      assert.equal(list.names.length, size);
+      assert.equal(list.more, undefined);
+    } else {
+      await ann.expect(
+        `*** ${room} has ${size} members; /who lists them a page at a time`,
+      );
+    }
+    await ann.send("/who");
+    const first = parseWhoLine(await ann.expect(/^\*\*\* #r\d+ \(/));
+    assert.equal(first.room, room);
+    const json = await LineClient.json(chat.port, `bot${size}`);
+    try {
+      await json.sendJson({ type: "who", room, ref: "w" });
+      const page = await json.expectEvent("who", (e) => e.ref === "w");
+      if (size <= 100) {
+        // One page holds them all: no count, no cursor.
+        assert.equal(first.names.length, size);
+        assert.equal(first.more, undefined);
+        assert.equal(page.members.length, size);
+        assert.equal(page.count, undefined);
+        assert.equal(page.next, undefined);
+      } else {
+        assert.equal(first.names.length, 100);
+        assert.equal(first.more, `/who ${room} after ${first.names.at(-1)}`);
+        await ann.send(first.more!);
+        const last = parseWhoLine(await ann.expect(/^\*\*\* #r\d+ \(/));
+        assert.deepEqual(last.names.length, 1);
+        assert.equal(last.more, undefined);
+        assert.equal(page.count, size);
+        assert.equal(page.members.length, 100);
+        await json.sendJson({ type: "who", room, after: page.next, ref: "2" });
+        const next = await json.expectEvent("who", (e) => e.ref === "2");
+        assert.equal(next.members.length, 1);
+        assert.equal(next.count, size);
+        assert.equal(next.next, undefined);
+      }
+    } finally {
+      await json.close();
+    }
+  }
 });
