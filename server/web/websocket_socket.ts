@@ -63,6 +63,13 @@ export class WebSocketSocket implements SessionSocket {
   #tail: Promise<unknown> = Promise.resolve();
   #closedByUs = false;
   #connClosed = false;
+  /**
+   * The payload of the pong waiting behind the writes in progress, if one
+   * waits: a later ping replaces it (RFC 6455 section 5.5.3 lets a pong
+   * answer only the latest ping), so a peer that pings without reading
+   * holds one pong here, not one per ping outside the send queue.
+   */
+  #pong: Uint8Array | null = null;
 
   /**
    * @param conn the upgraded connection
@@ -91,6 +98,19 @@ export class WebSocketSocket implements SessionSocket {
     const done = this.#tail.then(() => this.#writeAll(frames));
     this.#tail = done.catch(() => {});
     return done;
+  }
+
+  /** Queues a pong for `payload`, or makes the waiting one answer it. */
+  #answerPing(payload: Uint8Array): void {
+    const waiting = this.#pong !== null;
+    this.#pong = payload;
+    if (waiting) return;
+    const done = this.#tail.then(() => {
+      const latest = this.#pong!;
+      this.#pong = null;
+      return this.#writeAll(encodeFrame(OP_PONG, latest));
+    });
+    this.#tail = done.catch(() => {});
   }
 
   async #writeAll(bytes: Uint8Array): Promise<void> {
@@ -124,7 +144,7 @@ export class WebSocketSocket implements SessionSocket {
               onMessage(null);
               break;
             case "ping":
-              this.#send(encodeFrame(OP_PONG, frame.payload)).catch(() => {});
+              this.#answerPing(frame.payload);
               break;
             case "pong":
               break;
