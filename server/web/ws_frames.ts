@@ -190,6 +190,13 @@ export class FrameReader {
   /** The message being assembled from fragments. */
   #parts: Uint8Array[] = [];
   #partsBytes = 0;
+  /**
+   * Empty fragments of the message so far. They hold no bytes, so they are
+   * counted apart: a message may have as many as its limit has bytes, and a
+   * peer sending them without end gets a message too long, not a list of
+   * fragments that grows for as long as it sends.
+   */
+  #emptyFragments = 0;
   #messageOpcode = -1;
   #oversize = false;
   /** Payload bytes of the current oversize frame still to skip. */
@@ -266,7 +273,11 @@ export class FrameReader {
       return at + length;
     }
     if (!this.#mayStart(opcode)) return this.#fail(out, "bad fragment");
-    if (this.#oversize || this.#partsBytes + length > this.#maxMessageBytes) {
+    if (length === 0 && !final) this.#emptyFragments++;
+    if (
+      this.#oversize || this.#partsBytes + length > this.#maxMessageBytes ||
+      this.#emptyFragments > this.#maxMessageBytes
+    ) {
       // Skip this frame's payload as it arrives; keep nothing of it.
       if (opcode !== OP_CONTINUATION) this.#messageOpcode = opcode;
       this.#oversize = true;
@@ -284,7 +295,7 @@ export class FrameReader {
     unmaskInPlace(payload, mask);
     if (final && this.#parts.length === 0) this.#endMessage(out, payload);
     else {
-      this.#parts.push(payload.slice());
+      if (length > 0) this.#parts.push(payload.slice());
       this.#partsBytes += length;
       if (final) this.#endMessage(out, join(...this.#parts));
     }
@@ -333,6 +344,7 @@ export class FrameReader {
   #reset(): void {
     this.#parts = [];
     this.#partsBytes = 0;
+    this.#emptyFragments = 0;
     this.#messageOpcode = -1;
     this.#oversize = false;
   }

@@ -141,6 +141,27 @@ Deno.test("FrameReader: a message past the limit is skipped and reported, the ne
   ]);
 });
 
+Deno.test("FrameReader: a message of endless empty fragments ends as too long, keeping none of them", () => {
+  const reader = new FrameReader(10);
+  const empty = clientFrame(OP_CONTINUATION, "", false);
+  const many = new Uint8Array(empty.length * 1000);
+  for (let i = 0; i < 1000; i++) many.set(empty, i * empty.length);
+  const frames = readAll(
+    reader,
+    clientFrame(OP_TEXT, "a", false),
+    many,
+    clientFrame(OP_CONTINUATION, "b"),
+    // Empty fragments within the allowance join as nothing.
+    clientFrame(OP_TEXT, "o", false),
+    clientFrame(OP_CONTINUATION, "", false),
+    clientFrame(OP_CONTINUATION, "k"),
+  );
+  assert.deepEqual(frames, [
+    { kind: "too_long", limit: 10 },
+    { kind: "text", text: "ok" },
+  ]);
+});
+
 Deno.test("FrameReader: binary messages are reported, not read", () => {
   const reader = new FrameReader(10);
   assert.deepEqual(reader.push(clientFrame(OP_BINARY, new Uint8Array(3))), [
