@@ -65,24 +65,71 @@ export interface TlsListenerOptions {
  */
 const READ_HIGH_WATER = 64 * 1024;
 
-/** A secured socket as a {@linkcode ChatConnection}. */
-class NodeTlsConnection implements ChatConnection {
+/**
+ * Received bytes held, unread by the server, past which a connection whose
+ * reads cannot be stopped (see {@linkcode ReadSwitch}) is dropped: the
+ * server would otherwise hold whatever a flooder sends while flood control
+ * waits.
+ */
+export const MAX_UNREAD_INPUT = 16 * READ_HIGH_WATER;
+
+/**
+ * What really stops a TLS socket's reads. `pause()` does not, in Deno's
+ * node:tls: the TLS layer keeps reading the TCP socket and holds what it
+ * decrypts, so a peer that flood control has stopped reading could make the
+ * server hold gigabytes. The runtime's TCP handle under the TLS one does
+ * stop (and start) reading the socket, so the kernel's buffers fill and the
+ * peer waits, as on a plain connection.
+ */
+export interface ReadSwitch {
+  readStop(): unknown;
+  readStart(): unknown;
+}
+
+/** The TCP handle under `socket`, where the runtime offers it; else null. */
+function tcpReadSwitch(socket: tls.TLSSocket): ReadSwitch | null {
+  const handle = (socket as unknown as {
+    _handle?: { _nativeTcpHandle?: Partial<ReadSwitch> };
+  })._handle?._nativeTcpHandle;
+  return typeof handle?.readStop === "function" &&
+      typeof handle.readStart === "function"
+    ? handle as ReadSwitch
+    : null;
+}
+
+/**
+ * A secured socket as a {@linkcode ChatConnection}. Exported for tests,
+ * which drive it with a stand-in socket and read switch.
+ */
+export class NodeTlsConnection implements ChatConnection {
   readonly remoteAddr: { hostname: string };
   #socket: tls.TLSSocket;
+  #reads: ReadSwitch | null;
   #chunks: Uint8Array[] = [];
   #bufferedBytes = 0;
+  #paused = false;
   #ended = false;
   #failure: string | null = null;
   #closed = false;
   #wake: (() => void) | null = null;
 
-  constructor(socket: tls.TLSSocket) {
+  /**
+   * @param socket the secured socket
+   * @param reads what stops its reads; null where the runtime offers
+   *   nothing that does: then reading goes on and a connection holding more
+   *   than {@linkcode MAX_UNREAD_INPUT} unread is dropped instead
+   */
+  constructor(
+    socket: tls.TLSSocket,
+    reads: ReadSwitch | null = tcpReadSwitch(socket),
+  ) {
     this.#socket = socket;
+    this.#reads = reads;
     this.remoteAddr = { hostname: socket.remoteAddress ?? "unknown" };
     socket.on("data", (chunk: Uint8Array) => {
       this.#chunks.push(chunk);
       this.#bufferedBytes += chunk.length;
-      if (this.#bufferedBytes > READ_HIGH_WATER) socket.pause();
+      if (this.#bufferedBytes > READ_HIGH_WATER) this.#pause();
       this.#notify();
     });
     socket.on("end", () => {
@@ -97,6 +144,28 @@ class NodeTlsConnection implements ChatConnection {
       this.#failure = error.message;
       this.#notify();
     });
+  }
+
+  #pause(): void {
+    if (this.#reads === null) {
+      if (this.#bufferedBytes <= MAX_UNREAD_INPUT) return;
+      this.#failure = "input kept coming while the server was not reading";
+      this.#chunks = [];
+      this.#bufferedBytes = 0;
+      this.#socket.destroy();
+      return;
+    }
+    if (this.#paused) return;
+    this.#paused = true;
+    this.#socket.pause();
+    this.#reads.readStop();
+  }
+
+  #resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#socket.resume();
+    this.#reads?.readStart();
   }
 
   #notify(): void {
@@ -115,7 +184,7 @@ class NodeTlsConnection implements ChatConnection {
         if (count === chunk.length) this.#chunks.shift();
         else this.#chunks[0] = chunk.subarray(count);
         this.#bufferedBytes -= count;
-        if (this.#bufferedBytes <= READ_HIGH_WATER / 2) this.#socket.resume();
+        if (this.#bufferedBytes <= READ_HIGH_WATER / 2) this.#resume();
         return count;
       }
       if (this.#failure !== null) {
