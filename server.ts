@@ -428,10 +428,38 @@ export class ChatServer {
       addresses.http = listener.addr;
     }
     if (https) {
+      const port = web.httpsPort ?? DEFAULT_HTTPS_PORT;
+      const limits = this.#hub.limits;
+      const secure = await TlsListener.open({
+        hostname,
+        port,
+        cert: tls.cert,
+        key: tls.key,
+        // The request's deadline covers its handshake, as the login
+        // deadline does on the chat's TLS port.
+        handshakeTimeoutMs: limits.httpHeadTimeoutMs,
+        maxPendingHandshakes: limits.maxConnections,
+        maxPerAddress: limits.maxPerAddress,
+        openFrom: (address) => this.#httpPerAddress.get(address),
+        keepaliveIdleMs: limits.keepaliveIdleMs,
+        onHandshakeError: (address, message) =>
+          this.#log.info("tls_handshake_failed", {
+            address,
+            message,
+            via: "https",
+          }),
+      });
       const listener = new WebListener({
         ...common,
-        port: web.httpsPort ?? DEFAULT_HTTPS_PORT,
-        tls: { cert: tls.cert, key: tls.key },
+        port,
+        tls: {
+          addr: secure.addr,
+          // A secured connection has all of Deno.Conn the web side uses
+          // (WebAcceptor).
+          accept: () =>
+            secure.accept() as Promise<unknown> as Promise<Deno.Conn>,
+          close: () => secure.close(),
+        },
       });
       this.#webListeners.push(listener);
       addresses.https = listener.addr;

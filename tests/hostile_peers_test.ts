@@ -94,3 +94,22 @@ Deno.test("TLS: a client flood control has stopped reading is held back by TCP, 
     `the server read ${written >> 20} MiB from a client it was pacing`,
   );
 });
+
+Deno.test("HTTPS: a connection that never starts its TLS handshake is closed at the head deadline", async () => {
+  await using chat = await startTlsServer({ httpHeadTimeoutMs: 300 }, true);
+  const silent = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: chat.httpsPort,
+  });
+  try {
+    // Before, the socket stayed open (and its descriptor held) for as long
+    // as the peer kept it, past the deadline and the per-address cap.
+    const end = await within(
+      silent.read(new Uint8Array(16)).catch(() => null),
+      "the server to close a silent HTTPS connection",
+    );
+    assert.equal(end, null);
+  } finally {
+    silent.close();
+  }
+});

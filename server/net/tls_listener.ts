@@ -208,6 +208,14 @@ export class NodeTlsConnection implements ChatConnection {
     });
   }
 
+  /** Ends the sending side (TLS close_notify, then FIN); reads go on. */
+  closeWrite(): Promise<void> {
+    if (this.#closed) {
+      return Promise.reject(new Deno.errors.BadResource("Connection closed"));
+    }
+    return new Promise((resolve) => this.#socket.end(() => resolve()));
+  }
+
   close(): void {
     if (this.#closed) throw new Deno.errors.BadResource("Already closed");
     this.#closed = true;

@@ -29,12 +29,32 @@ import {
 import { writeAll } from "../../wire/write_all.ts";
 import { concatBytes } from "../../wire/bytes.ts";
 
+/**
+ * A listener of already-secured connections. They are used for `read`,
+ * `write`, `closeWrite`, `close` and `remoteAddr` only.
+ */
+export interface WebAcceptor {
+  /** The bound address. */
+  readonly addr: Deno.NetAddr;
+  /** The next connection; rejects once the listener is closed. */
+  accept(): Promise<Deno.Conn>;
+  /** Stops listening. */
+  close(): void;
+}
+
 /** Where and how the web listener runs. */
 export interface WebListenerOptions {
   hostname: string;
   port: number;
-  /** PEM certificate chain and key: HTTPS and WSS instead of HTTP and WS. */
-  tls?: { cert: string; key: string };
+  /**
+   * HTTPS and WSS instead of HTTP and WS: the TLS listener whose secured
+   * connections this serves (net/tls_listener.ts). Not `Deno.listenTls`,
+   * whose socket stays open after `close()` until a silent peer finishes
+   * a handshake it never starts: a peer could hold descriptors without
+   * end, past the head deadline and the per-address cap. The TLS listener
+   * drops a handshake at its deadline.
+   */
+  tls?: WebAcceptor;
   /** The web client's files, by exact path. */
   assets: ReadonlyMap<string, Asset>;
   /** Origins besides the page's own that may open the WebSocket. */
@@ -89,7 +109,7 @@ const decoder = new TextDecoder();
 export class WebListener {
   readonly addr: Deno.NetAddr;
   readonly tls: boolean;
-  readonly #listener: Deno.Listener;
+  readonly #listener: Deno.Listener | WebAcceptor;
   readonly #options: WebListenerOptions;
   readonly #headers: Record<string, string>;
   /** Connections still in their one request (not handed to the chat). */
@@ -110,9 +130,7 @@ export class WebListener {
     this.tls = options.tls !== undefined;
     this.#headers = securityHeaders(this.tls);
     const listen = { hostname: options.hostname, port: options.port };
-    this.#listener = options.tls === undefined
-      ? Deno.listen(listen)
-      : Deno.listenTls({ ...listen, ...options.tls });
+    this.#listener = options.tls ?? Deno.listen(listen);
     this.addr = this.#listener.addr as Deno.NetAddr;
     this.#acceptLoop = this.#accept();
   }
