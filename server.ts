@@ -668,7 +668,12 @@ export class ChatServer {
         const frames = count === null
           ? session.framer.end()
           : session.framer.push(buffer.subarray(0, count));
-        const pending = handleFrames(hub, session, frames);
+        const pending = handleFrames(
+          hub,
+          session,
+          frames,
+          session.framer.takeSkippedBytes(),
+        );
         if (pending !== undefined) await pending;
         if (count === null) break;
         if (count === buffer.length && buffer.length < READ_BUFFER_BUSY_BYTES) {
@@ -758,7 +763,11 @@ export class ChatServer {
     const input = new WebSocketInput(this.#hub, session, MAX_WAITING_FRAMES);
     try {
       greet(this.#hub, session);
-      await socket.read(rest, (frame) => input.receive(frame));
+      await socket.read(
+        rest,
+        (frame) => input.receive(frame),
+        (bytes) => input.skipped(bytes),
+      );
     } finally {
       await this.#closeSession(session, address);
     }

@@ -379,7 +379,8 @@ export const LIMIT_SPECS: readonly LimitSpec[] = [
     unit: "count",
     default: 20,
     allowZero: false,
-    description: "lines accepted before login; more close the connection",
+    description:
+      "lines accepted before login, blank and too long ones included, and each --max-line bytes that end no line; more close the connection",
   },
   {
     key: "pingIntervalMs",

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { ChatServer } from "../server.ts";
 import type { Limits } from "../server/limits.ts";
-import { LineStream, within } from "./helpers.ts";
+import { LineClient, LineStream, startServer, within } from "./helpers.ts";
 
 const fixture = (name: string) =>
   Deno.readTextFileSync(new URL(`./fixtures/${name}`, import.meta.url));
@@ -16,6 +16,97 @@ const CA = fixture("ca.pem");
 const encoder = new TextEncoder();
 
 /** A server with a TLS listener (and optionally HTTPS) on free ports. */
+async function startWebServer(limits: Partial<Limits>) {
+  const server = new ChatServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    web: { port: 0 },
+    limits: { closeGraceMs: 200, maxPerAddress: 0, ...limits },
+  });
+  const addresses = await server.start();
+  return {
+    server,
+    httpPort: addresses.http!.port,
+    [Symbol.asyncDispose]: () => server.close(),
+  };
+}
+
+/** A client frame, masked with zeros (so the payload goes as it is). */
+function clientFrame(opcode: number, payload: Uint8Array, final = true) {
+  const head = payload.length < 126
+    ? [(final ? 0x80 : 0) | opcode, 0x80 | payload.length]
+    : [
+      (final ? 0x80 : 0) | opcode,
+      0x80 | 126,
+      payload.length >> 8,
+      payload.length & 0xff,
+    ];
+  return new Uint8Array([...head, 0, 0, 0, 0, ...payload]);
+}
+
+/**
+ * A WebSocket spoken by hand: the handshake, then the text of each text
+ * frame from the server as a line of a {@linkcode LineStream}.
+ */
+async function rawWebSocket(port: number) {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(encoder.encode(
+    `GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
+      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+      "Sec-WebSocket-Version: 13\r\n\r\n",
+  ));
+  async function* texts(): AsyncGenerator<Uint8Array> {
+    let buffer = new Uint8Array(0);
+    let headDone = false;
+    const chunk = new Uint8Array(65536);
+    while (true) {
+      const count = await conn.read(chunk).catch(() => null);
+      if (count === null) return;
+      const joined = new Uint8Array(buffer.length + count);
+      joined.set(buffer);
+      joined.set(chunk.subarray(0, count), buffer.length);
+      buffer = joined;
+      if (!headDone) {
+        const text = new TextDecoder().decode(buffer);
+        const end = text.indexOf("\r\n\r\n");
+        if (end === -1) continue;
+        buffer = buffer.slice(end + 4);
+        headDone = true;
+      }
+      while (buffer.length >= 2) {
+        let length = buffer[1]! & 0x7f;
+        let at = 2;
+        if (length === 126) {
+          if (buffer.length < 4) break;
+          length = (buffer[2]! << 8) | buffer[3]!;
+          at = 4;
+        }
+        if (buffer.length < at + length) break;
+        if ((buffer[0]! & 0x0f) === 1) {
+          yield new Uint8Array([...buffer.subarray(at, at + length), 0x0a]);
+        }
+        buffer = buffer.slice(at + length);
+      }
+    }
+  }
+  const lines = new LineStream(texts());
+  return {
+    conn,
+    lines,
+    send: (bytes: Uint8Array) => conn.write(bytes),
+    sendJson: (value: unknown) =>
+      conn.write(clientFrame(0x1, encoder.encode(JSON.stringify(value)))),
+    async [Symbol.asyncDispose]() {
+      try {
+        conn.close();
+      } catch {
+        // Closed by the server.
+      }
+      await lines.done;
+    },
+  };
+}
+
 async function startTlsServer(limits: Partial<Limits>, https = false) {
   const server = new ChatServer({
     hostname: "127.0.0.1",
@@ -111,5 +202,77 @@ Deno.test("HTTPS: a connection that never starts its TLS handshake is closed at 
     assert.equal(end, null);
   } finally {
     silent.close();
+  }
+});
+
+/** Flood control small enough to reach in a few kilobytes. */
+const TIGHT_FLOOD: Partial<Limits> = {
+  floodRate: 2,
+  floodBurst: 10,
+  floodByteRate: 1000,
+  floodBurstBytes: 2000,
+};
+
+const PACED = /^\*\*\* You are sending faster than/;
+
+Deno.test("TCP: a line that never ends is paced by flood control as its bytes arrive", async () => {
+  await using chat = await startServer(TIGHT_FLOOD);
+  await using flooder = await LineClient.text(chat.port, "flooder");
+  // Before, only the first 4096 bytes counted: the rest were read and
+  // dropped as fast as they came, costing the server a core.
+  await flooder.sendBytes(new Uint8Array(8 * 1024).fill(0x41));
+  await flooder.expect(/^\*\*\* Error: Line longer than 4096 bytes/);
+  await flooder.expect(PACED);
+});
+
+Deno.test("TCP: telnet commands without end are paced too", async () => {
+  await using chat = await startServer(TIGHT_FLOOD);
+  await using flooder = await LineClient.text(chat.port, "telnet");
+  const will = new Uint8Array(3 * 2000);
+  for (let i = 0; i < will.length; i += 3) will.set([0xff, 0xfb, 0x01], i);
+  await flooder.sendBytes(will);
+  await flooder.expect(PACED);
+});
+
+Deno.test("before login, lines too long, blank lines and bytes without a newline all count against --max-login-lines", async () => {
+  await using chat = await startServer({ maxLoginLines: 5, maxLineBytes: 100 });
+  const tooLong = new TextEncoder().encode(`${"x".repeat(200)}\n`.repeat(6));
+  const blank = new TextEncoder().encode("\n".repeat(6));
+  const endless = new Uint8Array(100 * 1024).fill(0x41);
+  for (const input of [tooLong, blank, endless]) {
+    await using client = await LineClient.connect(chat.port);
+    await client.sendBytes(input).catch(() => {});
+    await client.expect(
+      "*** Disconnected (refused): Too many lines before login",
+    );
+    await client.closed();
+  }
+});
+
+const PACED_EVENT = (event: { text: string }) =>
+  event.text.startsWith("You are sending faster than");
+
+Deno.test("WebSocket: pings, a message too long and binary messages are paced by flood control", async () => {
+  await using chat = await startWebServer(TIGHT_FLOOD);
+  const ping = clientFrame(0x9, new Uint8Array(125));
+  const pings = new Uint8Array(ping.length * 100);
+  for (let i = 0; i < 100; i++) pings.set(ping, i * ping.length);
+  const long = clientFrame(0x1, new Uint8Array(60_000).fill(0x20));
+  const binary = clientFrame(0x2, new Uint8Array(1));
+  const binaries = new Uint8Array(binary.length * 20);
+  for (let i = 0; i < 20; i++) binaries.set(binary, i * binary.length);
+  for (
+    const [what, input] of [["pings", pings], ["too long", long], [
+      "binary",
+      binaries,
+    ]] as const
+  ) {
+    await using socket = await rawWebSocket(chat.httpPort);
+    await socket.sendJson({ type: "hello", nick: what.replace(" ", "_") });
+    await socket.lines.expectEvent("welcome");
+    // Before, none of these met the budget: pings and skipped bytes were
+    // read as fast as they came, binary messages each answered at once.
+    await socket.send(input);
+    await within(socket.lines.expectEvent("notice", PACED_EVENT), what);
   }
 });

@@ -57,6 +57,8 @@ var LineFramer = class _LineFramer {
   #pending = null;
   #pendingLength = 0;
   #discarding = false;
+  /** Bytes dropped since {@linkcode LineFramer.takeSkippedBytes} last ran. */
+  #skipped = 0;
   /** Made at the first telnet command: most peers never send one. */
   #telnet = null;
   static #decoder = new TextDecoder("utf-8", {
@@ -83,14 +85,17 @@ var LineFramer = class _LineFramer {
       this.#telnet = new TelnetFilter();
     }
     const chunk = this.#telnet === null ? read : this.#telnet.filter(read);
+    this.#skipped += read.length - chunk.length;
     const frames = [];
     let start = 0;
     while (start < chunk.length) {
       const newline = chunk.indexOf(LF, start);
       const end = newline === -1 ? chunk.length : newline;
       if (this.#discarding) {
+        this.#skipped += end - start;
         if (newline !== -1) this.#discarding = false;
       } else if (this.#pendingLength + (end - start) > this.maxLineBytes + 1) {
+        this.#skipped += this.#pendingLength + (end - start) - this.maxLineBytes;
         this.#dropPending();
         frames.push({
           kind: "too_long",
@@ -116,6 +121,32 @@ var LineFramer = class _LineFramer {
       start = newline === -1 ? chunk.length : newline + 1;
     }
     return frames;
+  }
+  /**
+   * Bytes dropped since the last call beyond what `too_long` frames stand
+   * for (`maxLineBytes` each): the rest of a line past the limit, and
+   * telnet commands; counting starts again. They
+   * cost a reader as much as a line's bytes do, so whoever reads lines
+   * counts them too: otherwise input that never ends a line would be free.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { LineFramer } from "../protocol.ts";
+   * const framer = new LineFramer(4);
+   * const bytes = new TextEncoder().encode("0123456789\nok\n");
+   * assert.deepEqual(framer.push(bytes), [
+   *   { kind: "too_long", limit: 4 },
+   *   { kind: "line", text: "ok" },
+   * ]);
+   * assert.equal(framer.takeSkippedBytes(), 6); // the frame stands for 4
+   * assert.equal(framer.takeSkippedBytes(), 0);
+   * ```
+   */
+  takeSkippedBytes() {
+    const skipped = this.#skipped;
+    this.#skipped = 0;
+    return skipped;
   }
   /**
    * Ends the stream: a final line without a newline is still delivered, as a

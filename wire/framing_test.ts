@@ -257,3 +257,31 @@ Deno.test("capMarks: a character keeps at most MAX_MARKS_PER_CHARACTER combining
     assert.equal(capMarks(text), text, text);
   }
 });
+
+Deno.test("LineFramer: bytes that never become a frame are counted, for the reader to charge", () => {
+  const framer = new LineFramer(8);
+  const bytes = (text: string) => new TextEncoder().encode(text);
+  assert.deepEqual(framer.push(bytes("x".repeat(20))), [
+    { kind: "too_long", limit: 8 },
+  ]);
+  assert.equal(
+    framer.takeSkippedBytes(),
+    12,
+    "beyond the 8 the frame stands for",
+  );
+  assert.deepEqual(framer.push(bytes("y".repeat(100))), []);
+  assert.equal(framer.takeSkippedBytes(), 100);
+  assert.deepEqual(framer.push(bytes("z\nok\n")), [{
+    kind: "line",
+    text: "ok",
+  }]);
+  assert.equal(framer.takeSkippedBytes(), 1);
+  // Telnet commands are dropped too: a stream of them is no free ride.
+  const will = [0xff, 0xfb, 0x01];
+  assert.deepEqual(
+    framer.push(new Uint8Array([...will, ...will, ...will, ...bytes("hi\n")])),
+    [{ kind: "line", text: "hi" }],
+  );
+  assert.equal(framer.takeSkippedBytes(), 9);
+  assert.equal(framer.takeSkippedBytes(), 0);
+});

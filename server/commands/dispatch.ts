@@ -74,15 +74,24 @@ export function handleFrames(
   hub: Hub,
   session: Session,
   frames: Frame[],
+  skippedBytes = 0,
 ): Promise<void> | void {
-  if (frames.length === 0) return;
+  if (frames.length === 0) return paceSkippedInput(hub, session, skippedBytes);
   session.heard(hub.now());
   for (let i = 0; i < frames.length; i++) {
     const pending = handleFrame(hub, session, frames[i]!);
     if (pending !== undefined) {
-      return handleRemainingFrames(hub, session, frames, i, pending);
+      return handleRemainingFrames(
+        hub,
+        session,
+        frames,
+        i,
+        pending,
+        skippedBytes,
+      );
     }
   }
+  return paceSkippedInput(hub, session, skippedBytes);
 }
 
 async function handleRemainingFrames(
@@ -91,12 +100,84 @@ async function handleRemainingFrames(
   frames: Frame[],
   index: number,
   pending: Promise<void>,
+  skippedBytes: number,
 ): Promise<void> {
   await settle(hub, session, pending);
   for (let i = index + 1; i < frames.length; i++) {
     const next = handleFrame(hub, session, frames[i]!);
     if (next !== undefined) await settle(hub, session, next);
   }
+  await paceSkippedInput(hub, session, skippedBytes);
+}
+
+/**
+ * Input that became no line (the rest of a line past `--max-line`,
+ * telnet commands, a WebSocket's control frames and frame headers) costs
+ * its bytes as a line's bytes do: once logged in, flood control paces it,
+ * so the connection is not read until the budget has room; before login,
+ * each `--max-line` of it counts as a line against `--max-login-lines`.
+ * Otherwise a peer sending without ever ending a line would be read as
+ * fast as it sends, for as long as it likes. A promise while it waits.
+ */
+export function paceSkippedInput(
+  hub: Hub,
+  session: Session,
+  bytes: number,
+): Promise<void> | undefined {
+  if (bytes <= 0 || session.state === "closing") return;
+  if (session.state !== "active") {
+    session.loginLines += bytes / (hub.limits.maxLineBytes + 1);
+    if (session.loginLines > hub.limits.maxLoginLines) {
+      hub.disconnect(session, "lost", "Too many lines before login");
+    }
+    return;
+  }
+  const flood = session.flood;
+  if (flood === null) return;
+  // A read can hold more than the burst, which one charge never takes
+  // past: charged a burst at a time, all of it counts.
+  let left = bytes;
+  while (left > 0) {
+    const piece = Math.min(left, flood.budget.burstBytes);
+    left -= piece;
+    const waiting = paceInput(
+      hub,
+      session,
+      flood,
+      { lines: 0, bytes: piece },
+      () => undefined,
+    );
+    if (waiting !== undefined) {
+      return left === 0
+        ? waiting
+        : waiting.then(() => paceSkippedInput(hub, session, left));
+    }
+  }
+}
+
+/**
+ * A message that is no request at all (a WebSocket's binary message) is
+ * answered with `error` after the budget has room for it, as a line would
+ * be: it counts as a line against flood control, or before login against
+ * `--max-login-lines`.
+ */
+export function refuseInput(
+  hub: Hub,
+  session: Session,
+  error: ErrorEvent,
+): Promise<void> | undefined {
+  if (session.state === "closing") return;
+  session.heard(hub.now());
+  const answer = () => void hub.answer(session, error);
+  if (session.state !== "active") {
+    if (++session.loginLines > hub.limits.maxLoginLines) {
+      hub.disconnect(session, "lost", "Too many lines before login");
+      return;
+    }
+    return answer();
+  }
+  if (session.flood === null) return answer();
+  return paceInput(hub, session, session.flood, { lines: 1, bytes: 0 }, answer);
 }
 
 /**
@@ -213,6 +294,13 @@ function runRequest(
  * peer's account.
  */
 function decodeFrame(hub: Hub, session: Session, frame: Frame): Input {
+  // Every line counts before login, one too long among them.
+  if (session.state === "login") {
+    if (++session.loginLines > hub.limits.maxLoginLines) {
+      hub.disconnect(session, "lost", "Too many lines before login");
+      return NOTHING;
+    }
+  }
   if (frame.kind === "too_long") {
     return {
       kind: "error",
@@ -224,12 +312,6 @@ function decodeFrame(hub: Hub, session: Session, frame: Frame): Input {
   }
   const line = frame.text;
   if (!session.codecChosen && !chooseCodec(hub, session, line)) return NOTHING;
-  if (session.state === "login") {
-    if (++session.loginLines > hub.limits.maxLoginLines) {
-      hub.disconnect(session, "lost", "Too many lines before login");
-      return NOTHING;
-    }
-  }
   // A blank line is nothing, in either codec and from any transport: an
   // empty WebSocket message is ignored as a blank TCP line is.
   if (line.trim() === "") return NOTHING;

@@ -9,7 +9,11 @@
  */
 
 import type { Hub } from "../hub.ts";
-import { handleFrames } from "../commands/dispatch.ts";
+import {
+  handleFrames,
+  paceSkippedInput,
+  refuseInput,
+} from "../commands/dispatch.ts";
 import type { Session } from "../session.ts";
 import type { Frame } from "../../wire/framing.ts";
 import { describeError } from "../log.ts";
@@ -57,10 +61,21 @@ export class WebSocketInput {
     if (pending !== undefined) this.#drain(pending);
   }
 
-  /** One message: a request, or the refusal of a binary one. */
+  /**
+   * Takes the bytes of a read that no message stands for; a promise while
+   * flood control holds the connection for them (the socket waits to read).
+   */
+  skipped(bytes: number): Promise<void> | undefined {
+    return paceSkippedInput(this.#hub, this.#session, bytes);
+  }
+
+  /**
+   * One message: a request, or the refusal of a binary one, which counts
+   * against flood control as a line does.
+   */
   #handle(frame: Frame | null): Promise<void> | void {
     if (frame !== null) return handleFrames(this.#hub, this.#session, [frame]);
-    this.#hub.answer(this.#session, {
+    return refuseInput(this.#hub, this.#session, {
       type: "error",
       code: "bad_request",
       message: "Binary frames are not requests; send one JSON object as text",

@@ -122,11 +122,15 @@ export class WebSocketSocket implements SessionSocket {
   /**
    * Reads the peer's frames until the connection ends, handing each text
    * message (or `too_long`) to `onMessage`, and null for a binary one.
-   * `rest` is what arrived with the handshake.
+   * `rest` is what arrived with the handshake. After each read, the bytes
+   * no message stands for (control frames, headers, what a message too
+   * long had beyond the limit) go to `onSkipped`; while the promise it may
+   * return waits, nothing more is read.
    */
   async read(
     rest: Uint8Array,
     onMessage: (frame: Frame | null) => void,
+    onSkipped: (bytes: number) => Promise<void> | undefined = () => undefined,
   ): Promise<void> {
     const buffer = new Uint8Array(READ_BYTES);
     let bytes: Uint8Array | null = rest;
@@ -158,6 +162,9 @@ export class WebSocketSocket implements SessionSocket {
               return;
           }
         }
+        const paced = onSkipped(this.#reader.takeSkippedBytes());
+        if (paced !== undefined) await paced;
+        if (this.#connClosed) return;
         const count = await this.#conn.read(buffer);
         if (count === null) return;
         bytes = buffer.subarray(0, count);

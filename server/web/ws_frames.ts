@@ -203,6 +203,8 @@ export class FrameReader {
   #skip = 0;
   #skipFinal = false;
   #done = false;
+  /** Bytes taken since {@linkcode FrameReader.takeSkippedBytes} last ran. */
+  #skipped = 0;
   readonly #decoder = new TextDecoder("utf-8", { fatal: true });
 
   /** @param maxMessageBytes the longest text message taken */
@@ -210,10 +212,27 @@ export class FrameReader {
     this.#maxMessageBytes = maxMessageBytes;
   }
 
+  /**
+   * Bytes read since the last call that no `text` or `too_long` message
+   * stands for (frame headers, control frames, binary messages, what a
+   * message past the limit had beyond it), and starts counting again: the
+   * reader charges them as it charges a message's bytes, so that a stream
+   * of pings or of a message that never ends is not free.
+   */
+  takeSkippedBytes(): number {
+    // Below zero when a fragmented message's bytes were counted as they
+    // came and taken before it ended: what is left is owed back.
+    if (this.#skipped <= 0) return 0;
+    const skipped = this.#skipped;
+    this.#skipped = 0;
+    return skipped;
+  }
+
   /** Takes the next bytes; returns the frames they complete, in order. */
   push(bytes: Uint8Array): ClientFrame[] {
     const out: ClientFrame[] = [];
     if (this.#done) return out;
+    this.#skipped += bytes.length;
     let data = this.#buffer.length === 0 ? bytes : join(this.#buffer, bytes);
     while (data.length > 0 && !this.#done) {
       if (this.#skip > 0) {
@@ -316,6 +335,7 @@ export class FrameReader {
     if (!this.#skipFinal) return;
     const binary = this.#messageOpcode === OP_BINARY;
     this.#reset();
+    if (!binary) this.#skipped -= this.#maxMessageBytes;
     out.push(
       binary ? { kind: "binary" } : {
         kind: "too_long",
@@ -338,6 +358,7 @@ export class FrameReader {
       this.#fail(out, "text is not UTF-8", CLOSE_INVALID_DATA);
       return;
     }
+    this.#skipped -= bytes.length;
     out.push({ kind: "text", text });
   }
 

@@ -162,6 +162,20 @@ Deno.test("FrameReader: a message of endless empty fragments ends as too long, k
   ]);
 });
 
+Deno.test("FrameReader: bytes no message stands for are counted, for the reader to charge", () => {
+  const reader = new FrameReader(10);
+  reader.push(clientFrame(OP_TEXT, "hello"));
+  assert.equal(reader.takeSkippedBytes(), 6, "a text frame's header");
+  reader.push(clientFrame(OP_PING, "p".repeat(100)));
+  assert.equal(reader.takeSkippedBytes(), 106);
+  reader.push(clientFrame(OP_BINARY, new Uint8Array(50)));
+  assert.equal(reader.takeSkippedBytes(), 56);
+  // A message past the limit: its too_long stands for the limit's bytes.
+  reader.push(clientFrame(OP_TEXT, "x".repeat(1000)));
+  assert.equal(reader.takeSkippedBytes(), 1008 - 10);
+  assert.equal(reader.takeSkippedBytes(), 0);
+});
+
 Deno.test("FrameReader: binary messages are reported, not read", () => {
   const reader = new FrameReader(10);
   assert.deepEqual(reader.push(clientFrame(OP_BINARY, new Uint8Array(3))), [
