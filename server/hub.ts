@@ -306,6 +306,22 @@ export class LocalRoomFeed implements RoomFeed {
   }
 
   /**
+   * Delivers `event`, which the pending commit stores under `id` (a topic
+   * change), as {@linkcode Hub.publish} delivers a message: to nobody if
+   * the commit fails, `refuse` running instead.
+   */
+  broadcastStored(
+    room: Room,
+    event: ServerEvent,
+    id: number,
+    refuse: (error: unknown) => void,
+    sender?: Session,
+    ref?: string,
+  ): void {
+    this.#fanOut(room, event, sender, ref, { id, refuse });
+  }
+
+  /**
    * Queues `event` on every member, now or behind the pending commit. With
    * `stored`, the event is the message with that id, which that commit
    * stores: it is delivered only if the commit succeeds, and `refuse` runs

@@ -251,6 +251,90 @@ Deno.test("a lock held by another program refuses messages at once, never stalls
   }
 });
 
+/** A server on a file database, and a way to hold its write lock. */
+async function lockableServer(dir: string, limits = {}) {
+  const path = `${dir}/chat.db`;
+  const server = new ChatServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    database: path,
+    operatorPassword: "op-secret",
+    logger: capturingLogger().logger,
+    limits: {
+      floodRate: 0,
+      maxPerAddress: 0,
+      closeGraceMs: 500,
+      passwordIterations: 1000,
+      ...limits,
+    },
+  });
+  const port = (await server.start()).plain!.port;
+  const other = new DatabaseSync(path);
+  return {
+    server,
+    port,
+    hold: () => other.exec("BEGIN IMMEDIATE"),
+    release: () => other.exec("ROLLBACK"),
+    async [Symbol.asyncDispose]() {
+      if (other.isTransaction) other.exec("ROLLBACK");
+      other.close();
+      await server.close();
+    },
+  };
+}
+
+Deno.test("a topic the database cannot store is refused to the operator, shown to nobody, and the old one stays", async () => {
+  using dir = temporaryDirectory();
+  await using chat = await lockableServer(dir.path);
+  await using op = await LineClient.text(chat.port, "op");
+  await using bob = await LineClient.text(chat.port, "bob");
+  await op.send("/oper op-secret");
+  await op.expect("*** You are now an operator");
+  await op.send("/topic kept");
+  await bob.expect("*** Topic for #lobby: kept (set by op)");
+  chat.hold();
+  await op.send("/topic lost in the lock");
+  // Before, everyone was shown it while the database kept the old one, so
+  // a restart brought back a topic nobody had seen replaced.
+  await op.expect(
+    /^\*\*\* Error: Topic not set: the server could not store it \(its database is held by another program\); try again later$/,
+  );
+  const bobSaw = await bob.linesUntilPong();
+  assert.ok(
+    !bobSaw.some((line) => line.includes("lost in the lock")),
+    bobSaw.join("\n"),
+  );
+  await bob.send("/topic");
+  await bob.expect("*** Topic for #lobby: kept (set by op)");
+  chat.release();
+  await op.send("/topic stored");
+  await bob.expect("*** Topic for #lobby: stored (set by op)");
+  assert.equal(chat.server.hub.history.topic("#lobby")?.topic, "stored");
+});
+
+Deno.test("account changes the database cannot store are refused in words about the database, not the cluster", async () => {
+  using dir = temporaryDirectory();
+  await using chat = await lockableServer(dir.path);
+  await using ann = await LineClient.text(chat.port, "ann");
+  await using bob = await LineClient.text(chat.port, "bob");
+  await ann.send("/register ann-password");
+  await ann.expect(/^\*\*\* Nickname ann is now registered/);
+  chat.hold();
+  // Before: "The chat is degraded: this server cannot reach the others",
+  // on a server that has no others.
+  const refused =
+    /^\*\*\* Error: Not done: the server could not store it \(its database is held by another program\); try again later$/;
+  await bob.send("/register bob-password");
+  await bob.expect(refused);
+  await ann.send("/setpass new-password");
+  await ann.expect(refused);
+  await ann.send("/drop");
+  await ann.expect(refused);
+  chat.release();
+  await bob.send("/register bob-password");
+  await bob.expect(/^\*\*\* Nickname bob is now registered/);
+});
+
 Deno.test("a full database refuses each message to its sender, logs the cause once, and resumes when room returns", async () => {
   using dir = temporaryDirectory();
   const path = `${dir.path}/chat.db`;

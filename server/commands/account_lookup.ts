@@ -1,7 +1,8 @@
 /**
  * Reading the accounts where a handler may wait for them: wherever they
  * live (hub.accounts), with a cluster's Redis out of reach told to the
- * client as `unavailable` instead of thrown.
+ * client as `unavailable`, and this server's database failing as
+ * `not_stored`, instead of thrown.
  *
  * @module
  */
@@ -11,6 +12,7 @@ import { describeError } from "../log.ts";
 import { CLUSTER_DOWN } from "../nicknames.ts";
 import { RedisTimeout, STORE_SILENT } from "../cluster/redis_timeout.ts";
 import type { Call } from "./call.ts";
+import { storeFailureCause } from "../store/after_commit.ts";
 
 /**
  * The account `nick` belongs to (undefined: none); null once the client has
@@ -38,8 +40,23 @@ export function accountsDown(call: Call, error: unknown): void {
     request: call.request.type,
     error: describeError(error),
   });
+  if (isDatabaseError(error)) {
+    // This server's own database (a full disk, a lock another program
+    // holds): nothing to do with a cluster, which it may not have.
+    return call.fail(
+      "not_stored",
+      `Not done: the server could not store it (${
+        storeFailureCause(error)
+      }); try again later`,
+    );
+  }
   call.fail(
     "unavailable",
     error instanceof RedisTimeout ? STORE_SILENT : CLUSTER_DOWN,
   );
+}
+
+/** Whether `error` is SQLite's (node:sqlite), not the cluster's. */
+function isDatabaseError(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === "ERR_SQLITE_ERROR";
 }

@@ -15,9 +15,11 @@ import { foldKey } from "../../wire/names.ts";
 import {
   clipText,
   describeBan,
+  errorEvent,
   parseDuration,
   sanitizeText,
 } from "../../protocol.ts";
+import { storeFailureCause } from "../store/after_commit.ts";
 import { type Call, cleanReason } from "./call.ts";
 import { motdPages } from "../reply_pages.ts";
 import { guardKeys, mayTry, recordWrong } from "./password_guard.ts";
@@ -281,24 +283,53 @@ function topic(call: Call<"topic">): void {
     return call.fail("unavailable", `Topic not set: ${CLUSTER_DOWN}`);
   }
   const by = actor(call);
-  room.topic = clipText(
-    sanitizeText(request.text),
-    hub.limits.maxTopicLength,
-  );
-  room.topicBy = by;
-  room.topicAt = hub.now();
+  const before = { topic: room.topic, by: room.topicBy, at: room.topicAt };
+  const set = {
+    topic: clipText(sanitizeText(request.text), hub.limits.maxTopicLength),
+    by,
+    ts: hub.now(),
+  };
+  room.topic = set.topic;
+  room.topicBy = set.by;
+  room.topicAt = set.ts;
+  const own = ownCopy(call.session, request.ref);
   if (hub.presence !== null) {
     // Stored on every node (this one too) under an id the cluster assigns.
     hub.presence.topicSet(room);
-  } else {
-    hub.history.queueTopic(
-      room.name,
-      { topic: room.topic, by, ts: room.topicAt },
-      hub.nextMessageId(),
-    );
+    hub.broadcast(room, topicEvent(room), own?.session, own?.ref);
+    return;
   }
-  const own = ownCopy(call.session, request.ref);
-  hub.broadcast(room, topicEvent(room), own?.session, own?.ref);
+  // Stored before anyone is shown it, as a message is: a topic the
+  // database refuses would come back as the old one at the next start.
+  const id = hub.nextMessageId();
+  hub.history.queueTopic(room.name, set, id);
+  hub.localFeed.broadcastStored(
+    room,
+    topicEvent(room),
+    id,
+    (error) => {
+      if (
+        room.topic === set.topic && room.topicBy === set.by &&
+        room.topicAt === set.ts
+      ) {
+        // Nobody set another since: the room keeps what its history has.
+        room.topic = before.topic;
+        if (before.by === undefined) delete room.topicBy;
+        else room.topicBy = before.by;
+        if (before.at === undefined) delete room.topicAt;
+        else room.topicAt = before.at;
+      }
+      call.session.send(errorEvent(
+        "not_stored",
+        `Topic not set: the server could not store it (${
+          storeFailureCause(error)
+        }); try again later`,
+        request.ref,
+      ));
+    },
+    own?.session,
+    own?.ref,
+  );
 }
 
 /** `/motd [TEXT]`: shows the message of the day, or (operators) sets it. */

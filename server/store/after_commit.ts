@@ -34,13 +34,23 @@ interface Waiting {
  * cause in plain words, from SQLite's message.
  */
 export function notStoredReason(error: unknown): string {
+  return `Not sent: the server could not store your message (${
+    storeFailureCause(error)
+  }); nobody received it, try again later`;
+}
+
+/**
+ * Why the database refused a write, in a user's words, from SQLite's
+ * message: "its disk is full", "its database is held by another program",
+ * or "it cannot write its history".
+ */
+export function storeFailureCause(error: unknown): string {
   const message = describeError(error);
-  const cause = /full/i.test(message)
+  return /full/i.test(message)
     ? "its disk is full"
     : /locked|busy/i.test(message)
     ? "its database is held by another program"
     : "it cannot write its history";
-  return `Not sent: the server could not store your message (${cause}); nobody received it, try again later`;
 }
 
 /** The ordered queue of deliveries waiting on the history's commit. */
