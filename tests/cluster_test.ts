@@ -8,9 +8,13 @@
 import assert from "node:assert/strict";
 import { LineClient, startServer, within } from "./helpers.ts";
 import { clusterTests, startRedis } from "./redis_server.ts";
+import { startRedisProxy } from "./redis_proxy.ts";
 import { assertOneOrder, helloReply, startCluster } from "./cluster_checks.ts";
 import { ClusterStartError } from "../server.ts";
-import { SEND_UNCONFIRMED } from "../server/cluster/redis_node.ts";
+import {
+  SEND_LINK_LOST,
+  SEND_UNCONFIRMED,
+} from "../server/cluster/redis_node.ts";
 import { BACK_NOTICE, SILENT_NOTICE } from "../server/cluster/room_streams.ts";
 
 await clusterTests(registerClusterTests);
@@ -173,6 +177,28 @@ function registerClusterTests(): void {
       "the first arrived once",
     );
     assert.equal(cluster.a.server.cluster!.pendingSends, 0);
+  });
+
+  Deno.test("cluster: a send on the wire when Redis dies is said to be unconfirmed, not refused", async () => {
+    await using redis = await startRedis();
+    await using proxy = startRedisProxy(redis.port);
+    await using node = await startServer({ redisTimeoutMs: 2000 }, {
+      redis: proxy.url,
+    });
+    await using ana = await LineClient.json(node.port, "ana");
+    redis.freeze();
+    const onTheWire = proxy.passed("in flight");
+    await ana.sendJson({ type: "message", text: "in flight", ref: "m1" });
+    // Written to Redis's socket, unanswered; then Redis dies with it.
+    await onTheWire;
+    await redis.crash();
+    const told = await ana.expectEvent("error", (e) => e.ref === "m1");
+    assert.equal(told.code, "unavailable");
+    assert.equal(told.message, SEND_LINK_LOST);
+    // Refused outright once the node knows Redis is gone.
+    await ana.sendJson({ type: "message", text: "later", ref: "m2" });
+    const refused = await ana.expectEvent("error", (e) => e.ref === "m2");
+    assert.match(refused.message, /^Not sent: /);
   });
 
   Deno.test("cluster: with Redis frozen a join says its history cannot be shown, and a node stops, not waiting on Redis for ever", async () => {

@@ -70,6 +70,12 @@ export interface RedisServer extends AsyncDisposable {
   freeze(): void;
   /** Lets a frozen Redis run again (SIGCONT). */
   thaw(): void;
+  /**
+   * Kills it (SIGKILL), frozen or not, and waits for it to exit: what it
+   * had not answered is lost with its connections. `restart` starts it
+   * again.
+   */
+  crash(): Promise<void>;
 }
 
 /** A port nobody listens on right now (Redis binds it a moment later). */
@@ -151,19 +157,19 @@ export async function startRedis(
     exited.catch(() => {});
     await within(Promise.race([isReady, exited]), "redis-server to start");
   };
-  const stop = async () => {
+  const end = async (signals: Deno.Signal[]) => {
     if (child === null) return;
     const running: Deno.ChildProcess = child;
     child = null;
     try {
-      running.kill("SIGCONT");
-      running.kill("SIGTERM");
+      for (const signal of signals) running.kill(signal);
     } catch {
       // Already gone.
     }
     await running.status;
     await output;
   };
+  const stop = () => end(["SIGCONT", "SIGTERM"]);
   try {
     await launch();
   } catch (error) {
@@ -178,6 +184,7 @@ export async function startRedis(
     restart: launch,
     freeze: () => (child as Deno.ChildProcess | null)?.kill("SIGSTOP"),
     thaw: () => (child as Deno.ChildProcess | null)?.kill("SIGCONT"),
+    crash: () => end(["SIGKILL"]),
     async [Symbol.asyncDispose]() {
       await stop();
       await Deno.remove(dir, { recursive: true });

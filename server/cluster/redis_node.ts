@@ -22,7 +22,12 @@
  * @module
  */
 
-import { createClient } from "npm:redis@5.12.1";
+import {
+  ClientClosedError,
+  ClientOfflineError,
+  createClient,
+  ErrorReply,
+} from "npm:redis@5.12.1";
 import type { ClusterNames, Hub, OwnCopy, RoomFeed } from "../hub.ts";
 import type { RoomMessage, ServerEvent } from "../../protocol.ts";
 import { errorEvent } from "../../protocol.ts";
@@ -44,6 +49,31 @@ import { ReplyLane } from "./reply_lane.ts";
 /** What a sender is told when Redis did not answer its send in time. */
 export const SEND_UNCONFIRMED =
   "Not confirmed: the cluster's store (Redis) is not answering; the message is delivered if it answers in the end";
+
+/**
+ * What a sender is told when its send failed: `inTime`, before it was told
+ * it is unconfirmed. Refused (Redis said no, or it never left this node):
+ * not sent. Lost with the link while on the wire: Redis may have run it,
+ * so it is unconfirmed, which a sender told so already needs not hear
+ * again (null).
+ */
+export function sendFailure(error: unknown, inTime: boolean): string | null {
+  if (error instanceof ErrorReply) {
+    return `Not sent${
+      inTime ? "" : " after all"
+    }: the cluster's store (Redis) refused it (${describeError(error)})`;
+  }
+  if (
+    error instanceof ClientOfflineError || error instanceof ClientClosedError
+  ) {
+    return `Not sent${inTime ? "" : " after all"}: ${CLUSTER_DOWN}`;
+  }
+  return inTime ? SEND_LINK_LOST : null;
+}
+
+/** What a sender is told when the link to Redis dropped under its send. */
+export const SEND_LINK_LOST =
+  "Not confirmed: the link to the cluster's store (Redis) dropped before it answered; the message is delivered if Redis took it";
 
 /** The one channel every room's messages cross. */
 export const ROOMS_CHANNEL = "tern:rooms";
@@ -353,9 +383,9 @@ export class RedisNode implements RoomFeed, ClusterNames {
     let lane = this.#lanes.get(session);
     if (lane === undefined) {
       const made = new ReplyLane({
-        // A backstop, after the send's own --redis-timeout has told its
-        // sender (a copy stored but never delivered here, say).
-        timeoutMs: 2 * this.#hub.limits.redisTimeoutMs,
+        // The one deadline of a send, from store to copy: past it the
+        // sender is told it is unconfirmed (publish) and its answers go.
+        timeoutMs: this.#hub.limits.redisTimeoutMs,
         emptied: () => {
           if (this.#lanes.get(session) === made) this.#lanes.delete(session);
         },
@@ -380,11 +410,13 @@ export class RedisNode implements RoomFeed, ClusterNames {
    * Sends a room message through Redis, which stores it in the room's
    * stream and publishes it in one step; it is delivered here when it comes
    * back, like everyone else's. When Redis cannot take it, the sender is
-   * told it was not sent; when Redis does not answer within
-   * `--redis-timeout`, that it is not confirmed (the send is on the wire:
-   * should Redis take it in the end, it is delivered and confirmed then),
-   * and every user here that the chat is degraded. Until one of those, the
-   * sender's answers to its later requests wait (reply_lane.ts).
+   * told it was not sent. Until it is answered (its copy back, or refused),
+   * the sender's answers to its later requests wait (reply_lane.ts), for at
+   * most one `--redis-timeout` from the send, whatever held it up: then the
+   * sender is told it is not confirmed (the send is on the wire: should
+   * Redis take it in the end, it is delivered and confirmed then), and,
+   * when Redis itself has not answered, every user here that the chat is
+   * degraded.
    */
   publish(
     _room: Room,
@@ -393,38 +425,60 @@ export class RedisNode implements RoomFeed, ClusterNames {
     ref?: string,
   ): void {
     const token = this.#pending.add(sender, ref);
-    this.#laneOf(sender).sent(token);
+    let storeAnswered = false;
+    this.#laneOf(sender).sent(token, () => {
+      if (storeAnswered) {
+        // Stored, but its copy has not come back on the subscription.
+        this.#hub.log("warn", "cluster_copy_late", { session: sender.id });
+      } else {
+        this.#hub.log("warn", "cluster_publish_failed", {
+          session: sender.id,
+          error: describeError(
+            new RedisTimeout(this.#hub.limits.redisTimeoutMs),
+          ),
+        });
+        this.#streams.silent();
+      }
+      // Told even if it is being sent away: its goodbye waits behind this.
+      sender.send(errorEvent("unavailable", SEND_UNCONFIRMED, ref));
+    });
     const stored = this.#streams.store(
       MESSAGE_ID_KEY,
       ROOMS_CHANNEL,
       message.room,
       encodeRelay(this.id, token, message),
     );
-    stored.then(
-      (id) => this.#pending.stored(token, id, this.#streams.cursor),
-      () => this.#pending.failed(token),
-    );
-    bounded(stored, this.#hub.limits.redisTimeoutMs).then(() => {
+    stored.then((id) => {
+      storeAnswered = true;
+      this.#pending.stored(token, id, this.#streams.cursor);
       this.#streams.answered();
       // Stored, but delivery here waits for a catch-up: the copy comes
       // with it, and the sender's answers need not wait so long.
       if (this.#streams.cursor.behind) this.#answered(sender, token);
     }, (error: unknown) => {
+      storeAnswered = true;
+      this.#pending.failed(token);
       this.#hub.log("warn", "cluster_publish_failed", {
         session: sender.id,
         error: describeError(error),
       });
-      const silent = error instanceof RedisTimeout;
-      if (silent) this.#streams.silent();
-      // Told even if it is being sent away: its goodbye waits for this.
-      const refusal = errorEvent(
-        "unavailable",
-        silent ? SEND_UNCONFIRMED : `Not sent: ${CLUSTER_DOWN}`,
-        ref,
-      );
-      this.#hub.inOrder(() => sender.send(refusal));
+      // In time, the refusal takes the send's place; after it, the sender
+      // was told "not confirmed", which a lost link leaves true. Told even
+      // if it is being sent away: its goodbye waits for this.
+      const inTime = this.#lanes.get(sender)?.holds(token) === true;
+      const words = sendFailure(error, inTime);
+      if (words !== null) {
+        const refusal = errorEvent("unavailable", words, ref);
+        if (inTime) this.#hub.inOrder(() => sender.send(refusal));
+        else sender.send(refusal);
+      }
       this.#answered(sender, token);
-    });
+    }).catch((error: unknown) =>
+      this.#hub.log("error", "delivery_failed", {
+        session: sender.id,
+        error: describeError(error),
+      })
+    );
   }
 
   /** A room message from the subscription (already stored in Redis). */

@@ -9,9 +9,11 @@
  * refused. The requests that are not room messages wait for the lane to
  * empty before they run at all (dispatch.ts), so that what they send (a
  * part, a topic, an away) comes after too. A send keeps its place for at
- * most `timeoutMs` (`--redis-timeout`, after which its sender is told it is
- * unconfirmed anyway): an answer never waits longer on a Redis that has
- * gone quiet, or on a copy that will never come back.
+ * most `timeoutMs` (`--redis-timeout`), counted from the moment it was sent
+ * whatever held it up (Redis silent, or its copy lost on the way back):
+ * then its `expired` runs in its place, which tells its sender it is
+ * unconfirmed, and the answers behind it go. One deadline per send, so an
+ * answer never waits longer than one `--redis-timeout` behind it.
  *
  * Pure: redis_node.ts marks the sends and settles them; time comes from the
  * given clock.
@@ -40,6 +42,8 @@ export const RUNTIME_CLOCK: LaneClock = {
 interface InFlight {
   token: number;
   deadline: number;
+  /** Runs, in the send's place, if its time is up before it settles. */
+  expired: (() => void) | undefined;
 }
 
 /** What a lane is told by its owner. */
@@ -50,7 +54,7 @@ export interface LaneOptions {
   clock?: LaneClock;
   /** Told when the lane has emptied (its owner may forget it). */
   emptied?: () => void;
-  /** Told when a held answer threw; the rest still go. */
+  /** Told when a held answer (or a send's `expired`) threw; the rest still go. */
   failed?: (error: unknown) => void;
 }
 
@@ -77,13 +81,25 @@ export class ReplyLane {
     return this.#queue.length !== 0;
   }
 
-  /** A room message went to Redis as send `token`. */
-  sent(token: number): void {
+  /**
+   * A room message went to Redis as send `token`. Should it not settle
+   * within `timeoutMs`, `expired` runs in its place (before the answers
+   * held behind it) and the lane goes on without it.
+   */
+  sent(token: number, expired?: () => void): void {
     this.#queue.push({
       token,
       deadline: this.#clock.now() + this.#timeoutMs,
+      expired,
     });
     this.#arm();
+  }
+
+  /** Whether send `token` still holds the lane: not settled, time not up. */
+  holds(token: number): boolean {
+    return this.#queue.some((item) =>
+      typeof item !== "function" && item.token === token
+    );
   }
 
   /**
@@ -132,14 +148,11 @@ export class ReplyLane {
     const queue = this.#queue;
     while (queue.length !== 0) {
       const head = queue[0]!;
-      if (typeof head !== "function") {
-        if (head.deadline > now) break;
-        queue.shift();
-        continue;
-      }
+      if (typeof head !== "function" && head.deadline > now) break;
       queue.shift();
       try {
-        head();
+        if (typeof head === "function") head();
+        else head.expired?.();
       } catch (error) {
         this.#failed(error);
       }

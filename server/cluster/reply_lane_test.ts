@@ -145,3 +145,36 @@ Deno.test("ReplyLane: closing drops what it holds, stops its timer and ends wait
   lane.settle(1);
   assert.deepEqual(said, []);
 });
+
+Deno.test("ReplyLane: a send whose time is up is told so in its place, before the answers behind it, and only then", () => {
+  const clock = new FakeClock();
+  const { lane, answer, said } = laneWith(clock, 1000);
+  lane.sent(1, () => said.push("1 expired"));
+  lane.hold(answer("a"));
+  lane.sent(2, () => said.push("2 expired"));
+  lane.hold(answer("b"));
+  lane.sent(3, () => said.push("3 expired"));
+  lane.hold(answer("c"));
+  lane.settle(2);
+  clock.advance(1000);
+  assert.deepEqual(
+    said,
+    ["1 expired", "a", "b", "3 expired", "c"],
+    "one timeout for all three, counted from each send; 2 settled in time",
+  );
+  assert.equal(lane.busy, false);
+  lane.settle(1);
+  lane.settle(3);
+  assert.equal(said.length, 5, "a late settle tells nothing more");
+});
+
+Deno.test("ReplyLane: a send answered in time is never told it expired", () => {
+  const clock = new FakeClock();
+  const { lane, said } = laneWith(clock, 1000);
+  lane.sent(1, () => said.push("expired"));
+  clock.advance(999);
+  lane.settle(1);
+  clock.advance(5000);
+  assert.deepEqual(said, []);
+  assert.equal(clock.timer, null);
+});
