@@ -11,6 +11,12 @@ import type { Hub, OwnCopy } from "./hub.ts";
 import { foldKey } from "../wire/names.ts";
 import { skeletonKey } from "./names/lookalikes.ts";
 import type { Session } from "./session.ts";
+import {
+  RedisTimeout,
+  STORE_SILENT,
+  tellIfNotUndone,
+  UNDO_LOST,
+} from "./cluster/redis_timeout.ts";
 
 /** Gives a logging-in session its nickname; a mute on that name applies. */
 export function claimNick(hub: Hub, session: Session, nick: string): void {
@@ -63,10 +69,16 @@ export function releaseNick(hub: Hub, session: Session): void {
 
 /**
  * What claiming a nickname across a cluster came to: held now, held by
- * another connection, the cluster out of reach, or the session gone (or
- * the name taken here) while the claim was in flight.
+ * another connection, the cluster out of reach, Redis not answering in
+ * time (what it may still do undone), or the session gone (or the name
+ * taken here) while the claim was in flight.
  */
-export type ClusterClaim = "held" | "taken" | "unavailable" | "stale";
+export type ClusterClaim =
+  | "held"
+  | "taken"
+  | "unavailable"
+  | "silent"
+  | "stale";
 
 /**
  * Claims `nick` for `session` in the cluster (when there is one) before the
@@ -84,8 +96,16 @@ export async function claimAcrossCluster(
   let won: boolean;
   try {
     won = await cluster.claim(nick, session);
-  } catch {
-    return "unavailable";
+  } catch (error) {
+    const seconds = Math.ceil(hub.limits.nodeTimeoutMs / 1000);
+    tellIfNotUndone(
+      error,
+      `Your claim on the nickname ${nick} may be held after all: ${UNDO_LOST}; ${nick} may show as taken, to you too, until this server reaches Redis again (at most ${seconds} s)`,
+      (text) => {
+        if (session.state !== "closing") session.send({ type: "notice", text });
+      },
+    );
+    return error instanceof RedisTimeout ? "silent" : "unavailable";
   }
   if (!won) return "taken";
   const holder = hub.nicks.find(nick);
@@ -128,8 +148,8 @@ export async function renameInCluster(
   const sameName = old !== null && skeletonKey(old) === skeletonKey(nick);
   if (!sameName) {
     const claim = await claimAcrossCluster(hub, session, nick, "active");
-    if (claim === "unavailable") {
-      return { code: "unavailable", text: CLUSTER_DOWN };
+    if (claim === "unavailable" || claim === "silent") {
+      return { code: "unavailable", text: claimDown(claim) };
     }
     if (claim !== "held") {
       return { code: "nick_taken", text: `Nickname ${nick} is taken` };
@@ -142,6 +162,11 @@ export async function renameInCluster(
   renameSession(hub, session, nick, own);
   if (!sameName && old !== null) hub.cluster?.release(old, session);
   return null;
+}
+
+/** What a user whose nickname claim failed is told. */
+export function claimDown(claim: "unavailable" | "silent"): string {
+  return claim === "silent" ? STORE_SILENT : CLUSTER_DOWN;
 }
 
 /** What a node tells a user when it cannot reach the rest of the cluster. */

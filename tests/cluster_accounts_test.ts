@@ -13,7 +13,11 @@ import { LineClient, type TestServer, within } from "./helpers.ts";
 import { clusterTests } from "./redis_server.ts";
 import { type Cluster, startCluster as startPair } from "./cluster_checks.ts";
 import type { Limits } from "../server/limits.ts";
-import { RedisTimeout, STORE_SILENT } from "../server/cluster/redis_timeout.ts";
+import {
+  RedisTimeout,
+  STORE_SILENT,
+  UNDO_LOST,
+} from "../server/cluster/redis_timeout.ts";
 
 await clusterTests(registerTests);
 
@@ -367,5 +371,20 @@ function registerTests(): void {
     } finally {
       await client.close();
     }
+  });
+
+  Deno.test("cluster accounts: a password change whose undo is lost with Redis is said to be maybe in force", async () => {
+    await using cluster = await startCluster({ redisTimeoutMs: 300 });
+    await using bea = await registered(cluster.a.port, "bea", "beas password");
+    cluster.redis.freeze();
+    await bea.sendJson({ type: "setpass", password: "beas new pass" });
+    assert.equal((await bea.expectEvent("error")).message, STORE_SILENT);
+    // The change and its undo wait on Redis's socket; Redis dies with both.
+    await cluster.redis.crash();
+    const told = await bea.expectEvent("notice", (e) => e.text.includes("may"));
+    assert.equal(
+      told.text,
+      `Your new password for bea may have been stored after all: ${UNDO_LOST}; the old password or the new one may be the one in force`,
+    );
   });
 }

@@ -11,6 +11,7 @@ import { clusterTests, startRedis } from "./redis_server.ts";
 import { startRedisProxy } from "./redis_proxy.ts";
 import { assertOneOrder, helloReply, startCluster } from "./cluster_checks.ts";
 import { ClusterStartError } from "../server.ts";
+import { claimAcrossCluster } from "../server/nicknames.ts";
 import {
   SEND_LINK_LOST,
   SEND_UNCONFIRMED,
@@ -199,6 +200,43 @@ function registerClusterTests(): void {
     await ana.sendJson({ type: "message", text: "later", ref: "m2" });
     const refused = await ana.expectEvent("error", (e) => e.ref === "m2");
     assert.match(refused.message, /^Not sent: /);
+  });
+
+  Deno.test("cluster: a nickname claim whose undo is lost with Redis is told to its claimant", async () => {
+    await using cluster = await startCluster({ redisTimeoutMs: 300 });
+    await using ana = await LineClient.json(cluster.a.port, "ana");
+    const hub = cluster.a.server.hub;
+    const session = hub.nicks.find("ana")!;
+    cluster.redis.freeze();
+    // What /nick and a login do once the accounts have been read.
+    assert.equal(
+      await claimAcrossCluster(hub, session, "zed", "active"),
+      "silent",
+    );
+    // The claim and its release wait on Redis's socket; it dies with both.
+    await cluster.redis.crash();
+    const told = await ana.expectEvent("notice", (e) => e.text.includes("zed"));
+    assert.match(
+      told.text,
+      /^Your claim on the nickname zed may be held after all: .*; zed may show as taken, to you too, until this server reaches Redis again \(at most 15 s\)$/,
+    );
+  });
+
+  Deno.test("cluster: a nickname let go while Redis is away is free as soon as it is back", async () => {
+    await using redis = await startRedis({ appendOnly: true });
+    await using a = await startServer({}, { redis: redis.url });
+    await using b = await startServer({}, { redis: redis.url });
+    const ana = await LineClient.json(a.port, "ana");
+    await redis.stop(); // kept on disk: ana's claim comes back with Redis
+    await ana.close();
+    await a.server.connectionsAtMost(0);
+    await redis.restart();
+    await a.server.cluster!.whenReady();
+    await b.server.cluster!.whenReady();
+    await a.server.cluster!.settled();
+    await using again = await LineClient.connect(b.port);
+    const reply = await helloReply(again, "ana");
+    assert.equal(reply.type, "welcome", JSON.stringify(reply));
   });
 
   Deno.test("cluster: with Redis frozen a join says its history cannot be shown, and a node stops, not waiting on Redis for ever", async () => {

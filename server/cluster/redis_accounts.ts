@@ -291,6 +291,9 @@ export class RedisAccounts implements AccountBook, SharedInbox {
    * `write`, failing after `--redis-timeout`; then `undo` is sent at once
    * (after it on this connection, so Redis runs it after the write if it
    * runs the write at all), and again should the write's answer still come.
+   * The timeout's `undone` says whether the first undo ran: when its link
+   * dropped first, the write may have happened, and the caller tells the
+   * user so.
    */
   async #undoable<T>(
     write: Promise<T>,
@@ -298,13 +301,14 @@ export class RedisAccounts implements AccountBook, SharedInbox {
     undo: () => Promise<unknown>,
     what: string,
   ): Promise<T> {
-    const undoing = () =>
-      undo().catch((error: unknown) =>
+    const undoing = (): Promise<boolean> =>
+      undo().then(() => true, (error: unknown) => {
         this.#hub.log("error", "cluster_undo_failed", {
           what,
           error: describeError(error),
-        })
-      );
+        });
+        return false;
+      });
     try {
       return await bounded(
         write,
@@ -316,7 +320,7 @@ export class RedisAccounts implements AccountBook, SharedInbox {
     } catch (error) {
       if (error instanceof RedisTimeout) {
         this.#hub.log("warn", "cluster_write_timed_out", { what });
-        undoing();
+        error.undone = undoing();
       }
       throw error;
     }

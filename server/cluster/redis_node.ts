@@ -147,6 +147,14 @@ export class RedisNode implements RoomFeed, ClusterNames {
   readonly #claims = new Map<string, string>();
   /** Releases in flight, so a close (or a test) can wait for them. */
   readonly #releasing = new Set<Promise<unknown>>();
+  /**
+   * Releases that could not be made (Redis out of reach), sent when the
+   * command connection is back, until the claim would have expired.
+   */
+  readonly #owed = new Map<
+    string,
+    { key: string; value: string; until: number }
+  >();
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   /** Connections that are down now, by name. */
   readonly #downClients = new Set<string>();
@@ -292,6 +300,7 @@ export class RedisNode implements RoomFeed, ClusterNames {
     // A Redis that restarted empty would count ids from 1 again: raised
     // first, before anything this node sends on the same connection.
     if (client === "commands" && this.#joined) {
+      this.#payOwed();
       this.#raiseIds().catch((error: unknown) =>
         this.#hub.log("warn", "cluster_raise_ids_failed", {
           error: describeError(error),
@@ -553,7 +562,7 @@ export class RedisNode implements RoomFeed, ClusterNames {
       return await bounded(claiming, this.#hub.limits.redisTimeoutMs) === 1;
     } catch (error) {
       if (error instanceof RedisTimeout && this.#claims.get(key) !== value) {
-        this.#releaseKey(key, value);
+        error.undone = this.#releaseKey(key, value);
       }
       throw error;
     }
@@ -577,27 +586,67 @@ export class RedisNode implements RoomFeed, ClusterNames {
   release(nick: string, session: Session): void {
     const key = this.#key(nick);
     const value = this.#value(session);
-    if (this.#claims.get(key) === value) this.#releaseKey(key, value);
+    if (this.#claims.get(key) === value) {
+      this.#releaseKey(key, value).catch(() => {}); // never rejects
+    }
   }
 
-  #releaseKey(key: string, value: string): void {
+  /**
+   * Lets a claim go (compare-and-delete). Resolves true once Redis ran the
+   * release, false when it could not be sent or its link dropped first:
+   * the claim then stays until it expires (--node-timeout), or until this
+   * node reaches Redis again and sends the release owed. Never rejects; a
+   * close waits for it at most --redis-timeout (settled).
+   */
+  #releaseKey(key: string, value: string): Promise<boolean> {
     this.#claims.delete(key);
-    if (!this.#commands.isReady) return; // expires by itself
-    const done = bounded(
-      this.#commands.eval(RELEASE_SCRIPT, {
-        keys: this.#keys(key),
-        arguments: [value],
-      }),
-      this.#hub.limits.redisTimeoutMs,
-    ).catch((error: unknown) =>
-      // Expires by itself within --node-timeout.
+    const failed = (error: unknown): false => {
       this.#hub.log("warn", "cluster_release_failed", {
         keys: this.#keys(key).join(" "),
         error: describeError(error),
-      })
+      });
+      this.#owe(key, value);
+      return false;
+    };
+    if (!this.#commands.isReady) {
+      return Promise.resolve(failed(new Error("Redis is out of reach")));
+    }
+    const released = this.#commands.eval(RELEASE_SCRIPT, {
+      keys: this.#keys(key),
+      arguments: [value],
+    }).then(() => true, failed);
+    const done = bounded(released, this.#hub.limits.redisTimeoutMs).catch(
+      () => {}, // on the wire: runs if Redis answers, else fails and is owed
     );
     this.#releasing.add(done);
     done.finally(() => this.#releasing.delete(done)).catch(() => {});
+    return released;
+  }
+
+  /**
+   * Keeps a release that could not be made, to send once the command
+   * connection is back; forgotten once the claim has expired by itself.
+   */
+  #owe(key: string, value: string): void {
+    if (this.#closed) return;
+    this.#owed.set(`${key}\n\n${value}`, {
+      key,
+      value,
+      until: Date.now() + this.#hub.limits.nodeTimeoutMs,
+    });
+  }
+
+  /** Sends the releases owed since the command connection dropped. */
+  #payOwed(): void {
+    const now = Date.now();
+    const owed = [...this.#owed.values()];
+    this.#owed.clear();
+    for (const { key, value, until } of owed) {
+      // Claimed again by the same session meanwhile: not to be let go.
+      if (until > now && this.#claims.get(key) !== value) {
+        this.#releaseKey(key, value).catch(() => {}); // never rejects
+      }
+    }
   }
 
   /**
@@ -640,7 +689,9 @@ export class RedisNode implements RoomFeed, ClusterNames {
     await this.#streams.close();
     await this.#presence?.close();
     // A clean stop frees its names at once, not after --node-timeout.
-    for (const [key, value] of this.#claims) this.#releaseKey(key, value);
+    for (const [key, value] of this.#claims) {
+      this.#releaseKey(key, value).catch(() => {}); // never rejects
+    }
     await this.settled();
     await this.#accounts?.close();
     // Each may be between reconnects: its loop ends before it closes.

@@ -15,12 +15,40 @@
 
 /** Redis did not answer a command within `--redis-timeout`. */
 export class RedisTimeout extends Error {
+  /**
+   * For a write Redis may still run, set by whoever sent its undo: settles
+   * true once the undo has run (or had nothing to take back), false when
+   * it could not be sent or its link dropped first, so the write may have
+   * happened after all. The user was told nothing was done: the caller
+   * tells them otherwise on false. Never rejects.
+   */
+  undone?: Promise<boolean>;
+
   /** @param ms the timeout that passed */
   constructor(ms: number) {
     super(`Redis did not answer within ${ms / 1000} s`);
     this.name = "RedisTimeout";
   }
 }
+
+/**
+ * Tells `tell` (the user whose write it was) `words` should `error` be a
+ * timed-out write whose undo failed: it may have happened after all.
+ */
+export function tellIfNotUndone(
+  error: unknown,
+  words: string,
+  tell: (words: string) => void,
+): void {
+  if (!(error instanceof RedisTimeout) || error.undone === undefined) return;
+  error.undone.then((undone) => {
+    if (!undone) tell(words);
+  }).catch(() => {}); // tell never throws; nothing else can
+}
+
+/** The cause given to a user whose timed-out write could not be undone. */
+export const UNDO_LOST =
+  "the cluster's store (Redis) stopped answering, and its link dropped before that could be taken back";
 
 /**
  * What a node tells a user whose request Redis did not answer in time,

@@ -10,7 +10,12 @@
 import type { Account } from "../store/account_store.ts";
 import { describeError } from "../log.ts";
 import { CLUSTER_DOWN } from "../nicknames.ts";
-import { RedisTimeout, STORE_SILENT } from "../cluster/redis_timeout.ts";
+import {
+  RedisTimeout,
+  STORE_SILENT,
+  tellIfNotUndone,
+  UNDO_LOST,
+} from "../cluster/redis_timeout.ts";
 import type { Call } from "./call.ts";
 import { storeFailureCause } from "../store/after_commit.ts";
 
@@ -54,6 +59,30 @@ export function accountsDown(call: Call, error: unknown): void {
     "unavailable",
     error instanceof RedisTimeout ? STORE_SILENT : CLUSTER_DOWN,
   );
+  const session = call.session;
+  tellIfNotUndone(error, notUndone(call), (text) => {
+    if (session.state !== "closing") session.send({ type: "notice", text });
+  });
+}
+
+/**
+ * What a user told "nothing was done" hears when the write may have
+ * happened after all (its undo was lost with the link to Redis).
+ */
+function notUndone(call: Call): string {
+  const { request, session } = call;
+  switch (request.type) {
+    case "register":
+      return `Your registration of ${session.nick} may have been stored after all: ${UNDO_LOST}; /identify ${session.nick} PASSWORD tells whether it was`;
+    case "setpass":
+      return `Your new password for ${
+        session.account?.nick ?? session.nick
+      } may have been stored after all: ${UNDO_LOST}; the old password or the new one may be the one in force`;
+    case "private":
+      return `Your message to ${request.to} may be delivered after all: ${UNDO_LOST}`;
+    default:
+      return `Your ${request.type} may have happened after all: ${UNDO_LOST}`;
+  }
 }
 
 /** Whether `error` is SQLite's (node:sqlite), not the cluster's. */

@@ -34,8 +34,8 @@ import { lookUpAccount } from "./account_lookup.ts";
 import type { Call } from "./call.ts";
 import {
   claimAcrossCluster,
+  claimDown,
   claimNick,
-  CLUSTER_DOWN,
   takeOver,
 } from "../nicknames.ts";
 import { motdPages } from "../reply_pages.ts";
@@ -360,7 +360,8 @@ async function completeClusterLogin(
         `Nickname ${nick} is taken on another server of this chat; choose another`,
       );
     case "unavailable":
-      return call.fail("unavailable", CLUSTER_DOWN);
+    case "silent":
+      return call.fail("unavailable", claimDown(claim));
     case "stale":
       if (session.state !== "login") return;
       return call.fail(
