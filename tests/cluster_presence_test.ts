@@ -23,6 +23,8 @@ import { DEGRADED_NOTICE } from "../server/cluster/room_streams.ts";
 import { type Cluster, startCluster } from "./cluster_checks.ts";
 import { ServerProcess } from "./server_process.ts";
 import { PRIVATE_UNCONFIRMED } from "../server/commands/private_across.ts";
+import { undeliveredNotice } from "../server/cluster/presence.ts";
+import { startRedisProxy } from "./redis_proxy.ts";
 
 await clusterTests(registerPresenceTests);
 
@@ -473,6 +475,47 @@ function registerPresenceTests(): void {
       cluster.redis.thaw();
     }
     assert.equal((await bob.expectEvent("private")).text, "hi?");
+  });
+
+  Deno.test("cluster presence: a private message that reaches its recipient's node after they left is said to be undelivered", async () => {
+    await using redis = await startRedis();
+    await using a = await startServer({}, { redis: redis.url });
+    await using proxy = startRedisProxy(redis.port);
+    await using b = await startServer({}, { redis: proxy.url });
+    await using ana = await LineClient.json(a.port, "ana");
+    const bob = await LineClient.json(b.port, "bob");
+    await ana.expectEvent("join", (e) => e.nick === "bob");
+    // Node b hears Redis but what it sends waits: bob leaves, and his
+    // name is not let go yet, nor his leave told.
+    proxy.holdCommands();
+    await bob.close();
+    await within(b.server.connectionsAtMost(0), "bob to leave");
+    await ana.sendJson({ type: "private", to: "bob", text: "hi?", ref: "p" });
+    const sent = await ana.expectEvent("private", (e) => e.ref === "p");
+    proxy.release();
+    const told = await ana.expectEvent("notice", (e) => e.text.includes("bob"));
+    assert.equal(told.text, undeliveredNotice("bob", sent.id));
+  });
+
+  Deno.test("cluster presence: a private message to someone whose server is cut off is refused plainly, not lost", async () => {
+    await using redis = await startRedis();
+    await using a = await startServer({}, { redis: redis.url });
+    await using proxy = startRedisProxy(redis.port);
+    await using b = await startServer({}, { redis: proxy.url });
+    await using ana = await LineClient.json(a.port, "ana");
+    await using bob = await LineClient.json(b.port, "bob");
+    await ana.expectEvent("join", (e) => e.nick === "bob");
+    proxy.cut();
+    await bob.expectEvent("notice", (e) => e.text === DEGRADED_NOTICE);
+    await ana.sendJson({ type: "private", to: "bob", text: "hi?", ref: "p" });
+    const refused = await ana.expectEvent("error", (e) => e.ref === "p");
+    assert.equal(refused.code, "unavailable");
+    assert.equal(
+      refused.message,
+      "Not sent: the server bob is connected to is out of reach right now; try again in a moment",
+    );
+    proxy.restore();
+    await b.server.cluster!.whenReady();
   });
 
   Deno.test("cluster presence: who left while Redis was away is told once it is back", async () => {

@@ -1,12 +1,13 @@
 /**
- * A TCP relay between the nodes of a test cluster and its Redis, for the
+ * A TCP relay between a node of a test cluster and its Redis, for the
  * faults a frozen or stopped Redis cannot make: Redis answering commands
- * while what it publishes does not reach a node (its subscription stalled
- * on the way back), or a link that is slow.
+ * while what it publishes does not reach the node (its subscription
+ * stalled on the way back), the node's commands stalled on the way there
+ * while its subscription still hears, or the node alone cut off.
  *
- * A connection that has sent `SUBSCRIBE` is a subscriber; `holdSubscribers`
- * stops passing on what Redis sends to those (the bytes wait in the
- * kernel's buffers and the relay's), `release` lets them through, in order.
+ * A connection that has sent `SUBSCRIBE` is a subscriber, any other a
+ * command connection. While held, bytes wait in the kernel's buffers and
+ * the relay's, and `release` lets them through in order.
  *
  * @module
  */
@@ -17,24 +18,40 @@ export interface RedisProxy extends AsyncDisposable {
   url: string;
   /** Stops passing what Redis sends to subscribed connections. */
   holdSubscribers(): void;
-  /** Passes it on again, what was held first. */
+  /** Stops passing what command connections send to Redis. */
+  holdCommands(): void;
+  /** Passes everything held on again, in order. */
   release(): void;
   /**
    * Resolves once bytes containing `text` (any case) have been passed on
    * to Redis: a command known to be on the wire.
    */
   passed(text: string): Promise<void>;
+  /**
+   * Drops every connection and refuses new ones: the node is cut off.
+   * Whatever was held is let go with its connection.
+   */
+  cut(): void;
+  /** Accepts connections again after `cut`. */
+  restore(): void;
 }
 
 /** The command word as node-redis writes it (a RESP bulk string). */
 const SUBSCRIBE = "\r\nsubscribe\r\n";
 
+interface Pair {
+  client: Deno.Conn;
+  server: Deno.Conn;
+  subscriber: boolean;
+}
+
 /** Starts a relay on a free loopback port to the Redis at `redisPort`. */
 export function startRedisProxy(redisPort: number): RedisProxy {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const pairs = new Set<{ client: Deno.Conn; server: Deno.Conn }>();
+  const pairs = new Set<Pair>();
   const pumps = new Set<Promise<void>>();
-  let held = false;
+  const held = { subscribers: false, commands: false };
+  let refusing = false;
   const watchers: Array<{ text: string; seen: () => void }> = [];
   let wake: () => void = () => {};
   let released = Promise.resolve();
@@ -42,7 +59,7 @@ export function startRedisProxy(redisPort: number): RedisProxy {
     pumps.add(work);
     work.finally(() => pumps.delete(work)).catch(() => {});
   };
-  const closeBoth = (pair: { client: Deno.Conn; server: Deno.Conn }) => {
+  const closeBoth = (pair: Pair) => {
     for (const conn of [pair.client, pair.server]) {
       try {
         conn.close();
@@ -53,6 +70,10 @@ export function startRedisProxy(redisPort: number): RedisProxy {
     pairs.delete(pair);
   };
   const relay = async (client: Deno.Conn) => {
+    if (refusing) {
+      client.close();
+      return;
+    }
     let server: Deno.Conn;
     try {
       server = await Deno.connect({ hostname: "127.0.0.1", port: redisPort });
@@ -60,15 +81,17 @@ export function startRedisProxy(redisPort: number): RedisProxy {
       client.close();
       return;
     }
-    const pair = { client, server };
+    const pair: Pair = { client, server, subscriber: false };
     pairs.add(pair);
-    let subscriber = false;
     const decoder = new TextDecoder("latin1");
     const upstream = async () => {
       try {
         for await (const chunk of client.readable) {
           const text = decoder.decode(chunk).toLowerCase();
-          if (text.includes(SUBSCRIBE)) subscriber = true;
+          if (text.includes(SUBSCRIBE)) pair.subscriber = true;
+          while (held.commands && !pair.subscriber && pairs.has(pair)) {
+            await released;
+          }
           await write(server, chunk);
           for (const watcher of [...watchers]) {
             if (!text.includes(watcher.text)) continue;
@@ -85,7 +108,9 @@ export function startRedisProxy(redisPort: number): RedisProxy {
     const downstream = async () => {
       try {
         for await (const chunk of server.readable) {
-          while (held && subscriber && pairs.has(pair)) await released;
+          while (held.subscribers && pair.subscriber && pairs.has(pair)) {
+            await released;
+          }
           await write(client, chunk);
         }
       } catch {
@@ -103,20 +128,32 @@ export function startRedisProxy(redisPort: number): RedisProxy {
       // Closed.
     }
   })();
+  const hold = (what: keyof typeof held) => {
+    if (!held.subscribers && !held.commands) {
+      released = new Promise((resolve) => wake = resolve);
+    }
+    held[what] = true;
+  };
   const release = () => {
-    held = false;
+    held.subscribers = false;
+    held.commands = false;
     wake();
   };
   return {
     url: `redis://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
-    holdSubscribers() {
-      if (held) return;
-      held = true;
-      released = new Promise((resolve) => wake = resolve);
-    },
+    holdSubscribers: () => hold("subscribers"),
+    holdCommands: () => hold("commands"),
     release,
     passed: (text) =>
       new Promise((seen) => watchers.push({ text: text.toLowerCase(), seen })),
+    cut() {
+      refusing = true;
+      for (const pair of [...pairs]) closeBoth(pair);
+      release();
+    },
+    restore() {
+      refusing = false;
+    },
     async [Symbol.asyncDispose]() {
       listener.close();
       await accepting;

@@ -46,7 +46,19 @@ export type NodeEvent =
   | { kind: "ban"; node: string; ban: Ban }
   | { kind: "unban"; node: string; address: string }
   /** To node `to`: disconnect its session `sid` (`detail` says by whom). */
-  | { kind: "kick"; node: string; to: string; sid: number; detail: string };
+  | { kind: "kick"; node: string; to: string; sid: number; detail: string }
+  /**
+   * To node `to`: private message `id` that its session `sid` sent to
+   * `nick` reached `nick`'s node after they left it: tell the sender.
+   */
+  | {
+    kind: "undelivered";
+    node: string;
+    to: string;
+    sid: number;
+    id: number;
+    nick: string;
+  };
 
 /** The text of an event. */
 export function encodeEvent(event: NodeEvent): string {
@@ -252,6 +264,18 @@ function readModeration(e: Fields): NodeEvent | undefined {
           detail: sanitizeText(e.detail),
         }
         : undefined;
+    case "undelivered":
+      return isString(e.to) && isNumber(e.sid) && isNumber(e.id) &&
+          isString(e.nick)
+        ? {
+          kind: "undelivered",
+          node,
+          to: e.to,
+          sid: e.sid,
+          id: e.id,
+          nick: e.nick,
+        }
+        : undefined;
     default:
       return undefined;
   }
@@ -264,14 +288,27 @@ export interface PrivateRelay {
   /** That session's id there. */
   sid: number;
   message: PrivateMessage;
+  /** Where its sender is (node and session), to be told if it is lost. */
+  sender?: { node: string; sid: number };
 }
 
-/** The JSON part a node publishes for a private message (no id yet). */
+/**
+ * The JSON part a node publishes for a private message (no id yet), with
+ * where its sender is (`sn`, `ss`).
+ */
 export function encodePrivateDraft(
   draft: Omit<PrivateMessage, "id">,
+  sender?: { node: string; sid: number },
 ): string {
   const { type, ts, from, to, text } = draft;
-  return JSON.stringify({ type, ts, from, to, text });
+  return JSON.stringify({
+    type,
+    ts,
+    from,
+    to,
+    text,
+    ...(sender === undefined ? {} : { sn: sender.node, ss: sender.sid }),
+  });
 }
 
 /**
@@ -315,5 +352,8 @@ export function decodePrivate(line: string): PrivateRelay | null {
       to: v.to,
       text: sanitizeText(v.text),
     },
+    ...(isString(v.sn) && Number.isSafeInteger(v.ss)
+      ? { sender: { node: v.sn, sid: v.ss as number } }
+      : {}),
   };
 }

@@ -55,6 +55,7 @@ Deno.test("every kind of event comes back as it was sent", () => {
     { kind: "ban", node: "n1", ban: { address: "10.0.0.2", by: "op" } },
     { kind: "unban", node: "n1", address: "10.0.0.2" },
     { kind: "kick", node: "n1", to: "n2", sid: 4, detail: "by op" },
+    { kind: "undelivered", node: "n2", to: "n1", sid: 4, id: 12, nick: "bob" },
   ];
   for (const event of events) {
     assert.deepEqual(decodeEvent(encodeEvent(event)), event);
@@ -74,6 +75,7 @@ Deno.test("a malformed event is refused, not trusted", () => {
       '{"kind":"member","node":"n","sid":3,"state":null,"notice":{"type":"leave","reason":"bored","ts":1,"announced":[]}}',
       '{"kind":"gone","node":"n","reason":"tired"}',
       '{"kind":"kick","node":"n","to":"m","sid":1}',
+      '{"kind":"undelivered","node":"n","to":"m","sid":1,"nick":"bob"}',
       '{"kind":"ban","node":"n","ban":{"address":5,"by":"op"}}',
     ]
   ) {
@@ -96,6 +98,12 @@ Deno.test("a relayed private message carries the id and holder Redis put in fron
     sid: 7,
     message: { ...draft, id: 12, text: "hi" },
   });
+  // With where its sender is, to be told should it be lost.
+  const sender = { node: "n1", sid: 4 };
+  assert.deepEqual(
+    decodePrivate(`12 n2/7 ${encodePrivateDraft(draft, sender)}`),
+    { node: "n2", sid: 7, message: { ...draft, id: 12, text: "hi" }, sender },
+  );
   for (
     const line of ["", "12", "x n2/7 {}", "12 n2 {}", "12 n2/7 {", "0 n/1 {}"]
   ) {

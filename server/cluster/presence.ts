@@ -63,8 +63,12 @@ type Client = ReturnType<typeof createClient>;
 
 /** The channel every node's events cross. */
 const EVENTS_CHANNEL = "tern:events";
-/** The channel private messages cross (`<id> <node>/<sid> <json>`). */
-const PRIVATE_CHANNEL = "tern:private";
+/**
+ * The channels private messages cross, one per node, the node's id after
+ * it (`<id> <node>/<sid> <json>`): Redis's count of who heard a message on
+ * it says whether that node is listening.
+ */
+const PRIVATE_PREFIX = "tern:private:";
 /** The set of nodes that have announced themselves. */
 const NODES_KEY = "tern:nodes";
 /** A node's heartbeat key; the rest is its id. */
@@ -134,13 +138,18 @@ return dead`;
 
 /**
  * A private message: takes the recipient's claim (node/session), and only
- * if someone holds the name, the next id, publishing both in front of it.
+ * if someone holds the name, the next id, publishing both in front of it
+ * on the holder's node's channel. {-1, holder} when that node is not
+ * subscribed (dead, or its link down): nobody got it.
  */
 const PRIVATE_SCRIPT = `
 local holder = redis.call('GET', KEYS[1])
 if not holder then return {0, ''} end
+local node = string.match(holder, '^([^/]+)/')
+if not node then return {0, ''} end
 local id = redis.call('INCR', KEYS[2])
-redis.call('PUBLISH', ARGV[1], id .. ' ' .. holder .. ' ' .. ARGV[2])
+local heard = redis.call('PUBLISH', ARGV[1] .. node, id .. ' ' .. holder .. ' ' .. ARGV[2])
+if heard == 0 then return {-1, holder} end
 return {id, holder}`;
 
 /**
@@ -153,6 +162,14 @@ local event = '{"id":' .. id .. ',' .. string.sub(ARGV[2], 2)
 redis.call('HSET', KEYS[1], ARGV[1], event)
 redis.call('PUBLISH', ARGV[3], event)
 return id`;
+
+/**
+ * What the sender of private message `id` to `nick` is told when it reached
+ * `nick`'s server after they had left it.
+ */
+export function undeliveredNotice(nick: string, id: number): string {
+  return `Your private message to ${nick} (id ${id}) was not delivered: ${nick} left before it reached them`;
+}
 
 /** What a presence link is made from. */
 export interface PresenceOptions {
@@ -229,7 +246,9 @@ export class RedisPresence implements ClusterPresence {
       EVENTS_CHANNEL,
       (line: string) => this.#receive(line),
     );
-    await this.#subscriber.subscribe(PRIVATE_CHANNEL, (line: string) => {
+    await this.#subscriber.subscribe(PRIVATE_PREFIX + this.#node, (
+      line: string,
+    ) => {
       try {
         this.#receivePrivate(line);
       } catch (error) {
@@ -625,6 +644,7 @@ export class RedisPresence implements ClusterPresence {
   async sendPrivate(
     to: string,
     draft: Omit<PrivateMessage, "id">,
+    sender: Session,
   ): Promise<PrivateRoute> {
     const member = this.#people.find(to);
     if (member === undefined) return { kind: "absent" };
@@ -634,8 +654,11 @@ export class RedisPresence implements ClusterPresence {
         this.#commands.eval(PRIVATE_SCRIPT, {
           keys: [this.#claimKey(member.nick).split("\n")[0]!, this.#idKey],
           arguments: [
-            PRIVATE_CHANNEL,
-            encodePrivateDraft({ ...draft, to: member.nick }),
+            PRIVATE_PREFIX,
+            encodePrivateDraft({ ...draft, to: member.nick }, {
+              node: this.#node,
+              sid: sender.id,
+            }),
           ],
         }),
         this.#hub.limits.redisTimeoutMs,
@@ -646,6 +669,10 @@ export class RedisPresence implements ClusterPresence {
       };
     }
     const [id, holder] = Array.isArray(reply) ? reply : [0, ""];
+    if (id === -1) {
+      this.#hub.log("warn", "cluster_private_unreachable", { holder });
+      return { kind: "unreachable", nick: member.nick };
+    }
     if (typeof id !== "number" || id <= 0) return { kind: "absent" };
     if (holder !== `${member.node}/${member.sid}`) {
       this.#hub.log("info", "cluster_private_rerouted", { holder });
@@ -856,6 +883,11 @@ export class RedisPresence implements ClusterPresence {
       case "unban":
         hub.bans.remove(event.address);
         return;
+      case "undelivered":
+        if (event.to === this.#node) {
+          this.#tellUndelivered(event.sid, event.nick, event.id);
+        }
+        return;
       case "kick": {
         if (event.to !== this.#node) return;
         for (const session of hub.sessions) {
@@ -871,6 +903,17 @@ export class RedisPresence implements ClusterPresence {
       }
       default:
         return;
+    }
+  }
+
+  /** Tells session `sid` here that its message `id` to `nick` was lost. */
+  #tellUndelivered(sid: number, nick: string, id: number): void {
+    for (const session of this.#hub.sessions) {
+      if (session.id !== sid) continue;
+      if (session.state === "active") {
+        session.send({ type: "notice", text: undeliveredNotice(nick, id) });
+      }
+      return;
     }
   }
 
@@ -890,7 +933,23 @@ export class RedisPresence implements ClusterPresence {
       target === undefined || target.id !== relay.sid ||
       target.state !== "active"
     ) {
+      // Its recipient left between the sender's send and now (its name
+      // not let go yet): the sender was told it was sent, so is told not.
       hub.log("warn", "cluster_private_undelivered", { id: relay.message.id });
+      const sender = relay.sender;
+      if (sender?.node === this.#node) {
+        this.#tellUndelivered(sender.sid, relay.message.to, relay.message.id);
+      } else if (sender !== undefined) {
+        const event: NodeEvent = {
+          kind: "undelivered",
+          node: this.#node,
+          to: sender.node,
+          sid: sender.sid,
+          id: relay.message.id,
+          nick: relay.message.to,
+        };
+        this.#send(this.#commands.publish(EVENTS_CHANNEL, encodeEvent(event)));
+      }
       return;
     }
     const message = { ...relay.message, to: target.nick ?? relay.message.to };

@@ -67,6 +67,11 @@ export type PrivateRoute =
   /** The cluster cannot be reached. */
   | { kind: "unavailable" }
   /**
+   * The node holding the nickname does not hear Redis now (it died, or
+   * its link is down): nothing was delivered.
+   */
+  | { kind: "unreachable"; nick: string }
+  /**
    * Redis did not answer in time: it may still deliver it (a published
    * message cannot be taken back).
    */
@@ -116,10 +121,12 @@ export interface ClusterPresence {
   /**
    * Sends a private message to whoever holds `to` on another node, routed
    * by the nickname's cluster claim (which names node and session). `draft`
-   * is the message without its id, which the cluster assigns.
+   * is the message without its id, which the cluster assigns. `sender`
+   * (a session here) is told should it reach that node after `to` left.
    */
   sendPrivate(
     to: string,
     draft: Omit<PrivateMessage, "id">,
+    sender: Session,
   ): Promise<PrivateRoute>;
 }

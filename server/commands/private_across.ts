@@ -46,10 +46,15 @@ export async function privateAcross(
     from: nick,
     to: remote.nick,
     text,
-  });
+  }, session);
   switch (route.kind) {
     case "unavailable":
       return call.fail("unavailable", `Not sent: ${CLUSTER_DOWN}`);
+    case "unreachable":
+      return call.fail(
+        "unavailable",
+        `Not sent: the server ${route.nick} is connected to is out of reach right now; try again in a moment`,
+      );
     case "unconfirmed":
       return call.fail("unavailable", PRIVATE_UNCONFIRMED);
     case "absent":
