@@ -457,10 +457,13 @@ export class RedisNode implements RoomFeed, ClusterNames {
       message.room,
       encodeRelay(this.id, token, message),
     );
+    const sentAt = performance.now();
     stored.then((id) => {
       storeAnswered = true;
       this.#pending.stored(token, id, this.#streams.cursor);
-      this.#streams.answered();
+      // Answered in time: Redis is back, if its silence degraded the chat.
+      const waited = performance.now() - sentAt;
+      if (waited < this.#hub.limits.redisTimeoutMs) this.#streams.answered();
       // Stored, but delivery here waits for a catch-up: the copy comes
       // with it, and the sender's answers need not wait so long.
       if (this.#streams.cursor.behind) this.#answered(sender, token);
