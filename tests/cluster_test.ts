@@ -13,6 +13,7 @@ import { assertOneOrder, helloReply, startCluster } from "./cluster_checks.ts";
 import { ClusterStartError } from "../server.ts";
 import { claimAcrossCluster } from "../server/nicknames.ts";
 import {
+  nickLostNotice,
   SEND_LINK_LOST,
   SEND_UNCONFIRMED,
 } from "../server/cluster/redis_node.ts";
@@ -237,6 +238,38 @@ function registerClusterTests(): void {
     await using again = await LineClient.connect(b.port);
     const reply = await helloReply(again, "ana");
     assert.equal(reply.type, "welcome", JSON.stringify(reply));
+  });
+
+  Deno.test("cluster: after Redis restarts empty, the nodes claim their names back at once", async () => {
+    await using cluster = await startCluster();
+    await using _ana = await LineClient.json(cluster.a.port, "ana");
+    await cluster.redis.stop();
+    await cluster.redis.restart(); // no persistence: the claims are gone
+    for (const node of [cluster.a, cluster.b]) {
+      await node.server.cluster!.whenReady();
+      await node.server.cluster!.settled();
+    }
+    await using other = await LineClient.connect(cluster.b.port);
+    const reply = await helloReply(other, "ana");
+    assert.equal(reply.type === "error" && reply.code, "nick_taken");
+  });
+
+  Deno.test("cluster: a name taken on another node while this one was cut off is told to its holder here", async () => {
+    await using redis = await startRedis();
+    await using proxy = startRedisProxy(redis.port);
+    await using a = await startServer({}, { redis: proxy.url });
+    await using b = await startServer({}, { redis: redis.url });
+    await using ana = await LineClient.json(a.port, "ana");
+    proxy.cut();
+    await redis.stop();
+    await redis.restart(); // empty: ana's claim is gone, and a cannot say
+    await b.server.cluster!.whenReady();
+    await using other = await LineClient.connect(b.port);
+    const welcome = await helloReply(other, "ana");
+    assert.equal(welcome.type, "welcome", JSON.stringify(welcome));
+    proxy.restore();
+    const told = await ana.expectEvent("notice", (e) => e.text.includes("ana"));
+    assert.equal(told.text, nickLostNotice("ana"));
   });
 
   Deno.test("cluster: with Redis frozen a join says its history cannot be shown, and a node stops, not waiting on Redis for ever", async () => {

@@ -220,6 +220,7 @@ export class RedisAccounts implements AccountBook, SharedInbox {
   #down = false;
   readonly #idKey: string;
   readonly #hub: Hub;
+  #readyWaiters: Array<() => void> = [];
 
   private constructor(hub: Hub, url: string, options: AccountsOptions) {
     this.#hub = hub;
@@ -246,7 +247,14 @@ export class RedisAccounts implements AccountBook, SharedInbox {
     this.#client.on("ready", () => {
       if (this.#down) hub.log("info", "cluster_accounts_back");
       this.#down = false;
+      for (const resolve of this.#readyWaiters.splice(0)) resolve();
     });
+  }
+
+  /** Resolves once the connection is up (at once if it is). */
+  whenReady(): Promise<void> {
+    if (this.#client.isReady) return Promise.resolve();
+    return new Promise((resolve) => this.#readyWaiters.push(resolve));
   }
 
   /**

@@ -75,6 +75,14 @@ export function sendFailure(error: unknown, inTime: boolean): string | null {
 export const SEND_LINK_LOST =
   "Not confirmed: the link to the cluster's store (Redis) dropped before it answered; the message is delivered if Redis took it";
 
+/**
+ * What the holder of `nick` here is told when someone on another node took
+ * the name while Redis had forgotten this node's claim on it.
+ */
+export function nickLostNotice(nick: string): string {
+  return `Your nickname ${nick} was taken by someone on another server while this server could not reach Redis: you now share it, and messages meant for you may reach them; choose another with /nick NAME`;
+}
+
 /** The one channel every room's messages cross. */
 export const ROOMS_CHANNEL = "tern:rooms";
 /** The counter room message ids come from. */
@@ -300,7 +308,6 @@ export class RedisNode implements RoomFeed, ClusterNames {
     // A Redis that restarted empty would count ids from 1 again: raised
     // first, before anything this node sends on the same connection.
     if (client === "commands" && this.#joined) {
-      this.#payOwed();
       this.#raiseIds().catch((error: unknown) =>
         this.#hub.log("warn", "cluster_raise_ids_failed", {
           error: describeError(error),
@@ -311,6 +318,9 @@ export class RedisNode implements RoomFeed, ClusterNames {
           error: describeError(error),
         })
       );
+      // Names: what was let go meanwhile, and what Redis may have forgotten.
+      this.#payOwed();
+      this.#refresh();
     }
     if (this.#commands.isReady && this.#subscriber.isReady) {
       if (this.#joined) this.#streams.resume();
@@ -345,14 +355,14 @@ export class RedisNode implements RoomFeed, ClusterNames {
   }
 
   /**
-   * Resolves once both connections are up (subscription renewed): after an
-   * outage, the moment sends work again.
+   * Resolves once every connection is up (subscription renewed, accounts
+   * reachable): after an outage, the moment sends and logins work again.
    */
-  whenReady(): Promise<void> {
-    if (this.#commands.isReady && this.#subscriber.isReady) {
-      return Promise.resolve();
+  async whenReady(): Promise<void> {
+    if (!this.#commands.isReady || !this.#subscriber.isReady) {
+      await new Promise<void>((resolve) => this.#readyWaiters.push(resolve));
     }
-    return new Promise((resolve) => this.#readyWaiters.push(resolve));
+    await this.#accounts?.whenReady();
   }
 
   /**
@@ -663,23 +673,44 @@ export class RedisNode implements RoomFeed, ClusterNames {
 
   /**
    * The heartbeat: extends every claim still ours; one that expired (Redis
-   * was away or restarted empty) is claimed again if nobody took it.
+   * was away or restarted empty) is claimed again if nobody took it. Also
+   * run as soon as the command connection is back, so a Redis that forgot
+   * the claims gets them back before anyone else can take the names. A
+   * name someone else took meanwhile is told to its holder here, who now
+   * shares it.
    */
   #refresh(): void {
     for (const [key, value] of this.#claims) {
-      this.#commands.eval(REFRESH_SCRIPT, {
+      const done = this.#commands.eval(REFRESH_SCRIPT, {
         keys: this.#keys(key),
         arguments: [value, String(this.#hub.limits.nodeTimeoutMs)],
       }).then(async (extended) => {
         if (extended !== 0 || this.#claims.get(key) !== value) return;
-        if (!await this.#claimKeys(key, value)) {
-          this.#hub.log("warn", "cluster_nick_lost", {
-            keys: this.#keys(key).join(" "),
-          });
-        }
+        if (await this.#claimKeys(key, value)) return;
+        if (this.#claims.get(key) !== value) return;
+        this.#claims.delete(key);
+        this.#hub.log("warn", "cluster_nick_lost", {
+          keys: this.#keys(key).join(" "),
+        });
+        this.#tellNickLost(key, value);
       }).catch(() => {
         // Redis is away; the error handler said so, the next beat retries.
       });
+      this.#releasing.add(done);
+      done.finally(() => this.#releasing.delete(done)).catch(() => {});
+    }
+  }
+
+  /** Tells the session that held claim `key` (`value`) it lost the name. */
+  #tellNickLost(key: string, value: string): void {
+    const sid = Number(value.slice(value.indexOf("/") + 1));
+    for (const session of this.#hub.sessions) {
+      if (session.id !== sid) continue;
+      const nick = session.nick;
+      if (session.state !== "active" || nick === null) return;
+      if (this.#key(nick) !== key) return;
+      session.send({ type: "notice", text: nickLostNotice(nick) });
+      return;
     }
   }
 
