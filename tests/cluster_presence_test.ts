@@ -9,6 +9,7 @@
  */
 
 import assert from "node:assert/strict";
+import { createClient } from "npm:redis@5.12.1";
 import {
   LineClient,
   startServer,
@@ -495,6 +496,24 @@ function registerPresenceTests(): void {
     proxy.release();
     const told = await ana.expectEvent("notice", (e) => e.text.includes("bob"));
     assert.equal(told.text, undeliveredNotice("bob", sent.id));
+  });
+
+  Deno.test("cluster presence: a private message reaches someone whose claim Redis forgot before their node claims it again", async () => {
+    await using cluster = await startCluster();
+    await using ana = await LineClient.json(cluster.a.port, "ana");
+    await using bob = await LineClient.json(cluster.b.port, "bob");
+    await ana.expectEvent("join", (e) => e.nick === "bob");
+    // As after Redis restarted empty: bob is connected, his claim gone.
+    const redis = createClient({ url: cluster.redis.url, RESP: 2 });
+    await redis.connect();
+    try {
+      assert.equal(await redis.del(await redis.keys("tern:nick:*bob")), 2);
+    } finally {
+      await redis.close();
+    }
+    await ana.sendJson({ type: "private", to: "bob", text: "still there?" });
+    assert.equal((await bob.expectEvent("private")).text, "still there?");
+    assert.equal((await ana.expectEvent("private")).text, "still there?");
   });
 
   Deno.test("cluster presence: a private message to someone whose server is cut off is refused plainly, not lost", async () => {

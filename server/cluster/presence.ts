@@ -137,14 +137,15 @@ end
 return dead`;
 
 /**
- * A private message: takes the recipient's claim (node/session), and only
- * if someone holds the name, the next id, publishing both in front of it
- * on the holder's node's channel. {-1, holder} when that node is not
- * subscribed (dead, or its link down): nobody got it.
+ * A private message: takes the recipient's claim (node/session), else
+ * (Redis forgot the claims, and their node has not claimed them again yet)
+ * where the sender's node last heard of them, ARGV[3]; then the next id,
+ * publishing both in front of the message on the holder's node's channel.
+ * {-1, holder} when that node is not subscribed (dead, or its link down):
+ * nobody got it. The holder's node checks the session is still there.
  */
 const PRIVATE_SCRIPT = `
-local holder = redis.call('GET', KEYS[1])
-if not holder then return {0, ''} end
+local holder = redis.call('GET', KEYS[1]) or ARGV[3]
 local node = string.match(holder, '^([^/]+)/')
 if not node then return {0, ''} end
 local id = redis.call('INCR', KEYS[2])
@@ -659,6 +660,7 @@ export class RedisPresence implements ClusterPresence {
               node: this.#node,
               sid: sender.id,
             }),
+            `${member.node}/${member.sid}`,
           ],
         }),
         this.#hub.limits.redisTimeoutMs,
