@@ -459,7 +459,7 @@ function registerPresenceTests(): void {
     assert.deepEqual(who.members.map((m) => m.nick), ["ana", "bob"]);
   });
 
-  Deno.test("cluster presence: with Redis frozen a private message across nodes is told unconfirmed in --redis-timeout, and arrives once it thaws", async () => {
+  Deno.test("cluster presence: with Redis frozen a private message across nodes is told unconfirmed in --redis-timeout, then arrives once it thaws and is confirmed", async () => {
     await using cluster = await startCluster({ redisTimeoutMs: 300 });
     await using ana = await LineClient.json(cluster.a.port, "ana");
     await using bob = await LineClient.json(cluster.b.port, "bob");
@@ -475,7 +475,11 @@ function registerPresenceTests(): void {
     } finally {
       cluster.redis.thaw();
     }
-    assert.equal((await bob.expectEvent("private")).text, "hi?");
+    const arrived = await bob.expectEvent("private");
+    assert.equal(arrived.text, "hi?");
+    // Its sender, told it was not confirmed, gets its confirmation late.
+    const confirmed = await ana.expectEvent("private", (e) => e.ref === "p");
+    assert.equal(confirmed.id, arrived.id);
   });
 
   Deno.test("cluster presence: a private message that reaches its recipient's node after they left is said to be undelivered", async () => {

@@ -649,41 +649,43 @@ export class RedisPresence implements ClusterPresence {
   ): Promise<PrivateRoute> {
     const member = this.#people.find(to);
     if (member === undefined) return { kind: "absent" };
-    let reply: unknown;
-    try {
-      reply = await bounded(
-        this.#commands.eval(PRIVATE_SCRIPT, {
-          keys: [this.#claimKey(member.nick).split("\n")[0]!, this.#idKey],
-          arguments: [
-            PRIVATE_PREFIX,
-            encodePrivateDraft({ ...draft, to: member.nick }, {
-              node: this.#node,
-              sid: sender.id,
-            }),
-            `${member.node}/${member.sid}`,
-          ],
+    const sending = this.#commands.eval(PRIVATE_SCRIPT, {
+      keys: [this.#claimKey(member.nick).split("\n")[0]!, this.#idKey],
+      arguments: [
+        PRIVATE_PREFIX,
+        encodePrivateDraft({ ...draft, to: member.nick }, {
+          node: this.#node,
+          sid: sender.id,
         }),
-        this.#hub.limits.redisTimeoutMs,
+        `${member.node}/${member.sid}`,
+      ],
+    });
+    const routeOf = (reply: unknown): PrivateRoute => {
+      const [id, holder] = Array.isArray(reply) ? reply : [0, ""];
+      if (id === -1) {
+        this.#hub.log("warn", "cluster_private_unreachable", { holder });
+        return { kind: "unreachable", nick: member.nick };
+      }
+      if (typeof id !== "number" || id <= 0) return { kind: "absent" };
+      if (holder !== `${member.node}/${member.sid}`) {
+        this.#hub.log("info", "cluster_private_rerouted", { holder });
+      }
+      return {
+        kind: "sent",
+        message: { ...draft, to: member.nick, id },
+        away: member.away,
+      };
+    };
+    try {
+      return routeOf(
+        await bounded(sending, this.#hub.limits.redisTimeoutMs),
       );
     } catch (error) {
-      return {
-        kind: error instanceof RedisTimeout ? "unconfirmed" : "unavailable",
-      };
+      if (!(error instanceof RedisTimeout)) return { kind: "unavailable" };
+      // Still on the wire: what it comes to, should Redis answer.
+      const late = sending.then(routeOf, () => null);
+      return { kind: "unconfirmed", late };
     }
-    const [id, holder] = Array.isArray(reply) ? reply : [0, ""];
-    if (id === -1) {
-      this.#hub.log("warn", "cluster_private_unreachable", { holder });
-      return { kind: "unreachable", nick: member.nick };
-    }
-    if (typeof id !== "number" || id <= 0) return { kind: "absent" };
-    if (holder !== `${member.node}/${member.sid}`) {
-      this.#hub.log("info", "cluster_private_rerouted", { holder });
-    }
-    return {
-      kind: "sent",
-      message: { ...draft, to: member.nick, id },
-      away: member.away,
-    };
   }
 
   // ---- What this node hears ----

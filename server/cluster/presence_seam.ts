@@ -73,9 +73,10 @@ export type PrivateRoute =
   | { kind: "unreachable"; nick: string }
   /**
    * Redis did not answer in time: it may still deliver it (a published
-   * message cannot be taken back).
+   * message cannot be taken back). `late` is what it came to once Redis
+   * answers (null if its link dropped first, so nobody can tell).
    */
-  | { kind: "unconfirmed" };
+  | { kind: "unconfirmed"; late: Promise<PrivateRoute | null> };
 
 /** The hub's view of the other nodes' people, and its news for them. */
 export interface ClusterPresence {

@@ -11,7 +11,12 @@
  */
 
 import type { Call } from "./call.ts";
-import type { ClusterPresence } from "../cluster/presence_seam.ts";
+import type {
+  ClusterPresence,
+  PrivateRoute,
+} from "../cluster/presence_seam.ts";
+import type { PrivateMessage } from "../../protocol.ts";
+import { describeError } from "../log.ts";
 import { CLUSTER_DOWN } from "../nicknames.ts";
 import { changedHandsMessage, remoteHolderOf } from "../private_peers.ts";
 
@@ -56,19 +61,24 @@ export async function privateAcross(
         `Not sent: the server ${route.nick} is connected to is out of reach right now; try again in a moment`,
       );
     case "unconfirmed":
-      return call.fail("unavailable", PRIVATE_UNCONFIRMED);
+      call.fail("unavailable", PRIVATE_UNCONFIRMED);
+      route.late.then((late) => {
+        if (late !== null && session.state === "active") {
+          lateAnswer(call, late);
+        }
+      }).catch((error: unknown) =>
+        hub.log("error", "delivery_failed", {
+          session: session.id,
+          error: describeError(error),
+        })
+      );
+      return;
     case "absent":
       return fallback();
     case "sent": {
       if (session.state !== "active") return;
       const { message, away } = route;
-      // The sender's side keeps it when the sender has an account, as a
-      // local message would be (the recipient's node keeps theirs).
-      const from = session.account?.id ?? null;
-      const store = from === null
-        ? "no"
-        : { from, to: null, pending: false, address: session.address };
-      hub.sendPrivate(message, session, null, store, request.ref);
+      confirm(call, message);
       if (away !== null) {
         call.send({
           type: "notice",
@@ -77,5 +87,44 @@ export async function privateAcross(
       }
       return;
     }
+  }
+}
+
+/**
+ * The sender's copy of a message that reached the recipient's node: its
+ * confirmation, with its id and the request's ref.
+ */
+function confirm(call: Call<"private">, message: PrivateMessage): void {
+  const { hub, session, request } = call;
+  // The sender's side keeps it when the sender has an account, as a
+  // local message would be (the recipient's node keeps theirs).
+  const from = session.account?.id ?? null;
+  const store = from === null
+    ? "no"
+    : { from, to: null, pending: false, address: session.address };
+  hub.sendPrivate(message, session, null, store, request.ref);
+}
+
+/**
+ * What a message told "not confirmed" came to once Redis answered: its
+ * confirmation if it went, else that it did not after all.
+ */
+function lateAnswer(call: Call<"private">, late: PrivateRoute): void {
+  const to = call.request.to;
+  switch (late.kind) {
+    case "sent":
+      return confirm(call, late.message);
+    case "unreachable":
+      return call.fail(
+        "unavailable",
+        `Not sent after all: the server ${late.nick} is connected to was out of reach`,
+      );
+    case "absent":
+      return call.fail(
+        "no_such_nick",
+        `Not sent after all: nobody was called ${to} by then`,
+      );
+    default:
+      return;
   }
 }
