@@ -421,6 +421,8 @@ export class ChatServer {
       admit: (address: string) => this.#admitHttp(normalizeAddress(address)),
       headTimeoutMs: this.#hub.limits.httpHeadTimeoutMs,
       maxHeadBytes: this.#hub.limits.maxHttpHeadBytes,
+      idleTimeoutMs: this.#hub.limits.httpIdleTimeoutMs,
+      maxRequests: this.#hub.limits.httpMaxRequests,
     };
     if (web.port !== null) {
       const listener = new WebListener({ ...common, port: web.port });

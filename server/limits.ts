@@ -66,6 +66,13 @@ export interface Limits {
   httpHeadTimeoutMs: number;
   /** Longest HTTP request head accepted (request line and headers). */
   maxHttpHeadBytes: number;
+  /**
+   * Time an HTTP connection waits, answered, for its next request; 0 closes
+   * it after every answer (no persistent connections).
+   */
+  httpIdleTimeoutMs: number;
+  /** Requests one HTTP connection serves before the server closes it. */
+  httpMaxRequests: number;
   /** Lines accepted before login. */
   maxLoginLines: number;
   /** Silence from a JSON client before the server pings it. */
@@ -372,6 +379,24 @@ export const LIMIT_SPECS: readonly LimitSpec[] = [
     allowZero: false,
     description:
       "longest HTTP request head (request line and headers); a longer one is refused with 431",
+  },
+  {
+    key: "httpIdleTimeoutMs",
+    flag: "http-idle-timeout",
+    unit: "seconds",
+    default: 5,
+    allowZero: true,
+    description:
+      "time an HTTP connection is kept open after an answer, waiting for the next request (HTTP/1.1 keep-alive, as in Apache and Node); 0 closes it after every answer",
+  },
+  {
+    key: "httpMaxRequests",
+    flag: "http-max-requests",
+    unit: "count",
+    default: 100,
+    allowZero: false,
+    description:
+      "requests one HTTP connection serves; the last answer says Connection: close",
   },
   {
     key: "maxLoginLines",

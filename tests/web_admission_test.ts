@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { ChatServer } from "../server.ts";
 import type { Limits } from "../server/limits.ts";
 import { LineClient, within } from "./helpers.ts";
+import { HttpWire } from "./http_wire.ts";
 
 const decoder = new TextDecoder();
 
@@ -51,7 +52,7 @@ async function statusOfPage(port: number): Promise<string> {
   try {
     await conn.write(
       new TextEncoder().encode(
-        "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
       ),
     );
     const answer = await within(readToEnd(conn), "the answer to GET /");
@@ -133,20 +134,11 @@ Deno.test("web admission: --http-head-timeout closes a silent connection, --http
 Deno.test("web admission: a request typed into nc, with bare LF line ends, is answered at once", async () => {
   await using web = await startWebServer({ maxPerAddress: 0 });
   for (const [request, status] of [["GET /", 200], ["GET /nowhere", 404]]) {
-    const conn = await Deno.connect({
-      hostname: "127.0.0.1",
-      port: web.httpPort,
-    });
-    try {
-      await conn.write(
-        new TextEncoder().encode(`${request} HTTP/1.1\nHost: 127.0.0.1\n\n`),
-      );
-      // Well inside the 10 s head timeout that a missed head end would take.
-      const answer = await within(readToEnd(conn), "the answer", 3000);
-      assert.match(answer, new RegExp(`^HTTP/1\\.1 ${status} `));
-    } finally {
-      conn.close();
-    }
+    using wire = await HttpWire.open(web.httpPort);
+    await wire.send(`${request} HTTP/1.1\nHost: 127.0.0.1\n\n`);
+    // Well inside the 10 s head timeout that a missed head end would take.
+    const answer = await wire.response(false, 3000);
+    assert.equal(answer?.status, status);
   }
 });
 

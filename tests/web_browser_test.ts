@@ -128,9 +128,50 @@ Deno.test("web client in a real browser", async (t) => {
   let second: Awaited<ReturnType<typeof startWebServer>> | null = null;
   const browser = await launchBrowser();
   try {
+    const { port, url } = first;
+
+    await t.step(
+      "the page's files come over kept-alive connections",
+      async () => {
+        const probe = await browser.newPage();
+        const cdp = await probe.createCDPSession();
+        try {
+          await cdp.send("Network.enable");
+          const responses: Array<{ id: number; reused: boolean }> = [];
+          cdp.on("Network.responseReceived", (event) => {
+            if (!event.response.url.startsWith(url)) return;
+            responses.push({
+              id: event.response.connectionId,
+              reused: event.response.connectionReused,
+            });
+          });
+          await probe.goto(url, { waitUntil: "domcontentloaded" });
+          await probe.waitForSelector("#status[data-state=connected]");
+          const firstLoad = responses.length;
+          assert.equal(firstLoad, 3, "the page, its script and stylesheet");
+          await probe.reload({ waitUntil: "domcontentloaded" });
+          await probe.waitForSelector("#status[data-state=connected]");
+          const reload = responses.slice(firstLoad);
+          assert.equal(reload.length, 3);
+          assert.deepEqual(
+            reload.map((response) => response.reused),
+            [true, true, true],
+            "the reload asked over the connections of the first load",
+          );
+          const connections = new Set(responses.map((response) => response.id));
+          assert.ok(
+            connections.size < firstLoad,
+            `${responses.length} responses over ${connections.size} connections`,
+          );
+        } finally {
+          await cdp.detach();
+          await closePage(probe);
+        }
+      },
+    );
+
     const page = await browser.newPage();
     await page.setViewport({ width: 1000, height: 700 });
-    const { port, url } = first;
     await logIn(page, url, "ann");
     await using bob = await LineClient.text(port, "bob");
     await using carol = startTerminalClient(port, "carol");

@@ -1,9 +1,10 @@
 /**
  * The little of HTTP/1.1 the web listener speaks, as pure functions: where a
- * request head ends, what it says, the status line and headers of a
- * response, and the WebSocket handshake's accept key. One request per
- * connection (every response says `Connection: close`), no request bodies:
- * the page is three static files and a socket.
+ * request head ends, what it says, how long its body is and whether the
+ * connection may carry another request after it (RFC 9112 sections 6.3 and
+ * 9.3), the status line and headers of a response, and the WebSocket
+ * handshake's accept key. No request is served a body's meaning: the page
+ * is three static files and a socket, so a body is only ever skipped.
  *
  * @module
  */
@@ -167,6 +168,109 @@ export function parseRequestHead(text: string): RequestHead | HeadError {
     if (name.toLowerCase() === "host") hosts.push(value);
   }
   return hostProblem(version, hosts) ?? { method, target, version, headers };
+}
+
+/**
+ * How a request's body is delimited (RFC 9112 section 6.3): a length (0
+ * without `Content-Length` or `Transfer-Encoding`), or chunked, whose end
+ * is known only by reading it all. Framing that cannot be trusted is a
+ * {@linkcode HeadError} (400), after which the connection must close: the
+ * server cannot tell where the next request would start.
+ */
+export type RequestBody = { length: number } | { chunked: true } | HeadError;
+
+/**
+ * The body framing of a request head. `Transfer-Encoding` in an HTTP/1.0
+ * request, together with `Content-Length`, or not ending in `chunked` is
+ * refused (section 6.1 and 6.3 rules 3 and 4), as is a `Content-Length`
+ * that is not digits, or lists different values (a list of one value
+ * repeated, which proxies make of repeated headers, is that value).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseRequestHead, requestBody } from "./http_head.ts";
+ * const head = (lines: string) =>
+ *   parseRequestHead(`POST / HTTP/1.1\r\nHost: a\r\n${lines}`) as never;
+ * assert.deepEqual(requestBody(head("Content-Length: 5")), { length: 5 });
+ * assert.deepEqual(requestBody(head("Content-Length: 5, 5")), { length: 5 });
+ * assert.equal((requestBody(head("Content-Length: 5, 6")) as never)["status"], 400);
+ * assert.deepEqual(requestBody(head("Transfer-Encoding: chunked")), { chunked: true });
+ * ```
+ */
+export function requestBody(head: RequestHead): RequestBody {
+  const coding = head.headers.get("transfer-encoding");
+  const length = head.headers.get("content-length");
+  if (coding !== null) {
+    if (head.version !== "HTTP/1.1") {
+      return { status: 400, text: "Transfer-Encoding is not HTTP/1.0" };
+    }
+    if (length !== null) {
+      return {
+        status: 400,
+        text: "Content-Length and Transfer-Encoding together",
+      };
+    }
+    const last = coding.split(",").at(-1)!.trim().toLowerCase();
+    if (last !== "chunked") {
+      return { status: 400, text: "Transfer-Encoding must end in chunked" };
+    }
+    return { chunked: true };
+  }
+  if (length === null) return { length: 0 };
+  const values = length.split(",").map((value) => value.trim());
+  const bytes = Number(values[0]);
+  if (
+    !values.every((value) => /^[0-9]+$/.test(value) && value === values[0]) ||
+    !Number.isSafeInteger(bytes)
+  ) {
+    return { status: 400, text: "Bad Content-Length" };
+  }
+  return { length: bytes };
+}
+
+/**
+ * Whether the client lets the connection carry another request after this
+ * one (RFC 9112 section 9.3): never with `Connection: close`; HTTP/1.1 by
+ * default; HTTP/1.0 only when it asks with `Connection: keep-alive`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { clientKeepsAlive, parseRequestHead } from "./http_head.ts";
+ * const head = (text: string) => parseRequestHead(text) as never;
+ * assert.equal(clientKeepsAlive(head("GET / HTTP/1.1\r\nHost: a")), true);
+ * assert.equal(clientKeepsAlive(head("GET / HTTP/1.1\r\nHost: a\r\nConnection: close")), false);
+ * assert.equal(clientKeepsAlive(head("GET / HTTP/1.0")), false);
+ * assert.equal(clientKeepsAlive(head("GET / HTTP/1.0\r\nConnection: Keep-Alive")), true);
+ * ```
+ */
+export function clientKeepsAlive(head: RequestHead): boolean {
+  const connection = head.headers.get("connection");
+  if (hasToken(connection, "close")) return false;
+  return head.version === "HTTP/1.1" || hasToken(connection, "keep-alive");
+}
+
+/**
+ * How many bytes at the start of `bytes` are empty lines (CRLF or LF),
+ * which RFC 9112 section 2.2 asks a server to skip before a request line:
+ * some clients send one after a body.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { leadingBlankLines } from "./http_head.ts";
+ * assert.equal(leadingBlankLines(new TextEncoder().encode("\r\n\nGET")), 3);
+ * assert.equal(leadingBlankLines(new TextEncoder().encode("\r")), 0);
+ * ```
+ */
+export function leadingBlankLines(bytes: Uint8Array): number {
+  let at = 0;
+  for (;;) {
+    if (bytes[at] === LF) at += 1;
+    else if (bytes[at] === CR && bytes[at + 1] === LF) at += 2;
+    else return at;
+  }
 }
 
 /** Reason phrases of the statuses the listener sends. */

@@ -1,9 +1,15 @@
 /**
- * The HTTP side of the server: a TCP (or TLS) listener that reads one
- * request per connection, serves the web client's files from memory, and
+ * The HTTP side of the server: a TCP (or TLS) listener that serves the web
+ * client's files from memory over persistent HTTP/1.1 connections, and
  * upgrades `/ws` to a WebSocket whose raw connection it hands to the chat.
  * Every decision about a request is made by http_rules.ts and http_head.ts;
  * this module only applies it.
+ *
+ * A connection carries requests one after another, answered in the order
+ * they came (pipelined ones too), until the client or the server ends it
+ * (RFC 9112 section 9): each request has `headTimeoutMs` from its first
+ * byte to its answer sent, the wait for the next one `idleTimeoutMs`, and
+ * a connection serves at most `maxRequests`.
  *
  * Why not `Deno.serve` with `Deno.upgradeWebSocket`: the runtime's
  * WebSocket costs a task and a system call per frame sent, and a broadcast
@@ -16,11 +22,15 @@
 
 import { type Asset, routeRequest, securityHeaders } from "./http_rules.ts";
 import {
+  clientKeepsAlive,
   handshakeProblem,
   type HeadEnd,
   headEnd,
+  type HeadError,
+  leadingBlankLines,
   MAX_HEAD_BYTES,
   parseRequestHead,
+  requestBody,
   type RequestHead,
   responseHead,
   startsLikeTls,
@@ -67,25 +77,38 @@ export interface WebListenerOptions {
   onWebSocket: (conn: Deno.Conn, rest: Uint8Array, address: string) => void;
   /** Told of a handshake refused for its origin, for the log. */
   onRefused?: (address: string, status: number, path: string) => void;
-  /** Time a peer gets to send its whole request head. @default {HEAD_TIMEOUT_MS} */
+  /**
+   * Time a request gets from its first byte (a connection's first request:
+   * from the accept) until its answer is sent. @default {HEAD_TIMEOUT_MS}
+   */
   headTimeoutMs?: number;
+  /**
+   * Time a connection may wait, answered, for its next request before it is
+   * closed; 0 closes it after every answer. @default {IDLE_TIMEOUT_MS}
+   */
+  idleTimeoutMs?: number;
+  /**
+   * Requests one connection serves; the last answer says
+   * `Connection: close`. @default {MAX_REQUESTS}
+   */
+  maxRequests?: number;
   /** Longest request head accepted. @default {MAX_HEAD_BYTES} */
   maxHeadBytes?: number;
   /**
    * Asked for each connection as it is accepted, before anything is read:
    * the text of a refusal (the server is full, the address has too many
    * connections or is banned), answered with 503, or a function to call
-   * once the connection leaves its request, handed on or closed. So
-   * connections still in their request count against the same caps as
-   * chat connections. @default every connection admitted
+   * once the connection leaves HTTP, handed on or closed. So connections
+   * still in HTTP (in a request, or idle between two) count against the
+   * same caps as chat connections. @default every connection admitted
    */
   admit?: (address: string) => { refused: string } | { release: () => void };
 }
 
 /**
- * Time a connection gets, after its response, for the peer to close first
- * while what it sent unasked is read and dropped: closing with unread bytes
- * would reset the connection and could lose the response on the way.
+ * Time a connection gets, after its last response, for the peer to close
+ * first while what it sent unasked is read and dropped: closing with unread
+ * bytes would reset the connection and could lose the response on the way.
  */
 const LINGER_MS = 1000;
 
@@ -93,17 +116,133 @@ const LINGER_MS = 1000;
 const LINGER_BYTES = 64 * 1024;
 
 /**
- * Time a connection gets to send its request head and take the answer
+ * Time a request gets from its first byte to its answer sent
  * (`headTimeoutMs`' default): a browser sends its head at once, so a peer
- * still silent after this is holding a descriptor for nothing.
+ * still sending after this is holding a descriptor for nothing.
  */
 export const HEAD_TIMEOUT_MS = 10_000;
 
-/** Bytes per read while a request head arrives. */
+/**
+ * Time an answered connection waits for its next request
+ * (`idleTimeoutMs`' default): Apache's and Node's 5 s. A page load asks
+ * for its files within milliseconds of each other; a browser that comes
+ * back later opens a new connection at the cost of one round trip.
+ */
+export const IDLE_TIMEOUT_MS = 5_000;
+
+/** Requests one connection serves (`maxRequests`' default), as in Apache. */
+export const MAX_REQUESTS = 100;
+
+/**
+ * Longest request body skipped to keep the connection: no route takes a
+ * body, so one is refused, and a longer one is not read at all (the
+ * connection closes after the refusal instead).
+ */
+const MAX_SKIPPED_BODY = 64 * 1024;
+
+/** Bytes per read while a request arrives. */
 const READ_BYTES = 4096;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+
+/** What a request's exchange leaves of its connection. */
+type Outcome = "next" | "closed";
+
+/**
+ * One HTTP connection's input and its one deadline. When the deadline
+ * passes the connection is closed, which ends any read or write waiting on
+ * it; a request of which some bytes had come is first told 408.
+ */
+class HttpConnection {
+  readonly conn: Deno.Conn;
+  readonly address: string;
+  /** Bytes received and not yet taken by a request. */
+  input: Uint8Array = new Uint8Array(0);
+  /** The 408 being sent after the deadline passed mid-request. */
+  timedOut: Promise<void> | null = null;
+  /** Whether some of the current request has arrived: a timeout says 408. */
+  #begun = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #buffer = new Uint8Array(READ_BYTES);
+  readonly #onTimeout: (conn: Deno.Conn) => Promise<void>;
+
+  constructor(conn: Deno.Conn, onTimeout: (conn: Deno.Conn) => Promise<void>) {
+    this.conn = conn;
+    this.address = (conn.remoteAddr as Deno.NetAddr).hostname;
+    this.#onTimeout = onTimeout;
+  }
+
+  /** Starts a request's deadline: it has `ms` to arrive and be answered. */
+  request(ms: number): void {
+    this.#begun = this.input.length > 0;
+    this.#arm(ms);
+  }
+
+  /**
+   * The request is read and its answer is being written: past the deadline
+   * now, the peer is not reading, and there is nobody to tell.
+   */
+  answering(): void {
+    this.#begun = false;
+  }
+
+  /** Starts the wait between requests: silence past it closes quietly. */
+  idle(ms: number): void {
+    this.#begun = false;
+    this.#arm(ms);
+  }
+
+  disarm(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Closes the connection, unless the 408 after a timeout is doing so. */
+  end(): void {
+    if (this.timedOut === null) closeQuietly(this.conn);
+  }
+
+  #arm(ms: number): void {
+    this.disarm();
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#begun) this.timedOut = this.#onTimeout(this.conn);
+      else closeQuietly(this.conn);
+    }, ms);
+  }
+
+  /**
+   * Reads once more onto the input; false at the peer's end, or once the
+   * deadline has passed (what came is dropped: the 408 is on its way).
+   */
+  async fill(): Promise<boolean> {
+    let count: number | null;
+    try {
+      count = await this.conn.read(this.#buffer);
+    } catch {
+      return false;
+    }
+    if (count === null || this.timedOut !== null) return false;
+    this.#begun = true;
+    this.input = this.input.length === 0
+      ? this.#buffer.slice(0, count)
+      : concatBytes([this.input, this.#buffer.subarray(0, count)]);
+    return true;
+  }
+
+  /** Takes `count` bytes off the input, reading as needed; false at the end. */
+  async skip(count: number): Promise<boolean> {
+    let left = count;
+    for (;;) {
+      const taken = Math.min(left, this.input.length);
+      this.input = this.input.subarray(taken);
+      left -= taken;
+      if (left === 0) return true;
+      if (!(await this.fill())) return false;
+    }
+  }
+}
 
 /** A running web listener. */
 export class WebListener {
@@ -112,7 +251,10 @@ export class WebListener {
   readonly #listener: Deno.Listener | WebAcceptor;
   readonly #options: WebListenerOptions;
   readonly #headers: Record<string, string>;
-  /** Connections still in their one request (not handed to the chat). */
+  readonly #headTimeoutMs: number;
+  readonly #idleTimeoutMs: number;
+  readonly #maxRequests: number;
+  /** Connections still in HTTP (not handed to the chat). */
   readonly #open = new Set<Deno.Conn>();
   /** What lets go of each open connection's place under the caps. */
   readonly #release = new Map<Deno.Conn, () => void>();
@@ -129,6 +271,9 @@ export class WebListener {
     this.#options = options;
     this.tls = options.tls !== undefined;
     this.#headers = securityHeaders(this.tls);
+    this.#headTimeoutMs = options.headTimeoutMs ?? HEAD_TIMEOUT_MS;
+    this.#idleTimeoutMs = options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
+    this.#maxRequests = options.maxRequests ?? MAX_REQUESTS;
     const listen = { hostname: options.hostname, port: options.port };
     this.#listener = options.tls ?? Deno.listen(listen);
     this.addr = this.#listener.addr as Deno.NetAddr;
@@ -140,12 +285,15 @@ export class WebListener {
     return `${this.tls ? "https" : "http"}://${host}:${this.addr.port}/`;
   }
 
-  /** Refuses further upgrades (503), while the chat says goodbye. */
+  /**
+   * Refuses further upgrades (503), while the chat says goodbye; every
+   * answer from now on closes its connection.
+   */
   stopAccepting(): void {
     this.#accepting = false;
   }
 
-  /** Stops listening and closes every connection still in its request. */
+  /** Stops listening and closes every connection still in HTTP. */
   async shutdown(): Promise<void> {
     this.#accepting = false;
     if (!this.#closed) {
@@ -192,7 +340,7 @@ export class WebListener {
     if ("refused" in admission) {
       const timer = setTimeout(() => closeQuietly(conn), LINGER_MS);
       try {
-        await this.#reply(conn, 503, admission.refused);
+        await this.#reply(conn, null, 503, admission.refused, {}, true);
       } finally {
         clearTimeout(timer);
       }
@@ -205,68 +353,111 @@ export class WebListener {
       this.#release.delete(conn);
       admission.release();
     });
-    await this.#handle(conn);
+    const http = new HttpConnection(conn, (conn) => this.#timedOut(conn));
+    try {
+      await this.#serve(http);
+    } finally {
+      http.disarm();
+      await http.timedOut;
+    }
   }
 
   /**
-   * One connection's request, all of it (head, answer, handshake) within
-   * the head deadline: a peer that neither sends nor reads is closed.
+   * A connection's requests, one after another: the first within the head
+   * deadline from the accept (a peer that connects and says nothing is
+   * closed then), each next one within the idle timeout of the answer
+   * before, and each within the head deadline from its first byte.
    */
-  async #handle(conn: Deno.Conn): Promise<void> {
-    const timer = setTimeout(
-      () => closeQuietly(conn),
-      this.#options.headTimeoutMs ?? HEAD_TIMEOUT_MS,
-    );
-    try {
-      await this.#request(conn);
-    } finally {
-      clearTimeout(timer);
+  async #serve(http: HttpConnection): Promise<void> {
+    for (let served = 0; served < this.#maxRequests; served++) {
+      if (served > 0 && http.input.length === 0) {
+        http.idle(this.#idleTimeoutMs);
+        if (!(await http.fill())) {
+          http.end();
+          return;
+        }
+      }
+      http.request(this.#headTimeoutMs);
+      const last = served + 1 === this.#maxRequests ||
+        this.#idleTimeoutMs === 0;
+      if (await this.#exchange(http, last) === "closed") return;
     }
+    http.end();
   }
 
-  /** Reads the request head, then answers or upgrades. */
-  async #request(conn: Deno.Conn): Promise<void> {
-    const address = (conn.remoteAddr as Deno.NetAddr).hostname;
-    let bytes: Uint8Array = new Uint8Array(0);
-    let end: HeadEnd | null = null;
-    const buffer = new Uint8Array(READ_BYTES);
+  /**
+   * Reads one request (its head, and a body it has, skipped), then answers
+   * or upgrades. `last`: the connection closes after this answer whatever
+   * the client wants.
+   */
+  async #exchange(http: HttpConnection, last: boolean): Promise<Outcome> {
+    const { conn, address } = http;
     const maxHeadBytes = this.#options.maxHeadBytes ?? MAX_HEAD_BYTES;
-    while (end === null && bytes.length <= maxHeadBytes) {
-      const count = await conn.read(buffer);
-      if (count === null) {
-        closeQuietly(conn);
-        return;
-      }
-      bytes = concatBytes([bytes, buffer.subarray(0, count)]);
-      if (startsLikeTls(bytes)) {
-        await this.#reply(
-          conn,
-          400,
-          this.tls
+    /** Answers a request that cannot be served, then closes. */
+    const refuse = async (
+      request: RequestHead | null,
+      error: HeadError,
+    ): Promise<Outcome> => {
+      http.answering();
+      await this.#reply(conn, request, error.status, error.text, error.headers);
+      return "closed";
+    };
+    let end: HeadEnd | null;
+    for (;;) {
+      const blank = leadingBlankLines(http.input);
+      if (blank > 0) http.input = http.input.subarray(blank);
+      if (startsLikeTls(http.input)) {
+        return await refuse(null, {
+          status: 400,
+          text: this.tls
             ? "Not HTTP: a TLS handshake inside TLS"
             : "This port speaks plain HTTP, not HTTPS: use http://",
-        );
-        return;
+        });
       }
-      end = headEnd(bytes);
+      end = headEnd(http.input);
+      if (end !== null || http.input.length > maxHeadBytes) break;
+      if (!(await http.fill())) {
+        http.end();
+        return "closed";
+      }
     }
     if (end === null || end.next > maxHeadBytes) {
-      await this.#reply(conn, 431, "Request head too large");
-      return;
+      return await refuse(null, {
+        status: 431,
+        text: "Request head too large",
+      });
     }
-    const head = parseRequestHead(decoder.decode(bytes.subarray(0, end.text)));
-    if ("status" in head) {
-      await this.#reply(conn, head.status, head.text);
-      return;
-    }
+    const text = decoder.decode(http.input.subarray(0, end.text));
+    http.input = http.input.slice(end.next);
+    const head = parseRequestHead(text);
+    if ("status" in head) return await refuse(null, head);
+    const body = requestBody(head);
+    if ("status" in body) return await refuse(head, body);
     let url: string;
     try {
       if (!head.target.startsWith("/")) throw new Error("not origin-form");
       url = new URL(`${this.tls ? "https" : "http"}://web${head.target}`).href;
     } catch {
-      await this.#reply(conn, 400, "Bad request target");
-      return;
+      return await refuse(head, { status: 400, text: "Bad request target" });
     }
+    let close = last || !this.#accepting || !clientKeepsAlive(head);
+    // No route takes a body: a short one is skipped so the next request is
+    // read from where it starts; another closes the connection after the
+    // refusal (and one the client waits to send on 100-continue is not
+    // asked for).
+    if ("chunked" in body) close = true;
+    else if (body.length > 0) {
+      if (
+        body.length > MAX_SKIPPED_BODY ||
+        head.headers.get("expect")?.toLowerCase() === "100-continue"
+      ) {
+        close = true;
+      } else if (!(await http.skip(body.length))) {
+        http.end();
+        return "closed";
+      }
+    }
+    http.answering();
     const route = routeRequest(
       { method: head.method, url, headers: head.headers },
       this.#options.assets,
@@ -276,38 +467,47 @@ export class WebListener {
       case "asset":
         await this.#respond(
           conn,
+          head,
           200,
           { "content-type": route.asset.contentType },
           route.asset.body,
-          route.head,
+          close,
         );
-        return;
+        return close ? "closed" : "next";
       case "refuse":
         if (route.status === 403) {
           this.#options.onRefused?.(address, 403, new URL(url).pathname);
         }
-        await this.#reply(conn, route.status, route.text, route.headers);
-        return;
+        await this.#reply(
+          conn,
+          head,
+          route.status,
+          route.text,
+          route.headers,
+          close,
+        );
+        return close ? "closed" : "next";
       case "upgrade":
-        await this.#upgrade(conn, head, bytes.subarray(end.next), address);
-        return;
+        return await this.#upgrade(http, head);
     }
   }
 
-  async #upgrade(
-    conn: Deno.Conn,
-    head: RequestHead,
-    rest: Uint8Array,
-    address: string,
-  ): Promise<void> {
+  async #upgrade(http: HttpConnection, head: RequestHead): Promise<Outcome> {
+    const { conn, address } = http;
     if (!this.#accepting) {
-      await this.#reply(conn, 503, "The server is shutting down");
-      return;
+      await this.#reply(conn, head, 503, "The server is shutting down");
+      return "closed";
     }
     const problem = handshakeProblem(head);
     if (problem !== null) {
-      await this.#reply(conn, problem.status, problem.text, problem.headers);
-      return;
+      await this.#reply(
+        conn,
+        head,
+        problem.status,
+        problem.text,
+        problem.headers,
+      );
+      return "closed";
     }
     const accept = await websocketAccept(
       head.headers.get("sec-websocket-key")!,
@@ -320,23 +520,53 @@ export class WebListener {
         "sec-websocket-accept": accept,
       })),
     );
+    http.disarm();
     this.#open.delete(conn);
     // The chat counts it from here on.
     this.#release.get(conn)?.();
     if (this.#closed) {
       closeQuietly(conn);
-      return;
+      return "closed";
     }
     if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
-    this.#options.onWebSocket(conn, rest.slice(), address);
+    this.#options.onWebSocket(conn, http.input.slice(), address);
+    return "closed";
   }
 
-  /** A short plain-text answer, with the headers its status needs. */
+  /**
+   * A request that did not arrive whole in time: told 408 and closed, the
+   * answer given at most {@linkcode LINGER_MS} to leave.
+   */
+  async #timedOut(conn: Deno.Conn): Promise<void> {
+    const timer = setTimeout(() => closeQuietly(conn), LINGER_MS);
+    try {
+      await this.#reply(
+        conn,
+        null,
+        408,
+        "The request did not arrive in time",
+        {},
+        true,
+      );
+    } catch {
+      // Closed by the timer or the peer.
+    } finally {
+      clearTimeout(timer);
+      closeQuietly(conn);
+    }
+  }
+
+  /**
+   * A short plain-text answer, with the headers its status needs. Closes
+   * the connection after it unless `close` is false.
+   */
   #reply(
     conn: Deno.Conn,
+    request: RequestHead | null,
     status: number,
     text: string,
     extra: Record<string, string> = {},
+    close = true,
   ): Promise<void> {
     const headers: Record<string, string> = {
       ...extra,
@@ -344,35 +574,45 @@ export class WebListener {
     };
     return this.#respond(
       conn,
+      request,
       status,
       headers,
       encoder.encode(`${text}\n`),
-      false,
+      close,
     );
   }
 
   /**
-   * Writes a response, then closes the connection once the peer has it.
-   * Every response says `Connection: close`, after any option of its own
-   * (a 426's `upgrade`).
+   * Writes a response (its head alone to a HEAD request), then either
+   * closes the connection once the peer has it, saying `Connection: close`,
+   * or keeps it for the next request, saying how long and for how many
+   * more it stays open. Either token goes after any option of the
+   * response's own (a 426's `upgrade`).
    */
   async #respond(
     conn: Deno.Conn,
+    request: RequestHead | null,
     status: number,
     headers: Record<string, string>,
     body: Uint8Array,
-    headOnly: boolean,
+    close: boolean,
   ): Promise<void> {
+    const token = close ? "close" : "keep-alive";
     const head = encoder.encode(responseHead(status, {
+      date: new Date().toUTCString(),
       ...this.#headers,
       ...headers,
       "content-length": String(body.length),
       connection: headers.connection === undefined
-        ? "close"
-        : `${headers.connection}, close`,
+        ? token
+        : `${headers.connection}, ${token}`,
+      ...(close ? {} : {
+        "keep-alive": `timeout=${Math.floor(this.#idleTimeoutMs / 1000)}`,
+      }),
     }));
+    const headOnly = request?.method === "HEAD";
     await writeAll(conn, headOnly ? head : concatBytes([head, body]));
-    await linger(conn);
+    if (close) await linger(conn);
   }
 }
 

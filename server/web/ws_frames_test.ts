@@ -15,9 +15,12 @@ import {
   textFramesOfLines,
 } from "./ws_frames.ts";
 import {
+  clientKeepsAlive,
   handshakeProblem,
   headEnd,
+  leadingBlankLines,
   parseRequestHead,
+  requestBody,
   type RequestHead,
   responseHead,
 } from "./http_head.ts";
@@ -422,4 +425,71 @@ Deno.test("handshakeProblem refuses an empty Host, bad tokens and a key of anoth
     assert.match(refused({ "sec-websocket-key": key }), /Key/, key);
   }
   assert.match(refused({ drop: "sec-websocket-key" }), /Key/);
+});
+
+function headOf(text: string): RequestHead {
+  const head = parseRequestHead(text);
+  assert.ok("method" in head, text);
+  return head;
+}
+
+Deno.test("requestBody frames a body as RFC 9112 section 6.3 has it, refusing what cannot be trusted", () => {
+  const post = (...lines: string[]) =>
+    requestBody(headOf(["POST / HTTP/1.1", "Host: a", ...lines].join("\r\n")));
+  assert.deepEqual(post(), { length: 0 });
+  assert.deepEqual(post("Content-Length: 0"), { length: 0 });
+  assert.deepEqual(post("Content-Length: 12"), { length: 12 });
+  assert.deepEqual(post("Content-Length: 7", "Content-Length: 7"), {
+    length: 7,
+  });
+  assert.deepEqual(post("Transfer-Encoding: gzip, Chunked"), {
+    chunked: true,
+  });
+  for (
+    const lines of [
+      ["Content-Length: 7", "Content-Length: 8"],
+      ["Content-Length: -1"],
+      ["Content-Length: 1e3"],
+      ["Content-Length: 0x10"],
+      ["Content-Length: "],
+      ["Content-Length: 99999999999999999999"],
+      ["Content-Length: 5", "Transfer-Encoding: chunked"],
+      ["Transfer-Encoding: chunked, gzip"],
+      ["Transfer-Encoding: identity"],
+    ]
+  ) {
+    const body = post(...lines);
+    assert.equal("status" in body && body.status, 400, lines.join(" / "));
+  }
+  const old = requestBody(
+    headOf("POST / HTTP/1.0\r\nTransfer-Encoding: chunked"),
+  );
+  assert.equal("status" in old && old.status, 400);
+});
+
+Deno.test("clientKeepsAlive: HTTP/1.1 unless close, HTTP/1.0 only when asked", () => {
+  const cases: Array<[string, boolean]> = [
+    ["GET / HTTP/1.1\r\nHost: a", true],
+    ["GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive", true],
+    ["GET / HTTP/1.1\r\nHost: a\r\nConnection: Close", false],
+    ["GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, close", false],
+    ["GET / HTTP/1.1\r\nHost: a\r\nConnection: closed", true],
+    ["GET / HTTP/1.0", false],
+    ["GET / HTTP/1.0\r\nConnection: keep-alive", true],
+    ["GET / HTTP/1.0\r\nConnection: keep-alive, close", false],
+  ];
+  for (const [text, expected] of cases) {
+    assert.equal(clientKeepsAlive(headOf(text)), expected, text);
+  }
+});
+
+Deno.test("leadingBlankLines skips empty lines before a request line, and nothing else", () => {
+  const count = (text: string) =>
+    leadingBlankLines(new TextEncoder().encode(text));
+  assert.equal(count(""), 0);
+  assert.equal(count("GET"), 0);
+  assert.equal(count("\r\n\r\nGET"), 4);
+  assert.equal(count("\n\r\nGET"), 3);
+  assert.equal(count("\r\rGET"), 0);
+  assert.equal(count(" \r\nGET"), 0);
 });
