@@ -181,6 +181,72 @@ Deno.test("websocket: an Origin from another site is refused with 403", async ()
   await connectionsDropTo(chat.server, 0);
 });
 
+/** A handshake (or a page request) naming `host` in its Host and Origin. */
+function namedRequest(path: string, host: string, upgrade: boolean): string {
+  return [
+    `GET ${path} HTTP/1.1`,
+    `Host: ${host}`,
+    ...(upgrade
+      ? [
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version: 13",
+        `Origin: http://${host}`,
+      ]
+      : ["Connection: close"]),
+    "",
+    "",
+  ].join("\r\n");
+}
+
+Deno.test("websocket: on loopback, a page whose name was rebound to 127.0.0.1 is refused, Origin and Host agreeing or not", async () => {
+  // DNS rebinding: attacker.example's page, loaded from the attacker, has
+  // its name resolve to 127.0.0.1 and opens ws://attacker.example:PORT/ws.
+  // Its Origin matches its Host, so only the name tells.
+  await using chat = await startWebServer({}, {
+    web: { port: 0, allowedOrigins: ["http://chat.example"] },
+  });
+  const port = chat.httpPort;
+  for (const path of ["/ws", "/"]) {
+    const upgrade = path === "/ws";
+    assert.equal(
+      await rawStatus(
+        port,
+        namedRequest(path, `attacker.example:${port}`, upgrade),
+      ),
+      "HTTP/1.1 403 Forbidden",
+      path,
+    );
+    for (
+      const host of [
+        `127.0.0.1:${port}`,
+        `localhost:${port}`,
+        `tern.localhost:${port}`,
+        `[::1]:${port}`,
+        "chat.example",
+      ]
+    ) {
+      const expected = upgrade
+        ? "HTTP/1.1 101 Switching Protocols"
+        : "HTTP/1.1 200 OK";
+      const origin = host === "chat.example" ? "http://chat.example" : null;
+      const text = namedRequest(path, host, upgrade);
+      assert.equal(
+        await rawStatus(
+          port,
+          origin === null
+            ? text
+            : text.replace(/Origin: [^\r]*/, `Origin: ${origin}`),
+        ),
+        expected,
+        `${path} ${host}`,
+      );
+    }
+  }
+  await connectionsDropTo(chat.server, 0);
+});
+
 Deno.test("websocket: the page comes with its security headers; other paths 404, other methods 405", async () => {
   await using chat = await startWebServer();
   const base = `http://127.0.0.1:${chat.httpPort}`;

@@ -7,6 +7,7 @@
  */
 
 import { hasToken } from "./http_head.ts";
+import { isLoopback } from "../admission.ts";
 
 /** The path of the WebSocket endpoint. */
 export const WEBSOCKET_PATH = "/ws";
@@ -52,12 +53,14 @@ export type Route =
 /**
  * Routes a request: a known asset by exact path (never a path built from
  * the URL), the WebSocket endpoint for an upgrade from an allowed origin, or
- * a refusal with its status.
+ * a refusal with its status. `loopbackOnly`: the listener is on a loopback
+ * address, and serves only the names {@linkcode hostAllowed} allows.
  */
 export function routeRequest(
   request: RequestFacts,
   assets: ReadonlyMap<string, Asset>,
   allowedOrigins: readonly string[],
+  loopbackOnly = false,
 ): Route {
   if (request.url.length > MAX_URL_BYTES) {
     return { kind: "refuse", status: 414, text: "URI too long" };
@@ -81,6 +84,17 @@ export function routeRequest(
   }
   if (hasBody(request.headers)) {
     return { kind: "refuse", status: 413, text: "A GET carries no body" };
+  }
+  if (
+    loopbackOnly &&
+    !hostAllowed(request.headers.get("host"), allowedOrigins)
+  ) {
+    return {
+      kind: "refuse",
+      status: 403,
+      text:
+        "This server listens on loopback and serves only localhost and IP addresses; a name it is reached by must be given with --allowed-origin",
+    };
   }
   const path = new URL(request.url).pathname;
   if (path === WEBSOCKET_PATH) {
@@ -133,6 +147,60 @@ export function normalizeOrigin(text: string): string | null {
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") return null;
   return url.origin;
+}
+
+/**
+ * Whether a listener on a loopback address may serve a request whose `Host`
+ * is `host`. Such a listener is reachable only from its own machine, so a
+ * request naming some other host there comes from a page whose name was
+ * made to resolve to 127.0.0.1 after it loaded (DNS rebinding): its
+ * `Origin` and `Host` agree, so the origin check passes, and only the name
+ * gives it away. Served: no `Host` (HTTP/1.0), an IP address (there is no
+ * name to rebind), `localhost` and names under it (which browsers resolve
+ * to loopback themselves, RFC 6761), and the hosts of `allowed` origins.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { hostAllowed } from "./http_rules.ts";
+ * assert.equal(hostAllowed("127.0.0.1:7080", []), true);
+ * assert.equal(hostAllowed("localhost:7080", []), true);
+ * assert.equal(hostAllowed("attacker.example:7080", []), false);
+ * assert.equal(
+ *   hostAllowed("chat.example", ["https://chat.example"]),
+ *   true,
+ * );
+ * ```
+ */
+export function hostAllowed(
+  host: string | null,
+  allowed: readonly string[],
+): boolean {
+  if (host === null) return true;
+  let name: string;
+  try {
+    name = new URL(`http://${host}`).hostname;
+  } catch {
+    return false;
+  }
+  if (name.startsWith("[") || /^\d+\.\d+\.\d+\.\d+$/.test(name)) return true;
+  if (name === "localhost" || name.endsWith(".localhost")) return true;
+  return allowed.some((origin) => {
+    try {
+      return new URL(origin).hostname === name;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * Whether a web listener bound to `hostname` is on loopback only, so that
+ * {@linkcode hostAllowed} applies to its requests.
+ */
+export function listensOnLoopback(hostname: string): boolean {
+  return hostname === "localhost" ||
+    isLoopback(hostname.replace(/^\[|\]$/g, ""));
 }
 
 /**

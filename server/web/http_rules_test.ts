@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import {
   type Asset,
+  hostAllowed,
+  listensOnLoopback,
   MAX_REQUEST_HEADERS,
   MAX_URL_BYTES,
   normalizeOrigin,
@@ -195,4 +197,52 @@ Deno.test("the web flags: port, off, HTTPS only with a certificate, origins chec
     () => parseServerArgs([...base, "--http-port", "70000"]),
     /--http-port must be/,
   );
+});
+
+Deno.test("on loopback only local names, IP addresses and allowed origins' hosts are served", () => {
+  const rebound = request("/ws", {
+    ...upgrade,
+    host: "attacker.example:7080",
+    origin: "http://attacker.example:7080",
+  });
+  assert.deepEqual(routeRequest(rebound, assets, [], false), {
+    kind: "upgrade",
+  });
+  const refused = routeRequest(rebound, assets, [], true);
+  assert.equal(refused.kind === "refuse" && refused.status, 403);
+  for (
+    const host of [
+      "127.0.0.1",
+      "127.0.0.1:7080",
+      "10.1.2.3:7080",
+      "[::1]:7080",
+      "localhost",
+      "LOCALHOST:7080",
+      "a.b.localhost:7080",
+      "chat.example",
+      null,
+    ]
+  ) {
+    assert.equal(hostAllowed(host, ["https://chat.example"]), true, host!);
+  }
+  for (
+    const host of [
+      "attacker.example",
+      "127.0.0.1.attacker.example",
+      "localhost.attacker.example",
+      "1.2.3.4.nip.io",
+      "chat.example.attacker.example",
+      "bad host",
+    ]
+  ) {
+    assert.equal(hostAllowed(host, ["https://chat.example"]), false, host);
+  }
+  for (
+    const hostname of ["127.0.0.1", "127.8.9.1", "::1", "[::1]", "localhost"]
+  ) {
+    assert.equal(listensOnLoopback(hostname), true, hostname);
+  }
+  for (const hostname of ["0.0.0.0", "::", "192.168.1.2", "chat.example"]) {
+    assert.equal(listensOnLoopback(hostname), false, hostname);
+  }
 });

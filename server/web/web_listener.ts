@@ -20,7 +20,12 @@
  * @module
  */
 
-import { type Asset, routeRequest, securityHeaders } from "./http_rules.ts";
+import {
+  type Asset,
+  listensOnLoopback,
+  routeRequest,
+  securityHeaders,
+} from "./http_rules.ts";
 import {
   clientKeepsAlive,
   handshakeProblem,
@@ -254,6 +259,8 @@ export class WebListener {
   readonly #headTimeoutMs: number;
   readonly #idleTimeoutMs: number;
   readonly #maxRequests: number;
+  /** On loopback: only local names and IP addresses are served. */
+  readonly #loopbackOnly: boolean;
   /** Connections still in HTTP (not handed to the chat). */
   readonly #open = new Set<Deno.Conn>();
   /** What lets go of each open connection's place under the caps. */
@@ -274,6 +281,7 @@ export class WebListener {
     this.#headTimeoutMs = options.headTimeoutMs ?? HEAD_TIMEOUT_MS;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
     this.#maxRequests = options.maxRequests ?? MAX_REQUESTS;
+    this.#loopbackOnly = listensOnLoopback(options.hostname);
     const listen = { hostname: options.hostname, port: options.port };
     this.#listener = options.tls ?? Deno.listen(listen);
     this.addr = this.#listener.addr as Deno.NetAddr;
@@ -462,6 +470,7 @@ export class WebListener {
       { method: head.method, url, headers: head.headers },
       this.#options.assets,
       this.#options.allowedOrigins,
+      this.#loopbackOnly,
     );
     switch (route.kind) {
       case "asset":
