@@ -446,3 +446,33 @@ Deno.test("new connections from one address are rate limited", async () => {
     for (const client of clients) await client.close();
   }
 });
+
+Deno.test("bad_password says which password was wrong or missing, so a form asks for the right one", async () => {
+  await using chat = await startServer(FAST_KDF, { password: "letmein" });
+  {
+    await using owner = await LineClient.connect(chat.port);
+    await owner.sendJson({ type: "hello", nick: "kim", password: "letmein" });
+    await owner.expectEvent("welcome");
+    await owner.sendJson({ type: "register", password: "kims password" });
+    await owner.expectEvent("notice", (event) => /egistered/.test(event.text));
+  }
+  await using client = await LineClient.connect(chat.port);
+  const answer = async (hello: Record<string, string>) => {
+    await client.sendJson({ type: "hello", nick: "kim", ...hello });
+    const error = await client.expectEvent("error");
+    return [error.code, error.password];
+  };
+  assert.deepEqual(await answer({}), ["bad_password", "server"]);
+  assert.deepEqual(await answer({ password: "nope" }), [
+    "bad_password",
+    "server",
+  ]);
+  assert.deepEqual(await answer({ password: "letmein" }), [
+    "nick_registered",
+    undefined,
+  ]);
+  assert.deepEqual(await answer({ identify: "not kims" }), [
+    "bad_password",
+    "nickname",
+  ]);
+});

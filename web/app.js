@@ -1179,6 +1179,13 @@ var Connection = class {
   retryNow() {
     if (this.#socket === null && !this.#stopped) this.connect();
   }
+  /**
+   * Opens the socket again unless one is open or opening, even after
+   * {@linkcode stop}: the person asked to try again.
+   */
+  reopen() {
+    if (this.#socket === null) this.connect();
+  }
   /** Sends one request; false if the socket is not open. */
   send(request) {
     if (!this.open) return false;
@@ -1600,26 +1607,45 @@ var ChatPage = class {
       nick: value("nick").trim(),
       room: value("room").trim()
     };
-    if (!element("server-password-row").hidden) {
+    if (!element("server-password-row").hidden && value("server-password")) {
       login.password = value("server-password");
     }
-    if (!element("nick-password-row").hidden) {
+    if (!element("nick-password-row").hidden && value("nick-password")) {
       login.identify = value("nick-password");
     }
     this.#login = login;
     element("login-error").textContent = "";
     if (this.connection.open) this.#sendHello();
-    else this.connection.retryNow();
+    else this.connection.reopen();
   }
-  #loginFailed(code, message) {
-    if (code === "bad_password") element("server-password-row").hidden = false;
-    if (code === "nick_registered") {
+  /**
+   * The server refused a login: the form says why in the page's words
+   * (the server's name the JSON fields a program would send) and puts the
+   * cursor in the field to fix.
+   */
+  #loginFailed(event) {
+    let field = "nick";
+    let text = event.message;
+    if (event.code === "bad_password" && event.password === "nickname") {
+      field = "nick-password";
+    } else if (event.code === "bad_password") {
+      element("server-password-row").hidden = false;
+      if (this.#login?.password === void 0) {
+        text = "This server needs a password: enter it below";
+      }
+      field = "server-password";
+    } else if (event.code === "nick_registered") {
       element("nick-password-row").hidden = false;
+      text = `${this.#login?.nick} is a registered nickname: enter its password below, or choose another nickname`;
+      field = "nick-password";
     }
-    element("login-error").textContent = message;
+    element("login-error").textContent = text;
     this.#loggedIn = false;
     element("login").hidden = false;
     element("chat").hidden = true;
+    const input = element(field);
+    input.focus();
+    input.select();
   }
   // -- events ------------------------------------------------------------------
   #event(event) {
@@ -1741,7 +1767,7 @@ var ChatPage = class {
         return;
       case "error":
         if (!this.#loggedIn && event.ref === "login") {
-          this.#loginFailed(event.code, event.message);
+          this.#loginFailed(event);
         } else if (!this.#loggedIn) {
           element("login-error").textContent = event.message;
         } else if (conversationOfRef(event.ref) !== null) {

@@ -259,6 +259,11 @@ export interface ErrorEvent {
    * that error can be matched to its request.
    */
   ref?: string | JsonValue;
+  /**
+   * On `bad_password`: which password was wrong or missing, so a form
+   * knows which field to ask for again (older servers leave it out).
+   */
+  password?: "server" | "nickname" | "operator";
 }
 
 /** Any value JSON can hold: what a client may have sent as `ref`. */

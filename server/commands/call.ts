@@ -119,7 +119,7 @@ export class Call<K extends RequestType = RequestType> {
    * Counts a wrong password (`what`: server, operator or nickname); too many
    * close the connection, else the reply says it was wrong.
    */
-  wrongPassword(what: string): void {
+  wrongPassword(what: "server" | "nickname" | "operator"): void {
     const { hub, session } = this;
     session.passwordAttempts++;
     hub.log("warn", "bad_password", {
@@ -135,7 +135,22 @@ export class Call<K extends RequestType = RequestType> {
       });
       return;
     }
-    this.fail("bad_password", `Wrong ${what} password`);
+    this.failPassword(what, `Wrong ${what} password`);
+  }
+
+  /**
+   * Refuses with `bad_password`, saying which password (server, nickname or
+   * operator) was wrong or missing: a form then knows which field to ask
+   * for again.
+   */
+  failPassword(
+    what: "server" | "nickname" | "operator",
+    message: string,
+  ): void {
+    this.send({
+      ...errorEvent("bad_password", message, this.request.ref),
+      password: what,
+    });
   }
 
   /** Sends `event` without a ref, in order. */

@@ -126,8 +126,8 @@ function acceptPassword(
   const { hub, session } = call;
   if (session.authenticated) return true;
   if (password === undefined) {
-    call.fail(
-      "bad_password",
+    call.failPassword(
+      "server",
       session.codec === "json"
         ? 'This server needs a password: add "password" to your hello'
         : "This server needs a password",

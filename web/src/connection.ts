@@ -101,6 +101,14 @@ export class Connection {
     if (this.#socket === null && !this.#stopped) this.connect();
   }
 
+  /**
+   * Opens the socket again unless one is open or opening, even after
+   * {@linkcode stop}: the person asked to try again.
+   */
+  reopen(): void {
+    if (this.#socket === null) this.connect();
+  }
+
   /** Sends one request; false if the socket is not open. */
   send(request: ClientRequest): boolean {
     if (!this.open) return false;

@@ -175,28 +175,53 @@ class ChatPage {
       nick: value("nick").trim(),
       room: value("room").trim(),
     };
-    if (!element("server-password-row").hidden) {
+    // An empty field is not a password: left out, the server asks again
+    // instead of counting a wrong one.
+    if (!element("server-password-row").hidden && value("server-password")) {
       login.password = value("server-password");
     }
-    if (!element("nick-password-row").hidden) {
+    if (!element("nick-password-row").hidden && value("nick-password")) {
       login.identify = value("nick-password");
     }
     this.#login = login;
     element("login-error").textContent = "";
     if (this.connection.open) this.#sendHello();
-    else this.connection.retryNow();
+    // After a goodbye that stopped the connection (too many wrong
+    // passwords), a new try opens it again.
+    else this.connection.reopen();
   }
 
-  #loginFailed(code: string, message: string): void {
-    if (code === "bad_password") element("server-password-row").hidden = false;
-    if (code === "nick_registered") {
+  /**
+   * The server refused a login: the form says why in the page's words
+   * (the server's name the JSON fields a program would send) and puts the
+   * cursor in the field to fix.
+   */
+  #loginFailed(event: ServerEvent & { type: "error" }): void {
+    let field = "nick";
+    let text = event.message;
+    if (event.code === "bad_password" && event.password === "nickname") {
+      field = "nick-password";
+    } else if (event.code === "bad_password") {
+      element("server-password-row").hidden = false;
+      if (this.#login?.password === undefined) {
+        text = "This server needs a password: enter it below";
+      }
+      field = "server-password";
+    } else if (event.code === "nick_registered") {
+      // Sent only to a hello without a password for the nickname.
       element("nick-password-row").hidden = false;
+      text =
+        `${this.#login?.nick} is a registered nickname: enter its password below, or choose another nickname`;
+      field = "nick-password";
     }
-    element("login-error").textContent = message;
+    element("login-error").textContent = text;
     // A failed automatic login after a reconnect goes back to the form.
     this.#loggedIn = false;
     element("login").hidden = false;
     element("chat").hidden = true;
+    const input = element<HTMLInputElement>(field);
+    input.focus();
+    input.select();
   }
 
   // -- events ------------------------------------------------------------------
@@ -358,7 +383,7 @@ class ChatPage {
         return;
       case "error":
         if (!this.#loggedIn && event.ref === "login") {
-          this.#loginFailed(event.code, event.message);
+          this.#loginFailed(event);
         } else if (!this.#loggedIn) {
           element("login-error").textContent = event.message;
         } else if (conversationOfRef(event.ref) !== null) {

@@ -1,0 +1,192 @@
+/// <reference lib="dom" />
+/// <reference lib="deno.ns" />
+/**
+ * A person's first hour with the web client, in a real headless Chromium:
+ * the login form's questions and refusals, a nickname change, a restart of
+ * the server, long and multi-line messages, links. Each step is something
+ * that once went wrong for such a person; one browser serves them all.
+ */
+
+import assert from "node:assert/strict";
+import { ChatServer, type ServerOptions } from "../server.ts";
+import { LineClient } from "./helpers.ts";
+import {
+  type Browser,
+  closeBrowser,
+  closePage,
+  launchBrowser,
+  logIn,
+  type Page,
+  waitForLine,
+} from "./browser.ts";
+
+/** A chat server with the web listener on free ports. */
+async function startWebServer(options: ServerOptions = {}) {
+  const server = new ChatServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    database: ":memory:",
+    web: { port: 0 },
+    ...options,
+    limits: {
+      closeGraceMs: 500,
+      floodRate: 0,
+      maxPerAddress: 0,
+      ...options.limits,
+    },
+  });
+  const addresses = await server.start();
+  return {
+    server,
+    port: addresses.plain!.port,
+    url: `http://127.0.0.1:${addresses.http!.port}/`,
+    [Symbol.asyncDispose]: () => server.close(),
+  };
+}
+
+/** A page of its own for one step, closed after it. */
+async function withPage(
+  browser: Browser,
+  use: (page: Page) => Promise<void>,
+): Promise<void> {
+  const page = await browser.newPage();
+  try {
+    await page.setViewport({ width: 1000, height: 700 });
+    await use(page);
+  } finally {
+    await closePage(page);
+  }
+}
+
+/** Opens the page and waits for its socket. */
+async function open(page: Page, url: string): Promise<void> {
+  await page.goto(url, { waitUntil: "domcontentloaded" });
+  await page.waitForSelector("#status[data-state=connected]");
+}
+
+/** Replaces a field's text and submits the login form. */
+async function submit(page: Page, fields: Record<string, string>) {
+  for (const [id, value] of Object.entries(fields)) {
+    await page.$eval(
+      `#${id}`,
+      (input) => (input as HTMLInputElement).value = "",
+    );
+    await page.type(`#${id}`, value);
+  }
+  await page.click("#login-form button[type=submit]");
+}
+
+/** Waits until the login form's error matches `pattern`; returns it. */
+async function loginError(page: Page, pattern: RegExp): Promise<string> {
+  try {
+    await page.waitForFunction(
+      (source: string) =>
+        new RegExp(source).test(
+          document.getElementById("login-error")?.textContent ?? "",
+        ),
+      { timeout: 10_000 },
+      pattern.source,
+    );
+  } catch (error) {
+    const shown = await page.$eval("#login-error", (node) => node.textContent);
+    throw new Error(`the login error is "${shown}", not ${pattern}`, {
+      cause: error,
+    });
+  }
+  return await page.$eval("#login-error", (node) => node.textContent ?? "");
+}
+
+/** Which login rows show, and which field has the cursor. */
+function formState(page: Page) {
+  return page.evaluate(() => ({
+    serverPassword: !document.getElementById("server-password-row")!.hidden,
+    nickPassword: !document.getElementById("nick-password-row")!.hidden,
+    focus: document.activeElement?.id ?? "",
+  }));
+}
+
+async function waitForStatus(page: Page, text: string): Promise<void> {
+  await page.waitForFunction(
+    (wanted: string) =>
+      document.getElementById("status")?.textContent === wanted,
+    { timeout: 10_000 },
+    text,
+  );
+}
+
+Deno.test("web client: a person's first hour", async (t) => {
+  const browser = await launchBrowser();
+  try {
+    await t.step(
+      "a registered nickname is asked for in words, with the cursor in its field, and a wrong password never asks for a server password",
+      async () => {
+        await using chat = await startWebServer();
+        {
+          await using owner = await LineClient.text(chat.port, "regina");
+          await owner.send("/register secretpass1");
+          await owner.expect(/registered/);
+        }
+        await withPage(browser, async (page) => {
+          await open(page, chat.url);
+          await submit(page, { nick: "regina" });
+          const asked = await loginError(page, /registered nickname/);
+          assert.equal(
+            asked,
+            "regina is a registered nickname: enter its password below, or choose another nickname",
+          );
+          assert.doesNotMatch(asked, /hello|identify/, "no protocol words");
+          assert.deepEqual(await formState(page), {
+            serverPassword: false,
+            nickPassword: true,
+            focus: "nick-password",
+          });
+          await submit(page, { "nick-password": "not-the-one" });
+          await loginError(page, /^Wrong nickname password$/);
+          assert.deepEqual(await formState(page), {
+            serverPassword: false,
+            nickPassword: true,
+            focus: "nick-password",
+          });
+          await submit(page, { "nick-password": "secretpass1" });
+          await waitForStatus(page, "Connected as regina");
+        });
+      },
+    );
+
+    await t.step(
+      "a server password is asked for in words; after too many wrong ones, the form tries again",
+      async () => {
+        await using chat = await startWebServer({ password: "letmein" });
+        await withPage(browser, async (page) => {
+          await open(page, chat.url);
+          await submit(page, { nick: "ann" });
+          assert.equal(
+            await loginError(page, /password/),
+            "This server needs a password: enter it below",
+          );
+          assert.deepEqual(await formState(page), {
+            serverPassword: true,
+            nickPassword: false,
+            focus: "server-password",
+          });
+          for (let attempt = 1; attempt <= 3; attempt++) {
+            await submit(page, { "server-password": `wrong${attempt}` });
+            await loginError(
+              page,
+              attempt < 3
+                ? /^Wrong server password$/
+                : /^Too many wrong server passwords$/,
+            );
+            // The next try must not find the last answer still showing.
+            await page.$eval("#login-error", (node) => node.textContent = "");
+          }
+          await page.waitForSelector("#status[data-state=disconnected]");
+          await submit(page, { "server-password": "letmein" });
+          await waitForStatus(page, "Connected as ann");
+        });
+      },
+    );
+  } finally {
+    await closeBrowser(browser);
+  }
+});
