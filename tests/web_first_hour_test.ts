@@ -186,6 +186,16 @@ Deno.test("web client: a person's first hour", async (t) => {
         });
       },
     );
+    await t.step("a new nickname shows in the status", async () => {
+      await using chat = await startWebServer();
+      await withPage(browser, async (page) => {
+        await logIn(page, chat.url, "ann");
+        await page.type("#input", "/nick annie");
+        await page.keyboard.press("Enter");
+        await waitForLine(page, "ann is now annie");
+        await waitForStatus(page, "Connected as annie");
+      });
+    });
   } finally {
     await closeBrowser(browser);
   }

@@ -1696,7 +1696,10 @@ var ChatPage = class {
         return;
       }
       case "nick":
-        if (event.old === model.me) model.me = event.nick;
+        if (event.old === model.me) {
+          model.me = event.nick;
+          this.#status("connected", `Connected as ${event.nick}`);
+        }
         model.memberChange(event.room, {
           kind: "nick",
           old: event.old,

@@ -276,7 +276,10 @@ class ChatPage {
         return;
       }
       case "nick":
-        if (event.old === model.me) model.me = event.nick;
+        if (event.old === model.me) {
+          model.me = event.nick;
+          this.#status("connected", `Connected as ${event.nick}`);
+        }
         model.memberChange(event.room, {
           kind: "nick",
           old: event.old,
