@@ -16,6 +16,7 @@ import {
   closePage,
   launchBrowser,
   logIn,
+  messageTexts,
   type Page,
   waitForLine,
 } from "./browser.ts";
@@ -196,6 +197,62 @@ Deno.test("web client: a person's first hour", async (t) => {
         await waitForStatus(page, "Connected as annie");
       });
     });
+
+    await t.step(
+      "after a restart the page says it lost the server and is back, with no greeting meant for nc and no refusal of private history",
+      async () => {
+        let chat = await startWebServer();
+        const httpPort = Number(new URL(chat.url).port);
+        try {
+          await withPage(browser, async (page) => {
+            await logIn(page, chat.url, "ann");
+            {
+              await using bob = await LineClient.text(chat.port, "bob");
+              await bob.send("/msg ann psst");
+              await page.waitForFunction(() =>
+                document.getElementById("privates")?.textContent?.includes(
+                  "bob",
+                )
+              );
+            }
+            await page.type("#input", "/join #dev");
+            await page.keyboard.press("Enter");
+            await page.waitForFunction(() =>
+              document.getElementById("title")?.textContent === "#dev"
+            );
+            await chat.server.close();
+            await page.waitForSelector("#status[data-state=disconnected]");
+            await waitForLine(page, "Disconnected: Server shutting down");
+            chat = await startWebServer({ web: { port: httpPort } });
+            await waitForLine(
+              page,
+              "Reconnected as ann; back in #lobby, #dev",
+              20_000,
+            );
+            await waitForStatus(page, "Connected as ann");
+            // Both rooms are joined again: their counts come from the server.
+            await page.waitForFunction(() =>
+              /#dev \(1\)/.test(
+                document.getElementById("rooms")?.textContent ?? "",
+              ) &&
+              /#lobby \(1\)/.test(
+                document.getElementById("rooms")?.textContent ?? "",
+              )
+            );
+            // Whatever arrives after the rejoin is in; none of it may be
+            // the nc greeting or a refusal nobody asked to see.
+            await page.type("#input", "/ping after-rejoin");
+            await page.keyboard.press("Enter");
+            await waitForLine(page, "Pong after-rejoin");
+            const lines = (await messageTexts(page)).join("\n");
+            assert.doesNotMatch(lines, /Choose a nickname|Welcome to tern/);
+            assert.doesNotMatch(lines, /Private messages are kept only/);
+          });
+        } finally {
+          await chat.server.close();
+        }
+      },
+    );
   } finally {
     await closeBrowser(browser);
   }

@@ -1513,6 +1513,7 @@ function nickColor(nick, count) {
 // web/src/main.ts
 var NICK_COLORS = 8;
 var LOAD_OLDER_MARGIN_PX = 40;
+var RESUME_REF = "resume";
 var ROOMS_REFRESH_MS = 2e4;
 function element(id) {
   const found = document.getElementById(id);
@@ -1525,6 +1526,10 @@ var ChatPage = class {
   #login = null;
   #loggedIn = false;
   #quitting = false;
+  /** Logged in before on this page: a welcome now is a reconnection. */
+  #wasLoggedIn = false;
+  /** The server said goodbye on this socket: its close needs no words. */
+  #byeSeen = false;
   /** Rooms whose replay after a reconnect must be checked for a gap. */
   #resumeFrom = /* @__PURE__ */ new Map();
   /** The lines now on screen, to append rather than redraw. */
@@ -1558,6 +1563,7 @@ var ChatPage = class {
   }
   // -- connection ------------------------------------------------------------
   #opened() {
+    this.#byeSeen = false;
     this.#status("connected", "Connected");
     if (this.#login !== null) this.#sendHello();
   }
@@ -1566,6 +1572,7 @@ var ChatPage = class {
     const wasIn = this.#loggedIn;
     this.#loggedIn = false;
     if (wasIn) {
+      if (!this.#byeSeen) this.#notice("Connection lost", "error");
       for (const conversation of this.model.conversations.values()) {
         if (conversation.kind === "room") {
           this.#resumeFrom.set(conversation.key, this.model.newestId(conversation));
@@ -1654,6 +1661,8 @@ var ChatPage = class {
       case "welcome":
         model.me = event.nick;
         this.#loggedIn = true;
+        if (this.#wasLoggedIn) this.#reconnected(event.nick);
+        this.#wasLoggedIn = true;
         this.connection.welcomed();
         this.#status("connected", `Connected as ${event.nick}`);
         element("login").hidden = true;
@@ -1766,9 +1775,12 @@ var ChatPage = class {
         this.#notice(event.bans.length === 0 ? "No bans" : `Bans: ${event.bans.map((ban) => `${ban.address}${ban.nick ? ` (${ban.nick})` : ""}`).join(", ")}`);
         return;
       case "notice":
-        this.#notice(event.text);
+        if (this.#loggedIn) this.#notice(event.text);
         return;
       case "error":
+        if (event.ref === RESUME_REF) {
+          return;
+        }
         if (!this.#loggedIn && event.ref === "login") {
           this.#loginFailed(event);
         } else if (!this.#loggedIn) {
@@ -1790,6 +1802,7 @@ var ChatPage = class {
         });
         return;
       case "bye":
+        this.#byeSeen = true;
         this.#notice(`Disconnected: ${event.reason}`, "error");
         if (!this.#loggedIn) element("login-error").textContent = event.reason;
         if (this.#quitting || !byeMeansReconnect(event.code)) {
@@ -1919,6 +1932,13 @@ var ChatPage = class {
       });
     }
   }
+  /** Says in the conversation on screen that the chat is back. */
+  #reconnected(nick) {
+    const rooms = [
+      ...this.model.joined
+    ].map((key) => this.model.conversations.get(key)?.name ?? key);
+    this.#notice(rooms.length === 0 ? `Reconnected as ${nick}` : `Reconnected as ${nick}; back in ${rooms.join(", ")}`);
+  }
   /** After a reconnect, private conversations fetch what they missed. */
   #resumePrivate() {
     for (const conversation of this.model.conversations.values()) {
@@ -1927,7 +1947,7 @@ var ChatPage = class {
         type: "history",
         with: conversation.name,
         limit: GAP_PAGE,
-        ref: "resume"
+        ref: RESUME_REF
       });
     }
   }

@@ -42,6 +42,9 @@ const NICK_COLORS = 8;
 /** How close to the top (pixels) a scroll asks for older messages. */
 const LOAD_OLDER_MARGIN_PX = 40;
 
+/** The `ref` of the requests for private history missed while away. */
+const RESUME_REF = "resume";
+
 /** How often the room list is refreshed while connected. */
 const ROOMS_REFRESH_MS = 20_000;
 
@@ -66,6 +69,10 @@ class ChatPage {
   #login: Login | null = null;
   #loggedIn = false;
   #quitting = false;
+  /** Logged in before on this page: a welcome now is a reconnection. */
+  #wasLoggedIn = false;
+  /** The server said goodbye on this socket: its close needs no words. */
+  #byeSeen = false;
   /** Rooms whose replay after a reconnect must be checked for a gap. */
   #resumeFrom = new Map<string, number>();
   /** The lines now on screen, to append rather than redraw. */
@@ -111,6 +118,7 @@ class ChatPage {
   // -- connection ------------------------------------------------------------
 
   #opened(): void {
+    this.#byeSeen = false;
     this.#status("connected", "Connected");
     if (this.#login !== null) this.#sendHello();
   }
@@ -120,6 +128,7 @@ class ChatPage {
     const wasIn = this.#loggedIn;
     this.#loggedIn = false;
     if (wasIn) {
+      if (!this.#byeSeen) this.#notice("Connection lost", "error");
       for (const conversation of this.model.conversations.values()) {
         if (conversation.kind === "room") {
           this.#resumeFrom.set(
@@ -232,6 +241,8 @@ class ChatPage {
       case "welcome":
         model.me = event.nick;
         this.#loggedIn = true;
+        if (this.#wasLoggedIn) this.#reconnected(event.nick);
+        this.#wasLoggedIn = true;
         this.connection.welcomed();
         this.#status("connected", `Connected as ${event.nick}`);
         element("login").hidden = true;
@@ -382,9 +393,18 @@ class ChatPage {
         );
         return;
       case "notice":
-        this.#notice(event.text);
+        // Before the welcome, the server greets as it greets nc ("Choose a
+        // nickname"): the form does that here, and after a reconnection the
+        // greeting would land in the conversation on screen.
+        if (this.#loggedIn) this.#notice(event.text);
         return;
       case "error":
+        if (event.ref === RESUME_REF) {
+          // Private history after a reconnection is kept only for
+          // registered nicknames: without one there is nothing to fetch,
+          // and nothing to tell.
+          return;
+        }
         if (!this.#loggedIn && event.ref === "login") {
           this.#loginFailed(event);
         } else if (!this.#loggedIn) {
@@ -408,6 +428,7 @@ class ChatPage {
         this.#send({ type: "pong", token: event.token });
         return;
       case "bye":
+        this.#byeSeen = true;
         this.#notice(`Disconnected: ${event.reason}`, "error");
         if (!this.#loggedIn) element("login-error").textContent = event.reason;
         // A kick, a ban or a takeover is not undone by coming back.
@@ -544,6 +565,18 @@ class ChatPage {
     }
   }
 
+  /** Says in the conversation on screen that the chat is back. */
+  #reconnected(nick: string): void {
+    const rooms = [...this.model.joined].map((key) =>
+      this.model.conversations.get(key)?.name ?? key
+    );
+    this.#notice(
+      rooms.length === 0
+        ? `Reconnected as ${nick}`
+        : `Reconnected as ${nick}; back in ${rooms.join(", ")}`,
+    );
+  }
+
   /** After a reconnect, private conversations fetch what they missed. */
   #resumePrivate(): void {
     for (const conversation of this.model.conversations.values()) {
@@ -552,7 +585,7 @@ class ChatPage {
         type: "history",
         with: conversation.name,
         limit: GAP_PAGE,
-        ref: "resume",
+        ref: RESUME_REF,
       });
     }
   }
