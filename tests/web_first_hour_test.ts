@@ -253,6 +253,36 @@ Deno.test("web client: a person's first hour", async (t) => {
         }
       },
     );
+
+    await t.step(
+      "the room list's count follows people joining and leaving a room one is in",
+      async () => {
+        await using chat = await startWebServer();
+        await withPage(browser, async (page) => {
+          await logIn(page, chat.url, "ann", "#dev");
+          const shows = (label: string) =>
+            page.waitForFunction(
+              (wanted: string) =>
+                [...document.querySelectorAll("#rooms button")].some((
+                  button,
+                ) => (button as HTMLElement).innerText.startsWith(wanted)),
+              { timeout: 10_000 },
+              label,
+            );
+          await shows("#dev (1)");
+          const bob = await LineClient.text(chat.port, "bob");
+          try {
+            await bob.send("/join #dev");
+            await waitForLine(page, "bob joined #dev");
+            await shows("#dev (2)");
+          } finally {
+            await bob.close();
+          }
+          await waitForLine(page, "bob left #dev");
+          await shows("#dev (1)");
+        });
+      },
+    );
   } finally {
     await closeBrowser(browser);
   }

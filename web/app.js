@@ -2109,7 +2109,9 @@ var ChatPage = class {
       ...rooms.entries()
     ].sort(([a], [b]) => a < b ? -1 : 1).map(([key, room]) => {
       const conversation = model.conversation("room", room.name);
-      return this.#listItem(conversation, room.count === void 0 ? room.name : `${room.name} (${room.count})`, model.joined.has(key));
+      const joined = model.joined.has(key);
+      const count = joined && conversation.memberCount === null && conversation.members.size > 0 ? conversation.members.size : room.count;
+      return this.#listItem(conversation, count === void 0 ? room.name : `${room.name} (${count})`, joined);
     });
     element("rooms").replaceChildren(...roomItems);
     const privates = [

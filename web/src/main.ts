@@ -777,10 +777,18 @@ class ChatPage {
     const roomItems = [...rooms.entries()].sort(([a], [b]) => a < b ? -1 : 1)
       .map(([key, room]) => {
         const conversation = model.conversation("room", room.name);
+        const joined = model.joined.has(key);
+        // In a room we are in whose whole member list we hold, joins and
+        // leaves keep that list current; the server's room list is only
+        // asked for now and then.
+        const count = joined && conversation.memberCount === null &&
+            conversation.members.size > 0
+          ? conversation.members.size
+          : room.count;
         return this.#listItem(
           conversation,
-          room.count === undefined ? room.name : `${room.name} (${room.count})`,
-          model.joined.has(key),
+          count === undefined ? room.name : `${room.name} (${count})`,
+          joined,
         );
       });
     element("rooms").replaceChildren(...roomItems);
