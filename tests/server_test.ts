@@ -448,6 +448,7 @@ Deno.test("JSON mode: typed events with ids and times, and replies with ref", as
     server: "tern",
     version: 2,
     maxRooms: 20,
+    maxLine: 4096,
     ref: "h1",
   });
   const join = await bot.expectEvent("join");

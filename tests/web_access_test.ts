@@ -121,7 +121,7 @@ Deno.test("web client: keyboard only, a live region, phone width", async (t) => 
         await tabTo(page, /^input#room/);
         await page.keyboard.press("Enter");
         await waitForStatus(page, "Connected as kim");
-        await tabTo(page, /^input#input/);
+        await tabTo(page, /^textarea#input/);
         await page.keyboard.type("typed without a mouse");
         await page.keyboard.press("Enter");
         await bob.expect("<kim> typed without a mouse");
@@ -141,7 +141,7 @@ Deno.test("web client: keyboard only, a live region, phone width", async (t) => 
         await bob.send("seen in #lobby again");
         await waitForLine(page, "seen in #lobby again");
         // And on to the input again, forwards, to keep talking.
-        await tabTo(page, /^input#input/);
+        await tabTo(page, /^textarea#input/);
         await page.keyboard.type("still only keys");
         await page.keyboard.press("Enter");
         await bob.expect("<kim> still only keys");

@@ -283,6 +283,98 @@ Deno.test("web client: a person's first hour", async (t) => {
         });
       },
     );
+
+    await t.step(
+      "a message too long for the server is refused on the page, and stays in the box to be shortened",
+      async () => {
+        await using chat = await startWebServer();
+        await using bob = await LineClient.text(chat.port, "bob");
+        await withPage(browser, async (page) => {
+          await logIn(page, chat.url, "ann");
+          await page.waitForFunction(() =>
+            document.getElementById("members")?.textContent?.includes("bob")
+          );
+          const box = () =>
+            page.$eval(
+              "#input",
+              (input) => (input as HTMLTextAreaElement).value,
+            );
+          // 3,000 characters, but 6,000 bytes; and 2,100 quotes, which JSON
+          // sends as 4,200 bytes: both past the 4,096 the server reads.
+          for (const text of ["é".repeat(3000), '"'.repeat(2100)]) {
+            await page.$eval("#input", (input, value) => {
+              (input as HTMLTextAreaElement).value = value as string;
+            }, text);
+            await page.keyboard.press("Enter");
+            await waitForLine(page, "Too long to send: this message takes");
+            assert.equal(await box(), text, "what was typed is still there");
+            await page.$eval("#input", (input) => {
+              (input as HTMLTextAreaElement).value = "";
+            });
+          }
+          // A long message that fits is sent whole: no length cap on the
+          // box cuts it short.
+          const fits = `${"word ".repeat(800)}end`;
+          await page.$eval("#input", (input, value) => {
+            (input as HTMLTextAreaElement).value = value as string;
+          }, fits);
+          await page.keyboard.press("Enter");
+          await bob.expect(`<ann> ${fits}`);
+          assert.equal(await box(), "");
+          const shown = (await messageTexts(page)).join("\n");
+          assert.doesNotMatch(shown, /Line longer than/, "no server refusal");
+        });
+      },
+    );
+
+    await t.step(
+      "a pasted block of lines goes out as one message a line, in order, at the server's pace, and nothing in it runs as a command",
+      async () => {
+        // A server that disconnects a client whose lines wait at its flood
+        // control for a second: 24 lines at once would.
+        await using chat = await startWebServer({
+          limits: {
+            floodRate: 5,
+            floodBurst: 10,
+            floodDisconnectMs: 1000,
+          },
+        });
+        await using bob = await LineClient.text(chat.port, "bob");
+        await withPage(browser, async (page) => {
+          await logIn(page, chat.url, "ann");
+          await page.waitForFunction(() =>
+            document.getElementById("members")?.textContent?.includes("bob")
+          );
+          const lines = Array.from({ length: 24 }, (_, i) => `pasted ${i + 1}`);
+          lines.splice(5, 0, "/quit not a command", "", "   ");
+          await page.focus("#input");
+          // A real paste: the browser's own text insertion, line breaks kept.
+          const cdp = await page.createCDPSession();
+          try {
+            await cdp.send("Input.insertText", { text: lines.join("\n") });
+          } finally {
+            await cdp.detach();
+          }
+          await page.keyboard.press("Enter");
+          for (const line of lines.filter((line) => line.trim() !== "")) {
+            await bob.expect(`<ann> ${line}`);
+          }
+          await waitForLine(page, "pasted 24");
+          await waitForStatus(page, "Connected as ann");
+          const shown = (await messageTexts(page)).join("\n");
+          assert.doesNotMatch(shown, /flood|Disconnected/i);
+          // Shift+Enter starts a new line; Enter sends both.
+          await page.type("#input", "first");
+          await page.keyboard.down("Shift");
+          await page.keyboard.press("Enter");
+          await page.keyboard.up("Shift");
+          await page.type("#input", "second");
+          await page.keyboard.press("Enter");
+          await bob.expect("<ann> first");
+          await bob.expect("<ann> second");
+        });
+      },
+    );
   } finally {
     await closeBrowser(browser);
   }

@@ -1200,6 +1200,109 @@ var Connection = class {
   }
 };
 
+// client/send_pacer.ts
+function positive(value) {
+  return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : null;
+}
+function announcedPace(welcome) {
+  if (typeof welcome !== "object" || welcome === null) return null;
+  const rate = welcome.rate;
+  if (typeof rate !== "object" || rate === null) return null;
+  const fields = rate;
+  const lines = positive(fields.lines);
+  if (lines === null) return null;
+  const pace = {
+    lines,
+    burst: Math.max(1, positive(fields.burst) ?? 1)
+  };
+  const bytes = positive(fields.bytes);
+  if (bytes !== null) {
+    pace.bytes = bytes;
+    pace.burstBytes = Math.max(bytes, positive(fields.burstBytes) ?? bytes);
+  }
+  return pace;
+}
+var SAFETY = 0.9;
+var Bucket = class {
+  #capacity;
+  #perMs;
+  #tokens;
+  #updatedAt;
+  constructor(capacity, perSecond, now) {
+    this.#capacity = capacity;
+    this.#perMs = perSecond / 1e3;
+    this.#tokens = capacity;
+    this.#updatedAt = now;
+  }
+  #refill(now) {
+    const elapsed = Math.max(0, now - this.#updatedAt);
+    this.#tokens = Math.min(this.#capacity, this.#tokens + elapsed * this.#perMs);
+    this.#updatedAt = now;
+  }
+  /** Ms until `cost` is available (a cost over capacity waits for full). */
+  wait(now, cost) {
+    this.#refill(now);
+    const need = Math.min(cost, this.#capacity);
+    return this.#tokens >= need ? 0 : Math.ceil((need - this.#tokens) / this.#perMs);
+  }
+  take(now, cost) {
+    this.#refill(now);
+    this.#tokens -= cost;
+  }
+};
+var SendPacer = class {
+  #lines;
+  #bytes;
+  /**
+   * @param pace what the server announced
+   * @param now the time, ms
+   */
+  constructor(pace, now) {
+    this.#lines = new Bucket(Math.max(1, Math.floor(pace.burst * SAFETY)), pace.lines * SAFETY, now);
+    this.#bytes = pace.bytes === void 0 ? null : new Bucket(Math.max(1, Math.floor((pace.burstBytes ?? pace.bytes) * SAFETY)), pace.bytes * SAFETY, now);
+  }
+  /** Milliseconds until a line of `bytes` may be sent; 0 when it may go now. */
+  wait(now, bytes) {
+    return Math.max(this.#lines.wait(now, 1), this.#bytes?.wait(now, bytes) ?? 0);
+  }
+  /** Spends a line's allowance; call only when {@linkcode wait} is 0. */
+  take(now, bytes) {
+    this.#lines.take(now, 1);
+    this.#bytes?.take(now, bytes);
+  }
+};
+
+// web/src/outgoing.ts
+var encoder = new TextEncoder();
+function filledLines(text) {
+  return text.split(/\r\n|\r|\n/).filter((line2) => line2.trim() !== "");
+}
+function pastedRequests(lines, target, privateRef2) {
+  return lines.map((text) => target.kind === "room" ? {
+    type: "message",
+    room: target.name,
+    text,
+    ref: "typed"
+  } : {
+    type: "private",
+    to: target.name,
+    text,
+    ref: privateRef2(target.name)
+  });
+}
+function requestBytes(request) {
+  return encoder.encode(JSON.stringify(request)).length;
+}
+function tooLong(requests, maxLine) {
+  for (const [index, request] of requests.entries()) {
+    const bytes = requestBytes(request);
+    if (bytes <= maxLine) continue;
+    const which = requests.length > 1 ? `line ${index + 1}` : "this message";
+    return `Too long to send: ${which} takes ${bytes} bytes, and the server reads at most ${maxLine}; shorten it or split it into lines`;
+  }
+  return null;
+}
+
 // web/src/model.ts
 var OLDER_PAGE = 50;
 var GAP_PAGE = 200;
@@ -1538,6 +1641,13 @@ var ChatPage = class {
   #roomsTimer;
   /** The room a click asked to join or switch to, shown once it is current. */
   #switchingTo = null;
+  /** The longest request the server reads (its welcome says). */
+  #maxLine = DEFAULT_MAX_LINE_BYTES;
+  /** The server's flood budget, kept a little under; null: none. */
+  #pacer = null;
+  /** Typed lines not sent yet, in order: a paste goes at the server's pace. */
+  #outbox = [];
+  #outboxTimer;
   constructor() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     this.connection = new Connection(`${scheme}//${location.host}/ws`, {
@@ -1550,6 +1660,11 @@ var ChatPage = class {
       this.#submitLogin();
     });
     element("send-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.#submitLine();
+    });
+    element("input").addEventListener("keydown", (event) => {
+      if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
       event.preventDefault();
       this.#submitLine();
     });
@@ -1569,6 +1684,7 @@ var ChatPage = class {
   }
   #closed(retryInMs) {
     clearInterval(this.#roomsTimer);
+    this.#returnUnsent();
     const wasIn = this.#loggedIn;
     this.#loggedIn = false;
     if (wasIn) {
@@ -1591,8 +1707,11 @@ var ChatPage = class {
     status.dataset.state = state;
     status.textContent = text;
   }
+  /** Sends at once, counting it against the pace typed lines keep. */
   #send(request) {
-    return this.connection.send(request);
+    if (!this.connection.send(request)) return false;
+    this.#pacer?.take(Date.now(), requestBytes(request));
+    return true;
   }
   #sendHello() {
     const login = this.#login;
@@ -1663,6 +1782,11 @@ var ChatPage = class {
         this.#loggedIn = true;
         if (this.#wasLoggedIn) this.#reconnected(event.nick);
         this.#wasLoggedIn = true;
+        this.#maxLine = event.maxLine ?? DEFAULT_MAX_LINE_BYTES;
+        {
+          const pace = announcedPace(event);
+          this.#pacer = pace === null ? null : new SendPacer(pace, Date.now());
+        }
         this.connection.welcomed();
         this.#status("connected", `Connected as ${event.nick}`);
         element("login").hidden = true;
@@ -1987,10 +2111,39 @@ var ChatPage = class {
     this.#render();
   }
   // -- input -------------------------------------------------------------------
+  /**
+   * Sends what the box holds: one line as typed in `nc` (a command, or a
+   * message to the conversation on screen), several lines as messages, one
+   * each. Nothing goes and the text stays when it cannot: a line too long
+   * for the server, a typing error, no connection.
+   */
   #submitLine() {
     const input = element("input");
-    const line2 = input.value;
-    if (line2.trim() === "") return;
+    const lines = filledLines(input.value);
+    if (lines.length === 0) return;
+    const outgoing = lines.length === 1 ? this.#typed(lines[0]) : this.#pasted(lines);
+    if (outgoing === null) return;
+    const refusal = tooLong(outgoing.map((entry) => entry.request), this.#maxLine);
+    if (refusal !== null) {
+      this.#notice(refusal, "error");
+      return;
+    }
+    if (!this.connection.open) {
+      this.#notice("Not connected: nothing was sent", "error");
+      return;
+    }
+    if (outgoing.some((entry) => entry.request.type === "quit")) {
+      this.#quitting = true;
+    }
+    input.value = "";
+    this.#outbox.push(...outgoing);
+    this.#flushOutbox();
+    if (this.#outbox.length > 0 && outgoing.length > 1) {
+      this.#notice(`Sending ${this.#outbox.length} more lines at the server's pace`);
+    }
+  }
+  /** One typed line's request, or null (and why, on screen). */
+  #typed(line2) {
     const active = this.model.active === null ? void 0 : this.model.conversations.get(this.model.active);
     let request;
     if (active?.kind === "private" && (!line2.startsWith("/") || line2.startsWith("//"))) {
@@ -2005,7 +2158,7 @@ var ChatPage = class {
       const more = whoMoreRequest(this.model.lastWho());
       if (more.type === "error") {
         this.#notice(more.message, "error");
-        return;
+        return null;
       }
       request = {
         ...more,
@@ -2013,10 +2166,10 @@ var ChatPage = class {
       };
     } else {
       const decoded = decodeTextRequest(line2);
-      if (decoded === null) return;
+      if (decoded === null) return null;
       if (decoded.type === "error") {
         this.#notice(decoded.message, "error");
-        return;
+        return null;
       }
       request = decoded;
       if (active?.kind === "room" && (request.type === "message" || request.type === "action" || request.type === "topic") && request.room === void 0) {
@@ -2024,12 +2177,58 @@ var ChatPage = class {
       }
       request.ref = typedRef(request);
     }
-    if (request.type === "quit") this.#quitting = true;
-    if (!this.#send(request)) {
-      this.#notice("Not connected: nothing was sent", "error");
-      return;
+    return [
+      {
+        request,
+        typed: line2
+      }
+    ];
+  }
+  /** A paste's lines as messages to the conversation on screen. */
+  #pasted(lines) {
+    const active = this.model.active === null ? void 0 : this.model.conversations.get(this.model.active);
+    if (active === void 0) {
+      this.#notice("Open a room or a conversation first", "error");
+      return null;
     }
-    input.value = "";
+    return pastedRequests(lines, active, privateRef).map((request, index) => ({
+      request,
+      typed: lines[index]
+    }));
+  }
+  /**
+   * Sends what waits in the outbox, as fast as the server's flood budget
+   * allows: past its burst, a paste goes out at its rate instead of piling
+   * up at the server, which holds lines that come faster and disconnects a
+   * client whose lines wait too long.
+   */
+  #flushOutbox() {
+    clearTimeout(this.#outboxTimer);
+    this.#outboxTimer = void 0;
+    while (this.#outbox.length > 0) {
+      const next = this.#outbox[0];
+      const wait = this.#pacer?.wait(Date.now(), requestBytes(next.request)) ?? 0;
+      if (wait > 0) {
+        this.#outboxTimer = setTimeout(() => this.#flushOutbox(), wait);
+        return;
+      }
+      if (!this.#send(next.request)) return;
+      this.#outbox.shift();
+    }
+  }
+  /** Lines the connection's end kept from leaving go back in the box. */
+  #returnUnsent() {
+    clearTimeout(this.#outboxTimer);
+    this.#outboxTimer = void 0;
+    if (this.#outbox.length === 0) return;
+    const input = element("input");
+    const unsent = this.#outbox.map((entry) => entry.typed);
+    this.#outbox = [];
+    input.value = [
+      ...unsent,
+      input.value
+    ].filter((text) => text !== "").join("\n");
+    this.#notice(`${unsent.length} lines were not sent before the connection closed; they are back in the message box`, "error");
   }
   #switchTo(conversation) {
     const model = this.model;

@@ -306,6 +306,13 @@ export type ServerEvent =
      */
     maxRooms?: number;
     /**
+     * The longest line the server reads, in bytes (`--max-line`): over JSON,
+     * a whole request as sent, escapes included. A longer one is refused
+     * with `line_too_long`, so a client can refuse it first and keep what
+     * was typed (older servers leave it out).
+     */
+    maxLine?: number;
+    /**
      * Flood control's budget, so a client can pace its own sending; absent
      * when flood control is off.
      */

@@ -396,6 +396,7 @@ function enterChat(call: Call, nick: string, room: string): boolean {
     server: hub.serverName,
     version: PROTOCOL_VERSION,
     maxRooms: hub.limits.maxRoomsPerUser,
+    maxLine: hub.limits.maxLineBytes,
     ...(session.flood === null ? {} : {
       rate: {
         lines: session.flood.budget.linesPerSecond,

@@ -20,6 +20,14 @@ import { foldKey } from "../../wire/names.ts";
 import { whoNotice } from "./who_notice.ts";
 import { isWhoMore, whoMoreRequest } from "../../wire/who_more.ts";
 import { Connection } from "./connection.ts";
+import { DEFAULT_MAX_LINE_BYTES } from "../../wire/framing.ts";
+import { announcedPace, SendPacer } from "../../client/send_pacer.ts";
+import {
+  filledLines,
+  pastedRequests,
+  requestBytes,
+  tooLong,
+} from "./outgoing.ts";
 import {
   type ChatLine,
   ChatModel,
@@ -54,6 +62,13 @@ function element<T extends HTMLElement>(id: string): T {
   return found as T;
 }
 
+/** A request from the input box waiting for its turn, with what was typed. */
+interface Outgoing {
+  request: ClientRequest;
+  /** The line as typed: put back in the box if it never leaves. */
+  typed: string;
+}
+
 /** What was typed on the login form, kept in memory to log in again. */
 interface Login {
   nick: string;
@@ -81,6 +96,13 @@ class ChatPage {
   #roomsTimer: ReturnType<typeof setInterval> | undefined;
   /** The room a click asked to join or switch to, shown once it is current. */
   #switchingTo: string | null = null;
+  /** The longest request the server reads (its welcome says). */
+  #maxLine = DEFAULT_MAX_LINE_BYTES;
+  /** The server's flood budget, kept a little under; null: none. */
+  #pacer: SendPacer | null = null;
+  /** Typed lines not sent yet, in order: a paste goes at the server's pace. */
+  #outbox: Outgoing[] = [];
+  #outboxTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
@@ -103,6 +125,13 @@ class ChatPage {
         this.#submitLine();
       },
     );
+    // The box holds several lines (a paste keeps its line breaks): Enter
+    // sends, Shift+Enter starts a new line.
+    element("input").addEventListener("keydown", (event) => {
+      if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
+      event.preventDefault();
+      this.#submitLine();
+    });
     const messages = element("messages");
     messages.addEventListener("scroll", () => {
       if (messages.scrollTop < LOAD_OLDER_MARGIN_PX) this.#loadOlder();
@@ -125,6 +154,7 @@ class ChatPage {
 
   #closed(retryInMs: number | null): void {
     clearInterval(this.#roomsTimer);
+    this.#returnUnsent();
     const wasIn = this.#loggedIn;
     this.#loggedIn = false;
     if (wasIn) {
@@ -155,8 +185,11 @@ class ChatPage {
     status.textContent = text;
   }
 
+  /** Sends at once, counting it against the pace typed lines keep. */
   #send(request: ClientRequest): boolean {
-    return this.connection.send(request);
+    if (!this.connection.send(request)) return false;
+    this.#pacer?.take(Date.now(), requestBytes(request));
+    return true;
   }
 
   #sendHello(): void {
@@ -243,6 +276,11 @@ class ChatPage {
         this.#loggedIn = true;
         if (this.#wasLoggedIn) this.#reconnected(event.nick);
         this.#wasLoggedIn = true;
+        this.#maxLine = event.maxLine ?? DEFAULT_MAX_LINE_BYTES;
+        {
+          const pace = announcedPace(event);
+          this.#pacer = pace === null ? null : new SendPacer(pace, Date.now());
+        }
         this.connection.welcomed();
         this.#status("connected", `Connected as ${event.nick}`);
         element("login").hidden = true;
@@ -628,10 +666,47 @@ class ChatPage {
 
   // -- input -------------------------------------------------------------------
 
+  /**
+   * Sends what the box holds: one line as typed in `nc` (a command, or a
+   * message to the conversation on screen), several lines as messages, one
+   * each. Nothing goes and the text stays when it cannot: a line too long
+   * for the server, a typing error, no connection.
+   */
   #submitLine(): void {
-    const input = element<HTMLInputElement>("input");
-    const line = input.value;
-    if (line.trim() === "") return;
+    const input = element<HTMLTextAreaElement>("input");
+    const lines = filledLines(input.value);
+    if (lines.length === 0) return;
+    const outgoing = lines.length === 1
+      ? this.#typed(lines[0]!)
+      : this.#pasted(lines);
+    if (outgoing === null) return;
+    const refusal = tooLong(
+      outgoing.map((entry) => entry.request),
+      this.#maxLine,
+    );
+    if (refusal !== null) {
+      this.#notice(refusal, "error");
+      return;
+    }
+    if (!this.connection.open) {
+      this.#notice("Not connected: nothing was sent", "error");
+      return;
+    }
+    if (outgoing.some((entry) => entry.request.type === "quit")) {
+      this.#quitting = true;
+    }
+    input.value = "";
+    this.#outbox.push(...outgoing);
+    this.#flushOutbox();
+    if (this.#outbox.length > 0 && outgoing.length > 1) {
+      this.#notice(
+        `Sending ${this.#outbox.length} more lines at the server's pace`,
+      );
+    }
+  }
+
+  /** One typed line's request, or null (and why, on screen). */
+  #typed(line: string): Outgoing[] | null {
     const active = this.model.active === null
       ? undefined
       : this.model.conversations.get(this.model.active);
@@ -651,15 +726,15 @@ class ChatPage {
       const more = whoMoreRequest(this.model.lastWho());
       if (more.type === "error") {
         this.#notice(more.message, "error");
-        return;
+        return null;
       }
       request = { ...more, ref: typedRef(more) };
     } else {
       const decoded = decodeTextRequest(line);
-      if (decoded === null) return;
+      if (decoded === null) return null;
       if (decoded.type === "error") {
         this.#notice(decoded.message, "error");
-        return;
+        return null;
       }
       request = decoded;
       if (
@@ -673,12 +748,63 @@ class ChatPage {
       }
       request.ref = typedRef(request);
     }
-    if (request.type === "quit") this.#quitting = true;
-    if (!this.#send(request)) {
-      this.#notice("Not connected: nothing was sent", "error");
-      return;
+    return [{ request, typed: line }];
+  }
+
+  /** A paste's lines as messages to the conversation on screen. */
+  #pasted(lines: string[]): Outgoing[] | null {
+    const active = this.model.active === null
+      ? undefined
+      : this.model.conversations.get(this.model.active);
+    if (active === undefined) {
+      this.#notice("Open a room or a conversation first", "error");
+      return null;
     }
-    input.value = "";
+    return pastedRequests(lines, active, privateRef).map((request, index) => ({
+      request,
+      typed: lines[index]!,
+    }));
+  }
+
+  /**
+   * Sends what waits in the outbox, as fast as the server's flood budget
+   * allows: past its burst, a paste goes out at its rate instead of piling
+   * up at the server, which holds lines that come faster and disconnects a
+   * client whose lines wait too long.
+   */
+  #flushOutbox(): void {
+    clearTimeout(this.#outboxTimer);
+    this.#outboxTimer = undefined;
+    while (this.#outbox.length > 0) {
+      const next = this.#outbox[0]!;
+      const wait = this.#pacer?.wait(
+        Date.now(),
+        requestBytes(next.request),
+      ) ?? 0;
+      if (wait > 0) {
+        this.#outboxTimer = setTimeout(() => this.#flushOutbox(), wait);
+        return;
+      }
+      // Not open: the close puts the rest back in the box.
+      if (!this.#send(next.request)) return;
+      this.#outbox.shift();
+    }
+  }
+
+  /** Lines the connection's end kept from leaving go back in the box. */
+  #returnUnsent(): void {
+    clearTimeout(this.#outboxTimer);
+    this.#outboxTimer = undefined;
+    if (this.#outbox.length === 0) return;
+    const input = element<HTMLTextAreaElement>("input");
+    const unsent = this.#outbox.map((entry) => entry.typed);
+    this.#outbox = [];
+    input.value = [...unsent, input.value].filter((text) => text !== "")
+      .join("\n");
+    this.#notice(
+      `${unsent.length} lines were not sent before the connection closed; they are back in the message box`,
+      "error",
+    );
   }
 
   #switchTo(conversation: Conversation): void {
