@@ -375,6 +375,52 @@ Deno.test("web client: a person's first hour", async (t) => {
         });
       },
     );
+
+    await t.step(
+      "web addresses in messages are links; script addresses and markup stay text",
+      async () => {
+        await using chat = await startWebServer();
+        await using bob = await LineClient.text(chat.port, "bob");
+        await withPage(browser, async (page) => {
+          await logIn(page, chat.url, "ann");
+          const said =
+            'see https://a.example/x?q=1&r=2, (or https://b.example/y) javascript:alert(1) <a href="javascript:alert(2)">c</a> <script>window.pwned=1</script>';
+          await bob.send(said);
+          await waitForLine(page, "see https://a.example/x");
+          const found = await page.evaluate(() => {
+            const line = [...document.querySelectorAll("#messages li")].at(-1)!;
+            return {
+              text: (line.querySelector(".text") as HTMLElement).innerText,
+              links: [...line.querySelectorAll("a")].map((link) => ({
+                href: link.getAttribute("href"),
+                text: link.textContent,
+                target: link.target,
+                rel: link.rel,
+              })),
+              scripts: line.querySelectorAll("script").length,
+              pwned: (globalThis as { pwned?: number }).pwned ?? null,
+            };
+          });
+          assert.equal(found.text, said, "the message reads as it was sent");
+          assert.deepEqual(found.links, [
+            {
+              href: "https://a.example/x?q=1&r=2",
+              text: "https://a.example/x?q=1&r=2",
+              target: "_blank",
+              rel: "noopener noreferrer nofollow",
+            },
+            {
+              href: "https://b.example/y",
+              text: "https://b.example/y",
+              target: "_blank",
+              rel: "noopener noreferrer nofollow",
+            },
+          ]);
+          assert.equal(found.scripts, 0);
+          assert.equal(found.pwned, null);
+        });
+      },
+    );
   } finally {
     await closeBrowser(browser);
   }

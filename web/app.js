@@ -1200,6 +1200,55 @@ var Connection = class {
   }
 };
 
+// web/src/links.ts
+var ADDRESS = /\bhttps?:\/\/[^\s<>"]+/gi;
+var TRAILING = /[.,;:!?'*]+$/;
+function trimAddress(address) {
+  let trimmed = address.replace(TRAILING, "");
+  for (const [open, close] of [
+    [
+      "(",
+      ")"
+    ],
+    [
+      "[",
+      "]"
+    ]
+  ]) {
+    while (trimmed.endsWith(close) && trimmed.split(open).length < trimmed.split(close).length) {
+      trimmed = trimmed.slice(0, -1).replace(TRAILING, "");
+    }
+  }
+  return trimmed;
+}
+function linkParts(text) {
+  const parts = [];
+  let at = 0;
+  for (const match of text.matchAll(ADDRESS)) {
+    const address = trimAddress(match[0]);
+    let href;
+    try {
+      const url = new URL(address);
+      if (url.protocol !== "http:" && url.protocol !== "https:") continue;
+      href = url.href;
+    } catch {
+      continue;
+    }
+    if (match.index > at) parts.push({
+      text: text.slice(at, match.index)
+    });
+    parts.push({
+      text: address,
+      href
+    });
+    at = match.index + address.length;
+  }
+  if (at < text.length) parts.push({
+    text: text.slice(at)
+  });
+  return parts;
+}
+
 // client/send_pacer.ts
 function positive(value) {
   return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : null;
@@ -2411,7 +2460,18 @@ function lineElement(line2) {
   }
   const text = document.createElement("span");
   text.className = "text";
-  text.textContent = line2.text;
+  for (const part of linkParts(line2.text)) {
+    if (part.href === void 0) {
+      text.append(part.text);
+      continue;
+    }
+    const link = document.createElement("a");
+    link.href = part.href;
+    link.textContent = part.text;
+    link.target = "_blank";
+    link.rel = "noopener noreferrer nofollow";
+    text.append(link);
+  }
   item.append(text);
   return item;
 }

@@ -20,6 +20,7 @@ import { foldKey } from "../../wire/names.ts";
 import { whoNotice } from "./who_notice.ts";
 import { isWhoMore, whoMoreRequest } from "../../wire/who_more.ts";
 import { Connection } from "./connection.ts";
+import { linkParts } from "./links.ts";
 import { DEFAULT_MAX_LINE_BYTES } from "../../wire/framing.ts";
 import { announcedPace, SendPacer } from "../../client/send_pacer.ts";
 import {
@@ -1015,7 +1016,10 @@ class ChatPage {
   }
 }
 
-/** One line as a list item; every text goes in through textContent. */
+/**
+ * One line as a list item; every text goes in as text (`textContent`, text
+ * nodes), web addresses as links built by property.
+ */
 function lineElement(line: ChatLine): HTMLLIElement {
   const item = document.createElement("li");
   item.className = `line ${line.kind}`;
@@ -1037,7 +1041,20 @@ function lineElement(line: ChatLine): HTMLLIElement {
   }
   const text = document.createElement("span");
   text.className = "text";
-  text.textContent = line.text;
+  for (const part of linkParts(line.text)) {
+    if (part.href === undefined) {
+      text.append(part.text);
+      continue;
+    }
+    // An http(s) address only, set as a property: never markup, never a
+    // script URL. It opens apart from the chat, which learns nothing back.
+    const link = document.createElement("a");
+    link.href = part.href;
+    link.textContent = part.text;
+    link.target = "_blank";
+    link.rel = "noopener noreferrer nofollow";
+    text.append(link);
+  }
   item.append(text);
   return item;
 }
