@@ -14,16 +14,19 @@ const decoder = new TextDecoder();
 
 /** One response as it came off the wire. */
 export interface WireResponse {
+  /** The status code. */
   status: number;
   /** The head's text, status line and headers, without the blank line. */
   head: string;
   /** Header names lowercased; repeated headers joined with ", ". */
   headers: Headers;
+  /** The body, as long as `Content-Length` says (none to a HEAD). */
   body: string;
 }
 
 /** A client connection to the web listener. */
 export class HttpWire implements Disposable {
+  /** The socket itself, for what a test does by hand. */
   readonly conn: Deno.TcpConn;
   #buffer = new Uint8Array(0);
   readonly #chunk = new Uint8Array(65536);
@@ -139,6 +142,7 @@ export class HttpWire implements Disposable {
     return rest;
   }
 
+  /** Closes the socket, if the server has not. */
   [Symbol.dispose](): void {
     try {
       this.conn.close();

@@ -8,7 +8,9 @@
 
 /** A run of a message's text, and the address it links to if it is one. */
 export interface TextPart {
+  /** The run as written. */
   text: string;
+  /** The address to open, when the run is one. */
   href?: string;
 }
 

@@ -9,6 +9,8 @@
 
 import type { ClientRequest } from "../../wire/events.ts";
 
+export type { ClientRequest };
+
 const encoder = new TextEncoder();
 
 /**
@@ -28,6 +30,7 @@ export function filledLines(text: string): string[] {
 
 /** The conversation a paste's lines go to. */
 export interface Target {
+  /** A room's conversation, or a private one. */
   kind: "room" | "private";
   /** The room, or the other person's nickname. */
   name: string;
