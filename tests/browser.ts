@@ -8,8 +8,8 @@
  * @module
  */
 
-import puppeteer, { type Browser, type Page } from "puppeteer-core";
-import chromium from "@sparticuz/chromium";
+import puppeteer, { type Browser, type Page } from "npm:puppeteer-core@24.43.1";
+import chromium from "npm:@sparticuz/chromium@153.0.0";
 import { within } from "./helpers.ts";
 
 export type { Browser, Page };

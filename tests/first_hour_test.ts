@@ -246,6 +246,31 @@ Deno.test("help: every task answers --help", async () => {
   }
 });
 
+Deno.test("tasks: start and client need nothing from npm, on a machine that has never fetched it", async () => {
+  // A fresh Deno cache and an npm registry that refuses every connection:
+  // `deno task` must not try to install the tests' browser or Redis client
+  // before starting the chat.
+  const cache = await Deno.makeTempDir({ prefix: "tern-no-npm-" });
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const registry = `http://127.0.0.1:${closed.addr.port}/`;
+  closed.close();
+  try {
+    for (const task of ["start", "client"]) {
+      await using program = new Program(
+        [Deno.execPath(), "task", "--quiet", task, "--help"],
+        [],
+        false,
+        { DENO_DIR: cache, NPM_CONFIG_REGISTRY: registry },
+      );
+      const code = await program.exit(60_000);
+      assert.equal(code, 0, `${task}: ${program.stderr.received.join("\n")}`);
+      assert.match(program.stdout.received[0] ?? "", /^Usage: /, task);
+    }
+  } finally {
+    await Deno.remove(cache, { recursive: true });
+  }
+});
+
 Deno.test("identify: a name nobody registered is named in the error, with what to do", async () => {
   await using chat = await startServer({ passwordIterations: 1000 });
   await using alice = await LineClient.text(chat.port, "alice");
