@@ -12,6 +12,7 @@ import {
   bigRoomSize,
   describeBan,
   describeNotice,
+  helpLines,
   type RoomMessage,
   sanitizeText,
   type ServerEvent,
@@ -266,19 +267,8 @@ export function renderEvent(
       return [note(bigRoomSize(event.room, event.count))];
     case "history":
       return renderHistory(event, { ...options, missed: false });
-    case "help": {
-      const width = Math.max(...event.commands.map((c) => c.usage.length));
-      return [
-        note("Commands:"),
-        ...event.commands.map((c) =>
-          note(
-            `  ${c.usage.padEnd(width)}  ${c.summary}${
-              c.operator ? " (operators)" : ""
-            }`,
-          )
-        ),
-      ];
-    }
+    case "help":
+      return helpLines(event).map(note);
     case "notice":
       return [note(event.text)];
     case "error":

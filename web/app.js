@@ -418,14 +418,20 @@ var REQUESTS = {
       aliases: [
         "?"
       ],
-      usage: "/help",
-      summary: "list the commands",
-      parse: () => ({
-        type: "help"
-      }),
-      format: () => "/help"
+      usage: "/help [COMMAND]",
+      summary: "list the commands, or explain one",
+      parse: (args) => {
+        const [command, rest] = firstWord(args);
+        return rest !== "" ? "/help [COMMAND]" : {
+          type: "help",
+          ...optional("command", command)
+        };
+      },
+      format: (r) => line("/help", r.command)
     },
-    json: {},
+    json: {
+      command: "string?"
+    },
     policy: {
       ...PLAIN,
       beforeLogin: true
@@ -1008,6 +1014,54 @@ var commandsByRequest = new Map(COMMANDS.map((c) => [
   c.request,
   c
 ]));
+function typoDistance(a, b, most) {
+  if (Math.abs(a.length - b.length) > most) return most + 1;
+  let before = [];
+  let previous = Array.from({
+    length: b.length + 1
+  }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [
+      i
+    ];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        best = Math.min(best, before[j - 2] + 1);
+      }
+      current.push(best);
+    }
+    before = previous;
+    previous = current;
+  }
+  return previous[b.length];
+}
+function suggestCommand(word) {
+  const typed = word.replace(/^\//, "").toLowerCase();
+  if (typed.length < 3) return void 0;
+  const names = [
+    ...commandsByName.keys()
+  ].filter((name) => name.length >= 3);
+  const most = typed.length <= 4 ? 1 : 2;
+  let best;
+  let bestDistance = most + 1;
+  for (const name of names) {
+    const distance = typoDistance(typed, name, most);
+    if (distance < bestDistance) {
+      best = name;
+      bestDistance = distance;
+    }
+  }
+  if (best !== void 0) return `/${best}`;
+  const starts = COMMANDS.filter((c) => c.name.startsWith(typed));
+  return starts.length === 1 ? `/${starts[0].name}` : void 0;
+}
+function noSuchCommand(what, word) {
+  const typed = word.replace(/^\//, "");
+  const guess = suggestCommand(typed);
+  return `${what} /${typed}; ${guess === void 0 ? "" : `did you mean ${guess}? `}/help lists the commands`;
+}
 function decodeTextRequest(line2) {
   if (line2.trim() === "") return null;
   if (!line2.startsWith("/") || line2.startsWith("//")) {
@@ -1019,7 +1073,7 @@ function decodeTextRequest(line2) {
   const [word, args] = firstWord2(line2.slice(1).trim());
   const command = commandsByName.get(word.toLowerCase());
   if (command === void 0) {
-    return errorEvent("unknown_command", `Unknown command /${word}; /help lists the commands`);
+    return errorEvent("unknown_command", noSuchCommand("Unknown command", word));
   }
   const parsed = command.parse(args.trim());
   return typeof parsed === "string" ? errorEvent("usage", `Usage: ${parsed}`) : parsed;

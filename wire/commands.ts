@@ -259,12 +259,17 @@ export const REQUESTS = {
     text: {
       name: "help",
       aliases: ["?"],
-      usage: "/help",
-      summary: "list the commands",
-      parse: () => ({ type: "help" }),
-      format: () => "/help",
+      usage: "/help [COMMAND]",
+      summary: "list the commands, or explain one",
+      parse: (args) => {
+        const [command, rest] = firstWord(args);
+        return rest !== ""
+          ? "/help [COMMAND]"
+          : { type: "help", ...optional("command", command) };
+      },
+      format: (r) => line("/help", r.command),
     },
-    json: {},
+    json: { command: "string?" },
     policy: { ...PLAIN, beforeLogin: true },
   },
   nick: {

@@ -155,6 +155,8 @@ export interface CommandHelp {
   summary: string;
   /** Present (true) for commands only operators may use. */
   operator?: boolean;
+  /** Its other names, such as `/j` for `/join`; absent when it has none. */
+  aliases?: string[];
 }
 
 /**
@@ -207,7 +209,12 @@ export type ClientRequest =
   }
   | { type: "away"; reason?: string; ref?: string }
   | { type: "back"; ref?: string }
-  | { type: "help"; ref?: string }
+  | {
+    type: "help";
+    /** One command to explain (a name or alias, `/` optional); else all. */
+    command?: string;
+    ref?: string;
+  }
   | { type: "quit"; reason?: string; ref?: string }
   | { type: "ping"; token?: string; ref?: string }
   | { type: "pong"; token: string; ref?: string }
@@ -387,7 +394,13 @@ export type ServerEvent =
     reply?: HistoryReply;
     ref?: string;
   }
-  | { type: "help"; commands: CommandHelp[]; ref?: string }
+  | {
+    type: "help";
+    commands: CommandHelp[];
+    /** The command asked about (its canonical name), when one was. */
+    command?: string;
+    ref?: string;
+  }
   | { type: "notice"; text: string; ref?: string }
   | ErrorEvent
   | { type: "pong"; token?: string; ref?: string }

@@ -69,13 +69,129 @@ const commandsByRequest = new Map<RequestType, TextCommand>(
   COMMANDS.map((c) => [c.request, c]),
 );
 
+/** One command's `help` row: usage, summary, and the facts worth knowing. */
+function helpRow(command: TextCommand): CommandHelp {
+  return {
+    usage: command.usage,
+    summary: command.summary,
+    ...(command.operator ? { operator: true } : {}),
+    ...(command.aliases.length === 0
+      ? {}
+      : { aliases: command.aliases.map((alias) => `/${alias}`) }),
+  };
+}
+
 /** The `help` reply's rows, from {@linkcode COMMANDS}. */
 export function commandHelp(): CommandHelp[] {
   return [
-    ...COMMANDS.map(({ usage, summary, operator }) =>
-      operator ? { usage, summary, operator } : { usage, summary }
-    ),
+    ...COMMANDS.map(helpRow),
     { usage: "//TEXT", summary: "send a message that starts with /" },
+  ];
+}
+
+/**
+ * The command a word names (`join`, `/j`, `JOIN`: by name or alias, with or
+ * without its slash), or undefined.
+ */
+export function findCommand(word: string): TextCommand | undefined {
+  return commandsByName.get(word.replace(/^\//, "").toLowerCase());
+}
+
+/** The `help` reply about one command, or an error naming the word. */
+export function oneCommandHelp(
+  word: string,
+): (ServerEvent & { type: "help" }) | ErrorEvent {
+  const command = findCommand(word);
+  return command === undefined
+    ? errorEvent("unknown_command", noSuchCommand("No command", word))
+    : { type: "help", command: command.name, commands: [helpRow(command)] };
+}
+
+/**
+ * Edits (insert, delete, replace, swap two neighbours) from `a` to `b`,
+ * giving up past `most`: what a typed command is from the one meant.
+ */
+function typoDistance(a: string, b: string, most: number): number {
+  if (Math.abs(a.length - b.length) > most) return most + 1;
+  let before: number[] = [];
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(
+        previous[j]! + 1,
+        current[j - 1]! + 1,
+        previous[j - 1]! + cost,
+      );
+      if (
+        i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]
+      ) {
+        best = Math.min(best, before[j - 2]! + 1);
+      }
+      current.push(best);
+    }
+    before = previous;
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/**
+ * The command a mistyped word most likely meant (`jion` is `/join`, `hist`
+ * is `/history`), or undefined when none is close: one slip in a short
+ * name, two in a longer one, or the start of exactly one command's name.
+ */
+export function suggestCommand(word: string): string | undefined {
+  const typed = word.replace(/^\//, "").toLowerCase();
+  if (typed.length < 3) return undefined;
+  const names = [...commandsByName.keys()].filter((name) => name.length >= 3);
+  const most = typed.length <= 4 ? 1 : 2;
+  let best: string | undefined;
+  let bestDistance = most + 1;
+  for (const name of names) {
+    const distance = typoDistance(typed, name, most);
+    if (distance < bestDistance) {
+      best = name;
+      bestDistance = distance;
+    }
+  }
+  if (best !== undefined) return `/${best}`;
+  const starts = COMMANDS.filter((c) => c.name.startsWith(typed));
+  return starts.length === 1 ? `/${starts[0]!.name}` : undefined;
+}
+
+/**
+ * `Unknown command /jion; did you mean /join? /help lists the commands`:
+ * what was wrong, the likely command, and where the rest are.
+ */
+function noSuchCommand(what: string, word: string): string {
+  const typed = word.replace(/^\//, "");
+  const guess = suggestCommand(typed);
+  return `${what} /${typed}; ${
+    guess === undefined ? "" : `did you mean ${guess}? `
+  }/help lists the commands`;
+}
+
+/**
+ * A `help` reply as lines of text: the table of commands, or the one
+ * command asked about as `/join #ROOM (also /j): what it does`.
+ */
+export function helpLines(event: ServerEvent & { type: "help" }): string[] {
+  const marks = (row: CommandHelp) => row.operator ? " (operators)" : "";
+  const only = event.commands[0];
+  if (event.command !== undefined && only !== undefined) {
+    const also = only.aliases === undefined || only.aliases.length === 0
+      ? ""
+      : ` (also ${only.aliases.join(", ")})`;
+    return [`${only.usage}${also}: ${only.summary}${marks(only)}`];
+  }
+  const width = Math.max(...event.commands.map((c) => c.usage.length));
+  return [
+    "Commands:",
+    ...event.commands.map((c) =>
+      `  ${c.usage.padEnd(width)}  ${c.summary}${marks(c)}`
+    ),
   ];
 }
 
@@ -118,7 +234,7 @@ export function decodeTextRequest(
   if (command === undefined) {
     return errorEvent(
       "unknown_command",
-      `Unknown command /${word}; /help lists the commands`,
+      noSuchCommand("Unknown command", word),
     );
   }
   const parsed = command.parse(args.trim());
@@ -448,17 +564,8 @@ export function encodeTextEvent(event: ServerEvent): string {
       return notice(bigRoomSize(event.room, event.count));
     case "history":
       return historyText(event);
-    case "help": {
-      const width = Math.max(...event.commands.map((c) => c.usage.length));
-      return notice("Commands:") +
-        event.commands.map((c) =>
-          notice(
-            `  ${c.usage.padEnd(width)}  ${c.summary}${
-              c.operator ? " (operators)" : ""
-            }`,
-          )
-        ).join("");
-    }
+    case "help":
+      return helpLines(event).map(notice).join("");
     case "notice":
       return notice(event.text);
     case "error":

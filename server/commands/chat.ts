@@ -20,6 +20,7 @@ import {
   hasVisibleText,
   type HistoryReply,
   MAX_HISTORY_PAGE,
+  oneCommandHelp,
   type PrivateMessage,
   type RoomMessage,
   sanitizeText,
@@ -276,9 +277,14 @@ function back(call: Call<"back">): void {
   hub.presence?.changed(session, { type: "back", ts });
 }
 
-/** `/help`: the command table's text rows. */
+/** `/help [COMMAND]`: the command table's text rows, or one of them. */
 function help(call: Call<"help">): void {
-  call.reply({ type: "help", commands: commandHelp() });
+  const command = call.request.command;
+  call.reply(
+    command === undefined
+      ? { type: "help", commands: commandHelp() }
+      : oneCommandHelp(command),
+  );
 }
 
 /** `/ping [TOKEN]`: a barrier; the pong follows everything before it. */
