@@ -12,6 +12,7 @@ import {
   bigRoomSize,
   describeBan,
   describeNotice,
+  describeRooms,
   helpLines,
   type RoomMessage,
   sanitizeText,
@@ -176,6 +177,45 @@ export function renderHistory(
 }
 
 /**
+ * Renders a page of private messages as {@linkcode renderHistory} renders a
+ * room's: which page it is, dated lines, and the command for the page
+ * before, so `/history @bob` pages back as far as the server keeps.
+ */
+function renderConversation(
+  event: ServerEvent & { type: "conversation" },
+  options: RenderOptions,
+): string[] {
+  const note = (text: string) =>
+    paint("2", `-- ${sanitizeText(text)}`, options.color);
+  const before = event.reply?.before;
+  const first = event.messages[0];
+  if (first === undefined) {
+    return [
+      note(
+        `No private messages with ${event.with}${
+          before === undefined ? "" : ` before ${before}`
+        }`,
+      ),
+    ];
+  }
+  return [
+    note(
+      `Private messages with ${event.with}, ${
+        before === undefined ? "the latest" : `older than ${before}`
+      }:`,
+    ),
+    ...event.messages.flatMap((message) =>
+      renderEvent(message, { ...options, dated: true })
+    ),
+    note(
+      event.more
+        ? `Older messages: /history @${event.with} before ${first.id}`
+        : `That is the start of your private messages with ${event.with}`,
+    ),
+  ];
+}
+
+/**
  * Renders one event as terminal lines (without newlines).
  *
  * @example
@@ -237,13 +277,7 @@ export function renderEvent(
     case "topic":
       return [note(describeNotice(event))];
     case "rooms":
-      return [
-        note(
-          `Rooms: ${
-            event.rooms.map((r) => `${r.name} (${r.members})`).join(", ")
-          }`,
-        ),
-      ];
+      return [note(describeRooms(event))];
     case "who":
       if (event.members.length === 0 && event.count !== undefined) {
         return [note(whoPastEnd(event.room, event.count))];
@@ -278,12 +312,7 @@ export function renderEvent(
     case "ping":
       return [];
     case "conversation":
-      return event.messages.length === 0
-        ? [note(`No private messages with ${event.with}`)]
-        : [
-          note(`Private messages with ${event.with}:`),
-          ...event.messages.map((m) => renderEvent(m, options)[0]!),
-        ];
+      return renderConversation(event, options);
 
     case "motd":
       return event.lines.length === 0

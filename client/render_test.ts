@@ -95,3 +95,73 @@ Deno.test("NickPalette gives the people in a conversation different colors", () 
   );
   assert.ok(line!.includes(`\x1b[${colors[2]}mcarol\x1b[0m`));
 });
+
+Deno.test("renderEvent marks your rooms in /rooms when you are in several, as nc does", () => {
+  const rooms: ServerEvent = {
+    type: "rooms",
+    rooms: [
+      { name: "#dev", members: 3, joined: true, current: true },
+      { name: "#lobby", members: 5, joined: true },
+      { name: "#ops", members: 1 },
+    ],
+  };
+  assert.deepEqual(renderEvent(rooms, plain), [
+    "-- Rooms (3): #dev (3, current), #lobby (5, joined), #ops (1)",
+  ]);
+  // In one room, marks would say nothing.
+  assert.deepEqual(
+    renderEvent({
+      type: "rooms",
+      rooms: [{ name: "#lobby", members: 2, joined: true, current: true }, {
+        name: "#dev",
+        members: 1,
+      }],
+    }, plain),
+    ["-- Rooms (2): #lobby (2), #dev (1)"],
+  );
+});
+
+Deno.test("renderEvent pages private messages as /history pages rooms: dated, with the command for older ones", () => {
+  const old = new Date(2020, 0, 2, 3, 4).getTime();
+  const message = (id: number, from: string, to: string) => ({
+    type: "private" as const,
+    id,
+    ts: old,
+    from,
+    to,
+    text: `m${id}`,
+  });
+  const page = renderEvent({
+    type: "conversation",
+    with: "bob",
+    messages: [message(7, "bob", "alice"), message(9, "alice", "bob")],
+    more: true,
+    reply: {},
+  }, plain);
+  assert.deepEqual(page, [
+    "-- Private messages with bob, the latest:",
+    "2020-01-02 03:04 *bob* m7",
+    "2020-01-02 03:04 -> *bob* m9",
+    "-- Older messages: /history @bob before 7",
+  ]);
+  const start = renderEvent({
+    type: "conversation",
+    with: "bob",
+    messages: [message(3, "bob", "alice")],
+    reply: { before: 7 },
+  }, plain);
+  assert.deepEqual(start, [
+    "-- Private messages with bob, older than 7:",
+    "2020-01-02 03:04 *bob* m3",
+    "-- That is the start of your private messages with bob",
+  ]);
+  assert.deepEqual(
+    renderEvent({
+      type: "conversation",
+      with: "bob",
+      messages: [],
+      reply: { before: 3 },
+    }, plain),
+    ["-- No private messages with bob before 3"],
+  );
+});

@@ -510,6 +510,16 @@ function describeRoomRow(row: RoomSummary, marked: boolean): string {
 }
 
 /**
+ * A `rooms` reply in words: `Rooms (3): #dev (3, current), #lobby (5,
+ * joined), #ops (1)`, yours marked only when you are in more than one.
+ */
+export function describeRooms(event: ServerEvent & { type: "rooms" }): string {
+  const marked = event.rooms.filter((r) => r.joined).length > 1;
+  return `Rooms (${event.rooms.length}): ` +
+    event.rooms.map((r) => describeRoomRow(r, marked)).join(", ");
+}
+
+/**
  * Renders an event as the lines a person on `nc` reads, newline-terminated.
  * A room message is exactly `<nick> text`; everything the server says itself
  * starts with `***`, so it cannot be mistaken for a message.
@@ -537,13 +547,8 @@ export function encodeTextEvent(event: ServerEvent): string {
     case "back":
     case "topic":
       return notice(describeNotice(event));
-    case "rooms": {
-      const marked = event.rooms.filter((r) => r.joined).length > 1;
-      return notice(
-        `Rooms (${event.rooms.length}): ` +
-          event.rooms.map((r) => describeRoomRow(r, marked)).join(", "),
-      );
-    }
+    case "rooms":
+      return notice(describeRooms(event));
     case "who":
       if (event.members.length === 0 && event.count !== undefined) {
         return notice(whoPastEnd(event.room, event.count));
