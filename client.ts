@@ -159,6 +159,8 @@ export class ChatClient {
    */
   #pending: Pending[] = [];
   #pacer: SendPacer | null = null;
+  /** Lines a second the server allows, as its welcome said. */
+  #paceLines = 0;
   #pumpTimer: ReturnType<typeof setTimeout> | undefined;
   /** Set while a paste is being paced out, to say so once. */
   #pasting = false;
@@ -405,6 +407,7 @@ export class ChatClient {
         {
           const pace = announcedPace(event);
           this.#pacer = pace === null ? null : new SendPacer(pace, Date.now());
+          this.#paceLines = pace?.lines ?? 0;
         }
         for (const wake of this.#loginWaiters.splice(0)) wake();
         // Nothing asked on a connection before this one is answered here.
@@ -693,7 +696,8 @@ export class ChatClient {
           if (!this.#pasting) {
             this.#pasting = true;
             this.#terminal.print(
-              `-- Pasting ${this.#pending.length} more lines, at the server's pace`,
+              `-- Sending at the server's pace (${this.#paceLines} lines a second): ` +
+                "every line goes, in order",
             );
           }
           this.#pumpTimer = setTimeout(() => this.#pump(), wait);
@@ -725,7 +729,12 @@ export class ChatClient {
       if (next.done) break;
       if (this.#onInputLine(next.value)) return;
     }
-    await this.#quitNow();
+    // Piped input that ended still goes out; in a terminal the person
+    // pressed Ctrl-C or Ctrl-D, and was asked first if lines were waiting.
+    await this.#quitNow(
+      { type: "quit" },
+      this.#terminal instanceof PipeTerminal ? "send" : "discard",
+    );
   }
 
   /** Handles one typed line; returns true once the person has quit. */
@@ -818,17 +827,32 @@ export class ChatClient {
   }
 
   /**
-   * Says goodbye once what is pending has gone out, waits briefly for the
-   * server to close the connection after its own goodbye, and stops.
+   * Says goodbye once what is pending has gone out (or, with `pending`
+   * "discard", at once, dropping it), waits briefly for the server to close
+   * the connection after its own goodbye, and stops.
    */
   async #quitNow(
     request: ClientRequest = { type: "quit" },
+    pending: "send" | "discard" = "send",
   ): Promise<void> {
     if (this.#quitting) return;
     this.#quitting = true;
+    if (pending === "discard") {
+      this.#pending = [];
+      clearTimeout(this.#pumpTimer);
+    }
     // Input that ended before login still goes out: wait for the welcome.
-    if (!this.#loggedIn && this.#nick !== null && this.#fatal === null) {
-      await this.#loginOrTimeout(LOGIN_WAIT_MS);
+    // With nothing to send, wait only briefly for a login on its way, so
+    // the goodbye is a clean one; and never while a password is asked for,
+    // as no welcome comes until it is typed.
+    if (
+      !this.#loggedIn && this.#nick !== null && this.#fatal === null &&
+      this.#asking === null &&
+      (this.#pending.length > 0 || this.#conn !== null)
+    ) {
+      await this.#loginOrTimeout(
+        this.#pending.length > 0 ? LOGIN_WAIT_MS : QUIT_WAIT_MS,
+      );
     }
     await this.#drainedOrTimeout(PASTE_DRAIN_MS);
     const conn = this.#conn;

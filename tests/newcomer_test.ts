@@ -6,6 +6,30 @@
 
 import assert from "node:assert/strict";
 import { LineClient, startServer } from "./helpers.ts";
+import { startServerProcess, TerminalProgram } from "./programs.ts";
+
+/** A server process with `alice` registered (password "alices password"). */
+async function serverWithAlice() {
+  const server = await startServerProcess([
+    "--port",
+    "0",
+    "--password-iterations",
+    "1000",
+  ]);
+  await using owner = await LineClient.text(server.port, "alice");
+  await owner.send("/register alices password");
+  await owner.expect(/now registered to you/);
+  return server;
+}
+
+/** Waits until the client's unfinished line (its prompt) shows `text`. */
+async function prompt(client: TerminalProgram, text: string): Promise<void> {
+  await client.stdout.waitFor(
+    () => client.stdout.partial.includes(text),
+    `the prompt ${JSON.stringify(text)}`,
+    15_000,
+  );
+}
 
 Deno.test("help: /help COMMAND explains that command, by any of its names", async () => {
   await using chat = await startServer();
@@ -75,5 +99,48 @@ Deno.test("typos: an unknown command names the one it probably was", async () =>
   await nc.send("/frobnicate");
   await nc.expect(
     "*** Error: Unknown command /frobnicate; /help lists the commands",
+  );
+});
+
+Deno.test("client: Ctrl-C at a password prompt leaves at once", async () => {
+  await using server = await serverWithAlice();
+  await using client = new TerminalProgram(server.port, "alice");
+  await prompt(client, "password for alice> ");
+  const pressed = Date.now();
+  await client.keys("\x03");
+  assert.equal(await client.exit(), 0);
+  const took = Date.now() - pressed;
+  assert.ok(took < 3000, `Ctrl-C took ${took} ms to leave`);
+});
+
+Deno.test("client: Ctrl-C twice during a paste discards what was not sent, as it says", async () => {
+  await using server = await startServerProcess();
+  await using bob = await LineClient.text(server.port, "bob");
+  await using alice = new TerminalProgram(server.port, "alice");
+  await alice.stdout.expect(
+    (line) => line.includes("Connected to tern as alice"),
+    15_000,
+  );
+  const count = 40;
+  const pasted = Array.from({ length: count }, (_, i) => `line ${i + 1}\r`);
+  await alice.keys(pasted.join(""));
+  await prompt(alice, "to send) #lobby alice> ");
+  await alice.keys("\x03");
+  await alice.stdout.expect((line) =>
+    /\d+ lines have not been sent yet\. Press Ctrl-C again to discard and quit/
+      .test(line)
+  );
+  const pressed = Date.now();
+  await alice.keys("\x03");
+  assert.equal(await alice.exit(), 0);
+  const took = Date.now() - pressed;
+  assert.ok(took < 3000, `quitting took ${took} ms`);
+  await bob.expect("*** alice left #lobby (quit)");
+  const said = bob.received.filter((line) => line.startsWith("<alice> line "));
+  assert.ok(said.length < count, `all ${count} lines went out`);
+  // What did go out went in order, from the first.
+  assert.deepEqual(
+    said,
+    Array.from({ length: said.length }, (_, i) => `<alice> line ${i + 1}`),
   );
 });
