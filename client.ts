@@ -28,7 +28,7 @@ import {
 } from "./client/reconnect_policy.ts";
 import { announcedPace, SendPacer } from "./client/send_pacer.ts";
 import { resumeReplay } from "./client/resume.ts";
-import { checkRoom, foldKey } from "./wire/names.ts";
+import { checkNick, checkRoom, foldKey } from "./wire/names.ts";
 import { type ByeCode, parseByeLine } from "./wire/bye.ts";
 import { writeAll } from "./wire/write_all.ts";
 import {
@@ -596,7 +596,10 @@ export class ChatClient {
     }
     this.#terminal.print(
       `!! ${message === null ? `${need}.` : `${message}.`} Type it below ` +
-        "(it is not shown), or press Ctrl-C to leave.",
+        "(it is not shown), " +
+        (which === "nick"
+          ? "press Enter alone to choose another nickname, or Ctrl-C to leave."
+          : "or press Ctrl-C to leave."),
     );
     if (which === "server") this.#password = null;
     else this.#nickPassword = null;
@@ -739,6 +742,14 @@ export class ChatClient {
 
   /** Handles one typed line; returns true once the person has quit. */
   #onInputLine(line: string): boolean {
+    if (this.#asking === "nick" && line === "") {
+      // Someone else's registered nickname: pick another instead.
+      this.#asking = null;
+      this.#nick = null;
+      this.#nickPassword = null;
+      this.#updatePrompt();
+      return false;
+    }
     if (this.#asking !== null) {
       if (this.#asking === "server") this.#password = line;
       else this.#nickPassword = line;
@@ -920,6 +931,10 @@ export function parseClientArgs(
   const port = values.port === undefined ? DEFAULT_PORT : Number(values.port);
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     return `--port must be a whole number from 1 to 65535; got "${values.port}"`;
+  }
+  if (values.nick !== undefined) {
+    const checked = checkNick(values.nick);
+    if (!checked.ok) return `--nick ${values.nick}: ${checked.reason}`;
   }
   let room: string | null = null;
   if (values.room !== undefined) {

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { LineClient, startServer } from "./helpers.ts";
-import { startServerProcess, TerminalProgram } from "./programs.ts";
+import { Program, startServerProcess, TerminalProgram } from "./programs.ts";
 
 /** A server process with `alice` registered (password "alices password"). */
 async function serverWithAlice() {
@@ -102,6 +102,27 @@ Deno.test("typos: an unknown command names the one it probably was", async () =>
   );
 });
 
+Deno.test("client: a nickname someone else registered can be given up for another", async () => {
+  await using server = await serverWithAlice();
+  await using client = new TerminalProgram(server.port, "alice");
+  await client.stdout.expect(
+    (line) =>
+      line.includes(
+        "The nickname alice is registered and needs its password. Type it below (it is not shown), press Enter alone to choose another nickname, or Ctrl-C to leave.",
+      ),
+    15_000,
+  );
+  await prompt(client, "password for alice> ");
+  await client.keys("\r");
+  await prompt(client, "nickname> ");
+  await client.keys("alison\r");
+  await client.stdout.expect((line) =>
+    line.includes("Connected to tern as alison")
+  );
+  await client.keys("\x03");
+  assert.equal(await client.exit(), 0);
+});
+
 Deno.test("client: Ctrl-C at a password prompt leaves at once", async () => {
   await using server = await serverWithAlice();
   await using client = new TerminalProgram(server.port, "alice");
@@ -143,4 +164,16 @@ Deno.test("client: Ctrl-C twice during a paste discards what was not sent, as it
     said,
     Array.from({ length: said.length }, (_, i) => `<alice> line ${i + 1}`),
   );
+});
+
+Deno.test("client: a bad --nick is a bad flag, refused before connecting", async () => {
+  await using client = new Program(
+    "client.ts",
+    ["--port", "1", "--nick", "bad nick"],
+    true,
+  );
+  assert.equal(await client.exit(15_000), 2);
+  assert.deepEqual(client.stderr.received, [
+    "client: --nick bad nick: Nickname may hold only letters, digits, _ and - (see --help)",
+  ]);
 });
