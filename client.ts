@@ -28,6 +28,7 @@ import {
 } from "./client/reconnect_policy.ts";
 import { announcedPace, SendPacer } from "./client/send_pacer.ts";
 import { resumeReplay } from "./client/resume.ts";
+import { splitLongRequest } from "./client/long_lines.ts";
 import { checkNick, checkRoom, foldKey } from "./wire/names.ts";
 import { type ByeCode, parseByeLine } from "./wire/bye.ts";
 import { writeAll } from "./wire/write_all.ts";
@@ -161,6 +162,8 @@ export class ChatClient {
   #pacer: SendPacer | null = null;
   /** Lines a second the server allows, as its welcome said. */
   #paceLines = 0;
+  /** The longest line the server reads (its welcome's `maxLine`), if said. */
+  #maxLine: number | null = null;
   #pumpTimer: ReturnType<typeof setTimeout> | undefined;
   /** Set while a paste is being paced out, to say so once. */
   #pasting = false;
@@ -408,6 +411,10 @@ export class ChatClient {
           const pace = announcedPace(event);
           this.#pacer = pace === null ? null : new SendPacer(pace, Date.now());
           this.#paceLines = pace?.lines ?? 0;
+          this.#maxLine = typeof event.maxLine === "number" &&
+              event.maxLine > 0
+            ? event.maxLine
+            : null;
         }
         for (const wake of this.#loginWaiters.splice(0)) wake();
         // Nothing asked on a connection before this one is answered here.
@@ -682,7 +689,8 @@ export class ChatClient {
         }
         request = this.#pending[0] = more;
       } else {
-        request = head;
+        this.#fitFirstPending();
+        request = this.#pending[0] as ClientRequest;
       }
       if (request.type === "who" && request.ref === undefined) {
         request = this.#pending[0] = {
@@ -715,6 +723,23 @@ export class ChatClient {
     }
     this.#pasting = false;
     this.#updatePrompt();
+  }
+
+  /**
+   * Cuts the next request to send into several when it is longer than the
+   * server reads at once, and says so, so no typed text is refused whole.
+   */
+  #fitFirstPending(): void {
+    const maxLine = this.#maxLine;
+    const first = this.#pending[0];
+    if (maxLine === null || first === undefined || first === WHO_MORE) return;
+    const parts = splitLongRequest(first, maxLine);
+    if (parts.length < 2) return;
+    this.#pending.splice(0, 1, ...parts);
+    this.#terminal.print(
+      `-- That line is longer than the server takes at once (${maxLine} bytes): ` +
+        `it goes as ${parts.length} messages`,
+    );
   }
 
   /** Turns typed lines into requests until the person quits. */

@@ -177,3 +177,54 @@ Deno.test("client: a bad --nick is a bad flag, refused before connecting", async
     "client: --nick bad nick: Nickname may hold only letters, digits, _ and - (see --help)",
   ]);
 });
+
+Deno.test("long lines: the welcome says how long a line may be, and a longer one is refused with what to do", async () => {
+  await using chat = await startServer({ maxLineBytes: 200 });
+  await using bot = await LineClient.json(chat.port, "bot");
+  const welcome = JSON.parse(
+    bot.received.find((line) => line.includes('"welcome"'))!,
+  );
+  assert.equal(welcome.maxLine, 200);
+  await using nc = await LineClient.text(chat.port, "ann");
+  await nc.send("x".repeat(300));
+  await nc.expect(
+    "*** Error: Line longer than 200 bytes; nobody saw it: send it as shorter lines",
+  );
+});
+
+Deno.test("client: a line too long for the server goes out as several messages, nothing lost", async () => {
+  await using server = await startServerProcess([
+    "--port",
+    "0",
+    "--max-line",
+    "200",
+  ]);
+  await using bob = await LineClient.text(server.port, "bob");
+  await using alice = new Program(
+    "client.ts",
+    ["--port", String(server.port), "--nick", "alice"],
+    true,
+  );
+  await bob.expect("*** alice joined #lobby", 15_000);
+  // 150 bytes each way nc would count them, but each quote doubles in JSON.
+  const quoted = '"'.repeat(150);
+  const words = Array.from({ length: 60 }, (_, i) => `word${i}`).join(" ");
+  await alice.type(quoted);
+  await alice.type(words);
+  await alice.type("/quit");
+  assert.equal(await alice.exit(15_000), 0);
+  await bob.expect("*** alice left #lobby (quit)");
+  const said = bob.received.filter((line) => line.startsWith("<alice> "))
+    .map((line) => line.slice("<alice> ".length));
+  const quotes = said.filter((text) => text.startsWith('"'));
+  assert.ok(quotes.length >= 2, JSON.stringify(said));
+  assert.equal(quotes.join(""), quoted);
+  const parts = said.filter((text) => text.startsWith("word"));
+  assert.ok(parts.length >= 2, JSON.stringify(said));
+  // Cut between words, never inside one.
+  assert.equal(parts.join(" "), words);
+  assert.match(
+    alice.stdout.received.join("\n"),
+    /-- That line is longer than the server takes at once \(200 bytes\): it goes as \d+ messages/,
+  );
+});

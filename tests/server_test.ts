@@ -355,7 +355,9 @@ Deno.test("lines over the limit are refused and the next line works", async () =
   await alice.send("z".repeat(100));
   await bob.expect(`<alice> ${"z".repeat(100)}`);
   await alice.send("z".repeat(5000));
-  await alice.expect("*** Error: Line longer than 100 bytes; it was discarded");
+  await alice.expect(
+    "*** Error: Line longer than 100 bytes; nobody saw it: send it as shorter lines",
+  );
   await alice.send("still here");
   await bob.expect("<alice> still here");
   const bobSaw = await bob.linesUntilPong();

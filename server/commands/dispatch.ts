@@ -306,7 +306,7 @@ function decodeFrame(hub: Hub, session: Session, frame: Frame): Input {
       kind: "error",
       error: errorEvent(
         "line_too_long",
-        `Line longer than ${frame.limit} bytes; it was discarded`,
+        `Line longer than ${frame.limit} bytes; nobody saw it: send it as shorter lines`,
       ),
     };
   }
