@@ -88,7 +88,8 @@ export function looksLikeTls(bytes: Uint8Array): boolean {
  * Words for a TLS handshake that failed: when the server answered in plain
  * text (a tern port without TLS greets first), the TLS library's own words
  * ("received corrupt message of type InvalidContentType") say nothing a
- * person can act on.
+ * person can act on; nor do a certificate's faults (an unknown CA, another
+ * name, expired), which keep the library's words and add what to do.
  *
  * @example
  * ```ts
@@ -102,11 +103,24 @@ export function looksLikeTls(bytes: Uint8Array): boolean {
  * ```
  */
 export function tlsFailureMessage(message: string): string {
-  return /corrupt message|InvalidContentType|wrong version number/i.test(
-      message,
-    )
-    ? "This port does not speak TLS: drop --tls, or give the server's TLS port (7443 by default)"
-    : message;
+  if (
+    /corrupt message|InvalidContentType|wrong version number/i.test(message)
+  ) {
+    return "This port does not speak TLS: drop --tls, or give the server's TLS port (7443 by default)";
+  }
+  if (/UnknownIssuer/i.test(message)) {
+    return "The server's certificate is not signed by a CA this client " +
+      `trusts (${message}): give that CA's certificate with --ca FILE`;
+  }
+  if (/not valid for name|NotValidForName/i.test(message)) {
+    return `The server's certificate is for another name (${message}): ` +
+      "connect with --host set to a name it is for";
+  }
+  if (/expired/i.test(message)) {
+    return `The server's certificate has expired (${message}): its ` +
+      "operator must renew it";
+  }
+  return message;
 }
 
 /** Reconnect delays, and when they start again from the shortest. */

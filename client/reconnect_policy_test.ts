@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { Backoff, looksLikeTls, nextStep } from "./reconnect_policy.ts";
+import {
+  Backoff,
+  looksLikeTls,
+  nextStep,
+  tlsFailureMessage,
+} from "./reconnect_policy.ts";
 
 Deno.test("nextStep reconnects after a network loss or a try-again goodbye", () => {
   assert.deepEqual(nextStep({ bye: null, spokeTls: false }), {
@@ -58,4 +63,26 @@ Deno.test("Backoff grows across failed logins and resets only after a lasting se
   );
   assert.equal(backoff.next(60_000), 1000, "a session that lasted resets it");
   assert.equal(backoff.next(0), 2000);
+});
+
+Deno.test("tlsFailureMessage says what to do about a certificate the client does not trust", () => {
+  assert.equal(
+    tlsFailureMessage("invalid peer certificate: UnknownIssuer"),
+    "The server's certificate is not signed by a CA this client trusts " +
+      "(invalid peer certificate: UnknownIssuer): give that CA's certificate " +
+      "with --ca FILE",
+  );
+  assert.equal(
+    tlsFailureMessage(
+      'invalid peer certificate: certificate not valid for name "127.0.0.1"; certificate is only valid for DnsName("chat.example")',
+    ),
+    "The server's certificate is for another name " +
+      '(invalid peer certificate: certificate not valid for name "127.0.0.1"; ' +
+      'certificate is only valid for DnsName("chat.example")): ' +
+      "connect with --host set to a name it is for",
+  );
+  assert.match(
+    tlsFailureMessage("invalid peer certificate: Expired"),
+    /^The server's certificate has expired .*: its operator must renew it$/,
+  );
 });

@@ -246,7 +246,7 @@ Deno.test("e2e: the client over TLS with the right CA talks; with the wrong one 
   assert.equal(wrong.stderr.received.length, 1);
   assert.match(
     wrong.stderr.received[0]!,
-    /^client: cannot connect to .*UnknownIssuer/,
+    /^client: cannot connect to .*: The server's certificate is not signed by a CA this client trusts \(.*UnknownIssuer\): give that CA's certificate with --ca FILE$/,
   );
 });
 
