@@ -22,6 +22,7 @@ import { parseArgs } from "node:util";
 import { PipeTerminal, type Terminal, TtyTerminal } from "./client/terminal.ts";
 import {
   Backoff,
+  looksLikeHttp,
   looksLikeTls,
   nextStep,
   tlsFailureMessage,
@@ -180,6 +181,8 @@ export class ChatClient {
   #bye: { code: ByeCode; reason: string } | null = null;
   /** Whether the current connection's first bytes were TLS. */
   #spokeTls = false;
+  /** Whether the current connection's first bytes were an HTTP response. */
+  #spokeHttp = false;
   /** Newest message id seen per room (fold key), to resume after a reconnect. */
   #lastSeen = new Map<string, number>();
   /** Refs of history pages the person asked for, as opposed to join replays. */
@@ -242,6 +245,7 @@ export class ChatClient {
       const conn = this.#conn;
       this.#bye = null;
       this.#spokeTls = false;
+      this.#spokeHttp = false;
       this.#welcomedAt = null;
       if (conn !== null) {
         this.#talking = this.#talk(conn);
@@ -257,7 +261,11 @@ export class ChatClient {
       this.#updatePrompt();
       if (this.#quitting || this.#fatal !== null) break;
       if (conn !== null) {
-        const step = nextStep({ bye: this.#bye, spokeTls: this.#spokeTls });
+        const step = nextStep({
+          bye: this.#bye,
+          spokeTls: this.#spokeTls,
+          spokeHttp: this.#spokeHttp,
+        });
         if (step.action === "stop") {
           this.#fatal = step.message;
           break;
@@ -333,6 +341,10 @@ export class ChatClient {
             this.#spokeTls = true;
             break;
           }
+          if (looksLikeHttp(buffer.subarray(0, count))) {
+            this.#spokeHttp = true;
+            break;
+          }
         }
         const frames = count === null
           ? framer.end()
@@ -352,7 +364,9 @@ export class ChatClient {
     } catch (error) {
       if (!answered) greeting.push(`*** ${firstLine(error)}`);
     } finally {
-      if (!answered && !this.#spokeTls) this.#showRefusal(greeting);
+      if (!answered && !this.#spokeTls && !this.#spokeHttp) {
+        this.#showRefusal(greeting);
+      }
       try {
         conn.close();
       } catch {
@@ -382,6 +396,10 @@ export class ChatClient {
       ...(this.#password === null ? {} : { password: this.#password }),
       ...(this.#nickPassword === null ? {} : { identify: this.#nickPassword }),
     });
+    // A blank line, which a tern server ignores, ends an HTTP request's
+    // head: the web client's port answers at once, and the client says it
+    // is the wrong port instead of waiting on it.
+    this.#send(conn, null);
   }
 
   #print(event: ServerEvent): void {

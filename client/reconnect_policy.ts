@@ -9,6 +9,7 @@
  */
 
 import { type ByeCode, byeMeansReconnect } from "../wire/bye.ts";
+import { DEFAULT_PORT } from "../wire/endpoint.ts";
 
 /** How a connection ended, as the client saw it. */
 export interface ConnectionEnd {
@@ -16,6 +17,11 @@ export interface ConnectionEnd {
   bye: { code: ByeCode; reason: string } | null;
   /** Whether the first bytes were a TLS record: a TLS port, spoken to plainly. */
   spokeTls: boolean;
+  /**
+   * Whether the first bytes were an HTTP response: the web client's port
+   * (`--http-port`, 7080), taken for the chat's.
+   */
+  spokeHttp?: boolean;
 }
 
 /** What to do next. */
@@ -63,6 +69,14 @@ export function nextStep(end: ConnectionEnd): NextStep {
       message: "This port speaks TLS: add --tls",
     };
   }
+  if (end.spokeHttp) {
+    return {
+      action: "stop",
+      status: 1,
+      message: "This port serves the web client (HTTP), not the chat: give " +
+        `the chat's port (${DEFAULT_PORT} unless the server was started with --port)`,
+    };
+  }
   if (end.bye === null || byeMeansReconnect(end.bye.code)) {
     return { action: "reconnect" };
   }
@@ -73,6 +87,15 @@ export function nextStep(end: ConnectionEnd): NextStep {
       whyNotBack(end.bye.code)
     }.`,
   };
+}
+
+/**
+ * Whether `bytes`, the first a server sent, begin an HTTP response: the web
+ * client's port answers the client's hello (followed by a blank line, which
+ * ends an HTTP request's head and which a tern port ignores) with a 400.
+ */
+export function looksLikeHttp(bytes: Uint8Array): boolean {
+  return new TextDecoder().decode(bytes.subarray(0, 7)) === "HTTP/1.";
 }
 
 /**

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   Backoff,
+  looksLikeHttp,
   looksLikeTls,
   nextStep,
   tlsFailureMessage,
@@ -85,4 +86,15 @@ Deno.test("tlsFailureMessage says what to do about a certificate the client does
     tlsFailureMessage("invalid peer certificate: Expired"),
     /^The server's certificate has expired .*: its operator must renew it$/,
   );
+});
+
+Deno.test("nextStep stops at the web client's HTTP port, naming the chat's", () => {
+  assert.ok(looksLikeHttp(new TextEncoder().encode("HTTP/1.1 400 Bad")));
+  assert.ok(!looksLikeHttp(new TextEncoder().encode("*** Welcome to tern")));
+  assert.deepEqual(nextStep({ bye: null, spokeTls: false, spokeHttp: true }), {
+    action: "stop",
+    status: 1,
+    message:
+      "This port serves the web client (HTTP), not the chat: give the chat's port (7000 unless the server was started with --port)",
+  });
 });

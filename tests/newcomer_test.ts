@@ -228,3 +228,23 @@ Deno.test("client: a line too long for the server goes out as several messages, 
     /-- That line is longer than the server takes at once \(200 bytes\): it goes as \d+ messages/,
   );
 });
+
+Deno.test("client: pointed at the web client's port, it says which port is the chat's", async () => {
+  await using server = await startServerProcess([
+    "--port",
+    "0",
+    "--http-port",
+    "0",
+  ]);
+  const web = await server.stdout.expect(/^Web client: open http:/);
+  const httpPort = web.match(/:(\d+)\//)![1]!;
+  await using client = new Program(
+    "client.ts",
+    ["--port", httpPort, "--nick", "alice"],
+    true,
+  );
+  assert.equal(await client.exit(15_000), 1);
+  assert.deepEqual(client.stderr.received, [
+    "client: This port serves the web client (HTTP), not the chat: give the chat's port (7000 unless the server was started with --port)",
+  ]);
+});
