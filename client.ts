@@ -225,10 +225,15 @@ export class ChatClient {
     try {
       this.#conn = await this.#connect();
     } catch (error) {
+      const words = error instanceof Error ? error.message : String(error);
+      // Refused: nothing listens there, the first thing a newcomer meets
+      // when the server is not started yet.
+      const advice = error instanceof Deno.errors.ConnectionRefused
+        ? ": no server is listening there; start one (deno task start) or " +
+          "give --host and --port of one that runs"
+        : "";
       console.error(
-        `client: cannot connect to ${this.#options.hostname}:${this.#options.port}: ${
-          error instanceof Error ? error.message : String(error)
-        }`,
+        `client: cannot connect to ${this.#options.hostname}:${this.#options.port}: ${words}${advice}`,
       );
       return 1;
     }

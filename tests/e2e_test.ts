@@ -138,7 +138,7 @@ Deno.test("e2e: bad flags and an unreachable server give one line and an exit co
   assert.equal(await client.exit(15_000), 1);
   assert.match(
     client.stderr.received.join("\n"),
-    /^client: cannot connect to 127\.0\.0\.1:\d+: /,
+    /^client: cannot connect to 127\.0\.0\.1:\d+: Connection refused .*: no server is listening there; start one \(deno task start\) or give --host and --port of one that runs$/,
   );
   assert.equal(client.stderr.received.length, 1);
 });
