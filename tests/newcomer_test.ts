@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { LineClient, startServer } from "./helpers.ts";
+import { LineClient, startServer, within } from "./helpers.ts";
 import { Program, startServerProcess, TerminalProgram } from "./programs.ts";
 
 /** A server process with `alice` registered (password "alices password"). */
@@ -247,4 +247,37 @@ Deno.test("client: pointed at the web client's port, it says which port is the c
   assert.deepEqual(client.stderr.received, [
     "client: This port serves the web client (HTTP), not the chat: give the chat's port (7000 unless the server was started with --port)",
   ]);
+});
+
+Deno.test("telnet: Ctrl-C gets its timing mark answered, then how to leave", async () => {
+  await using chat = await startServer();
+  using telnet = await Deno.connect({ hostname: "127.0.0.1", port: chat.port });
+  const received: number[] = [];
+  const buffer = new Uint8Array(4096);
+  const text = () => new TextDecoder().decode(new Uint8Array(received));
+  /** Reads raw bytes (the answer is not text) until `what` has come. */
+  const readUntil = (what: string) =>
+    within(
+      (async () => {
+        while (!text().includes(what)) {
+          const count = await telnet.read(buffer);
+          if (count === null) throw new Error(`closed before ${what}`);
+          received.push(...buffer.subarray(0, count));
+        }
+      })(),
+      what,
+    );
+  await telnet.write(new TextEncoder().encode("tina\r\n"));
+  await readUntil("tina joined #lobby");
+  received.length = 0;
+  // Interrupt Process and DO TIMING-MARK: a telnet client discards all
+  // output from here until the server answers WILL (or WONT) TIMING-MARK.
+  await telnet.write(new Uint8Array([0xff, 0xf4, 0xff, 0xfd, 0x06]));
+  await readUntil("quit)\n");
+  // The answer comes first, then the words.
+  assert.deepEqual(received.slice(0, 3), [0xff, 0xfb, 0x06]);
+  assert.equal(
+    new TextDecoder().decode(new Uint8Array(received.slice(3))),
+    "*** Ctrl-C does not leave the chat: type /quit (in telnet, Ctrl-] and then quit)\n",
+  );
 });

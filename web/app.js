@@ -6,10 +6,31 @@ var IAC = 255;
 var SB = 250;
 var SE = 240;
 var WILL = 251;
+var DO = 253;
+var IP = 244;
+var TIMING_MARK = 6;
 var MAX_SUBNEGOTIATION = 64;
 var TelnetFilter = class {
   #state = "text";
   #subBytes = 0;
+  /** The verb (WILL, WONT, DO, DONT) whose option comes next. */
+  #verb = 0;
+  /** Whether an Interrupt Process has come since {@linkcode take}. */
+  interrupted = false;
+  /** Whether a DO TIMING-MARK has come since {@linkcode take}. */
+  timingMarkAsked = false;
+  /** The Ctrl-C seen since the last call, as a frame; null if none. */
+  take() {
+    if (!this.interrupted && !this.timingMarkAsked) return null;
+    const frame = {
+      kind: "telnet",
+      interrupt: this.interrupted,
+      timingMark: this.timingMarkAsked
+    };
+    this.interrupted = false;
+    this.timingMarkAsked = false;
+    return frame;
+  }
   /** The bytes of `chunk` that are not telnet commands (`chunk` itself if none). */
   filter(chunk) {
     if (this.#state === "text" && chunk.indexOf(IAC) === -1) return chunk;
@@ -30,12 +51,19 @@ var TelnetFilter = class {
             this.#subBytes = 0;
           } else if (byte >= WILL && byte !== IAC) {
             this.#state = "option";
+            this.#verb = byte;
+          } else if (byte === IP) {
+            this.interrupted = true;
+            this.#state = "text";
           } else {
             if (byte < SE) kept[length++] = byte;
             this.#state = "text";
           }
           break;
         case "option":
+          if (this.#verb === DO && byte === TIMING_MARK) {
+            this.timingMarkAsked = true;
+          }
           this.#state = "text";
           break;
         case "sub":
@@ -120,6 +148,8 @@ var LineFramer = class _LineFramer {
       }
       start = newline === -1 ? chunk.length : newline + 1;
     }
+    const telnet = this.#telnet?.take() ?? null;
+    if (telnet !== null) frames.push(telnet);
     return frames;
   }
   /**

@@ -14,10 +14,15 @@
  */
 export const DEFAULT_MAX_LINE_BYTES = 4096;
 
-/** One unit the framer produces: a decoded line, or notice of a discarded one. */
+/**
+ * One unit the framer produces: a decoded line, notice of a discarded one,
+ * or a telnet user's Ctrl-C (Interrupt Process, and the timing mark a telnet
+ * client asks with it and discards all output until it is answered).
+ */
 export type Frame =
   | { kind: "line"; text: string }
-  | { kind: "too_long"; limit: number };
+  | { kind: "too_long"; limit: number }
+  | { kind: "telnet"; interrupt: boolean; timingMark: boolean };
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -29,6 +34,11 @@ const SB = 0xfa;
 const SE = 0xf0;
 /** Telnet's WILL, WONT, DO and DONT (after IAC), each followed by an option. */
 const WILL = 0xfb;
+const DO = 0xfd;
+/** Telnet's Interrupt Process (after IAC): what Ctrl-C sends. */
+const IP = 0xf4;
+/** The TIMING-MARK option (RFC 860). */
+const TIMING_MARK = 0x06;
 /** Longest telnet subnegotiation skipped; window sizes and terminal types fit. */
 const MAX_SUBNEGOTIATION = 64;
 
@@ -41,11 +51,32 @@ type TelnetState = "text" | "iac" | "option" | "sub" | "sub_iac";
  * which would otherwise be read as the start of the nickname and refuse it.
  * IAC (0xFF) is never part of UTF-8 text, so nothing a UTF-8 client sends is
  * lost; the server never negotiates, and the client falls back to sending
- * plain lines.
+ * plain lines. One command is noted rather than only dropped: Ctrl-C in a
+ * telnet client sends Interrupt Process and DO TIMING-MARK, and the client
+ * shows nothing more until the timing mark is answered ({@linkcode take}).
  */
 export class TelnetFilter {
   #state: TelnetState = "text";
   #subBytes = 0;
+  /** The verb (WILL, WONT, DO, DONT) whose option comes next. */
+  #verb = 0;
+  /** Whether an Interrupt Process has come since {@linkcode take}. */
+  interrupted = false;
+  /** Whether a DO TIMING-MARK has come since {@linkcode take}. */
+  timingMarkAsked = false;
+
+  /** The Ctrl-C seen since the last call, as a frame; null if none. */
+  take(): Frame | null {
+    if (!this.interrupted && !this.timingMarkAsked) return null;
+    const frame: Frame = {
+      kind: "telnet",
+      interrupt: this.interrupted,
+      timingMark: this.timingMarkAsked,
+    };
+    this.interrupted = false;
+    this.timingMarkAsked = false;
+    return frame;
+  }
 
   /** The bytes of `chunk` that are not telnet commands (`chunk` itself if none). */
   filter(chunk: Uint8Array): Uint8Array {
@@ -69,6 +100,10 @@ export class TelnetFilter {
             this.#subBytes = 0;
           } else if (byte >= WILL && byte !== IAC) {
             this.#state = "option";
+            this.#verb = byte;
+          } else if (byte === IP) {
+            this.interrupted = true;
+            this.#state = "text";
           } else {
             // A one-byte command, an escaped 0xFF, or a stray IAC before
             // text (kept: only the IAC was not text).
@@ -77,6 +112,9 @@ export class TelnetFilter {
           }
           break;
         case "option":
+          if (this.#verb === DO && byte === TIMING_MARK) {
+            this.timingMarkAsked = true;
+          }
           this.#state = "text";
           break;
         case "sub":
@@ -181,6 +219,8 @@ export class LineFramer {
       }
       start = newline === -1 ? chunk.length : newline + 1;
     }
+    const telnet = this.#telnet?.take() ?? null;
+    if (telnet !== null) frames.push(telnet);
     return frames;
   }
 

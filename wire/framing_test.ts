@@ -285,3 +285,21 @@ Deno.test("LineFramer: bytes that never become a frame are counted, for the read
   assert.equal(framer.takeSkippedBytes(), 9);
   assert.equal(framer.takeSkippedBytes(), 0);
 });
+
+Deno.test("LineFramer reports a telnet Ctrl-C and its timing mark after the lines before them", () => {
+  // What a telnet client sends when its user presses Ctrl-C: Interrupt
+  // Process, then DO TIMING-MARK; it shows nothing more until answered.
+  const input = new Uint8Array([
+    ...bytes("hello\r\n"),
+    ...[0xff, 0xf4, 0xff, 0xfd, 0x06],
+  ]);
+  assert.deepEqual(new LineFramer(64).push(input), [
+    { kind: "line", text: "hello" },
+    { kind: "telnet", interrupt: true, timingMark: true },
+  ]);
+  // Other negotiation is still dropped without a word.
+  assert.deepEqual(
+    new LineFramer(64).push(new Uint8Array([0xff, 0xfd, 0x01, 0xff, 0xf1])),
+    [],
+  );
+});

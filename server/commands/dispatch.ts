@@ -192,11 +192,26 @@ export function handleLine(
   return handleFrame(hub, session, { kind: "line", text: line });
 }
 
-/** A frame, decoded: a request, the error it earned, or nothing to do. */
+/**
+ * A frame, decoded: a request, the error it earned, a telnet user's Ctrl-C,
+ * or nothing to do.
+ */
 type Input =
   | { kind: "request"; request: ClientRequest }
   | { kind: "error"; error: ErrorEvent }
+  | { kind: "telnet"; interrupt: boolean; timingMark: boolean }
   | { kind: "none" };
+
+/**
+ * IAC WILL TIMING-MARK: the answer to a telnet client's DO TIMING-MARK
+ * (RFC 860), which it sends with Ctrl-C and then discards every byte the
+ * server sends until this one comes.
+ */
+const WILL_TIMING_MARK = new Uint8Array([0xff, 0xfb, 0x06]);
+
+/** What a telnet user who pressed Ctrl-C is told. */
+const TELNET_INTERRUPT =
+  "Ctrl-C does not leave the chat: type /quit (in telnet, Ctrl-] and then quit)";
 
 const NOTHING: Input = { kind: "none" };
 
@@ -223,7 +238,10 @@ function handleFrame(
     );
   }
   const input = decodeFrame(hub, session, frame);
-  if (session.state !== "active" || session.flood === null) {
+  if (
+    input.kind === "telnet" || session.state !== "active" ||
+    session.flood === null
+  ) {
     return runInput(hub, session, input);
   }
   if (
@@ -234,7 +252,11 @@ function handleFrame(
     return runInput(hub, session, input);
   }
   const lines = input.kind === "none" ? 0 : 1;
-  const bytes = frame.kind === "too_long" ? frame.limit : lineBytes(frame.text);
+  const bytes = frame.kind === "too_long"
+    ? frame.limit
+    : frame.kind === "line"
+    ? lineBytes(frame.text)
+    : 0;
   return paceInput(
     hub,
     session,
@@ -256,6 +278,15 @@ function runInput(
       return;
     case "error":
       hub.answer(session, input.error);
+      return;
+    case "telnet":
+      // The answer first: the telnet client discards what comes before it.
+      hub.replyTo(session, () => {
+        if (input.timingMark) session.sendBytes(WILL_TIMING_MARK);
+        if (input.interrupt) {
+          session.send({ type: "notice", text: TELNET_INTERRUPT });
+        }
+      });
       return;
     case "request": {
       const request = input.request;
@@ -294,6 +325,11 @@ function runRequest(
  * peer's account.
  */
 function decodeFrame(hub: Hub, session: Session, frame: Frame): Input {
+  if (frame.kind === "telnet") {
+    // Only a telnet client sends these, and a JSON one would read the
+    // answer as a broken line: JSON mode ignores them.
+    return session.codec === "json" ? NOTHING : frame;
+  }
   // Every line counts before login, one too long among them.
   if (session.state === "login") {
     if (++session.loginLines > hub.limits.maxLoginLines) {
