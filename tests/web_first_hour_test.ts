@@ -421,6 +421,42 @@ Deno.test("web client: a person's first hour", async (t) => {
         });
       },
     );
+
+    await t.step(
+      "after a goodbye for good the form comes back saying why, and joins again under the name typed there",
+      async () => {
+        await using chat = await startWebServer();
+        await withPage(browser, async (page) => {
+          await logIn(page, chat.url, "ann");
+          await page.type("#input", "/quit see you");
+          await page.keyboard.press("Enter");
+          const said = await loginError(page, /^Disconnected: /);
+          assert.match(said, /Press Enter to join again$/);
+          assert.deepEqual(
+            await page.evaluate(() => ({
+              form: !document.getElementById("login")!.hidden,
+              chat: !document.getElementById("chat")!.hidden,
+              nick: (document.getElementById("nick") as HTMLInputElement)
+                .value,
+              focus: document.activeElement?.id,
+            })),
+            { form: true, chat: false, nick: "ann", focus: "nick" },
+          );
+          // Another name this time: the one typed is the one asked for.
+          await submit(page, { nick: "ann2" });
+          await waitForStatus(page, "Connected as ann2");
+          await waitForLine(page, "Reconnected as ann2");
+          // And a server restart after that is reconnected from, as before:
+          // the quit is not remembered.
+          await chat.server.close();
+          await page.waitForSelector("#status[data-state=disconnected]");
+          assert.match(
+            await page.$eval("#status", (node) => node.textContent ?? ""),
+            /reconnecting/,
+          );
+        });
+      },
+    );
   } finally {
     await closeBrowser(browser);
   }

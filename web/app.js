@@ -1766,6 +1766,8 @@ var ChatPage = class {
   #wasLoggedIn = false;
   /** The server said goodbye on this socket: its close needs no words. */
   #byeSeen = false;
+  /** Why the server last said goodbye, for the form shown after it. */
+  #byeReason = "";
   /** Rooms whose replay after a reconnect must be checked for a gap. */
   #resumeFrom = /* @__PURE__ */ new Map();
   /** The lines now on screen, to append rather than redraw. */
@@ -1812,6 +1814,7 @@ var ChatPage = class {
   // -- connection ------------------------------------------------------------
   #opened() {
     this.#byeSeen = false;
+    this.#byeReason = "";
     this.#status("connected", "Connected");
     if (this.#login !== null) this.#sendHello();
   }
@@ -1830,10 +1833,24 @@ var ChatPage = class {
     }
     if (retryInMs === null) {
       this.#status("disconnected", "Disconnected");
+      if (wasIn) this.#backToForm();
       return;
     }
     const seconds = Math.max(1, Math.round(retryInMs / 1e3));
     this.#status("disconnected", `Disconnected; reconnecting in ${seconds} s`);
+  }
+  /**
+   * After a goodbye that is not undone by reconnecting (quit, kicked,
+   * banned, taken over), the form comes back saying why, with the
+   * nickname in it: Enter joins again, as that name or another.
+   */
+  #backToForm() {
+    element("login-error").textContent = this.#byeReason === "" ? "Disconnected: press Enter to join again" : `Disconnected: ${this.#byeReason}. Press Enter to join again`;
+    const nick = element("nick");
+    nick.value = this.model.me ?? nick.value;
+    element("login").hidden = false;
+    element("chat").hidden = true;
+    nick.focus();
   }
   #status(state, text) {
     const status = element("status");
@@ -1873,6 +1890,7 @@ var ChatPage = class {
       login.identify = value("nick-password");
     }
     this.#login = login;
+    this.model.me = null;
     element("login-error").textContent = "";
     if (this.connection.open) this.#sendHello();
     else this.connection.reopen();
@@ -1913,6 +1931,7 @@ var ChatPage = class {
       case "welcome":
         model.me = event.nick;
         this.#loggedIn = true;
+        this.#quitting = false;
         if (this.#wasLoggedIn) this.#reconnected(event.nick);
         this.#wasLoggedIn = true;
         this.#maxLine = event.maxLine ?? DEFAULT_MAX_LINE_BYTES;
@@ -2060,6 +2079,7 @@ var ChatPage = class {
         return;
       case "bye":
         this.#byeSeen = true;
+        this.#byeReason = event.reason;
         this.#notice(`Disconnected: ${event.reason}`, "error");
         if (!this.#loggedIn) element("login-error").textContent = event.reason;
         if (this.#quitting || !byeMeansReconnect(event.code)) {

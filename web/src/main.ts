@@ -89,6 +89,8 @@ class ChatPage {
   #wasLoggedIn = false;
   /** The server said goodbye on this socket: its close needs no words. */
   #byeSeen = false;
+  /** Why the server last said goodbye, for the form shown after it. */
+  #byeReason = "";
   /** Rooms whose replay after a reconnect must be checked for a gap. */
   #resumeFrom = new Map<string, number>();
   /** The lines now on screen, to append rather than redraw. */
@@ -149,6 +151,7 @@ class ChatPage {
 
   #opened(): void {
     this.#byeSeen = false;
+    this.#byeReason = "";
     this.#status("connected", "Connected");
     if (this.#login !== null) this.#sendHello();
   }
@@ -171,6 +174,7 @@ class ChatPage {
     }
     if (retryInMs === null) {
       this.#status("disconnected", "Disconnected");
+      if (wasIn) this.#backToForm();
       return;
     }
     const seconds = Math.max(1, Math.round(retryInMs / 1000));
@@ -178,6 +182,22 @@ class ChatPage {
       "disconnected",
       `Disconnected; reconnecting in ${seconds} s`,
     );
+  }
+
+  /**
+   * After a goodbye that is not undone by reconnecting (quit, kicked,
+   * banned, taken over), the form comes back saying why, with the
+   * nickname in it: Enter joins again, as that name or another.
+   */
+  #backToForm(): void {
+    element("login-error").textContent = this.#byeReason === ""
+      ? "Disconnected: press Enter to join again"
+      : `Disconnected: ${this.#byeReason}. Press Enter to join again`;
+    const nick = element<HTMLInputElement>("nick");
+    nick.value = this.model.me ?? nick.value;
+    element("login").hidden = false;
+    element("chat").hidden = true;
+    nick.focus();
   }
 
   #status(state: string, text: string): void {
@@ -227,6 +247,8 @@ class ChatPage {
       login.identify = value("nick-password");
     }
     this.#login = login;
+    // The name typed now is the one wanted, not the last one held.
+    this.model.me = null;
     element("login-error").textContent = "";
     if (this.connection.open) this.#sendHello();
     // After a goodbye that stopped the connection (too many wrong
@@ -275,6 +297,7 @@ class ChatPage {
       case "welcome":
         model.me = event.nick;
         this.#loggedIn = true;
+        this.#quitting = false;
         if (this.#wasLoggedIn) this.#reconnected(event.nick);
         this.#wasLoggedIn = true;
         this.#maxLine = event.maxLine ?? DEFAULT_MAX_LINE_BYTES;
@@ -468,6 +491,7 @@ class ChatPage {
         return;
       case "bye":
         this.#byeSeen = true;
+        this.#byeReason = event.reason;
         this.#notice(`Disconnected: ${event.reason}`, "error");
         if (!this.#loggedIn) element("login-error").textContent = event.reason;
         // A kick, a ban or a takeover is not undone by coming back.
