@@ -62,6 +62,31 @@ Deno.test("a room at the big-room size announces no joins or leaves to its membe
   await alice.expect("*** erin joined #lobby");
 });
 
+Deno.test("the test clients log in to a big room as to a small one, reading up to its count where a small room sends its list", async () => {
+  await using chat = await startServer({ bigRoomMembers: 2 });
+  await using ann = await LineClient.json(chat.port, "ann");
+  assert.equal(JSON.parse(ann.received[ann.consumed - 1]!).type, "who");
+  await using bea = await LineClient.json(chat.port, "bea");
+  assert.deepEqual(JSON.parse(bea.received[bea.consumed - 1]!), {
+    type: "members",
+    room: "#lobby",
+    count: 2,
+  });
+  await using cy = await LineClient.text(chat.port, "cy");
+  assert.equal(
+    cy.received[cy.consumed - 1],
+    "*** #lobby has 3 members; /who lists them a page at a time",
+  );
+  // Each was read up to there: what comes next is news (ann is told the
+  // room became big) or the answer to what it sends next.
+  assert.deepEqual(
+    (await ann.linesUntilPong(true)).map((line) => JSON.parse(line)),
+    [{ type: "members", room: "#lobby", count: 2 }],
+  );
+  assert.deepEqual(await bea.linesUntilPong(true), []);
+  assert.deepEqual(await cy.linesUntilPong(), []);
+});
+
 Deno.test("/who of a room name that cannot be says what is wrong with it; of a room that is not, names it", async () => {
   await using chat = await startServer({ bigRoomMembers: 2 });
   await using alice = await LineClient.text(chat.port, "alice");

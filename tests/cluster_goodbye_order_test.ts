@@ -13,14 +13,6 @@ import { startCluster } from "./cluster_checks.ts";
 
 await clusterTests(registerClusterTests);
 
-/** Logs in over JSON and reads up to the lobby's member list or count. */
-async function jsonClient(port: number, nick: string): Promise<LineClient> {
-  const client = await LineClient.connect(port);
-  await client.sendJson({ type: "hello", nick });
-  await client.expect((line) => /^\{"type":"(who|members)"/.test(line));
-  return client;
-}
-
 /** The types (with refs) of the JSON lines from `start` on. */
 function typesFrom(client: LineClient, start: number): string[] {
   return client.received.slice(start).map((line) => {
@@ -32,11 +24,11 @@ function typesFrom(client: LineClient, start: number): string[] {
 function registerClusterTests(): void {
   Deno.test("cluster: a kick while the target's message is on its way to Redis comes after the message's confirmation", async () => {
     await using cluster = await startCluster({}, { operatorPassword: "op-pw" });
-    await using op = await jsonClient(cluster.a.port, "op");
+    await using op = await LineClient.json(cluster.a.port, "op");
     await op.sendJson({ type: "oper", password: "op-pw", ref: "o" });
     await op.expect(/"ref":"o"/);
-    await using bob = await jsonClient(cluster.b.port, "bob");
-    await using alice = await jsonClient(cluster.a.port, "alice");
+    await using bob = await LineClient.json(cluster.b.port, "bob");
+    await using alice = await LineClient.json(cluster.a.port, "alice");
     const start = alice.received.length;
     await Promise.all([
       alice.sendBytes(
@@ -62,8 +54,8 @@ function registerClusterTests(): void {
       floodBurst: 10,
       floodDisconnectMs: 150,
     });
-    await using bob = await jsonClient(cluster.b.port, "bob");
-    await using alice = await jsonClient(cluster.a.port, "alice");
+    await using bob = await LineClient.json(cluster.b.port, "bob");
+    await using alice = await LineClient.json(cluster.a.port, "alice");
     // Past the cut-off: 12 lines at once, the last two paced (200 ms).
     await alice.sendBytes(oneWrite(
       ...Array.from({ length: 12 }, (_, i) => ({
@@ -95,8 +87,8 @@ function registerClusterTests(): void {
   for (const bigRoomMembers of [0, 1]) {
     Deno.test(`cluster: a node that stops while a message is on its way to Redis confirms it before its goodbye (big rooms from ${bigRoomMembers})`, async () => {
       await using cluster = await startCluster({ bigRoomMembers });
-      await using bob = await jsonClient(cluster.b.port, "bob");
-      await using alice = await jsonClient(cluster.a.port, "alice");
+      await using bob = await LineClient.json(cluster.b.port, "bob");
+      await using alice = await LineClient.json(cluster.a.port, "alice");
       // The node is told to stop (SIGTERM, say) just as it has sent alice's
       // message to Redis.
       const server = cluster.a.server;

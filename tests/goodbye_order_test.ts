@@ -11,14 +11,6 @@ import { oneWrite, refOf } from "./reply_order.ts";
 
 const encoder = new TextEncoder();
 
-/** Logs in over JSON and reads up to the lobby's member list. */
-async function jsonClient(port: number, nick: string): Promise<LineClient> {
-  const client = await LineClient.connect(port);
-  await client.sendJson({ type: "hello", nick });
-  await client.expect((line) => /^\{"type":"(who|members)"/.test(line));
-  return client;
-}
-
 /** The types (with refs) of the JSON lines from `start` on. */
 function typesFrom(client: LineClient, start: number): string[] {
   return client.received.slice(start).map((line) => {
@@ -56,8 +48,8 @@ function refill(lines: number): Promise<void> {
 
 Deno.test("JSON: flood control's cut in the read that sent a message comes after the message's confirmation and the answers before it", async () => {
   await using chat = await startServer(FLOOD);
-  await using bob = await jsonClient(chat.port, "bob");
-  await using alice = await jsonClient(chat.port, "alice");
+  await using bob = await LineClient.json(chat.port, "bob");
+  await using alice = await LineClient.json(chat.port, "alice");
   await floodPastCutOff(
     alice,
     (i) =>
@@ -109,8 +101,8 @@ Deno.test("JSON and text: too many wrong passwords in the read that sent a messa
   await using chat = await startServer({ maxPasswordAttempts: 1 }, {
     operatorPassword: "op-pw",
   });
-  await using bob = await jsonClient(chat.port, "bob");
-  await using alice = await jsonClient(chat.port, "alice");
+  await using bob = await LineClient.json(chat.port, "bob");
+  await using alice = await LineClient.json(chat.port, "alice");
   let start = alice.received.length;
   await alice.sendBytes(oneWrite(
     { type: "message", text: "last words", ref: "said" },
@@ -140,12 +132,12 @@ Deno.test("JSON and text: too many wrong passwords in the read that sent a messa
 for (const codec of ["json", "text"] as const) {
   Deno.test(`${codec}: a kick handled in the same turn as the target's message: the target gets what it was owed, then the kick`, async () => {
     await using chat = await startServer({}, { operatorPassword: "op-pw" });
-    await using op = await jsonClient(chat.port, "op");
+    await using op = await LineClient.json(chat.port, "op");
     await op.sendJson({ type: "oper", password: "op-pw", ref: "o" });
     await op.expect(/"ref":"o"/);
-    await using bob = await jsonClient(chat.port, "bob");
+    await using bob = await LineClient.json(chat.port, "bob");
     await using alice = codec === "json"
-      ? await jsonClient(chat.port, "alice")
+      ? await LineClient.json(chat.port, "alice")
       : await LineClient.text(chat.port, "alice");
     const start = alice.received.length;
     // Both written before the server reads either: their reads complete
@@ -190,13 +182,13 @@ for (const codec of ["json", "text"] as const) {
 for (const codec of ["json", "text"] as const) {
   Deno.test(`${codec}: a last line without its newline, then the end of input: the line is handled and its answer still arrives before the close`, async () => {
     await using chat = await startServer({ passwordIterations: 1000 });
-    await using bob = await jsonClient(chat.port, "bob");
+    await using bob = await LineClient.json(chat.port, "bob");
     // Registered: a private message to bob is stored before it is sent,
     // so its echo waits for the history's commit, as a room message does.
     await bob.sendJson({ type: "register", password: "bobs password" });
     await bob.expectEvent("notice", (event) => /regist/i.test(event.text));
     await using alice = codec === "json"
-      ? await jsonClient(chat.port, "alice")
+      ? await LineClient.json(chat.port, "alice")
       : await LineClient.text(chat.port, "alice");
     const start = alice.received.length;
     // What `printf '...' | nc -N` sends: the last line ends with the input.

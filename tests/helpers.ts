@@ -295,21 +295,31 @@ export class LineClient extends LineStream implements AsyncDisposable {
     return new LineClient(conn, read);
   }
 
-  /** Connects and logs in with a nickname in text mode. */
+  /**
+   * Connects and logs in with a nickname in text mode, reading up to the
+   * lobby's member list, or in a big room (`--big-room`) the line with its
+   * count, which comes in place of the list.
+   */
   static async text(port: number, nick: string): Promise<LineClient> {
     const client = await LineClient.connect(port);
     await client.send(nick);
     await client.expect(`*** ${nick} joined #lobby`);
-    await client.expect(/^\*\*\* #lobby \(\d+\):/);
+    await client.expect(/^\*\*\* #lobby (\(\d+\):|has \d+ members?; )/);
     return client;
   }
 
-  /** Connects and logs in with a JSON hello. */
+  /**
+   * Connects and logs in with a JSON hello, reading up to what the lobby
+   * sends a newcomer last: its member list, or in a big room (`--big-room`)
+   * its `members` count, which comes in place of the list.
+   */
   static async json(port: number, nick: string): Promise<LineClient> {
     const client = await LineClient.connect(port);
     await client.sendJson({ type: "hello", nick });
     await client.expectEvent("welcome");
-    await client.expectEvent("who");
+    await client.expect((line) =>
+      line.startsWith("{") && /^(who|members)$/.test(JSON.parse(line).type)
+    );
     return client;
   }
 

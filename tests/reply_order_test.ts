@@ -9,14 +9,6 @@ import assert from "node:assert/strict";
 import { LineClient, startServer } from "./helpers.ts";
 import { inOneWrite, oneWrite, refOf } from "./reply_order.ts";
 
-/** Logs in over JSON and reads up to the first room's member list or count. */
-async function jsonClient(port: number, nick: string): Promise<LineClient> {
-  const client = await LineClient.connect(port);
-  await client.sendJson({ type: "hello", nick });
-  await client.expect((line) => /^\{"type":"(who|members)"/.test(line));
-  return client;
-}
-
 /**
  * Sends a message (ref `said`) and `request` (ref `asked`) in one write and
  * returns what came back for either, in arrival order.
@@ -47,8 +39,8 @@ const COMMANDS: ReadonlyArray<[string, object]> = [
 for (const [name, request] of COMMANDS) {
   Deno.test(`${name} sent in the same write as a message is answered after the message's confirmation`, async () => {
     await using chat = await startServer({}, { motd: ["Be kind."] });
-    await using other = await jsonClient(chat.port, "other");
-    await using bot = await jsonClient(chat.port, "bot");
+    await using other = await LineClient.json(chat.port, "other");
+    await using bot = await LineClient.json(chat.port, "bot");
     confirmedFirst(await messageThen(bot, request));
     await other.expectEvent("message", (event) => event.text === "first");
   });
@@ -58,9 +50,9 @@ Deno.test("in a big room, every command's answer comes after the confirmation of
   await using chat = await startServer({ bigRoomMembers: 3 }, {
     motd: ["Be kind."],
   });
-  await using ann = await jsonClient(chat.port, "ann");
-  await using _bea = await jsonClient(chat.port, "bea");
-  await using bot = await jsonClient(chat.port, "bot");
+  await using ann = await LineClient.json(chat.port, "ann");
+  await using _bea = await LineClient.json(chat.port, "bea");
+  await using bot = await LineClient.json(chat.port, "bot");
   assert.ok(
     bot.received.some((line) => line.includes('"type":"members"')),
     "the lobby is big",
@@ -101,8 +93,8 @@ Deno.test("text mode: a command's answer comes after the echo of the private mes
 Deno.test("a quit in the same write as a message gets the confirmation before the bye", async () => {
   for (const bigRoomMembers of [0, 2]) {
     await using chat = await startServer({ bigRoomMembers });
-    await using other = await jsonClient(chat.port, "other");
-    await using bot = await jsonClient(chat.port, "bot");
+    await using other = await LineClient.json(chat.port, "other");
+    await using bot = await LineClient.json(chat.port, "bot");
     const start = bot.received.length;
     await bot.sendBytes(oneWrite(
       { type: "message", text: "last words", ref: "said" },
@@ -123,7 +115,7 @@ Deno.test("a quit in the same write as a message gets the confirmation before th
 
 Deno.test("the last one out of a big room still gets the confirmation of what it said there", async () => {
   await using chat = await startServer({ bigRoomMembers: 1 });
-  await using bot = await jsonClient(chat.port, "bot");
+  await using bot = await LineClient.json(chat.port, "bot");
   await bot.sendJson({ type: "join", room: "#solo" });
   await bot.expect(/"type":"members","room":"#solo"/);
   const start = bot.received.length;
