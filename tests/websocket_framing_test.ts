@@ -1,13 +1,14 @@
 /**
  * The server's own WebSocket framing on real sockets, byte for byte: the
  * handshake, fragments, ping and pong, the closing handshake, refused
- * handshakes, and a broadcast's events each in a frame of its own.
+ * handshakes, a broadcast's events each in a frame of its own, and a flood
+ * of frames cut off after what it was owed.
  */
 
 import assert from "node:assert/strict";
 import { ChatServer } from "../server.ts";
 import type { Limits } from "../server/limits.ts";
-import { connectionsDropTo, within } from "./helpers.ts";
+import { connectionsDropTo, LineClient, within } from "./helpers.ts";
 import { HttpWire } from "./http_wire.ts";
 
 const encoder = new TextEncoder();
@@ -23,6 +24,7 @@ async function startWebServer(limits: Partial<Limits> = {}) {
   const addresses = await server.start();
   return {
     server,
+    port: addresses.plain!.port,
     httpPort: addresses.http!.port,
     [Symbol.asyncDispose]: () => server.close(),
   };
@@ -243,6 +245,60 @@ Deno.test("websocket framing: a binary frame's refusal comes after the replies t
     }
   }
   assert.deepEqual(answers, ["said", "reg", "bad_request"]);
+});
+
+Deno.test("websocket framing: a socket cut for flooding frames gets its accepted message's confirmation before its goodbye", async () => {
+  // Flood control is off: the frames waiting behind a running request are
+  // what cut this connection (WebSocketInput), at 64.
+  await using chat = await startWebServer({ passwordIterations: 1000 });
+  await using bob = await LineClient.json(chat.port, "bob");
+  const { socket } = await RawSocket.open(chat.httpPort);
+  using _ = socket;
+  await socket.send(
+    clientFrame(1, JSON.stringify({ type: "hello", nick: "flo" })),
+  );
+  await socket.untilEvent("who");
+  // In one write, so in one read: a message (confirmed once stored), a
+  // registration (its password hashed meanwhile), then more frames than
+  // may wait behind it.
+  const said = { type: "message", text: "last words", ref: "said" };
+  const register = { type: "register", password: "long enough", ref: "reg" };
+  const pings = Array.from(
+    { length: 100 },
+    (_, i) => clientFrame(1, JSON.stringify({ type: "ping", ref: `p${i}` })),
+  );
+  await socket.send(
+    new Uint8Array([
+      ...clientFrame(1, JSON.stringify(said)),
+      ...clientFrame(1, JSON.stringify(register)),
+      ...pings.flatMap((frame) => [...frame]),
+    ]),
+  );
+  const told: string[] = [];
+  let bye: Record<string, unknown> | null = null;
+  let close: ServerFrame | null = null;
+  for (let frames = 0; frames < 100 && close === null; frames++) {
+    const frame = await socket.frame();
+    assert.ok(frame !== null, `the stream ended after ${told}`);
+    if (frame.opcode === 8) close = frame;
+    if (frame.opcode !== 1) continue;
+    const event = JSON.parse(decoder.decode(frame.payload));
+    if (event.type === "bye") bye = event;
+    told.push(
+      event.ref === undefined ? event.type : `${event.type}:${event.ref}`,
+    );
+  }
+  // The message was accepted, so its confirmation comes first; the
+  // registration, still hashing when the connection was cut, is not made,
+  // and nothing after the cut is answered.
+  assert.deepEqual(told, ["message:said", "bye"]);
+  assert.equal(bye?.code, "flood");
+  assert.ok(close !== null, "a close frame ends it");
+  assert.equal(await socket.frame(), null, "then the connection ends");
+  await bob.expectEvent("message", (event) => event.text === "last words");
+  await connectionsDropTo(chat.server, 1);
+  await using again = await LineClient.json(chat.port, "flo");
+  assert.deepEqual(await again.linesUntilPong(true), []);
 });
 
 Deno.test("websocket framing: the peer's close is answered with its code, then the end", async () => {
