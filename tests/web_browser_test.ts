@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { ChatServer } from "../server.ts";
-import { LineClient, LineStream, seatMembers } from "./helpers.ts";
+import { LineClient, LineStream, seatMembers, seatNamed } from "./helpers.ts";
 import {
   closeBrowser,
   closePage,
@@ -365,6 +365,52 @@ Deno.test("web client in a real browser", async (t) => {
         assert.deepEqual(after.slice(0, 400), before);
         assert.equal(after[400], "m00399");
         await say(page, "/part #big");
+        await page.waitForFunction(() =>
+          document.getElementById("title")?.textContent === "#lobby"
+        );
+      },
+    );
+
+    await t.step(
+      "/who more typed twice before its page comes shows the next two pages, once each",
+      async () => {
+        seatNamed(
+          first!.server,
+          Array.from(
+            { length: 250 },
+            (_, i) => `w${String(i).padStart(3, "0")}`,
+          ),
+          "#wide",
+        );
+        await say(page, "/join #wide");
+        await page.waitForFunction(() =>
+          document.getElementById("title")?.textContent === "#wide" &&
+          document.getElementById("members-title")?.textContent ===
+            "Members: 251"
+        );
+        await say(page, "/who");
+        await waitForLine(page, "#wide (251): ann, w000, ");
+        // Both sent in one task: the page after the first cannot have come
+        // in between.
+        await page.$eval("#send-form", (form) => {
+          const input = document.getElementById(
+            "input",
+          ) as HTMLTextAreaElement;
+          for (let i = 0; i < 2; i++) {
+            input.value = "/who more";
+            (form as HTMLFormElement).requestSubmit();
+          }
+        });
+        await waitForLine(page, "#wide (251): w199, ");
+        await say(page, "/rooms");
+        await waitForLine(page, "Rooms: ");
+        assert.equal(await countLines(page, "#wide (251): w099, "), 1);
+        assert.equal(await countLines(page, "#wide (251): w199, "), 1);
+        assert.equal(await countLines(page, "#wide (251): "), 3);
+        await page.waitForFunction(() =>
+          document.querySelectorAll("#members li").length === 251
+        );
+        await say(page, "/part #wide");
         await page.waitForFunction(() =>
           document.getElementById("title")?.textContent === "#lobby"
         );

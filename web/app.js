@@ -1466,6 +1466,8 @@ var ChatModel = class {
   lastSeenId = 0;
   /** The room of the last `/who` page the person asked for. */
   lastWhoRoom = null;
+  /** `who` requests sent on this connection and not answered yet. */
+  #whoAwaited = 0;
   /** The conversation for `key`, made on first use. */
   conversation(kind, name) {
     const key = conversationKey(kind, name);
@@ -1618,6 +1620,45 @@ var ChatModel = class {
     };
   }
   /**
+   * A `who` request went out: a `/who more` typed before its answer waits
+   * for it ({@linkcode ChatModel.whoMore}).
+   */
+  whoAsked() {
+    this.#whoAwaited++;
+  }
+  /** A `who` request was answered: its page, or the error refusing it. */
+  whoAnswered() {
+    this.#whoAwaited = Math.max(0, this.#whoAwaited - 1);
+  }
+  /** A new connection: nothing asked on the one before will be answered. */
+  whoReconnected() {
+    this.#whoAwaited = 0;
+  }
+  /**
+   * What a typed `/who more` asks for when its turn comes: the page after
+   * the last one (with its ref), or the error saying there is none; null
+   * while a `who` asked before it is unanswered, as it goes on from that
+   * page (decided as typed, twice before the page came, it would ask for
+   * the same page twice).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { ChatModel } from "./model.ts";
+   * const model = new ChatModel();
+   * model.whoAsked();
+   * assert.equal(model.whoMore(), null, "its page has not come");
+   * ```
+   */
+  whoMore() {
+    if (this.#whoAwaited > 0) return null;
+    const more = whoMoreRequest(this.lastWho());
+    return more.type === "error" ? more : {
+      ...more,
+      ref: typedRef(more)
+    };
+  }
+  /**
    * Someone joined, left, was renamed, went away or came back. Of a list
    * held only in part (a big room's first pages), only names within what it
    * holds are added or marked: a name past its end shows when its page is
@@ -1677,10 +1718,15 @@ function moreMembersRequest(conversation) {
   };
 }
 var TYPED_REF = "typed";
+var TYPED_WHO_REF = "typed-who";
 var WHO_MORE_REF = "who-more:";
 var MEMBERS_MORE_REF = "members-more";
 function typedRef(request) {
-  return request.type === "who" && request.after !== void 0 ? `${WHO_MORE_REF}${request.after}` : TYPED_REF;
+  if (request.type !== "who") return TYPED_REF;
+  return request.after !== void 0 ? `${WHO_MORE_REF}${request.after}` : TYPED_WHO_REF;
+}
+function answersWho(ref) {
+  return typeof ref === "string" && (ref === TYPED_WHO_REF || ref.startsWith(WHO_MORE_REF) || ref === MEMBERS_MORE_REF || ref.startsWith(`${MEMBERS_MORE_REF}:`));
 }
 function whoPageRole(ref) {
   if (typeof ref !== "string") return {
@@ -1699,7 +1745,7 @@ function whoPageRole(ref) {
     };
   }
   return {
-    typed: ref === TYPED_REF
+    typed: ref === TYPED_WHO_REF
   };
 }
 function lineOf(message) {
@@ -1861,6 +1907,7 @@ var ChatPage = class {
   #send(request) {
     if (!this.connection.send(request)) return false;
     this.#pacer?.take(Date.now(), requestBytes(request));
+    if (request.type === "who") this.model.whoAsked();
     return true;
   }
   #sendHello() {
@@ -1940,6 +1987,7 @@ var ChatPage = class {
           this.#pacer = pace === null ? null : new SendPacer(pace, Date.now());
         }
         this.connection.welcomed();
+        model.whoReconnected();
         this.#status("connected", `Connected as ${event.nick}`);
         element("login").hidden = true;
         element("chat").hidden = false;
@@ -2054,6 +2102,12 @@ var ChatPage = class {
         if (this.#loggedIn) this.#notice(event.text);
         return;
       case "error":
+        if (answersWho(event.ref)) {
+          this.model.whoAnswered();
+          this.#notice(event.message, "error");
+          this.#flushOutbox();
+          return;
+        }
         if (event.ref === RESUME_REF) {
           return;
         }
@@ -2138,6 +2192,10 @@ var ChatPage = class {
       this.#notice(whoNotice(event, listed));
     }
     this.#renderMembers();
+    if (answersWho(event.ref)) {
+      this.model.whoAnswered();
+      this.#flushOutbox();
+    }
   }
   /** The member list's next page, for the "More members" button. */
   #moreMembers() {
@@ -2308,15 +2366,15 @@ var ChatPage = class {
         ref: privateRef(active.name)
       };
     } else if (isWhoMore(line2)) {
-      const more = whoMoreRequest(this.model.lastWho());
-      if (more.type === "error") {
-        this.#notice(more.message, "error");
-        return null;
-      }
-      request = {
-        ...more,
-        ref: typedRef(more)
-      };
+      return [
+        {
+          request: {
+            type: "who"
+          },
+          typed: line2,
+          whoMore: true
+        }
+      ];
     } else {
       const decoded = decodeTextRequest(line2);
       if (decoded === null) return null;
@@ -2360,6 +2418,17 @@ var ChatPage = class {
     this.#outboxTimer = void 0;
     while (this.#outbox.length > 0) {
       const next = this.#outbox[0];
+      if (next.whoMore) {
+        const more = this.model.whoMore();
+        if (more === null) return;
+        if (more.type === "error") {
+          this.#outbox.shift();
+          this.#notice(more.message, "error");
+          continue;
+        }
+        next.request = more;
+        delete next.whoMore;
+      }
       const wait = this.#pacer?.wait(Date.now(), requestBytes(next.request)) ?? 0;
       if (wait > 0) {
         this.#outboxTimer = setTimeout(() => this.#flushOutbox(), wait);

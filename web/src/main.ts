@@ -18,7 +18,7 @@ import { decodeTextRequest } from "../../wire/text_codec.ts";
 import { byeMeansReconnect } from "../../wire/bye.ts";
 import { foldKey } from "../../wire/names.ts";
 import { whoNotice } from "./who_notice.ts";
-import { isWhoMore, whoMoreRequest } from "../../wire/who_more.ts";
+import { isWhoMore } from "../../wire/who_more.ts";
 import { Connection } from "./connection.ts";
 import { linkParts } from "./links.ts";
 import { DEFAULT_MAX_LINE_BYTES } from "../../wire/framing.ts";
@@ -30,6 +30,7 @@ import {
   tooLong,
 } from "./outgoing.ts";
 import {
+  answersWho,
   type ChatLine,
   ChatModel,
   type Conversation,
@@ -65,9 +66,15 @@ function element<T extends HTMLElement>(id: string): T {
 
 /** A request from the input box waiting for its turn, with what was typed. */
 interface Outgoing {
+  /** The request; for a `/who more`, a stand-in until its turn. */
   request: ClientRequest;
   /** The line as typed: put back in the box if it never leaves. */
   typed: string;
+  /**
+   * A `/who more`, whose page is decided in its turn (ChatModel.whoMore),
+   * once every `who` asked before it is answered.
+   */
+  whoMore?: true;
 }
 
 /** What was typed on the login form, kept in memory to log in again. */
@@ -210,6 +217,8 @@ class ChatPage {
   #send(request: ClientRequest): boolean {
     if (!this.connection.send(request)) return false;
     this.#pacer?.take(Date.now(), requestBytes(request));
+    // A /who more typed before this page comes goes on from it.
+    if (request.type === "who") this.model.whoAsked();
     return true;
   }
 
@@ -306,6 +315,7 @@ class ChatPage {
           this.#pacer = pace === null ? null : new SendPacer(pace, Date.now());
         }
         this.connection.welcomed();
+        model.whoReconnected();
         this.#status("connected", `Connected as ${event.nick}`);
         element("login").hidden = true;
         element("chat").hidden = false;
@@ -461,6 +471,13 @@ class ChatPage {
         if (this.#loggedIn) this.#notice(event.text);
         return;
       case "error":
+        if (answersWho(event.ref)) {
+          // A /who more waiting for this answer goes on.
+          this.model.whoAnswered();
+          this.#notice(event.message, "error");
+          this.#flushOutbox();
+          return;
+        }
         if (event.ref === RESUME_REF) {
           // Private history after a reconnection is kept only for
           // registered nicknames: without one there is nothing to fetch,
@@ -553,6 +570,11 @@ class ChatPage {
       this.#notice(whoNotice(event, listed));
     }
     this.#renderMembers();
+    if (answersWho(event.ref)) {
+      // A /who more waiting for this page goes on from it.
+      this.model.whoAnswered();
+      this.#flushOutbox();
+    }
   }
 
   /** The member list's next page, for the "More members" button. */
@@ -748,12 +770,8 @@ class ChatPage {
         ref: privateRef(active.name),
       };
     } else if (isWhoMore(line)) {
-      const more = whoMoreRequest(this.model.lastWho());
-      if (more.type === "error") {
-        this.#notice(more.message, "error");
-        return null;
-      }
-      request = { ...more, ref: typedRef(more) };
+      // Which page it asks for is decided in its turn (#flushOutbox).
+      return [{ request: { type: "who" }, typed: line, whoMore: true }];
     } else {
       const decoded = decodeTextRequest(line);
       if (decoded === null) return null;
@@ -802,6 +820,19 @@ class ChatPage {
     this.#outboxTimer = undefined;
     while (this.#outbox.length > 0) {
       const next = this.#outbox[0]!;
+      if (next.whoMore) {
+        // It goes on from the page before it: the answer to every who
+        // asked before it flushes again.
+        const more = this.model.whoMore();
+        if (more === null) return;
+        if (more.type === "error") {
+          this.#outbox.shift();
+          this.#notice(more.message, "error");
+          continue;
+        }
+        next.request = more;
+        delete next.whoMore;
+      }
       const wait = this.#pacer?.wait(
         Date.now(),
         requestBytes(next.request),

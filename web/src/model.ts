@@ -9,12 +9,13 @@
 
 import type {
   ClientRequest,
+  ErrorEvent,
   MemberSummary,
   PrivateMessage,
   RoomMessage,
   RoomSummary,
 } from "../../wire/events.ts";
-import type { LastWhoPage } from "../../wire/who_more.ts";
+import { type LastWhoPage, whoMoreRequest } from "../../wire/who_more.ts";
 import { foldKey } from "../../wire/names.ts";
 
 /** One line shown in a conversation. */
@@ -110,6 +111,8 @@ export class ChatModel {
   lastSeenId = 0;
   /** The room of the last `/who` page the person asked for. */
   lastWhoRoom: string | null = null;
+  /** `who` requests sent on this connection and not answered yet. */
+  #whoAwaited = 0;
 
   /** The conversation for `key`, made on first use. */
   conversation(kind: "room" | "private", name: string): Conversation {
@@ -277,6 +280,46 @@ export class ChatModel {
   }
 
   /**
+   * A `who` request went out: a `/who more` typed before its answer waits
+   * for it ({@linkcode ChatModel.whoMore}).
+   */
+  whoAsked(): void {
+    this.#whoAwaited++;
+  }
+
+  /** A `who` request was answered: its page, or the error refusing it. */
+  whoAnswered(): void {
+    this.#whoAwaited = Math.max(0, this.#whoAwaited - 1);
+  }
+
+  /** A new connection: nothing asked on the one before will be answered. */
+  whoReconnected(): void {
+    this.#whoAwaited = 0;
+  }
+
+  /**
+   * What a typed `/who more` asks for when its turn comes: the page after
+   * the last one (with its ref), or the error saying there is none; null
+   * while a `who` asked before it is unanswered, as it goes on from that
+   * page (decided as typed, twice before the page came, it would ask for
+   * the same page twice).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { ChatModel } from "./model.ts";
+   * const model = new ChatModel();
+   * model.whoAsked();
+   * assert.equal(model.whoMore(), null, "its page has not come");
+   * ```
+   */
+  whoMore(): (ClientRequest & { type: "who" }) | ErrorEvent | null {
+    if (this.#whoAwaited > 0) return null;
+    const more = whoMoreRequest(this.lastWho());
+    return more.type === "error" ? more : { ...more, ref: typedRef(more) };
+  }
+
+  /**
    * Someone joined, left, was renamed, went away or came back. Of a list
    * held only in part (a big room's first pages), only names within what it
    * holds are added or marked: a name past its end shows when its page is
@@ -366,8 +409,14 @@ export function moreMembersRequest(
     };
 }
 
-/** The `ref` of a line the person typed: a `who` page it gets is shown. */
+/** The `ref` of a line the person typed. */
 export const TYPED_REF = "typed";
+
+/**
+ * The `ref` of a typed `/who` without a cursor: its page is shown as a
+ * notice, and starts the room's member list.
+ */
+export const TYPED_WHO_REF = "typed-who";
 
 /**
  * How the `ref` of a typed `/who` with a cursor (`/who more`,
@@ -384,13 +433,33 @@ export const WHO_MORE_REF = "who-more:";
 export const MEMBERS_MORE_REF = "members-more";
 
 /**
- * The `ref` a typed request carries: {@linkcode WHO_MORE_REF} and the
- * cursor for a `/who` with one, else {@linkcode TYPED_REF}.
+ * The `ref` a typed request carries: for a `/who`, {@linkcode WHO_MORE_REF}
+ * and its cursor, or {@linkcode TYPED_WHO_REF} without one; else
+ * {@linkcode TYPED_REF}.
  */
 export function typedRef(request: ClientRequest): string {
-  return request.type === "who" && request.after !== undefined
+  if (request.type !== "who") return TYPED_REF;
+  return request.after !== undefined
     ? `${WHO_MORE_REF}${request.after}`
-    : TYPED_REF;
+    : TYPED_WHO_REF;
+}
+
+/**
+ * Whether an answer with `ref` (a `who` page, or an error) answers one of
+ * the `who` requests the page sends, all of which carry one of these refs.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { answersWho } from "./model.ts";
+ * assert.equal(answersWho("who-more:cy"), true);
+ * assert.equal(answersWho("typed"), false);
+ * ```
+ */
+export function answersWho(ref: unknown): boolean {
+  return typeof ref === "string" &&
+    (ref === TYPED_WHO_REF || ref.startsWith(WHO_MORE_REF) ||
+      ref === MEMBERS_MORE_REF || ref.startsWith(`${MEMBERS_MORE_REF}:`));
 }
 
 /**
@@ -418,7 +487,7 @@ export function whoPageRole(
   if (ref.startsWith(`${MEMBERS_MORE_REF}:`)) {
     return { typed: false, after: ref.slice(MEMBERS_MORE_REF.length + 1) };
   }
-  return { typed: ref === TYPED_REF };
+  return { typed: ref === TYPED_WHO_REF };
 }
 
 /** The line a stored message shows as. */

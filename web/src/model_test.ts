@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { RoomMessage } from "../../wire/events.ts";
 import {
+  answersWho,
   ChatModel,
   conversationOfRef,
   insertById,
@@ -9,6 +10,7 @@ import {
   nickColor,
   privateRef,
   TYPED_REF,
+  TYPED_WHO_REF,
   typedRef,
   WHO_MORE_REF,
   whoPageRole,
@@ -202,14 +204,14 @@ function bigPage(
 Deno.test("a typed /who #room after NICK that goes on from the list is added to it, as More members is", () => {
   assert.equal(typed("/who #big after bea"), `${WHO_MORE_REF}bea`);
   assert.equal(typed("/who after bea"), `${WHO_MORE_REF}bea`);
-  assert.equal(typed("/who #big"), TYPED_REF);
-  assert.equal(typed("/who"), TYPED_REF);
+  assert.equal(typed("/who #big"), TYPED_WHO_REF);
+  assert.equal(typed("/who"), TYPED_WHO_REF);
   assert.equal(typedRef({ type: "rooms" }), TYPED_REF);
   assert.deepEqual(whoPageRole(typed("/who #big after bea")), {
     typed: true,
     after: "bea",
   });
-  assert.deepEqual(whoPageRole(TYPED_REF), { typed: true });
+  assert.deepEqual(whoPageRole(TYPED_WHO_REF), { typed: true });
   const model = new ChatModel();
   const room = model.conversation("room", "#big");
   bigPage(model, undefined, ["ann", "bea"], "bea"); // the join's list
@@ -275,4 +277,79 @@ Deno.test("a list held in part shows no news of names past its end", () => {
     [...model.conversation("room", "#lobby").members.keys()],
     ["ann", "zed"],
   );
+});
+
+Deno.test("/who more typed again before its page comes waits for it, then goes on from it", () => {
+  const model = new ChatModel();
+  const room = model.conversation("room", "#big");
+  // /who #big, answered.
+  model.whoAsked();
+  bigPage(model, typed("/who #big"), ["ann", "bea"], "bea");
+  model.lastWhoRoom = "#big";
+  model.whoAnswered();
+  // /who more goes at once; another, typed before its page comes, waits.
+  assert.deepEqual(model.whoMore(), {
+    type: "who",
+    room: "#big",
+    after: "bea",
+    ref: `${WHO_MORE_REF}bea`,
+  });
+  model.whoAsked();
+  assert.equal(model.whoMore(), null, "the page it goes on from is due");
+  // The page comes: the next goes on from it.
+  assert.equal(answersWho(`${WHO_MORE_REF}bea`), true);
+  bigPage(model, `${WHO_MORE_REF}bea`, ["cy", "dee"], "dee");
+  model.whoAnswered();
+  assert.deepEqual(model.whoMore(), {
+    type: "who",
+    room: "#big",
+    after: "dee",
+    ref: `${WHO_MORE_REF}dee`,
+  });
+  model.whoAsked();
+  // The last page: the one after it is the error saying so.
+  bigPage(model, `${WHO_MORE_REF}dee`, ["eve"]);
+  model.whoAnswered();
+  assert.deepEqual([...room.members.keys()], [
+    "ann",
+    "bea",
+    "cy",
+    "dee",
+    "eve",
+  ]);
+  assert.equal(model.whoMore()?.type, "error");
+});
+
+Deno.test("a /who more waiting on a page asked on a lost connection goes once the next connection is welcomed", () => {
+  const model = new ChatModel();
+  bigPage(model, typed("/who #big"), ["ann"], "ann");
+  model.lastWhoRoom = "#big";
+  model.whoAsked(); // More members, never answered: the connection dropped.
+  assert.equal(model.whoMore(), null);
+  model.whoReconnected();
+  assert.equal(model.whoMore()?.type, "who");
+});
+
+Deno.test("the page's who requests are told from its other typed lines by their refs", () => {
+  for (const line of ["/who", "/who #big", "/who #big after cy"]) {
+    assert.equal(answersWho(typed(line)), true, line);
+  }
+  const model = new ChatModel();
+  model.memberTotal("#big", 500);
+  const more = moreMembersRequest(model.conversation("room", "#big"))!;
+  assert.equal(answersWho(more.ref), true);
+  model.members("#big", {
+    members: [{ nick: "ann" }],
+    count: 500,
+    next: "ann",
+  });
+  assert.equal(
+    answersWho(moreMembersRequest(model.conversation("room", "#big"))!.ref),
+    true,
+  );
+  for (
+    const ref of [TYPED_REF, "login", "older", undefined, privateRef("cy")]
+  ) {
+    assert.equal(answersWho(ref), false, String(ref));
+  }
 });
