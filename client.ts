@@ -175,6 +175,8 @@ export class ChatClient {
   /** Settles when the current connection's read loop ends. */
   #talking: Promise<void> = Promise.resolve();
   #reconnecting = false;
+  /** Cuts the wait before the next reconnect short (a new nickname typed). */
+  #retryNow: AbortController | null = null;
   /** Set when the client must stop: why, in words. */
   #fatal: string | null = null;
   /** The current connection's goodbye, once it comes. */
@@ -281,7 +283,10 @@ export class ChatClient {
       this.#terminal.print(
         `-- Connection lost; reconnecting in ${(delay / 1000).toFixed(1)} s`,
       );
-      await sleep(delay, this.#quit.signal);
+      const retry = new AbortController();
+      this.#retryNow = retry;
+      await sleep(delay, AbortSignal.any([this.#quit.signal, retry.signal]));
+      this.#retryNow = null;
       if (this.#quit.signal.aborted) break;
       try {
         this.#conn = await this.#connect();
@@ -589,8 +594,13 @@ export class ChatClient {
 
   #onNickRefused(conn: Deno.Conn, message: string): void {
     if (this.#reconnecting) {
-      // Most likely our own ghost, not yet noticed by the server: retry later.
-      this.#terminal.print(`!! ${message}`);
+      // Most likely our own ghost, not yet noticed by the server: retry
+      // later. Perhaps someone else's by now: the person may pick another.
+      this.#terminal.print(
+        `!! ${this.#nick} is still taken (by your last connection, until the ` +
+          "server notices it is gone, or by someone else); trying again. " +
+          "Type /nick NAME to come back as someone else.",
+      );
       conn.close();
     } else if (this.#terminal instanceof PipeTerminal) {
       this.#fatal = message;
@@ -824,6 +834,14 @@ export class ChatClient {
     if (request.type === "quit") {
       this.#quitNow(request).catch(() => {});
       return true;
+    }
+    if (request.type === "nick" && this.#reconnecting) {
+      // Not logged in: the next try logs in under it, at once.
+      this.#nick = request.nick;
+      this.#terminal.print(`-- Coming back as ${request.nick}`);
+      this.#updatePrompt();
+      this.#retryNow?.abort();
+      return false;
     }
     if (request.type === "history") {
       request = { ...request, ref: `history-${++this.#historyRef}` };

@@ -281,3 +281,30 @@ Deno.test("telnet: Ctrl-C gets its timing mark answered, then how to leave", asy
     "*** Ctrl-C does not leave the chat: type /quit (in telnet, Ctrl-] and then quit)\n",
   );
 });
+
+Deno.test("client: a nickname taken while it was away can be traded for another", async () => {
+  const first = await startServerProcess();
+  const port = first.port;
+  await using gina = new Program(
+    "client.ts",
+    ["--port", String(port), "--nick", "gina"],
+    true,
+  );
+  await gina.stdout.expect("-- Connected to tern as gina", 15_000);
+  first.child.kill("SIGTERM");
+  assert.equal(await first.exit(), 0);
+  await first[Symbol.asyncDispose]();
+  await gina.stdout.expect(/reconnecting in/);
+  // Someone else takes the name before the client is back.
+  await using second = await startServerProcess(["--port", String(port)]);
+  await using thief = await LineClient.text(second.port, "gina");
+  await gina.stdout.expect(
+    "!! gina is still taken (by your last connection, until the server notices it is gone, or by someone else); trying again. Type /nick NAME to come back as someone else.",
+    15_000,
+  );
+  await gina.type("/nick gina2");
+  await gina.stdout.expect("-- Connected to tern as gina2", 15_000);
+  await thief.expect("*** gina2 joined #lobby");
+  await gina.type("/quit");
+  assert.equal(await gina.exit(), 0);
+});
