@@ -50,6 +50,7 @@ import { Hub } from "./server/hub.ts";
 import type { RedisNode } from "./server/cluster/redis_node.ts";
 import {
   AddressCounts,
+  addressKey,
   admissionRefusal,
   isLoopback,
 } from "./server/admission.ts";
@@ -206,6 +207,7 @@ export class ChatServer {
   readonly #connectionTasks = new TaskCount((error) =>
     this.#log.error("connection_failed", { error: describeError(error) })
   );
+  /** Open chat connections by address key (admission.ts `addressKey`). */
   readonly #perAddress = new AddressCounts();
   /** HTTP connections still in their request (counted with the sessions). */
   #httpInRequest = 0;
@@ -382,7 +384,8 @@ export class ChatServer {
           // Handshakes count against the per-address cap too, with the
           // connections the address already has open.
           maxPerAddress: this.#hub.limits.maxPerAddress,
-          openFrom: (address) => this.#perAddress.get(address),
+          keyOf: (address) => this.#addressKey(address),
+          openFrom: (key) => this.#perAddress.get(key),
           keepaliveIdleMs: this.#hub.limits.keepaliveIdleMs,
           onHandshakeError: (address, message) =>
             this.#log.info("tls_handshake_failed", { address, message }),
@@ -442,7 +445,8 @@ export class ChatServer {
         handshakeTimeoutMs: limits.httpHeadTimeoutMs,
         maxPendingHandshakes: limits.maxConnections,
         maxPerAddress: limits.maxPerAddress,
-        openFrom: (address) => this.#httpPerAddress.get(address),
+        keyOf: (address) => this.#addressKey(address),
+        openFrom: (key) => this.#httpPerAddress.get(key),
         keepaliveIdleMs: limits.keepaliveIdleMs,
         onHandshakeError: (address, message) =>
           this.#log.info("tls_handshake_failed", {
@@ -551,20 +555,26 @@ export class ChatServer {
     const refused = admissionRefusal({
       ban: hub.bans.find(address, hub.now()),
       open: hub.sessions.size + this.#httpInRequest,
-      fromAddress: this.#httpPerAddress.get(address),
+      fromAddress: this.#httpPerAddress.get(this.#addressKey(address)),
     }, hub.limits);
     if (refused !== null) {
       this.#logRefusal("http_refused", { address, status: 503, path: "" });
       return { refused };
     }
     this.#httpInRequest++;
-    this.#httpPerAddress.add(address);
+    const key = this.#addressKey(address);
+    this.#httpPerAddress.add(key);
     return {
       release: () => {
         this.#httpInRequest--;
-        this.#httpPerAddress.remove(address);
+        this.#httpPerAddress.remove(key);
       },
     };
+  }
+
+  /** What per-address limits count `address` as (admission.ts). */
+  #addressKey(address: string): string {
+    return addressKey(address, this.#hub.limits.ipv6Prefix);
   }
 
   /** Why a new connection from `address` is refused (with its code), or null. */
@@ -574,9 +584,9 @@ export class ChatServer {
     const text = admissionRefusal({
       ban,
       open: hub.sessions.size + this.#httpInRequest,
-      fromAddress: this.#perAddress.get(address),
+      fromAddress: this.#perAddress.get(this.#addressKey(address)),
       tooFast: (this.#options.throttleLoopback || !isLoopback(address)) &&
-        !hub.guards.connections.allow(address, hub.now()),
+        !hub.guards.connections.allow(this.#addressKey(address), hub.now()),
     }, hub.limits);
     if (text === null) return null;
     return { text, code: ban === undefined ? "full" : "banned" };
@@ -690,7 +700,7 @@ export class ChatServer {
         });
       }
     } finally {
-      await this.#closeSession(session, address);
+      await this.#closeSession(session);
     }
   }
 
@@ -709,20 +719,20 @@ export class ChatServer {
       passwordRequired: hub.passwordRequired,
     });
     hub.sessions.add(session);
-    this.#perAddress.add(address);
+    this.#perAddress.add(session.addressKey);
     this.#log.info("connect", { session: session.id, address });
     return session;
   }
 
   /** Ends a session whose socket is done, and forgets it. */
-  async #closeSession(session: Session, address: string): Promise<void> {
+  async #closeSession(session: Session): Promise<void> {
     const hub = this.#hub;
     hub.disconnect(session, "lost");
     await session.finished;
     hub.sessions.delete(session);
     hub.endSessionLog(session);
     this.#webSockets.delete(session);
-    this.#perAddress.remove(address);
+    this.#perAddress.remove(session.addressKey);
     this.#countWaiters = this.#countWaiters.filter((waiter) => {
       if (hub.sessions.size > waiter.count) return true;
       waiter.resolve();
@@ -771,7 +781,7 @@ export class ChatServer {
         (bytes) => input.skipped(bytes),
       );
     } finally {
-      await this.#closeSession(session, address);
+      await this.#closeSession(session);
     }
   }
 

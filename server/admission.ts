@@ -19,6 +19,60 @@ export function isLoopback(address: string): boolean {
   return address === "::1" || /^127\.\d+\.\d+\.\d+$/.test(address);
 }
 
+/**
+ * What per-address limits count `address` as: an IPv4 address, or a
+ * loopback one, as itself; an IPv6 address as its first `ipv6Prefix` bits
+ * (`2001:db8:1:2::/64`), since a host is usually given a whole /64 and
+ * could otherwise take a fresh address for every connection, guess and
+ * registration. `address` is canonical (ban_list.ts `normalizeAddress`);
+ * anything that is no IPv6 address is its own key.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { addressKey } from "./admission.ts";
+ * assert.equal(addressKey("2001:db8:1:2:aaaa::1", 64), "2001:db8:1:2::/64");
+ * assert.equal(addressKey("2001:db8:1:2:bbbb::9", 64), "2001:db8:1:2::/64");
+ * assert.equal(addressKey("2001:db8::1", 128), "2001:db8::1");
+ * assert.equal(addressKey("203.0.113.7", 64), "203.0.113.7");
+ * ```
+ */
+export function addressKey(address: string, ipv6Prefix: number): string {
+  if (!address.includes(":") || ipv6Prefix >= 128 || isLoopback(address)) {
+    return address;
+  }
+  const groups = expandIpv6(address);
+  if (groups === null) return address;
+  const kept = groups.map((group, i) => {
+    const bits = Math.min(16, Math.max(0, ipv6Prefix - i * 16));
+    return bits === 0 ? 0 : group & (0xffff << (16 - bits)) & 0xffff;
+  });
+  const text = new URL(`http://[${kept.map((g) => g.toString(16)).join(":")}]/`)
+    .hostname.slice(1, -1);
+  return `${text}/${ipv6Prefix}`;
+}
+
+/** The eight 16-bit groups of an IPv6 address, or null if it is none. */
+function expandIpv6(address: string): number[] | null {
+  let host: string;
+  try {
+    host = new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  } catch {
+    return null;
+  }
+  // The URL standard writes it compressed, hex only (no dotted tail).
+  const [head = "", tail] = host.split("::");
+  const front = head === "" ? [] : head.split(":");
+  const back = tail === undefined || tail === "" ? [] : tail.split(":");
+  const zeros = tail === undefined ? 0 : 8 - front.length - back.length;
+  const groups = [...front, ...Array(zeros).fill("0"), ...back].map((g) =>
+    parseInt(g, 16)
+  );
+  return groups.length === 8 && groups.every((g) => g >= 0 && g <= 0xffff)
+    ? groups
+    : null;
+}
+
 /** What admission looks at for one new connection. */
 export interface Arrival {
   /** The ban on its address, if any is in force. */

@@ -7,10 +7,14 @@
 
 import { foldKey } from "../wire/names.ts";
 import type { BanSummary } from "../protocol.ts";
+import { addressKey } from "./admission.ts";
 
 /** One ban. */
 export interface Ban {
-  /** The banned IP address, normalized. */
+  /**
+   * The banned IP address, normalized; an IPv6 one as the prefix it stands
+   * for (`2001:db8:1:2::/64`, see {@linkcode BanList}).
+   */
   address: string;
   /** The nickname that was using the address, when banned by nickname. */
   nick?: string;
@@ -90,18 +94,43 @@ function isRepresentableTime(ms: number): boolean {
   return Number.isFinite(new Date(ms).getTime());
 }
 
-/** The ban list. */
+/**
+ * The ban list. An IPv6 address is banned with the first `ipv6Prefix` bits
+ * it shares with its neighbours (admission.ts `addressKey`): a host given a
+ * /64 would otherwise step around a ban by taking another address from it.
+ */
 export class BanList {
   #bans = new Map<string, Ban>();
+  readonly #ipv6Prefix: number;
+
+  /** @param ipv6Prefix bits of an IPv6 address a ban covers (128: itself) */
+  constructor(ipv6Prefix = 128) {
+    this.#ipv6Prefix = ipv6Prefix;
+  }
 
   /**
-   * Adds or replaces the ban on `ban.address`; refuses (returning false,
+   * What a ban on `address` covers, as {@linkcode Ban.address} holds it: the
+   * address itself, or an IPv6 address's prefix. An address already in that
+   * form (`2001:db8::/64`, as `/bans` lists it) is its own key.
+   */
+  keyOf(address: string): string {
+    return addressKey(normalizeAddress(address), this.#ipv6Prefix);
+  }
+
+  /**
+   * Adds or replaces the ban on `ban.address` (an address, or a prefix as
+   * {@linkcode BanList.keyOf} writes it); refuses (returning false,
    * changing nothing) an address that does not parse or an end that is not
    * a representable time, so no later read of the list can fail on it.
    */
   add(ban: Ban): boolean {
-    const address = parseIpAddress(ban.address);
-    if (address === undefined) return false;
+    const [text = "", bits] = ban.address.split("/");
+    const parsed = parseIpAddress(text);
+    if (parsed === undefined) return false;
+    const address = addressKey(parsed, this.#ipv6Prefix);
+    if (bits !== undefined && address !== ban.address.toLowerCase()) {
+      return false;
+    }
     if (ban.until !== undefined && !isRepresentableTime(ban.until)) {
       return false;
     }
@@ -111,7 +140,7 @@ export class BanList {
 
   /** The ban in force on `address` at `now`, if any. */
   find(address: string, now: number): Ban | undefined {
-    const key = normalizeAddress(address);
+    const key = this.keyOf(address);
     const ban = this.#bans.get(key);
     if (ban?.until !== undefined && ban.until <= now) {
       this.#bans.delete(key);
@@ -125,7 +154,9 @@ export class BanList {
    * nickname; returns what was lifted.
    */
   remove(target: string): Ban | undefined {
-    const address = normalizeAddress(target);
+    const address = target.includes("/")
+      ? target.toLowerCase()
+      : this.keyOf(target);
     const byAddress = this.#bans.get(address);
     if (byAddress !== undefined) {
       this.#bans.delete(address);

@@ -479,8 +479,8 @@ export class Hub {
    * `--max-rooms-per-address`; an address with none has no entry.
    */
   readonly roomsOpenedBy: Map<string, number> = new Map();
-  /** Addresses kept out. */
-  readonly bans: BanList = new BanList();
+  /** Addresses kept out (IPv6 ones by their `--ipv6-prefix`). */
+  readonly bans: BanList;
   /** Fold keys of muted nicknames, so a mute survives a reconnect. */
   readonly mutedNicks: Set<string> = new Set();
   /** Room history, topics, accounts and stored private messages. */
@@ -556,6 +556,7 @@ export class Hub {
     this.#options = options;
     this.serverName = options.name ?? "tern";
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.bans = new BanList(this.limits.ipv6Prefix);
     this.#log = options.logger ?? silentLogger;
     this.history = new HistoryStore(
       options.database ?? ":memory:",

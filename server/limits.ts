@@ -116,6 +116,12 @@ export interface Limits {
   maxReasonLength: number;
   /** Messages in a `/history` page when the request names no count. */
   historyPage: number;
+  /**
+   * Leading bits of an IPv6 address that name one holder for every
+   * per-address limit: a host is usually given a whole /64, and would
+   * otherwise pass each limit once per address it picks from it.
+   */
+  ipv6Prefix: number;
   /** Connections one address may open at once before the rate applies. */
   connectBurst: number;
   /** New connections per second one address may keep opening; 0: off. */
@@ -172,6 +178,8 @@ export interface LimitSpec {
   default: number;
   /** Whether 0 is allowed (meaning "off" where the description says so). */
   allowZero: boolean;
+  /** The largest value allowed, where there is one. */
+  max?: number;
   description: string;
 }
 
@@ -539,6 +547,16 @@ export const LIMIT_SPECS: readonly LimitSpec[] = [
       "messages in a /history page when the request names no count (at most 200)",
   },
   {
+    key: "ipv6Prefix",
+    flag: "ipv6-prefix",
+    unit: "count",
+    default: 64,
+    allowZero: false,
+    max: 128,
+    description:
+      "leading bits of an IPv6 address that count as one address for every per-address limit and for bans (128: each address alone)",
+  },
+  {
     key: "connectBurst",
     flag: "connect-burst",
     unit: "count",
@@ -729,7 +747,8 @@ export function parseLimitFlags(
     if (
       text.trim() === "" || !Number.isFinite(value) || value < 0 ||
       (value === 0 && !spec.allowZero) ||
-      (integral && !Number.isInteger(value))
+      (integral && !Number.isInteger(value)) ||
+      (spec.max !== undefined && value > spec.max)
     ) {
       const kind = integral
         ? "a whole number"
@@ -739,9 +758,11 @@ export function parseLimitFlags(
         ? "a number of days"
         : "a number per second";
       const floor = spec.allowZero ? "0 or more" : "above 0";
+      const ceiling = spec.max === undefined ? "" : ` and at most ${spec.max}`;
       return {
         ok: false,
-        error: `--${spec.flag} must be ${kind}, ${floor}; got "${text}"`,
+        error:
+          `--${spec.flag} must be ${kind}, ${floor}${ceiling}; got "${text}"`,
       };
     }
     limits[spec.key] = toInternal(spec, value);

@@ -153,7 +153,7 @@ export function enterRoom(
   if (existing !== undefined && session.rooms.has(existing)) {
     return switchRoom(hub, session, existing);
   }
-  const room = openRoom(hub, name, session.address);
+  const room = openRoom(hub, name, session.addressKey);
   const limit = hub.limits.bigRoomMembers;
   if (limit > 0 && memberCount(hub, room) + 1 === limit) {
     // This arrival makes the room big; its members are told before it is

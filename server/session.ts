@@ -5,6 +5,7 @@
  * @module
  */
 
+import { addressKey } from "./admission.ts";
 import type { SyncWriteBudget } from "./net/sync_write_budget.ts";
 import type { FlushScheduler } from "./net/coalescing.ts";
 import type { WriteGate } from "./net/write_gate.ts";
@@ -68,17 +69,19 @@ export interface SessionOptions {
   /** The peer's IP address. */
   address: string;
   /** The limits a session applies itself. */
-  limits: Pick<
-    Limits,
-    | "maxLineBytes"
-    | "maxSendQueueBytes"
-    | "sendQueueSoftBytes"
-    | "floodRate"
-    | "floodBurst"
-    | "floodBurstBytes"
-    | "floodByteRate"
-    | "floodDisconnectMs"
-  >;
+  limits:
+    & Pick<
+      Limits,
+      | "maxLineBytes"
+      | "maxSendQueueBytes"
+      | "sendQueueSoftBytes"
+      | "floodRate"
+      | "floodBurst"
+      | "floodBurstBytes"
+      | "floodByteRate"
+      | "floodDisconnectMs"
+    >
+    & Partial<Pick<Limits, "ipv6Prefix">>;
   /** Told when sending fails: the peer must go. */
   onSendFailure: (session: Session, why: SendFailure) => void;
   /** Told when building a reply's next event threw; the reply was cut short. */
@@ -113,8 +116,13 @@ let nextSessionId = 1;
 export class Session {
   /** Unique for the process's life; used in logs. */
   readonly id: number = nextSessionId++;
-  /** The peer's IP address, for logs and per-address limits. */
+  /** The peer's IP address, for logs and bans. */
   readonly address: string;
+  /**
+   * What per-address limits count this connection as: its address, or for
+   * IPv6 its `--ipv6-prefix` (admission.ts {@linkcode addressKey}).
+   */
+  readonly addressKey: string;
   readonly connectedAt: number;
   readonly framer: LineFramer;
   readonly outbound: OutboundQueue;
@@ -194,6 +202,7 @@ export class Session {
     const { socket, limits } = options;
     this.#socket = socket;
     this.address = options.address;
+    this.addressKey = addressKey(options.address, limits.ipv6Prefix ?? 128);
     this.connectedAt = Date.now();
     this.#lastInputAt = this.connectedAt;
     this.authenticated = !(options.passwordRequired ?? false);

@@ -201,10 +201,11 @@ Deno.test("/ban parses addresses strictly and bounds durations", async () => {
   await carol.expect("*** carol joined #lobby");
   await op.send("/ban 203.0.113.007");
   await op.expect(/is not an IP address/);
+  // An IPv6 address is banned with its /64 (--ipv6-prefix).
   await op.send("/ban 2001:DB8:0:0::7 1h");
-  await op.expect(/^\*\*\* Banned 2001:db8::7 \(until/);
+  await op.expect(/^\*\*\* Banned 2001:db8::\/64 \(until/);
   await op.send("/bans");
-  await op.expect(/^\*\*\* Bans \(1\): 2001:db8::7/);
+  await op.expect(/^\*\*\* Bans \(1\): 2001:db8::\/64/);
   await bob.send("still here");
   await carol.expect("<bob> still here");
 });

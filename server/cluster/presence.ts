@@ -33,7 +33,6 @@
 import type { createClient } from "npm:redis@5.12.1";
 import type { Hub } from "../hub.ts";
 import type { Ban } from "../ban_list.ts";
-import { normalizeAddress } from "../ban_list.ts";
 import type { Room, Session } from "../session.ts";
 import { foldKey } from "../../wire/names.ts";
 import { describeError } from "../log.ts";
@@ -874,7 +873,7 @@ export class RedisPresence implements ClusterPresence {
       case "ban": {
         hub.bans.add(event.ban);
         for (const other of [...hub.sessions]) {
-          if (normalizeAddress(other.address) !== event.ban.address) continue;
+          if (hub.bans.keyOf(other.address) !== event.ban.address) continue;
           const reason = event.ban.reason;
           hub.disconnect(
             other,

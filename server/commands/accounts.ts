@@ -54,7 +54,8 @@ async function register(call: Call<"register">): Promise<void> {
   // it costs a hash; the shared count decides at the write.
   const registered = hub.guards.registrations;
   if (
-    registered.count(session.address, hub.now()) >= hub.limits.maxRegistrations
+    registered.count(session.addressKey, hub.now()) >=
+      hub.limits.maxRegistrations
   ) {
     return quotaRefusal(call);
   }
@@ -76,7 +77,7 @@ async function register(call: Call<"register">): Promise<void> {
       ? alreadyRegistered(call, nick)
       : quotaRefusal(call);
   }
-  registered.record(session.address, hub.now());
+  registered.record(session.addressKey, hub.now());
   // Still this nickname's session (it may have left while Redis answered).
   if (session.state !== "active" || session.nick !== nick) return;
   session.account = { id: made.id, nick };

@@ -155,7 +155,7 @@ function privateLocal(
     from,
     to,
     pending: false,
-    address: session.address,
+    address: session.addressKey,
   };
   hub.sendPrivate(message, session, target, store, request.ref);
   if (target.away !== null) {

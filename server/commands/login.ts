@@ -381,7 +381,7 @@ function enterChat(call: Call, nick: string, room: string): boolean {
     call.fail("room_invalid", mixed);
     return false;
   }
-  const full = roomRefusal(hub, room, session.address);
+  const full = roomRefusal(hub, room, session.addressKey);
   if (full !== null) {
     call.fail("full", full);
     return false;

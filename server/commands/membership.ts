@@ -100,7 +100,7 @@ function join(call: Call<"join">): void {
     ? mixedScriptRefusal("Room name", target.name)
     : null;
   if (mixed !== null) return call.fail("room_invalid", mixed);
-  const full = roomRefusal(hub, target.name, session.address);
+  const full = roomRefusal(hub, target.name, session.addressKey);
   if (full !== null) return call.fail("full", full);
   if (!takeRoomChange(call)) return;
   enterRoom(hub, session, target.name, call.request.ref);
@@ -130,7 +130,7 @@ function part(call: Call<"part">): void {
         `You are in ${LOBBY}, where everyone starts; /quit leaves the chat`,
       );
     }
-    const full = roomRefusal(hub, LOBBY, session.address);
+    const full = roomRefusal(hub, LOBBY, session.addressKey);
     if (full !== null) return call.fail("full", full);
   }
   if (!takeRoomChange(call)) return;

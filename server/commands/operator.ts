@@ -146,7 +146,7 @@ function ban(call: Call<"ban">): void {
       `"${request.target}" is not an IP address (like 203.0.113.7 or 2001:db8::7)`,
     );
   }
-  if (address === normalizeAddress(session.address)) {
+  if (hub.bans.keyOf(address) === hub.bans.keyOf(session.address)) {
     return call.fail("not_permitted", "You cannot ban your own address");
   }
   const duration = banDuration(call);
@@ -154,7 +154,8 @@ function ban(call: Call<"ban">): void {
   const by = actor(call);
   const reason = spokenReason(call);
   const entry = {
-    address,
+    // An IPv6 address stands for its prefix (--ipv6-prefix).
+    address: hub.bans.keyOf(address),
     by,
     ...(victim?.nick ? { nick: victim.nick } : {}),
     ...(duration === undefined ? {} : { until: hub.now() + duration }),
@@ -170,7 +171,7 @@ function ban(call: Call<"ban">): void {
   hub.presence?.banned(entry);
   hub.log("info", "ban", {
     by,
-    address,
+    address: entry.address,
     nick: entry.nick,
     until: entry.until === undefined
       ? "permanent"
@@ -179,7 +180,7 @@ function ban(call: Call<"ban">): void {
   // Those on other nodes are disconnected there, on hearing of the ban.
   let removed = hub.presence?.remoteAt(address) ?? 0;
   for (const other of [...hub.sessions]) {
-    if (normalizeAddress(other.address) !== address) continue;
+    if (hub.bans.keyOf(other.address) !== entry.address) continue;
     hub.disconnect(other, "banned", `by ${by}${reason ? `: ${reason}` : ""}`);
     removed++;
   }

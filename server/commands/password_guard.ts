@@ -16,7 +16,7 @@ export type PasswordVerdict = "right" | "wrong" | "refused";
 
 /** The guard keys of a try: what is guessed at, and who is guessing. */
 export function guardKeys(call: Call, accountId?: number): string[] {
-  const keys = [`address:${call.session.address}`];
+  const keys = [`address:${call.session.addressKey}`];
   if (accountId !== undefined) keys.push(`account:${accountId}`);
   return keys;
 }
@@ -60,7 +60,7 @@ export async function checkAccountPassword(
   const keys = guardKeys(call, accountId);
   if (!mayTry(call, keys)) return "refused";
   const result = await call.hub.guards.hashes.run(
-    call.session.address,
+    call.session.addressKey,
     () => verifyPassword(password, stored),
   );
   if (!result.ok) {
@@ -83,7 +83,7 @@ export async function hashQueued(
   password: string,
 ): Promise<PasswordHash | null> {
   const result = await call.hub.guards.hashes.run(
-    call.session.address,
+    call.session.addressKey,
     () => call.hub.hashPassword(password),
   );
   if (result.ok) return result.value;

@@ -101,7 +101,7 @@ function confirm(call: Call<"private">, message: PrivateMessage): void {
   const from = session.account?.id ?? null;
   const store = from === null
     ? "no"
-    : { from, to: null, pending: false, address: session.address };
+    : { from, to: null, pending: false, address: session.addressKey };
   hub.sendPrivate(message, session, null, store, request.ref);
 }
 

@@ -39,7 +39,7 @@ export function messageOffline(
     from: session.account?.id ?? null,
     to: account.id,
     pending: true,
-    address: session.address,
+    address: session.addressKey,
   }, request.ref);
   tellOffline(call, message);
 }
@@ -64,11 +64,16 @@ async function messageOfflineShared(
   const limits = hub.limits;
   let left;
   try {
-    left = await hub.sharedInbox!.leave(unsent, account.id, session.address, {
-      maxInbox: limits.maxInboxMessages,
-      maxPerAddress: limits.maxWaitingPerAddress,
-      expiryMs: limits.offlineExpiryMs,
-    });
+    left = await hub.sharedInbox!.leave(
+      unsent,
+      account.id,
+      session.addressKey,
+      {
+        maxInbox: limits.maxInboxMessages,
+        maxPerAddress: limits.maxWaitingPerAddress,
+        expiryMs: limits.offlineExpiryMs,
+      },
+    );
   } catch (error) {
     return accountsDown(call, error);
   }
@@ -144,7 +149,7 @@ function inboxRefusal(
   const refusal =
     hub.history.inboxSize(account.id, since) >= limits.maxInboxMessages
       ? inboxFull(hub, account)
-      : hub.history.waitingFromAddress(session.address, since) >=
+      : hub.history.waitingFromAddress(session.addressKey, since) >=
           limits.maxWaitingPerAddress
       ? addressFull(hub)
       : null;

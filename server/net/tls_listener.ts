@@ -46,8 +46,13 @@ export interface TlsListenerOptions {
    * sockets, filling the server before any reached the server's own cap.
    */
   maxPerAddress?: number;
-  /** Connections already open from an address (the server's count). */
-  openFrom?: (address: string) => number;
+  /**
+   * What the per-address cap counts an address as (the server's
+   * `--ipv6-prefix`: an IPv6 /64 is one). @default {the address itself}
+   */
+  keyOf?: (address: string) => string;
+  /** Connections already open from an address key (the server's count). */
+  openFrom?: (key: string) => number;
   /**
    * Silence after which TCP keepalive probes start, so a peer that vanished
    * is found in minutes rather than the system's two hours. 0: the system's
@@ -245,7 +250,7 @@ export class TlsListener {
   #options: TlsListenerOptions;
   /** Raw sockets still in their handshake, by "address port". */
   #handshaking = new Map<string, Socket>();
-  /** Handshakes in progress per address (normalized). */
+  /** Handshakes in progress per address key (normalized). */
   #pendingFrom = new Map<string, number>();
   /** Takes a handshake off its address's count, by "address port". */
   #uncount = new Map<string, () => void>();
@@ -317,7 +322,8 @@ export class TlsListener {
       // Reported through tlsClientError or the connection's own handler.
     });
     raw.setKeepAlive(true, this.#options.keepaliveIdleMs ?? 0);
-    const address = normalizeAddress(raw.remoteAddress ?? "unknown");
+    const normalized = normalizeAddress(raw.remoteAddress ?? "unknown");
+    const address = this.#options.keyOf?.(normalized) ?? normalized;
     const pending = this.#pendingFrom.get(address) ?? 0;
     const perAddress = this.#options.maxPerAddress ?? 0;
     if (

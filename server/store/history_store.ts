@@ -142,7 +142,10 @@ export interface PrivateParties {
   to: number | null;
   /** Marked for delivery when the recipient next identifies. */
   pending: boolean;
-  /** The sender's IP address, counted against its waiting-message quota. */
+  /**
+   * The sender's address key (an IPv6 address by its `--ipv6-prefix`),
+   * counted against its waiting-message quota.
+   */
   address: string;
 }
 
