@@ -126,7 +126,9 @@ export class Session {
   readonly connectedAt: number;
   readonly framer: LineFramer;
   readonly outbound: OutboundQueue;
-  state: SessionState = "login";
+  #state: SessionState = "login";
+  /** Told once when the session starts closing (see onClosing). */
+  #closingWakers = new Set<() => void>();
   #codec: Codec = "text";
   #codecChosen = false;
   #nick: string | null = null;
@@ -433,6 +435,33 @@ export class Session {
   ): Promise<void> {
     this.#finished ??= this.#finish(last, graceMs, dropQueued, turn);
     return this.#finished;
+  }
+
+  /** Where the session is in its life: logging in, active, or closing. */
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  set state(next: SessionState) {
+    this.#state = next;
+    if (next !== "closing") return;
+    const wakers = [...this.#closingWakers];
+    this.#closingWakers.clear();
+    for (const wake of wakers) wake();
+  }
+
+  /**
+   * Calls `wake` once, when the session starts closing (at once if it
+   * has), so that a wait on its account (flood control's) ends with it
+   * instead of keeping its task and timer alive; returns what cancels it.
+   */
+  onClosing(wake: () => void): () => void {
+    if (this.#state === "closing") {
+      wake();
+      return () => {};
+    }
+    this.#closingWakers.add(wake);
+    return () => this.#closingWakers.delete(wake);
   }
 
   /** Settles once the socket is closed after {@linkcode Session.finish}. */

@@ -69,7 +69,7 @@ async function waitTurn(
     if (pace.first) {
       hub.answer(session, { type: "notice", text: pacingNotice(pacer) });
     }
-    await delay(pace.ms);
+    await delay(pace.ms, session);
     if (session.state === "closing") return;
     pace = pacer.admit(cost.lines, cost.bytes, hub.now());
   }
@@ -84,6 +84,16 @@ export function pacingNotice(pacer: FloodPacer): string {
   return `You are sending faster than ${budget.linesPerSecond} lines (${budget.bytesPerSecond} bytes) a second: your lines are being delayed, in order, and none is dropped`;
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits `ms`, or less if the session closes meanwhile. */
+function delay(ms: number, session: Session): Promise<void> {
+  return new Promise((resolve) => {
+    let cancel = () => {};
+    const done = () => {
+      clearTimeout(timer);
+      cancel();
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    cancel = session.onClosing(done);
+  });
 }
