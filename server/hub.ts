@@ -545,6 +545,8 @@ export class Hub {
   #lastMessageId: number;
   /** Ids up to this are recorded as possibly handed out (see nextMessageId). */
   #reservedMessageId: number;
+  /** Whether the last reservation of ids failed (see nextMessageId). */
+  #reserveFailing = false;
 
   /**
    * @param options name, limits, secrets, logging, database
@@ -630,13 +632,21 @@ export class Hub {
     if (id > this.#reservedMessageId) {
       // Recorded before the block is used, so ids never repeat after a
       // restart even when the newest messages were pruned or never stored.
-      this.#reservedMessageId = id + MESSAGE_ID_BLOCK - 1;
+      // Not recorded (the database refusing writes), the block is not
+      // taken: the next id asks again, and its block, once recorded,
+      // covers this one too.
       try {
-        this.history.reserveMessageIds(this.#reservedMessageId);
+        this.history.reserveMessageIds(id + MESSAGE_ID_BLOCK - 1);
+        this.#reservedMessageId = id + MESSAGE_ID_BLOCK - 1;
+        this.#reserveFailing = false;
       } catch (error) {
-        this.#log.error("message_id_reserve_failed", {
-          error: describeError(error),
-        });
+        // Logged once per outage, not once per id asked for meanwhile.
+        if (!this.#reserveFailing) {
+          this.#log.error("message_id_reserve_failed", {
+            error: describeError(error),
+          });
+        }
+        this.#reserveFailing = true;
       }
     }
     return id;

@@ -335,6 +335,44 @@ Deno.test("account changes the database cannot store are refused in words about 
   await bob.expect(/^\*\*\* Nickname bob is now registered/);
 });
 
+Deno.test("message ids handed out while the database refused their reservation never come again after a restart", async () => {
+  using dir = temporaryDirectory();
+  const seen: number[] = [];
+  {
+    await using chat = await lockableServer(dir.path);
+    await using ann = await LineClient.json(chat.port, "ann");
+    chat.hold();
+    // The first id of a block is reserved in the database before use; the
+    // lock refuses that (and the message).
+    await ann.sendJson({ type: "message", text: "refused", ref: "r" });
+    await ann.expectEvent("error", (event) => event.code === "not_stored");
+    chat.release();
+    for (const text of ["one", "two"]) {
+      await ann.sendJson({ type: "message", text });
+      const event = await ann.expectEvent("message", (e) => e.text === text);
+      seen.push(event.id);
+    }
+  }
+  // Every stored message is pruned (as --history-days does to a quiet
+  // server), so only the recorded high-water mark remembers the ids.
+  const db = new DatabaseSync(`${dir.path}/chat.db`);
+  db.exec("DELETE FROM messages");
+  db.close();
+  await using chat = await lockableServer(dir.path);
+  await using ann = await LineClient.json(chat.port, "ann");
+  await ann.sendJson({ type: "message", text: "after the restart" });
+  const next = await ann.expectEvent(
+    "message",
+    (event) => event.text === "after the restart",
+  );
+  // Before, the failed reservation was taken as made: the mark was never
+  // written, and ids started again from 1, repeating ones clients hold.
+  assert.ok(
+    next.id > Math.max(...seen),
+    `id ${next.id} after ${seen.join(", ")}`,
+  );
+});
+
 Deno.test("a full database refuses each message to its sender, logs the cause once, and resumes when room returns", async () => {
   using dir = temporaryDirectory();
   const path = `${dir.path}/chat.db`;
