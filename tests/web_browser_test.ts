@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { ChatServer } from "../server.ts";
+import { findRoom, partRoom } from "../server/rooms.ts";
 import { LineClient, LineStream, seatMembers, seatNamed } from "./helpers.ts";
 import {
   closeBrowser,
@@ -411,6 +412,41 @@ Deno.test("web client in a real browser", async (t) => {
           document.querySelectorAll("#members li").length === 251
         );
         await say(page, "/part #wide");
+        await page.waitForFunction(() =>
+          document.getElementById("title")?.textContent === "#lobby"
+        );
+      },
+    );
+
+    await t.step(
+      "a room back under the big-room size counts its members again",
+      async () => {
+        const hub = first!.server.hub;
+        const seated = seatNamed(
+          first!.server,
+          Array.from(
+            { length: 100 },
+            (_, i) => `v${String(i).padStart(3, "0")}`,
+          ),
+          "#shrink",
+        );
+        await say(page, "/join #shrink");
+        await page.waitForFunction(() =>
+          document.getElementById("title")?.textContent === "#shrink" &&
+          document.getElementById("members-title")?.textContent ===
+            "Members: 101"
+        );
+        // Three leave: the first two unannounced (the room is big counting
+        // them), the third announced, as the room is back under the size.
+        const room = findRoom(hub, "#shrink")!;
+        for (const session of seated.slice(0, 3)) partRoom(hub, session, room);
+        await waitForLine(page, "v002 left #shrink (part)");
+        await page.waitForFunction(() =>
+          document.getElementById("members-title")?.textContent ===
+            "Members (98)" &&
+          document.querySelectorAll("#members li").length === 98
+        );
+        await say(page, "/part #shrink");
         await page.waitForFunction(() =>
           document.getElementById("title")?.textContent === "#lobby"
         );

@@ -1483,6 +1483,7 @@ var ChatModel = class {
         topic: "",
         members: /* @__PURE__ */ new Map(),
         memberCount: null,
+        quiet: false,
         membersNext: null,
         historyDone: false,
         loadingOlder: false
@@ -1556,13 +1557,22 @@ var ChatModel = class {
     return 0;
   }
   /**
-   * Someone left for good (quit, lost, kicked...): out of every room we
-   * share with them, as the protocol asks.
+   * Someone left for good (quit, lost, kicked...), told once in `room`:
+   * out of every room we share with them, as the protocol asks, and out of
+   * the counts of `room` and of the rooms whose list held them (of another
+   * room held in part, nothing says whether they were in it). Returns the
+   * request that fetches `room`'s list again when this news shows a room
+   * that was big is back under the size ({@linkcode ChatModel.memberChange}).
    */
-  leftEverywhere(nick) {
+  leftEverywhere(nick, room, reason) {
+    const named = this.conversation("room", room);
     for (const conversation of this.conversations.values()) {
-      if (conversation.kind === "room") conversation.members.delete(nick);
+      if (conversation.kind !== "room") continue;
+      const held = conversation.members.delete(nick);
+      if (held || conversation === named) uncount(conversation);
     }
+    const moderated = reason === "kicked" || reason === "banned";
+    return moderated ? null : this.#announcing(named, nick);
   }
   /**
    * A `who` page, asked for after the nickname `after` (undefined: from the
@@ -1602,7 +1612,16 @@ var ChatModel = class {
     const conversation = this.conversation("room", room);
     conversation.members.clear();
     conversation.memberCount = count;
+    conversation.quiet = true;
     conversation.membersNext = "";
+  }
+  /**
+   * The member list a join brings unasked: a big room sends its count
+   * instead, so the room is not big now.
+   */
+  joinList(room, page) {
+    this.members(room, page);
+    this.conversation("room", room).quiet = false;
   }
   /**
    * What `/who more` goes on from: the room of the last `/who` asked for
@@ -1662,7 +1681,14 @@ var ChatModel = class {
    * Someone joined, left, was renamed, went away or came back. Of a list
    * held only in part (a big room's first pages), only names within what it
    * holds are added or marked: a name past its end shows when its page is
-   * asked for, and added now it would stand alone beyond a gap.
+   * asked for, and added now it would stand alone beyond a gap; a count
+   * held counts joins and parts.
+   *
+   * Returns the request that fetches the list again, from the top, when
+   * this news shows a room that was big is back under the size: a big room
+   * announces no joins or parts, so its count and list stopped when it
+   * became big, and whoever came and went since is known only to the
+   * server. Null otherwise.
    */
   memberChange(room, change) {
     const conversation = this.conversation("room", room);
@@ -1671,11 +1697,15 @@ var ChatModel = class {
     const held = (nick) => end === null || end !== "" && foldKey(nick) <= foldKey(end);
     switch (change.kind) {
       case "join":
+        if (!members.has(change.nick) && conversation.memberCount !== null) {
+          conversation.memberCount++;
+        }
         if (held(change.nick)) members.set(change.nick, null);
-        break;
+        return this.#announcing(conversation, change.nick);
       case "leave":
         members.delete(change.nick);
-        break;
+        uncount(conversation);
+        return this.#announcing(conversation, change.nick);
       case "nick": {
         const away = members.get(change.old) ?? null;
         members.delete(change.old);
@@ -1689,6 +1719,21 @@ var ChatModel = class {
         if (held(change.nick)) members.set(change.nick, null);
         break;
     }
+    return null;
+  }
+  /**
+   * `nick`'s arrival or departure was announced in `conversation`: if the
+   * room was big (quiet), it is back under the size, and its list is
+   * fetched again. One's own join or part is told even in a big room.
+   */
+  #announcing(conversation, nick) {
+    if (!conversation.quiet || nick === this.me) return null;
+    conversation.quiet = false;
+    return {
+      type: "who",
+      room: conversation.name,
+      ref: MEMBERS_MORE_REF
+    };
   }
   #addLive(conversation, line2) {
     if (line2.id !== void 0) {
@@ -1703,6 +1748,11 @@ var ChatModel = class {
     return true;
   }
 };
+function uncount(conversation) {
+  if (conversation.memberCount !== null) {
+    conversation.memberCount = Math.max(0, conversation.memberCount - 1);
+  }
+}
 function moreMembersRequest(conversation) {
   const after = conversation.membersNext;
   if (conversation.kind !== "room" || after === null) return null;
@@ -2016,14 +2066,10 @@ var ChatPage = class {
         if (event.nick === model.me && event.reason === "part") {
           model.joined.delete(conversationKey("room", event.room));
         }
-        if (event.reason === "part") {
-          model.memberChange(event.room, {
-            kind: "leave",
-            nick: event.nick
-          });
-        } else {
-          model.leftEverywhere(event.nick);
-        }
+        this.#refetchMembers(event.room, event.reason === "part" ? model.memberChange(event.room, {
+          kind: "leave",
+          nick: event.nick
+        }) : model.leftEverywhere(event.nick, event.room, event.reason));
         const why = event.message ? `: ${event.message}` : "";
         this.#roomNotice(event.room, `${event.nick} left ${event.room} (${event.reason}${why})`);
         return;
@@ -2153,10 +2199,10 @@ var ChatPage = class {
         type: "rooms"
       });
     }
-    model.memberChange(room, {
+    this.#refetchMembers(room, model.memberChange(room, {
       kind: "join",
       nick
-    });
+    }));
     this.#roomNotice(room, `${nick} joined ${room}`);
     this.#renderLists();
   }
@@ -2186,7 +2232,9 @@ var ChatPage = class {
    */
   #who(event) {
     const { typed, after } = whoPageRole(event.ref);
-    const listed = this.model.members(event.room, event, after);
+    let listed = true;
+    if (event.ref === void 0) this.model.joinList(event.room, event);
+    else listed = this.model.members(event.room, event, after);
     if (typed) {
       this.model.lastWhoRoom = event.room;
       this.#notice(whoNotice(event, listed));
@@ -2196,6 +2244,20 @@ var ChatPage = class {
       this.model.whoAnswered();
       this.#flushOutbox();
     }
+  }
+  /**
+   * Fetches `room`'s member list again when a join or leave it announces
+   * shows it is back under the big-room size (ChatModel.memberChange), if
+   * the server's flood budget has room for the request now. If not, the
+   * room stays marked as big and its next announced join or leave tries
+   * again: a room going in and out of the size spends no budget that typed
+   * lines need.
+   */
+  #refetchMembers(room, request) {
+    if (request === null) return;
+    const wait = this.#pacer?.wait(Date.now(), requestBytes(request)) ?? 0;
+    if (wait === 0 && this.#send(request)) return;
+    this.model.conversation("room", room).quiet = true;
   }
   /** The member list's next page, for the "More members" button. */
   #moreMembers() {

@@ -346,11 +346,15 @@ class ChatPage {
         if (event.nick === model.me && event.reason === "part") {
           model.joined.delete(conversationKey("room", event.room));
         }
-        if (event.reason === "part") {
-          model.memberChange(event.room, { kind: "leave", nick: event.nick });
-        } else {
-          model.leftEverywhere(event.nick);
-        }
+        this.#refetchMembers(
+          event.room,
+          event.reason === "part"
+            ? model.memberChange(event.room, {
+              kind: "leave",
+              nick: event.nick,
+            })
+            : model.leftEverywhere(event.nick, event.room, event.reason),
+        );
         const why = event.message ? `: ${event.message}` : "";
         this.#roomNotice(
           event.room,
@@ -528,7 +532,10 @@ class ChatPage {
       this.#current(room);
       this.#send({ type: "rooms" });
     }
-    model.memberChange(room, { kind: "join", nick });
+    this.#refetchMembers(
+      room,
+      model.memberChange(room, { kind: "join", nick }),
+    );
     this.#roomNotice(room, `${nick} joined ${room}`);
     this.#renderLists();
   }
@@ -564,7 +571,9 @@ class ChatPage {
    */
   #who(event: ServerEvent & { type: "who" }): void {
     const { typed, after } = whoPageRole(event.ref);
-    const listed = this.model.members(event.room, event, after);
+    let listed = true;
+    if (event.ref === undefined) this.model.joinList(event.room, event);
+    else listed = this.model.members(event.room, event, after);
     if (typed) {
       this.model.lastWhoRoom = event.room;
       this.#notice(whoNotice(event, listed));
@@ -575,6 +584,21 @@ class ChatPage {
       this.model.whoAnswered();
       this.#flushOutbox();
     }
+  }
+
+  /**
+   * Fetches `room`'s member list again when a join or leave it announces
+   * shows it is back under the big-room size (ChatModel.memberChange), if
+   * the server's flood budget has room for the request now. If not, the
+   * room stays marked as big and its next announced join or leave tries
+   * again: a room going in and out of the size spends no budget that typed
+   * lines need.
+   */
+  #refetchMembers(room: string, request: ClientRequest | null): void {
+    if (request === null) return;
+    const wait = this.#pacer?.wait(Date.now(), requestBytes(request)) ?? 0;
+    if (wait === 0 && this.#send(request)) return;
+    this.model.conversation("room", room).quiet = true;
   }
 
   /** The member list's next page, for the "More members" button. */

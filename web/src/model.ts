@@ -48,6 +48,13 @@ export interface Conversation {
    */
   memberCount: number | null;
   /**
+   * The room was big when last heard of (its `members` count came): it
+   * announces no arrivals or departures, so its count and list are as of
+   * then. A join or a part it announces again says it is back under the
+   * big-room size, and the list is fetched again.
+   */
+  quiet: boolean;
+  /**
    * Where the member list goes on, one page at a time as the person asks:
    * the nickname the last page ended at, "" to start from the top (a big
    * room's count came without names), null when every member is listed.
@@ -129,6 +136,7 @@ export class ChatModel {
         topic: "",
         members: new Map(),
         memberCount: null,
+        quiet: false,
         membersNext: null,
         historyDone: false,
         loadingOlder: false,
@@ -213,13 +221,28 @@ export class ChatModel {
   }
 
   /**
-   * Someone left for good (quit, lost, kicked...): out of every room we
-   * share with them, as the protocol asks.
+   * Someone left for good (quit, lost, kicked...), told once in `room`:
+   * out of every room we share with them, as the protocol asks, and out of
+   * the counts of `room` and of the rooms whose list held them (of another
+   * room held in part, nothing says whether they were in it). Returns the
+   * request that fetches `room`'s list again when this news shows a room
+   * that was big is back under the size ({@linkcode ChatModel.memberChange}).
    */
-  leftEverywhere(nick: string): void {
+  leftEverywhere(
+    nick: string,
+    room: string,
+    reason: string,
+  ): ClientRequest | null {
+    const named = this.conversation("room", room);
     for (const conversation of this.conversations.values()) {
-      if (conversation.kind === "room") conversation.members.delete(nick);
+      if (conversation.kind !== "room") continue;
+      const held = conversation.members.delete(nick);
+      if (held || conversation === named) uncount(conversation);
     }
+    // A big room announces kicks and bans as ever: those say nothing of
+    // its size.
+    const moderated = reason === "kicked" || reason === "banned";
+    return moderated ? null : this.#announcing(named, nick);
   }
 
   /**
@@ -265,7 +288,20 @@ export class ChatModel {
     const conversation = this.conversation("room", room);
     conversation.members.clear();
     conversation.memberCount = count;
+    conversation.quiet = true;
     conversation.membersNext = "";
+  }
+
+  /**
+   * The member list a join brings unasked: a big room sends its count
+   * instead, so the room is not big now.
+   */
+  joinList(
+    room: string,
+    page: { members: MemberSummary[]; count?: number; next?: string },
+  ): void {
+    this.members(room, page);
+    this.conversation("room", room).quiet = false;
   }
 
   /**
@@ -323,7 +359,14 @@ export class ChatModel {
    * Someone joined, left, was renamed, went away or came back. Of a list
    * held only in part (a big room's first pages), only names within what it
    * holds are added or marked: a name past its end shows when its page is
-   * asked for, and added now it would stand alone beyond a gap.
+   * asked for, and added now it would stand alone beyond a gap; a count
+   * held counts joins and parts.
+   *
+   * Returns the request that fetches the list again, from the top, when
+   * this news shows a room that was big is back under the size: a big room
+   * announces no joins or parts, so its count and list stopped when it
+   * became big, and whoever came and went since is known only to the
+   * server. Null otherwise.
    */
   memberChange(
     room: string,
@@ -333,7 +376,7 @@ export class ChatModel {
       | { kind: "nick"; old: string; nick: string }
       | { kind: "away"; nick: string; reason: string }
       | { kind: "back"; nick: string },
-  ): void {
+  ): ClientRequest | null {
     const conversation = this.conversation("room", room);
     const members = conversation.members;
     const end = conversation.membersNext;
@@ -341,11 +384,15 @@ export class ChatModel {
       end === null || (end !== "" && foldKey(nick) <= foldKey(end));
     switch (change.kind) {
       case "join":
+        if (!members.has(change.nick) && conversation.memberCount !== null) {
+          conversation.memberCount++;
+        }
         if (held(change.nick)) members.set(change.nick, null);
-        break;
+        return this.#announcing(conversation, change.nick);
       case "leave":
         members.delete(change.nick);
-        break;
+        uncount(conversation);
+        return this.#announcing(conversation, change.nick);
       case "nick": {
         const away = members.get(change.old) ?? null;
         members.delete(change.old);
@@ -359,6 +406,21 @@ export class ChatModel {
         if (held(change.nick)) members.set(change.nick, null);
         break;
     }
+    return null;
+  }
+
+  /**
+   * `nick`'s arrival or departure was announced in `conversation`: if the
+   * room was big (quiet), it is back under the size, and its list is
+   * fetched again. One's own join or part is told even in a big room.
+   */
+  #announcing(
+    conversation: Conversation,
+    nick: string,
+  ): ClientRequest | null {
+    if (!conversation.quiet || nick === this.me) return null;
+    conversation.quiet = false;
+    return { type: "who", room: conversation.name, ref: MEMBERS_MORE_REF };
   }
 
   #addLive(conversation: Conversation, line: ChatLine): boolean {
@@ -372,6 +434,13 @@ export class ChatModel {
       conversation.unread++;
     }
     return true;
+  }
+}
+
+/** One member fewer in a count held (a room's list held in part). */
+function uncount(conversation: Conversation): void {
+  if (conversation.memberCount !== null) {
+    conversation.memberCount = Math.max(0, conversation.memberCount - 1);
   }
 }
 

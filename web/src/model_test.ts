@@ -353,3 +353,93 @@ Deno.test("the page's who requests are told from its other typed lines by their 
     assert.equal(answersWho(ref), false, String(ref));
   }
 });
+
+/** Members named `nicks`, as a page lists them. */
+function named(...nicks: string[]): { nick: string }[] {
+  return nicks.map((nick) => ({ nick }));
+}
+
+Deno.test("a big room back under the size fetches its list again at the first join or part it announces, and counts from there", () => {
+  const model = new ChatModel();
+  model.me = "ann";
+  const room = model.conversation("room", "#r");
+  model.joinList("#r", { members: named("ann", "bob", "cy", "dee") });
+  // eve's arrival makes the room big: its count, and then no news of who
+  // comes and goes (bob and cy leave unannounced).
+  model.memberTotal("#r", 5);
+  assert.equal(room.memberCount, 5);
+  // Back under the size, it announces dee's part: the list is fetched
+  // again, once; the count follows the news meanwhile.
+  assert.deepEqual(model.memberChange("#r", { kind: "leave", nick: "dee" }), {
+    type: "who",
+    room: "#r",
+    ref: MEMBERS_MORE_REF,
+  });
+  assert.equal(room.memberCount, 4);
+  assert.equal(model.memberChange("#r", { kind: "join", nick: "fay" }), null);
+  assert.equal(room.memberCount, 5);
+  // The page: the whole list, counted from itself from then on.
+  model.members(
+    "#r",
+    { members: named("ann", "eve", "fay") },
+    whoPageRole(MEMBERS_MORE_REF).after,
+  );
+  assert.equal(room.memberCount, null);
+  assert.equal(model.memberChange("#r", { kind: "join", nick: "gus" }), null);
+  assert.equal(model.leftEverywhere("eve", "#r", "quit"), null);
+  assert.deepEqual([...room.members.keys()].sort(), ["ann", "fay", "gus"]);
+  // The same from a departure for good.
+  model.memberTotal("#r", 100);
+  assert.deepEqual(model.leftEverywhere("fay", "#r", "lost")?.type, "who");
+  assert.equal(room.memberCount, 99);
+});
+
+Deno.test("a big room's kicks and one's own comings and goings do not say it is back under the size", () => {
+  const model = new ChatModel();
+  model.me = "ann";
+  const room = model.conversation("room", "#big");
+  model.memberTotal("#big", 500);
+  // A big room announces kicks and bans as ever: one fewer, still big.
+  assert.equal(model.leftEverywhere("spam", "#big", "kicked"), null);
+  assert.equal(model.leftEverywhere("spam2", "#big", "banned"), null);
+  assert.equal(room.memberCount, 498);
+  // One's own join and part are told even in a big room.
+  assert.equal(
+    model.memberChange("#big", { kind: "leave", nick: "ann" }),
+    null,
+  );
+  assert.equal(model.memberChange("#big", { kind: "join", nick: "ann" }), null);
+  // Renames, away and back are announced in every room.
+  model.memberChange("#big", { kind: "nick", old: "bo", nick: "bob" });
+  model.memberChange("#big", { kind: "away", nick: "bob", reason: "" });
+  assert.equal(room.quiet, true);
+  // Rejoined when small, the join brings the list: nothing to fetch.
+  model.joinList("#big", { members: named("ann", "bob") });
+  assert.equal(model.memberChange("#big", { kind: "join", nick: "cy" }), null);
+  assert.equal(room.members.size, 3);
+});
+
+Deno.test("a count held with a list in part follows the joins and departures announced", () => {
+  // A room between a page (100) and a larger --big-room: the join's list
+  // is its first page, with the count.
+  const model = new ChatModel();
+  model.me = "ann";
+  const room = model.conversation("room", "#mid");
+  model.joinList("#mid", {
+    members: named("ann", "bob"),
+    count: 300,
+    next: "bob",
+  });
+  model.members("#lobby", { members: named("ann", "bob", "yan") });
+  assert.equal(model.memberChange("#mid", { kind: "join", nick: "zed" }), null);
+  assert.equal(room.memberCount, 301);
+  model.memberChange("#mid", { kind: "leave", nick: "zed" });
+  assert.equal(room.memberCount, 300);
+  // A departure for good is told once, in one room: counted there, and in
+  // the rooms whose list held them.
+  model.leftEverywhere("yan", "#mid", "quit");
+  assert.equal(room.memberCount, 299);
+  model.leftEverywhere("bob", "#lobby", "quit");
+  assert.equal(room.memberCount, 298);
+  assert.deepEqual([...room.members.keys()], ["ann"]);
+});
