@@ -1671,7 +1671,15 @@ var ChatModel = class {
    */
   whoMore() {
     if (this.#whoAwaited > 0) return null;
-    const more = whoMoreRequest(this.lastWho());
+    const last = this.lastWho();
+    if (last?.next === "") {
+      return {
+        type: "who",
+        room: last.room,
+        ref: TYPED_WHO_REF
+      };
+    }
+    const more = whoMoreRequest(last);
     return more.type === "error" ? more : {
       ...more,
       ref: typedRef(more)

@@ -351,7 +351,13 @@ export class ChatModel {
    */
   whoMore(): (ClientRequest & { type: "who" }) | ErrorEvent | null {
     if (this.#whoAwaited > 0) return null;
-    const more = whoMoreRequest(this.lastWho());
+    const last = this.lastWho();
+    if (last?.next === "") {
+      // The list starts again from the top (the room became big, or was
+      // joined again): so does the page after it. "" is no cursor.
+      return { type: "who", room: last.room, ref: TYPED_WHO_REF };
+    }
+    const more = whoMoreRequest(last);
     return more.type === "error" ? more : { ...more, ref: typedRef(more) };
   }
 

@@ -443,3 +443,17 @@ Deno.test("a count held with a list in part follows the joins and departures ann
   assert.equal(room.memberCount, 298);
   assert.deepEqual([...room.members.keys()], ["ann"]);
 });
+
+Deno.test("/who more after the list started again from the top asks for the first page, not a page after no name", () => {
+  const model = new ChatModel();
+  model.members("#r", { members: named("ann", "bob") });
+  model.lastWhoRoom = "#r";
+  assert.equal(model.whoMore()?.type, "error", "that was the whole list");
+  // The room became big: the list starts again from the top.
+  model.memberTotal("#r", 100);
+  assert.deepEqual(model.whoMore(), {
+    type: "who",
+    room: "#r",
+    ref: TYPED_WHO_REF,
+  });
+});
