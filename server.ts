@@ -386,6 +386,18 @@ export class ChatServer {
           maxPerAddress: this.#hub.limits.maxPerAddress,
           keyOf: (address) => this.#addressKey(address),
           openFrom: (key) => this.#perAddress.get(key),
+          // The connection rate is applied before the handshake, whose
+          // signature costs the server far more than refusing a socket:
+          // otherwise an address over the rate could still demand hundreds
+          // of handshakes a second, each refused only once it was done.
+          admit: (address) => {
+            if (this.#withinRate(address)) return true;
+            this.#logRefusal("refused", {
+              address,
+              reason: "too many new connections, before the TLS handshake",
+            });
+            return false;
+          },
           keepaliveIdleMs: this.#hub.limits.keepaliveIdleMs,
           onHandshakeError: (address, message) =>
             this.#log.info("tls_handshake_failed", { address, message }),
@@ -519,7 +531,10 @@ export class ChatServer {
         continue;
       }
       try {
-        this.#connectionTasks.add(this.#admit(conn, libc));
+        // The TLS listener applied the connection rate before the
+        // handshake (see #listen).
+        const rated = listener !== this.#plainListener;
+        this.#connectionTasks.add(this.#admit(conn, libc, rated));
       } catch (error) {
         // Admission itself failed, before the connection had a task.
         this.#log.error("connection_failed", { error: describeError(error) });
@@ -577,16 +592,33 @@ export class ChatServer {
     return addressKey(address, this.#hub.limits.ipv6Prefix);
   }
 
-  /** Why a new connection from `address` is refused (with its code), or null. */
-  #refusal(address: string): { text: string; code: ByeCode } | null {
+  /**
+   * Whether `address` may open one more connection under `--connect-rate`
+   * (taking its place in the rate if so); loopback is exempt unless
+   * `--throttle-loopback`.
+   */
+  #withinRate(address: string): boolean {
+    const hub = this.#hub;
+    return !(this.#options.throttleLoopback || !isLoopback(address)) ||
+      hub.guards.connections.allow(this.#addressKey(address), hub.now());
+  }
+
+  /**
+   * Why a new connection from `address` is refused (with its code), or
+   * null. `rated`: the connection rate was already applied (at the TLS
+   * port, before the handshake).
+   */
+  #refusal(
+    address: string,
+    rated = false,
+  ): { text: string; code: ByeCode } | null {
     const hub = this.#hub;
     const ban = hub.bans.find(address, hub.now());
     const text = admissionRefusal({
       ban,
       open: hub.sessions.size + this.#httpInRequest,
       fromAddress: this.#perAddress.get(this.#addressKey(address)),
-      tooFast: (this.#options.throttleLoopback || !isLoopback(address)) &&
-        !hub.guards.connections.allow(this.#addressKey(address), hub.now()),
+      tooFast: !rated && !this.#withinRate(address),
     }, hub.limits);
     if (text === null) return null;
     return { text, code: ban === undefined ? "full" : "banned" };
@@ -597,9 +629,13 @@ export class ChatServer {
    * An admitted connection's task is its read loop itself: no async frame
    * of its own waits on it for the connection's whole life.
    */
-  #admit(conn: ChatConnection, libc: LibcSocket | null): Promise<void> {
+  #admit(
+    conn: ChatConnection,
+    libc: LibcSocket | null,
+    rated: boolean,
+  ): Promise<void> {
     const address = normalizeAddress(conn.remoteAddr.hostname);
-    const refusal = this.#refusal(address);
+    const refusal = this.#refusal(address, rated);
     return refusal === null
       ? this.#serve(conn, address, libc)
       : this.#refuse(conn, address, refusal);

@@ -107,10 +107,15 @@ async function rawWebSocket(port: number) {
   };
 }
 
-async function startTlsServer(limits: Partial<Limits>, https = false) {
+async function startTlsServer(
+  limits: Partial<Limits>,
+  https = false,
+  options: { throttleLoopback?: boolean } = {},
+) {
   const server = new ChatServer({
     hostname: "127.0.0.1",
     port: 0,
+    ...options,
     tls: { cert: fixture("server.pem"), key: fixture("server.key"), port: 0 },
     ...(https ? { web: { port: null, httpsPort: 0 } } : {}),
     limits: { closeGraceMs: 200, maxPerAddress: 0, ...limits },
@@ -275,4 +280,34 @@ Deno.test("WebSocket: pings, a message too long and binary messages are paced by
     await socket.send(input);
     await within(socket.lines.expectEvent("notice", PACED_EVENT), what);
   }
+});
+
+Deno.test("TLS: past --connect-rate a connection is dropped before its handshake, which costs the server a signature", async () => {
+  await using chat = await startTlsServer(
+    {
+      connectBurst: 3,
+      connectRate: 0.001,
+    },
+    false,
+    { throttleLoopback: true },
+  );
+  let handshakes = 0;
+  for (let i = 0; i < 10; i++) {
+    const conn = await Deno.connectTls({
+      hostname: "127.0.0.1",
+      port: chat.tlsPort,
+      caCerts: [CA],
+    });
+    try {
+      await conn.handshake();
+      handshakes++;
+    } catch {
+      // Dropped before any handshake: what a peer over the rate gets.
+    } finally {
+      conn.close();
+    }
+  }
+  // Before, all ten were handshaken, and only then told to slow down: the
+  // rate bounded connections, not the handshakes they cost.
+  assert.equal(handshakes, 3);
 });

@@ -54,6 +54,12 @@ export interface TlsListenerOptions {
   /** Connections already open from an address key (the server's count). */
   openFrom?: (key: string) => number;
   /**
+   * Whether a new connection from `address` (normalized) may begin its
+   * handshake; false drops it at once, before the handshake's costly
+   * signature. Asked after the caps above. @default {every connection}
+   */
+  admit?: (address: string) => boolean;
+  /**
    * Silence after which TCP keepalive probes start, so a peer that vanished
    * is found in minutes rather than the system's two hours. 0: the system's
    * setting. (`node:net` takes this per socket; `Deno.TcpConn` cannot.)
@@ -329,7 +335,8 @@ export class TlsListener {
     if (
       this.#handshaking.size >= this.#options.maxPendingHandshakes ||
       (perAddress > 0 &&
-        pending + (this.#options.openFrom?.(address) ?? 0) >= perAddress)
+        pending + (this.#options.openFrom?.(address) ?? 0) >= perAddress) ||
+      this.#options.admit?.(normalized) === false
     ) {
       raw.destroy();
       return;
