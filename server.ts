@@ -117,13 +117,6 @@ const ACCEPT_BACKOFF_MIN_MS = 5;
 const ACCEPT_BACKOFF_MAX_MS = 1000;
 
 /**
- * Frames a WebSocket may have waiting while an earlier one of its requests
- * still runs (hashing a password takes a while): a browser sends one line
- * per press of Enter, so more can only be a flood.
- */
-const MAX_WAITING_FRAMES = 64;
-
-/**
  * Most socket writes started and not yet settled (write_gate.ts): well
  * below the hundred or so operations Deno's runtime advances in one turn of
  * the event loop, reads included (32 did better than 64 and 128 in the big
@@ -808,7 +801,11 @@ export class ChatServer {
     this.#webSockets.set(session, socket);
     // A WebSocket speaks JSON from its first frame: no codec to guess.
     session.chooseCodec("json");
-    const input = new WebSocketInput(this.#hub, session, MAX_WAITING_FRAMES);
+    const input = new WebSocketInput(
+      this.#hub,
+      session,
+      this.#hub.limits.maxWaitingFrames,
+    );
     try {
       greet(this.#hub, session);
       await socket.read(

@@ -23,6 +23,12 @@ export interface Limits {
    * connection past which its next line is not read until they have gone.
    */
   maxQueuedReplies: number;
+  /**
+   * WebSocket frames that may wait while an earlier request of the same
+   * connection still runs (a password being hashed): a browser sends one
+   * line per press of Enter, so more can only be a flood.
+   */
+  maxWaitingFrames: number;
   /** The soft limit: output that may wait for a connection for a while. */
   sendQueueSoftBytes: number;
   /** How long output may stay above the soft limit before the cut. */
@@ -211,6 +217,15 @@ export const LIMIT_SPECS: readonly LimitSpec[] = [
     allowZero: false,
     description:
       "replies (history pages, member lists, the MOTD) waiting to be sent to one client past which its next line waits until they have gone, so a client that asks without reading cannot pile them up; a reply counts from the moment its request is accepted, even while it waits behind a message sent just before it",
+  },
+  {
+    key: "maxWaitingFrames",
+    flag: "max-waiting-frames",
+    unit: "count",
+    default: 64,
+    allowZero: false,
+    description:
+      "WebSocket frames that may wait while an earlier request of the same connection still runs (a password being hashed); one more disconnects it as a flood",
   },
   {
     key: "sendQueueSoftBytes",

@@ -301,6 +301,48 @@ Deno.test("websocket framing: a socket cut for flooding frames gets its accepted
   assert.deepEqual(await again.linesUntilPong(true), []);
 });
 
+Deno.test("websocket framing: --max-waiting-frames frames may wait behind a running request, one more is a flood", async () => {
+  await using chat = await startWebServer({
+    passwordIterations: 1000,
+    maxWaitingFrames: 4,
+  });
+  // What a connection that sends a registration and then `pings` frames in
+  // one write is told, up to its last pong or its goodbye.
+  const answersTo = async (nick: string, pings: number) => {
+    const { socket } = await RawSocket.open(chat.httpPort);
+    using _ = socket;
+    await socket.send(clientFrame(1, JSON.stringify({ type: "hello", nick })));
+    await socket.untilEvent("who");
+    const register = { type: "register", password: "long enough", ref: "r" };
+    await socket.send(
+      new Uint8Array([
+        ...clientFrame(1, JSON.stringify(register)),
+        ...Array.from(
+          { length: pings },
+          (_, i) =>
+            clientFrame(1, JSON.stringify({ type: "ping", ref: `p${i}` })),
+        ).flatMap((frame) => [...frame]),
+      ]),
+    );
+    const told: string[] = [];
+    for (let frames = 0; frames < 50; frames++) {
+      const frame = await socket.frame();
+      if (frame === null || frame.opcode === 8) break;
+      if (frame.opcode !== 1) continue;
+      const event = JSON.parse(decoder.decode(frame.payload));
+      if (event.type === "bye") {
+        told.push(`bye:${event.code}`);
+        break;
+      }
+      if (event.ref !== undefined) told.push(String(event.ref));
+      if (event.ref === `p${pings - 1}`) break;
+    }
+    return told;
+  };
+  assert.deepEqual(await answersTo("four", 4), ["r", "p0", "p1", "p2", "p3"]);
+  assert.deepEqual(await answersTo("five", 5), ["bye:flood"]);
+});
+
 Deno.test("websocket framing: the peer's close is answered with its code, then the end", async () => {
   await using chat = await startWebServer();
   // 1012-1014 and the 3000-4999 ranges are codes this server never sends
