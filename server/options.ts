@@ -173,6 +173,8 @@ export const USAGE = `Usage: deno run -A server.ts [options]
   --no-http                   no web client over HTTP
   --https-port PORT           web client over HTTPS, with --tls-cert
                               (default ${DEFAULT_HTTPS_PORT})
+  --no-https                  no web client over HTTPS (with --tls-cert: TLS
+                              for the chat alone)
   --allowed-origin ORIGIN     another origin (scheme://host:port) whose pages
                               may open the WebSocket; repeatable
   --password PASSWORD         server password (or $${PASSWORD_ENV})
@@ -220,7 +222,10 @@ function readWebOptions(
   const port = values["no-http"] === true
     ? null
     : readPort("http-port", text("http-port"), DEFAULT_HTTP_PORT);
-  const httpsPort = readPort(
+  if (values["https-port"] !== undefined && values["no-https"] === true) {
+    throw new UsageError("--https-port and --no-https contradict each other");
+  }
+  const httpsPort = values["no-https"] === true ? null : readPort(
     "https-port",
     text("https-port"),
     DEFAULT_HTTPS_PORT,
@@ -262,6 +267,7 @@ export function parseServerArgs(args: string[]): ServerOptions & {
         "http-port": { type: "string" },
         "no-http": { type: "boolean" },
         "https-port": { type: "string" },
+        "no-https": { type: "boolean" },
         "allowed-origin": { type: "string", multiple: true },
         password: { type: "string" },
         "op-password": { type: "string" },

@@ -55,6 +55,9 @@ export class Program implements AsyncDisposable {
       !args.includes("--help")
     ) {
       database.push("--no-http");
+      if (args.includes("--tls-cert") && !args.includes("--https-port")) {
+        database.push("--no-https");
+      }
     }
     const [program, ...programArgs] = typeof command === "string"
       ? [

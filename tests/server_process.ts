@@ -30,7 +30,8 @@ export class ServerProcess implements AsyncDisposable {
 
   /**
    * @param args server flags (`--db :memory:` and `--no-http` are added
-   *   unless a database or an HTTP port is given)
+   *   unless a database or an HTTP port is given, `--no-https` with TLS
+   *   unless an HTTPS port is)
    * @param stderr "raw" leaves `child.stderr` to the test
    * @param permissions Deno's permission flags, `deno task start`'s unless
    *   given
@@ -43,6 +44,9 @@ export class ServerProcess implements AsyncDisposable {
     const database = args.includes("--db") ? [] : ["--db", ":memory:"];
     // The web client's fixed default port would collide between servers.
     if (!args.includes("--http-port")) database.push("--no-http");
+    if (args.includes("--tls-cert") && !args.includes("--https-port")) {
+      database.push("--no-https");
+    }
     this.child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",

@@ -174,6 +174,11 @@ Deno.test("the web flags: port, off, HTTPS only with a certificate, origins chec
     allowedOrigins: [],
   });
   assert.equal(parseServerArgs([...base, "--no-http"]).web?.port, null);
+  assert.equal(parseServerArgs([...base, "--no-https"]).web?.httpsPort, null);
+  assert.throws(
+    () => parseServerArgs([...base, "--no-https", "--https-port", "8443"]),
+    /--https-port and --no-https contradict/,
+  );
   assert.equal(parseServerArgs([...base, "--http-port", "0"]).web?.port, 0);
   assert.deepEqual(
     parseServerArgs([
