@@ -31,6 +31,7 @@ import {
   type WebOptions,
 } from "./server/options.ts";
 import type { Limits } from "./server/limits.ts";
+import type { ConnectionRate } from "./server/guards.ts";
 import {
   DEFAULT_HOST,
   DEFAULT_HTTPS_PORT,
@@ -452,6 +453,21 @@ export class ChatServer {
         maxPerAddress: limits.maxPerAddress,
         keyOf: (address) => this.#addressKey(address),
         openFrom: (key) => this.#httpPerAddress.get(key),
+        // HTTPS has a rate of its own, more generous than the chat's (a
+        // page load opens several connections at once), applied before
+        // the handshake as at the chat's TLS port: otherwise one address
+        // could have the server sign hundreds of handshakes a second.
+        admit: (address) => {
+          if (this.#withinRate(address, this.#hub.guards.httpsConnections)) {
+            return true;
+          }
+          this.#logRefusal("refused", {
+            address,
+            reason: "too many new connections, before the TLS handshake",
+            via: "https",
+          });
+          return false;
+        },
         keepaliveIdleMs: limits.keepaliveIdleMs,
         onHandshakeError: (address, message) =>
           this.#log.info("tls_handshake_failed", {
@@ -587,13 +603,16 @@ export class ChatServer {
 
   /**
    * Whether `address` may open one more connection under `--connect-rate`
-   * (taking its place in the rate if so); loopback is exempt unless
-   * `--throttle-loopback`.
+   * (or `rate`, such as HTTPS's own), taking its place in the rate if so;
+   * loopback is exempt unless `--throttle-loopback`.
    */
-  #withinRate(address: string): boolean {
+  #withinRate(
+    address: string,
+    rate: ConnectionRate = this.#hub.guards.connections,
+  ): boolean {
     const hub = this.#hub;
     return !(this.#options.throttleLoopback || !isLoopback(address)) ||
-      hub.guards.connections.allow(this.#addressKey(address), hub.now());
+      rate.allow(this.#addressKey(address), hub.now());
   }
 
   /**

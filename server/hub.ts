@@ -78,6 +78,11 @@ export interface Guards {
   logins: LoginThrottle;
   /** New connections per address. */
   connections: ConnectionRate;
+  /**
+   * New HTTPS connections per address, a bucket of their own: a page load
+   * opens several at once, which the chat's rate would refuse.
+   */
+  httpsConnections: ConnectionRate;
   /** Registrations per address per hour. */
   registrations: WindowCounter;
   /** The bounded queue every password hash waits in. */
@@ -585,6 +590,10 @@ export class Hub {
       connections: new ConnectionRate(
         this.limits.connectBurst,
         this.limits.connectRate,
+      ),
+      httpsConnections: new ConnectionRate(
+        this.limits.httpsConnectBurst,
+        this.limits.httpsConnectRate,
       ),
       registrations: new WindowCounter(REGISTRATION_WINDOW_MS),
       hashes: new HashQueue(this.limits.hashQueue),

@@ -132,6 +132,16 @@ export interface Limits {
   connectBurst: number;
   /** New connections per second one address may keep opening; 0: off. */
   connectRate: number;
+  /**
+   * HTTPS connections one address may open at once before its own rate
+   * applies: a page load opens several, so the chat's rate is too tight.
+   */
+  httpsConnectBurst: number;
+  /**
+   * HTTPS connections per second one address may keep opening, checked
+   * before the TLS handshake whose signature each costs; 0: off.
+   */
+  httpsConnectRate: number;
   /** Failed logins per account or address before delays start. */
   loginFailures: number;
   /** The first delay after those; each further failure doubles it. */
@@ -588,6 +598,24 @@ export const LIMIT_SPECS: readonly LimitSpec[] = [
     allowZero: true,
     description:
       "new connections per second one IP address may keep opening; loopback is exempt (0 turns it off)",
+  },
+  {
+    key: "httpsConnectBurst",
+    flag: "https-connect-burst",
+    unit: "count",
+    default: 30,
+    allowZero: false,
+    description:
+      "HTTPS connections one IP address may open in a burst before --https-connect-rate applies (a browser opens up to 6 per page load)",
+  },
+  {
+    key: "httpsConnectRate",
+    flag: "https-connect-rate",
+    unit: "per-second",
+    default: 2,
+    allowZero: true,
+    description:
+      "HTTPS connections per second one IP address may keep opening, refused before the TLS handshake; loopback is exempt (0 turns it off)",
   },
   {
     key: "loginFailures",

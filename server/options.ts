@@ -102,8 +102,9 @@ export interface ServerOptions {
    */
   database?: string;
   /**
-   * Whether loopback addresses are held to `--connect-rate` too (tests of
-   * the rate set this). @default {false}
+   * Whether loopback addresses are held to `--connect-rate` and
+   * `--https-connect-rate` too (tests of the rates set this).
+   * @default {false}
    */
   throttleLoopback?: boolean;
   /**
@@ -188,7 +189,7 @@ export const USAGE = `Usage: deno run -A server.ts [options]
   --log-format FORMAT         text or json (default text)
   --redis URL                 run as one node of a cluster through Redis
                               (or $${REDIS_URL_ENV}; redis:// or rediss://)
-  --throttle-loopback         hold 127.0.0.1 and ::1 to --connect-rate too
+  --throttle-loopback         hold 127.0.0.1 and ::1 to the connection rates too
   --help                      show this help
 
 Limits:

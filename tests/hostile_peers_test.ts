@@ -311,3 +311,103 @@ Deno.test("TLS: past --connect-rate a connection is dropped before its handshake
   // rate bounded connections, not the handshakes they cost.
   assert.equal(handshakes, 3);
 });
+
+/**
+ * One HTTPS connection as a browser's: its handshake, then `GET /`; the
+ * status line, or null when it was dropped before its handshake.
+ */
+async function httpsGet(port: number): Promise<string | null> {
+  const conn = await Deno.connectTls({
+    hostname: "127.0.0.1",
+    port,
+    caCerts: [CA],
+  });
+  try {
+    try {
+      await conn.handshake();
+    } catch {
+      return null;
+    }
+    await conn.write(encoder.encode(
+      `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`,
+    ));
+    const reader = conn.readable.pipeThrough(new TextDecoderStream())
+      .getReader();
+    let head = "";
+    try {
+      for (let i = 0; i < 1000 && !head.includes("\r\n"); i++) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        head += value;
+      }
+    } finally {
+      await reader.cancel().catch(() => {});
+    }
+    return head.split("\r\n")[0] ?? head;
+  } finally {
+    try {
+      conn.close();
+    } catch {
+      // Closed by the server, or by cancelling its reader.
+    }
+  }
+}
+
+Deno.test("HTTPS: past --https-connect-rate a connection is dropped before its handshake", async () => {
+  await using chat = await startTlsServer(
+    { httpsConnectBurst: 3, httpsConnectRate: 0.001 },
+    true,
+    { throttleLoopback: true },
+  );
+  let handshakes = 0;
+  for (let i = 0; i < 10; i++) {
+    const conn = await Deno.connectTls({
+      hostname: "127.0.0.1",
+      port: chat.httpsPort,
+      caCerts: [CA],
+    });
+    try {
+      await conn.handshake();
+      handshakes++;
+    } catch {
+      // Dropped before any handshake: what a peer over the rate gets.
+    } finally {
+      conn.close();
+    }
+  }
+  // Before, the HTTPS port had no rate: all ten were handshaken, and one
+  // address could have the server sign hundreds of handshakes a second.
+  assert.equal(handshakes, 3);
+});
+
+Deno.test("HTTPS: page loads fit the default --https-connect-rate, and leave the chat's rate alone", async () => {
+  // The chat's rate at its tightest: HTTPS must use a bucket of its own.
+  await using chat = await startTlsServer(
+    { connectBurst: 1, connectRate: 0.001 },
+    true,
+    { throttleLoopback: true },
+  );
+  // A browser opens up to six connections at once for a page; a load and
+  // two reloads, each all at once.
+  for (let load = 0; load < 3; load++) {
+    const statuses = await Promise.all(
+      Array.from({ length: 6 }, () => httpsGet(chat.httpsPort)),
+    );
+    assert.deepEqual(
+      statuses,
+      Array(6).fill("HTTP/1.1 200 OK"),
+      `page load ${load}`,
+    );
+  }
+  // The chat's own burst of one is still there for the chat.
+  const conn = await Deno.connectTls({
+    hostname: "127.0.0.1",
+    port: chat.tlsPort,
+    caCerts: [CA],
+  });
+  try {
+    await conn.handshake();
+  } finally {
+    conn.close();
+  }
+});
