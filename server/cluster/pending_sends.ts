@@ -4,7 +4,10 @@
  * certain none will: Redis refused it, or delivery went past its id without
  * it (its room had nobody here left to read it for, so a catch-up skipped
  * it). Whichever of "Redis gave it an id" and "a catch-up ended" comes
- * second does the forgetting, so no send outlives both.
+ * second does the forgetting, so no send outlives both. And none outlives
+ * `keepMs`: a copy lost on the subscription with no catch-up to skip it
+ * would otherwise be kept for as long as the node runs, and its sender with
+ * it; its sender was told it is unconfirmed long before.
  *
  * Pure: redis_node.ts sends and delivers.
  *
@@ -17,6 +20,8 @@ export interface PendingSend<S> {
   ref: string | undefined;
   /** The id Redis gave it, once the script has answered. */
   id?: number;
+  /** When it was sent (the clock `add` was given). */
+  sentAt: number;
 }
 
 /** Where delivery stands (DeliveryCursor's view). */
@@ -30,17 +35,31 @@ export interface DeliveryPoint {
 /** Sends in flight, by token (the relay carries it back). */
 export class PendingSends<S> {
   readonly #byToken = new Map<number, PendingSend<S>>();
+  readonly #keepMs: number;
   #nextToken = 1;
+
+  /** @param keepMs longest a send is waited for, its copy or its fate */
+  constructor(keepMs: number) {
+    this.#keepMs = keepMs;
+  }
 
   /** Sends still waiting for their copy. */
   get size(): number {
     return this.#byToken.size;
   }
 
-  /** A new send by `session`: its token. */
-  add(session: S, ref: string | undefined): number {
+  /**
+   * A new send by `session` at `now`: its token. Sends older than `keepMs`
+   * are forgotten first (the map keeps them oldest first, so this costs
+   * one look per send plus one per send forgotten).
+   */
+  add(session: S, ref: string | undefined, now: number): number {
+    for (const [token, pending] of this.#byToken) {
+      if (now - pending.sentAt <= this.#keepMs) break;
+      this.#byToken.delete(token);
+    }
     const token = this.#nextToken++;
-    this.#byToken.set(token, { session, ref });
+    this.#byToken.set(token, { session, ref, sentAt: now });
     return token;
   }
 

@@ -3,21 +3,22 @@ import { PendingSends } from "./pending_sends.ts";
 import { DeliveryCursor } from "./delivery_cursor.ts";
 
 Deno.test("a send whose copy comes back confirms its sender once", () => {
-  const sends = new PendingSends<string>();
-  const token = sends.add("ann", "r1");
+  const sends = new PendingSends<string>(60_000);
+  const token = sends.add("ann", "r1", 0);
   sends.stored(token, 5, { behind: false, newest: 4 });
   assert.deepEqual(sends.delivered(token), {
     session: "ann",
     ref: "r1",
     id: 5,
+    sentAt: 0,
   });
   assert.equal(sends.delivered(token), undefined);
   assert.equal(sends.size, 0);
 });
 
 Deno.test("a send stored after its copy came back live is not kept", () => {
-  const sends = new PendingSends<string>();
-  const token = sends.add("ann", undefined);
+  const sends = new PendingSends<string>(60_000);
+  const token = sends.add("ann", undefined, 0);
   sends.delivered(token);
   sends.stored(token, 5, { behind: false, newest: 5 });
   assert.equal(sends.size, 0);
@@ -28,9 +29,9 @@ Deno.test("a send skipped by a catch-up is forgotten, its id known before or aft
   // catch-up does not read that room, so neither copy ever comes back.
   const cursor = new DeliveryCursor();
   cursor.start(10);
-  const sends = new PendingSends<string>();
-  const early = sends.add("ann", "a");
-  const late = sends.add("bob", "b");
+  const sends = new PendingSends<string>(60_000);
+  const early = sends.add("ann", "a", 0);
+  const late = sends.add("bob", "b", 0);
   cursor.lost();
   sends.stored(early, 11, cursor);
   assert.equal(sends.size, 2, "kept while behind: its copy may come");
@@ -45,11 +46,11 @@ Deno.test("a send skipped by a catch-up is forgotten, its id known before or aft
 });
 
 Deno.test("a send stored ahead of live delivery waits for its copy", () => {
-  const sends = new PendingSends<string>();
-  const token = sends.add("ann", undefined);
+  const sends = new PendingSends<string>(60_000);
+  const token = sends.add("ann", undefined, 0);
   sends.stored(token, 9, { behind: false, newest: 8 });
   assert.equal(sends.size, 1);
-  sends.stored(sends.add("bob", undefined), 9, { behind: true, newest: 20 });
+  sends.stored(sends.add("bob", undefined, 0), 9, { behind: true, newest: 20 });
   assert.equal(sends.size, 2, "behind: the catch-up's end decides");
 });
 
@@ -63,3 +64,17 @@ function message(id: number) {
     text: "hi",
   };
 }
+
+Deno.test("a send whose copy is lost with no catch-up to skip it is forgotten after keepMs, oldest first", () => {
+  const sends = new PendingSends<string>(1000);
+  const lost = sends.add("ann", "a", 0);
+  // Stored while delivery is live but not yet past it: kept for its copy.
+  sends.stored(lost, 5, { behind: false, newest: 4 });
+  const recent = sends.add("bob", "b", 900);
+  assert.equal(sends.size, 2, "both within keepMs");
+  const next = sends.add("cy", "c", 1001);
+  assert.equal(sends.size, 2, "the lost one went when the next send came");
+  assert.equal(sends.delivered(lost), undefined);
+  assert.deepEqual(sends.delivered(recent)?.session, "bob");
+  assert.deepEqual(sends.delivered(next)?.session, "cy");
+});

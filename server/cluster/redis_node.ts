@@ -95,6 +95,14 @@ const NICK_LOOK_PREFIX = "tern:nick:look:";
 /** Tries to reach Redis at start before giving up with an error. */
 const START_ATTEMPTS = 3;
 
+/**
+ * How many --redis-timeout a room message's copy is waited for before its
+ * send is forgotten (pending_sends.ts): its sender was told it is
+ * unconfirmed after one, and a copy later than this is delivered to the
+ * room but confirms nothing. A constant: housekeeping, not a policy.
+ */
+const LATE_COPY_TIMEOUTS = 12;
+
 /** Raises the id counter to at least ARGV[1] (ids stay above old history). */
 const RAISE_SCRIPT = `
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -144,7 +152,7 @@ export class RedisNode implements RoomFeed, ClusterNames {
   readonly #hub: Hub;
   readonly #commands: Client;
   readonly #subscriber: Client;
-  readonly #pending = new PendingSends<Session>();
+  readonly #pending: PendingSends<Session>;
   /**
    * The answers each session is owed, held behind its room messages on
    * their way to Redis and back (reply_lane.ts); a session with none on
@@ -180,6 +188,9 @@ export class RedisNode implements RoomFeed, ClusterNames {
 
   private constructor(hub: Hub, url: string) {
     this.#hub = hub;
+    this.#pending = new PendingSends(
+      LATE_COPY_TIMEOUTS * hub.limits.redisTimeoutMs,
+    );
     // No offline queue: a command while Redis is away fails at once (the
     // user is told), instead of waiting to be replayed out of order.
     this.#commands = createClient({
@@ -443,7 +454,7 @@ export class RedisNode implements RoomFeed, ClusterNames {
     sender: Session,
     ref?: string,
   ): void {
-    const token = this.#pending.add(sender, ref);
+    const token = this.#pending.add(sender, ref, performance.now());
     let storeAnswered = false;
     this.#laneOf(sender).sent(token, () => {
       if (storeAnswered) {
