@@ -18,6 +18,7 @@ import {
   logIn,
   messageTexts,
   type Page,
+  say,
   waitForLine,
 } from "./browser.ts";
 
@@ -454,6 +455,95 @@ Deno.test("web client: a person's first hour", async (t) => {
             await page.$eval("#status", (node) => node.textContent ?? ""),
             /reconnecting/,
           );
+        });
+      },
+    );
+
+    await t.step(
+      "while disconnected the status counts down to the next attempt",
+      async () => {
+        await using chat = await startWebServer();
+        await withPage(browser, async (page) => {
+          await logIn(page, chat.url, "ann");
+          await chat.server.close();
+          // Each status the page shows, in order; attempts fail (nobody
+          // listens), their delays doubling, so some wait is two seconds or
+          // more: its number must go down while it waits.
+          try {
+            await page.waitForFunction(
+              () => {
+                const state = globalThis as unknown as { seen?: string[] };
+                const seen = state.seen ??= [];
+                const text = document.getElementById("status")?.textContent ??
+                  "";
+                if (seen.at(-1) !== text) seen.push(text);
+                const numbers = seen.map((shown) =>
+                  Number(/reconnecting in (\d+) s$/.exec(shown)?.[1] ?? NaN)
+                );
+                return numbers.some((n, i) => i > 0 && n < numbers[i - 1]!);
+              },
+              { timeout: 15_000, polling: "mutation" },
+            );
+          } catch (error) {
+            const seen = await page.evaluate(() =>
+              (globalThis as unknown as { seen?: string[] }).seen
+            );
+            throw new Error(`no countdown: ${JSON.stringify(seen)}`, {
+              cause: error,
+            });
+          }
+        });
+      },
+    );
+
+    await t.step(
+      "Up and Down in the message box recall sent lines, then the draft",
+      async () => {
+        await using chat = await startWebServer();
+        await withPage(browser, async (page) => {
+          await logIn(page, chat.url, "ann");
+          const box = () =>
+            page.$eval(
+              "#input",
+              (input) => (input as HTMLTextAreaElement).value,
+            );
+          await say(page, "first");
+          await waitForLine(page, "first");
+          await say(page, "/away lunch");
+          await waitForLine(page, "lunch");
+          await page.type("#input", "half");
+          await page.keyboard.down("Shift");
+          await page.keyboard.press("Enter");
+          await page.keyboard.up("Shift");
+          await page.type("#input", "typed");
+          // Up on the second line moves the caret; on the first it recalls.
+          await page.keyboard.press("ArrowUp");
+          assert.equal(await box(), "half\ntyped");
+          await page.keyboard.press("ArrowUp");
+          assert.equal(await box(), "/away lunch");
+          await page.keyboard.press("ArrowUp");
+          assert.equal(await box(), "first");
+          await page.keyboard.press("ArrowUp");
+          assert.equal(await box(), "first");
+          await page.keyboard.press("ArrowDown");
+          assert.equal(await box(), "/away lunch");
+          await page.keyboard.press("ArrowDown");
+          assert.equal(await box(), "half\ntyped");
+          // A recalled line is sent again as it is.
+          await page.keyboard.press("ArrowUp");
+          await page.keyboard.press("ArrowUp");
+          await page.keyboard.press("ArrowUp");
+          await page.keyboard.press("ArrowUp");
+          assert.equal(await box(), "first");
+          await page.keyboard.press("Enter");
+          await page.waitForFunction(
+            () =>
+              [...document.querySelectorAll("#messages li")].filter((item) =>
+                (item as HTMLElement).innerText.endsWith("first")
+              ).length === 2,
+            { timeout: 10_000 },
+          );
+          assert.equal(await box(), "");
         });
       },
     );

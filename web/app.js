@@ -1284,6 +1284,63 @@ var Connection = class {
   }
 };
 
+// client/line_editor.ts
+var SECRET_COMMAND = /^\s*\/(oper|register|identify|pass)(\s|$)/i;
+function isSecretLine(line2) {
+  return SECRET_COMMAND.test(line2);
+}
+var graphemes = new Intl.Segmenter(void 0, {
+  granularity: "grapheme"
+});
+
+// web/src/input_history.ts
+var INPUT_HISTORY_LIMIT = 200;
+var InputHistory = class {
+  #limit;
+  #lines = [];
+  /** Index of the recalled line; `#lines.length` while typing anew. */
+  #recall = 0;
+  /** What was being typed before recall began, given back by Down. */
+  #draft = "";
+  /**
+   * An empty history.
+   *
+   * @param limit the most lines kept (the oldest go first)
+   */
+  constructor(limit = INPUT_HISTORY_LIMIT) {
+    this.#limit = limit;
+  }
+  /** The lines kept, oldest first. */
+  get lines() {
+    return this.#lines;
+  }
+  /**
+   * Remembers a sent box, except a blank one, a repeat of the last, or a
+   * line carrying a password; recall starts again from the newest.
+   */
+  add(text) {
+    if (text.trim() !== "" && !isSecretLine(text) && this.#lines.at(-1) !== text) {
+      this.#lines.push(text);
+      if (this.#lines.length > this.#limit) this.#lines.shift();
+    }
+    this.#recall = this.#lines.length;
+    this.#draft = "";
+  }
+  /** The line before the one shown, or null at the oldest. */
+  up(current) {
+    if (this.#recall === 0) return null;
+    if (this.#recall === this.#lines.length) this.#draft = current;
+    this.#recall--;
+    return this.#lines[this.#recall];
+  }
+  /** The line after the one shown, the draft after the newest, or null. */
+  down() {
+    if (this.#recall >= this.#lines.length) return null;
+    this.#recall++;
+    return this.#recall === this.#lines.length ? this.#draft : this.#lines[this.#recall];
+  }
+};
+
 // web/src/links.ts
 var ADDRESS = /\bhttps?:\/\/[^\s<>"]+/gi;
 var TRAILING = /[.,;:!?'*]+$/;
@@ -1887,6 +1944,10 @@ var ChatPage = class {
   /** Typed lines not sent yet, in order: a paste goes at the server's pace. */
   #outbox = [];
   #outboxTimer;
+  /** Lines sent from the box, for Up/Down recall. */
+  #sent = new InputHistory();
+  /** Ticks the "reconnecting in N s" status down while disconnected. */
+  #countdownTimer;
   constructor() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     this.connection = new Connection(`${scheme}//${location.host}/ws`, {
@@ -1903,7 +1964,12 @@ var ChatPage = class {
       this.#submitLine();
     });
     element("input").addEventListener("keydown", (event) => {
-      if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
+      if (event.isComposing) return;
+      if (event.key === "ArrowUp" || event.key === "ArrowDown") {
+        this.#recall(event);
+        return;
+      }
+      if (event.key !== "Enter" || event.shiftKey) return;
       event.preventDefault();
       this.#submitLine();
     });
@@ -1917,12 +1983,14 @@ var ChatPage = class {
   }
   // -- connection ------------------------------------------------------------
   #opened() {
+    this.#stopCountdown();
     this.#byeSeen = false;
     this.#byeReason = "";
     this.#status("connected", "Connected");
     if (this.#login !== null) this.#sendHello();
   }
   #closed(retryInMs) {
+    this.#stopCountdown();
     clearInterval(this.#roomsTimer);
     this.#returnUnsent();
     const wasIn = this.#loggedIn;
@@ -1940,8 +2008,22 @@ var ChatPage = class {
       if (wasIn) this.#backToForm();
       return;
     }
-    const seconds = Math.max(1, Math.round(retryInMs / 1e3));
-    this.#status("disconnected", `Disconnected; reconnecting in ${seconds} s`);
+    const attemptAt = Date.now() + retryInMs;
+    const show = () => {
+      const seconds = Math.ceil((attemptAt - Date.now()) / 1e3);
+      if (seconds <= 0) {
+        this.#stopCountdown();
+        this.#status("disconnected", "Disconnected; reconnecting\u2026");
+        return;
+      }
+      this.#status("disconnected", `Disconnected; reconnecting in ${seconds} s`);
+    };
+    show();
+    this.#countdownTimer = setInterval(show, 1e3);
+  }
+  #stopCountdown() {
+    clearInterval(this.#countdownTimer);
+    this.#countdownTimer = void 0;
   }
   /**
    * After a goodbye that is not undone by reconnecting (quit, kicked,
@@ -2416,12 +2498,33 @@ var ChatPage = class {
     if (outgoing.some((entry) => entry.request.type === "quit")) {
       this.#quitting = true;
     }
+    this.#sent.add(input.value);
     input.value = "";
     this.#outbox.push(...outgoing);
     this.#flushOutbox();
     if (this.#outbox.length > 0 && outgoing.length > 1) {
       this.#notice(`Sending ${this.#outbox.length} more lines at the server's pace`);
     }
+  }
+  /**
+   * Up/Down in the box: on its first line (Up) or last line (Down), with
+   * nothing selected, it recalls a sent line; elsewhere the caret moves.
+   */
+  #recall(event) {
+    if (event.shiftKey || event.altKey || event.ctrlKey || event.metaKey) {
+      return;
+    }
+    const input = element("input");
+    const { value, selectionStart, selectionEnd } = input;
+    if (selectionStart !== selectionEnd) return;
+    const up = event.key === "ArrowUp";
+    const onEdge = up ? !value.slice(0, selectionStart).includes("\n") : !value.slice(selectionEnd).includes("\n");
+    if (!onEdge) return;
+    const line2 = up ? this.#sent.up(value) : this.#sent.down();
+    if (line2 === null) return;
+    event.preventDefault();
+    input.value = line2;
+    input.setSelectionRange(line2.length, line2.length);
   }
   /** One typed line's request, or null (and why, on screen). */
   #typed(line2) {

@@ -20,6 +20,7 @@ import { foldKey } from "../../wire/names.ts";
 import { whoNotice } from "./who_notice.ts";
 import { isWhoMore } from "../../wire/who_more.ts";
 import { Connection } from "./connection.ts";
+import { InputHistory } from "./input_history.ts";
 import { linkParts } from "./links.ts";
 import { DEFAULT_MAX_LINE_BYTES } from "../../wire/framing.ts";
 import { announcedPace, SendPacer } from "../../client/send_pacer.ts";
@@ -113,6 +114,10 @@ class ChatPage {
   /** Typed lines not sent yet, in order: a paste goes at the server's pace. */
   #outbox: Outgoing[] = [];
   #outboxTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Lines sent from the box, for Up/Down recall. */
+  readonly #sent = new InputHistory();
+  /** Ticks the "reconnecting in N s" status down while disconnected. */
+  #countdownTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
@@ -137,8 +142,15 @@ class ChatPage {
     );
     // The box holds several lines (a paste keeps its line breaks): Enter
     // sends, Shift+Enter starts a new line.
+    // Up on the box's first line recalls the line sent before, Down on its
+    // last goes forward again, back to what was being typed.
     element("input").addEventListener("keydown", (event) => {
-      if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
+      if (event.isComposing) return;
+      if (event.key === "ArrowUp" || event.key === "ArrowDown") {
+        this.#recall(event);
+        return;
+      }
+      if (event.key !== "Enter" || event.shiftKey) return;
       event.preventDefault();
       this.#submitLine();
     });
@@ -157,6 +169,7 @@ class ChatPage {
   // -- connection ------------------------------------------------------------
 
   #opened(): void {
+    this.#stopCountdown();
     this.#byeSeen = false;
     this.#byeReason = "";
     this.#status("connected", "Connected");
@@ -164,6 +177,7 @@ class ChatPage {
   }
 
   #closed(retryInMs: number | null): void {
+    this.#stopCountdown();
     clearInterval(this.#roomsTimer);
     this.#returnUnsent();
     const wasIn = this.#loggedIn;
@@ -184,11 +198,28 @@ class ChatPage {
       if (wasIn) this.#backToForm();
       return;
     }
-    const seconds = Math.max(1, Math.round(retryInMs / 1000));
-    this.#status(
-      "disconnected",
-      `Disconnected; reconnecting in ${seconds} s`,
-    );
+    // The status counts down each second to the attempt; the timer stops
+    // when the socket opens or closes again.
+    const attemptAt = Date.now() + retryInMs;
+    const show = () => {
+      const seconds = Math.ceil((attemptAt - Date.now()) / 1000);
+      if (seconds <= 0) {
+        this.#stopCountdown();
+        this.#status("disconnected", "Disconnected; reconnecting…");
+        return;
+      }
+      this.#status(
+        "disconnected",
+        `Disconnected; reconnecting in ${seconds} s`,
+      );
+    };
+    show();
+    this.#countdownTimer = setInterval(show, 1000);
+  }
+
+  #stopCountdown(): void {
+    clearInterval(this.#countdownTimer);
+    this.#countdownTimer = undefined;
   }
 
   /**
@@ -766,6 +797,7 @@ class ChatPage {
     if (outgoing.some((entry) => entry.request.type === "quit")) {
       this.#quitting = true;
     }
+    this.#sent.add(input.value);
     input.value = "";
     this.#outbox.push(...outgoing);
     this.#flushOutbox();
@@ -774,6 +806,29 @@ class ChatPage {
         `Sending ${this.#outbox.length} more lines at the server's pace`,
       );
     }
+  }
+
+  /**
+   * Up/Down in the box: on its first line (Up) or last line (Down), with
+   * nothing selected, it recalls a sent line; elsewhere the caret moves.
+   */
+  #recall(event: KeyboardEvent): void {
+    if (event.shiftKey || event.altKey || event.ctrlKey || event.metaKey) {
+      return;
+    }
+    const input = element<HTMLTextAreaElement>("input");
+    const { value, selectionStart, selectionEnd } = input;
+    if (selectionStart !== selectionEnd) return;
+    const up = event.key === "ArrowUp";
+    const onEdge = up
+      ? !value.slice(0, selectionStart).includes("\n")
+      : !value.slice(selectionEnd).includes("\n");
+    if (!onEdge) return;
+    const line = up ? this.#sent.up(value) : this.#sent.down();
+    if (line === null) return;
+    event.preventDefault();
+    input.value = line;
+    input.setSelectionRange(line.length, line.length);
   }
 
   /** One typed line's request, or null (and why, on screen). */
