@@ -516,7 +516,8 @@ export const LIMIT_SPECS: readonly LimitSpec[] = [
     unit: "count",
     default: 3,
     allowZero: false,
-    description: "wrong server passwords before the connection is closed",
+    description:
+      "wrong passwords (server, nickname or operator) before the connection is closed",
   },
   {
     key: "writeCoalesceMs",

@@ -29,6 +29,7 @@ import {
   type ServerEvent,
 } from "../protocol.ts";
 import type { Room, Session } from "./session.ts";
+import type { Codec } from "../wire/encoded_event.ts";
 
 /**
  * The room `name` means: the one of that name ignoring case, or the one
@@ -48,6 +49,7 @@ export function roomRefusal(
   hub: Hub,
   name: string,
   address: string,
+  codec: Codec = "text",
 ): string | null {
   const limits = hub.limits;
   const room = findRoom(hub, name);
@@ -62,7 +64,9 @@ export function roomRefusal(
     const most = limits.maxRoomsPerAddress;
     const opened = hub.roomsOpenedBy.get(address) ?? 0;
     return most > 0 && opened >= most && !isLobby(name)
-      ? `Your address has opened ${opened} rooms that still exist, the most one address may (${most}); join an existing room (/rooms lists them), or wait until one of yours empties`
+      ? `Your address has opened ${opened} rooms that still exist, the most one address may (${most}); join an existing room (${
+        codec === "json" ? 'a "rooms" request' : "/rooms"
+      } lists them), or wait until one of yours empties`
       : null;
   }
   return members >= limits.maxRoomMembers

@@ -236,6 +236,15 @@ export class Session {
     return this.#codec;
   }
 
+  /**
+   * `text` for a text session, `json` for a JSON one: a person types
+   * `/identify PASSWORD`, a bot or the web page sends `{"type":"identify"}`,
+   * so a hint that names a command is worded for the one reading it.
+   */
+  words(text: string, json: string): string {
+    return this.#codec === "json" ? json : text;
+  }
+
   /** Whether the first line has been seen (and so the codec decided). */
   get codecChosen(): boolean {
     return this.#codecChosen;

@@ -221,7 +221,7 @@ Deno.test("help: long limit flags keep a space before their description", () => 
   }
   assert.match(
     limitsHelp(),
-    /--max-password-attempts COUNT\n {30}wrong server passwords/,
+    /--max-password-attempts COUNT\n {30}wrong passwords \(server, nickname or operator\)/,
   );
 });
 

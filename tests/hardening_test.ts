@@ -211,7 +211,9 @@ Deno.test("server password: asked for first, wrong ones refused, then closed", a
   await using person = await LineClient.connect(chat.port);
   await person.expect("*** This server needs a password. Password:");
   await person.send("guess");
-  await person.expect("*** Error: Wrong server password");
+  await person.expect(
+    "*** Error: Wrong server password: 2 tries left before the connection is closed",
+  );
   await person.send("/join #x");
   await person.expect("*** Error: Send the server password first");
   await person.send("/pass s3cret-pw");
@@ -248,7 +250,9 @@ Deno.test("operators: /oper, then kick; non-operators are refused", async () => 
     "*** Error: Only operators may use /kick; /oper PASSWORD if you are one",
   );
   await op.send("/oper wrong");
-  await op.expect("*** Error: Wrong operator password");
+  await op.expect(
+    "*** Error: Wrong operator password: 2 tries left before the connection is closed",
+  );
   await op.send("/oper op-pw");
   await op.expect("*** You are now an operator");
   await op.send("/who");

@@ -293,7 +293,9 @@ Deno.test("accounts: register, then identify on a later connection; others are k
     /^\*\*\* Nickname alice is registered\. Send \/identify PASSWORD/,
   );
   await again.send("/identify wrong password");
-  await again.expect("*** Error: Wrong nickname password");
+  await again.expect(
+    "*** Error: Wrong nickname password: 2 tries left before the connection is closed",
+  );
   await again.send("/identify correct horse");
   await again.expect("*** alice joined #lobby");
 

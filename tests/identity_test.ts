@@ -375,9 +375,11 @@ Deno.test("wrong operator and server passwords are throttled the same way", asyn
     maxPasswordAttempts: 100,
   }, { operatorPassword: "op-pw" });
   await using guesser = await LineClient.text(chat.port, "guesser");
-  for (const guess of ["a", "b"]) {
+  for (const [guess, left] of [["a", 99], ["b", 98]] as const) {
     await guesser.send(`/oper ${guess}`);
-    await guesser.expect("*** Error: Wrong operator password");
+    await guesser.expect(
+      `*** Error: Wrong operator password: ${left} tries left before the connection is closed`,
+    );
   }
   await guesser.send("/oper op-pw");
   await guesser.expect(
@@ -397,7 +399,9 @@ Deno.test("the server password is throttled by address", async () => {
   }, { password: "server-pw" });
   await using guesser = await LineClient.connect(chat.port);
   await guesser.send("wrong");
-  await guesser.expect("*** Error: Wrong server password");
+  await guesser.expect(
+    "*** Error: Wrong server password: 99 tries left before the connection is closed",
+  );
   await guesser.send("server-pw");
   await guesser.expect(/^\*\*\* Error: Too many wrong passwords/);
 });

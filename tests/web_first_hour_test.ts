@@ -143,7 +143,10 @@ Deno.test("web client: a person's first hour", async (t) => {
             focus: "nick-password",
           });
           await submit(page, { "nick-password": "not-the-one" });
-          await loginError(page, /^Wrong nickname password$/);
+          await loginError(
+            page,
+            /^Wrong nickname password: 2 tries left before the connection is closed$/,
+          );
           assert.deepEqual(await formState(page), {
             serverPassword: false,
             nickPassword: true,
@@ -176,7 +179,7 @@ Deno.test("web client: a person's first hour", async (t) => {
             await loginError(
               page,
               attempt < 3
-                ? /^Wrong server password$/
+                ? new RegExp(`^Wrong server password: ${3 - attempt} tr`)
                 : /^Too many wrong server passwords$/,
             );
             // The next try must not find the last answer still showing.

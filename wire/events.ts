@@ -271,6 +271,11 @@ export interface ErrorEvent {
    * knows which field to ask for again (older servers leave it out).
    */
   password?: "server" | "nickname" | "operator";
+  /**
+   * On a wrong password: how many more wrong ones (of any kind) the
+   * connection may send before it is closed, so a bot can stop in time.
+   */
+  triesLeft?: number;
 }
 
 /** Any value JSON can hold: what a client may have sent as `ref`. */

@@ -32,6 +32,7 @@ import type { ClusterNames, Hub, OwnCopy, RoomFeed } from "../hub.ts";
 import type { RoomMessage, ServerEvent } from "../../protocol.ts";
 import { errorEvent } from "../../protocol.ts";
 import type { Room, Session } from "../session.ts";
+import type { Codec } from "../../wire/encoded_event.ts";
 import { foldKey } from "../../wire/names.ts";
 import { skeletonKey } from "../names/lookalikes.ts";
 import { describeError } from "../log.ts";
@@ -79,8 +80,9 @@ export const SEND_LINK_LOST =
  * What the holder of `nick` here is told when someone on another node took
  * the name while Redis had forgotten this node's claim on it.
  */
-export function nickLostNotice(nick: string): string {
-  return `Your nickname ${nick} was taken by someone on another server while this server could not reach Redis: you now share it, and messages meant for you may reach them; choose another with /nick NAME`;
+export function nickLostNotice(nick: string, codec: Codec = "text"): string {
+  const how = codec === "json" ? 'a "nick" request' : "/nick NAME";
+  return `Your nickname ${nick} was taken by someone on another server while this server could not reach Redis: you now share it, and messages meant for you may reach them; choose another with ${how}`;
 }
 
 /** The one channel every room's messages cross. */
@@ -720,7 +722,10 @@ export class RedisNode implements RoomFeed, ClusterNames {
       const nick = session.nick;
       if (session.state !== "active" || nick === null) return;
       if (this.#key(nick) !== key) return;
-      session.send({ type: "notice", text: nickLostNotice(nick) });
+      session.send({
+        type: "notice",
+        text: nickLostNotice(nick, session.codec),
+      });
       return;
     }
   }

@@ -73,7 +73,12 @@ function notUndone(call: Call): string {
   const { request, session } = call;
   switch (request.type) {
     case "register":
-      return `Your registration of ${session.nick} may have been stored after all: ${UNDO_LOST}; /identify ${session.nick} PASSWORD tells whether it was`;
+      return `Your registration of ${session.nick} may have been stored after all: ${UNDO_LOST}; ${
+        session.words(
+          `/identify ${session.nick} PASSWORD`,
+          'an "identify" request with its password',
+        )
+      } tells whether it was`;
     case "setpass":
       return `Your new password for ${
         session.account?.nick ?? session.nick

@@ -83,7 +83,12 @@ async function register(call: Call<"register">): Promise<void> {
   session.account = { id: made.id, nick };
   hub.log("info", "register", { session: session.id, nick });
   call.tell(
-    `Nickname ${nick} is now registered to you; use /identify PASSWORD next time`,
+    `Nickname ${nick} is now registered to you; ${
+      call.session.words(
+        "use /identify PASSWORD next time",
+        'next time add "identify" with the password to your hello',
+      )
+    }`,
   );
 }
 
@@ -125,7 +130,9 @@ async function identify(call: Call<"identify">): Promise<void> {
       : `Nickname ${target} is not registered`;
     return call.fail(
       "no_such_nick",
-      `${asked}; /register PASSWORD claims yours`,
+      `${asked}; ${
+        call.session.words("/register PASSWORD", 'a "register" request')
+      } claims yours`,
     );
   }
   if (session.account?.id === account.id) {

@@ -135,21 +135,30 @@ export class Call<K extends RequestType = RequestType> {
       });
       return;
     }
-    this.failPassword(what, `Wrong ${what} password`);
+    const left = hub.limits.maxPasswordAttempts - session.passwordAttempts;
+    this.failPassword(
+      what,
+      `Wrong ${what} password: ${left} ${
+        left === 1 ? "try" : "tries"
+      } left before the connection is closed`,
+      left,
+    );
   }
 
   /**
    * Refuses with `bad_password`, saying which password (server, nickname or
    * operator) was wrong or missing: a form then knows which field to ask
-   * for again.
+   * for again; after a wrong one, `triesLeft` before the connection closes.
    */
   failPassword(
     what: "server" | "nickname" | "operator",
     message: string,
+    triesLeft?: number,
   ): void {
     this.send({
       ...errorEvent("bad_password", message, this.request.ref),
       password: what,
+      ...(triesLeft === undefined ? {} : { triesLeft }),
     });
   }
 

@@ -216,7 +216,12 @@ function registeredRefusal(
   }
   call.fail(
     "nick_registered",
-    `Nickname ${account.nick} is registered; /identify ${account.nick} PASSWORD if it is yours`,
+    `Nickname ${account.nick} is registered; ${
+      call.session.words(
+        `/identify ${account.nick} PASSWORD`,
+        'an "identify" request with its password',
+      )
+    } if it is yours`,
   );
   return true;
 }
@@ -320,7 +325,12 @@ function history(call: Call<"history">): void {
     if (account === null) {
       return call.fail(
         "not_permitted",
-        "Private messages are kept only for registered nicknames; /register or /identify first",
+        `Private messages are kept only for registered nicknames; ${
+          call.session.words(
+            "/register or /identify",
+            'a "register" or "identify" request',
+          )
+        } first`,
       );
     }
     const other = request.with;

@@ -406,7 +406,10 @@ export function dispatch(
   if (needsOperator(request) && !session.isOp) {
     return call.fail(
       "not_permitted",
-      `Only operators may use /${request.type}; /oper PASSWORD if you are one`,
+      session.words(
+        `Only operators may use /${request.type}; /oper PASSWORD if you are one`,
+        `Only operators may send "${request.type}"; an "oper" request with the password if you are one`,
+      ),
     );
   }
   return (HANDLERS[request.type] as Handler<RequestType>)(call);

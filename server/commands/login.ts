@@ -173,7 +173,10 @@ function identifyPending(call: Call<"identify">): void | Promise<void> {
     if (nick === undefined) {
       return call.fail(
         "not_ready",
-        "Choose a registered nickname first, or send /identify NICK PASSWORD",
+        call.session.words(
+          "Choose a registered nickname first, or send /identify NICK PASSWORD",
+          'Choose a registered nickname first, or send "identify" with "nick" and "password"',
+        ),
       );
     }
     // The server password comes first, as for a hello.
@@ -381,7 +384,7 @@ function enterChat(call: Call, nick: string, room: string): boolean {
     call.fail("room_invalid", mixed);
     return false;
   }
-  const full = roomRefusal(hub, room, session.addressKey);
+  const full = roomRefusal(hub, room, session.addressKey, session.codec);
   if (full !== null) {
     call.fail("full", full);
     return false;

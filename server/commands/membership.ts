@@ -44,7 +44,9 @@ export function chosenRoom(call: Call, name: string | undefined): Room | null {
   if (room === undefined || !session.rooms.has(room)) {
     call.fail(
       "not_member",
-      `You are not in ${named.name}; /join ${named.name} first`,
+      `You are not in ${named.name}; ${
+        call.session.words(`/join ${named.name}`, 'a "join" request for it')
+      } first`,
     );
     return null;
   }
@@ -93,14 +95,21 @@ function join(call: Call<"join">): void {
   if (session.rooms.size >= most) {
     return call.fail(
       "too_many_rooms",
-      `You are in ${session.rooms.size} rooms, the most one connection may be in (${most}); /part one first`,
+      `You are in ${session.rooms.size} rooms, the most one connection may be in (${most}); ${
+        session.words("/part", 'a "part" request for')
+      } one first`,
     );
   }
   const mixed = existing === undefined
     ? mixedScriptRefusal("Room name", target.name)
     : null;
   if (mixed !== null) return call.fail("room_invalid", mixed);
-  const full = roomRefusal(hub, target.name, session.addressKey);
+  const full = roomRefusal(
+    hub,
+    target.name,
+    session.addressKey,
+    session.codec,
+  );
   if (full !== null) return call.fail("full", full);
   if (!takeRoomChange(call)) return;
   enterRoom(hub, session, target.name, call.request.ref);
@@ -127,10 +136,12 @@ function part(call: Call<"part">): void {
     if (foldKey(room.name) === foldKey(LOBBY)) {
       return call.fail(
         "already_there",
-        `You are in ${LOBBY}, where everyone starts; /quit leaves the chat`,
+        `You are in ${LOBBY}, where everyone starts; ${
+          session.words("/quit", 'a "quit" request')
+        } leaves the chat`,
       );
     }
-    const full = roomRefusal(hub, LOBBY, session.addressKey);
+    const full = roomRefusal(hub, LOBBY, session.addressKey, session.codec);
     if (full !== null) return call.fail("full", full);
   }
   if (!takeRoomChange(call)) return;

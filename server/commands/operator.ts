@@ -85,7 +85,9 @@ function kick(call: Call<"kick">): void {
   if (target === session) {
     return call.fail(
       "not_permitted",
-      "You cannot kick yourself; /quit leaves the chat",
+      `You cannot kick yourself; ${
+        call.session.words("/quit", 'a "quit" request')
+      } leaves the chat`,
     );
   }
   const by = actor(call);
