@@ -380,18 +380,13 @@ export class ChatServer {
           maxPerAddress: this.#hub.limits.maxPerAddress,
           keyOf: (address) => this.#addressKey(address),
           openFrom: (key) => this.#perAddress.get(key),
-          // The connection rate is applied before the handshake, whose
-          // signature costs the server far more than refusing a socket:
-          // otherwise an address over the rate could still demand hundreds
-          // of handshakes a second, each refused only once it was done.
-          admit: (address) => {
-            if (this.#withinRate(address)) return true;
-            this.#logRefusal("refused", {
-              address,
-              reason: "too many new connections, before the TLS handshake",
-            });
-            return false;
-          },
+          // Bans and the connection rate are applied before the handshake,
+          // whose signature costs the server far more than refusing a
+          // socket: otherwise a banned address, or one over the rate, could
+          // still demand hundreds of handshakes a second, each refused only
+          // once it was done.
+          admit: (address) =>
+            this.#admitBeforeHandshake(address, this.#hub.guards.connections),
           keepaliveIdleMs: this.#hub.limits.keepaliveIdleMs,
           onHandshakeError: (address, message) =>
             this.#log.info("tls_handshake_failed", { address, message }),
@@ -453,21 +448,17 @@ export class ChatServer {
         maxPerAddress: limits.maxPerAddress,
         keyOf: (address) => this.#addressKey(address),
         openFrom: (key) => this.#httpPerAddress.get(key),
-        // HTTPS has a rate of its own, more generous than the chat's (a
-        // page load opens several connections at once), applied before
-        // the handshake as at the chat's TLS port: otherwise one address
-        // could have the server sign hundreds of handshakes a second.
-        admit: (address) => {
-          if (this.#withinRate(address, this.#hub.guards.httpsConnections)) {
-            return true;
-          }
-          this.#logRefusal("refused", {
+        // Bans, and HTTPS's own rate, more generous than the chat's (a
+        // page load opens several connections at once), are applied before
+        // the handshake as at the chat's TLS port: otherwise one address,
+        // banned or not, could have the server sign hundreds of handshakes
+        // a second.
+        admit: (address) =>
+          this.#admitBeforeHandshake(
             address,
-            reason: "too many new connections, before the TLS handshake",
-            via: "https",
-          });
-          return false;
-        },
+            this.#hub.guards.httpsConnections,
+            "https",
+          ),
         keepaliveIdleMs: limits.keepaliveIdleMs,
         onHandshakeError: (address, message) =>
           this.#log.info("tls_handshake_failed", {
@@ -613,6 +604,31 @@ export class ChatServer {
     const hub = this.#hub;
     return !(this.#options.throttleLoopback || !isLoopback(address)) ||
       rate.allow(this.#addressKey(address), hub.now());
+  }
+
+  /**
+   * Whether a new TLS connection from `address` (normalized) may begin its
+   * handshake: not if the address is banned or over `rate`. A refused one is
+   * dropped without a word, since a word would need the handshake it is
+   * refused to save (a ban's reason is told over plain TCP and HTTP only).
+   */
+  #admitBeforeHandshake(
+    address: string,
+    rate: ConnectionRate,
+    via?: string,
+  ): boolean {
+    const hub = this.#hub;
+    const reason = hub.bans.find(address, hub.now()) !== undefined
+      ? "banned, before the TLS handshake"
+      : this.#withinRate(address, rate)
+      ? null
+      : "too many new connections, before the TLS handshake";
+    if (reason === null) return true;
+    this.#logRefusal(
+      "refused",
+      via === undefined ? { address, reason } : { address, reason, via },
+    );
+    return false;
   }
 
   /**

@@ -411,3 +411,39 @@ Deno.test("HTTPS: page loads fit the default --https-connect-rate, and leave the
     conn.close();
   }
 });
+
+/** Whether a TLS connection to `port` gets through its handshake. */
+async function handshakes(port: number): Promise<boolean> {
+  const conn = await Deno.connectTls({
+    hostname: "127.0.0.1",
+    port,
+    caCerts: [CA],
+  });
+  try {
+    await conn.handshake();
+    return true;
+  } catch {
+    // Dropped before any handshake.
+    return false;
+  } finally {
+    conn.close();
+  }
+}
+
+Deno.test("TLS and HTTPS: a banned address is dropped before its handshake", async () => {
+  await using chat = await startTlsServer({}, true);
+  const bans = chat.server.hub.bans;
+  assert.ok(bans.add({ address: "127.0.0.1", by: "op", reason: "spam" }));
+  // Before, the HTTPS port refused a banned address only with a 503 after
+  // the handshake, so each connection still cost the server a signature.
+  for (
+    const [what, port] of [["HTTPS", chat.httpsPort], ["TLS", chat.tlsPort]]
+  ) {
+    for (let i = 0; i < 3; i++) {
+      assert.equal(await handshakes(port as number), false, `${what} ${i}`);
+    }
+  }
+  bans.remove("127.0.0.1");
+  assert.equal(await handshakes(chat.httpsPort), true);
+  assert.equal(await handshakes(chat.tlsPort), true);
+});
