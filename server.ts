@@ -54,6 +54,7 @@ import {
   addressKey,
   admissionRefusal,
   isLoopback,
+  TOO_FAST_REFUSAL,
 } from "./server/admission.ts";
 import {
   describeError,
@@ -72,7 +73,7 @@ import { type ChatConnection, TlsListener } from "./server/net/tls_listener.ts";
 import { WebSocketInput } from "./server/web/websocket_input.ts";
 import { loadAssets } from "./server/web/assets.ts";
 import { browsableHost } from "./server/web/http_rules.ts";
-import { WebListener } from "./server/web/web_listener.ts";
+import { WebListener, type WebRefusal } from "./server/web/web_listener.ts";
 import {
   CLOSE_GOING_AWAY,
   CLOSE_POLICY,
@@ -429,7 +430,18 @@ export class ChatServer {
       maxRequests: this.#hub.limits.httpMaxRequests,
     };
     if (web.port !== null) {
-      const listener = new WebListener({ ...common, port: web.port });
+      const listener = new WebListener({
+        ...common,
+        port: web.port,
+        // Plain HTTP has a rate of its own, as HTTPS (a page load opens
+        // several connections at once): applied at accept, before the
+        // request is read; HTTPS's is applied before its handshake.
+        admit: (address: string) =>
+          this.#admitHttp(
+            normalizeAddress(address),
+            this.#hub.guards.httpConnections,
+          ),
+      });
       this.#webListeners.push(listener);
       addresses.http = listener.addr;
     }
@@ -559,22 +571,39 @@ export class ChatServer {
    * An HTTP connection, before its request: banned addresses and a full
    * server are refused, and connections still in their request have caps of
    * their own, the chat's numbers again (`--max-per-address` from one
-   * address), so silent ones cannot pile up. The chat's own caps apply
-   * after an upgrade, where a refusal can be told in words; the connection
-   * rate too, as a page load opens several connections at once.
+   * address), so silent ones cannot pile up. `rate`: the web's own
+   * connection rate, when not already applied (HTTPS applies it before the
+   * handshake); over it, an address is answered 429. The chat's own caps
+   * apply after an upgrade, where a refusal can be told in words; the
+   * chat's connection rate too, as a page load opens several connections
+   * at once.
    */
   #admitHttp(
     address: string,
-  ): { refused: string } | { release: () => void } {
+    rate?: ConnectionRate,
+  ): WebRefusal | { release: () => void } {
     const hub = this.#hub;
+    const tooFast = rate !== undefined && !this.#withinRate(address, rate);
     const refused = admissionRefusal({
       ban: hub.bans.find(address, hub.now()),
       open: hub.sessions.size + this.#httpInRequest,
       fromAddress: this.#httpPerAddress.get(this.#addressKey(address)),
+      tooFast,
     }, hub.limits);
     if (refused !== null) {
-      this.#logRefusal("http_refused", { address, status: 503, path: "" });
-      return { refused };
+      const status = refused === TOO_FAST_REFUSAL ? 429 : 503;
+      this.#logRefusal("http_refused", { address, status, path: "" });
+      return status === 429
+        ? {
+          refused,
+          status,
+          headers: {
+            "retry-after": String(
+              Math.max(1, Math.ceil(1 / hub.limits.httpConnectRate)),
+            ),
+          },
+        }
+        : { refused };
     }
     this.#httpInRequest++;
     const key = this.#addressKey(address);

@@ -86,6 +86,13 @@ export interface Arrival {
 }
 
 /**
+ * What an address opening connections faster than its rate is told: the
+ * last refusal {@linkcode admissionRefusal} gives, after bans and caps.
+ */
+export const TOO_FAST_REFUSAL =
+  "Too many new connections from your address; wait a few seconds";
+
+/**
  * The line a refused connection is told, or null to let it in.
  *
  * @example
@@ -116,9 +123,7 @@ export function admissionRefusal(
   if (limits.maxPerAddress > 0 && arrival.fromAddress >= limits.maxPerAddress) {
     return `Too many connections from your address (at most ${limits.maxPerAddress})`;
   }
-  if (arrival.tooFast) {
-    return "Too many new connections from your address; wait a few seconds";
-  }
+  if (arrival.tooFast) return TOO_FAST_REFUSAL;
   return null;
 }
 

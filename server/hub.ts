@@ -83,6 +83,8 @@ export interface Guards {
    * opens several at once, which the chat's rate would refuse.
    */
   httpsConnections: ConnectionRate;
+  /** New plain HTTP connections per address, a bucket of their own too. */
+  httpConnections: ConnectionRate;
   /** Registrations per address per hour. */
   registrations: WindowCounter;
   /** The bounded queue every password hash waits in. */
@@ -597,6 +599,10 @@ export class Hub {
       httpsConnections: new ConnectionRate(
         this.limits.httpsConnectBurst,
         this.limits.httpsConnectRate,
+      ),
+      httpConnections: new ConnectionRate(
+        this.limits.httpConnectBurst,
+        this.limits.httpConnectRate,
       ),
       registrations: new WindowCounter(REGISTRATION_WINDOW_MS),
       hashes: new HashQueue(this.limits.hashQueue),

@@ -142,6 +142,16 @@ export interface Limits {
    * before the TLS handshake whose signature each costs; 0: off.
    */
   httpsConnectRate: number;
+  /**
+   * Plain HTTP connections one address may open at once before its own
+   * rate applies: a page load opens several, as over HTTPS.
+   */
+  httpConnectBurst: number;
+  /**
+   * Plain HTTP connections per second one address may keep opening; past
+   * it a connection is answered 429 before its request is read; 0: off.
+   */
+  httpConnectRate: number;
   /** Failed logins per account or address before delays start. */
   loginFailures: number;
   /** The first delay after those; each further failure doubles it. */
@@ -617,6 +627,24 @@ export const LIMIT_SPECS: readonly LimitSpec[] = [
     allowZero: true,
     description:
       "HTTPS connections per second one IP address may keep opening, refused before the TLS handshake; loopback is exempt (0 turns it off)",
+  },
+  {
+    key: "httpConnectBurst",
+    flag: "http-connect-burst",
+    unit: "count",
+    default: 30,
+    allowZero: false,
+    description:
+      "plain HTTP connections one IP address may open in a burst before --http-connect-rate applies (a browser opens up to 6 per page load)",
+  },
+  {
+    key: "httpConnectRate",
+    flag: "http-connect-rate",
+    unit: "per-second",
+    default: 2,
+    allowZero: true,
+    description:
+      "plain HTTP connections per second one IP address may keep opening, answered 429 before their request is read; loopback is exempt (0 turns it off)",
   },
   {
     key: "loginFailures",

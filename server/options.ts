@@ -102,8 +102,9 @@ export interface ServerOptions {
    */
   database?: string;
   /**
-   * Whether loopback addresses are held to `--connect-rate` and
-   * `--https-connect-rate` too (tests of the rates set this).
+   * Whether loopback addresses are held to `--connect-rate`,
+   * `--https-connect-rate` and `--http-connect-rate` too (tests of the
+   * rates set this).
    * @default {false}
    */
   throttleLoopback?: boolean;

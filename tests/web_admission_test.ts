@@ -13,10 +13,14 @@ import { HttpWire } from "./http_wire.ts";
 
 const decoder = new TextDecoder();
 
-async function startWebServer(limits: Partial<Limits>) {
+async function startWebServer(
+  limits: Partial<Limits>,
+  options: { throttleLoopback?: boolean } = {},
+) {
   const server = new ChatServer({
     hostname: "127.0.0.1",
     port: 0,
+    ...options,
     web: { port: 0 },
     limits: { closeGraceMs: 500, floodRate: 0, ...limits },
   });
@@ -160,4 +164,51 @@ Deno.test("web admission: a TLS hello at the plain HTTP port is refused at once,
   } finally {
     conn.close();
   }
+});
+
+/** Asks for the page; the whole answer, head and body. */
+async function pageAnswer(port: number): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(
+      new TextEncoder().encode(
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+      ),
+    );
+    return await within(readToEnd(conn), "the answer to GET /");
+  } finally {
+    conn.close();
+  }
+}
+
+Deno.test("web admission: past --http-connect-rate a plain HTTP connection is answered 429 before its request", async () => {
+  await using web = await startWebServer(
+    { httpConnectBurst: 3, httpConnectRate: 0.25, connectBurst: 1 },
+    { throttleLoopback: true },
+  );
+  for (let i = 0; i < 3; i++) {
+    assert.match(await statusOfPage(web.httpPort), / 200 /, `load ${i}`);
+  }
+  // Before, the plain HTTP port had no rate at all: one address could
+  // open connections as fast as the server accepted them.
+  const refused = await pageAnswer(web.httpPort);
+  assert.match(refused, /^HTTP\/1\.1 429 /);
+  assert.match(refused, /\r\nretry-after: 4\r\n/i);
+  assert.match(refused, /Too many new connections from your address/);
+  // A bucket of its own: the chat's rate (a burst of one) is untouched.
+  await using alice = await LineClient.text(web.port, "alice");
+  await alice.send("/who");
+  await alice.expect(/alice/);
+});
+
+Deno.test("web admission: a banned address is answered 503 at the plain HTTP port", async () => {
+  await using web = await startWebServer({});
+  assert.ok(web.server.hub.bans.add({
+    address: "127.0.0.1",
+    by: "op",
+    reason: "spam",
+  }));
+  const answer = await pageAnswer(web.httpPort);
+  assert.match(answer, /^HTTP\/1\.1 503 /);
+  assert.match(answer, /You are banned: spam/);
 });

@@ -102,12 +102,24 @@ export interface WebListenerOptions {
   /**
    * Asked for each connection as it is accepted, before anything is read:
    * the text of a refusal (the server is full, the address has too many
-   * connections or is banned), answered with 503, or a function to call
-   * once the connection leaves HTTP, handed on or closed. So connections
-   * still in HTTP (in a request, or idle between two) count against the
-   * same caps as chat connections. @default every connection admitted
+   * connections or is banned), answered with 503 or the refusal's own
+   * status and headers (429 and `retry-after` for an address opening
+   * connections too fast), or a function to call once the connection
+   * leaves HTTP, handed on or closed. So connections still in HTTP (in a
+   * request, or idle between two) count against the same caps as chat
+   * connections. @default every connection admitted
    */
-  admit?: (address: string) => { refused: string } | { release: () => void };
+  admit?: (address: string) => WebRefusal | { release: () => void };
+}
+
+/** A connection refused at accept, before its request is read. */
+export interface WebRefusal {
+  /** Why, in words: the answer's body. */
+  refused: string;
+  /** The answer's status. @default {503} */
+  status?: number;
+  /** Headers the answer adds, such as `retry-after`. */
+  headers?: Record<string, string>;
 }
 
 /**
@@ -348,7 +360,14 @@ export class WebListener {
     if ("refused" in admission) {
       const timer = setTimeout(() => closeQuietly(conn), LINGER_MS);
       try {
-        await this.#reply(conn, null, 503, admission.refused, {}, true);
+        await this.#reply(
+          conn,
+          null,
+          admission.status ?? 503,
+          admission.refused,
+          admission.headers ?? {},
+          true,
+        );
       } finally {
         clearTimeout(timer);
       }
