@@ -174,7 +174,10 @@ export class Backoff {
   #random: () => number;
   #nextMs: number;
 
-  /** @param options delays and jitter; see {@linkcode BackoffOptions} */
+  /**
+   * Starts at the shortest delay.
+   * @param options delays and jitter; see {@linkcode BackoffOptions}
+   */
   constructor(options: BackoffOptions = {}) {
     this.#minMs = options.minMs ?? 1000;
     this.#maxMs = options.maxMs ?? 30_000;

@@ -24,6 +24,7 @@ import {
 export interface RenderOptions {
   /** The viewer's nickname, to mark their own lines and mentions. */
   self: string;
+  /** Whether to paint ANSI colors; off under `--no-color` and `NO_COLOR`. */
   color: boolean;
   /**
    * Hands out nickname colors so that nicknames seen together differ; without

@@ -12,10 +12,13 @@
  * lines and bytes a second, and how many of each may go at once.
  */
 export interface AnnouncedPace {
+  /** Steady lines a second the server lets through. */
   lines: number;
+  /** Lines that may go at once before the steady rate holds them back. */
   burst: number;
   /** Absent: bytes are not limited. */
   bytes?: number;
+  /** Bytes that may go at once; absent: as many as `bytes`. */
   burstBytes?: number;
 }
 
@@ -102,6 +105,8 @@ export class SendPacer {
   #bytes: Bucket | null;
 
   /**
+   * Starts with full buckets, each a margin under the server's so it never
+   * trips the server's flood control.
    * @param pace what the server announced
    * @param now the time, ms
    */

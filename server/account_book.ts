@@ -123,7 +123,10 @@ export interface SharedInbox {
 export class LocalAccountBook implements AccountBook {
   readonly local: AccountStore;
 
-  /** @param store the history file's accounts */
+  /**
+   * Serves accounts from this server's own history file.
+   * @param store the history file's accounts
+   */
   constructor(store: AccountStore) {
     this.local = store;
   }

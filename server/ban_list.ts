@@ -20,6 +20,7 @@ export interface Ban {
   nick?: string;
   /** When it ends (ms since the epoch); absent for a permanent ban. */
   until?: number;
+  /** The operator's reason, if given, shown with the ban. */
   reason?: string;
   /** The operator who set it. */
   by: string;
@@ -103,7 +104,10 @@ export class BanList {
   #bans = new Map<string, Ban>();
   readonly #ipv6Prefix: number;
 
-  /** @param ipv6Prefix bits of an IPv6 address a ban covers (128: itself) */
+  /**
+   * Starts with no bans.
+   * @param ipv6Prefix bits of an IPv6 address a ban covers (128: itself)
+   */
   constructor(ipv6Prefix = 128) {
     this.#ipv6Prefix = ipv6Prefix;
   }

@@ -30,12 +30,15 @@
  * ```
  */
 export class TokenBucket {
+  /** Tokens a full bucket holds: what may go at once. */
   readonly burst: number;
+  /** Tokens added back a second: the sustained rate. */
   readonly ratePerSecond: number;
   #tokens: number;
   #updatedAt: number;
 
   /**
+   * Starts full, so a first burst goes at once.
    * @param burst most tokens held, and the starting amount
    * @param ratePerSecond refill rate
    * @param now the clock's current reading, in milliseconds
@@ -125,6 +128,10 @@ export type Pace =
  * ```
  */
 export class FloodPacer {
+  /**
+   * The rates it enforces, also announced in the welcome and named when it
+   * disconnects.
+   */
   readonly budget: Readonly<FloodBudget>;
   readonly #lines: TokenBucket;
   readonly #bytes: TokenBucket;
@@ -136,6 +143,7 @@ export class FloodPacer {
   #waitedMs = 0;
 
   /**
+   * Starts with full buckets.
    * @param budget the rates, bursts and disconnect time
    * @param now the clock's current reading, in milliseconds
    */

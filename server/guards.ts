@@ -101,7 +101,10 @@ export class LoginThrottle {
   readonly #options: LoginThrottleOptions;
   readonly #records: BoundedMap<FailureRecord>;
 
-  /** @param options free failures and the delays after them */
+  /**
+   * Starts with no failures recorded.
+   * @param options free failures and the delays after them
+   */
   constructor(options: LoginThrottleOptions) {
     this.#options = options;
     this.#records = new BoundedMap(options.maxKeys ?? MAX_GUARD_KEYS);
@@ -162,6 +165,7 @@ export class ConnectionRate {
   readonly #buckets = new BoundedMap<TokenBucket>(MAX_GUARD_KEYS);
 
   /**
+   * Starts with no addresses tracked; a rate of 0 admits every connection.
    * @param burst connections allowed at once
    * @param ratePerSecond sustained connections per second (0: no limit)
    */
@@ -191,7 +195,10 @@ export class WindowCounter {
   readonly #windowMs: number;
   readonly #times = new BoundedMap<number[]>(MAX_GUARD_KEYS);
 
-  /** @param windowMs how far back events count */
+  /**
+   * Starts with no events counted.
+   * @param windowMs how far back events count
+   */
   constructor(windowMs: number) {
     this.#windowMs = windowMs;
   }
@@ -253,7 +260,10 @@ export class HashQueue {
   readonly #lastServed = new Map<string, number>();
   #served = 0;
 
-  /** @param capacity jobs that may wait */
+  /**
+   * Starts empty.
+   * @param capacity jobs that may wait
+   */
   constructor(capacity: number) {
     this.#capacity = capacity;
   }

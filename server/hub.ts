@@ -254,6 +254,8 @@ export class LocalRoomFeed implements RoomFeed {
   #delivered: number;
 
   /**
+   * Delivers after the history's commits, so nobody sees a message that was not
+   * stored.
    * @param history where room messages are stored
    * @param afterCommit the order deliveries keep behind the history's commits
    * @param limits which rooms are big
@@ -559,6 +561,7 @@ export class Hub {
   #reserveFailing = false;
 
   /**
+   * Opens the history database; nothing listens yet.
    * @param options name, limits, secrets, logging, database
    * @param writes the connections' write coalescing (never holds unless
    *   given)
@@ -929,7 +932,9 @@ export class Hub {
 
 /** What a departing session is told: a code for programs, words for people. */
 export interface Goodbye {
+  /** For programs: why it ended, and so whether to come back. */
   code: ByeCode;
+  /** For people: the words shown to the user. */
   reason: string;
 }
 

@@ -193,19 +193,26 @@ export interface Limits {
 }
 
 /** How a limit's flag value is written on the command line. */
-type Unit = "bytes" | "count" | "seconds" | "days" | "per-second";
+export type LimitUnit = "bytes" | "count" | "seconds" | "days" | "per-second";
 
 /** One row of the limits table. */
 export interface LimitSpec {
+  /** The field of {@linkcode Limits} it sets. */
   key: keyof Limits;
+  /** The command-line flag, without its `--`. */
   flag: string;
-  unit: Unit;
+  /**
+   * How the value is written on the command line (seconds and days become
+   * milliseconds).
+   */
+  unit: LimitUnit;
   /** The default, in the flag's unit. */
   default: number;
   /** Whether 0 is allowed (meaning "off" where the description says so). */
   allowZero: boolean;
   /** The largest value allowed, where there is one. */
   max?: number;
+  /** What it limits and why, one line for `--help`. */
   description: string;
 }
 

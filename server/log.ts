@@ -38,6 +38,10 @@ export type LogSink = (line: string) => unknown;
 
 /** What a {@linkcode PipeSink} writes to: stderr, or a stand-in in tests. */
 export interface LogWriter {
+  /**
+   * Like `Deno.stderr.write`: may take only part of the bytes, and says how
+   * many.
+   */
   write(bytes: Uint8Array): Promise<number>;
 }
 
@@ -55,6 +59,7 @@ const encoder = new TextEncoder();
  * closed pipe takes down whatever was logging.
  */
 export class PipeSink {
+  /** Bytes held while a write waits; lines past it are dropped. */
   readonly maxQueuedBytes: number;
   #writer: LogWriter;
   #queue: Uint8Array[] = [];
@@ -65,6 +70,7 @@ export class PipeSink {
   #idleWaiters: Array<() => void> = [];
 
   /**
+   * Writes nothing until the first line comes.
    * @param writer where bytes go @default {Deno.stderr}
    * @param maxQueuedBytes lines held while a write waits; past it they drop
    */

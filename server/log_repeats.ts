@@ -21,6 +21,9 @@ interface Budget {
 
 /** Whether to write one occurrence, and how many went unwritten before it. */
 export interface RepeatVerdict {
+  /**
+   * Whether to write this occurrence; false once the event is over its budget.
+   */
   write: boolean;
   /** Occurrences suppressed since the last one written (when `write`). */
   suppressed: number;
@@ -41,11 +44,14 @@ export interface RepeatVerdict {
  * ```
  */
 export class RepeatedEvents {
+  /** Occurrences of one event written per window; the rest are counted. */
   readonly limit: number;
+  /** The window's length, in milliseconds. */
   readonly windowMs: number;
   #budgets = new Map<string, Budget>();
 
   /**
+   * Starts with every event's budget full.
    * @param limit occurrences of one event written per window
    * @param windowMs the window
    */

@@ -16,13 +16,17 @@ import type { MemberSummary } from "../protocol.ts";
 
 /** What paging needs of a member. */
 export interface PagedMember {
+  /** Null before the session has a nickname; such members are not listed. */
   nick: string | null;
+  /** The away reason, or null when present. */
   away: string | null;
+  /** Marks operators in the list. */
   isOp: boolean;
 }
 
 /** One page of a member list. */
 export interface MemberPage {
+  /** This page's members, in fold-key order. */
   members: MemberSummary[];
   /** Named members in the room in all. */
   count: number;

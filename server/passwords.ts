@@ -34,8 +34,14 @@ export const DEFAULT_PASSWORD_ITERATIONS = 600_000;
 
 /** A password hash and what is needed to check another against it. */
 export interface PasswordHash {
+  /** Random for each hash, so equal passwords hash differently. */
   salt: Uint8Array<ArrayBuffer>;
+  /** The PBKDF2-SHA256 output for the password and salt. */
   hash: Uint8Array<ArrayBuffer>;
+  /**
+   * The work factor it was made with, so raising the default leaves old hashes
+   * checkable.
+   */
   iterations: number;
 }
 

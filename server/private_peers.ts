@@ -55,7 +55,10 @@ export class PrivatePeers {
   readonly #byNick = new Map<string, HolderKey>();
   readonly #most: number;
 
-  /** @param most names kept; the least recently used goes first */
+  /**
+   * Starts with no correspondents.
+   * @param most names kept; the least recently used goes first
+   */
   constructor(most: number = MAX_PRIVATE_PEERS) {
     this.#most = most;
   }

@@ -110,6 +110,7 @@ export function pullInOrder<M extends BatchMember>(member: M): void {
 
 /** What the batch needs of a member. */
 export interface BatchMember {
+  /** Text or JSON: which encoding of each event the member pulls. */
   readonly codec: Codec;
   /**
    * The big rooms' batches this member has a cursor in, kept by the
@@ -230,7 +231,11 @@ export class RoomBatch<M extends BatchMember> implements MemberFeed<M> {
   #deferTimer: ReturnType<typeof setTimeout> | null = null;
   readonly #now: () => number;
 
-  /** @param options the room's members, and whom to tell of pulls */
+  /**
+   * Enters every current member at the log's start: the first event wakes them
+   * all.
+   * @param options the room's members, and whom to tell of pulls
+   */
   constructor(options: BatchOptions<M>) {
     this.#options = options;
     this.#now = options.now ?? (() => performance.now());

@@ -42,12 +42,15 @@ export type SessionState = "login" | "active" | "closing";
 export interface Room {
   /** Display name, as its first member typed it (with `#`). */
   name: string;
+  /** Its members connected to this node. */
   members: Set<Session>;
   /** Its members in fold-key order, for `/who` pages (member_pages.ts). */
   index: MemberIndex<Session>;
   /** The topic ("" for none), who set it and when. */
   topic: string;
+  /** The nickname that set the topic. */
   topicBy?: string;
+  /** When the topic was set (ms since the epoch). */
   topicAt?: number;
   /**
    * The address that opened it, whose `--max-rooms-per-address` count it is
@@ -104,9 +107,11 @@ export interface SessionOptions {
 
 /** What a session needs from its socket. */
 export interface SessionSocket {
+  /** Writes bytes; resolves with how many the socket took. */
   write(bytes: Uint8Array): Promise<number>;
   /** A write made at once, where the socket has one (net/libc_socket.ts). */
   tryWrite?(bytes: Uint8Array): number;
+  /** Closes the connection; what is unwritten is lost. */
   close(): void;
 }
 
@@ -123,8 +128,14 @@ export class Session {
    * IPv6 its `--ipv6-prefix` (admission.ts {@linkcode addressKey}).
    */
   readonly addressKey: string;
+  /**
+   * When the peer connected (ms since the epoch): the login deadline counts
+   * from it.
+   */
   readonly connectedAt: number;
+  /** Splits the peer's bytes into lines, refusing any over `--max-line`. */
   readonly framer: LineFramer;
+  /** The bounded queue of what is still to be written to the peer. */
   readonly outbound: OutboundQueue;
   #state: SessionState = "login";
   /** Told once when the session starts closing (see onClosing). */
@@ -199,7 +210,10 @@ export class Session {
   readonly #onSendFailure: (session: Session, why: SendFailure) => void;
   readonly #onReplyError: (session: Session, error: unknown) => void;
 
-  /** @param options the connection, its limits, and whom to tell of failure */
+  /**
+   * Starts in login, with its limits applied from the first byte.
+   * @param options the connection, its limits, and whom to tell of failure
+   */
   constructor(options: SessionOptions) {
     const { socket, limits } = options;
     this.#socket = socket;

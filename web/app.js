@@ -1219,6 +1219,8 @@ var Connection = class {
   #timer;
   #stopped = false;
   /**
+   * Does not connect yet (see `connect`); when the browser comes back
+   * online it retries at once.
    * @param url the `ws:` or `wss:` URL of the server's `/ws`
    * @param handlers told of opening, events and closing
    */
@@ -1444,6 +1446,8 @@ var SendPacer = class {
   #lines;
   #bytes;
   /**
+   * Starts with full buckets, each a margin under the server's so it never
+   * trips the server's flood control.
    * @param pace what the server announced
    * @param now the time, ms
    */
@@ -1510,6 +1514,7 @@ function conversationOfRef(ref) {
 var ChatModel = class {
   /** Our nickname once welcomed. */
   me = null;
+  /** Every conversation, by key. */
   conversations = /* @__PURE__ */ new Map();
   /** Our current room on the server (where a bare line would go). */
   currentRoom = null;

@@ -145,6 +145,8 @@ export class NameRegistry<Owner> {
   readonly #skeletonKey: (name: string) => string;
 
   /**
+   * Starts empty. The look-alike key is passed in so wire/ carries none of the
+   * server's tables.
    * @param skeletonKey the look-alike identity of a name (the server passes
    *   the TR39 skeleton from server/names/lookalikes.ts)
    */

@@ -23,6 +23,7 @@ import { checkRoom, foldKey } from "./names.ts";
 
 /** What a client keeps of the last `who` page it showed. */
 export interface LastWhoPage {
+  /** The room the page listed, which `/more` asks for again. */
   room: string;
   /** The next page's cursor; absent after the last page. */
   next?: string;

@@ -24,11 +24,20 @@ const STEP_ENDS = ["reconnecting", "error", "ready"] as const;
 
 /** What this needs of a node-redis client. */
 export interface ClosableClient {
+  /**
+   * Whether the client is connected or trying to be (a reconnect loop may be
+   * under way).
+   */
   readonly isOpen: boolean;
+  /** Whether commands can go now: only then is a polite quit possible. */
   readonly isReady: boolean;
+  /** Quits politely, after the answers to commands already sent. */
   close(): Promise<unknown>;
+  /** Drops the connection at once, abandoning commands in flight. */
   destroy(): void;
+  /** Listens for one event, to see a reconnect step end. */
   once(event: string, listener: (...args: unknown[]) => void): unknown;
+  /** Removes a `once` listener when the wait ends some other way. */
   off(event: string, listener: (...args: unknown[]) => void): unknown;
 }
 

@@ -51,7 +51,11 @@ export class DeliveryCursor {
   #held: Relay[] = [];
   readonly #heldMax: number;
 
-  /** @param heldMax see {@linkcode HELD_MAX} */
+  /**
+   * Starts behind, with nothing delivered: the first catch-up sets where it
+   * stands.
+   * @param heldMax see {@linkcode HELD_MAX}
+   */
   constructor(heldMax: number = HELD_MAX) {
     this.#heldMax = heldMax;
   }

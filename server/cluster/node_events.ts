@@ -287,6 +287,7 @@ export interface PrivateRelay {
   node: string;
   /** That session's id there. */
   sid: number;
+  /** The message itself, with the id Redis gave it. */
   message: PrivateMessage;
   /** Where its sender is (node and session), to be told if it is lost. */
   sender?: { node: string; sid: number };

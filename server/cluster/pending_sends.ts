@@ -16,7 +16,9 @@
 
 /** The sender of a message in flight, for its confirmation. */
 export interface PendingSend<S> {
+  /** Who sent it: the one told when it is confirmed or lost. */
   session: S;
+  /** The request's ref, echoed so the sender's client can match the answer. */
   ref: string | undefined;
   /** The id Redis gave it, once the script has answered. */
   id?: number;
@@ -38,7 +40,10 @@ export class PendingSends<S> {
   readonly #keepMs: number;
   #nextToken = 1;
 
-  /** @param keepMs longest a send is waited for, its copy or its fate */
+  /**
+   * Starts with nothing in flight.
+   * @param keepMs longest a send is waited for, its copy or its fate
+   */
   constructor(keepMs: number) {
     this.#keepMs = keepMs;
   }

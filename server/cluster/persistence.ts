@@ -10,11 +10,10 @@
  * @module
  */
 
-import type { createClient } from "npm:redis@5.12.1";
 import type { Hub } from "../hub.ts";
 import { firstLine } from "../../wire/endpoint.ts";
 
-type Client = ReturnType<typeof createClient>;
+import type { RedisClient as Client } from "./redis_client.ts";
 
 /** What Redis says it keeps on disk. */
 export type Persistence =

@@ -30,7 +30,6 @@
  * @module
  */
 
-import type { createClient } from "npm:redis@5.12.1";
 import type { Hub } from "../hub.ts";
 import type { Ban } from "../ban_list.ts";
 import type { Room, Session } from "../session.ts";
@@ -58,7 +57,7 @@ import {
   type NodeEvent,
 } from "./node_events.ts";
 
-type Client = ReturnType<typeof createClient>;
+import type { RedisClient as Client } from "./redis_client.ts";
 
 /** The channel every node's events cross. */
 const EVENTS_CHANNEL = "tern:events";
@@ -226,7 +225,11 @@ export class RedisPresence implements ClusterPresence {
    */
   #answering = true;
 
-  /** @param hub the node's hub @param options its Redis link */
+  /**
+   * Only keeps its parts: nothing is sent to Redis yet.
+   * @param hub the node's hub
+   * @param options its Redis link
+   */
   constructor(hub: Hub, options: PresenceOptions) {
     this.#hub = hub;
     this.#node = options.node;

@@ -40,6 +40,7 @@ export interface RemoteMember extends PagedMember {
   node: string;
   /** Their session's id on that node. */
   sid: number;
+  /** Their nickname, as they spelled it. */
   nick: string;
   /** Their IP address, for a ban by nickname. */
   address: string;
@@ -53,6 +54,7 @@ export interface RemoteMember extends PagedMember {
 
 /** A room with members on other nodes, as `/rooms` counts it. */
 export interface RemoteRoom {
+  /** The room's display name (with `#`). */
   name: string;
   /** Members on the other nodes. */
   members: number;

@@ -14,6 +14,7 @@ import type { RemoteMember, RemoteRoom } from "./presence_seam.ts";
 
 /** A session's state as a node publishes it (and keeps it in Redis). */
 export interface MemberState {
+  /** Its nickname, as its owner spelled it. */
   nick: string;
   /** The away reason ("" for none given), or null when present. */
   away: string | null;
@@ -33,7 +34,9 @@ export interface MemberState {
 
 /** What one change did to a remote session: its entry before and after. */
 export interface MemberChange {
+  /** Its entry before; undefined when it is new to this node. */
   before: RemoteMember | undefined;
+  /** Its entry after; undefined when it is gone (quit, or its node died). */
   after: RemoteMember | undefined;
 }
 

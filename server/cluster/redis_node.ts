@@ -29,6 +29,7 @@ import {
   ErrorReply,
 } from "npm:redis@5.12.1";
 import type { ClusterNames, Hub, OwnCopy, RoomFeed } from "../hub.ts";
+import type { RedisClient as Client } from "./redis_client.ts";
 import type { RoomMessage, ServerEvent } from "../../protocol.ts";
 import { errorEvent } from "../../protocol.ts";
 import type { Room, Session } from "../session.ts";
@@ -144,8 +145,6 @@ for _, key in ipairs(KEYS) do
   redis.call('PEXPIRE', key, ARGV[2])
 end
 return 1`;
-
-type Client = ReturnType<typeof createClient>;
 
 /** A node's link to the cluster: its feed and its nickname claims. */
 export class RedisNode implements RoomFeed, ClusterNames {

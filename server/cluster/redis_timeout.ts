@@ -24,7 +24,10 @@ export class RedisTimeout extends Error {
    */
   undone?: Promise<boolean>;
 
-  /** @param ms the timeout that passed */
+  /**
+   * Names the timeout in seconds, as `--redis-timeout` takes it.
+   * @param ms the timeout that passed
+   */
   constructor(ms: number) {
     super(`Redis did not answer within ${ms / 1000} s`);
     this.name = "RedisTimeout";

@@ -13,8 +13,11 @@ import type { PresenceNotice, RemoteMember } from "./presence_seam.ts";
 
 /** One session's change found by a fresh read, as a notice. */
 export interface ReadChange {
+  /** Its entry before; undefined when it is new to this node. */
   before: RemoteMember | undefined;
+  /** Its entry after; undefined when it is gone. */
   after: RemoteMember | undefined;
+  /** The change as an announcement, as the node would have sent it. */
   notice: PresenceNotice;
 }
 
@@ -74,6 +77,7 @@ export function readChanges(
 
 /** Rooms (by name) that hear of a change, and the event for each. */
 export interface RemoteNews {
+  /** The rooms here that share the session, so their members hear of it. */
   rooms: readonly string[];
   /** The event as room `room` (this node's name for it) hears it. */
   event: (room: string) => ServerEvent;

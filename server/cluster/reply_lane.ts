@@ -50,7 +50,10 @@ interface InFlight {
 export interface LaneOptions {
   /** Longest a send holds the answers behind it, in milliseconds. */
   timeoutMs: number;
-  /** @default {RUNTIME_CLOCK} */
+  /**
+   * Where each hold's deadline is read from; tests pass a fake.
+   * @default {RUNTIME_CLOCK}
+   */
   clock?: LaneClock;
   /** Told when the lane has emptied (its owner may forget it). */
   emptied?: () => void;
@@ -68,7 +71,10 @@ export class ReplyLane {
   #timer: unknown = null;
   #drainWaiters: Array<() => void> = [];
 
-  /** @param options the longest hold, the clock, whom to tell */
+  /**
+   * Starts empty: nothing in flight, nothing held.
+   * @param options the longest hold, the clock, whom to tell
+   */
   constructor(options: LaneOptions) {
     this.#timeoutMs = options.timeoutMs;
     this.#clock = options.clock ?? RUNTIME_CLOCK;

@@ -18,7 +18,6 @@
  * @module
  */
 
-import type { createClient } from "npm:redis@5.12.1";
 import type { RoomMessage } from "../../protocol.ts";
 import type { Hub } from "../hub.ts";
 import type { Room } from "../session.ts";
@@ -29,7 +28,7 @@ import { decodeRelay, type Relay } from "./relay.ts";
 import { DeliveryCursor } from "./delivery_cursor.ts";
 import { bounded } from "./redis_timeout.ts";
 
-type Client = ReturnType<typeof createClient>;
+import type { RedisClient as Client } from "./redis_client.ts";
 
 /** The field of a stream entry that holds the relay text. */
 const RELAY_FIELD = "r";
@@ -135,7 +134,9 @@ async function sha1Hex(text: string): Promise<string> {
 
 /** A stream entry as node-redis returns it. */
 export interface StreamEntry {
+  /** The entry's stream id (`<message id>-0` for our relays). */
   id: string;
+  /** Its fields; our relay is one of them. */
   message: Record<string, string>;
 }
 
@@ -168,6 +169,7 @@ export function messagesOf(entries: readonly StreamEntry[]): RoomMessage[] {
 
 /** What a node's room streams need from it. */
 export interface RoomStreamsOptions {
+  /** The node's hub: the rooms to catch up, its limits and its log. */
   hub: Hub;
   /** The node's command connection (not its subscriber). */
   client: Client;
@@ -199,7 +201,10 @@ export class RoomStreams implements RoomLog {
   /** Messages delivered by catch-ups so far (for tests and logs). */
   caughtUpMessages = 0;
 
-  /** @param options the hub, the command connection, and delivery */
+  /**
+   * Only keeps its parts: nothing is read until asked.
+   * @param options the hub, the command connection, and delivery
+   */
   constructor(options: RoomStreamsOptions) {
     this.#hub = options.hub;
     this.#client = options.client;

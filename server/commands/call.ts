@@ -45,6 +45,7 @@ export class Call<K extends RequestType = RequestType> {
   readonly request: RequestOf<K>;
 
   /**
+   * Made by the dispatcher for each request it routes.
    * @param hub the server the request acts on
    * @param session who asked
    * @param request what they asked

@@ -152,6 +152,7 @@ export class CoalescingController {
   readonly #calm: number;
 
   /**
+   * Takes over the scheduler's hold, which each sample then moves.
    * @param scheduler the scheduler whose hold it sets
    * @param options thresholds and the longest hold
    */

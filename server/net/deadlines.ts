@@ -13,12 +13,20 @@ import { type BacklogState, slowDetail, slowRuleDue } from "./slowness.ts";
 
 /** The parts of a connection's state the deadlines depend on. */
 export interface DeadlineState extends BacklogState {
+  /** Where the connection is in its life: a login has its own deadline. */
   state: "login" | "active" | "closing";
+  /** JSON clients are pinged; text clients are timed out when idle. */
   codec: Codec;
+  /** When it connected (ms), for the login deadline. */
   connectedAt: number;
+  /**
+   * When the peer last sent anything (ms): the idle and ping clocks start
+   * there.
+   */
   lastInputAt: number;
   /** The unanswered ping's token, or null. */
   pingToken: string | null;
+  /** When the unanswered ping went (ms), for its timeout. */
   pingSentAt: number;
 }
 

@@ -60,6 +60,7 @@ const COMPACT_AFTER_CHUNKS = 1024;
 
 /** One piece of a reply, and what to do once the socket has taken it. */
 export interface ReplyPiece {
+  /** The encoded bytes, written as they are. */
   bytes: Uint8Array;
   /** Called once every byte of the piece has been written to the socket. */
   written?: () => void;
@@ -235,6 +236,7 @@ export class OutboundQueue {
   #waitingForGate = false;
 
   /**
+   * Starts empty; nothing is written until a reply is queued.
    * @param writer the socket
    * @param options limits, error callback, clock and scheduler
    */

@@ -26,6 +26,7 @@ export class SyncWriteBudget {
   #armed = false;
 
   /**
+   * One per server: every connection draws on the same turn's budget.
    * @param perTurn writes made at once in one turn; 0 makes none (every
    *   write is asynchronous)
    */

@@ -14,7 +14,10 @@ export class TaskCount {
   #waiters: Array<() => void> = [];
   readonly #onError: (error: unknown) => void;
 
-  /** @param onError told of each task that rejects; it then counts as ended */
+  /**
+   * Starts with none running.
+   * @param onError told of each task that rejects; it then counts as ended
+   */
   constructor(onError: (error: unknown) => void) {
     this.#onError = onError;
   }

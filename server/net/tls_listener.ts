@@ -19,17 +19,21 @@ import tls from "node:tls";
 
 /** What the server needs from an accepted connection, TCP or TLS. */
 export interface ChatConnection {
+  /** The peer's address, for logs, bans and per-address limits. */
   readonly remoteAddr: { hostname: string };
   /** Like `Deno.Conn.read`: bytes read, or null at the end of the stream. */
   read(buffer: Uint8Array): Promise<number | null>;
   /** Like `Deno.Conn.write`: resolves once the bytes are handed on. */
   write(bytes: Uint8Array): Promise<number>;
+  /** Closes at once; a read that waits then ends. */
   close(): void;
 }
 
 /** Where and how to listen. */
 export interface TlsListenerOptions {
+  /** The address to bind. */
   hostname: string;
+  /** The port to bind; 0 takes a free one. */
   port: number;
   /** PEM certificate chain. */
   cert: string;
@@ -93,7 +97,9 @@ export const MAX_UNREAD_INPUT = 16 * READ_HIGH_WATER;
  * peer waits, as on a plain connection.
  */
 export interface ReadSwitch {
+  /** Stops reading the socket: the kernel's buffers fill and the peer waits. */
   readStop(): unknown;
+  /** Reads the socket again once the server wants input. */
   readStart(): unknown;
 }
 
@@ -113,6 +119,7 @@ function tcpReadSwitch(socket: tls.TLSSocket): ReadSwitch | null {
  * which drive it with a stand-in socket and read switch.
  */
 export class NodeTlsConnection implements ChatConnection {
+  /** The peer's address, for logs, bans and per-address limits. */
   readonly remoteAddr: { hostname: string };
   #socket: tls.TLSSocket;
   #reads: ReadSwitch | null;
@@ -125,6 +132,8 @@ export class NodeTlsConnection implements ChatConnection {
   #wake: (() => void) | null = null;
 
   /**
+   * Starts taking the socket's data at once, so none is lost before the first
+   * read.
    * @param socket the secured socket
    * @param reads what stops its reads; null where the runtime offers
    *   nothing that does: then reading goes on and a connection holding more
@@ -227,6 +236,7 @@ export class NodeTlsConnection implements ChatConnection {
     return new Promise((resolve) => this.#socket.end(() => resolve()));
   }
 
+  /** Drops the connection at once (no close_notify) and ends a waiting read. */
   close(): void {
     if (this.#closed) throw new Deno.errors.BadResource("Already closed");
     this.#closed = true;

@@ -83,7 +83,10 @@ export class WriteGate {
   /** Recent time from start to settle of writes that settled (moving mean). */
   #settleMs = 0;
 
-  /** @param options how many writes at once, and when a slot is let go */
+  /**
+   * Starts with no writes in flight.
+   * @param options how many writes at once, and when a slot is let go
+   */
   constructor(options: WriteGateOptions) {
     this.#maxInFlight = options.maxInFlight;
     this.#releaseAfterMs = options.releaseAfterMs ?? 5;

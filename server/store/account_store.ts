@@ -22,9 +22,13 @@ export interface Account {
   id: number;
   /** The nickname as registered. */
   nick: string;
+  /** The password hash's salt (passwords.ts). */
   salt: Uint8Array<ArrayBuffer>;
+  /** The password hash. */
   hash: Uint8Array<ArrayBuffer>;
+  /** The hash's work factor, kept so a raised default leaves it checkable. */
   iterations: number;
+  /** When it was registered (ms since the epoch). */
   created: number;
 }
 
@@ -38,7 +42,10 @@ export class AccountStore {
   readonly #highestId: StatementSync;
   readonly #setPassword: StatementSync;
 
-  /** @param db the history file's connection, already migrated */
+  /**
+   * Prepares its statements once, so each lookup is only a bind and a step.
+   * @param db the history file's connection, already migrated
+   */
   constructor(db: DatabaseSync) {
     const columns = "id, nick, salt, hash, iterations, created";
     this.#byName = db.prepare(

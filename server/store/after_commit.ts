@@ -64,6 +64,7 @@ export class AfterCommit {
   #refused = 0;
 
   /**
+   * Starts empty: nothing waits.
    * @param history the store whose writes deliveries wait for
    * @param log told when a commit or a delivery throws, and when storing
    *   resumes; the rest go on

@@ -19,11 +19,17 @@ import type { RoomMessage } from "../../protocol.ts";
 
 /** One exported line: a room message, action or topic change. */
 export interface ExportedMessage {
+  /** The message id, which orders the lines. */
   id: number;
+  /** When it was sent (ms since the epoch). */
   ts: number;
+  /** The room's display name. */
   room: string;
+  /** A message, an action, or `topic` for a topic change. */
   type: RoomMessage["type"] | "topic";
+  /** Who sent it, or set the topic. */
   from: string;
+  /** The words, or the new topic. */
   text: string;
 }
 

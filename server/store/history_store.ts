@@ -33,8 +33,11 @@ export type { Account } from "./account_store.ts";
 
 /** A topic as last set in a room. */
 export interface StoredTopic {
+  /** The text, as those who join are shown it. */
   topic: string;
+  /** The nickname that set it. */
   by: string;
+  /** When it was set (ms since the epoch). */
   ts: number;
 }
 
@@ -150,7 +153,7 @@ export interface PrivateParties {
 }
 
 /** The schema version this code writes. */
-export const SCHEMA_VERSION = MIGRATIONS.length;
+export const SCHEMA_VERSION: number = MIGRATIONS.length;
 
 /** Room history rows as the queries return them. */
 interface MessageRow {
@@ -306,6 +309,7 @@ function prepareStatements(db: DatabaseSync): Statements {
 
 /** The history store over one SQLite database. */
 export class HistoryStore {
+  /** The database file it opened (`:memory:` for none). */
   readonly path: string;
   #db: DatabaseSync;
   #queue: QueuedWrite[] = [];

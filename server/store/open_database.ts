@@ -28,6 +28,7 @@ export class StoreOpenError extends Error {
   readonly path: string;
 
   /**
+   * Names the file, so an operator knows which one to fix.
    * @param path the database file
    * @param reason one line, without the file name
    */
@@ -216,6 +217,7 @@ function explainLockFailure(path: string, error: unknown): string {
 /** The file was written by a newer version of the server. */
 export class SchemaTooNewError extends Error {
   /**
+   * Names both versions, so an operator knows to upgrade.
    * @param found the file's schema version
    * @param known the newest version this code knows
    */

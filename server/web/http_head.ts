@@ -17,17 +17,21 @@ export const MAX_HEAD_BYTES = 16 * 1024;
 
 /** A parsed request head. */
 export interface RequestHead {
+  /** The method as sent (`GET`, `HEAD`...). */
   method: string;
   /** The request target as sent (origin form: a path and query). */
   target: string;
   /** `HTTP/1.0` or `HTTP/1.1`: a WebSocket handshake needs the latter. */
   version: string;
+  /** The header lines, by name. */
   headers: Headers;
 }
 
 /** A head that cannot be served, with the status that says why. */
 export interface HeadError {
+  /** The HTTP status to answer with. */
   status: number;
+  /** What was wrong, in words, for the reply's body. */
   text: string;
   /** Headers the refusal must carry (`allow`, `sec-websocket-version`...). */
   headers?: Record<string, string>;

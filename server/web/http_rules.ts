@@ -26,15 +26,19 @@ export const MAX_REQUEST_HEADERS = 64;
 
 /** One static file of the web client, held in memory. */
 export interface Asset {
+  /** The file's bytes, read once at start. */
   body: Uint8Array<ArrayBuffer>;
+  /** The `content-type` it is served with. */
   contentType: string;
 }
 
 /** The parts of a request the rules look at. */
 export interface RequestFacts {
+  /** The method: it decides what may be served. */
   method: string;
   /** The full request URL, as the HTTP layer built it. */
   url: string;
+  /** The request's headers (`host`, `origin`, `upgrade`...). */
   headers: Headers;
 }
 

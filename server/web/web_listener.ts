@@ -59,7 +59,9 @@ export interface WebAcceptor {
 
 /** Where and how the web listener runs. */
 export interface WebListenerOptions {
+  /** The address to bind. */
   hostname: string;
+  /** The port to bind; 0 takes a free one. */
   port: number;
   /**
    * HTTPS and WSS instead of HTTP and WS: the TLS listener whose secured
@@ -263,7 +265,9 @@ class HttpConnection {
 
 /** A running web listener. */
 export class WebListener {
+  /** Where it listens, with the port actually bound. */
   readonly addr: Deno.NetAddr;
+  /** Whether it serves HTTPS, for the URL it announces. */
   readonly tls: boolean;
   readonly #listener: Deno.Listener | WebAcceptor;
   readonly #options: WebListenerOptions;

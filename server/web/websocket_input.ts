@@ -31,6 +31,7 @@ export class WebSocketInput {
   #running = false;
 
   /**
+   * Starts with nothing waiting.
    * @param hub the server
    * @param session the WebSocket's session (JSON mode)
    * @param maxWaiting frames that may wait behind a running request; more

@@ -72,6 +72,7 @@ export class WebSocketSocket implements SessionSocket {
   #pong: Uint8Array | null = null;
 
   /**
+   * Takes over a connection whose upgrade is done.
    * @param conn the upgraded connection
    * @param maxMessageBytes the longest text message taken (the line limit)
    */

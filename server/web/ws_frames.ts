@@ -207,7 +207,10 @@ export class FrameReader {
   #skipped = 0;
   readonly #decoder = new TextDecoder("utf-8", { fatal: true });
 
-  /** @param maxMessageBytes the longest text message taken */
+  /**
+   * Starts at a frame boundary, with nothing read.
+   * @param maxMessageBytes the longest text message taken
+   */
   constructor(maxMessageBytes: number) {
     this.#maxMessageBytes = maxMessageBytes;
   }

@@ -37,6 +37,7 @@ export function retryDelay(attempt: number, random: number): number {
 export interface ConnectionHandlers {
   /** The socket is open: say hello. */
   onOpen(): void;
+  /** Each event from the server, in order. */
   onEvent(event: ServerEvent): void;
   /** The socket closed; `retryInMs` is null when no retry will follow. */
   onClose(retryInMs: number | null): void;
@@ -52,6 +53,8 @@ export class Connection {
   #stopped = false;
 
   /**
+   * Does not connect yet (see `connect`); when the browser comes back
+   * online it retries at once.
    * @param url the `ws:` or `wss:` URL of the server's `/ws`
    * @param handlers told of opening, events and closing
    */

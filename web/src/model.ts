@@ -22,9 +22,16 @@ import { foldKey } from "../../wire/names.ts";
 export interface ChatLine {
   /** The server's message id; absent for notices, which are not stored. */
   id?: number;
+  /** When it was sent (ms since the epoch), shown as its time. */
   ts: number;
+  /**
+   * How it is drawn: someone's message or action, or the server's notice or
+   * error.
+   */
   kind: "message" | "action" | "notice" | "error";
+  /** Who said it; absent for notices and errors. */
   from?: string;
+  /** The words shown. */
   text: string;
 }
 
@@ -32,13 +39,17 @@ export interface ChatLine {
 export interface Conversation {
   /** `#room`, or `@nick` for a private conversation. */
   key: string;
+  /** A room, or a private conversation with one person. */
   kind: "room" | "private";
   /** The room name, or the other person's nickname. */
   name: string;
+  /** What it shows, oldest first. */
   lines: ChatLine[];
   /** Message ids held, so nothing shows twice. */
   ids: Set<number>;
+  /** Lines that came while it was not on screen, for its badge. */
   unread: number;
+  /** The room's topic ("" for none, and for a private conversation). */
   topic: string;
   /** Members by nickname with their away reason (null when present). */
   members: Map<string, string | null>;
@@ -105,6 +116,7 @@ export function conversationOfRef(ref: unknown): string | null {
 export class ChatModel {
   /** Our nickname once welcomed. */
   me: string | null = null;
+  /** Every conversation, by key. */
   readonly conversations: Map<string, Conversation> = new Map();
   /** Our current room on the server (where a bare line would go). */
   currentRoom: string | null = null;
