@@ -25,8 +25,11 @@ import {
 
 /** How the bot connects and who it is. */
 export interface BotOptions {
+  /** The server's host (`--host`). */
   hostname: string;
+  /** The server's TCP chat port (`--port`); the bot speaks JSON on it. */
   port: number;
+  /** The nickname to ask for; a `_` is added each time it is taken. */
   nick: string;
   /** The room to sit in; default `#lobby`. */
   room?: string;
