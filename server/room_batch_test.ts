@@ -392,3 +392,38 @@ Deno.test("RoomBatch: closed while a member that left waits for its own event, i
   assert.equal(a.feeds.length, 0, "forgotten once it has it");
   assert.equal(batch.hasFor(a), false);
 });
+
+Deno.test("RoomBatch reads the clock once for a member whose spacing passed long ago: when it pulls", () => {
+  let now = 1000;
+  let reads = 0;
+  const members = [new Member(), new Member()];
+  const batch = new RoomBatch<Member>({
+    members: () => members,
+    spacingMs: () => 5,
+    now: () => {
+      reads++;
+      return now;
+    },
+  });
+  batch.add(notice("one"), batch.accept(), null);
+  for (const member of members) batch.pullDue(member);
+  now += 50;
+  batch.add(notice("two"), batch.accept(), null);
+  // One member's pull reads the clock; the next member, due by that reading,
+  // is checked against it: a write's "due?", "due?" and "pull" read it once.
+  batch.pullDue(members[0]!);
+  reads = 0;
+  const [, second] = members;
+  assert.equal(batch.dueFor(second!), true);
+  assert.equal(batch.dueFor(second!), true);
+  batch.pullDue(second!);
+  assert.equal(reads, 1, "read once, for the time of the pull");
+  assert.deepEqual(second!.chunks, ["*** one\n", "*** two\n"]);
+  // A member not yet due by the last reading reads the clock: it may be due.
+  now += 1;
+  batch.add(notice("three"), batch.accept(), null);
+  reads = 0;
+  assert.equal(batch.dueFor(second!), false, "pulled 1 ms ago");
+  assert.equal(reads, 1);
+  batch.close();
+});
