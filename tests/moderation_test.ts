@@ -278,3 +278,28 @@ Deno.test("an operator cannot kick or mute themselves", async () => {
     seen.join("\n"),
   );
 });
+
+Deno.test("a mistyped /ban duration is refused, never read as a permanent ban's reason", async () => {
+  const { chat, op } = await withOperator();
+  await using _chat = chat;
+  await using _op = op;
+  await using bob = await LineClient.connect(chat.port, true, "::1");
+  await bob.send("bob");
+  await op.expect("*** bob joined #lobby");
+  // An operator who means 90 minutes, an hour or 30 minutes and types it
+  // another way must not lock bob out for good.
+  for (const typo of ["1.5h", "1H", "30", "90min", "-1m", "0s", "2w"]) {
+    await op.send(`/ban bob ${typo} spamming`);
+    const refusal = await op.expect(/^\*\*\* Error: /);
+    assert.match(refusal, /like 30s, 10m, 12h or 7d/, typo);
+  }
+  await op.send("/bans");
+  await op.expect("*** Bans (0)");
+  await bob.send("still here");
+  await op.expect("<bob> still here");
+  // A reason that merely starts with a number is a reason.
+  await op.send("/ban 203.0.113.7 2nd warning");
+  await op.expect(
+    "*** Banned 203.0.113.7 (permanent, 2nd warning); 0 disconnected",
+  );
+});

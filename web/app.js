@@ -319,7 +319,8 @@ var OPERATOR_ONLY = {
   operator: true
 };
 var changesText = (request) => request.text !== void 0;
-var DURATION_PATTERN = /^\d+[smhd]$/;
+var DURATION_PATTERN = /^0*[1-9]\d*[smhd]$/;
+var DURATION_TYPO = /^[+-]?(\d+([.,]\d*)?|[.,]\d+)(s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?|w|wks?|weeks?|mo|mons?|months?|y|yrs?|years?)?$/i;
 var WHO_PAGING_WORDS = /* @__PURE__ */ new Set([
   "after",
   "more"
@@ -405,6 +406,9 @@ function parseBanArgs(args) {
   if (target === "") return "/ban NICK|IP [DURATION] [REASON]";
   const [maybeDuration, afterDuration] = firstWord(rest);
   const hasDuration = DURATION_PATTERN.test(maybeDuration);
+  if (!hasDuration && DURATION_TYPO.test(maybeDuration)) {
+    return `/ban NICK|IP [DURATION] [REASON]: "${maybeDuration}" is not a duration like 30s, 10m, 12h or 7d (a whole number and s, m, h or d); nobody was banned`;
+  }
   return {
     type: "ban",
     target,

@@ -106,8 +106,20 @@ const OPERATOR_ONLY: RequestPolicy<RequestType> = { ...PLAIN, operator: true };
 const changesText = (request: { text?: string }): boolean =>
   request.text !== undefined;
 
-/** A ban duration: a number and a unit (seconds, minutes, hours, days). */
-export const DURATION_PATTERN = /^\d+[smhd]$/;
+/**
+ * A ban duration: a whole number above zero and a unit (seconds, minutes,
+ * hours, days).
+ */
+export const DURATION_PATTERN = /^0*[1-9]\d*[smhd]$/;
+
+/**
+ * A word an operator meant as a duration even though it is not one (`1.5h`,
+ * `1H`, `30`, `90min`, `-1m`, `0s`, `2w`): read as the start of the reason it
+ * would turn a short ban into a permanent one, so it is refused instead. A
+ * word such as `2nd` is not a number with a unit of time and stays a reason.
+ */
+const DURATION_TYPO =
+  /^[+-]?(\d+([.,]\d*)?|[.,]\d+)(s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?|w|wks?|weeks?|mo|mons?|months?|y|yrs?|years?)?$/i;
 
 /**
  * The words `/who` reads as paging, never as a room: `after NICK` starts a
@@ -228,6 +240,9 @@ function parseBanArgs(args: string): RequestOf<"ban"> | string {
   if (target === "") return "/ban NICK|IP [DURATION] [REASON]";
   const [maybeDuration, afterDuration] = firstWord(rest);
   const hasDuration = DURATION_PATTERN.test(maybeDuration);
+  if (!hasDuration && DURATION_TYPO.test(maybeDuration)) {
+    return `/ban NICK|IP [DURATION] [REASON]: "${maybeDuration}" is not a duration like 30s, 10m, 12h or 7d (a whole number and s, m, h or d); nobody was banned`;
+  }
   return {
     type: "ban",
     target,

@@ -57,6 +57,10 @@ Deno.test("decodeTextRequest answers bad commands with error events", () => {
       "/history @ann @bob",
       "/history #a @bob",
       "/history before 5 before 3",
+      "/ban bob 1.5h spam",
+      "/ban bob 30 spam",
+      "/ban bob 0s",
+      "/ban bob 2W",
     ]
   ) {
     const result = decodeTextRequest(line);
@@ -172,7 +176,7 @@ Deno.test("parseDuration reads ban durations", () => {
   assert.equal(parseDuration("10m"), 600_000);
   assert.equal(parseDuration("2h"), 7_200_000);
   assert.equal(parseDuration("7d"), 604_800_000);
-  for (const text of ["", "10", "m", "1.5h", "-1d", "10y"]) {
+  for (const text of ["", "10", "m", "1.5h", "-1d", "10y", "0s", "00m"]) {
     assert.equal(parseDuration(text), undefined, text);
   }
 });
