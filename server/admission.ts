@@ -8,7 +8,7 @@
 
 import type { Ban } from "./ban_list.ts";
 import type { Limits } from "./limits.ts";
-import { clockTime } from "../protocol.ts";
+import { banEnd } from "../protocol.ts";
 
 /**
  * Whether `address` is this machine's own: exempt from the connection rate,
@@ -114,7 +114,7 @@ export function admissionRefusal(
   const { ban } = arrival;
   if (ban !== undefined) {
     return `You are banned${
-      ban.until === undefined ? "" : ` until ${clockTime(ban.until)} UTC`
+      ban.until === undefined ? "" : ` ${banEnd(ban.until)}`
     }${ban.reason ? `: ${ban.reason}` : ""}`;
   }
   if (arrival.open >= limits.maxConnections) {

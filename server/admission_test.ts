@@ -41,7 +41,7 @@ Deno.test("admission names a ban's end and reason, and a ban comes first", () =>
       open: 99,
       fromAddress: 99,
     }, LIMITS),
-    "You are banned until 12:00:00 UTC: spam",
+    "You are banned until 2026-01-01 12:00:00 UTC: spam",
   );
   assert.equal(
     admissionRefusal(

@@ -6,7 +6,7 @@
  */
 
 import { foldKey } from "../wire/names.ts";
-import type { BanSummary } from "../protocol.ts";
+import { banEnd, type BanSummary } from "../protocol.ts";
 import { addressKey } from "./admission.ts";
 
 /** One ban. */
@@ -24,6 +24,16 @@ export interface Ban {
   reason?: string;
   /** The operator who set it. */
   by: string;
+}
+
+/**
+ * What follows "Banned" in the goodbye of someone a ban disconnects: by whom,
+ * until when (a ban of days must not read as ending at a time today) and why.
+ */
+export function banGoodbye(ban: Ban): string {
+  return `by ${ban.by} ${banEnd(ban.until)}${
+    ban.reason ? `: ${ban.reason}` : ""
+  }`;
 }
 
 /** Dotted IPv4 with each part 0-255 and no leading zero (`010` is octal to some). */

@@ -303,3 +303,28 @@ Deno.test("a mistyped /ban duration is refused, never read as a permanent ban's 
     "*** Banned 203.0.113.7 (permanent, 2nd warning); 0 disconnected",
   );
 });
+
+Deno.test("a ban says on which day it ends: to the operator, the banned and a returning one", async () => {
+  const { chat, op } = await withOperator();
+  await using _chat = chat;
+  await using _op = op;
+  await using bob = await LineClient.connect(chat.port, true, "::1");
+  await bob.send("bob");
+  await op.expect("*** bob joined #lobby");
+  const before = Date.now();
+  await op.send("/ban bob 2d spam");
+  const until = (line: string) => {
+    const day = line.match(/until (\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d) UTC/);
+    assert.ok(day, line);
+    const ms = Date.parse(`${day[1]}T${day[2]}Z`);
+    // Two days from now, not "07:54:10" that reads as today.
+    assert.ok(Math.abs(ms - (before + 2 * 86_400_000)) < 60_000, line);
+  };
+  until(await bob.expect(/^\*\*\* Disconnected \(banned\): /));
+  until(await op.expect(/^\*\*\* Banned ::1 /));
+  await using again = await LineClient.connect(chat.port, true, "::1");
+  until(await again.expect(/^\*\*\* Disconnected \(banned\): /));
+  await again.closed();
+  await op.send("/bans");
+  until(await op.expect(/^\*\*\* Bans \(1\): /));
+});

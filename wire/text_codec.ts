@@ -273,6 +273,22 @@ export function clockTime(ts: number): string {
     : "--:--:--";
 }
 
+/**
+ * `YYYY-MM-DD HH:MM:SS` in UTC: a time that may be days away, such as the end
+ * of a ban, which a clock time alone would pass off as today's.
+ */
+export function utcDateTime(ts: number): string {
+  const date = new Date(ts);
+  return Number.isFinite(date.getTime())
+    ? date.toISOString().slice(0, 19).replace("T", " ")
+    : "----------- --:--:--";
+}
+
+/** When a ban ends, in words: `until 2026-12-05 07:54:10 UTC`, or for good. */
+export function banEnd(until: number | undefined): string {
+  return until === undefined ? "for good" : `until ${utcDateTime(until)} UTC`;
+}
+
 /** How each leave reason reads in a notice. */
 const LEAVE_WORDS: Readonly<Record<LeaveReason, string>> = {
   part: "left",
@@ -290,7 +306,7 @@ const LEAVE_WORDS: Readonly<Record<LeaveReason, string>> = {
 export function describeBan(ban: BanSummary): string {
   const details = [
     ban.nick,
-    ban.until === undefined ? "permanent" : `until ${clockTime(ban.until)} UTC`,
+    ban.until === undefined ? "permanent" : banEnd(ban.until),
     ban.reason,
   ].filter((detail) => detail !== undefined && detail !== "");
   return `${ban.address} (${details.join(", ")})`;

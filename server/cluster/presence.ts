@@ -31,7 +31,7 @@
  */
 
 import type { Hub } from "../hub.ts";
-import type { Ban } from "../ban_list.ts";
+import { type Ban, banGoodbye } from "../ban_list.ts";
 import type { Room, Session } from "../session.ts";
 import { foldKey } from "../../wire/names.ts";
 import { describeError } from "../log.ts";
@@ -877,12 +877,7 @@ export class RedisPresence implements ClusterPresence {
         hub.bans.add(event.ban);
         for (const other of [...hub.sessions]) {
           if (hub.bans.keyOf(other.address) !== event.ban.address) continue;
-          const reason = event.ban.reason;
-          hub.disconnect(
-            other,
-            "banned",
-            `by ${event.ban.by}${reason ? `: ${reason}` : ""}`,
-          );
+          hub.disconnect(other, "banned", banGoodbye(event.ban));
         }
         return;
       }

@@ -10,7 +10,12 @@
 
 import { ownCopy } from "../hub.ts";
 import { topicEvent } from "../rooms.ts";
-import { isIpAddress, normalizeAddress, parseIpAddress } from "../ban_list.ts";
+import {
+  banGoodbye,
+  isIpAddress,
+  normalizeAddress,
+  parseIpAddress,
+} from "../ban_list.ts";
 import { foldKey } from "../../wire/names.ts";
 import {
   clipText,
@@ -183,7 +188,7 @@ function ban(call: Call<"ban">): void {
   let removed = hub.presence?.remoteAt(address) ?? 0;
   for (const other of [...hub.sessions]) {
     if (hub.bans.keyOf(other.address) !== entry.address) continue;
-    hub.disconnect(other, "banned", `by ${by}${reason ? `: ${reason}` : ""}`);
+    hub.disconnect(other, "banned", banGoodbye(entry));
     removed++;
   }
   call.tell(`Banned ${describeBan(entry)}; ${removed} disconnected`);
