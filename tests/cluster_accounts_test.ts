@@ -148,6 +148,32 @@ function registerTests(): void {
     await guest.expectEvent("notice", (e) => e.text.includes("identified"));
   });
 
+  Deno.test("cluster accounts: a message to a registered nickname reaches its owner online on another node under another name", async () => {
+    await using cluster = await startCluster();
+    await using bob = await registered(cluster.b.port, "bob", "bobs password");
+    await using carol = await LineClient.json(cluster.a.port, "carol");
+    await bob.expectEvent("join", (e) => e.nick === "carol");
+    await bob.sendJson({ type: "nick", nick: "robert" });
+    // Node a has heard of the rename once carol is told of it.
+    await carol.expectEvent("nick", (e) => e.nick === "robert");
+    await carol.sendJson({
+      type: "private",
+      to: "bob",
+      text: "are you there?",
+      ref: "p1",
+    });
+    const got = await bob.expectEvent("private");
+    assert.equal(got.text, "are you there?");
+    assert.equal(got.to, "robert");
+    const sent = await carol.expectEvent("private");
+    assert.equal(sent.ref, "p1");
+    const lines = await carol.linesUntilPong(true);
+    assert.ok(
+      !lines.some((line) => line.includes("offline")),
+      lines.join("\n"),
+    );
+  });
+
   Deno.test("cluster accounts: a waiting message left on one node is delivered once on the other", async () => {
     await using cluster = await startCluster();
     await leave(

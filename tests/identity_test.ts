@@ -480,3 +480,43 @@ Deno.test("bad_password says which password was wrong or missing, so a form asks
     "nickname",
   ]);
 });
+
+Deno.test("a private message to a registered nickname reaches its owner online under another name, not their inbox", async () => {
+  await using chat = await startServer(FAST_KDF);
+  await register(chat.port, "alice", "alices password");
+  await using alice = await identified(chat.port, "alice", "alices password");
+  await alice.sendJson({ type: "nick", nick: "ally" });
+  await alice.expectEvent("nick", (e) => e.nick === "ally");
+  await using bob = await LineClient.json(chat.port, "bob");
+  await bob.sendJson({
+    type: "private",
+    to: "alice",
+    text: "are you there",
+    ref: "1",
+  });
+  // alice is online: she gets it now, and bob is not told she is offline.
+  const got = await alice.expectEvent(
+    "private",
+    (m) => m.text === "are you there",
+  );
+  assert.equal(got.from, "bob");
+  assert.equal(got.to, "ally");
+  const copy = await bob.expectEvent(
+    "private",
+    (m) => m.text === "are you there",
+  );
+  assert.equal(copy.to, "ally");
+  assert.equal(copy.ref, "1");
+  const lines = await bob.linesUntilPong(true);
+  assert.ok(!lines.some((line) => line.includes("offline")), lines.join("\n"));
+  // Nothing was left waiting for her next login either.
+  await alice.sendJson({ type: "quit" });
+  await alice.expectEvent("bye");
+  await chat.server.connectionsAtMost(1);
+  await using again = await identified(chat.port, "alice", "alices password");
+  const after = await again.linesUntilPong(true);
+  assert.ok(
+    !after.some((line) => line.includes("are you there")),
+    after.join("\n"),
+  );
+});

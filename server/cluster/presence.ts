@@ -712,6 +712,10 @@ export class RedisPresence implements ClusterPresence {
     return this.#people.find(nick);
   }
 
+  findRemoteByAccount(account: number): RemoteMember | undefined {
+    return this.#people.withAccount(account);
+  }
+
   remoteAt(address: string): number {
     return this.#people.at(address);
   }

@@ -97,6 +97,11 @@ export interface ClusterPresence {
   /** Whoever holds `nick` on another node, as last heard. */
   findRemote(nick: string): RemoteMember | undefined;
   /**
+   * A session on another node identified to account `account`, under
+   * whatever nickname it goes by now, as last heard.
+   */
+  findRemoteByAccount(account: number): RemoteMember | undefined;
+  /**
    * How many people on the other nodes connect from `address` (normalized),
    * of those in a room (the others' presence shows no one else).
    */

@@ -134,6 +134,16 @@ export class RemotePeople {
     return { before, after };
   }
 
+  /** A session identified to account `account`, if any. */
+  withAccount(account: number): RemoteMember | undefined {
+    for (const sessions of this.#byNode.values()) {
+      for (const member of sessions.values()) {
+        if (member.account === account) return member;
+      }
+    }
+    return undefined;
+  }
+
   /** The nodes with sessions here. */
   nodes(): string[] {
     return [...this.#byNode.keys()];

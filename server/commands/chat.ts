@@ -108,18 +108,60 @@ function privateMessage(call: Call<"private">): void | Promise<void> {
   const nick = session.nick;
   if (nick === null) return call.fail("not_ready", "Log in first");
   const target = hub.nicks.get(request.to) ?? null;
+  const offline = () =>
+    messageOffline(
+      call,
+      text,
+      (account) => ownerRoute(call, nick, text, account),
+    );
   if (target === null && hub.presence !== null) {
     // Someone on another node, else kept for a registered nickname.
-    return privateAcross(
+    return privateAcross(call, hub.presence, nick, text, offline);
+  }
+  if (target === null) return offline();
+  privateLocal(call, nick, text, target);
+}
+
+/**
+ * A message to a registered nickname nobody holds, when its owner is
+ * connected and identified under another nickname: it goes to them now,
+ * as to any connected recipient, rather than waiting for a next login
+ * while they are online and being told they are offline.
+ */
+function ownerRoute(
+  call: Call<"private">,
+  nick: string,
+  text: string,
+  accountId: number,
+): (() => void | Promise<void>) | null {
+  const { hub } = call;
+  for (const other of hub.sessions) {
+    if (
+      other.account?.id === accountId && other.state === "active" &&
+      other.nick !== null
+    ) {
+      return () => privateLocal(call, nick, text, other);
+    }
+  }
+  const presence = hub.presence;
+  const remote = presence?.findRemoteByAccount(accountId);
+  if (presence === null || presence === undefined || remote === undefined) {
+    return null;
+  }
+  return () =>
+    privateAcross(
       call,
-      hub.presence,
+      presence,
       nick,
       text,
-      () => messageOffline(call, text),
+      // They left in the moment it took to reach their node.
+      () =>
+        call.fail(
+          "no_such_nick",
+          `Not sent: ${call.request.to} has just left; send again to leave it waiting for them`,
+        ),
+      remote.nick,
     );
-  }
-  if (target === null) return messageOffline(call, text);
-  privateLocal(call, nick, text, target);
 }
 
 /** `/msg` to someone on this node. */

@@ -34,9 +34,10 @@ export async function privateAcross(
   nick: string,
   text: string,
   fallback: () => void | Promise<void>,
+  to: string = call.request.to,
 ): Promise<void> {
-  const { hub, session, request } = call;
-  const remote = presence.findRemote(request.to);
+  const { hub, session } = call;
+  const remote = presence.findRemote(to);
   if (remote === undefined) return fallback();
   if (session.muted) return call.fail("muted", "You are muted");
   if (session.privatePeers.changedHands(remote.nick, remoteHolderOf(remote))) {
@@ -45,7 +46,7 @@ export async function privateAcross(
       changedHandsMessage(remote.nick, remote.since),
     );
   }
-  const route = await presence.sendPrivate(request.to, {
+  const route = await presence.sendPrivate(to, {
     type: "private",
     ts: hub.now(),
     from: nick,

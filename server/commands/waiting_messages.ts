@@ -20,19 +20,33 @@ import type { Call } from "./call.ts";
 import { accountsDown, lookUpAccount } from "./account_lookup.ts";
 
 /**
+ * How a message for a registered nickname reaches its owner while they are
+ * connected under another nickname: the delivery to run, or null when the
+ * account is connected nowhere and the message is to wait in its inbox.
+ */
+export type OwnerRoute = (
+  accountId: number,
+) => (() => void | Promise<void>) | null;
+
+/**
  * A private message (`text`, already cleaned) to a nickname nobody holds
  * now: kept if the name is registered, else refused as `no_such_nick`. The
- * private-message path calls this once it knows the recipient is connected
- * nowhere (in a cluster: on no node).
+ * private-message path calls this once it knows no connection holds the
+ * name (in a cluster: on no node). An owner who identified and then took
+ * another nickname is online, not offline: `owner` delivers to them.
  */
 export function messageOffline(
   call: Call<"private">,
   text: string,
+  owner: OwnerRoute,
 ): void | Promise<void> {
   const local = call.hub.accounts.local;
-  if (local === null) return messageOfflineShared(call, text);
+  if (local === null) return messageOfflineShared(call, text, owner);
   const account = registered(call, local.find(call.request.to));
-  if (account === null || inboxRefusal(call, account) !== null) return;
+  if (account === null) return;
+  const deliver = owner(account.id);
+  if (deliver !== null) return deliver();
+  if (inboxRefusal(call, account) !== null) return;
   const { hub, session, request } = call;
   const message = waitingMessage(call, account, text);
   hub.sendPrivate(message, session, null, {
@@ -48,12 +62,15 @@ export function messageOffline(
 async function messageOfflineShared(
   call: Call<"private">,
   text: string,
+  owner: OwnerRoute,
 ): Promise<void> {
   const { hub, session } = call;
   const found = await lookUpAccount(call, call.request.to);
   if (found === null || session.state !== "active") return;
   const account = registered(call, found);
   if (account === null) return;
+  const deliver = owner(account.id);
+  if (deliver !== null) return deliver();
   const unsent = {
     type: "private" as const,
     ts: hub.now(),
