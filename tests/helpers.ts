@@ -7,11 +7,12 @@
  */
 
 import { type Limits } from "../server/limits.ts";
-import { LineFramer, type ServerEvent } from "../protocol.ts";
+import { decodeJsonEvent, LineFramer, type ServerEvent } from "../protocol.ts";
 import { ChatServer, type ServerOptions } from "../server.ts";
 import { Session, type SessionSocket } from "../server/session.ts";
 import { claimNick } from "../server/nicknames.ts";
 import { enterRoom } from "../server/rooms.ts";
+import type { Hub } from "../server/hub.ts";
 
 /** How long any single wait may take before the test fails. */
 export const WAIT_MS = 5000;
@@ -36,6 +37,18 @@ export async function within<T>(
   }
 }
 
+/**
+ * What test servers change from the defaults: a short close grace, and flood
+ * control and the per-address caps off (every test client comes from
+ * 127.0.0.1, and most tests send faster than a person).
+ */
+const TEST_LIMITS: Partial<Limits> = {
+  closeGraceMs: 500,
+  floodRate: 0,
+  maxPerAddress: 0,
+  maxRoomsPerAddress: 0,
+};
+
 /** A started server that closes itself at the end of a `using` block. */
 export interface TestServer extends AsyncDisposable {
   server: ChatServer;
@@ -55,18 +68,50 @@ export async function startServer(
     hostname: "127.0.0.1",
     port: 0,
     ...options,
-    limits: {
-      closeGraceMs: 500,
-      floodRate: 0,
-      maxPerAddress: 0,
-      maxRoomsPerAddress: 0,
-      ...limits,
-    },
+    limits: { ...TEST_LIMITS, ...limits },
   });
   const port = (await server.start()).plain!.port;
   return {
     server,
     port,
+    [Symbol.asyncDispose]: () => server.close(),
+  };
+}
+
+/** A started server with its web listener: where its page and socket are. */
+export interface TestWebServer extends TestServer {
+  /** The plain HTTP port (0 when it serves HTTPS only). */
+  httpPort: number;
+  /** The page over plain HTTP. */
+  url: string;
+  /** The WebSocket endpoint over plain HTTP. */
+  ws: string;
+}
+
+/**
+ * Starts a server as {@linkcode startServer} does (the same limits off
+ * unless set), with its web listener on a free port too; `options.web`
+ * chooses another.
+ */
+export async function startWebServer(
+  limits: Partial<Limits> = {},
+  options: ServerOptions = {},
+): Promise<TestWebServer> {
+  const server = new ChatServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    web: { port: 0 },
+    ...options,
+    limits: { ...TEST_LIMITS, ...limits },
+  });
+  const addresses = await server.start();
+  const httpPort = addresses.http?.port ?? 0;
+  return {
+    server,
+    port: addresses.plain!.port,
+    httpPort,
+    url: `http://127.0.0.1:${httpPort}/`,
+    ws: `ws://127.0.0.1:${httpPort}/ws`,
     [Symbol.asyncDispose]: () => server.close(),
   };
 }
@@ -377,4 +422,59 @@ export async function connectionsDropTo(
   count: number,
 ): Promise<void> {
   await within(server.connectionsAtMost(count), `${count} connections left`);
+}
+
+/**
+ * Registers `nick` with `password` on the server at `port` from a text
+ * session, and waits until that session has quit: the nickname is free for
+ * the test's own client to identify to.
+ */
+export async function registerNick(
+  port: number,
+  nick: string,
+  password: string,
+): Promise<void> {
+  await using owner = await LineClient.text(port, nick);
+  await owner.send(`/register ${password}`);
+  await owner.expect(/now registered to you/);
+  await owner.send("/quit");
+  await owner.closed();
+}
+
+/** A session on a hub with no socket, and what it was sent. */
+export interface RecordingSession {
+  session: Session;
+  /** Every event written to it, decoded, in order. */
+  events: ServerEvent[];
+}
+
+/**
+ * A session on `hub` from `address` whose socket decodes what it is sent as
+ * JSON lines into `events`: for tests that drive the hub's commands without
+ * sockets. Not logged in; its first JSON request picks the codec.
+ */
+export function recordingSession(
+  hub: Hub,
+  address = "127.0.0.1",
+): RecordingSession {
+  const events: ServerEvent[] = [];
+  const decoder = new TextDecoder();
+  const session = new Session({
+    socket: {
+      write: (bytes) => {
+        for (const line of decoder.decode(bytes).split("\n")) {
+          const event = line === "" ? null : decodeJsonEvent(line);
+          if (event !== null) events.push(event);
+        }
+        return Promise.resolve(bytes.length);
+      },
+      close: () => {},
+    },
+    address,
+    limits: hub.limits,
+    onSendFailure: hub.sendFailed,
+    passwordRequired: hub.passwordRequired,
+  });
+  hub.sessions.add(session);
+  return { session, events };
 }

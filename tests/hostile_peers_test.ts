@@ -8,28 +8,18 @@
 import assert from "node:assert/strict";
 import { ChatServer } from "../server.ts";
 import type { Limits } from "../server/limits.ts";
-import { LineClient, LineStream, startServer, within } from "./helpers.ts";
+import {
+  LineClient,
+  LineStream,
+  startServer,
+  startWebServer,
+  within,
+} from "./helpers.ts";
 
 const fixture = (name: string) =>
   Deno.readTextFileSync(new URL(`./fixtures/${name}`, import.meta.url));
 const CA = fixture("ca.pem");
 const encoder = new TextEncoder();
-
-/** A server with a TLS listener (and optionally HTTPS) on free ports. */
-async function startWebServer(limits: Partial<Limits>) {
-  const server = new ChatServer({
-    hostname: "127.0.0.1",
-    port: 0,
-    web: { port: 0 },
-    limits: { closeGraceMs: 200, maxPerAddress: 0, ...limits },
-  });
-  const addresses = await server.start();
-  return {
-    server,
-    httpPort: addresses.http!.port,
-    [Symbol.asyncDispose]: () => server.close(),
-  };
-}
 
 /** A client frame, masked with zeros (so the payload goes as it is). */
 function clientFrame(opcode: number, payload: Uint8Array, final = true) {
@@ -258,7 +248,10 @@ const PACED_EVENT = (event: { text: string }) =>
   event.text.startsWith("You are sending faster than");
 
 Deno.test("WebSocket: pings, a message too long and binary messages are paced by flood control", async () => {
-  await using chat = await startWebServer(TIGHT_FLOOD);
+  await using chat = await startWebServer({
+    ...TIGHT_FLOOD,
+    closeGraceMs: 200,
+  });
   const ping = clientFrame(0x9, new Uint8Array(125));
   const pings = new Uint8Array(ping.length * 100);
   for (let i = 0; i < 100; i++) pings.set(ping, i * ping.length);

@@ -8,8 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { ChatServer } from "../server.ts";
-import { LineClient } from "./helpers.ts";
+import { LineClient, startWebServer } from "./helpers.ts";
 import {
   closeBrowser,
   launchBrowser,
@@ -19,22 +18,6 @@ import {
 
 /** Most Tab presses to reach any control: the page has far fewer. */
 const MAX_TABS = 60;
-
-async function startWebServer() {
-  const server = new ChatServer({
-    hostname: "127.0.0.1",
-    port: 0,
-    database: ":memory:",
-    web: { port: 0 },
-    limits: { closeGraceMs: 500, floodRate: 0, maxPerAddress: 0 },
-  });
-  const addresses = await server.start();
-  return {
-    server,
-    port: addresses.plain!.port,
-    url: `http://127.0.0.1:${addresses.http!.port}/`,
-  };
-}
 
 /** A short description of the focused element, for matching and messages. */
 function focused(page: Page): Promise<string> {
@@ -104,7 +87,7 @@ function overflow(page: Page) {
 }
 
 Deno.test("web client: keyboard only, a live region, phone width", async (t) => {
-  const chat = await startWebServer();
+  const chat = await startWebServer({}, { database: ":memory:" });
   const browser = await launchBrowser();
   try {
     await using bob = await LineClient.text(chat.port, "bob");

@@ -6,32 +6,17 @@
  */
 
 import assert from "node:assert/strict";
-import { ChatServer } from "../server.ts";
-import type { Limits } from "../server/limits.ts";
-import { LineClient, within } from "./helpers.ts";
+import type { ServerOptions } from "../server.ts";
+import { DEFAULT_LIMITS, type Limits } from "../server/limits.ts";
+import {
+  LineClient,
+  startWebServer,
+  type TestWebServer,
+  within,
+} from "./helpers.ts";
 import { HttpWire } from "./http_wire.ts";
 
 const decoder = new TextDecoder();
-
-async function startWebServer(
-  limits: Partial<Limits>,
-  options: { throttleLoopback?: boolean } = {},
-) {
-  const server = new ChatServer({
-    hostname: "127.0.0.1",
-    port: 0,
-    ...options,
-    web: { port: 0 },
-    limits: { closeGraceMs: 500, floodRate: 0, ...limits },
-  });
-  const addresses = await server.start();
-  return {
-    server,
-    port: addresses.plain!.port,
-    httpPort: addresses.http!.port,
-    [Symbol.asyncDispose]: () => server.close(),
-  };
-}
 
 /** Reads until the server closes the connection; all it sent. */
 async function readToEnd(conn: Deno.Conn): Promise<string> {
@@ -66,8 +51,23 @@ async function statusOfPage(port: number): Promise<string> {
   }
 }
 
+/**
+ * A web server with the per-address caps at their defaults unless set: they
+ * are what these tests are about.
+ */
+function admissionServer(
+  limits: Partial<Limits>,
+  options: ServerOptions = {},
+): Promise<TestWebServer> {
+  return startWebServer({
+    maxPerAddress: DEFAULT_LIMITS.maxPerAddress,
+    maxRoomsPerAddress: DEFAULT_LIMITS.maxRoomsPerAddress,
+    ...limits,
+  }, options);
+}
+
 Deno.test("web admission: silent HTTP connections from one address are capped by --max-per-address", async () => {
-  await using web = await startWebServer({ maxPerAddress: 2 });
+  await using web = await admissionServer({ maxPerAddress: 2 });
   const silent = [
     await Deno.connect({ hostname: "127.0.0.1", port: web.httpPort }),
     await Deno.connect({ hostname: "127.0.0.1", port: web.httpPort }),
@@ -102,7 +102,7 @@ Deno.test("web admission: silent HTTP connections from one address are capped by
 });
 
 Deno.test("web admission: --http-head-timeout closes a silent connection, --http-max-head refuses a long head", async () => {
-  await using web = await startWebServer({
+  await using web = await admissionServer({
     maxPerAddress: 0,
     httpHeadTimeoutMs: 300,
     maxHttpHeadBytes: 512,
@@ -136,7 +136,7 @@ Deno.test("web admission: --http-head-timeout closes a silent connection, --http
 });
 
 Deno.test("web admission: a request typed into nc, with bare LF line ends, is answered at once", async () => {
-  await using web = await startWebServer({ maxPerAddress: 0 });
+  await using web = await admissionServer({ maxPerAddress: 0 });
   for (const [request, status] of [["GET /", 200], ["GET /nowhere", 404]]) {
     using wire = await HttpWire.open(web.httpPort);
     await wire.send(`${request} HTTP/1.1\nHost: 127.0.0.1\n\n`);
@@ -147,7 +147,7 @@ Deno.test("web admission: a request typed into nc, with bare LF line ends, is an
 });
 
 Deno.test("web admission: a TLS hello at the plain HTTP port is refused at once, not left to the head timeout", async () => {
-  await using web = await startWebServer({ maxPerAddress: 0 });
+  await using web = await admissionServer({ maxPerAddress: 0 });
   const conn = await Deno.connect({
     hostname: "127.0.0.1",
     port: web.httpPort,
@@ -182,7 +182,7 @@ async function pageAnswer(port: number): Promise<string> {
 }
 
 Deno.test("web admission: past --http-connect-rate a plain HTTP connection is answered 429 before its request", async () => {
-  await using web = await startWebServer(
+  await using web = await admissionServer(
     { httpConnectBurst: 3, httpConnectRate: 0.25, connectBurst: 1 },
     { throttleLoopback: true },
   );
@@ -202,7 +202,7 @@ Deno.test("web admission: past --http-connect-rate a plain HTTP connection is an
 });
 
 Deno.test("web admission: a banned address is answered 503 at the plain HTTP port", async () => {
-  await using web = await startWebServer({});
+  await using web = await admissionServer({});
   assert.ok(web.server.hub.bans.add({
     address: "127.0.0.1",
     by: "op",

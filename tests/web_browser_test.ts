@@ -11,7 +11,14 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { ChatServer } from "../server.ts";
 import { findRoom, partRoom } from "../server/rooms.ts";
-import { LineClient, LineStream, seatMembers, seatNamed } from "./helpers.ts";
+import {
+  LineClient,
+  LineStream,
+  seatMembers,
+  seatNamed,
+  startWebServer,
+  type TestWebServer,
+} from "./helpers.ts";
 import {
   closeBrowser,
   closePage,
@@ -24,33 +31,6 @@ import {
 } from "./browser.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-
-/** A chat server with the web listener, on free ports unless given. */
-async function startWebServer(
-  database: string,
-  httpPort = 0,
-): Promise<{ server: ChatServer; port: number; url: string }> {
-  const server = new ChatServer({
-    hostname: "127.0.0.1",
-    port: 0,
-    database,
-    web: { port: httpPort },
-    limits: {
-      closeGraceMs: 500,
-      floodRate: 0,
-      maxPerAddress: 0,
-      historyLength: 10,
-      // Room for one more in the room of 10,000.
-      maxRoomMembers: 10_001,
-    },
-  });
-  const addresses = await server.start();
-  return {
-    server,
-    port: addresses.plain!.port,
-    url: `http://127.0.0.1:${addresses.http!.port}/`,
-  };
-}
 
 /** The terminal client as a user runs it, its stdin piped. */
 function startTerminalClient(port: number, nick: string) {
@@ -121,11 +101,19 @@ async function countLines(page: Page, text: string): Promise<number> {
     .length;
 }
 
+/** A web server keeping `database`, with room for one more in a room of 10,000. */
+function browserServer(database: string, httpPort = 0): Promise<TestWebServer> {
+  return startWebServer(
+    { historyLength: 10, maxRoomMembers: 10_001 },
+    { database, web: { port: httpPort } },
+  );
+}
+
 Deno.test("web client in a real browser", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "tern-web-" });
   const database = `${dir}/chat.db`;
   let first: Awaited<ReturnType<typeof startWebServer>> | null =
-    await startWebServer(database);
+    await browserServer(database);
   let second: Awaited<ReturnType<typeof startWebServer>> | null = null;
   const browser = await launchBrowser();
   try {
@@ -509,7 +497,7 @@ Deno.test("web client in a real browser", async (t) => {
         } finally {
           await tcpOnly.close();
         }
-        second = await startWebServer(database, httpPort);
+        second = await browserServer(database, httpPort);
         await page.waitForSelector("#status[data-state=connected]", {
           timeout: 20_000,
         });

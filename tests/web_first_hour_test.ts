@@ -8,8 +8,8 @@
  */
 
 import assert from "node:assert/strict";
-import { ChatServer, type ServerOptions } from "../server.ts";
-import { LineClient } from "./helpers.ts";
+import type { ServerOptions } from "../server.ts";
+import { LineClient, startWebServer, type TestWebServer } from "./helpers.ts";
 import {
   type Browser,
   closeBrowser,
@@ -21,30 +21,6 @@ import {
   say,
   waitForLine,
 } from "./browser.ts";
-
-/** A chat server with the web listener on free ports. */
-async function startWebServer(options: ServerOptions = {}) {
-  const server = new ChatServer({
-    hostname: "127.0.0.1",
-    port: 0,
-    database: ":memory:",
-    web: { port: 0 },
-    ...options,
-    limits: {
-      closeGraceMs: 500,
-      floodRate: 0,
-      maxPerAddress: 0,
-      ...options.limits,
-    },
-  });
-  const addresses = await server.start();
-  return {
-    server,
-    port: addresses.plain!.port,
-    url: `http://127.0.0.1:${addresses.http!.port}/`,
-    [Symbol.asyncDispose]: () => server.close(),
-  };
-}
 
 /** A page of its own for one step, closed after it. */
 async function withPage(
@@ -116,13 +92,18 @@ async function waitForStatus(page: Page, text: string): Promise<void> {
   );
 }
 
+/** A web server with its history in memory; `options.limits` as given. */
+function firstHourServer(options: ServerOptions = {}): Promise<TestWebServer> {
+  return startWebServer(options.limits, { database: ":memory:", ...options });
+}
+
 Deno.test("web client: a person's first hour", async (t) => {
   const browser = await launchBrowser();
   try {
     await t.step(
       "a registered nickname is asked for in words, with the cursor in its field, and a wrong password never asks for a server password",
       async () => {
-        await using chat = await startWebServer();
+        await using chat = await firstHourServer();
         {
           await using owner = await LineClient.text(chat.port, "regina");
           await owner.send("/register secretpass1");
@@ -161,7 +142,7 @@ Deno.test("web client: a person's first hour", async (t) => {
     await t.step(
       "a server password is asked for in words; after too many wrong ones, the form tries again",
       async () => {
-        await using chat = await startWebServer({ password: "letmein" });
+        await using chat = await firstHourServer({ password: "letmein" });
         await withPage(browser, async (page) => {
           await open(page, chat.url);
           await submit(page, { nick: "ann" });
@@ -192,7 +173,7 @@ Deno.test("web client: a person's first hour", async (t) => {
       },
     );
     await t.step("a new nickname shows in the status", async () => {
-      await using chat = await startWebServer();
+      await using chat = await firstHourServer();
       await withPage(browser, async (page) => {
         await logIn(page, chat.url, "ann");
         await page.type("#input", "/nick annie");
@@ -205,7 +186,7 @@ Deno.test("web client: a person's first hour", async (t) => {
     await t.step(
       "after a restart the page says it lost the server and is back, with no greeting meant for nc and no refusal of private history",
       async () => {
-        let chat = await startWebServer();
+        let chat = await firstHourServer();
         const httpPort = Number(new URL(chat.url).port);
         try {
           await withPage(browser, async (page) => {
@@ -227,7 +208,7 @@ Deno.test("web client: a person's first hour", async (t) => {
             await chat.server.close();
             await page.waitForSelector("#status[data-state=disconnected]");
             await waitForLine(page, "Disconnected: Server shutting down");
-            chat = await startWebServer({ web: { port: httpPort } });
+            chat = await firstHourServer({ web: { port: httpPort } });
             await waitForLine(
               page,
               "Reconnected as ann; back in #lobby, #dev",
@@ -261,7 +242,7 @@ Deno.test("web client: a person's first hour", async (t) => {
     await t.step(
       "the room list's count follows people joining and leaving a room one is in",
       async () => {
-        await using chat = await startWebServer();
+        await using chat = await firstHourServer();
         await withPage(browser, async (page) => {
           await logIn(page, chat.url, "ann", "#dev");
           const shows = (label: string) =>
@@ -291,7 +272,7 @@ Deno.test("web client: a person's first hour", async (t) => {
     await t.step(
       "a message too long for the server is refused on the page, and stays in the box to be shortened",
       async () => {
-        await using chat = await startWebServer();
+        await using chat = await firstHourServer();
         await using bob = await LineClient.text(chat.port, "bob");
         await withPage(browser, async (page) => {
           await logIn(page, chat.url, "ann");
@@ -336,7 +317,7 @@ Deno.test("web client: a person's first hour", async (t) => {
       async () => {
         // A server that disconnects a client whose lines wait at its flood
         // control for a second: 24 lines at once would.
-        await using chat = await startWebServer({
+        await using chat = await firstHourServer({
           limits: {
             floodRate: 5,
             floodBurst: 10,
@@ -383,7 +364,7 @@ Deno.test("web client: a person's first hour", async (t) => {
     await t.step(
       "web addresses in messages are links; script addresses and markup stay text",
       async () => {
-        await using chat = await startWebServer();
+        await using chat = await firstHourServer();
         await using bob = await LineClient.text(chat.port, "bob");
         await withPage(browser, async (page) => {
           await logIn(page, chat.url, "ann");
@@ -429,7 +410,7 @@ Deno.test("web client: a person's first hour", async (t) => {
     await t.step(
       "after a goodbye for good the form comes back saying why, and joins again under the name typed there",
       async () => {
-        await using chat = await startWebServer();
+        await using chat = await firstHourServer();
         await withPage(browser, async (page) => {
           await logIn(page, chat.url, "ann");
           await page.type("#input", "/quit see you");
@@ -465,7 +446,7 @@ Deno.test("web client: a person's first hour", async (t) => {
     await t.step(
       "while disconnected the status counts down to the next attempt",
       async () => {
-        await using chat = await startWebServer();
+        await using chat = await firstHourServer();
         await withPage(browser, async (page) => {
           await logIn(page, chat.url, "ann");
           await chat.server.close();
@@ -502,7 +483,7 @@ Deno.test("web client: a person's first hour", async (t) => {
     await t.step(
       "Up and Down in the message box recall sent lines, then the draft",
       async () => {
-        await using chat = await startWebServer();
+        await using chat = await firstHourServer();
         await withPage(browser, async (page) => {
           await logIn(page, chat.url, "ann");
           const box = () =>

@@ -9,25 +9,8 @@
  */
 
 import assert from "node:assert/strict";
-import { ChatServer } from "../server.ts";
-import type { Limits } from "../server/limits.ts";
-import { connectionsDropTo } from "./helpers.ts";
+import { connectionsDropTo, startWebServer } from "./helpers.ts";
 import { HttpWire, request } from "./http_wire.ts";
-
-async function startWebServer(limits: Partial<Limits> = {}) {
-  const server = new ChatServer({
-    hostname: "127.0.0.1",
-    port: 0,
-    web: { port: 0 },
-    limits: { closeGraceMs: 500, floodRate: 0, maxPerAddress: 0, ...limits },
-  });
-  const addresses = await server.start();
-  return {
-    server,
-    httpPort: addresses.http!.port,
-    [Symbol.asyncDispose]: () => server.close(),
-  };
-}
 
 /** Reads the next response, failing when the server closed instead. */
 async function next(wire: HttpWire, headOnly = false) {

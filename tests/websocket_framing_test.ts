@@ -6,29 +6,16 @@
  */
 
 import assert from "node:assert/strict";
-import { ChatServer } from "../server.ts";
-import type { Limits } from "../server/limits.ts";
-import { connectionsDropTo, LineClient, within } from "./helpers.ts";
+import {
+  connectionsDropTo,
+  LineClient,
+  startWebServer,
+  within,
+} from "./helpers.ts";
 import { HttpWire } from "./http_wire.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-async function startWebServer(limits: Partial<Limits> = {}) {
-  const server = new ChatServer({
-    hostname: "127.0.0.1",
-    port: 0,
-    web: { port: 0 },
-    limits: { closeGraceMs: 500, floodRate: 0, maxPerAddress: 0, ...limits },
-  });
-  const addresses = await server.start();
-  return {
-    server,
-    port: addresses.plain!.port,
-    httpPort: addresses.http!.port,
-    [Symbol.asyncDispose]: () => server.close(),
-  };
-}
 
 /** A masked client frame. */
 function clientFrame(opcode: number, text: string, final = true): Uint8Array {

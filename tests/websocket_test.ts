@@ -5,12 +5,12 @@
  */
 
 import assert from "node:assert/strict";
-import { ChatServer, type ServerOptions } from "../server.ts";
-import type { Limits } from "../server/limits.ts";
+import { ChatServer } from "../server.ts";
 import {
   connectionsDropTo,
   LineClient,
   LineStream,
+  startWebServer,
   within,
 } from "./helpers.ts";
 
@@ -59,27 +59,6 @@ class WsClient extends LineStream implements AsyncDisposable {
     await within(this.closeCode, "the WebSocket to close");
     await this.done;
   }
-}
-
-async function startWebServer(
-  limits: Partial<Limits> = {},
-  options: ServerOptions = {},
-) {
-  const server = new ChatServer({
-    hostname: "127.0.0.1",
-    port: 0,
-    web: { port: 0 },
-    ...options,
-    limits: { closeGraceMs: 500, floodRate: 0, maxPerAddress: 0, ...limits },
-  });
-  const addresses = await server.start();
-  return {
-    server,
-    port: addresses.plain!.port,
-    httpPort: addresses.http?.port ?? 0,
-    ws: `ws://127.0.0.1:${addresses.http?.port}/ws`,
-    [Symbol.asyncDispose]: () => server.close(),
-  };
 }
 
 /** Sends a raw HTTP request and returns the status line. */
