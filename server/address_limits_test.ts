@@ -8,11 +8,11 @@
 
 import assert from "node:assert/strict";
 import { Hub } from "./hub.ts";
-import { Session } from "./session.ts";
 import { handleLine } from "./commands/dispatch.ts";
 import { addressKey } from "./admission.ts";
+import { recordingSession } from "../tests/helpers.ts";
 import type { Limits } from "./limits.ts";
-import { decodeJsonEvent, type ServerEvent } from "../protocol.ts";
+import type { ServerEvent } from "../protocol.ts";
 
 function testHub(limits: Partial<Limits>): Hub & Disposable {
   const hub = new Hub({
@@ -28,24 +28,7 @@ function testHub(limits: Partial<Limits>): Hub & Disposable {
 
 /** A JSON session from `address`, logged in as `nick`; its events. */
 async function from(hub: Hub, address: string, nick: string) {
-  const events: ServerEvent[] = [];
-  const decoder = new TextDecoder();
-  const session = new Session({
-    socket: {
-      write: (bytes) => {
-        for (const line of decoder.decode(bytes).split("\n")) {
-          const event = line === "" ? null : decodeJsonEvent(line);
-          if (event !== null) events.push(event);
-        }
-        return Promise.resolve(bytes.length);
-      },
-      close: () => {},
-    },
-    address,
-    limits: hub.limits,
-    onSendFailure: hub.sendFailed,
-  });
-  hub.sessions.add(session);
+  const { session, events } = recordingSession(hub, address);
   const send = async (request: object): Promise<ServerEvent> => {
     const ref = crypto.randomUUID();
     await handleLine(hub, session, JSON.stringify({ ...request, ref }));

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { byeMeansReconnect, parseByeLine } from "../protocol.ts";
-import { LineClient, startServer } from "./helpers.ts";
+import { LineClient, registerNick, startServer } from "./helpers.ts";
 
 Deno.test("bye: JSON goodbyes carry a code: quit, kicked, flood, timeout, shutdown", async () => {
   // Flood control paces: the flooder's lines wait their turn, and input
@@ -89,11 +89,7 @@ Deno.test("bye: text mode says the code in brackets, and a ban at connect does t
 
 Deno.test("bye: a takeover tells the displaced side who took the nickname and from where", async () => {
   await using chat = await startServer({ passwordIterations: 1000 });
-  {
-    await using owner = await LineClient.text(chat.port, "alice");
-    await owner.send("/register alices password");
-    await owner.expect(/now registered to you/);
-  }
+  await registerNick(chat.port, "alice", "alices password");
   await using first = await LineClient.connect(chat.port);
   await first.sendJson({
     type: "hello",

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import {
   LineClient,
   LineStream,
+  registerNick,
   seatMembers,
   startServer,
   within,
@@ -48,11 +49,7 @@ Deno.test("client: two clients on one registered nickname do not take it from ea
     "--password-iterations",
     "1000",
   ]);
-  {
-    await using owner = await LineClient.text(server.port, "alice");
-    await owner.send("/register alices password");
-    await owner.expect(/now registered to you/);
-  }
+  await registerNick(server.port, "alice", "alices password");
   await using watcher = await LineClient.text(server.port, "watcher");
   const env = { TERN_NICK_PASSWORD: "alices password" };
   await using first = new Program(
@@ -277,11 +274,7 @@ Deno.test("client: in a terminal, a registered nickname's password is asked for 
     "--password-iterations",
     "1000",
   ]);
-  {
-    await using owner = await LineClient.text(server.port, "alice");
-    await owner.send("/register alices password");
-    await owner.expect(/now registered to you/);
-  }
+  await registerNick(server.port, "alice", "alices password");
   await using alice = new TerminalProgram(server.port, "alice");
   const ask = await alice.stdout.expect(
     (line) => line.includes("needs its password"),

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { LineClient } from "./helpers.ts";
+import { LineClient, registerNick } from "./helpers.ts";
 import {
   PERMISSIONS,
   Program,
@@ -455,13 +455,7 @@ Deno.test("e2e: the client identifies a registered nickname from the environment
     "--password-iterations",
     "1000",
   ]);
-  {
-    await using owner = await LineClient.text(server.port, "alice");
-    await owner.send("/register alices password");
-    await owner.expect(/now registered to you/);
-    await owner.send("/quit");
-    await owner.closed();
-  }
+  await registerNick(server.port, "alice", "alices password");
   await using nc = await LineClient.text(server.port, "watcher");
   const client = new Program(
     "client.ts",

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { LineClient, startServer, within } from "./helpers.ts";
+import { LineClient, registerNick, startServer, within } from "./helpers.ts";
 import { Program, startServerProcess, TerminalProgram } from "./programs.ts";
 
 /** A server process with `alice` registered (password "alices password"). */
@@ -16,9 +16,7 @@ async function serverWithAlice() {
     "--password-iterations",
     "1000",
   ]);
-  await using owner = await LineClient.text(server.port, "alice");
-  await owner.send("/register alices password");
-  await owner.expect(/now registered to you/);
+  await registerNick(server.port, "alice", "alices password");
   return server;
 }
 

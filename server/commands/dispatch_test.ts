@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { Hub, type HubOptions } from "../hub.ts";
 import { Session } from "../session.ts";
 import { dispatch, handleLine, HANDLERS } from "./dispatch.ts";
-import { decodeJsonEvent, REQUESTS, type ServerEvent } from "../../protocol.ts";
+import { recordingSession } from "../../tests/helpers.ts";
+import { REQUESTS, type ServerEvent } from "../../protocol.ts";
 
 /** A session whose writes land in `events`, decoded (it speaks JSON). */
 interface Peer {
@@ -30,25 +31,7 @@ function testHub(options: HubOptions = {}): Hub & Disposable {
 
 /** A JSON-mode session on `hub`, logged in as `nick` unless null. */
 function peer(hub: Hub, nick: string | null): Peer {
-  const events: ServerEvent[] = [];
-  const decoder = new TextDecoder();
-  const session = new Session({
-    socket: {
-      write: (bytes) => {
-        for (const line of decoder.decode(bytes).split("\n")) {
-          const event = line === "" ? null : decodeJsonEvent(line);
-          if (event !== null) events.push(event);
-        }
-        return Promise.resolve(bytes.length);
-      },
-      close: () => {},
-    },
-    address: "127.0.0.1",
-    limits: hub.limits,
-    onSendFailure: hub.sendFailed,
-    passwordRequired: hub.passwordRequired,
-  });
-  hub.sessions.add(session);
+  const { session, events } = recordingSession(hub);
   if (nick !== null) {
     handleLine(hub, session, JSON.stringify({ type: "hello", nick }));
   }
