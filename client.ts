@@ -402,6 +402,8 @@ export class ChatClient {
     this.#send(conn, {
       type: "hello",
       nick: this.#nick!,
+      // Its user types slash commands: hints name those, not request types.
+      hints: "commands",
       ...(this.#room === null ? {} : { room: this.#room }),
       ...(this.#password === null ? {} : { password: this.#password }),
       ...(this.#nickPassword === null ? {} : { identify: this.#nickPassword }),

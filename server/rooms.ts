@@ -23,13 +23,13 @@ import { foldKey } from "../wire/names.ts";
 import { skeletonKey } from "./names/lookalikes.ts";
 import {
   DEFAULT_WHO_PAGE,
+  type Hints,
   type LeaveReason,
   LOBBY,
   MAX_WHO_PAGE,
   type ServerEvent,
 } from "../protocol.ts";
 import type { Room, Session } from "./session.ts";
-import type { Codec } from "../wire/encoded_event.ts";
 
 /**
  * The room `name` means: the one of that name ignoring case, or the one
@@ -49,7 +49,7 @@ export function roomRefusal(
   hub: Hub,
   name: string,
   address: string,
-  codec: Codec = "text",
+  hints: Hints = "commands",
 ): string | null {
   const limits = hub.limits;
   const room = findRoom(hub, name);
@@ -65,7 +65,7 @@ export function roomRefusal(
     const opened = hub.roomsOpenedBy.get(address) ?? 0;
     return most > 0 && opened >= most && !isLobby(name)
       ? `Your address has opened ${opened} rooms that still exist, the most one address may (${most}); join an existing room (${
-        codec === "json" ? 'a "rooms" request' : "/rooms"
+        hints === "requests" ? 'a "rooms" request' : "/rooms"
       } lists them), or wait until one of yours empties`
       : null;
   }

@@ -23,6 +23,7 @@ import {
 import {
   type Codec,
   EncodedEvent,
+  type Hints,
   LineFramer,
   type ServerEvent,
 } from "../protocol.ts";
@@ -142,6 +143,8 @@ export class Session {
   #closingWakers = new Set<() => void>();
   #codec: Codec = "text";
   #codecChosen = false;
+  /** What a JSON hello asked hints to name; null: as the codec has it. */
+  #hints: Hints | null = null;
   #nick: string | null = null;
   #nickSince = 0;
   /**
@@ -251,12 +254,28 @@ export class Session {
   }
 
   /**
-   * `text` for a text session, `json` for a JSON one: a person types
-   * `/identify PASSWORD`, a bot or the web page sends `{"type":"identify"}`,
-   * so a hint that names a command is worded for the one reading it.
+   * How hints name requests for this session: slash commands in text mode
+   * and for a JSON client whose hello asked for them (the web page and the
+   * terminal client, whose users type `/quit`); request types for any other
+   * JSON client, a program that sends `{"type":"quit"}`.
+   */
+  get hints(): Hints {
+    return this.#hints ?? (this.#codec === "json" ? "requests" : "commands");
+  }
+
+  /** What a JSON hello's `hints` asked for, from then on. */
+  set hints(hints: Hints) {
+    this.#hints = hints;
+  }
+
+  /**
+   * `text` for a session whose hints name slash commands, `json` for one
+   * whose hints name request types ({@linkcode Session.hints}): a person
+   * types `/identify PASSWORD`, a bot sends `{"type":"identify"}`, so a hint
+   * that names a command is worded for the one reading it.
    */
   words(text: string, json: string): string {
-    return this.#codec === "json" ? json : text;
+    return this.hints === "requests" ? json : text;
   }
 
   /** Whether the first line has been seen (and so the codec decided). */

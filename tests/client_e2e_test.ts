@@ -237,6 +237,18 @@ Deno.test("client: a paste goes out at the pace the server announces, every line
   await paster.exit(15_000);
 });
 
+Deno.test("client: a typed command's refusal names the command one types, not a request type", async () => {
+  await using chat = await startServer();
+  await using alice = startClient(chat.port, "--nick", "alice");
+  await alice.stdout.expect("-- Connected to tern as alice", 15_000);
+  await alice.type("/part");
+  await alice.stdout.expect(
+    /You are in #lobby, where everyone starts; \/quit leaves the chat$/,
+  );
+  await alice.endInput();
+  await alice.exit(15_000);
+});
+
 Deno.test("client: lines typed during an outage are counted, and Ctrl-C asks first", async () => {
   const first = await startServerProcess();
   const port = first.port;

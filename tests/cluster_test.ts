@@ -269,7 +269,7 @@ function registerClusterTests(): void {
     assert.equal(welcome.type, "welcome", JSON.stringify(welcome));
     proxy.restore();
     const told = await ana.expectEvent("notice", (e) => e.text.includes("ana"));
-    assert.equal(told.text, nickLostNotice("ana", "json"));
+    assert.equal(told.text, nickLostNotice("ana", "requests"));
   });
 
   Deno.test("cluster: with Redis frozen a join says its history cannot be shown, and a node stops, not waiting on Redis for ever", async () => {

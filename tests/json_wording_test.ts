@@ -175,7 +175,7 @@ Deno.test("JSON wording: a join past --max-rooms-per-user", async () => {
 Deno.test("JSON wording: a nickname shared after a cluster outage", () => {
   assert.match(nickLostNotice("ann"), /choose another with \/nick NAME$/);
   assert.match(
-    nickLostNotice("ann", "json"),
+    nickLostNotice("ann", "requests"),
     /choose another with a "nick" request$/,
   );
 });
@@ -227,4 +227,51 @@ Deno.test("wrong passwords say how many tries are left, in text and JSON", async
   const last = await bot.expectEvent("bye");
   assert.equal(last.reason, "Too many wrong nickname passwords");
   await bot.closed();
+});
+
+Deno.test("JSON wording: a hello with hints commands gets the slash words people type", async () => {
+  await using chat = await startServer({ maxRoomsPerUser: 1 });
+  // The web page and the terminal client: their users type /quit.
+  await using typed = await LineClient.connect(chat.port);
+  await typed.sendJson({ type: "hello", nick: "typist", hints: "commands" });
+  await typed.expectEvent("who");
+  await typed.sendJson({ type: "part", room: "#lobby" });
+  assert.equal(
+    await errorText(typed, "already_there"),
+    "You are in #lobby, where everyone starts; /quit leaves the chat",
+  );
+  await typed.sendJson({ type: "join", room: "#x" });
+  assert.equal(
+    await errorText(typed, "too_many_rooms"),
+    "You are in 1 rooms, the most one connection may be in (1); /part one first",
+  );
+  await typed.sendJson({ type: "kick", nick: "typist" });
+  assert.equal(
+    await errorText(typed, "not_permitted"),
+    "Only operators may use /kick; /oper PASSWORD if you are one",
+  );
+  // A bot that says so, or says nothing, keeps the request types.
+  await using bot = await LineClient.connect(chat.port);
+  await bot.sendJson({ type: "hello", nick: "bot", hints: "requests" });
+  await bot.expectEvent("who");
+  await bot.sendJson({ type: "part", room: "#lobby" });
+  assert.equal(
+    await errorText(bot, "already_there"),
+    'You are in #lobby, where everyone starts; a "quit" request leaves the chat',
+  );
+});
+
+Deno.test("JSON wording: a hello's hints hold for its own refusals, and only two words are hints", async () => {
+  await using chat = await startServer({}, { password: "s3cret-pw" });
+  await using typed = await LineClient.connect(chat.port);
+  await typed.sendJson({ type: "hello", nick: "typist", hints: "commands" });
+  assert.equal(
+    await errorText(typed, "bad_password"),
+    "This server needs a password",
+  );
+  await typed.sendJson({ type: "hello", nick: "typist", hints: "slash" });
+  assert.equal(
+    await errorText(typed, "bad_request"),
+    'Bad hello: "hints" must be "commands" or "requests" when present',
+  );
 });

@@ -184,6 +184,30 @@ Deno.test("web client: a person's first hour", async (t) => {
     });
 
     await t.step(
+      "a typed command's refusal names the commands one types, not the requests the page sends",
+      async () => {
+        await using chat = await startWebServer();
+        await withPage(browser, async (page) => {
+          await logIn(page, chat.url, "ann");
+          for (const line of ["/part", "/kick bob"]) {
+            await page.type("#input", line);
+            await page.keyboard.press("Enter");
+          }
+          await waitForLine(
+            page,
+            "You are in #lobby, where everyone starts; /quit leaves the chat",
+          );
+          await waitForLine(
+            page,
+            "Only operators may use /kick; /oper PASSWORD if you are one",
+          );
+          const lines = (await messageTexts(page)).join("\n");
+          assert.doesNotMatch(lines, /request|"quit"|"oper"/);
+        });
+      },
+    );
+
+    await t.step(
       "after a restart the page says it lost the server and is back, with no greeting meant for nc and no refusal of private history",
       async () => {
         let chat = await firstHourServer();

@@ -422,7 +422,8 @@ var REQUESTS = {
       nick: "string",
       room: "string?",
       password: "string?",
-      identify: "string?"
+      identify: "string?",
+      hints: "hints?"
     },
     policy: {
       ...PLAIN,
@@ -2065,6 +2066,9 @@ var ChatPage = class {
     const hello = {
       type: "hello",
       nick: this.model.me ?? login.nick,
+      // The page is typed into: the server's hints name slash commands
+      // (`/quit`), not the request types the page turns them into.
+      hints: "commands",
       ref: "login"
     };
     if (room !== "") hello.room = room;
@@ -2093,7 +2097,7 @@ var ChatPage = class {
   }
   /**
    * The server refused a login: the form says why in the page's words
-   * (the server's name the JSON fields a program would send) and puts the
+   * (the server's speak of commands typed once logged in) and puts the
    * cursor in the field to fix.
    */
   #loginFailed(event) {

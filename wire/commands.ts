@@ -19,9 +19,10 @@ export type RequestOf<K extends RequestType> = ClientRequest & { type: K };
  * How one JSON field is read: a required string, an optional string, an
  * optional nickname (a paging cursor: an empty one or a room name would
  * silently mean "from the start", as both sort before every nickname), or
- * an optional whole number above 0.
+ * an optional whole number above 0, or an optional `hints` word (`commands`
+ * or `requests`).
  */
-export type FieldKind = "string" | "string?" | "nick?" | "count?";
+export type FieldKind = "string" | "string?" | "nick?" | "count?" | "hints?";
 
 /** How a command reads in text mode: `/name args`. */
 export interface TextSyntax<K extends RequestType> {
@@ -262,6 +263,7 @@ export const REQUESTS = {
       room: "string?",
       password: "string?",
       identify: "string?",
+      hints: "hints?",
     },
     policy: { ...PLAIN, beforeLogin: true },
   },

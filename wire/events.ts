@@ -160,6 +160,14 @@ export interface CommandHelp {
 }
 
 /**
+ * How the server's hints (errors and notices that say what to do next) name
+ * a request: `commands` as the slash command a person types (`/quit`), as
+ * text mode and the clients people type into need; `requests` as the
+ * request type a program sends (`a "quit" request`).
+ */
+export type Hints = "commands" | "requests";
+
+/**
  * Everything a client may ask of the server. In JSON mode each is one object
  * per line; in text mode a plain line is a `message` and `/commands` map onto
  * the rest. `ref` is chosen by the client and echoed on the direct reply.
@@ -173,6 +181,12 @@ export type ClientRequest =
     password?: string;
     /** The password of the nickname's account, when it is registered. */
     identify?: string;
+    /**
+     * How hints name what to do next: `commands` for a person who types
+     * slash commands into a client (the web page, the terminal client),
+     * `requests` (the default) for a program that sends request types.
+     */
+    hints?: Hints;
     ref?: string;
   }
   | { type: "pass"; password: string; ref?: string }

@@ -10,6 +10,7 @@ import {
   type ClientRequest,
   type ErrorEvent,
   errorEvent,
+  type Hints,
   type JsonValue,
   type ServerEvent,
 } from "./events.ts";
@@ -72,6 +73,15 @@ class FieldReader {
     return undefined;
   }
 
+  /** `commands` or `requests`, when present (a hello's `hints`). */
+  optionalHints(key: string): Hints | undefined {
+    const value = this.source[key];
+    if (value === undefined || value === null) return undefined;
+    if (value === "commands" || value === "requests") return value;
+    this.problem ??= `"${key}" must be "commands" or "requests" when present`;
+    return undefined;
+  }
+
   /**
    * A valid nickname, when present: a cursor that is not one (empty, or a
    * room name) sorts before every nickname and would read as "from the
@@ -107,6 +117,8 @@ function readField(
       return fields.optionalNick(key);
     case "count?":
       return fields.optionalCount(key);
+    case "hints?":
+      return fields.optionalHints(key);
   }
 }
 

@@ -33,7 +33,7 @@ import type { RedisClient as Client } from "./redis_client.ts";
 import type { RoomMessage, ServerEvent } from "../../protocol.ts";
 import { errorEvent } from "../../protocol.ts";
 import type { Room, Session } from "../session.ts";
-import type { Codec } from "../../wire/encoded_event.ts";
+import type { Hints } from "../../wire/events.ts";
 import { foldKey } from "../../wire/names.ts";
 import { skeletonKey } from "../names/lookalikes.ts";
 import { describeError } from "../log.ts";
@@ -81,8 +81,11 @@ export const SEND_LINK_LOST =
  * What the holder of `nick` here is told when someone on another node took
  * the name while Redis had forgotten this node's claim on it.
  */
-export function nickLostNotice(nick: string, codec: Codec = "text"): string {
-  const how = codec === "json" ? 'a "nick" request' : "/nick NAME";
+export function nickLostNotice(
+  nick: string,
+  hints: Hints = "commands",
+): string {
+  const how = hints === "requests" ? 'a "nick" request' : "/nick NAME";
   return `Your nickname ${nick} was taken by someone on another server while this server could not reach Redis: you now share it, and messages meant for you may reach them; choose another with ${how}`;
 }
 
@@ -723,7 +726,7 @@ export class RedisNode implements RoomFeed, ClusterNames {
       if (this.#key(nick) !== key) return;
       session.send({
         type: "notice",
-        text: nickLostNotice(nick, session.codec),
+        text: nickLostNotice(nick, session.hints),
       });
       return;
     }

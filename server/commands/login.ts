@@ -110,7 +110,7 @@ export function notLoggedIn(call: Call): void {
   const session = call.session;
   call.fail(
     "not_ready",
-    session.codec === "json"
+    session.hints === "requests"
       ? `Send {"type":"hello","nick":"..."} first`
       : session.authenticated
       ? "Choose a nickname first"
@@ -128,9 +128,10 @@ function acceptPassword(
   if (password === undefined) {
     call.failPassword(
       "server",
-      session.codec === "json"
-        ? 'This server needs a password: add "password" to your hello'
-        : "This server needs a password",
+      session.words(
+        "This server needs a password",
+        'This server needs a password: add "password" to your hello',
+      ),
     );
     return false;
   }
@@ -145,9 +146,13 @@ function acceptPassword(
   return false;
 }
 
-/** `hello`: the server password if needed, then the nickname. */
+/**
+ * `hello`: the server password if needed, then the nickname. Its `hints`
+ * word holds from this hello on, for its own refusals too.
+ */
 function hello(call: Call<"hello">): void | Promise<void> {
   const request = call.request;
+  if (request.hints !== undefined) call.session.hints = request.hints;
   if (!acceptPassword(call, request.password)) return;
   return login(call, request.nick, request.room, request.identify);
 }
@@ -300,7 +305,10 @@ async function loginToAccount(call: Call, login: AccountLogin): Promise<void> {
     if (session.codec === "json") {
       return call.fail(
         "nick_registered",
-        `Nickname ${account.nick} is registered: add "identify" with its password to your hello`,
+        session.words(
+          `Nickname ${account.nick} is registered: give its password to use it, or choose another nickname`,
+          `Nickname ${account.nick} is registered: add "identify" with its password to your hello`,
+        ),
       );
     }
     session.pendingLogin = { nick: account.nick, room };
@@ -384,7 +392,7 @@ function enterChat(call: Call, nick: string, room: string): boolean {
     call.fail("room_invalid", mixed);
     return false;
   }
-  const full = roomRefusal(hub, room, session.addressKey, session.codec);
+  const full = roomRefusal(hub, room, session.addressKey, session.hints);
   if (full !== null) {
     call.fail("full", full);
     return false;

@@ -108,7 +108,7 @@ function join(call: Call<"join">): void {
     hub,
     target.name,
     session.addressKey,
-    session.codec,
+    session.hints,
   );
   if (full !== null) return call.fail("full", full);
   if (!takeRoomChange(call)) return;
@@ -141,7 +141,7 @@ function part(call: Call<"part">): void {
         } leaves the chat`,
       );
     }
-    const full = roomRefusal(hub, LOBBY, session.addressKey, session.codec);
+    const full = roomRefusal(hub, LOBBY, session.addressKey, session.hints);
     if (full !== null) return call.fail("full", full);
   }
   if (!takeRoomChange(call)) return;

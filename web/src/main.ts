@@ -262,6 +262,9 @@ class ChatPage {
     const hello: ClientRequest = {
       type: "hello",
       nick: this.model.me ?? login.nick,
+      // The page is typed into: the server's hints name slash commands
+      // (`/quit`), not the request types the page turns them into.
+      hints: "commands",
       ref: "login",
     };
     if (room !== "") hello.room = room;
@@ -298,7 +301,7 @@ class ChatPage {
 
   /**
    * The server refused a login: the form says why in the page's words
-   * (the server's name the JSON fields a program would send) and puts the
+   * (the server's speak of commands typed once logged in) and puts the
    * cursor in the field to fix.
    */
   #loginFailed(event: ServerEvent & { type: "error" }): void {
