@@ -19,6 +19,7 @@ import {
   type CommandHelp,
   type ErrorEvent,
   errorEvent,
+  type Hints,
   type HistoryReply,
   type LeaveReason,
   type PrivateMessage,
@@ -97,14 +98,42 @@ export function findCommand(word: string): TextCommand | undefined {
   return commandsByName.get(word.replace(/^\//, "").toLowerCase());
 }
 
-/** The `help` reply about one command, or an error naming the word. */
+/**
+ * The `help` reply about one command, or an error naming the word: in the
+ * words of one who types commands, or with `hints` of `requests`, of a
+ * program, which names the command in a `help` request's `command`.
+ */
 export function oneCommandHelp(
   word: string,
+  hints: Hints = "commands",
 ): (ServerEvent & { type: "help" }) | ErrorEvent {
   const command = findCommand(word);
-  return command === undefined
-    ? errorEvent("unknown_command", noSuchCommand("No command", word))
-    : { type: "help", command: command.name, commands: [helpRow(command)] };
+  if (command !== undefined) {
+    return {
+      type: "help",
+      command: command.name,
+      commands: [helpRow(command)],
+    };
+  }
+  return errorEvent(
+    "unknown_command",
+    hints === "commands"
+      ? noSuchCommand("No command", word)
+      : noSuchHelpCommand(word),
+  );
+}
+
+/**
+ * `No command "jion"; did you mean "join"? a "help" request without
+ * "command" lists them`: {@linkcode noSuchCommand} for a program, which
+ * sends the name in a field and types no `/help`.
+ */
+function noSuchHelpCommand(word: string): string {
+  const typed = word.replace(/^\//, "");
+  const guess = suggestCommand(typed)?.replace(/^\//, "");
+  return `No command "${typed}"; ${
+    guess === undefined ? "" : `did you mean "${guess}"? `
+  }a "help" request without "command" lists them`;
 }
 
 /**

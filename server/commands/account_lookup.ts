@@ -67,9 +67,11 @@ export function accountsDown(call: Call, error: unknown): void {
 
 /**
  * What a user told "nothing was done" hears when the write may have
- * happened after all (its undo was lost with the link to Redis).
+ * happened after all (its undo was lost with the link to Redis): named as
+ * what it did, never by its request type, which a person at `nc` never
+ * typed.
  */
-function notUndone(call: Call): string {
+export function notUndone(call: Call): string {
   const { request, session } = call;
   switch (request.type) {
     case "register":
@@ -85,8 +87,12 @@ function notUndone(call: Call): string {
       } may have been stored after all: ${UNDO_LOST}; the old password or the new one may be the one in force`;
     case "private":
       return `Your message to ${request.to} may be delivered after all: ${UNDO_LOST}`;
+    case "drop":
+      return `The release of ${
+        request.nick ?? session.account?.nick ?? session.nick
+      } may have happened after all: ${UNDO_LOST}`;
     default:
-      return `Your ${request.type} may have happened after all: ${UNDO_LOST}`;
+      return `What you asked may have happened after all: ${UNDO_LOST}`;
   }
 }
 

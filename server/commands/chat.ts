@@ -330,7 +330,7 @@ function help(call: Call<"help">): void {
   call.reply(
     command === undefined
       ? { type: "help", commands: commandHelp() }
-      : oneCommandHelp(command),
+      : oneCommandHelp(command, call.session.hints),
   );
 }
 
