@@ -41,6 +41,7 @@ import {
 import { type ByeCode, byeLine } from "./wire/bye.ts";
 import { FlushScheduler, sampleLoad } from "./server/net/coalescing.ts";
 import { dueDeadline, sweepIntervalMs } from "./server/net/deadlines.ts";
+import { tellCounts } from "./server/rooms.ts";
 import { WriteGate } from "./server/net/write_gate.ts";
 import { LibcSocket } from "./server/net/libc_socket.ts";
 import { SyncWriteBudget } from "./server/net/sync_write_budget.ts";
@@ -911,6 +912,7 @@ export class ChatServer {
         hub.disconnect(session, due.reason, due.detail);
       }
     }
+    tellCounts(hub, now);
   }
 
   #prune(): void {

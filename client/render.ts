@@ -300,6 +300,9 @@ export function renderEvent(
       ];
     case "members":
       return [note(bigRoomSize(event.room, event.count))];
+    case "count":
+      // The terminal shows no member count to move.
+      return [];
     case "history":
       return renderHistory(event, { ...options, missed: false });
     case "help":

@@ -491,6 +491,12 @@ export class Hub {
    * `--max-rooms-per-address`; an address with none has no entry.
    */
   readonly roomsOpenedBy: Map<string, number> = new Map();
+  /**
+   * Rooms whose size changed since their members were last sent it, for
+   * the sweep to send it when `--big-room-count-interval` allows (rooms.ts,
+   * `tellCounts`).
+   */
+  readonly countsDue: Set<Room> = new Set();
   /** Addresses kept out (IPv6 ones by their `--ipv6-prefix`). */
   readonly bans: BanList;
   /** Fold keys of muted nicknames, so a mute survives a reconnect. */

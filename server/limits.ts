@@ -104,6 +104,11 @@ export interface Limits {
    * and a newcomer gets the count instead of the list; 0: no room is big.
    */
   bigRoomMembers: number;
+  /**
+   * Shortest time between two `count` events to a big room's members while
+   * its size changes; 0: never sent.
+   */
+  bigRoomCountMs: number;
   /** Wrong passwords before a connection is closed. */
   maxPasswordAttempts: number;
   /** Longest a busy server holds output to coalesce writes; 0: never. */
@@ -526,6 +531,15 @@ export const LIMIT_SPECS: readonly LimitSpec[] = [
     allowZero: true,
     description:
       "members from which a room is big: joins and leaves are not announced and a newcomer gets the member count, not the list (0: no room is big)",
+  },
+  {
+    key: "bigRoomCountMs",
+    flag: "big-room-count-interval",
+    unit: "seconds",
+    default: 5,
+    allowZero: true,
+    description:
+      "shortest time between two member counts sent to a big room's JSON clients while its size changes, since its joins and leaves are not announced (0: never)",
   },
   {
     key: "maxPasswordAttempts",

@@ -185,6 +185,7 @@ export function enterRoom(
     ts: join.ts,
     announce: !big,
   });
+  if (big) countChanged(hub, room);
   const replay = hub.limits.historyLength;
   // What the newcomer is sent is a reply: taken now, in order, and sent as
   // it drains, whatever its size (Session.reply). In a cluster the history
@@ -312,6 +313,7 @@ export function partRoom(
     ts: event.ts,
     announce: announced,
   });
+  if (!announced) countChanged(hub, room);
   const own = ownCopy(session, ref);
   const mine = own === undefined ? event : { ...event, ref: own.ref };
   hub.inOrder(() => session.send(mine));
@@ -371,7 +373,42 @@ export function leaveAllRooms(
     announced: announced.map((room) => room.name),
     ...(detail ? { detail } : {}),
   });
-  for (const room of rooms) dropIfEmpty(hub, room);
+  for (const room of rooms) {
+    if (!announced.includes(room)) countChanged(hub, room);
+    dropIfEmpty(hub, room);
+  }
+}
+
+/**
+ * Notes that `room`'s size changed without a word to its members (a big
+ * room announces no joins or leaves), so that {@linkcode tellCounts} sends
+ * them its count. O(1): however many come and go, the room is only marked.
+ */
+export function countChanged(hub: Hub, room: Room): void {
+  if (hub.limits.bigRoomCountMs > 0) hub.countsDue.add(room);
+}
+
+/**
+ * Sends the JSON members of each marked room its member count (`count`)
+ * if it is big and its count moved since they were last sent one, and that
+ * was at least `--big-room-count-interval` ago; a room told too recently
+ * stays marked for a later sweep. So a room of 10,000 with people coming
+ * and going costs one event per member per interval, not one per arrival.
+ */
+export function tellCounts(hub: Hub, now: number): void {
+  const every = hub.limits.bigRoomCountMs;
+  for (const room of hub.countsDue) {
+    if (room.countToldAt !== undefined && now - room.countToldAt < every) {
+      continue;
+    }
+    hub.countsDue.delete(room);
+    if (findRoom(hub, room.name) !== room || !bigAcross(hub, room)) continue;
+    const count = memberCount(hub, room);
+    if (count === room.countTold) continue;
+    room.countTold = count;
+    room.countToldAt = now;
+    hub.localFeed.broadcast(room, { type: "count", room: room.name, count });
+  }
 }
 
 /** Forgets a room its last member left; the lobby stays. */

@@ -61,6 +61,10 @@ export interface Room {
   openedBy?: string;
   /** A big room's log of recent events (room_batch.ts); made when first needed. */
   batch?: RoomBatch<Session>;
+  /** The member count its members were last sent as a `count` (rooms.ts). */
+  countTold?: number;
+  /** When that was, in the hub's milliseconds. */
+  countToldAt?: number;
 }
 
 /** Why sending to a peer failed: its queue overflowed, or a write failed. */

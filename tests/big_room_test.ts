@@ -5,7 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import { LineClient, seatMembers, startServer } from "./helpers.ts";
+import { LineClient, seatMembers, seatNamed, startServer } from "./helpers.ts";
+import { tellCounts } from "../server/rooms.ts";
 import { type ServerEvent } from "../protocol.ts";
 import { foldKey } from "../wire/names.ts";
 import { Session } from "../server/session.ts";
@@ -364,4 +365,35 @@ Deno.test("a /who page in a room of 5,000 looks at its own members, not the room
   const page = parseWhoLine(await alice.expect(/^\*\*\* #lobby \(5001\):/));
   assert.deepEqual(page.names.slice(0, 2), ["m02000b", "m02001"]);
   assert.ok(!page.names.includes("alice"));
+});
+
+Deno.test("a big room's JSON members are sent its count as it moves, one event an interval however many come and go", async () => {
+  await using chat = await startServer({
+    bigRoomMembers: 3,
+    bigRoomCountMs: 60_000,
+  });
+  const hub = chat.server.hub;
+  seatMembers(chat.server, 3);
+  await using bot = await LineClient.json(chat.port, "bot");
+  await using person = await LineClient.text(chat.port, "person");
+  // The first change is sent at the server's next sweep (within 1 s).
+  const first = await bot.expectEvent("count");
+  assert.deepEqual(first, { type: "count", room: "#lobby", count: 5 });
+  // Twenty arrive within the interval: nothing is sent for any of them.
+  const arrivals = seatNamed(
+    chat.server,
+    Array.from({ length: 20 }, (_, i) => `late${i}`),
+  );
+  const quiet = await bot.linesUntilPong(true);
+  assert.deepEqual(quiet.filter((line) => line.includes('"count"')), []);
+  // Once the interval has passed, one event says where the count stands.
+  tellCounts(hub, hub.now() + 60_000);
+  const counts = (await bot.linesUntilPong(true)).filter((line) =>
+    line.includes('"count"')
+  ).map((line) => JSON.parse(line));
+  assert.deepEqual(counts, [{ type: "count", room: "#lobby", count: 25 }]);
+  // Text mode keeps no count: a person at nc reads nothing of it.
+  const seen = await person.linesUntilPong();
+  assert.deepEqual(seen, []);
+  assert.equal(arrivals.length, 20);
 });

@@ -444,6 +444,24 @@ function registerPresenceTests(): void {
     ]]);
   });
 
+  Deno.test("cluster presence: a big room's count follows arrivals on the other node", async () => {
+    await using cluster = await startCluster({
+      bigRoomMembers: 2,
+      bigRoomCountMs: 200,
+    });
+    await using ana = await LineClient.json(cluster.a.port, "ana");
+    await using _bob = await LineClient.json(cluster.b.port, "bob");
+    await ana.expectEvent("members", (e) => e.count === 2);
+    // Nobody announces cy, on the other node; ana's node sends the count.
+    await using _cy = await LineClient.json(cluster.b.port, "cy");
+    const count = await ana.expectEvent("count", (e) => e.count === 3);
+    assert.equal(count.room, "#lobby");
+    // A person at nc beside ana reads nothing of it, and still talks.
+    await using tex = await LineClient.text(cluster.a.port, "tex");
+    await ana.expectEvent("count", (e) => e.count === 4);
+    assert.deepEqual(await tex.linesUntilPong(), []);
+  });
+
   Deno.test("cluster presence: with Redis gone a private message across nodes is refused plainly", async () => {
     await using cluster = await startCluster();
     await using ana = await LineClient.json(cluster.a.port, "ana");

@@ -9,7 +9,13 @@
 
 import assert from "node:assert/strict";
 import type { ServerOptions } from "../server.ts";
-import { LineClient, startWebServer, type TestWebServer } from "./helpers.ts";
+import {
+  LineClient,
+  seatMembers,
+  seatNamed,
+  startWebServer,
+  type TestWebServer,
+} from "./helpers.ts";
 import {
   type Browser,
   closeBrowser,
@@ -289,6 +295,34 @@ Deno.test("web client: a person's first hour", async (t) => {
           }
           await waitForLine(page, "bob left #dev");
           await shows("#dev (1)");
+        });
+      },
+    );
+
+    await t.step(
+      "in a big room, which announces no arrivals, the header's and the room list's counts still move",
+      async () => {
+        await using chat = await startWebServer({
+          bigRoomMembers: 3,
+          bigRoomCountMs: 200,
+        });
+        seatMembers(chat.server, 3);
+        await withPage(browser, async (page) => {
+          await logIn(page, chat.url, "ann");
+          await page.waitForFunction(() =>
+            document.getElementById("members-title")?.textContent ===
+              "Members: 4"
+          );
+          seatNamed(chat.server, ["late1", "late2", "late3"]);
+          await page.waitForFunction(
+            () =>
+              document.getElementById("members-title")?.textContent ===
+                "Members: 7" &&
+              /#lobby \(7\)/.test(
+                document.getElementById("rooms")?.textContent ?? "",
+              ),
+            { timeout: 10_000 },
+          );
         });
       },
     );

@@ -1185,6 +1185,7 @@ var EVENT_TYPES = {
   rooms: true,
   who: true,
   members: true,
+  count: true,
   history: true,
   help: true,
   notice: true,
@@ -1681,6 +1682,27 @@ var ChatModel = class {
     conversation.memberCount = count;
     conversation.quiet = true;
     conversation.membersNext = "";
+  }
+  /**
+   * The server's room list: its counts are also the latest of the big
+   * rooms we are in, whose joins and leaves are not announced.
+   */
+  listRooms(rooms) {
+    this.rooms = rooms;
+    for (const room of rooms) {
+      if (this.joined.has(conversationKey("room", room.name))) {
+        this.roomCount(room.name, room.members);
+      }
+    }
+  }
+  /**
+   * A big room's size now (`count`, sent while it changes): the count moves,
+   * the names held stay, as a list held in part. A room not known to be big
+   * any more (a join it announced came since) keeps the count it follows.
+   */
+  roomCount(room, count) {
+    const conversation = this.conversation("room", room);
+    if (conversation.quiet) conversation.memberCount = count;
   }
   /**
    * The member list a join brings unasked: a big room sends its count
@@ -2208,7 +2230,7 @@ var ChatPage = class {
         this.#current(event.room);
         return;
       case "rooms":
-        model.rooms = event.rooms;
+        model.listRooms(event.rooms);
         if (event.ref === TYPED_REF) {
           this.#notice(event.rooms.length === 0 ? "No rooms" : `Rooms: ${event.rooms.map((room) => `${room.name} (${room.members})`).join(", ")}`);
         }
@@ -2220,6 +2242,11 @@ var ChatPage = class {
       case "members":
         model.memberTotal(event.room, event.count);
         this.#renderMembers();
+        return;
+      case "count":
+        model.roomCount(event.room, event.count);
+        this.#renderMembers();
+        this.#renderLists();
         return;
       case "history":
         this.#history(model.conversation("room", event.room), event.messages, event.ref, event.more === true);
@@ -2717,7 +2744,7 @@ var ChatPage = class {
     ].sort(([a], [b]) => a < b ? -1 : 1).map(([key, room]) => {
       const conversation = model.conversation("room", room.name);
       const joined = model.joined.has(key);
-      const count = joined && conversation.memberCount === null && conversation.members.size > 0 ? conversation.members.size : room.count;
+      const count = !joined ? room.count : conversation.memberCount ?? (conversation.members.size > 0 ? conversation.members.size : room.count);
       return this.#listItem(conversation, count === void 0 ? room.name : `${room.name} (${count})`, joined);
     });
     element("rooms").replaceChildren(...roomItems);

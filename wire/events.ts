@@ -390,6 +390,12 @@ export type ServerEvent =
   }
   /** A big room's size, sent to a newcomer in place of its member list. */
   | { type: "members"; room: string; count: number }
+  /**
+   * A big room's size now, sent to its members while it changes (at most
+   * once every `--big-room-count-interval`): its joins and leaves are not
+   * announced, so a count kept from them would stand still. JSON only.
+   */
+  | { type: "count"; room: string; count: number }
   | {
     type: "history";
     room: string;

@@ -203,6 +203,7 @@ const EVENT_TYPES = {
   rooms: true,
   who: true,
   members: true,
+  count: true,
   history: true,
   help: true,
   notice: true,

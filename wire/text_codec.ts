@@ -612,6 +612,9 @@ export function encodeTextEvent(event: ServerEvent): string {
       );
     case "members":
       return notice(bigRoomSize(event.room, event.count));
+    case "count":
+      // Text mode keeps no count to move: a person asks /who or /rooms.
+      return "";
     case "history":
       return historyText(event);
     case "help":

@@ -36,7 +36,7 @@ import type { Room, Session } from "../session.ts";
 import { foldKey } from "../../wire/names.ts";
 import { describeError } from "../log.ts";
 import type { PrivateMessage, ServerEvent } from "../../protocol.ts";
-import { tellBig, topicEvent } from "../rooms.ts";
+import { countChanged, tellBig, topicEvent } from "../rooms.ts";
 import { remoteHolderOf } from "../private_peers.ts";
 import type {
   ClusterPresence,
@@ -774,6 +774,13 @@ export class RedisPresence implements ClusterPresence {
     if (news !== null) {
       this.#across(news.rooms, (room) => news.event(room.name));
     }
+    // A big room here whose size this moved hears its count in time.
+    const wasIn = new Set((before?.rooms ?? []).map(foldKey));
+    const isIn = new Set((after?.rooms ?? []).map(foldKey));
+    this.#countsMoved([
+      ...(before?.rooms ?? []).filter((name) => !isIn.has(foldKey(name))),
+      ...(after?.rooms ?? []).filter((name) => !wasIn.has(foldKey(name))),
+    ]);
     const notice = event.notice;
     if (notice.type === "join" && !notice.announce) {
       // An arrival that made the room big is told here as where it joined.
@@ -788,6 +795,17 @@ export class RedisPresence implements ClusterPresence {
       ) {
         tellBig(this.#hub, room, limit);
       }
+    }
+  }
+
+  /**
+   * The rooms here among `names` may have changed size: a big one's members
+   * are sent its count when `--big-room-count-interval` allows (rooms.ts).
+   */
+  #countsMoved(names: readonly string[]): void {
+    for (const name of names) {
+      const room = this.#local(name);
+      if (room !== undefined) countChanged(this.#hub, room);
     }
   }
 
@@ -822,6 +840,7 @@ export class RedisPresence implements ClusterPresence {
           : "their server shut down",
       }));
     }
+    this.#countsMoved(gone.flatMap((member) => member.rooms));
     if (gone.length > 0) {
       hub.log("warn", "cluster_node_gone", {
         node,

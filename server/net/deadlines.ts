@@ -104,6 +104,7 @@ export function sweepIntervalMs(limits: Readonly<Limits>): number {
     limits.pingIntervalMs,
     limits.pingTimeoutMs,
     ...(limits.idleTimeoutMs > 0 ? [limits.idleTimeoutMs] : []),
+    ...(limits.bigRoomCountMs > 0 ? [limits.bigRoomCountMs] : []),
   ];
   return Math.max(20, Math.min(1000, Math.min(...deadlines) / 4));
 }

@@ -427,7 +427,7 @@ class ChatPage {
         this.#current(event.room);
         return;
       case "rooms":
-        model.rooms = event.rooms;
+        model.listRooms(event.rooms);
         if (event.ref === TYPED_REF) {
           this.#notice(
             event.rooms.length === 0
@@ -446,6 +446,11 @@ class ChatPage {
       case "members":
         model.memberTotal(event.room, event.count);
         this.#renderMembers();
+        return;
+      case "count":
+        model.roomCount(event.room, event.count);
+        this.#renderMembers();
+        this.#renderLists();
         return;
       case "history":
         this.#history(
@@ -1042,13 +1047,13 @@ class ChatPage {
       .map(([key, room]) => {
         const conversation = model.conversation("room", room.name);
         const joined = model.joined.has(key);
-        // In a room we are in whose whole member list we hold, joins and
-        // leaves keep that list current; the server's room list is only
-        // asked for now and then.
-        const count = joined && conversation.memberCount === null &&
-            conversation.members.size > 0
-          ? conversation.members.size
-          : room.count;
+        // In a room we are in, joins and leaves keep the member list held
+        // current, and a big room's count comes as it changes; the
+        // server's room list is only asked for now and then.
+        const count = !joined ? room.count : conversation.memberCount ??
+          (conversation.members.size > 0
+            ? conversation.members.size
+            : room.count);
         return this.#listItem(
           conversation,
           count === undefined ? room.name : `${room.name} (${count})`,

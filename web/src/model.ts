@@ -305,6 +305,29 @@ export class ChatModel {
   }
 
   /**
+   * The server's room list: its counts are also the latest of the big
+   * rooms we are in, whose joins and leaves are not announced.
+   */
+  listRooms(rooms: RoomSummary[]): void {
+    this.rooms = rooms;
+    for (const room of rooms) {
+      if (this.joined.has(conversationKey("room", room.name))) {
+        this.roomCount(room.name, room.members);
+      }
+    }
+  }
+
+  /**
+   * A big room's size now (`count`, sent while it changes): the count moves,
+   * the names held stay, as a list held in part. A room not known to be big
+   * any more (a join it announced came since) keeps the count it follows.
+   */
+  roomCount(room: string, count: number): void {
+    const conversation = this.conversation("room", room);
+    if (conversation.quiet) conversation.memberCount = count;
+  }
+
+  /**
    * The member list a join brings unasked: a big room sends its count
    * instead, so the room is not big now.
    */

@@ -457,3 +457,25 @@ Deno.test("/who more after the list started again from the top asks for the firs
     ref: TYPED_WHO_REF,
   });
 });
+
+Deno.test("a big room's count moves with the server's count and room list, and its names stay", () => {
+  const model = new ChatModel();
+  model.joined.add("#big");
+  model.memberTotal("#big", 500);
+  model.members("#big", {
+    members: [{ nick: "ann" }],
+    count: 500,
+    next: "ann",
+  });
+  model.roomCount("#big", 512);
+  const big = model.conversation("room", "#big");
+  assert.equal(big.memberCount, 512);
+  assert.deepEqual([...big.members.keys()], ["ann"], "the names held stay");
+  model.listRooms([{ name: "#big", members: 498, joined: true }]);
+  assert.equal(big.memberCount, 498);
+  // A room not known to be big keeps the count its joins and leaves keep.
+  model.conversation("room", "#small").memberCount = 3;
+  model.joined.add("#small");
+  model.listRooms([{ name: "#small", members: 7, joined: true }]);
+  assert.equal(model.conversation("room", "#small").memberCount, 3);
+});
