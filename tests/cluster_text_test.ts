@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { LineClient } from "./helpers.ts";
 import { clusterTests } from "./redis_server.ts";
 import { startCluster } from "./cluster_checks.ts";
+import { SEND_UNCONFIRMED } from "../server/cluster/redis_node.ts";
 
 await clusterTests(registerTests);
 
@@ -95,4 +96,29 @@ function registerTests(): void {
       assert.equal(checked, 3 * perSpeaker);
     });
   }
+
+  Deno.test("cluster text mode: a line told not confirmed is said to be delivered, once, when Redis answers in the end", async () => {
+    await using cluster = await startCluster({ redisTimeoutMs: 300 });
+    await using ana = await textLogin(cluster.a.port, "ana");
+    await using bob = await textLogin(cluster.b.port, "bob");
+    await ana.expect("*** bob joined #lobby");
+    cluster.redis.freeze();
+    try {
+      await ana.send("hello?");
+      await ana.expect(`*** Error: ${SEND_UNCONFIRMED}`);
+    } finally {
+      cluster.redis.thaw();
+    }
+    const arrived = await bob.expect("<ana> hello?");
+    assert.ok(arrived);
+    const told = await ana.expect(
+      /^\*\*\* Your message in #lobby was delivered after all \(id \d+\)/,
+    );
+    assert.match(told, /: the cluster's store \(Redis\) answered late$/);
+    const after = await ana.linesUntilPong();
+    assert.ok(
+      !after.some((line) => line.includes("delivered after all")),
+      `told once: ${JSON.stringify(after)}`,
+    );
+  });
 }

@@ -24,6 +24,11 @@ export interface PendingSend<S> {
   id?: number;
   /** When it was sent (the clock `add` was given). */
   sentAt: number;
+  /**
+   * Told when its copy comes back (`delivered`) with its id: a sender
+   * told it was unconfirmed learns here that it went after all.
+   */
+  copied?: (id: number) => void;
 }
 
 /** Where delivery stands (DeliveryCursor's view). */
@@ -58,13 +63,23 @@ export class PendingSends<S> {
    * are forgotten first (the map keeps them oldest first, so this costs
    * one look per send plus one per send forgotten).
    */
-  add(session: S, ref: string | undefined, now: number): number {
+  add(
+    session: S,
+    ref: string | undefined,
+    now: number,
+    copied?: (id: number) => void,
+  ): number {
     for (const [token, pending] of this.#byToken) {
       if (now - pending.sentAt <= this.#keepMs) break;
       this.#byToken.delete(token);
     }
     const token = this.#nextToken++;
-    this.#byToken.set(token, { session, ref, sentAt: now });
+    this.#byToken.set(
+      token,
+      copied === undefined
+        ? { session, ref, sentAt: now }
+        : { session, ref, sentAt: now, copied },
+    );
     return token;
   }
 

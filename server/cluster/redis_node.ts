@@ -73,6 +73,25 @@ export function sendFailure(error: unknown, inTime: boolean): string | null {
   return inTime ? SEND_LINK_LOST : null;
 }
 
+/**
+ * Whether a send that failed with `error` may have been run by Redis all
+ * the same: it was on the wire when the link dropped (not refused, and not
+ * kept from leaving this node).
+ */
+function mayHaveRun(error: unknown): boolean {
+  return !(error instanceof ErrorReply || error instanceof ClientOfflineError ||
+    error instanceof ClientClosedError);
+}
+
+/**
+ * What a text-mode sender told its line in `room` was not confirmed is told
+ * once it turns out Redis took it after all, as message `id` (a JSON sender
+ * gets its copy, with its ref, instead).
+ */
+export function deliveredAfterAll(room: string, id: number): string {
+  return `Your message in ${room} was delivered after all (id ${id}): the cluster's store (Redis) answered late`;
+}
+
 /** What a sender is told when the link to Redis dropped under its send. */
 export const SEND_LINK_LOST =
   "Not confirmed: the link to the cluster's store (Redis) dropped before it answered; the message is delivered if Redis took it";
@@ -458,9 +477,24 @@ export class RedisNode implements RoomFeed, ClusterNames {
     sender: Session,
     ref?: string,
   ): void {
-    const token = this.#pending.add(sender, ref, performance.now());
+    // Told "not confirmed" (its time ran out, or the link dropped under
+    // it): a text sender, who gets no copy of its own lines, is told what
+    // came of it once that is known, once.
+    let unconfirmed = false;
+    let outcomeTold = false;
+    const wentLate = (id: number) => {
+      if (!unconfirmed || outcomeTold || sender.codec !== "text") return;
+      outcomeTold = true;
+      const notice: ServerEvent = {
+        type: "notice",
+        text: deliveredAfterAll(message.room, id),
+      };
+      this.#hub.inOrder(() => sender.send(notice));
+    };
+    const token = this.#pending.add(sender, ref, performance.now(), wentLate);
     let storeAnswered = false;
     this.#laneOf(sender).sent(token, () => {
+      unconfirmed = true;
       if (storeAnswered) {
         // Stored, but its copy has not come back on the subscription.
         this.#hub.log("warn", "cluster_copy_late", { session: sender.id });
@@ -485,6 +519,9 @@ export class RedisNode implements RoomFeed, ClusterNames {
     const sentAt = performance.now();
     stored.then((id) => {
       storeAnswered = true;
+      // Stored and published: it reached the room, whether or not its copy
+      // comes back here.
+      wentLate(id);
       this.#pending.stored(token, id, this.#streams.cursor);
       // Answered in time: Redis is back, if its silence degraded the chat.
       const waited = performance.now() - sentAt;
@@ -494,7 +531,6 @@ export class RedisNode implements RoomFeed, ClusterNames {
       if (this.#streams.cursor.behind) this.#answered(sender, token);
     }, (error: unknown) => {
       storeAnswered = true;
-      this.#pending.failed(token);
       this.#hub.log("warn", "cluster_publish_failed", {
         session: sender.id,
         error: describeError(error),
@@ -504,6 +540,12 @@ export class RedisNode implements RoomFeed, ClusterNames {
       // if it is being sent away: its goodbye waits for this.
       const inTime = this.#lanes.get(sender)?.holds(token) === true;
       const words = sendFailure(error, inTime);
+      if (mayHaveRun(error)) {
+        // Redis may have run it: its copy, should a catch-up bring it,
+        // still confirms it (the send is forgotten after --redis-timeout
+        // times twelve if it never comes).
+        unconfirmed = true;
+      } else this.#pending.failed(token);
       if (words !== null) {
         const refusal = errorEvent("unavailable", words, ref);
         if (inTime) this.#hub.inOrder(() => sender.send(refusal));
@@ -539,6 +581,7 @@ export class RedisNode implements RoomFeed, ClusterNames {
     const sender = relay.node === this.id
       ? this.#pending.delivered(relay.token)
       : undefined;
+    sender?.copied?.(relay.message.id);
     const hub = this.#hub;
     const room = hub.rooms.get(foldKey(relay.message.room));
     const from = sender?.session;
