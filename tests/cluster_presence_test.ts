@@ -23,8 +23,11 @@ import { hereSentence } from "../server/commands/login.ts";
 import { DEGRADED_NOTICE } from "../server/cluster/room_streams.ts";
 import { type Cluster, startCluster } from "./cluster_checks.ts";
 import { ServerProcess } from "./server_process.ts";
-import { PRIVATE_UNCONFIRMED } from "../server/commands/private_across.ts";
-import { undeliveredNotice } from "../server/cluster/presence.ts";
+import {
+  holderSilent,
+  leftBeforeIt,
+  PRIVATE_UNCONFIRMED,
+} from "../server/commands/private_across.ts";
 import { startRedisProxy } from "./redis_proxy.ts";
 
 await clusterTests(registerPresenceTests);
@@ -500,11 +503,66 @@ function registerPresenceTests(): void {
     assert.equal(confirmed.id, arrived.id);
   });
 
+  Deno.test("cluster presence: a private message to someone whose server hangs is said to be unconfirmed, then confirmed once it answers", async () => {
+    await using redis = await startRedis();
+    await using a = await startServer({ redisTimeoutMs: 300 }, {
+      redis: redis.url,
+    });
+    await using proxy = startRedisProxy(redis.port);
+    await using b = await startServer({ redisTimeoutMs: 300 }, {
+      redis: proxy.url,
+    });
+    await using ana = await LineClient.json(a.port, "ana");
+    await using bob = await LineClient.json(b.port, "bob");
+    await ana.expectEvent("join", (e) => e.nick === "bob");
+    // Node b's subscription stays open but nothing reaches it: Redis
+    // counts it as listening, as it does a node that hangs.
+    proxy.holdSubscribers();
+    await ana.sendJson({ type: "private", to: "bob", text: "hi?", ref: "p" });
+    const unconfirmed = await ana.expectEvent("error", (e) => e.ref === "p");
+    assert.deepEqual([unconfirmed.code, unconfirmed.message], [
+      "unavailable",
+      holderSilent("bob"),
+    ]);
+    proxy.release();
+    const arrived = await bob.expectEvent("private");
+    const confirmed = await ana.expectEvent("private", (e) => e.ref === "p");
+    assert.equal(confirmed.id, arrived.id);
+  });
+
+  Deno.test("cluster presence: a private message to someone whose server hangs and then goes is said not to have been sent", async () => {
+    await using redis = await startRedis();
+    await using a = await startServer({ redisTimeoutMs: 300 }, {
+      redis: redis.url,
+    });
+    await using proxy = startRedisProxy(redis.port);
+    await using b = await startServer({ redisTimeoutMs: 300 }, {
+      redis: proxy.url,
+    });
+    await using ana = await LineClient.json(a.port, "ana");
+    await using _bob = await LineClient.json(b.port, "bob");
+    await ana.expectEvent("join", (e) => e.nick === "bob");
+    proxy.holdSubscribers();
+    await ana.sendJson({ type: "private", to: "bob", text: "hi?", ref: "p" });
+    await ana.expectEvent("error", (e) => e.ref === "p");
+    // Node b goes before it reads it: node a hears it gone.
+    await b.server.close();
+    const lost = await ana.expectEvent(
+      "error",
+      (e) => e.ref === "p" && e.message.startsWith("Not sent after all"),
+    );
+    assert.equal(lost.code, "unavailable");
+  });
+
   Deno.test("cluster presence: a private message that reaches its recipient's node after they left is said to be undelivered", async () => {
     await using redis = await startRedis();
-    await using a = await startServer({}, { redis: redis.url });
+    await using a = await startServer({ redisTimeoutMs: 300 }, {
+      redis: redis.url,
+    });
     await using proxy = startRedisProxy(redis.port);
-    await using b = await startServer({}, { redis: proxy.url });
+    await using b = await startServer({ redisTimeoutMs: 300 }, {
+      redis: proxy.url,
+    });
     await using ana = await LineClient.json(a.port, "ana");
     const bob = await LineClient.json(b.port, "bob");
     await ana.expectEvent("join", (e) => e.nick === "bob");
@@ -514,10 +572,15 @@ function registerPresenceTests(): void {
     await bob.close();
     await within(b.server.connectionsAtMost(0), "bob to leave");
     await ana.sendJson({ type: "private", to: "bob", text: "hi?", ref: "p" });
-    const sent = await ana.expectEvent("private", (e) => e.ref === "p");
+    // Its receipt waits on node b's held link.
+    const unconfirmed = await ana.expectEvent("error", (e) => e.ref === "p");
+    assert.equal(unconfirmed.message, holderSilent("bob"));
     proxy.release();
-    const told = await ana.expectEvent("notice", (e) => e.text.includes("bob"));
-    assert.equal(told.text, undeliveredNotice("bob", sent.id));
+    const told = await ana.expectEvent(
+      "error",
+      (e) => e.ref === "p" && e.code === "no_such_nick",
+    );
+    assert.equal(told.message, leftBeforeIt("bob"));
   });
 
   Deno.test("cluster presence: a private message reaches someone whose claim Redis forgot before their node claims it again", async () => {

@@ -289,8 +289,21 @@ export interface PrivateRelay {
   sid: number;
   /** The message itself, with the id Redis gave it. */
   message: PrivateMessage;
-  /** Where its sender is (node and session), to be told if it is lost. */
-  sender?: { node: string; sid: number };
+  /**
+   * Where its sender is (node and session), to be told if it is lost, and
+   * the token of the receipt its node waits for (private_receipts.ts).
+   */
+  sender?: PrivateSender;
+}
+
+/** A private message's sender, as its relay names it. */
+export interface PrivateSender {
+  /** The sender's node. */
+  node: string;
+  /** The sender's session there. */
+  sid: number;
+  /** The receipt the sender's node waits for; none from older nodes. */
+  receipt?: number;
 }
 
 /**
@@ -299,7 +312,7 @@ export interface PrivateRelay {
  */
 export function encodePrivateDraft(
   draft: Omit<PrivateMessage, "id">,
-  sender?: { node: string; sid: number },
+  sender?: PrivateSender,
 ): string {
   const { type, ts, from, to, text } = draft;
   return JSON.stringify({
@@ -309,6 +322,7 @@ export function encodePrivateDraft(
     to,
     text,
     ...(sender === undefined ? {} : { sn: sender.node, ss: sender.sid }),
+    ...(sender?.receipt === undefined ? {} : { sr: sender.receipt }),
   });
 }
 
@@ -354,7 +368,15 @@ export function decodePrivate(line: string): PrivateRelay | null {
       text: sanitizeText(v.text),
     },
     ...(isString(v.sn) && Number.isSafeInteger(v.ss)
-      ? { sender: { node: v.sn, sid: v.ss as number } }
+      ? {
+        sender: {
+          node: v.sn,
+          sid: v.ss as number,
+          ...(Number.isSafeInteger(v.sr) && (v.sr as number) > 0
+            ? { receipt: v.sr as number }
+            : {}),
+        },
+      }
       : {}),
   };
 }

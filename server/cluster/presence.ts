@@ -49,6 +49,12 @@ import { type MemberState, RemotePeople } from "./presence_state.ts";
 import { readChanges, remoteNews } from "./remote_news.ts";
 import { bounded, RedisTimeout } from "./redis_timeout.ts";
 import {
+  decodeReceipt,
+  encodeReceipt,
+  PrivateReceipts,
+  type ReceiptOutcome,
+} from "./private_receipts.ts";
+import {
   decodeEvent,
   decodePrivate,
   decodeState,
@@ -163,6 +169,31 @@ redis.call('PUBLISH', ARGV[3], event)
 return id`;
 
 /**
+ * How many --redis-timeout a private message's receipt is waited for before
+ * what came of it is said to be unknown: its node, should it have died, is
+ * swept well before (`--node-timeout` and a third). Housekeeping, not a
+ * policy.
+ */
+const RECEIPT_KEEP_TIMEOUTS = 12;
+
+/** A message Redis handed over, as its holder's node's receipt says. */
+function withReceipt(
+  route: PrivateRoute & { kind: "sent" },
+  outcome: ReceiptOutcome,
+): PrivateRoute | null {
+  switch (outcome) {
+    case "delivered":
+      return route;
+    case "left":
+      return { kind: "left", nick: route.message.to, id: route.message.id };
+    case "lost":
+      return { kind: "unreachable", nick: route.message.to };
+    default:
+      return null;
+  }
+}
+
+/**
  * What the sender of private message `id` to `nick` is told when it reached
  * `nick`'s server after they had left it.
  */
@@ -224,6 +255,8 @@ export class RedisPresence implements ClusterPresence {
    * nodes' news stops arriving.
    */
   #answering = true;
+  /** Receipts of private messages sent from here (private_receipts.ts). */
+  readonly #receipts: PrivateReceipts;
 
   /**
    * Only keeps its parts: nothing is sent to Redis yet.
@@ -237,6 +270,9 @@ export class RedisPresence implements ClusterPresence {
     this.#subscriber = options.subscriber;
     this.#claimKey = options.claimKey;
     this.#idKey = options.idKey;
+    this.#receipts = new PrivateReceipts(
+      RECEIPT_KEEP_TIMEOUTS * hub.limits.redisTimeoutMs,
+    );
   }
 
   /**
@@ -253,7 +289,13 @@ export class RedisPresence implements ClusterPresence {
       line: string,
     ) => {
       try {
-        this.#receivePrivate(line);
+        const receipt = decodeReceipt(line);
+        if (receipt === null) this.#receivePrivate(line);
+        else if (receipt === undefined) {
+          this.#hub.log("warn", "cluster_receipt_malformed", {
+            bytes: line.length,
+          });
+        } else this.#receipts.settle(receipt.token, receipt.outcome);
       } catch (error) {
         // One bad message must not stop the subscription's other listeners.
         this.#hub.log("error", "cluster_private_failed", {
@@ -651,6 +693,8 @@ export class RedisPresence implements ClusterPresence {
   ): Promise<PrivateRoute> {
     const member = this.#people.find(to);
     if (member === undefined) return { kind: "absent" };
+    const deadline = performance.now() + this.#hub.limits.redisTimeoutMs;
+    const receipt = this.#receipts.expect(member.node);
     const sending = this.#commands.eval(PRIVATE_SCRIPT, {
       keys: [this.#claimKey(member.nick).split("\n")[0]!, this.#idKey],
       arguments: [
@@ -658,6 +702,7 @@ export class RedisPresence implements ClusterPresence {
         encodePrivateDraft({ ...draft, to: member.nick }, {
           node: this.#node,
           sid: sender.id,
+          receipt: receipt.token,
         }),
         `${member.node}/${member.sid}`,
       ],
@@ -678,15 +723,45 @@ export class RedisPresence implements ClusterPresence {
         away: member.away,
       };
     };
+    // Published: what its holder's node said of it decides.
+    const received = (route: PrivateRoute): Promise<PrivateRoute | null> => {
+      if (route.kind !== "sent") {
+        this.#receipts.settle(receipt.token, "unknown");
+        return Promise.resolve(route);
+      }
+      return receipt.outcome.then((outcome) => withReceipt(route, outcome));
+    };
+    let route: PrivateRoute;
     try {
-      return routeOf(
-        await bounded(sending, this.#hub.limits.redisTimeoutMs),
-      );
+      route = routeOf(await bounded(sending, this.#hub.limits.redisTimeoutMs));
     } catch (error) {
-      if (!(error instanceof RedisTimeout)) return { kind: "unavailable" };
+      if (!(error instanceof RedisTimeout)) {
+        this.#receipts.settle(receipt.token, "unknown");
+        return { kind: "unavailable" };
+      }
       // Still on the wire: what it comes to, should Redis answer.
-      const late = sending.then(routeOf, () => null);
-      return { kind: "unconfirmed", late };
+      const late = sending.then(routeOf).then(received, () => {
+        this.#receipts.settle(receipt.token, "unknown");
+        return null;
+      });
+      return { kind: "unconfirmed", late, silent: "store" };
+    }
+    if (route.kind !== "sent") {
+      this.#receipts.settle(receipt.token, "unknown");
+      return route;
+    }
+    const answered = received(route);
+    try {
+      const left = Math.max(0, deadline - performance.now());
+      return await bounded(answered, left) ?? { kind: "unavailable" };
+    } catch (error) {
+      if (!(error instanceof RedisTimeout)) throw error;
+      // Redis handed it over, but the node holding the name has not said
+      // it delivered it: it hangs, or is about to be found dead.
+      this.#hub.log("warn", "cluster_private_unanswered", {
+        node: member.node,
+      });
+      return { kind: "unconfirmed", late: answered, silent: "holder" };
     }
   }
 
@@ -818,6 +893,7 @@ export class RedisPresence implements ClusterPresence {
 
   /** A node stopped or died: its people leave every room here. */
   #gone(node: string, reason: "lost" | "shutdown"): void {
+    this.#receipts.nodeGone(node);
     const gone = this.#people.dropNode(node);
     const hub = this.#hub;
     const ts = hub.now();
@@ -961,7 +1037,10 @@ export class RedisPresence implements ClusterPresence {
       // not let go yet): the sender was told it was sent, so is told not.
       hub.log("warn", "cluster_private_undelivered", { id: relay.message.id });
       const sender = relay.sender;
-      if (sender?.node === this.#node) {
+      if (sender?.receipt !== undefined) {
+        // Its sender's node waits for this: it tells the sender.
+        this.#answerReceipt(sender.node, sender.receipt, "left");
+      } else if (sender?.node === this.#node) {
         this.#tellUndelivered(sender.sid, relay.message.to, relay.message.id);
       } else if (sender !== undefined) {
         const event: NodeEvent = {
@@ -992,12 +1071,34 @@ export class RedisPresence implements ClusterPresence {
         ? "no"
         : { from: null, to: account, pending: false, address: "" },
     );
+    const from = relay.sender;
+    if (from?.receipt !== undefined) {
+      this.#answerReceipt(from.node, from.receipt, "delivered");
+    }
+  }
+
+  /** Tells node `node` what came of the private message it sent. */
+  #answerReceipt(
+    node: string,
+    token: number,
+    outcome: "delivered" | "left",
+  ): void {
+    if (node === this.#node) return this.#receipts.settle(token, outcome);
+    this.#commands.publish(PRIVATE_PREFIX + node, encodeReceipt(token, outcome))
+      .catch((error: unknown) =>
+        // Its sender is told it is not confirmed, and what came of it
+        // never (the time its node waits runs out).
+        this.#hub.log("warn", "cluster_receipt_unsent", {
+          error: describeError(error),
+        })
+      );
   }
 
   /** Leaves the cluster: the others drop this node's people at once. */
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
+    this.#receipts.close();
     await Promise.all([...this.#inFlight]);
     if (!this.#started || !this.#commands.isReady) return;
     const key = PRESENCE_PREFIX + this.#node;

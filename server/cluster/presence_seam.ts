@@ -78,7 +78,20 @@ export type PrivateRoute =
    * message cannot be taken back). `late` is what it came to once Redis
    * answers (null if its link dropped first, so nobody can tell).
    */
-  | { kind: "unconfirmed"; late: Promise<PrivateRoute | null> };
+  | {
+    kind: "unconfirmed";
+    late: Promise<PrivateRoute | null>;
+    /**
+     * Who did not answer in time: Redis (`store`), or the node holding
+     * the nickname, which got it but sent no receipt (`holder`: it hangs).
+     */
+    silent: "store" | "holder";
+  }
+  /**
+   * It reached the node holding the nickname after its holder had left
+   * there (the name not let go yet): nobody got it.
+   */
+  | { kind: "left"; nick: string; id: number };
 
 /** The hub's view of the other nodes' people, and its news for them. */
 export interface ClusterPresence {

@@ -25,6 +25,19 @@ export const PRIVATE_UNCONFIRMED =
   "Not confirmed: the cluster's store (Redis) is not answering; the message is delivered if it answers in the end";
 
 /**
+ * What a sender is told when Redis handed its private message to the node
+ * holding `nick`, but that node has not said it delivered it in time.
+ */
+export function holderSilent(nick: string): string {
+  return `Not confirmed: the server ${nick} is connected to is not answering; you will be told whether the message reached them`;
+}
+
+/** What a sender is told when its message reached `nick`'s server after they left. */
+export function leftBeforeIt(nick: string): string {
+  return `Not delivered: ${nick} left before it reached them`;
+}
+
+/**
  * Sends `text` from `nick` to whoever holds `call.request.to` on another
  * node; `fallback` when nobody does.
  */
@@ -61,11 +74,23 @@ export async function privateAcross(
         "unavailable",
         `Not sent: the server ${route.nick} is connected to is out of reach right now; try again in a moment`,
       );
+    case "left":
+      return call.fail("no_such_nick", leftBeforeIt(route.nick));
     case "unconfirmed":
-      call.fail("unavailable", PRIVATE_UNCONFIRMED);
+      call.fail(
+        "unavailable",
+        route.silent === "store"
+          ? PRIVATE_UNCONFIRMED
+          : holderSilent(remote.nick),
+      );
       route.late.then((late) => {
-        if (late !== null && session.state === "active") {
-          lateAnswer(call, late);
+        if (session.state !== "active") return;
+        if (late !== null) lateAnswer(call, late);
+        else if (route.silent === "holder") {
+          call.fail(
+            "unavailable",
+            `Not known whether your private message to ${remote.nick} was delivered: the server they are connected to never said`,
+          );
         }
       }).catch((error: unknown) =>
         hub.log("error", "delivery_failed", {
@@ -125,6 +150,8 @@ function lateAnswer(call: Call<"private">, late: PrivateRoute): void {
         "no_such_nick",
         `Not sent after all: nobody was called ${to} by then`,
       );
+    case "left":
+      return call.fail("no_such_nick", leftBeforeIt(late.nick));
     default:
       return;
   }
