@@ -32,11 +32,6 @@ export function holderSilent(nick: string): string {
   return `Not confirmed: the server ${nick} is connected to is not answering; you will be told whether the message reached them`;
 }
 
-/** What a sender is told when its message reached `nick`'s server after they left. */
-export function leftBeforeIt(nick: string): string {
-  return `Not delivered: ${nick} left before it reached them`;
-}
-
 /**
  * Sends `text` from `nick` to whoever holds `call.request.to` on another
  * node; `fallback` when nobody does.
@@ -75,7 +70,9 @@ export async function privateAcross(
         `Not sent: the server ${route.nick} is connected to is out of reach right now; try again in a moment`,
       );
     case "left":
-      return call.fail("no_such_nick", leftBeforeIt(route.nick));
+      // Gone before it reached them: as for anyone connected nowhere (a
+      // registered nickname's message waits for it), as on one server.
+      return fallback();
     case "unconfirmed":
       call.fail(
         "unavailable",
@@ -85,6 +82,7 @@ export async function privateAcross(
       );
       route.late.then((late) => {
         if (session.state !== "active") return;
+        if (late?.kind === "left") return fallback();
         if (late !== null) lateAnswer(call, late);
         else if (route.silent === "holder") {
           call.fail(
@@ -150,8 +148,6 @@ function lateAnswer(call: Call<"private">, late: PrivateRoute): void {
         "no_such_nick",
         `Not sent after all: nobody was called ${to} by then`,
       );
-    case "left":
-      return call.fail("no_such_nick", leftBeforeIt(late.nick));
     default:
       return;
   }
