@@ -195,6 +195,11 @@ export interface Limits {
    * a user's path before telling the user the store is unreachable.
    */
   redisTimeoutMs: number;
+  /**
+   * Cluster mode: how long the link to Redis must stay good before a
+   * node's users are told the chat is back (hysteresis for a flapping link).
+   */
+  degradedHoldMs: number;
 }
 
 /** How a limit's flag value is written on the command line. */
@@ -807,6 +812,15 @@ export const LIMIT_SPECS: readonly LimitSpec[] = [
     allowZero: false,
     description:
       "cluster mode: longest wait for Redis to answer a command on a user's path; past it the user is told the cluster's store is not answering, and a write that Redis may still run is undone (a room or private message is said to be unconfirmed)",
+  },
+  {
+    key: "degradedHoldMs",
+    flag: "degraded-hold",
+    unit: "seconds",
+    default: 5,
+    allowZero: true,
+    description:
+      "cluster mode: how long the link to Redis must stay good before users are told the chat is back; failing again within it tells nobody anything, so a flapping link gives each user one degraded and one back notice, not one per flap (0: told at once)",
   },
 ];
 

@@ -11,13 +11,18 @@ import { clusterTests, startRedis } from "./redis_server.ts";
 import { startRedisProxy } from "./redis_proxy.ts";
 import { assertOneOrder, helloReply, startCluster } from "./cluster_checks.ts";
 import { ClusterStartError } from "../server.ts";
+import { Logger } from "../server/log.ts";
 import { claimAcrossCluster } from "../server/nicknames.ts";
 import {
   nickLostNotice,
   SEND_LINK_LOST,
   SEND_UNCONFIRMED,
 } from "../server/cluster/redis_node.ts";
-import { BACK_NOTICE, SILENT_NOTICE } from "../server/cluster/room_streams.ts";
+import {
+  BACK_NOTICE,
+  DEGRADED_NOTICE,
+  SILENT_NOTICE,
+} from "../server/cluster/room_streams.ts";
 
 await clusterTests(registerClusterTests);
 
@@ -179,6 +184,39 @@ function registerClusterTests(): void {
       "the first arrived once",
     );
     assert.equal(cluster.a.server.cluster!.pendingSends, 0);
+  });
+
+  Deno.test("cluster: a link to Redis that flaps tells each user once that the chat is degraded, and once that it is back after --degraded-hold", async () => {
+    const holdMs = 1500;
+    await using redis = await startRedis();
+    await using proxy = startRedisProxy(redis.port);
+    // Each time the node finds its link down, whether or not it says so.
+    let noticed: () => void = () => {};
+    const logger = new Logger("warn", "text", (line) => {
+      if (line.includes("cluster_degraded")) noticed();
+    });
+    await using node = await startServer({ degradedHoldMs: holdMs }, {
+      redis: proxy.url,
+      logger,
+    });
+    await using ana = await LineClient.json(node.port, "ana");
+    const count = (text: string) =>
+      ana.received.filter((line) => line.includes(text)).length;
+    const flaps = 3;
+    let back = 0;
+    for (let flap = 0; flap < flaps; flap++) {
+      const down = new Promise<void>((resolve) => noticed = resolve);
+      proxy.cut();
+      await within(down, "the node to find its link down");
+      proxy.restore();
+      await node.server.cluster!.whenReady();
+      if (flap === 0) back = performance.now();
+    }
+    await ana.expectEvent("notice", (e) => e.text === BACK_NOTICE);
+    const waited = performance.now() - back;
+    assert.ok(waited >= holdMs, `back told after ${Math.round(waited)} ms`);
+    await ana.linesUntilPong(true);
+    assert.deepEqual([count(DEGRADED_NOTICE), count(BACK_NOTICE)], [1, 1]);
   });
 
   Deno.test("cluster: a send on the wire when Redis dies is said to be unconfirmed, not refused", async () => {

@@ -194,9 +194,16 @@ export class RoomStreams implements RoomLog {
   #run = 0;
   #catchingUp: Promise<void> | null = null;
   #retry: ReturnType<typeof setTimeout> | undefined;
+  /** Whether this node's users were told it is degraded, and not yet back. */
   #degraded = false;
   /** Degraded because Redis stopped answering, not because a link dropped. */
   #silent = false;
+  /**
+   * The "back" notice waiting for the link to stay good for
+   * `--degraded-hold`; a new failure meanwhile cancels it, and tells
+   * nobody anything (they were told it is degraded and not yet back).
+   */
+  #backTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
   /** Messages delivered by catch-ups so far (for tests and logs). */
   caughtUpMessages = 0;
@@ -290,7 +297,12 @@ export class RoomStreams implements RoomLog {
    * is back once a send is answered again.
    */
   silent(): void {
-    if (this.#degraded) return;
+    if (this.#degraded) {
+      // Told degraded already; if back was about to be told, it waits for
+      // a send answered again.
+      if (this.#holdBack()) this.#silent = true;
+      return;
+    }
     this.#silent = true;
     this.degraded(SILENT_NOTICE);
   }
@@ -304,9 +316,19 @@ export class RoomStreams implements RoomLog {
 
   /** A connection to Redis dropped: every user here is told, once. */
   degraded(notice: string = DEGRADED_NOTICE): void {
-    if (this.#degraded || this.#closed) return;
+    if (this.#closed) return;
+    this.#holdBack();
+    if (this.#degraded) return;
     this.#degraded = true;
     this.#tellEveryone(notice);
+  }
+
+  /** Cancels a "back" notice waiting for its hold; true when one was. */
+  #holdBack(): boolean {
+    if (this.#backTimer === undefined) return false;
+    clearTimeout(this.#backTimer);
+    this.#backTimer = undefined;
+    return true;
   }
 
   /**
@@ -397,11 +419,24 @@ export class RoomStreams implements RoomLog {
     });
   }
 
+  /**
+   * Tells everyone the chat is back once it has stayed so for
+   * `--degraded-hold` (at once when that is 0).
+   */
   #back(): void {
-    if (!this.#degraded || this.#closed) return;
-    this.#degraded = false;
-    this.#silent = false;
-    this.#tellEveryone(BACK_NOTICE);
+    if (!this.#degraded || this.#closed || this.#backTimer !== undefined) {
+      return;
+    }
+    const tell = () => {
+      this.#backTimer = undefined;
+      if (!this.#degraded || this.#closed) return;
+      this.#degraded = false;
+      this.#silent = false;
+      this.#tellEveryone(BACK_NOTICE);
+    };
+    const hold = this.#hub.limits.degradedHoldMs;
+    if (hold <= 0) return tell();
+    this.#backTimer = setTimeout(tell, hold);
   }
 
   #tellEveryone(text: string): void {
@@ -448,6 +483,7 @@ export class RoomStreams implements RoomLog {
     this.#closed = true;
     this.#run++;
     clearTimeout(this.#retry);
+    this.#holdBack();
     await this.#catchingUp;
   }
 }
