@@ -16,7 +16,7 @@ import type { Limits } from "../server/limits.ts";
 import {
   RedisTimeout,
   STORE_SILENT,
-  UNDO_LOST,
+  UNDO_GIVEN_UP,
 } from "../server/cluster/redis_timeout.ts";
 
 await clusterTests(registerTests);
@@ -399,6 +399,30 @@ function registerTests(): void {
     }
   });
 
+  Deno.test("cluster accounts: an undo whose link drops is sent again once Redis is back", async () => {
+    await using cluster = await startCluster({ redisTimeoutMs: 500 });
+    const hub = cluster.a.server.hub;
+    cluster.redis.freeze();
+    let timedOut: unknown;
+    try {
+      timedOut = await hub.accounts.create({
+        nick: "Zed",
+        salt: new Uint8Array([1, 2, 3]),
+        hash: new Uint8Array([4, 5, 6]),
+        iterations: 1000,
+        created: hub.now(),
+      }, { address: "127.0.0.1", max: 3, windowMs: 3_600_000 })
+        .catch((error: unknown) => error);
+    } finally {
+      // The registration and its undo wait on Redis's socket; Redis dies
+      // with both, and comes back.
+      await cluster.redis.crash();
+    }
+    assert.ok(timedOut instanceof RedisTimeout);
+    await cluster.redis.restart();
+    assert.equal(await within(timedOut.undone!, "the undo"), true);
+  });
+
   Deno.test("cluster accounts: a password change whose undo is lost with Redis is said to be maybe in force", async () => {
     await using cluster = await startCluster({ redisTimeoutMs: 300 });
     await using bea = await registered(cluster.a.port, "bea", "beas password");
@@ -410,7 +434,7 @@ function registerTests(): void {
     const told = await bea.expectEvent("notice", (e) => e.text.includes("may"));
     assert.equal(
       told.text,
-      `Your new password for bea may have been stored after all: ${UNDO_LOST}; the old password or the new one may be the one in force`,
+      `Your new password for bea may have been stored after all: ${UNDO_GIVEN_UP}; the old password or the new one may be the one in force`,
     );
   });
 }

@@ -201,6 +201,16 @@ return removed`;
 /** Tries to reach Redis at start before giving up with an error. */
 const START_ATTEMPTS = 3;
 
+/**
+ * An undo whose link dropped is sent again (it changes nothing the second
+ * time) for at most this many `--redis-timeout` after its first failure,
+ * which keeps a password change's undo within the life of the previous
+ * password kept for it (PASSWORD_UNDO_MS at the default timeout).
+ */
+const UNDO_RETRY_TIMEOUTS = 6;
+/** The first wait before an undo is sent again; it doubles each time. */
+const UNDO_RETRY_FIRST_MS = 50;
+
 type Client = ReturnType<typeof createClient>;
 
 /** What {@linkcode RedisAccounts.open} needs besides the hub and URL. */
@@ -221,6 +231,8 @@ export class RedisAccounts implements AccountBook, SharedInbox {
   readonly #idKey: string;
   readonly #hub: Hub;
   #readyWaiters: Array<() => void> = [];
+  /** Waits between an undo's tries: cut short when closing. */
+  readonly #undoWaits = new Map<ReturnType<typeof setTimeout>, () => void>();
 
   private constructor(hub: Hub, url: string, options: AccountsOptions) {
     this.#hub = hub;
@@ -309,20 +321,13 @@ export class RedisAccounts implements AccountBook, SharedInbox {
     undo: () => Promise<unknown>,
     what: string,
   ): Promise<T> {
-    const undoing = (): Promise<boolean> =>
-      undo().then(() => true, (error: unknown) => {
-        this.#hub.log("error", "cluster_undo_failed", {
-          what,
-          error: describeError(error),
-        });
-        return false;
-      });
+    const undoing = (): Promise<boolean> => this.#undoUntilRun(undo, what);
     try {
       return await bounded(
         write,
         this.#hub.limits.redisTimeoutMs,
         (value) => {
-          if (done(value)) undoing();
+          if (done(value)) undoing().catch(() => {}); // never rejects
         },
       );
     } catch (error) {
@@ -332,6 +337,67 @@ export class RedisAccounts implements AccountBook, SharedInbox {
       }
       throw error;
     }
+  }
+
+  /**
+   * Sends `undo` and, should it fail (its link dropped, or Redis is out of
+   * reach), again with a doubling wait, for at most `UNDO_RETRY_TIMEOUTS`
+   * `--redis-timeout` after the first failure: each undo takes back only
+   * its own write, so sending it twice is harmless, and the write it
+   * follows either ran before the link dropped or never will. True once one
+   * ran; false when given up (logged), so the caller tells the user the
+   * write may have happened after all. One on the wire to a Redis that
+   * hangs is waited for, as it runs after the write if Redis ever does.
+   * Never rejects.
+   */
+  async #undoUntilRun(
+    undo: () => Promise<unknown>,
+    what: string,
+  ): Promise<boolean> {
+    let giveUpAt = Infinity;
+    for (let tries = 1;; tries++) {
+      try {
+        await undo();
+        if (tries > 1) {
+          this.#hub.log("info", "cluster_undo_retried", { what, tries });
+        }
+        return true;
+      } catch (error) {
+        const now = performance.now();
+        if (tries === 1) {
+          giveUpAt = now +
+            UNDO_RETRY_TIMEOUTS * this.#hub.limits.redisTimeoutMs;
+          this.#hub.log("warn", "cluster_undo_failed", {
+            what,
+            error: describeError(error),
+          });
+        }
+        const wait = Math.min(
+          UNDO_RETRY_FIRST_MS * 2 ** (tries - 1),
+          this.#hub.limits.redisTimeoutMs,
+        );
+        if (this.#closed || now + wait > giveUpAt) {
+          this.#hub.log("error", "cluster_undo_given_up", {
+            what,
+            tries,
+            error: describeError(error),
+          });
+          return false;
+        }
+        await this.#pause(wait);
+      }
+    }
+  }
+
+  /** Waits `ms`, or less should this close meanwhile. */
+  #pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#undoWaits.delete(timer);
+        resolve();
+      }, ms);
+      this.#undoWaits.set(timer, resolve);
+    });
   }
 
   async find(nick: string): Promise<Account | undefined> {
@@ -514,6 +580,11 @@ export class RedisAccounts implements AccountBook, SharedInbox {
   /** Closes the connection. */
   async close(): Promise<void> {
     this.#closed = true;
+    for (const [timer, resolve] of this.#undoWaits) {
+      clearTimeout(timer);
+      resolve();
+    }
+    this.#undoWaits.clear();
     await closeClient(this.#client, this.#hub.limits.redisTimeoutMs);
   }
 }

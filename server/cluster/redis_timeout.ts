@@ -54,6 +54,13 @@ export const UNDO_LOST =
   "the cluster's store (Redis) stopped answering, and its link dropped before that could be taken back";
 
 /**
+ * The cause given to a user whose timed-out account write could not be
+ * undone though its undo was sent again until given up.
+ */
+export const UNDO_GIVEN_UP =
+  "the cluster's store (Redis) stopped answering, and its link dropped before that could be taken back (tried again until it was given up)";
+
+/**
  * What a node tells a user whose request Redis did not answer in time,
  * after whatever it may still do has been undone.
  */

@@ -14,7 +14,7 @@ import {
   RedisTimeout,
   STORE_SILENT,
   tellIfNotUndone,
-  UNDO_LOST,
+  UNDO_GIVEN_UP,
 } from "../cluster/redis_timeout.ts";
 import type { Call } from "./call.ts";
 import { storeFailureCause } from "../store/after_commit.ts";
@@ -75,7 +75,7 @@ export function notUndone(call: Call): string {
   const { request, session } = call;
   switch (request.type) {
     case "register":
-      return `Your registration of ${session.nick} may have been stored after all: ${UNDO_LOST}; ${
+      return `Your registration of ${session.nick} may have been stored after all: ${UNDO_GIVEN_UP}; ${
         session.words(
           `/identify ${session.nick} PASSWORD`,
           'an "identify" request with its password',
@@ -84,15 +84,15 @@ export function notUndone(call: Call): string {
     case "setpass":
       return `Your new password for ${
         session.account?.nick ?? session.nick
-      } may have been stored after all: ${UNDO_LOST}; the old password or the new one may be the one in force`;
+      } may have been stored after all: ${UNDO_GIVEN_UP}; the old password or the new one may be the one in force`;
     case "private":
-      return `Your message to ${request.to} may be delivered after all: ${UNDO_LOST}`;
+      return `Your message to ${request.to} may be delivered after all: ${UNDO_GIVEN_UP}`;
     case "drop":
       return `The release of ${
         request.nick ?? session.account?.nick ?? session.nick
-      } may have happened after all: ${UNDO_LOST}`;
+      } may have happened after all: ${UNDO_GIVEN_UP}`;
     default:
-      return `What you asked may have happened after all: ${UNDO_LOST}`;
+      return `What you asked may have happened after all: ${UNDO_GIVEN_UP}`;
   }
 }
 
