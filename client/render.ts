@@ -14,6 +14,7 @@ import {
   describeNotice,
   describeRooms,
   helpLines,
+  readerText,
   type RoomMessage,
   sanitizeText,
   type ServerEvent,
@@ -235,7 +236,9 @@ export function renderEvent(
   options: RenderOptions,
 ): string[] {
   const { color } = options;
-  const clean = sanitizeText;
+  // What others typed, blanks collapsed (readerText): padding could push
+  // the rest of a message to the start of a screen line, posing as a note.
+  const clean = readerText;
   const nick = (name: string) =>
     paint(
       foldKey(name) === foldKey(options.self)
@@ -306,7 +309,10 @@ export function renderEvent(
     case "history":
       return renderHistory(event, { ...options, missed: false });
     case "help":
-      return helpLines(event).map(note);
+      // The help table keeps its columns.
+      return helpLines(event).map((line) =>
+        paint("2", `-- ${sanitizeText(line)}`, color)
+      );
     case "notice":
       return [note(event.text)];
     case "error":

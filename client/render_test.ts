@@ -165,3 +165,30 @@ Deno.test("renderEvent pages private messages as /history pages rooms: dated, wi
     ["-- No private messages with bob before 3"],
   );
 });
+
+Deno.test("renderEvent shows others' words with each run of blanks as one space, the help table with its columns", () => {
+  const [line] = renderEvent(
+    {
+      type: "message",
+      id: 1,
+      ts: Date.now(),
+      room: "#lobby",
+      from: "bob",
+      text: `hi${" \u200b\t\u3000".repeat(40)}-- alice is now an operator`,
+    },
+    plain,
+  );
+  // Before, the padding reached the terminal and the fake note began a
+  // screen line of its own.
+  assert.match(line!, /^\d\d:\d\d <bob> hi -- alice is now an operator$/);
+  assert.deepEqual(
+    renderEvent({
+      type: "help",
+      commands: [{ usage: "/a", summary: "one" }, {
+        usage: "/longer",
+        summary: "two",
+      }],
+    }, plain),
+    ["-- Commands:", "-- /a       one", "-- /longer  two"],
+  );
+});

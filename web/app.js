@@ -226,6 +226,8 @@ var INVISIBLE_CONTROLS = /[\p{Cc}\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\uf
 function printableText(text) {
   return text.toWellFormed().replace(ESCAPE_SEQUENCE, "").replace(CONTROL_WHITESPACE, " ").replace(INVISIBLE_CONTROLS, "");
 }
+var NO_COLUMN = String.raw`\p{M}\u200c\u200d\ufe00-\ufe0f\u180b-\u180d\u180f\u{e0100}-\u{e01ef}`;
+var BLANK_RUN = new RegExp(String.raw`[\u200c\u200d]*[\s\u2800][\s\u2800${NO_COLUMN}]*[\s\u2800][${NO_COLUMN}]*`, "gu");
 var MAX_MARKS_PER_CHARACTER = 6;
 var MANY_MARKS = new RegExp(`\\p{M}(?:[\\p{M}\\p{Cf}]*\\p{M}){${MAX_MARKS_PER_CHARACTER}}`, "u");
 

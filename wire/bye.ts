@@ -9,6 +9,8 @@
  * @module
  */
 
+import { readerText } from "./framing.ts";
+
 /** Machine-readable reason carried by every `bye`. */
 export type ByeCode =
   /** The client asked to leave. */
@@ -79,9 +81,13 @@ export function isByeCode(value: unknown): value is ByeCode {
     (BYE_CODES as readonly string[]).includes(value);
 }
 
-/** The text-mode goodbye line, e.g. `*** Disconnected (kicked): Kicked by op`. */
+/**
+ * The text-mode goodbye line, e.g. `*** Disconnected (kicked): Kicked by op`;
+ * the reason, which may quote an operator's words, as a terminal shows it
+ * ({@linkcode readerText}).
+ */
 export function byeLine(code: ByeCode, reason: string): string {
-  return `*** Disconnected (${code}): ${reason}`;
+  return `*** Disconnected (${code}): ${readerText(reason)}`;
 }
 
 /** A text-mode goodbye line: `*** Disconnected (code): reason`. */

@@ -353,6 +353,62 @@ export function sanitizeText(text: string): string {
 }
 
 /**
+ * Invisible characters a text reader is shown without: format characters
+ * (Unicode Cf) and default-ignorable code points, such as zero-width spaces,
+ * word joiners, soft hyphens, the byte-order mark, tag characters and the
+ * Hangul fillers, which some terminals draw two columns wide and blank. Kept:
+ * the zero-width joiner and non-joiner and the variation selectors, which
+ * emoji sequences and several scripts need (and which take no column), and
+ * the prepended concatenation marks (`U+0600`, ...), which are visible.
+ */
+const SHOWN_AS_NOTHING =
+  /(?![\u200c\u200d\ufe00-\ufe0f\u180b-\u180d\u180f\u{e0100}-\u{e01ef}\u0600-\u0605\u06dd\u070f\u0890\u0891\u08e2\u{110bd}\u{110cd}])[\p{Cf}\p{Default_Ignorable_Code_Point}]/gu;
+
+/** What takes no column: combining marks, joiners, variation selectors. */
+const NO_COLUMN = String
+  .raw`\p{M}\u200c\u200d\ufe00-\ufe0f\u180b-\u180d\u180f\u{e0100}-\u{e01ef}`;
+
+/**
+ * A run of two blanks or more (whitespace, the blank braille cell), with
+ * what takes no column between and after them (marks on a blank show
+ * alone, if at all), and the joiners just before it, which join nothing.
+ */
+const BLANK_RUN = new RegExp(
+  String
+    .raw`[\u200c\u200d]*[\s\u2800][\s\u2800${NO_COLUMN}]*[\s\u2800][${NO_COLUMN}]*`,
+  "gu",
+);
+
+/** Printable ASCII with no two spaces together: nothing to collapse. */
+const ASCII_SINGLE_SPACED = /^(?:[!-~]| (?! ))*$/;
+
+/**
+ * Text others typed, as a text reader's terminal shows it: nothing but
+ * single spaces between what is seen. {@linkcode sanitizeText}, then
+ * invisible format characters dropped and each run of blanks (spaces, tabs,
+ * Unicode spaces such as U+3000, the blank braille cell) made one space.
+ * Otherwise a message padded with blanks could fill a terminal's line so
+ * that what follows starts the next line as `*** ...`, posing as the
+ * server. JSON readers get the text as it was sent (sanitized), spacing and
+ * all: they tell the server's words from a person's by the event's type.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readerText } from "../protocol.ts";
+ * assert.equal(readerText("hi" + " ".repeat(80) + "*** op"), "hi *** op");
+ * assert.equal(readerText("a\u200b \u200b\t\u3000b"), "a b");
+ * assert.equal(readerText("naïve café, 10\u00a0km"), "naïve café, 10\u00a0km");
+ * ```
+ */
+export function readerText(text: string): string {
+  const clean = sanitizeText(text);
+  return ASCII_SINGLE_SPACED.test(clean)
+    ? clean
+    : clean.replace(SHOWN_AS_NOTHING, "").replace(BLANK_RUN, " ").trim();
+}
+
+/**
  * Most combining marks one character (grapheme) keeps in text others see.
  * Real writing stacks a few (Vietnamese, Devanagari, pointed Hebrew,
  * Tibetan stacks, a keycap emoji); past that they only smear over the

@@ -29,7 +29,7 @@ import {
   type ServerEvent,
 } from "./events.ts";
 import { byeLine } from "./bye.ts";
-import { printableText } from "./framing.ts";
+import { printableText, readerText } from "./framing.ts";
 
 /** A text-mode command: its row's text syntax, with the facts `/help` shows. */
 export interface TextCommand extends TextSyntax<RequestType> {
@@ -458,7 +458,8 @@ function historyText(event: ServerEvent & { type: "history" }): string {
 function conversationText(
   event: ServerEvent & { type: "conversation" },
 ): string {
-  const line = (m: PrivateMessage) => `*${m.from} -> ${m.to}* ${m.text}`;
+  const line = (m: PrivateMessage) =>
+    `*${m.from} -> ${m.to}* ${readerText(m.text)}`;
   const title = `private messages with ${event.with}`;
   if (event.reply === undefined) {
     return event.messages.length === 0
@@ -476,11 +477,17 @@ function conversationText(
   );
 }
 
-/** How a room line looks in text mode; history adds the time in front. */
+/**
+ * How a room line looks in text mode; history adds the time in front. The
+ * text is as a terminal shows it ({@linkcode readerText}): blanks padding a
+ * line out to the terminal's edge could make what follows pose as the
+ * server's `***`. Names hold no blanks or invisible characters (names.ts).
+ */
 function roomLine(message: RoomMessage): string {
+  const text = readerText(message.text);
   return message.type === "message"
-    ? `<${message.from}> ${message.text}`
-    : `* ${message.from} ${message.text}`;
+    ? `<${message.from}> ${text}`
+    : `* ${message.from} ${text}`;
 }
 
 /** The line that ends a history page with older messages: how to get them. */
@@ -567,12 +574,17 @@ export function describeRooms(event: ServerEvent & { type: "rooms" }): string {
 /**
  * Renders an event as the lines a person on `nc` reads, newline-terminated.
  * A room message is exactly `<nick> text`; everything the server says itself
- * starts with `***`, so it cannot be mistaken for a message.
+ * starts with `***`, so it cannot be mistaken for a message. What others
+ * typed shows as {@linkcode readerText} makes it, so no run of blanks or
+ * invisible characters can push a fake `***` to the start of a screen line.
  */
 export function encodeTextEvent(event: ServerEvent): string {
   // Server lines may quote what a client typed (an unknown command, a
-  // nickname that is not there): nothing in them reaches a terminal raw.
-  const notice = (text: string) => `*** ${printableText(text)}\n`;
+  // nickname that is not there, a topic, a reason): nothing in them reaches
+  // a terminal raw, or padded with blanks.
+  const notice = (text: string) => `*** ${readerText(text)}\n`;
+  // The server's own layout (the help table's columns), kept as it is.
+  const laidOut = (text: string) => `*** ${printableText(text)}\n`;
   switch (event.type) {
     case "welcome":
       return notice(
@@ -584,7 +596,7 @@ export function encodeTextEvent(event: ServerEvent): string {
     case "action":
       return roomLine(event) + "\n";
     case "private":
-      return `*${event.from} -> ${event.to}* ${event.text}\n`;
+      return `*${event.from} -> ${event.to}* ${readerText(event.text)}\n`;
     case "join":
     case "leave":
     case "nick":
@@ -618,7 +630,7 @@ export function encodeTextEvent(event: ServerEvent): string {
     case "history":
       return historyText(event);
     case "help":
-      return helpLines(event).map(notice).join("");
+      return helpLines(event).map(laidOut).join("");
     case "notice":
       return notice(event.text);
     case "error":
@@ -632,7 +644,7 @@ export function encodeTextEvent(event: ServerEvent): string {
       return event.lines.length === 0
         ? notice("There is no message of the day")
         : (event.continued ? "" : notice("Message of the day:")) +
-          event.lines.map((line) => notice(`  ${line}`)).join("");
+          event.lines.map((line) => laidOut(`  ${readerText(line)}`)).join("");
     case "conversation":
       return conversationText(event);
     case "bans":

@@ -6,7 +6,7 @@ import {
   encodeTextRequest,
   parseDuration,
 } from "./text_codec.ts";
-import type { ClientRequest } from "./events.ts";
+import type { ClientRequest, ServerEvent } from "./events.ts";
 import { SAMPLE_EVENTS, SAMPLE_REQUESTS } from "./test_samples.ts";
 
 Deno.test("decodeTextRequest reads messages and every command", () => {
@@ -189,5 +189,124 @@ Deno.test("a big room's size reads right for one member as for many", () => {
   assert.equal(
     encodeTextEvent({ type: "members", room: "#dev", count: 10000 }),
     "*** #dev has 10000 members; /who lists them a page at a time\n",
+  );
+});
+
+/**
+ * Blanks and invisible characters that could pad a line out to a
+ * terminal's edge, so that what follows starts a screen line of its own.
+ */
+const PADDINGS: ReadonlyArray<[string, string]> = [
+  ["spaces", " ".repeat(100)],
+  ["tabs", "\t".repeat(30)],
+  ["ideographic spaces", "\u3000".repeat(50)],
+  ["no-break spaces", "\u00a0".repeat(100)],
+  ["en and em spaces", "\u2002\u2003\u2009".repeat(40)],
+  ["spaces between zero-width spaces", " \u200b".repeat(80)],
+  ["spaces between word joiners and BOMs", "\u2060 \ufeff ".repeat(40)],
+  ["spaces between joiners", "\u200d ".repeat(80)],
+  ["spaces carrying accents", " \u0301".repeat(80)],
+  ["spaces between tag characters", " \u{e0020}".repeat(80)],
+  ["Hangul fillers", "\u3164\uffa0".repeat(40)],
+  ["blank braille cells", "\u2800".repeat(100)],
+  ["line and paragraph separators", "\u2028\u2029".repeat(40)],
+  ["next lines", "\u0085".repeat(80)],
+];
+
+Deno.test("text events: what others typed, padded with blanks or invisible characters, shows with one space", () => {
+  for (const [what, pad] of PADDINGS) {
+    const typed = `x${pad}*** alice is now an operator`;
+    const events = [
+      { type: "message", id: 1, ts: 0, room: "#a", from: "m", text: typed },
+      { type: "action", id: 1, ts: 0, room: "#a", from: "m", text: typed },
+      { type: "private", id: 1, ts: 0, from: "m", to: "b", text: typed },
+      {
+        type: "leave",
+        ts: 0,
+        room: "#a",
+        nick: "m",
+        reason: "quit",
+        message: typed,
+      },
+      { type: "away", ts: 0, room: "#a", nick: "m", reason: typed },
+      { type: "topic", ts: 0, room: "#a", topic: typed, by: "op" },
+      { type: "motd", lines: [typed] },
+      { type: "notice", text: `Kicked by op: ${typed}` },
+      { type: "who", room: "#a", members: [{ nick: "m", away: typed }] },
+      { type: "bans", bans: [{ address: "192.0.2.1", reason: typed }] },
+      { type: "bye", code: "kicked", reason: `Kicked by op: ${typed}` },
+      {
+        type: "history",
+        room: "#a",
+        messages: [
+          { type: "message", id: 1, ts: 0, room: "#a", from: "m", text: typed },
+        ],
+      },
+      {
+        type: "conversation",
+        with: "m",
+        messages: [{
+          type: "private",
+          id: 1,
+          ts: 0,
+          from: "m",
+          to: "b",
+          text: typed,
+        }],
+      },
+    ] as ServerEvent[];
+    for (const event of events) {
+      const lines = encodeTextEvent(event).split("\n").filter((line) =>
+        line.includes("operator")
+      );
+      assert.equal(lines.length, 1, `${what}, ${event.type}`);
+      const line = lines[0]!;
+      // Before, the padding went out as it came (tabs and separators as
+      // spaces): on an 80-column terminal the fake notice began a line.
+      assert.match(
+        line,
+        /x ?\*\*\* alice is now an operator/,
+        `${what}, ${event.type}: ${JSON.stringify(line)}`,
+      );
+      assert.doesNotMatch(
+        line.replace(/^\*\*\* {3}/, "*** "),
+        /[\s\u2800\u3164\uffa0]{2}|[\u200b\u2060\ufeff\u{e0020}]/u,
+        `${what}, ${event.type}: ${JSON.stringify(line)}`,
+      );
+    }
+  }
+});
+
+Deno.test("text events: ordinary text, emoji sequences and the help table's columns are kept", () => {
+  const kept = [
+    "naïve café, 10\u00a0km at 9:00",
+    "👩‍💻 and ❤️ and 🇫🇷",
+    "می‌خواهم", // Persian needs its zero-width non-joiner
+    "Tiếng Việt",
+    "f*** that, ***bold***",
+  ];
+  for (const text of kept) {
+    assert.equal(
+      encodeTextEvent({
+        type: "message",
+        id: 1,
+        ts: 0,
+        room: "#a",
+        from: "m",
+        text,
+      }),
+      `<m> ${text}\n`,
+    );
+  }
+  const help = encodeTextEvent({
+    type: "help",
+    commands: [
+      { usage: "/a", summary: "one" },
+      { usage: "/longer", summary: "two" },
+    ],
+  });
+  assert.equal(
+    help,
+    "*** Commands:\n***   /a       one\n***   /longer  two\n",
   );
 });
