@@ -434,6 +434,7 @@ export class ChatServer {
       const listener = new WebListener({
         ...common,
         port: web.port,
+        ...(addresses.plain ? { chatPort: addresses.plain.port } : {}),
         // Plain HTTP has a rate of its own, as HTTPS (a page load opens
         // several connections at once): applied at accept, before the
         // request is read; HTTPS's is applied before its handshake.

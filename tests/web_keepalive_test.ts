@@ -9,7 +9,7 @@
  */
 
 import assert from "node:assert/strict";
-import { connectionsDropTo, startWebServer } from "./helpers.ts";
+import { connectionsDropTo, startWebServer, within } from "./helpers.ts";
 import { HttpWire, request } from "./http_wire.ts";
 
 /** Reads the next response, failing when the server closed instead. */
@@ -308,4 +308,42 @@ Deno.test("keep-alive: shutdown closes idle kept-alive connections at once", asy
   assert.equal((await next(wire)).status, 200);
   await web.server.close();
   assert.equal(await wire.closed(), "");
+});
+
+/** Everything the server sends on `conn` until it closes, as text. */
+async function readToEnd(conn: Deno.Conn): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  const buffer = new Uint8Array(4096);
+  for (;;) {
+    const n = await conn.read(buffer);
+    if (n === null) break;
+    chunks.push(buffer.slice(0, n));
+  }
+  return new TextDecoder().decode(
+    Uint8Array.from(chunks.flatMap((chunk) => [...chunk])),
+  );
+}
+
+Deno.test("a nickname typed with nc at the web port is told at once where the chat is", async () => {
+  await using web = await startWebServer();
+  // Someone who mixed up the ports types a nickname and Enter: waiting out
+  // the head deadline for an HTTP request that never comes, then a 408,
+  // would leave them with ten seconds of nothing and a riddle.
+  for (
+    const line of ["alice\n", "alice\r\n", '{"type":"hello","nick":"bot"}\n']
+  ) {
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: web.httpPort,
+    });
+    try {
+      await conn.write(new TextEncoder().encode(line));
+      const text = await within(readToEnd(conn), "the answer", 3000);
+      assert.match(text, /^HTTP\/1\.1 400 /, line);
+      assert.match(text, new RegExp(`port ${web.port}\\b`), line);
+      assert.match(text, new RegExp(`http://127\\.0\\.0\\.1:${web.httpPort}/`));
+    } finally {
+      conn.close();
+    }
+  }
 });

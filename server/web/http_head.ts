@@ -97,6 +97,30 @@ export function startsLikeTls(bytes: Uint8Array): boolean {
     bytes[2]! <= 0x04;
 }
 
+/**
+ * Whether `bytes` start with a whole line that is no HTTP request line
+ * (`METHOD TARGET HTTP/x.y`): a nickname or a JSON hello typed at this port
+ * with nc or telnet by someone who meant the chat's. It will never send the
+ * blank line that ends a request head, so without this it waits out the
+ * head timeout in silence and then gets a 408 in HTTP.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { startsLikeChat } from "./http_head.ts";
+ * const bytes = (text: string) => new TextEncoder().encode(text);
+ * assert.equal(startsLikeChat(bytes("alice\r\n")), true);
+ * assert.equal(startsLikeChat(bytes("GET / HTTP/1.1\r\n")), false);
+ * assert.equal(startsLikeChat(bytes("alice")), false); // not a whole line yet
+ * ```
+ */
+export function startsLikeChat(bytes: Uint8Array): boolean {
+  const newline = bytes.indexOf(0x0a);
+  if (newline === -1) return false;
+  const line = new TextDecoder().decode(bytes.subarray(0, newline));
+  return !/^\S+ \S+ HTTP\/\S+\r?$/.test(line);
+}
+
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /**

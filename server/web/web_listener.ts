@@ -38,6 +38,7 @@ import {
   requestBody,
   type RequestHead,
   responseHead,
+  startsLikeChat,
   startsLikeTls,
   websocketAccept,
 } from "./http_head.ts";
@@ -82,6 +83,11 @@ export interface WebListenerOptions {
    * connection from then on.
    */
   onWebSocket: (conn: Deno.Conn, rest: Uint8Array, address: string) => void;
+  /**
+   * The chat's plain TCP port, named to someone who types a nickname at
+   * this port with nc or telnet. Absent: the answer names none.
+   */
+  chatPort?: number;
   /** Told of a handshake refused for its origin, for the log. */
   onRefused?: (address: string, status: number, path: string) => void;
   /**
@@ -411,7 +417,7 @@ export class WebListener {
       http.request(this.#headTimeoutMs);
       const last = served + 1 === this.#maxRequests ||
         this.#idleTimeoutMs === 0;
-      if (await this.#exchange(http, last) === "closed") return;
+      if (await this.#exchange(http, last, served === 0) === "closed") return;
     }
     http.end();
   }
@@ -419,9 +425,15 @@ export class WebListener {
   /**
    * Reads one request (its head, and a body it has, skipped), then answers
    * or upgrades. `last`: the connection closes after this answer whatever
-   * the client wants.
+   * the client wants. `first`: the connection's first request, the one a
+   * chat line typed at the wrong port would be (later ones come from a
+   * client that has spoken HTTP, and a bad one is a 400).
    */
-  async #exchange(http: HttpConnection, last: boolean): Promise<Outcome> {
+  async #exchange(
+    http: HttpConnection,
+    last: boolean,
+    first: boolean,
+  ): Promise<Outcome> {
     const { conn, address } = http;
     const maxHeadBytes = this.#options.maxHeadBytes ?? MAX_HEAD_BYTES;
     /** Answers a request that cannot be served, then closes. */
@@ -445,6 +457,7 @@ export class WebListener {
             : "This port speaks plain HTTP, not HTTPS: use http://",
         });
       }
+      if (first && startsLikeChat(http.input)) return await this.#notHttp(http);
       end = headEnd(http.input);
       if (end !== null || http.input.length > maxHeadBytes) break;
       if (!(await http.fill())) {
@@ -522,6 +535,32 @@ export class WebListener {
       case "upgrade":
         return await this.#upgrade(http, head);
     }
+  }
+
+  /**
+   * Answers a first line that is no HTTP request (chat typed at the wrong
+   * port) at once, in a 400 whose text is what a person needs: the page's
+   * address and the chat's port. Still HTTP, for the terminal client tells
+   * this port apart by its answer's first bytes.
+   */
+  async #notHttp(http: HttpConnection): Promise<Outcome> {
+    http.answering();
+    const local = http.conn.localAddr as Deno.NetAddr;
+    const host = local.hostname.includes(":")
+      ? `[${local.hostname}]`
+      : local.hostname;
+    const chat = this.#options.chatPort === undefined
+      ? ""
+      : `; to chat with nc or telnet, connect to port ${this.#options.chatPort}`;
+    await this.#reply(
+      http.conn,
+      null,
+      400,
+      `This is tern's web port, which speaks HTTP: open ${
+        this.tls ? "https" : "http"
+      }://${host}:${this.addr.port}/ in a browser${chat}`,
+    );
+    return "closed";
   }
 
   async #upgrade(http: HttpConnection, head: RequestHead): Promise<Outcome> {
