@@ -528,3 +528,50 @@ Deno.test("websocket framing: oversized heads and bad request lines are refused"
     }
   }
 });
+
+Deno.test("websocket framing: messages sent just before the peer's close are confirmed before the close frame", async () => {
+  await using chat = await startWebServer();
+  await using watcher = await LineClient.text(chat.port, "watcher");
+  const { socket } = await RawSocket.open(chat.httpPort);
+  using _ = socket;
+  await socket.send(
+    clientFrame(1, JSON.stringify({ type: "hello", nick: "leaving" })),
+  );
+  await socket.untilEvent("who");
+  await watcher.expect("*** leaving joined #lobby");
+  // A bot's last words and its close in one write: the close frame is the
+  // end of its input, and what it was owed comes first, as on TCP.
+  const requests = [
+    { type: "ping", ref: "p" },
+    { type: "message", text: "one", ref: "m1" },
+    { type: "message", text: "two", ref: "m2" },
+  ].map((request) => clientFrame(1, JSON.stringify(request)));
+  const close = new Uint8Array([
+    0x88,
+    0x82,
+    0,
+    0,
+    0,
+    0,
+    1000 >> 8,
+    1000 & 0xff,
+  ]);
+  await socket.send(
+    Uint8Array.from([...requests, close].flatMap((frame) => [...frame])),
+  );
+  await watcher.expect("<leaving> one");
+  await watcher.expect("<leaving> two");
+  const refs: string[] = [];
+  let frame: ServerFrame | null;
+  do {
+    frame = await socket.frame();
+    if (frame?.opcode === 1) {
+      const event = JSON.parse(decoder.decode(frame.payload));
+      if (typeof event.ref === "string") refs.push(event.ref);
+    }
+  } while (frame !== null && frame.opcode !== 8);
+  assert.deepEqual(refs, ["p", "m1", "m2"]);
+  assert.ok(frame !== null, "a close frame after them");
+  assert.equal((frame.payload[0]! << 8) | frame.payload[1]!, 1000);
+  assert.equal(await socket.frame(), null, "then the connection ends");
+});

@@ -126,7 +126,9 @@ export class WebSocketSocket implements SessionSocket {
    * `rest` is what arrived with the handshake. After each read, the bytes
    * no message stands for (control frames, headers, what a message too
    * long had beyond the limit) go to `onSkipped`; while the promise it may
-   * return waits, nothing more is read.
+   * return waits, nothing more is read. The peer's close frame ends the
+   * reading but not the connection: its answer goes out from
+   * {@linkcode close}, after what is still being sent.
    */
   async read(
     rest: Uint8Array,
@@ -154,11 +156,15 @@ export class WebSocketSocket implements SessionSocket {
             case "pong":
               break;
             case "close":
+              // The end of the peer's input, as a TCP peer's FIN: what it
+              // is still owed (its last messages' confirmations, answers)
+              // goes out before the close frame that answers its own, when
+              // the session lets the socket go.
+              this.closeCode = closeReply(frame.code);
+              return;
             case "fail":
-              this.closeCode = frame.kind === "close"
-                ? closeReply(frame.code)
-                : frame.code;
-              this.closeReason = frame.kind === "fail" ? frame.reason : "";
+              this.closeCode = frame.code;
+              this.closeReason = frame.reason;
               this.close();
               return;
           }
