@@ -262,7 +262,7 @@ export const LIMIT_SPECS: readonly LimitSpec[] = [
     default: 64,
     allowZero: false,
     description:
-      "WebSocket frames that may wait while an earlier request of the same connection still runs (a password being hashed); one more disconnects it as a flood",
+      "WebSocket frames that may wait while an earlier request of the same connection still runs (a password being hashed); one more disconnects it as a flood. Frames past flood control's budget are not such frames: the socket is not read until their turn, as on TCP",
   },
   {
     key: "sendQueueSoftBytes",

@@ -145,6 +145,13 @@ export class Session {
   #state: SessionState = "login";
   /** Told once when the session starts closing (see onClosing). */
   #closingWakers = new Set<() => void>();
+  /**
+   * Waits in progress that hold this connection's input by design (a line
+   * waiting its turn under flood control, or for the replies before it to
+   * go): while any does, the peer's input is not read, on a WebSocket as
+   * on TCP, rather than piled up behind it.
+   */
+  inputHeld = 0;
   #codec: Codec = "text";
   #codecChosen = false;
   /** What a JSON hello asked hints to name; null: as the codec has it. */

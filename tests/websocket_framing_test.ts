@@ -575,3 +575,37 @@ Deno.test("websocket framing: messages sent just before the peer's close are con
   assert.equal((frame.payload[0]! << 8) | frame.payload[1]!, 1000);
   assert.equal(await socket.frame(), null, "then the connection ends");
 });
+
+Deno.test("websocket framing: a burst past flood control's budget is paced, in order, never cut as a flood", async () => {
+  // Few frames may wait behind a running request (--max-waiting-frames),
+  // but frames held by flood control are not such frames: the socket is
+  // not read until their turn, as a TCP connection's lines wait.
+  await using chat = await startWebServer({
+    floodRate: 50,
+    floodBurst: 2,
+    maxWaitingFrames: 4,
+  });
+  const { socket } = await RawSocket.open(chat.httpPort);
+  using _ = socket;
+  await socket.send(
+    clientFrame(1, JSON.stringify({ type: "hello", nick: "paster" })),
+  );
+  await socket.untilEvent("who");
+  const lines = Array.from({ length: 30 }, (_, i) => `line ${i}`);
+  await socket.send(
+    Uint8Array.from(
+      lines.flatMap((text) => [
+        ...clientFrame(1, JSON.stringify({ type: "message", text })),
+      ]),
+    ),
+  );
+  const confirmed: string[] = [];
+  while (confirmed.length < lines.length) {
+    const frame = await socket.frame();
+    assert.ok(frame !== null && frame.opcode === 1, `cut after ${confirmed}`);
+    const event = JSON.parse(decoder.decode(frame.payload));
+    assert.notEqual(event.type, "bye", `cut after ${confirmed}`);
+    if (event.type === "message") confirmed.push(event.text);
+  }
+  assert.deepEqual(confirmed, lines);
+});

@@ -233,9 +233,10 @@ function handleFrame(
   if (session.outbound.repliesWaiting >= replies) {
     // A client that asks for pages faster than it reads them waits for
     // them to go: its next line, and its socket, are not read meanwhile.
-    return session.outbound.repliesBelow(replies).then(() =>
-      handleFrame(hub, session, frame)
-    );
+    session.inputHeld++;
+    return session.outbound.repliesBelow(replies).finally(() =>
+      session.inputHeld--
+    ).then(() => handleFrame(hub, session, frame));
   }
   const input = decodeFrame(hub, session, frame);
   if (

@@ -47,6 +47,26 @@ async function waitTurn(
   run: () => Promise<void> | undefined,
   first: Pace,
 ): Promise<void> {
+  session.inputHeld++;
+  try {
+    await waitForTurn(hub, session, pacer, cost, first);
+  } finally {
+    session.inputHeld--;
+  }
+  if (session.state === "closing") return;
+  // The peer is sending; only the server held its line back.
+  session.heard(hub.now());
+  await run();
+}
+
+/** Waits until `cost` fits the budget, or disconnects a flood. */
+async function waitForTurn(
+  hub: Hub,
+  session: Session,
+  pacer: FloodPacer,
+  cost: LineCost,
+  first: Pace,
+): Promise<void> {
   let pace = first;
   while (pace.action !== "now") {
     if (pace.action === "disconnect") {
@@ -73,9 +93,6 @@ async function waitTurn(
     if (session.state === "closing") return;
     pace = pacer.admit(cost.lines, cost.bytes, hub.now());
   }
-  // The peer is sending; only the server held its line back.
-  session.heard(hub.now());
-  await run();
 }
 
 /** What a sender is told when its lines start to wait. */

@@ -29,6 +29,8 @@ export class WebSocketInput {
    */
   #waiting: Array<Frame | null> = [];
   #running = false;
+  /** Settles when the running request and every frame behind it are done. */
+  #idle: Promise<void> | undefined;
 
   /**
    * Starts with nothing waiting.
@@ -45,21 +47,33 @@ export class WebSocketInput {
 
   /**
    * Takes one message: a text message as a line (or `too_long`, which the
-   * frame reader decided by its UTF-8 size), null for a binary one.
+   * frame reader decided by its UTF-8 size), null for a binary one. A
+   * promise while the session holds its input (flood control's pacing, or
+   * replies not yet gone): the socket reads nothing more until it settles,
+   * as a TCP connection is not read, so those frames never count as
+   * waiting behind a running request.
    */
-  receive(frame: Frame | null): void {
+  receive(frame: Frame | null): Promise<void> | undefined {
     const session = this.#session;
     if (session.state === "closing") return;
     if (this.#running) {
-      if (this.#waiting.length >= this.#maxWaiting) {
+      if (
+        session.inputHeld === 0 && this.#waiting.length >= this.#maxWaiting
+      ) {
         this.#hub.disconnect(session, "flood", "Too many lines too fast");
         return;
       }
       this.#waiting.push(frame);
-      return;
+      return this.#held();
     }
     const pending = this.#handle(frame);
     if (pending !== undefined) this.#drain(pending);
+    return this.#held();
+  }
+
+  /** The running work to wait for while the session holds its input. */
+  #held(): Promise<void> | undefined {
+    return this.#session.inputHeld > 0 ? this.#idle : undefined;
   }
 
   /**
@@ -85,7 +99,7 @@ export class WebSocketInput {
 
   #drain(pending: Promise<void>): void {
     this.#running = true;
-    this.#runWaiting(pending).catch((error) =>
+    this.#idle = this.#runWaiting(pending).catch((error) =>
       this.#hub.log("error", "command_failed", {
         session: this.#session.id,
         error: describeError(error),

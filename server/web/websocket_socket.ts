@@ -132,7 +132,7 @@ export class WebSocketSocket implements SessionSocket {
    */
   async read(
     rest: Uint8Array,
-    onMessage: (frame: Frame | null) => void,
+    onMessage: (frame: Frame | null) => Promise<void> | void,
     onSkipped: (bytes: number) => Promise<void> | undefined = () => undefined,
   ): Promise<void> {
     const buffer = new Uint8Array(READ_BYTES);
@@ -140,15 +140,16 @@ export class WebSocketSocket implements SessionSocket {
     try {
       while (!this.#connClosed) {
         for (const frame of this.#reader.push(bytes)) {
+          let held: Promise<void> | void = undefined;
           switch (frame.kind) {
             case "text":
-              onMessage({ kind: "line", text: frame.text });
+              held = onMessage({ kind: "line", text: frame.text });
               break;
             case "too_long":
-              onMessage(frame);
+              held = onMessage(frame);
               break;
             case "binary":
-              onMessage(null);
+              held = onMessage(null);
               break;
             case "ping":
               this.#answerPing(frame.payload);
@@ -167,6 +168,10 @@ export class WebSocketSocket implements SessionSocket {
               this.closeReason = frame.reason;
               this.close();
               return;
+          }
+          if (held) {
+            await held;
+            if (this.#connClosed) return;
           }
         }
         const paced = onSkipped(this.#reader.takeSkippedBytes());
