@@ -82,12 +82,15 @@ function helpRow(command: TextCommand): CommandHelp {
   };
 }
 
+/** The row of `//TEXT`, a message and not a command, which `/help` lists. */
+const SLASH_MESSAGE: CommandHelp = {
+  usage: "//TEXT",
+  summary: "send a message that starts with /",
+};
+
 /** The `help` reply's rows, from {@linkcode COMMANDS}. */
 export function commandHelp(): CommandHelp[] {
-  return [
-    ...COMMANDS.map(helpRow),
-    { usage: "//TEXT", summary: "send a message that starts with /" },
-  ];
+  return [...COMMANDS.map(helpRow), SLASH_MESSAGE];
 }
 
 /**
@@ -114,6 +117,10 @@ export function oneCommandHelp(
       command: command.name,
       commands: [helpRow(command)],
     };
+  }
+  // `/help` lists `//TEXT`, so `/help //` explains it.
+  if (/^\/?\/(TEXT)?$/i.test(word)) {
+    return { type: "help", command: "//", commands: [SLASH_MESSAGE] };
   }
   return errorEvent(
     "unknown_command",
@@ -411,17 +418,20 @@ function daySpan(messages: readonly { ts: number }[]): string {
 /**
  * A page of history in words: which page it is and the days it spans, the
  * lines, and how to get the page before it. `what` names the room or
- * conversation as `/history` takes it (`#dev`, `@bob`).
+ * conversation as `/history` takes it (`#dev`, `@bob`); `none` is what an
+ * empty page says there is none of (`messages in #dev`, `private messages
+ * with bob`).
  */
 function pageText<T extends { id: number; ts: number }>(
   what: string,
   title: string,
+  none: string,
   messages: readonly T[],
   page: HistoryReply & { more?: true },
   line: (message: T) => string,
 ): string {
   const after = page.before === undefined ? "" : ` before ${page.before}`;
-  if (messages.length === 0) return `*** No messages in ${title}${after}\n`;
+  if (messages.length === 0) return `*** No ${none}${after}\n`;
   const count = messages.length === 1
     ? "1 message"
     : `${messages.length} messages`;
@@ -448,6 +458,7 @@ function historyText(event: ServerEvent & { type: "history" }): string {
   return pageText(
     event.room,
     event.room,
+    `messages in ${event.room}`,
     event.messages,
     { ...event.reply, ...(event.more ? { more: true } : {}) },
     roomLine,
@@ -470,6 +481,7 @@ function conversationText(
   }
   return pageText(
     `@${event.with}`,
+    title,
     title,
     event.messages,
     { ...event.reply, ...(event.more ? { more: true } : {}) },

@@ -4,6 +4,7 @@ import {
   decodeTextRequest,
   encodeTextEvent,
   encodeTextRequest,
+  oneCommandHelp,
   parseDuration,
 } from "./text_codec.ts";
 import type { ClientRequest, ServerEvent } from "./events.ts";
@@ -309,4 +310,37 @@ Deno.test("text events: ordinary text, emoji sequences and the help table's colu
     help,
     "*** Commands:\n***   /a       one\n***   /longer  two\n",
   );
+});
+
+Deno.test("an empty /history page says what there is none of, a room's or a conversation's", () => {
+  const empty = { messages: [], reply: {} };
+  assert.equal(
+    encodeTextEvent({ type: "history", room: "#dev", ...empty }),
+    "*** No messages in #dev\n",
+  );
+  assert.equal(
+    encodeTextEvent({ type: "conversation", with: "bob", ...empty }),
+    "*** No private messages with bob\n",
+  );
+  assert.equal(
+    encodeTextEvent({
+      type: "conversation",
+      with: "bob",
+      messages: [],
+      reply: { before: 7 },
+    }),
+    "*** No private messages with bob before 7\n",
+  );
+});
+
+Deno.test("/help // explains the //TEXT that /help lists", () => {
+  for (const word of ["//", "/", "//TEXT"]) {
+    const reply = oneCommandHelp(word);
+    assert.equal(reply.type, "help", word);
+    assert.equal(
+      encodeTextEvent(reply),
+      "*** //TEXT: send a message that starts with /\n",
+      word,
+    );
+  }
 });
