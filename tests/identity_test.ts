@@ -520,3 +520,23 @@ Deno.test("a private message to a registered nickname reaches its owner online u
     after.join("\n"),
   );
 });
+
+Deno.test("a hello that identifies to a nickname nobody registered is told the password was not used", async () => {
+  // A bot that puts its password in every hello, as PROTOCOL.md asks, must
+  // learn when its nickname is no longer registered (an operator dropped
+  // it): otherwise it runs unprotected, believing it is identified.
+  await using chat = await startServer(FAST_KDF);
+  await using bot = await LineClient.connect(chat.port);
+  await bot.sendJson({ type: "hello", nick: "bot", identify: "its password" });
+  await bot.expectEvent("welcome");
+  const told = await bot.expectEvent(
+    "notice",
+    (e) => e.text.includes("not registered"),
+  );
+  assert.match(told.text, /"register"/);
+  await using plain = await LineClient.connect(chat.port);
+  await plain.sendJson({ type: "hello", nick: "plain" });
+  await plain.expectEvent("welcome");
+  const lines = await plain.linesUntilPong(true);
+  assert.ok(!lines.some((line) => line.includes("not registered")));
+});

@@ -272,7 +272,19 @@ function loginChosen(
   const mixed = mixedScriptRefusal("Nickname", nick) ??
     reservedNickRefusal(nick, hub.serverName);
   if (mixed !== null) return call.fail("nick_invalid", mixed);
-  return completeLogin(call, nick, room);
+  const entered = completeLogin(call, nick, room);
+  if (password === undefined) return entered;
+  // A hello that meant to identify, to a name nobody registered (or whose
+  // account was dropped): logged in, but told it holds the name unprotected.
+  const tell = () => {
+    if (call.session.state !== "active") return;
+    call.send({
+      type: "notice",
+      text:
+        `Nickname ${nick} is not registered, so the password in your hello was not used; a "register" request claims it`,
+    });
+  };
+  return entered instanceof Promise ? entered.then(tell) : tell();
 }
 
 /** A login to a registered nickname, as {@linkcode loginToAccount} takes it. */
