@@ -825,6 +825,7 @@ export class ChatServer {
     hub.disconnect(session, "lost");
     await session.finished;
     hub.sessions.delete(session);
+    hub.identified.forget(session);
     hub.endSessionLog(session);
     this.#webSockets.delete(session);
     this.#perAddress.remove(session.addressKey);

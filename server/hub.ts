@@ -28,6 +28,7 @@ import {
   silentLogger,
 } from "./log.ts";
 import { BanList } from "./ban_list.ts";
+import { AccountSessions } from "./account_sessions.ts";
 import {
   ConnectionRate,
   HashQueue,
@@ -478,6 +479,8 @@ export class Hub {
   readonly limits: Readonly<Limits>;
   /** Every open connection, logged in or not. */
   readonly sessions: Set<Session> = new Set();
+  /** Open connections by the account they identified to. */
+  readonly identified: AccountSessions<Session> = new AccountSessions();
   /** Nicknames of logged-in sessions; changed only by nicknames.ts. */
   readonly nicks: NameRegistry<Session> = new NameRegistry<Session>(
     skeletonKey,

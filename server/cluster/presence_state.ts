@@ -51,6 +51,7 @@ export class RemotePeople {
   readonly #byNode = new Map<string, Map<number, RemoteMember>>();
   readonly #byRoom = new Map<string, RoomEntry>();
   readonly #byNick = new Map<string, RemoteMember>();
+  readonly #byAccount = new Map<number, Set<RemoteMember>>();
 
   /**
    * Sets (or with null, removes) session `sid` of `node`; returns what it
@@ -77,6 +78,14 @@ export class RemotePeople {
     }
     sessions.set(sid, after);
     this.#byNick.set(foldKey(after.nick), after);
+    if (after.account !== undefined) {
+      let members = this.#byAccount.get(after.account);
+      if (members === undefined) {
+        members = new Set();
+        this.#byAccount.set(after.account, members);
+      }
+      members.add(after);
+    }
     for (const name of after.rooms) {
       const key = foldKey(name);
       let entry = this.#byRoom.get(key);
@@ -97,6 +106,11 @@ export class RemotePeople {
     if (sessions.size === 0) this.#byNode.delete(node);
     const nickKey = foldKey(member.nick);
     if (this.#byNick.get(nickKey) === member) this.#byNick.delete(nickKey);
+    if (member.account !== undefined) {
+      const members = this.#byAccount.get(member.account);
+      members?.delete(member);
+      if (members?.size === 0) this.#byAccount.delete(member.account);
+    }
     for (const name of member.rooms) {
       const key = foldKey(name);
       const entry = this.#byRoom.get(key);
@@ -136,12 +150,7 @@ export class RemotePeople {
 
   /** A session identified to account `account`, if any. */
   withAccount(account: number): RemoteMember | undefined {
-    for (const sessions of this.#byNode.values()) {
-      for (const member of sessions.values()) {
-        if (member.account === account) return member;
-      }
-    }
-    return undefined;
+    return this.#byAccount.get(account)?.values().next().value;
   }
 
   /** The nodes with sessions here. */

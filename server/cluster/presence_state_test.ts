@@ -86,3 +86,19 @@ Deno.test("the size counts every remote session once, whatever its rooms", () =>
   people.dropNode("n2");
   assert.equal(people.size, 1);
 });
+
+Deno.test("remote people are found by account under any nickname, and forgotten when they change or go", () => {
+  const people = new RemotePeople();
+  people.set("n1", 1, { ...state("ana", ["#lobby"]), account: 7 });
+  people.set("n2", 2, state("bob", []));
+  assert.equal(people.withAccount(7)?.nick, "ana");
+  people.set("n1", 1, { ...state("ana_away", []), account: 7 });
+  assert.equal(people.withAccount(7)?.nick, "ana_away", "renamed");
+  people.set("n1", 1, state("ana_away", []));
+  assert.equal(people.withAccount(7), undefined, "no longer identified");
+  people.set("n2", 2, { ...state("bob", []), account: 7 });
+  assert.equal(people.withAccount(7)?.sid, 2);
+  people.dropNode("n2");
+  assert.equal(people.withAccount(7), undefined, "its node went");
+  assert.equal(people.withAccount(8), undefined);
+});

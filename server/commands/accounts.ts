@@ -80,7 +80,7 @@ async function register(call: Call<"register">): Promise<void> {
   registered.record(session.addressKey, hub.now());
   // Still this nickname's session (it may have left while Redis answered).
   if (session.state !== "active" || session.nick !== nick) return;
-  session.account = { id: made.id, nick };
+  hub.identified.set(session, { id: made.id, nick });
   hub.log("info", "register", { session: session.id, nick });
   call.tell(
     `Nickname ${nick} is now registered to you; ${
@@ -162,7 +162,7 @@ async function identify(call: Call<"identify">): Promise<void> {
       if (session.state !== "active") return;
     }
   }
-  session.account = { id: account.id, nick: account.nick };
+  hub.identified.set(session, { id: account.id, nick: account.nick });
   hub.log("info", "identify", { session: session.id, nick: account.nick });
   call.tell(`You are identified as ${account.nick}`);
   deliverPending(hub, session);
@@ -200,8 +200,8 @@ async function drop(call: Call<"drop">): Promise<void> {
   }
   // This node's sessions; one identified on another node keeps its
   // account until it leaves.
-  for (const other of hub.nicks.owners()) {
-    if (other.account?.id === account.id) other.account = null;
+  for (const other of [...hub.identified.of(account.id)]) {
+    hub.identified.set(other, null);
   }
   hub.log("info", "drop", { by: session.nick ?? undefined, nick: target });
   call.tell(`Nickname ${target} is no longer registered`);

@@ -135,11 +135,8 @@ function ownerRoute(
   accountId: number,
 ): (() => void | Promise<void>) | null {
   const { hub } = call;
-  for (const other of hub.sessions) {
-    if (
-      other.account?.id === accountId && other.state === "active" &&
-      other.nick !== null
-    ) {
+  for (const other of hub.identified.of(accountId)) {
+    if (other.state === "active" && other.nick !== null) {
       return () => privateLocal(call, nick, text, other);
     }
   }

@@ -347,7 +347,7 @@ async function loginToAccount(call: Call, login: AccountLogin): Promise<void> {
     return;
   }
   takeOver(hub, session, account.nick);
-  session.account = { id: account.id, nick: account.nick };
+  hub.identified.set(session, { id: account.id, nick: account.nick });
   hub.log("info", "identify", { session: session.id, nick: account.nick });
   return completeLogin(call, account.nick, room);
 }
