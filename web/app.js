@@ -10,6 +10,21 @@ var DO = 253;
 var IP = 244;
 var TIMING_MARK = 6;
 var MAX_SUBNEGOTIATION = 64;
+var SUBNEGOTIATED = /* @__PURE__ */ new Set([
+  5,
+  24,
+  31,
+  32,
+  33,
+  34,
+  35,
+  36,
+  37,
+  38,
+  39,
+  42,
+  44
+]);
 var TelnetFilter = class {
   #state = "text";
   #subBytes = 0;
@@ -47,8 +62,7 @@ var TelnetFilter = class {
           break;
         case "iac":
           if (byte === SB) {
-            this.#state = "sub";
-            this.#subBytes = 0;
+            this.#state = "sub_option";
           } else if (byte >= WILL && byte !== IAC) {
             this.#state = "option";
             this.#verb = byte;
@@ -57,6 +71,17 @@ var TelnetFilter = class {
             this.#state = "text";
           } else {
             if (byte < SE) kept[length++] = byte;
+            this.#state = "text";
+          }
+          break;
+        case "sub_option":
+          if (SUBNEGOTIATED.has(byte)) {
+            this.#state = "sub";
+            this.#subBytes = 1;
+          } else if (byte === IAC) {
+            this.#state = "iac";
+          } else {
+            kept[length++] = byte;
             this.#state = "text";
           }
           break;

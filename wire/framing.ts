@@ -42,8 +42,32 @@ const TIMING_MARK = 0x06;
 /** Longest telnet subnegotiation skipped; window sizes and terminal types fit. */
 const MAX_SUBNEGOTIATION = 64;
 
+/**
+ * The options a telnet client subnegotiates (STATUS, TERMINAL-TYPE, NAWS,
+ * TERMINAL-SPEED, TOGGLE-FLOW-CONTROL, LINEMODE, X-DISPLAY-LOCATION,
+ * ENVIRON, AUTHENTICATION, ENCRYPT, NEW-ENVIRON, CHARSET, COM-PORT): after
+ * IAC SB, any other byte means the two were not telnet (a Latin-1 "ÿú"
+ * typed by someone), and what follows is text, not swallowed up to
+ * {@linkcode MAX_SUBNEGOTIATION} bytes with the lines in it.
+ */
+const SUBNEGOTIATED = new Set([
+  5,
+  24,
+  31,
+  32,
+  33,
+  34,
+  35,
+  36,
+  37,
+  38,
+  39,
+  42,
+  44,
+]);
+
 /** Where a {@linkcode TelnetFilter} is inside a command. */
-type TelnetState = "text" | "iac" | "option" | "sub" | "sub_iac";
+type TelnetState = "text" | "iac" | "option" | "sub_option" | "sub" | "sub_iac";
 
 /**
  * Removes telnet commands from a byte stream. A telnet client such as PuTTY
@@ -96,8 +120,7 @@ export class TelnetFilter {
           break;
         case "iac":
           if (byte === SB) {
-            this.#state = "sub";
-            this.#subBytes = 0;
+            this.#state = "sub_option";
           } else if (byte >= WILL && byte !== IAC) {
             this.#state = "option";
             this.#verb = byte;
@@ -108,6 +131,18 @@ export class TelnetFilter {
             // A one-byte command, an escaped 0xFF, or a stray IAC before
             // text (kept: only the IAC was not text).
             if (byte < SE) kept[length++] = byte;
+            this.#state = "text";
+          }
+          break;
+        case "sub_option":
+          if (SUBNEGOTIATED.has(byte)) {
+            this.#state = "sub";
+            this.#subBytes = 1;
+          } else if (byte === IAC) {
+            this.#state = "iac";
+          } else {
+            // Not a subnegotiation: the byte is text.
+            kept[length++] = byte;
             this.#state = "text";
           }
           break;

@@ -227,9 +227,28 @@ Deno.test("TelnetFilter keeps text around a stray IAC and bounds a subnegotiatio
   const endless = new Uint8Array([
     0xff,
     0xfa,
+    0x18,
     ...new Uint8Array(80).fill(0x41),
   ]);
-  assert.equal(filter.filter(endless).length, 80 - 64);
+  assert.equal(filter.filter(endless).length, 80 - 63);
+});
+
+Deno.test("LineFramer: IAC SB before no option a client subnegotiates is text, and swallows no line", () => {
+  // "ÿú" typed on a Latin-1 terminal is IAC SB; taken for a subnegotiation
+  // it swallowed the lines after it, unseen and unanswered.
+  const input = new Uint8Array([
+    ...bytes("before\n"),
+    ...[0xff, 0xfa],
+    ...bytes("a line\nanother\n"),
+  ]);
+  for (let cut = 0; cut <= input.length; cut++) {
+    const frames = frameChunks(new LineFramer(64), input, [cut]);
+    assert.deepEqual(
+      frames,
+      lines("before", "a line", "another"),
+      `cut ${cut}`,
+    );
+  }
 });
 
 Deno.test("capMarks: a character keeps at most MAX_MARKS_PER_CHARACTER combining marks", () => {
