@@ -412,10 +412,10 @@ function parseHistoryArgs(args) {
         return `${usage}: one "before ID" at a time`;
       }
       request.before = id;
-    } else if (/^0+$/.test(word)) {
+    } else if (/^\d+$/.test(word) && (/^0+$/.test(word) || Number(word) > MAX_HISTORY_PAGE)) {
       return `${usage}: N is how many messages, from 1 to ${MAX_HISTORY_PAGE}`;
     } else if (/^\d+$/.test(word) && request.limit === void 0) {
-      request.limit = Math.min(Number(word), MAX_HISTORY_PAGE);
+      request.limit = Number(word);
     } else if ((word.startsWith("#") || word.startsWith("@")) && (request.room !== void 0 || request.with !== void 0)) {
       return `${usage}: one room or one nickname at a time`;
     } else if (word.startsWith("@") && word.length > 1) {

@@ -191,8 +191,8 @@ function whoRoomWord(room: string): string {
 
 /**
  * Most messages one `/history` page may hold. Part of the protocol (the text
- * parser caps a count at it), so a constant; `--history-page` sets the
- * default page below it.
+ * parser refuses a count above it, a JSON `limit` above it reads as it), so a
+ * constant; `--history-page` sets the default page below it.
  */
 export const MAX_HISTORY_PAGE = 200;
 
@@ -214,10 +214,15 @@ function parseHistoryArgs(args: string): RequestOf<"history"> | string {
         return `${usage}: one "before ID" at a time`;
       }
       request.before = id;
-    } else if (/^0+$/.test(word)) {
+    } else if (
+      /^\d+$/.test(word) &&
+      (/^0+$/.test(word) || Number(word) > MAX_HISTORY_PAGE)
+    ) {
+      // Refused both ways, as the message says: a count past the maximum
+      // was read as the maximum, though 0 was refused with this range.
       return `${usage}: N is how many messages, from 1 to ${MAX_HISTORY_PAGE}`;
     } else if (/^\d+$/.test(word) && request.limit === undefined) {
-      request.limit = Math.min(Number(word), MAX_HISTORY_PAGE);
+      request.limit = Number(word);
     } else if (
       (word.startsWith("#") || word.startsWith("@")) &&
       (request.room !== undefined || request.with !== undefined)

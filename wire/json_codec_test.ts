@@ -108,10 +108,23 @@ Deno.test("history requests reject counts that are not whole numbers above 0", (
     const result = decodeJsonRequest(`{"type":"history",${field}}`);
     assert.equal(result.type, "error", field);
   }
-  assert.deepEqual(decodeTextRequest("/history 999"), {
+  assert.deepEqual(decodeJsonRequest('{"type":"history","limit":999}'), {
+    type: "history",
+    limit: 999,
+  });
+  assert.deepEqual(decodeTextRequest("/history 200"), {
     type: "history",
     limit: 200,
   });
+  for (const count of ["201", "999", "99999999999999999999999"]) {
+    const result = decodeTextRequest(`/history ${count}`);
+    assert.equal(result?.type, "error", count);
+    assert.match(
+      (result as { message: string }).message,
+      /N is how many messages, from 1 to 200$/,
+      count,
+    );
+  }
   assert.equal(decodeTextRequest("/history sideways")?.type, "error");
 });
 
