@@ -93,7 +93,7 @@ Deno.test("/who of a room name that cannot be says what is wrong with it; of a r
   await using alice = await LineClient.text(chat.port, "alice");
   await alice.send("/who !!!");
   await alice.expect(
-    "*** Error: Room name may hold only #, letters, digits, _ and -",
+    "*** Error: Room name may hold only letters, digits, _ and - after its #",
   );
   await alice.send("/who nowhere after bob");
   await alice.expect("*** Error: There is no room #nowhere");

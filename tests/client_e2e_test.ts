@@ -92,7 +92,7 @@ Deno.test("client: --room with a bad name is an error and exit 2", async () => {
   );
   assert.equal(await client.exit(15_000), 2);
   assert.deepEqual(client.stderr.received, [
-    "client: --room bad room: Room name may hold only #, letters, digits, _ and - (see --help)",
+    "client: --room bad room: Room name may hold only letters, digits, _ and - after its # (see --help)",
   ]);
 });
 

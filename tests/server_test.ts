@@ -98,6 +98,10 @@ Deno.test("rooms keep their conversations apart", async () => {
   await alice.expect("*** Error: Usage: /join #ROOM");
   await alice.send("/join #bad!");
   await alice.expect(/^\*\*\* Error: Room name may hold only/);
+  await alice.send("/join ##");
+  await alice.expect(
+    "*** Error: Room name has one #, at its start, then letters, digits, _ and -",
+  );
 });
 
 Deno.test("an empty room disappears, #lobby stays", async () => {

@@ -112,9 +112,15 @@ export function checkRoom(proposed: string): NameCheck {
     };
   }
   if (!NAME_PATTERN.test(bare) || INVISIBLE.test(bare)) {
+    // Said as what is wrong: "##" holds only #, so a list of what a name
+    // may hold that began with # read as if it were allowed.
     return {
       ok: false,
-      reason: "Room name may hold only #, letters, digits, _ and -",
+      reason: bare.includes("#")
+        ? "Room name has one #, at its start, then letters, digits, _ and -"
+        : /^\p{M}/u.test(bare)
+        ? "Room name starts with an accent, which needs a letter before it"
+        : "Room name may hold only letters, digits, _ and - after its #",
     };
   }
   if (MARK_RUN.test(bare)) {

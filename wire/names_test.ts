@@ -59,6 +59,29 @@ Deno.test("checkRoom adds a missing # and applies the nickname charset", () => {
   }
 });
 
+Deno.test("checkRoom says what is wrong with a name it refuses", () => {
+  const reasons: [string, string][] = [
+    ["##", "Room name has one #, at its start, then letters, digits, _ and -"],
+    [
+      "#a#b",
+      "Room name has one #, at its start, then letters, digits, _ and -",
+    ],
+    [
+      "two words",
+      "Room name may hold only letters, digits, _ and - after its #",
+    ],
+    ["#!!!", "Room name may hold only letters, digits, _ and - after its #"],
+    [
+      "#\u0301a",
+      "Room name starts with an accent, which needs a letter before it",
+    ],
+    ["#", "Room name is empty"],
+  ];
+  for (const [room, reason] of reasons) {
+    assert.deepEqual(checkRoom(room), { ok: false, reason }, room);
+  }
+});
+
 Deno.test("foldKey ignores case and width", () => {
   assert.equal(foldKey("Alice"), foldKey("alice"));
   assert.equal(foldKey("ＡＬＩＣＥ"), foldKey("alice"));
