@@ -282,12 +282,19 @@ async function clusterNick(call: Call<"nick">, nick: string): Promise<void> {
   if (refusal !== null) call.fail(refusal.code, refusal.text);
 }
 
-/** `/away [REASON]`: told to all the asker's rooms, each member once. */
+/**
+ * `/away [REASON]`: told to all the asker's rooms, each member once. Away
+ * again with the same reason changes nothing, so it is not told again (as
+ * IRC sends no second AWAY); a new reason is news, told once.
+ */
 function away(call: Call<"away">): void {
   const { hub, session } = call;
   const nick = session.nick;
   if (nick === null) return call.fail("not_ready", "No room");
   const given = cleanReason(call.request.reason, call.hub.limits);
+  if (session.away === (session.muted ? "" : given)) {
+    return call.fail("already_there", alreadyAway(session, given));
+  }
   // A mute covers every line a person can put before the room.
   if (session.muted && given !== "") {
     call.tell("You are muted: you are away, but your reason is not shown");
@@ -301,6 +308,17 @@ function away(call: Call<"away">): void {
     ownCopy(session, call.request.ref),
   );
   hub.presence?.changed(session, { type: "away", ts });
+}
+
+/** Why an away that changes nothing was not told to anyone. */
+function alreadyAway(session: Session, given: string): string {
+  const what = session.away === ""
+    ? "You are already away"
+    : `You are already away: ${session.away}`;
+  const muted = session.muted && given !== ""
+    ? "; you are muted, so your reason is not shown"
+    : "";
+  return `${what}${muted}`;
 }
 
 /** `/back`: told to all the asker's rooms, each member once. */
