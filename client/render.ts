@@ -8,6 +8,7 @@
  */
 
 import { foldKey } from "../wire/names.ts";
+import { EARLIER_HOLDER } from "../wire/text_codec.ts";
 import {
   bigRoomSize,
   describeBan,
@@ -266,12 +267,19 @@ export function renderEvent(
     case "message":
     case "action":
       return [roomLine(event)];
-    case "private":
+    case "private": {
+      // A line of /history @NICK with an earlier holder of the name.
+      const earlier = event.earlier ? ` ${EARLIER_HOLDER}` : "";
       return [
         foldKey(event.from) === foldKey(options.self)
-          ? `${stamp(event.ts)} -> *${nick(event.to)}* ${clean(event.text)}`
-          : `${stamp(event.ts)} *${nick(event.from)}* ${clean(event.text)}`,
+          ? `${stamp(event.ts)} -> *${nick(event.to)}${earlier}* ${
+            clean(event.text)
+          }`
+          : `${stamp(event.ts)} *${nick(event.from)}${earlier}* ${
+            clean(event.text)
+          }`,
       ];
+    }
     case "join":
     case "leave":
     case "nick":

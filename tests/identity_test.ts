@@ -72,10 +72,42 @@ Deno.test("a later holder of an unregistered nickname cannot read its private hi
   await mallory.sendJson({ type: "history", with: "bob" });
   const seen = await mallory.expectEvent("conversation");
   assert.deepEqual(seen.messages, [], "nothing of the first carol's talk");
-  // bob still has his side.
+  // bob still has his side, marked as with the carol before, not mallory.
   await bob.sendJson({ type: "history", with: "carol" });
   const his = await bob.expectEvent("conversation");
   assert.deepEqual(his.messages.map((m) => m.text), ["secret plan", "noted"]);
+  assert.ok(his.messages.every((m) => m.earlier === true), JSON.stringify(his));
+});
+
+Deno.test("/history @NICK tells the talk with an earlier holder of NICK from the talk with its holder now", async () => {
+  using db = temporaryDatabase();
+  await using chat = await startServer(FAST_KDF, { database: db.path });
+  await using alice = await LineClient.text(chat.port, "alice");
+  await alice.send("/register alices password");
+  await alice.expect(/now registered/);
+  {
+    await using carol = await LineClient.json(chat.port, "carol");
+    await carol.sendJson({ type: "private", to: "alice", text: "first" });
+    await alice.expect("*carol -> alice* first");
+    await alice.send("/msg carol reply");
+    await carol.expectEvent("private", (m) => m.text === "reply");
+  }
+  await chat.server.connectionsAtMost(1);
+  await using mallory = await LineClient.json(chat.port, "carol");
+  await mallory.sendJson({ type: "register", password: "mallorys pass" });
+  await mallory.expectEvent("notice", (e) => e.text.includes("registered"));
+  await mallory.sendJson({ type: "private", to: "alice", text: "second" });
+  await alice.expect("*carol -> alice* second");
+  await alice.send("/history @carol");
+  await alice.expect(/^\*\*\* History of private messages with carol: 3 /);
+  const lines = (await alice.linesUntilPong())
+    .filter((line) => line.startsWith("["))
+    .map((line) => line.replace(/^\[[\d:]+\] /, ""));
+  assert.deepEqual(lines, [
+    "*carol (earlier holder) -> alice* first",
+    "*alice -> carol (earlier holder)* reply",
+    "*carol -> alice* second",
+  ]);
 });
 
 Deno.test("after /drop, the next owner of the name gets neither history nor waiting messages", async () => {
@@ -311,12 +343,19 @@ Deno.test("a version-3 database is upgraded: accounts get ids, history stays wit
     const bob = store.accounts.find("bob")!;
     assert.notEqual(alice.id, bob.id);
     assert.deepEqual(
-      store.conversation(alice.id, "bob", 10).map((m) => m.text),
+      store.conversation(alice.id, "bob", bob.id, 10).map((m) => m.text),
       ["to new alice", "from new alice"],
     );
+    // bob keeps his talk with the alice before, marked as with an earlier
+    // holder of the name, not shown as with the alice of now.
     assert.deepEqual(
-      store.conversation(bob.id, "alice", 10).map((m) => m.text),
-      ["to old alice", "to new alice", "from new alice"],
+      store.conversation(bob.id, "alice", alice.id, 10)
+        .map((m) => [m.text, m.earlier ?? false]),
+      [
+        ["to old alice", true],
+        ["to new alice", false],
+        ["from new alice", false],
+      ],
     );
     assert.deepEqual(
       store.pendingFor(alice.id).map((m) => m.text),

@@ -75,6 +75,12 @@ export interface RoomMessage {
   from: string;
   /** The text, already cleaned of controls. */
   text: string;
+  /**
+   * In a `conversation` page only: the other party was an earlier holder of
+   * its nickname (another account, or none, than the name has now), not
+   * whoever holds the name now.
+   */
+  earlier?: true;
   /** On the sender's own copy only: the `ref` of its request. */
   ref?: string;
 }
@@ -315,6 +321,12 @@ export interface PrivateMessage {
   to: string;
   /** The text, already cleaned of controls. */
   text: string;
+  /**
+   * In a `conversation` page only: the other party was an earlier holder of
+   * its nickname (another account, or none, than the name has now), not
+   * whoever holds the name now.
+   */
+  earlier?: true;
   /** On the sender's own copy only: the `ref` of its request. */
   ref?: string;
 }

@@ -30,6 +30,7 @@ import {
 } from "./events.ts";
 import { byeLine } from "./bye.ts";
 import { printableText, readerText } from "./framing.ts";
+import { foldKey } from "./names.ts";
 
 /** A text-mode command: its row's text syntax, with the facts `/help` shows. */
 export interface TextCommand extends TextSyntax<RequestType> {
@@ -465,12 +466,24 @@ function historyText(event: ServerEvent & { type: "history" }): string {
   );
 }
 
+/**
+ * What follows a nickname in a private line of a `conversation` page that
+ * was with an earlier holder of it; a nickname holds no blanks, so no name
+ * can pose as it.
+ */
+export const EARLIER_HOLDER = "(earlier holder)";
+
 /** A `conversation` event in words. */
 function conversationText(
   event: ServerEvent & { type: "conversation" },
 ): string {
+  // The other side is keyed by nickname: a line with an earlier holder of
+  // it says so, rather than pass as said by or to whoever holds it now.
+  const peer = foldKey(event.with);
+  const party = (nick: string, m: PrivateMessage) =>
+    m.earlier && foldKey(nick) === peer ? `${nick} ${EARLIER_HOLDER}` : nick;
   const line = (m: PrivateMessage) =>
-    `*${m.from} -> ${m.to}* ${readerText(m.text)}`;
+    `*${party(m.from, m)} -> ${party(m.to, m)}* ${readerText(m.text)}`;
   const title = `private messages with ${event.with}`;
   if (event.reply === undefined) {
     return event.messages.length === 0

@@ -370,8 +370,40 @@ function quit(call: Call<"quit">): Promise<void> | undefined {
   return call.inTurn(() => call.hub.disconnect(call.session, "quit", reason));
 }
 
+/**
+ * `/history @NICK`: a page of the asker's private messages with NICK. Rows
+ * are keyed by the other side's nickname, so whose the name is now is read
+ * first: rows with anyone else who held it are marked `earlier`.
+ */
+async function conversationHistory(
+  call: Call<"history">,
+  account: { id: number },
+  other: string,
+  limit: number,
+): Promise<void> {
+  const { hub, session, request } = call;
+  const holder = await lookUpAccount(call, other);
+  if (holder === null) return;
+  const holderId = holder?.id ?? null;
+  call.replyPaged(() => [{
+    ...conversationPage(
+      other,
+      hub.history.conversation(
+        account.id,
+        other,
+        holderId,
+        limit + 1,
+        request.before,
+      ),
+      limit,
+      session.codec,
+    ),
+    reply: replyTo(request),
+  }]);
+}
+
 /** `/history`: a page of a room's messages or of a conversation. */
-function history(call: Call<"history">): void {
+function history(call: Call<"history">): Promise<void> | void {
   const { hub, session, request } = call;
   const limit = Math.min(
     request.limit ?? hub.limits.historyPage,
@@ -390,16 +422,7 @@ function history(call: Call<"history">): void {
         } first`,
       );
     }
-    const other = request.with;
-    return call.replyPaged(() => [{
-      ...conversationPage(
-        other,
-        hub.history.conversation(account.id, other, limit + 1, request.before),
-        limit,
-        session.codec,
-      ),
-      reply: replyTo(request),
-    }]);
+    return conversationHistory(call, account, request.with, limit);
   }
   const named = request.room === undefined ? null : checkRoom(request.room);
   if (named !== null && !named.ok) {

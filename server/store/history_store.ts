@@ -299,7 +299,10 @@ function prepareStatements(db: DatabaseSync): Statements {
        WHERE sender_address = ? AND pending = 1 AND ts >= ?`,
     ),
     conversation: prepare(
-      `SELECT id, sender, recipient, text, ts FROM private_messages
+      `SELECT id, sender, recipient, text, ts,
+         CASE WHEN sender_account = ? THEN recipient_account
+           ELSE sender_account END AS peer_account
+       FROM private_messages
        WHERE ((sender_account = ? AND recipient_key = ?)
            OR (recipient_account = ? AND sender_key = ?)) AND id < ?
        ORDER BY id DESC LIMIT ?`,
@@ -640,23 +643,32 @@ export class HistoryStore {
    * Up to `limit` private messages of account `accountId` with the person
    * called `other`, oldest first. Only rows the account was a party to:
    * what a previous holder of its nickname said or was told is not there.
+   * The other side is keyed by nickname, so the rows may span several
+   * holders of it: a row whose other party was not account `otherAccount`
+   * (the name's account now; null: unregistered now) is marked `earlier`,
+   * so it is not shown as said by or to whoever holds the name now.
    */
   conversation(
     accountId: number,
     other: string,
+    otherAccount: number | null,
     limit: number,
     beforeId = Number.MAX_SAFE_INTEGER,
   ): PrivateMessage[] {
     const peer = foldKey(other);
     const rows = this.#statements.conversation.all(
       accountId,
+      accountId,
       peer,
       accountId,
       peer,
       beforeId,
       limit,
-    ) as unknown as PrivateRow[];
-    return rows.reverse().map(toPrivateMessage);
+    ) as unknown as Array<PrivateRow & { peer_account: number | null }>;
+    return rows.reverse().map((row) => ({
+      ...toPrivateMessage(row),
+      ...(row.peer_account === otherAccount ? {} : { earlier: true as const }),
+    }));
   }
 
   /**
