@@ -27,6 +27,20 @@ Deno.test("renderEvent tells sent and received private messages apart", () => {
   assert.match(received!, / \*bob\* psst$/);
 });
 
+Deno.test("renderEvent marks private lines with an earlier holder of the name", () => {
+  const base = {
+    type: "private",
+    id: 1,
+    ts: 0,
+    text: "psst",
+    earlier: true,
+  } as const;
+  const [sent] = renderEvent({ ...base, from: "alice", to: "bob" }, plain);
+  const [received] = renderEvent({ ...base, from: "bob", to: "alice" }, plain);
+  assert.match(sent!, /-> \*bob \(earlier holder\)\* psst$/);
+  assert.match(received!, / \*bob \(earlier holder\)\* psst$/);
+});
+
 Deno.test("renderEvent strips escapes a hostile server might send", () => {
   const event: ServerEvent = {
     type: "message",
