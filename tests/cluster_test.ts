@@ -15,6 +15,7 @@ import { Logger } from "../server/log.ts";
 import { claimAcrossCluster } from "../server/nicknames.ts";
 import {
   nickLostNotice,
+  notKnownInRoom,
   SEND_LINK_LOST,
   SEND_UNCONFIRMED,
 } from "../server/cluster/redis_node.ts";
@@ -239,6 +240,38 @@ function registerClusterTests(): void {
     await ana.sendJson({ type: "message", text: "later", ref: "m2" });
     const refused = await ana.expectEvent("error", (e) => e.ref === "m2");
     assert.match(refused.message, /^Not sent: /);
+  });
+
+  Deno.test("cluster: a send told unconfirmed whose copy never comes is said, on its ref, to be not known", async () => {
+    await using redis = await startRedis();
+    await using node = await startServer({ redisTimeoutMs: 100 }, {
+      redis: redis.url,
+    });
+    await using ana = await LineClient.json(node.port, "ana");
+    redis.freeze();
+    await ana.sendJson({ type: "message", text: "hello?", ref: "m1" });
+    const unconfirmed = await ana.expectEvent(
+      "error",
+      (e) => e.message === SEND_UNCONFIRMED,
+    );
+    assert.equal(unconfirmed.ref, "m1");
+    // Redis dies with it unanswered: its copy can never come back.
+    await redis.crash();
+    const last = await ana.expectEvent(
+      "error",
+      (e) => e.message.startsWith("Not known"),
+    );
+    assert.deepEqual([last.code, last.ref, last.message], [
+      "unavailable",
+      "m1",
+      notKnownInRoom("#lobby", "requests"),
+    ]);
+    assert.equal(node.server.cluster!.pendingSends, 0);
+    const after = await ana.linesUntilPong(true);
+    assert.ok(
+      !after.some((line) => line.includes("Not known")),
+      `told once: ${JSON.stringify(after)}`,
+    );
   });
 
   Deno.test("cluster: a nickname claim whose undo is lost with Redis is told to its claimant", async () => {

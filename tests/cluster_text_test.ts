@@ -12,7 +12,10 @@ import assert from "node:assert/strict";
 import { LineClient } from "./helpers.ts";
 import { clusterTests } from "./redis_server.ts";
 import { startCluster } from "./cluster_checks.ts";
-import { SEND_UNCONFIRMED } from "../server/cluster/redis_node.ts";
+import {
+  notKnownInRoom,
+  SEND_UNCONFIRMED,
+} from "../server/cluster/redis_node.ts";
 
 await clusterTests(registerTests);
 
@@ -118,6 +121,22 @@ function registerTests(): void {
     const after = await ana.linesUntilPong();
     assert.ok(
       !after.some((line) => line.includes("delivered after all")),
+      `told once: ${JSON.stringify(after)}`,
+    );
+  });
+
+  Deno.test("cluster text mode: a line told not confirmed whose copy never comes is said, once, to be not known", async () => {
+    await using cluster = await startCluster({ redisTimeoutMs: 100 });
+    await using ana = await textLogin(cluster.a.port, "ana");
+    cluster.redis.freeze();
+    await ana.send("hello?");
+    await ana.expect(`*** Error: ${SEND_UNCONFIRMED}`);
+    // Redis dies with it unanswered: its copy can never come back.
+    await cluster.redis.crash();
+    await ana.expect(`*** Error: ${notKnownInRoom("#lobby")}`);
+    const after = await ana.linesUntilPong();
+    assert.ok(
+      !after.some((line) => line.includes("Not known")),
       `told once: ${JSON.stringify(after)}`,
     );
   });

@@ -7,7 +7,8 @@
  * second does the forgetting, so no send outlives both. And none outlives
  * `keepMs`: a copy lost on the subscription with no catch-up to skip it
  * would otherwise be kept for as long as the node runs, and its sender with
- * it; its sender was told it is unconfirmed long before.
+ * it; its sender was told it is unconfirmed long before, and is told when
+ * it is forgotten that what came of it is not known.
  *
  * Pure: redis_node.ts sends and delivers.
  *
@@ -29,6 +30,20 @@ export interface PendingSend<S> {
    * told it was unconfirmed learns here that it went after all.
    */
   copied?: (id: number) => void;
+  /**
+   * Told when it is forgotten for its age (`expire`), its copy never back:
+   * with its id if Redis gave one, so its sender, told it is unconfirmed,
+   * gets a last word rather than silence.
+   */
+  forgotten?: (id: number | undefined) => void;
+}
+
+/** What a send's sender is told as it goes (see {@linkcode PendingSend}). */
+export interface SendWatch {
+  /** Its copy came back with this id. */
+  copied?: (id: number) => void;
+  /** It was forgotten for its age, its copy never back. */
+  forgotten?: (id: number | undefined) => void;
 }
 
 /** Where delivery stands (DeliveryCursor's view). */
@@ -60,27 +75,39 @@ export class PendingSends<S> {
 
   /**
    * A new send by `session` at `now`: its token. Sends older than `keepMs`
-   * are forgotten first (the map keeps them oldest first, so this costs
-   * one look per send plus one per send forgotten).
+   * are forgotten first (`expire`).
    */
   add(
     session: S,
     ref: string | undefined,
     now: number,
-    copied?: (id: number) => void,
+    watch: SendWatch = {},
   ): number {
+    this.expire(now);
+    const token = this.#nextToken++;
+    this.#byToken.set(token, { session, ref, sentAt: now, ...watch });
+    return token;
+  }
+
+  /**
+   * Forgets the sends older than `keepMs` at `now`, each told so through
+   * its `forgotten` (the map keeps them oldest first, so this costs one
+   * look plus one per send forgotten).
+   */
+  expire(now: number): void {
     for (const [token, pending] of this.#byToken) {
       if (now - pending.sentAt <= this.#keepMs) break;
       this.#byToken.delete(token);
+      pending.forgotten?.(pending.id);
     }
-    const token = this.#nextToken++;
-    this.#byToken.set(
-      token,
-      copied === undefined
-        ? { session, ref, sentAt: now }
-        : { session, ref, sentAt: now, copied },
-    );
-    return token;
+  }
+
+  /** When the oldest send is due to be forgotten; undefined with none. */
+  get nextExpiry(): number | undefined {
+    for (const pending of this.#byToken.values()) {
+      return pending.sentAt + this.#keepMs;
+    }
+    return undefined;
   }
 
   /**

@@ -78,3 +78,24 @@ Deno.test("a send whose copy is lost with no catch-up to skip it is forgotten af
   assert.deepEqual(sends.delivered(recent)?.session, "bob");
   assert.deepEqual(sends.delivered(next)?.session, "cy");
 });
+
+Deno.test("a send forgotten for its age is told so once, with its id if Redis gave one", () => {
+  const sends = new PendingSends<string>(1000);
+  const told: Array<[string, number | undefined]> = [];
+  const stored = sends.add("ann", "a", 0, {
+    forgotten: (id) => told.push(["ann", id]),
+  });
+  sends.stored(stored, 5, { behind: false, newest: 4 });
+  sends.add("bob", "b", 10, { forgotten: (id) => told.push(["bob", id]) });
+  const copied = sends.add("cy", "c", 20, {
+    forgotten: (id) => told.push(["cy", id]),
+  });
+  sends.delivered(copied);
+  assert.equal(sends.nextExpiry, 1000);
+  sends.expire(1005);
+  assert.equal(sends.nextExpiry, 1010);
+  sends.expire(2000);
+  sends.expire(3000);
+  assert.deepEqual(told, [["ann", 5], ["bob", undefined]]);
+  assert.equal(sends.nextExpiry, undefined);
+});

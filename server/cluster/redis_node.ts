@@ -92,6 +92,22 @@ export function deliveredAfterAll(room: string, id: number): string {
   return `Your message in ${room} was delivered after all (id ${id}): the cluster's store (Redis) answered late`;
 }
 
+/**
+ * What a sender told its message in `room` was not confirmed is told when
+ * its send is forgotten (twelve --redis-timeout) with no sign it was stored:
+ * its copy never came back, so what came of it is not known. `hints` name
+ * how to look.
+ */
+export function notKnownInRoom(
+  room: string,
+  hints: Hints = "commands",
+): string {
+  const look = hints === "requests"
+    ? `a "history" request for ${room}`
+    : `/history ${room}`;
+  return `Not known whether your message in ${room} reached it: the cluster's store (Redis) never confirmed it; ${look} shows whether it is there`;
+}
+
 /** What a sender is told when the link to Redis dropped under its send. */
 export const SEND_LINK_LOST =
   "Not confirmed: the link to the cluster's store (Redis) dropped before it answered; the message is delivered if Redis took it";
@@ -123,8 +139,9 @@ const START_ATTEMPTS = 3;
 /**
  * How many --redis-timeout a room message's copy is waited for before its
  * send is forgotten (pending_sends.ts): its sender was told it is
- * unconfirmed after one, and a copy later than this is delivered to the
- * room but confirms nothing. A constant: housekeeping, not a policy.
+ * unconfirmed after one, and is told then that what came of it is not
+ * known; a copy later than this is delivered to the room but confirms
+ * nothing. A constant: housekeeping, not a policy.
  */
 const LATE_COPY_TIMEOUTS = 12;
 
@@ -195,6 +212,8 @@ export class RedisNode implements RoomFeed, ClusterNames {
     { key: string; value: string; until: number }
   >();
   #heartbeat: ReturnType<typeof setInterval> | undefined;
+  /** Forgets the oldest send in flight when its time is up (#watchExpiry). */
+  #expiry: ReturnType<typeof setTimeout> | undefined;
   /** Connections that are down now, by name. */
   readonly #downClients = new Set<string>();
   #readyWaiters: Array<() => void> = [];
@@ -454,6 +473,22 @@ export class RedisNode implements RoomFeed, ClusterNames {
     return lane;
   }
 
+  /**
+   * Keeps one timer on the oldest send in flight, so a send whose copy
+   * never comes is forgotten (and its sender told) on time, not only when
+   * the next send comes.
+   */
+  #watchExpiry(): void {
+    if (this.#expiry !== undefined || this.#closed) return;
+    const due = this.#pending.nextExpiry;
+    if (due === undefined) return;
+    this.#expiry = setTimeout(() => {
+      this.#expiry = undefined;
+      this.#pending.expire(performance.now());
+      this.#watchExpiry();
+    }, Math.max(0, due - performance.now()) + 1);
+  }
+
   /** Send `token` of `session` has been answered: what waited behind it goes. */
   #answered(session: Session, token: number): void {
     this.#lanes.get(session)?.settle(token);
@@ -491,7 +526,30 @@ export class RedisNode implements RoomFeed, ClusterNames {
       };
       this.#hub.inOrder(() => sender.send(notice));
     };
-    const token = this.#pending.add(sender, ref, performance.now(), wentLate);
+    // Forgotten with its copy never back: the sender told "not confirmed"
+    // hears, once, what is known of it (in reply order, as the PM case).
+    const forgotten = (id: number | undefined) => {
+      if (!unconfirmed || outcomeTold || sender.state !== "active") return;
+      outcomeTold = true;
+      if (id !== undefined) {
+        // Redis stored it: a JSON sender gets its confirmation at last.
+        const copy: ServerEvent = ref === undefined
+          ? { ...message, id }
+          : { ...message, id, ref };
+        this.#hub.replyTo(sender, () => sender.send(copy));
+        return;
+      }
+      const words = notKnownInRoom(message.room, sender.hints);
+      this.#hub.replyTo(
+        sender,
+        () => sender.send(errorEvent("unavailable", words, ref)),
+      );
+    };
+    const token = this.#pending.add(sender, ref, performance.now(), {
+      copied: wentLate,
+      forgotten,
+    });
+    this.#watchExpiry();
     let storeAnswered = false;
     this.#laneOf(sender).sent(token, () => {
       unconfirmed = true;
@@ -779,6 +837,7 @@ export class RedisNode implements RoomFeed, ClusterNames {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#heartbeat);
+    clearTimeout(this.#expiry);
     for (const lane of this.#lanes.values()) lane.close();
     this.#lanes.clear();
     await this.#streams.close();
