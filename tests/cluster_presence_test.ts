@@ -502,22 +502,44 @@ function registerPresenceTests(): void {
     assert.equal(confirmed.id, arrived.id);
   });
 
+  /**
+   * Two nodes, ana on a and bob on b, b's subscription held open with
+   * nothing reaching it (Redis counts it as listening, as it does a node
+   * that hangs), and ana's private message "hi?" to bob sent with ref "p".
+   */
+  async function privateToHungNode() {
+    const stack = new AsyncDisposableStack();
+    try {
+      const redis = stack.use(await startRedis());
+      const a = stack.use(
+        await startServer({ redisTimeoutMs: 300 }, { redis: redis.url }),
+      );
+      const proxy = stack.use(startRedisProxy(redis.port));
+      const b = stack.use(
+        await startServer({ redisTimeoutMs: 300 }, { redis: proxy.url }),
+      );
+      const ana = stack.use(await LineClient.json(a.port, "ana"));
+      const bob = stack.use(await LineClient.json(b.port, "bob"));
+      await ana.expectEvent("join", (e) => e.nick === "bob");
+      proxy.holdSubscribers();
+      await ana.sendJson({ type: "private", to: "bob", text: "hi?", ref: "p" });
+      return {
+        a,
+        b,
+        proxy,
+        ana,
+        bob,
+        [Symbol.asyncDispose]: () => stack.disposeAsync(),
+      };
+    } catch (error) {
+      await stack.disposeAsync();
+      throw error;
+    }
+  }
+
   Deno.test("cluster presence: a private message to someone whose server hangs is said to be unconfirmed, then confirmed once it answers", async () => {
-    await using redis = await startRedis();
-    await using a = await startServer({ redisTimeoutMs: 300 }, {
-      redis: redis.url,
-    });
-    await using proxy = startRedisProxy(redis.port);
-    await using b = await startServer({ redisTimeoutMs: 300 }, {
-      redis: proxy.url,
-    });
-    await using ana = await LineClient.json(a.port, "ana");
-    await using bob = await LineClient.json(b.port, "bob");
-    await ana.expectEvent("join", (e) => e.nick === "bob");
-    // Node b's subscription stays open but nothing reaches it: Redis
-    // counts it as listening, as it does a node that hangs.
-    proxy.holdSubscribers();
-    await ana.sendJson({ type: "private", to: "bob", text: "hi?", ref: "p" });
+    await using hung = await privateToHungNode();
+    const { ana, bob, proxy } = hung;
     const unconfirmed = await ana.expectEvent("error", (e) => e.ref === "p");
     assert.deepEqual([unconfirmed.code, unconfirmed.message], [
       "unavailable",
@@ -530,19 +552,8 @@ function registerPresenceTests(): void {
   });
 
   Deno.test("cluster presence: a private message to someone whose server hangs and then goes is said not to have been sent", async () => {
-    await using redis = await startRedis();
-    await using a = await startServer({ redisTimeoutMs: 300 }, {
-      redis: redis.url,
-    });
-    await using proxy = startRedisProxy(redis.port);
-    await using b = await startServer({ redisTimeoutMs: 300 }, {
-      redis: proxy.url,
-    });
-    await using ana = await LineClient.json(a.port, "ana");
-    await using _bob = await LineClient.json(b.port, "bob");
-    await ana.expectEvent("join", (e) => e.nick === "bob");
-    proxy.holdSubscribers();
-    await ana.sendJson({ type: "private", to: "bob", text: "hi?", ref: "p" });
+    await using hung = await privateToHungNode();
+    const { ana, b } = hung;
     await ana.expectEvent("error", (e) => e.ref === "p");
     // Node b goes before it reads it: node a hears it gone.
     await b.server.close();

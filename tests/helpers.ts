@@ -66,18 +66,23 @@ export async function startServer(
   limits: Partial<Limits> = {},
   options: ServerOptions = {},
 ): Promise<TestServer> {
+  const { server, addresses } = await launch(limits, options);
+  return {
+    server,
+    port: addresses.plain!.port,
+    [Symbol.asyncDispose]: () => server.close(),
+  };
+}
+
+/** A server on 127.0.0.1 with the test limits, started; and its ports. */
+async function launch(limits: Partial<Limits>, options: ServerOptions) {
   const server = new ChatServer({
     hostname: "127.0.0.1",
     port: 0,
     ...options,
     limits: { ...TEST_LIMITS, ...limits },
   });
-  const port = (await server.start()).plain!.port;
-  return {
-    server,
-    port,
-    [Symbol.asyncDispose]: () => server.close(),
-  };
+  return { server, addresses: await server.start() };
 }
 
 /** A started server with its web listener: where its page and socket are. */
@@ -99,14 +104,10 @@ export async function startWebServer(
   limits: Partial<Limits> = {},
   options: ServerOptions = {},
 ): Promise<TestWebServer> {
-  const server = new ChatServer({
-    hostname: "127.0.0.1",
-    port: 0,
+  const { server, addresses } = await launch(limits, {
     web: { port: 0 },
     ...options,
-    limits: { ...TEST_LIMITS, ...limits },
   });
-  const addresses = await server.start();
   const httpPort = addresses.http?.port ?? 0;
   return {
     server,
